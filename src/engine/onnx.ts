@@ -13,8 +13,10 @@ import { getOp, type LowerCtx, type OnnxAttr } from './trace.ts';
 
 const { onnx } = onnxProto;
 
-export const OPSET = 21;
-export const IR_VERSION = 10;
+// Opset 17 (IR 8): loads in ONNX Runtime and passes the checker of Debian's python3-onnx 1.12.
+// So: ReduceSum takes axes as an input; ReduceMean/ReduceMax take an `axes` attribute; no Gelu/GroupNormalization ops.
+export const OPSET = 17;
+export const IR_VERSION = 8;
 
 const DTYPE: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
