@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NDArray, add, apply1, compile, registerOp, trace, type Value } from '../../src/engine/index.ts';
+
+test('compile caches one session per graph signature', async () => {
+  const mk = () => trace((x: Value) => add(x, 1), [{ name: 'x', shape: [3] }]);
+  const a = await compile(mk()), b = await compile(mk());
+  assert.equal(a, b);
+  const [y] = await a.run({ x: NDArray.from([1, 2, 3]) });
+  assert.deepEqual(y.toArray(), [2, 3, 4]);
+});
+
+test('a runtime failure names the traced op and its caller, not a bare native error', async () => {
+  const f = await compile(trace((a: Value, b: Value) => add(a, b), [{ name: 'a', shape: ['n', 2] }, { name: 'b', shape: ['n', 2] }]));
+  await assert.rejects(f.run({ a: NDArray.zeros([3, 2]), b: NDArray.zeros([4, 2]) }),
+    (e: Error) => /op 'add'/.test(e.message) && /runtime\.test\.ts/.test(e.message));
+});
+
+test('a graph ONNX Runtime rejects at load time is reported with the op name', async () => {
+  registerOp({
+    name: 'test_bogus',
+    infer: (inputs) => [{ shape: inputs[0].shape, dtype: 'float32' }],
+    lower: (ctx, node) => { ctx.emit('NoSuchOnnxOp', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  });
+  const g = trace((x: Value) => apply1('test_bogus', [x]), [{ name: 'x', shape: [2] }]);
+  await assert.rejects(compile(g), (e: Error) => /op 'test_bogus'/.test(e.message) && /runtime\.test\.ts/.test(e.message));
+});
+
+test('run checks input names and static shapes', async () => {
+  const f = await compile(trace((x: Value) => add(x, 1), [{ name: 'x', shape: [3] }]));
+  await assert.rejects(f.run({ y: NDArray.zeros([3]) } as never), /missing input 'x'/);
+  await assert.rejects(f.run({ x: NDArray.zeros([4]) }), /input 'x' has shape \[4\], the graph expects \[3\]/);
+});
