@@ -1,0 +1,340 @@
+/**
+ * The shared base of the diffusers-compatible scheduler classes.
+ *
+ * A scheduler is configured by diffusers' snake_case keys (a `scheduler_config.json` loads unchanged),
+ * validated against a per-class spec (clear errors naming key, value and allowed values; unknown keys
+ * are ignored with a warning collected in `scheduler.warnings`, like diffusers' logger warning), and it
+ * exposes diffusers' API in camelCase:
+ *   setTimesteps(n | {timesteps} | {sigmas}), timesteps, initNoiseSigma, scaleModelInput(x, t),
+ *   step(modelOutput, t, x, {generator, eta, ...}) -> {prevSample, predOriginalSample}, addNoise(x0, noise, t),
+ *   toConfig() / X.fromConfig(json), and schedulerFromConfig(name, config) to swap classes on one config
+ *   (diffusers' `XScheduler.from_config(other.config)`).
+ *
+ * @example
+ *   import { DDIMScheduler, EulerDiscreteScheduler, schedulerFromConfig } from './index.ts';
+ *   const ddim = DDIMScheduler.fromConfig({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 });
+ *   const euler = EulerDiscreteScheduler.fromConfig(ddim.toConfig());      // same betas, other sampler
+ *   const same = schedulerFromConfig('DDIMScheduler', ddim.toConfig());
+ *   ddim.setTimesteps(50);
+ *   let x = noise.mulScalar(ddim.initNoiseSigma);
+ *   for (const t of ddim.timesteps) x = ddim.step(model(ddim.scaleModelInput(x, t), t), t, x).prevSample;
+ */
+import type { NDArray } from '../engine/ndarray.ts';
+import type { RandomGenerator } from '../engine/rng.ts';
+import { alphasFromBetas, betasFor, BETA_SCHEDULES } from '../schedules/betas.ts';
+import { TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
+import { PREDICTION_TYPES } from '../diffusion/parameterization.ts';
+
+/** A JSON-like config value. */
+export type ConfigValue = number | string | boolean | null | number[] | ConfigValue[] | { [k: string]: ConfigValue };
+/** A scheduler config: diffusers' snake_case keys. */
+export type SchedulerConfig = Record<string, unknown>;
+
+/** How one config key is validated. */
+export interface KeySpec {
+  /** Value used when the key is absent (or null for a non-nullable key). */
+  default: unknown;
+  kind: 'int' | 'number' | 'bool' | 'string' | 'enum' | 'numbers' | 'any';
+  /** Allowed values for 'enum'. */
+  values?: readonly (string | null)[];
+  /** null is a meaningful value (e.g. trained_betas, sigma_min). */
+  nullable?: boolean;
+  /** Inclusive numeric bounds. */
+  min?: number;
+  max?: number;
+  /** Free text appended to errors (what the key means). */
+  help?: string;
+}
+export type ConfigSpec = Record<string, KeySpec>;
+
+/** Options of `step`. Which ones a scheduler reads is documented on its class. */
+export interface StepOptions {
+  /** Source of the noise of stochastic steps (DDPM, DDIM with eta > 0, ancestral samplers, s_churn). */
+  generator?: RandomGenerator;
+  /** DDIM: weight of the noise, eta in [0, 1] (0 = deterministic DDIM, 1 = DDPM-like; DDIM eq. 16). */
+  eta?: number;
+  /** DDIM: recompute eps from the clipped x_0 (diffusers' `use_clipped_model_output`). */
+  useClippedModelOutput?: boolean;
+  /** Use this noise instead of drawing from the generator. */
+  varianceNoise?: NDArray;
+  /** Euler: Karras et al. (2022) Algorithm 2 churn parameters. */
+  sChurn?: number;
+  sTmin?: number;
+  sTmax?: number;
+  sNoise?: number;
+}
+
+/** Result of one `step`. */
+export interface StepOutput {
+  /** x_{t-1}: the next sample (model input of the next step). */
+  prevSample: NDArray;
+  /** The x_0 predicted at this step (when the scheduler computes it). */
+  predOriginalSample?: NDArray;
+}
+
+/** Arguments of `setTimesteps` besides a plain step count. */
+export interface SetTimestepsOptions {
+  numInferenceSteps?: number;
+  /** Custom descending timesteps (instead of a spacing rule). */
+  timesteps?: ArrayLike<number>;
+  /** Custom descending sigmas (schedulers with a sigma table). */
+  sigmas?: ArrayLike<number>;
+}
+
+/** Quote a list of allowed values for an error message. */
+export function listAllowed(values: readonly unknown[]): string {
+  return values.map((v) => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v))).join(', ');
+}
+
+/** Common keys, shared by most schedulers (diffusers' defaults). */
+export const COMMON_KEYS = {
+  num_train_timesteps: { default: 1000, kind: 'int', min: 1 } as KeySpec,
+  beta_start: { default: 0.0001, kind: 'number', min: 0 } as KeySpec,
+  beta_end: { default: 0.02, kind: 'number', min: 0 } as KeySpec,
+  beta_schedule: { default: 'linear', kind: 'enum', values: BETA_SCHEDULES } as KeySpec,
+  trained_betas: { default: null, kind: 'numbers', nullable: true } as KeySpec,
+  prediction_type: { default: 'epsilon', kind: 'enum', values: PREDICTION_TYPES } as KeySpec,
+  timestep_spacing: { default: 'linspace', kind: 'enum', values: TIMESTEP_SPACINGS } as KeySpec,
+  steps_offset: { default: 0, kind: 'int', min: 0 } as KeySpec,
+  rescale_betas_zero_snr: { default: false, kind: 'bool' } as KeySpec,
+  clip_sample: { default: true, kind: 'bool' } as KeySpec,
+  clip_sample_range: { default: 1.0, kind: 'number', min: 0 } as KeySpec,
+  thresholding: { default: false, kind: 'bool' } as KeySpec,
+  dynamic_thresholding_ratio: { default: 0.995, kind: 'number', min: 0, max: 1 } as KeySpec,
+  sample_max_value: { default: 1.0, kind: 'number', min: 0 } as KeySpec,
+} as const;
+
+/**
+ * Validate `raw` against `spec`: fill defaults, type-check, reject bad values with an error naming the key,
+ * the value and what is allowed. Keys starting with '_' (diffusers' `_class_name`, `_diffusers_version`)
+ * are metadata and skipped; keys unknown to this class are returned in `unknown`.
+ * @example parseConfig('DDPMScheduler', { num_train_timesteps: COMMON_KEYS.num_train_timesteps }, { num_train_timesteps: 50 })
+ */
+export function parseConfig(owner: string, spec: ConfigSpec, raw: SchedulerConfig): { config: Record<string, unknown>; unknown: string[] } {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new Error(`${owner}: config must be an object of diffusers scheduler keys, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
+  }
+  const config: Record<string, unknown> = {};
+  for (const [key, ks] of Object.entries(spec)) {
+    let v = raw[key];
+    if (v === undefined || (v === null && !ks.nullable)) v = cloneValue(ks.default);
+    config[key] = checkValue(owner, key, ks, v);
+  }
+  const unknown = Object.keys(raw).filter((k) => !(k in spec) && !k.startsWith('_'));
+  return { config, unknown };
+}
+
+function cloneValue(v: unknown): unknown {
+  return Array.isArray(v) ? v.slice() : v;
+}
+
+function checkValue(owner: string, key: string, ks: KeySpec, v: unknown): unknown {
+  const where = `${owner} config: ${key} = ${JSON.stringify(v)}`;
+  const help = ks.help ? ` (${ks.help})` : '';
+  if (v === null) {
+    if (ks.nullable) return null;
+    throw new Error(`${where} must not be null${help}`);
+  }
+  switch (ks.kind) {
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`${where} must be an integer${help}`);
+      break;
+    case 'number':
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where} must be a finite number${help}`);
+      break;
+    case 'bool':
+      if (typeof v !== 'boolean') throw new Error(`${where} must be true or false${help}`);
+      return v;
+    case 'string':
+      if (typeof v !== 'string') throw new Error(`${where} must be a string${help}`);
+      return v;
+    case 'enum':
+      if (!ks.values!.includes(v as string)) throw new Error(`${where} is not supported; allowed values: ${listAllowed(ks.values!)}${help}`);
+      return v;
+    case 'numbers':
+      if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new Error(`${where} must be an array of numbers or null${help}`);
+      {
+        const arr = Array.from(v as ArrayLike<number>);
+        arr.forEach((x, i) => { if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`${owner} config: ${key}[${i}] = ${JSON.stringify(x)} must be a finite number`); });
+        return arr;
+      }
+    case 'any':
+      return v;
+  }
+  const n = v as number;
+  if (ks.min !== undefined && n < ks.min) throw new Error(`${where} must be >= ${ks.min}${help}`);
+  if (ks.max !== undefined && n > ks.max) throw new Error(`${where} must be <= ${ks.max}${help}`);
+  return n;
+}
+
+/** Minimal constructor type of a scheduler class (for the registry and fromConfig). */
+export interface SchedulerClass<T extends Scheduler = Scheduler> {
+  new (config?: SchedulerConfig): T;
+  readonly className: string;
+  readonly configSpec: ConfigSpec;
+}
+
+const REGISTRY = new Map<string, SchedulerClass>();
+
+/** Make a class reachable by name from `schedulerFromConfig` (each scheduler file registers itself). */
+export function registerScheduler(cls: SchedulerClass): void {
+  REGISTRY.set(cls.className, cls);
+}
+
+/** Names of all registered scheduler classes. @example registeredSchedulers() // ['DDPMScheduler', ...] */
+export function registeredSchedulers(): string[] {
+  return [...REGISTRY.keys()];
+}
+
+/**
+ * Build scheduler `name` from a config (of any scheduler class, like diffusers' `XScheduler.from_config(other.config)`).
+ * With no name, the config's `_class_name` decides.
+ * @example schedulerFromConfig('EulerDiscreteScheduler', ddim.toConfig())
+ */
+export function schedulerFromConfig(name: string | undefined | null, config: SchedulerConfig | string = {}): Scheduler {
+  const cfg = typeof config === 'string' ? (JSON.parse(config) as SchedulerConfig) : config;
+  const n = name ?? (cfg._class_name as string | undefined);
+  if (!n) throw new Error(`schedulerFromConfig: no scheduler name given and the config has no _class_name; allowed values: ${listAllowed(registeredSchedulers())}`);
+  const cls = REGISTRY.get(n);
+  if (!cls) throw new Error(`schedulerFromConfig: scheduler ${JSON.stringify(n)} is not known; allowed values: ${listAllowed(registeredSchedulers())}`);
+  return new cls(cfg);
+}
+
+/** True when some registered class (other than `except`) takes this key. */
+function knownToOtherScheduler(key: string, except: string): boolean {
+  for (const [name, cls] of REGISTRY) if (name !== except && key in cls.configSpec) return true;
+  return false;
+}
+
+/**
+ * Base class: config handling and the diffusers API surface. Subclasses set `static className`,
+ * `static configSpec` and implement setTimesteps / step / addNoise.
+ */
+export abstract class Scheduler {
+  /** diffusers' class name (`_class_name` in scheduler_config.json). */
+  static readonly className: string = 'Scheduler';
+  /** Accepted config keys with defaults and validation. */
+  static readonly configSpec: ConfigSpec = {};
+
+  /** The validated config (diffusers' snake_case keys, all defaults filled in). */
+  readonly config: Readonly<Record<string, any>>;
+  /** Warnings collected while configuring (e.g. ignored keys), like diffusers' logger warnings. */
+  readonly warnings: string[] = [];
+  /** Order of the solver: model evaluations per timestep in `timesteps` (diffusers' `order`). */
+  readonly order: number = 1;
+  /** Timesteps of the current inference schedule, in visiting order (set by setTimesteps). */
+  timesteps: Float64Array = new Float64Array(0);
+  /** Number of inference steps of the current schedule (null before setTimesteps). */
+  numInferenceSteps: number | null = null;
+
+  private readonly extraMeta: Record<string, unknown> = {};
+
+  constructor(config: SchedulerConfig = {}) {
+    const ctor = this.constructor as unknown as SchedulerClass;
+    const { config: parsed, unknown } = parseConfig(ctor.className, ctor.configSpec, config);
+    this.config = Object.freeze(parsed);
+    const ignored = unknown.filter((k) => !knownToOtherScheduler(k, ctor.className));
+    if (ignored.length > 0) {
+      const shown = Object.fromEntries(ignored.map((k) => [k, config[k]]));
+      this.warnings.push(`The config attributes ${JSON.stringify(shown)} were passed to ${ctor.className}, but are not expected and will be ignored. Please verify your scheduler_config.json configuration file.`);
+    }
+    if (typeof config._diffusers_version === 'string') this.extraMeta._diffusers_version = config._diffusers_version;
+  }
+
+  /**
+   * Build from a diffusers scheduler config (object or JSON text), as `XScheduler.from_config(config)`.
+   * @example const s = DDPMScheduler.fromConfig(JSON.parse(fs.readFileSync('scheduler_config.json', 'utf8')));
+   */
+  static fromConfig<T extends Scheduler>(this: new (config?: SchedulerConfig) => T, config: SchedulerConfig | string = {}): T {
+    const cfg = typeof config === 'string' ? (JSON.parse(config) as SchedulerConfig) : config;
+    return new this(cfg);
+  }
+
+  /** The class name diffusers knows this scheduler by. */
+  get className(): string {
+    return (this.constructor as unknown as SchedulerClass).className;
+  }
+
+  /**
+   * The config as diffusers writes scheduler_config.json: `_class_name` plus every key. fromConfig(toConfig())
+   * rebuilds an identical scheduler.
+   * @example JSON.stringify(scheduler.toConfig(), null, 2)
+   */
+  toConfig(): Record<string, unknown> {
+    const out: Record<string, unknown> = { _class_name: this.className, ...this.extraMeta };
+    for (const [k, v] of Object.entries(this.config)) out[k] = cloneValue(v);
+    return out;
+  }
+
+  /** Number of training timesteps (diffusers' `len(scheduler)`). */
+  get length(): number {
+    return this.config.num_train_timesteps as number;
+  }
+
+  /** Standard deviation of the initial noise: x_T = initNoiseSigma * N(0, I). */
+  get initNoiseSigma(): number {
+    return 1.0;
+  }
+
+  /** Scale the model input at timestep t (identity for VP schedulers; 1/sqrt(sigma^2 + 1) for sigma-based ones). */
+  scaleModelInput(sample: NDArray, _timestep?: number): NDArray {
+    return sample;
+  }
+
+  /** Set the inference schedule: a number of steps, or custom timesteps / sigmas. */
+  abstract setTimesteps(arg: number | SetTimestepsOptions): void;
+
+  /** One reverse step from timestep t: model output and current sample -> previous sample. */
+  abstract step(modelOutput: NDArray, timestep: number, sample: NDArray, opts?: StepOptions): StepOutput;
+
+  /** Forward-noise clean samples to the given timestep(s) (one per batch element, or one for all). */
+  abstract addNoise(originalSamples: NDArray, noise: NDArray, timesteps: number | ArrayLike<number>): NDArray;
+
+  /** Throw a clear error unless setTimesteps has been called. */
+  protected requireTimesteps(): void {
+    if (this.numInferenceSteps === null) {
+      throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before step()`);
+    }
+  }
+}
+
+/** Normalise `setTimesteps`' argument. */
+export function timestepsArg(arg: number | SetTimestepsOptions | undefined | null): SetTimestepsOptions {
+  if (typeof arg === 'number') return { numInferenceSteps: arg };
+  if (arg === undefined || arg === null) return {};
+  return arg;
+}
+
+/**
+ * Base of the schedulers defined by a beta table (all diffusers schedulers here): computes betas, alphas
+ * and alphasCumprod (float32, like diffusers) from the config's beta keys.
+ */
+export abstract class BetaScheduler extends Scheduler {
+  /** beta_t, t = 0..T-1 (float32). */
+  readonly betas: Float32Array;
+  /** alpha_t = 1 - beta_t (float32). */
+  readonly alphas: Float32Array;
+  /** alphaBar_t = prod_{s<=t} alpha_s (float32; DDPM eq. 4). */
+  readonly alphasCumprod: Float32Array;
+
+  constructor(config: SchedulerConfig = {}) {
+    super(config);
+    const c = this.config;
+    const spec = (this.constructor as unknown as SchedulerClass).configSpec;
+    const allowed = (spec.beta_schedule?.values as readonly string[] | undefined) ?? BETA_SCHEDULES;
+    this.betas = betasFor({
+      num_train_timesteps: c.num_train_timesteps,
+      beta_start: c.beta_start,
+      beta_end: c.beta_end,
+      beta_schedule: c.beta_schedule,
+      trained_betas: c.trained_betas,
+      rescale_betas_zero_snr: c.rescale_betas_zero_snr ?? false,
+    }, this.className, allowed);
+    if (c.trained_betas != null && this.betas.length !== c.num_train_timesteps) {
+      throw new Error(`${this.className} config: trained_betas has ${this.betas.length} values but num_train_timesteps = ${c.num_train_timesteps}; they must match`);
+    }
+    const { alphas, alphasCumprod } = alphasFromBetas(this.betas);
+    this.alphas = alphas;
+    this.alphasCumprod = alphasCumprod;
+  }
+}
