@@ -11,7 +11,7 @@
  *   const { loss } = await ts.step({ x, y }, 1e-2);
  */
 import {
-  NDArray, add, compile, div, grad, mul, relu, sqrt, sub, sum, trace,
+  NDArray, add, clip, compile, div, grad, mul, sqrt, sum, trace,
   type Executable, type InputSpec, type SessionOptions, type Value,
 } from '../engine/index.ts';
 import { adamwUpdate, validateAdamW, type AdamWConfig } from './adamw.ts';
@@ -62,7 +62,7 @@ export class TrainStep {
         // clip_grad_norm_: g <- g * min(1, maxNorm / (||g|| + 1e-6))
         const norm = sqrt(grads.map((g) => sum(mul(g, g))).reduce((a, c) => add(a, c)));
         const ratio = div(opts.maxGradNorm, add(norm, 1e-6));
-        const coef = sub(ratio, relu(sub(ratio, 1))); // min(1, ratio)
+        const coef = clip(ratio, undefined, 1);
         grads = grads.map((g) => mul(g, coef));
         out.grad_norm = norm;
       }
