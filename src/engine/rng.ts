@@ -133,11 +133,14 @@ function toWords64(v: number | bigint, what: string): [number, number] {
  * last block is discarded. Consequently two calls of n/2 values do not equal one call of n values
  * unless n/2 is a multiple of the block yield (4 uniforms, 4 normals).
  *
- * Bits are identical on every platform: the integer part is exact 32-bit arithmetic. `normal()`
- * uses Math.log, Math.sqrt (IEEE-exact), Math.cos and Math.sin; V8 implements the transcendental
- * ones in software (its fdlibm port, faithfully rounded, not guaranteed correctly rounded), so
- * Node.js and Chromium (both V8) give the same bits; another engine could differ in the last bit
- * of a float64 intermediate, which the final rounding to float32 almost always hides.
+ * Bits are identical on every platform: words, `uniform`, `randint` and `permutation` are exact
+ * 32-bit integer arithmetic. `normal()` also uses Math.log, Math.sqrt (IEEE-exact), Math.cos and
+ * Math.sin. V8 computes the transcendental ones in software, not with CPU instructions (fdlibm-
+ * derived code; recent V8 builds use a port of glibc's sin/cos), accurate to about an ulp of
+ * float64 but not guaranteed correctly rounded. So one V8 version gives the same bits on every
+ * OS and CPU, and Node.js and Chromium agree when their V8s share these routines; a different
+ * implementation could change the last bit of a float64 intermediate, which the final rounding
+ * to float32 hides except near a float32 rounding boundary (about 1 value in 2^28).
  *
  * @example
  *   const rng = new Philox(42);
