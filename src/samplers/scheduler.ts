@@ -91,7 +91,7 @@ export const COMMON_KEYS = {
   num_train_timesteps: { default: 1000, kind: 'int', min: 1 } as KeySpec,
   beta_start: { default: 0.0001, kind: 'number', min: 0 } as KeySpec,
   beta_end: { default: 0.02, kind: 'number', min: 0 } as KeySpec,
-  beta_schedule: { default: 'linear', kind: 'enum', values: BETA_SCHEDULES } as KeySpec,
+  beta_schedule: { default: 'linear', kind: 'enum', values: ['linear', 'scaled_linear', 'squaredcos_cap_v2'] } as KeySpec,
   trained_betas: { default: null, kind: 'numbers', nullable: true } as KeySpec,
   prediction_type: { default: 'epsilon', kind: 'enum', values: PREDICTION_TYPES } as KeySpec,
   timestep_spacing: { default: 'linspace', kind: 'enum', values: TIMESTEP_SPACINGS } as KeySpec,
@@ -103,6 +103,16 @@ export const COMMON_KEYS = {
   dynamic_thresholding_ratio: { default: 0.995, kind: 'number', min: 0, max: 1 } as KeySpec,
   sample_max_value: { default: 1.0, kind: 'number', min: 0 } as KeySpec,
 } as const;
+
+/** An enum key with its default and allowed values. @example enumKey('linear', ['linear', 'scaled_linear']) */
+export function enumKey(def: string | null, values: readonly (string | null)[], help?: string): KeySpec {
+  return { default: def, kind: 'enum', values, nullable: values.includes(null), help };
+}
+
+/** A key of another kind with its default. @example key('number', 1.0, { min: 0 }) */
+export function key(kind: KeySpec['kind'], def: unknown, extra: Partial<KeySpec> = {}): KeySpec {
+  return { default: def, kind, ...extra };
+}
 
 /**
  * Validate `raw` against `spec`: fill defaults, type-check, reject bad values with an error naming the key,

@@ -10,8 +10,8 @@
  */
 import { cumprodF32, f32, torchLinspaceF32 } from './numerics.ts';
 
-/** Names accepted for `beta_schedule` (diffusers' names). */
-export const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid'] as const;
+/** Names accepted for `beta_schedule` (diffusers' names; each scheduler class accepts a subset, as in diffusers). */
+export const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid', 'laplace', 'exp'] as const;
 export type BetaScheduleName = (typeof BETA_SCHEDULES)[number];
 
 /** Transforms accepted by {@link betasForAlphaBar}. */
@@ -151,6 +151,8 @@ export function betasFor(config: BetaConfig, owner = 'betasFor', allowed: readon
       case 'scaled_linear': betas = scaledLinearBetas(beta_start, beta_end, T); break;
       case 'squaredcos_cap_v2': betas = betasForAlphaBar(T); break;
       case 'sigmoid': betas = sigmoidBetas(beta_start, beta_end, T); break;
+      case 'laplace': betas = betasForAlphaBar(T, 0.999, 'laplace'); break; // DDPMScheduler only
+      case 'exp': betas = betasForAlphaBar(T, 0.999, 'exp'); break; // HeunDiscreteScheduler only
       default: throw badBetaSchedule(name, owner);
     }
   }

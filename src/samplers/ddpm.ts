@@ -1,0 +1,203 @@
+/**
+ * DDPMScheduler: ancestral sampling of Denoising Diffusion Probabilistic Models (Ho et al. 2020,
+ * arXiv:2006.11239), with diffusers' config keys and numerics.
+ *
+ * One step from t to its predecessor t' (t - 1, or the previous inference timestep):
+ *   x_0 from the model output (DDPM eq. 15, or v / sample parameterisations), optionally clipped or
+ *   dynamically thresholded (Imagen), then the posterior mean (DDPM eq. 7)
+ *     mu = sqrt(abar_t') beta_t / (1 - abar_t) x_0 + sqrt(alpha_t) (1 - abar_t') / (1 - abar_t) x_t,
+ *   with alpha_t = abar_t / abar_t', beta_t = 1 - alpha_t, plus sigma_t z for t > 0 (variance_type).
+ *
+ * @example
+ *   const s = DDPMScheduler.fromConfig({ num_train_timesteps: 1000, beta_schedule: 'linear' });
+ *   s.setTimesteps(50);
+ *   let x = generator.normal([1, 3, 32, 32]);
+ *   for (const t of s.timesteps) x = s.step(model(x, t), t, x, { generator }).prevSample;
+ */
+import { NDArray } from '../engine/ndarray.ts';
+import { addNoise, getVelocity } from '../diffusion/forward.ts';
+import { clipSample, dynamicThreshold } from '../diffusion/thresholding.ts';
+import { badVarianceType, ddpmVariance, VARIANCE_TYPES } from '../diffusion/variance.ts';
+import { badPredictionType } from '../diffusion/parameterization.ts';
+import { checkNumInferenceSteps, customTimesteps, spacedTimesteps } from '../schedules/timesteps.ts';
+import {
+  BetaScheduler, COMMON_KEYS, enumKey, registerScheduler, timestepsArg,
+  type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput,
+} from './scheduler.ts';
+import { drawNoise, splitChannels, stepTimestep } from './step_utils.ts';
+
+const f32 = Math.fround;
+
+/**
+ * x_0 from a model output for VP schedulers, in diffusers' float32 operation order.
+ * epsilon: (x - sqrt(1 - abar) eps) / sqrt(abar); sample: itself; v: sqrt(abar) x - sqrt(1 - abar) v.
+ * @example vpPredOriginal(eps, x, 0.5, 'epsilon', 'DDPMScheduler')
+ */
+export function vpPredOriginal(modelOutput: NDArray, sample: NDArray, alphaProdT: number, predictionType: string, owner: string, allowed: readonly string[] = ['epsilon', 'sample', 'v_prediction']): NDArray {
+  const betaProdT = f32(1 - alphaProdT);
+  const sa = f32(Math.sqrt(alphaProdT)), sb = f32(Math.sqrt(betaProdT));
+  if (!allowed.includes(predictionType)) throw badPredictionType(predictionType, `${owner}.step`, allowed);
+  switch (predictionType) {
+    case 'epsilon': return elementwise2(sample, modelOutput, (x, e) => f32(f32(x - f32(sb * e)) / sa));
+    case 'sample': return modelOutput;
+    case 'v_prediction': return elementwise2(sample, modelOutput, (x, v) => f32(sa * x) - f32(sb * v));
+    default: throw badPredictionType(predictionType, `${owner}.step`, allowed);
+  }
+}
+
+/** out[i] = f(a[i], b[i]) for equal shapes. */
+export function elementwise2(a: NDArray, b: NDArray, f: (a: number, b: number) => number): NDArray {
+  if (a.size !== b.size) throw new Error(`shape mismatch: [${a.shape.join(', ')}] vs [${b.shape.join(', ')}]`);
+  const out = new NDArray(a.shape);
+  for (let i = 0; i < a.size; i++) out.data[i] = f(a.data[i], b.data[i]);
+  return out;
+}
+
+/** Clip or dynamically threshold x_0 as the config asks (diffusers: thresholding wins over clip_sample). */
+export function clipOrThreshold(x0: NDArray, config: Record<string, any>): NDArray {
+  if (config.thresholding) return dynamicThreshold(x0, config.dynamic_thresholding_ratio, config.sample_max_value);
+  if (config.clip_sample) return clipSample(x0, config.clip_sample_range);
+  return x0;
+}
+
+export class DDPMScheduler extends BetaScheduler {
+  static override readonly className = 'DDPMScheduler';
+  static override readonly configSpec: ConfigSpec = {
+    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+    beta_start: COMMON_KEYS.beta_start,
+    beta_end: COMMON_KEYS.beta_end,
+    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid', 'laplace']),
+    trained_betas: COMMON_KEYS.trained_betas,
+    variance_type: enumKey('fixed_small', VARIANCE_TYPES),
+    clip_sample: COMMON_KEYS.clip_sample,
+    prediction_type: COMMON_KEYS.prediction_type,
+    thresholding: COMMON_KEYS.thresholding,
+    dynamic_thresholding_ratio: COMMON_KEYS.dynamic_thresholding_ratio,
+    clip_sample_range: COMMON_KEYS.clip_sample_range,
+    sample_max_value: COMMON_KEYS.sample_max_value,
+    timestep_spacing: enumKey('leading', ['linspace', 'leading', 'trailing']),
+    steps_offset: COMMON_KEYS.steps_offset,
+    rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
+  };
+
+  /** True when setTimesteps got explicit timesteps. */
+  customTimesteps = false;
+
+  constructor(config: Record<string, unknown> = {}) {
+    super(config);
+    // before setTimesteps: every training timestep, descending (training / full-chain use)
+    const T = this.config.num_train_timesteps as number;
+    this.timesteps = new Float64Array(T).map((_, i) => T - 1 - i);
+  }
+
+  /**
+   * Inference timesteps: `setTimesteps(n)` with the configured `timestep_spacing`, or
+   * `setTimesteps({ timesteps: [...] })` for custom descending integer timesteps.
+   * @example s.setTimesteps(50); s.setTimesteps({ timesteps: [999, 500, 100, 0] });
+   */
+  setTimesteps(arg: number | SetTimestepsOptions): void {
+    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
+    const T = this.config.num_train_timesteps as number;
+    if (sigmas !== undefined) throw new Error(`${this.className}.setTimesteps: custom sigmas are not supported by this scheduler; pass numInferenceSteps or timesteps`);
+    if (numInferenceSteps !== undefined && timesteps !== undefined) throw new Error(`${this.className}.setTimesteps: pass only one of numInferenceSteps or timesteps`);
+    if (timesteps !== undefined) {
+      this.timesteps = customTimesteps(timesteps, T, `${this.className}.setTimesteps`);
+      this.customTimesteps = true;
+      this.numInferenceSteps = null;
+      return;
+    }
+    checkNumInferenceSteps(numInferenceSteps, T, `${this.className}.setTimesteps`);
+    this.numInferenceSteps = numInferenceSteps;
+    this.customTimesteps = false;
+    this.timesteps = spacedTimesteps({
+      numTrainTimesteps: T, numInferenceSteps, spacing: this.config.timestep_spacing,
+      stepsOffset: this.config.steps_offset, integer: true, owner: `${this.className}.setTimesteps`,
+    });
+  }
+
+  /** The timestep that follows t in the current schedule (-1 after the last). */
+  previousTimestep(t: number): number {
+    if (this.customTimesteps || this.numInferenceSteps) {
+      const idx = this.timesteps.indexOf(t);
+      if (idx < 0) throw new Error(`${this.className}: timestep ${t} is not in the current schedule [${Array.from(this.timesteps).join(', ')}]`);
+      return idx === this.timesteps.length - 1 ? -1 : this.timesteps[idx + 1];
+    }
+    return t - 1;
+  }
+
+  /** The variance-type quantity of diffusers' `_get_variance` at timestep t. */
+  getVariance(t: number, predictedVariance?: NDArray | null): number | NDArray {
+    const prevT = this.previousTimestep(t);
+    const abarT = this.alphasCumprod[t];
+    const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT] : 1.0;
+    return ddpmVariance(this.config.variance_type, abarT, abarPrev, predictedVariance);
+  }
+
+  /**
+   * One ancestral step t -> previous timestep (DDPM Algorithm 2, line 4). Reads `generator` (or
+   * `varianceNoise`) for the noise of t > 0. A model output with twice the sample's channels carries
+   * the predicted variance for 'learned' / 'learned_range'.
+   * @example const { prevSample, predOriginalSample } = s.step(eps, 999, x, { generator });
+   */
+  step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
+    const t = stepTimestep(timestep, this.alphasCumprod.length, this.className);
+    const prevT = this.previousTimestep(t);
+    let predictedVariance: NDArray | null = null;
+    const vt = this.config.variance_type as string;
+    if (!(VARIANCE_TYPES as readonly string[]).includes(vt)) throw badVarianceType(vt, this.className);
+    if (sample.ndim >= 2 && modelOutput.ndim >= 2 && modelOutput.shape[1] === sample.shape[1] * 2 && (vt === 'learned' || vt === 'learned_range')) {
+      [modelOutput, predictedVariance] = splitChannels(modelOutput, sample.shape[1]);
+    }
+
+    // 1. alphas, betas
+    const abarT = this.alphasCumprod[t];
+    const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT] : 1.0;
+    const betaProdT = f32(1 - abarT);
+    const betaProdTPrev = f32(1 - abarPrev);
+    const currentAlphaT = f32(abarT / abarPrev);
+    const currentBetaT = f32(1 - currentAlphaT);
+
+    // 2. predicted x_0 (DDPM eq. 15), 3. clip / threshold
+    let x0 = vpPredOriginal(modelOutput, sample, abarT, this.config.prediction_type, this.className);
+    x0 = clipOrThreshold(x0, this.config);
+
+    // 4./5. posterior mean, DDPM eq. (7)
+    const x0Coeff = f32(f32(f32(Math.sqrt(abarPrev)) * currentBetaT) / betaProdT);
+    const xtCoeff = f32(f32(f32(Math.sqrt(currentAlphaT)) * betaProdTPrev) / betaProdT);
+    let prev = elementwise2(x0, sample, (a, x) => f32(x0Coeff * a) + f32(xtCoeff * x));
+
+    // 6. add noise
+    if (t > 0) {
+      const noise = drawNoise(modelOutput.shape, opts, this.className);
+      const v = this.getVariance(t, predictedVariance);
+      let scaled: NDArray;
+      if (vt === 'fixed_small_log') {
+        scaled = scaleNoise(noise, v, (s) => s);
+      } else if (vt === 'learned_range') {
+        scaled = scaleNoise(noise, v, (lv) => f32(Math.exp(f32(0.5 * lv))));
+      } else {
+        scaled = scaleNoise(noise, v, (s) => f32(Math.sqrt(s)));
+      }
+      prev = prev.add(scaled);
+    }
+    return { prevSample: prev, predOriginalSample: x0 };
+  }
+
+  /** Forward process q(x_t | x_0) at integer timesteps (DDPM eq. 4). @example s.addNoise(x0, noise, [10, 500]) */
+  addNoise(originalSamples: NDArray, noise: NDArray, timesteps: number | ArrayLike<number>): NDArray {
+    return addNoise(originalSamples, noise, this.alphasCumprod, timesteps);
+  }
+
+  /** The v-prediction target at integer timesteps (Salimans & Ho 2022). @example s.getVelocity(x0, noise, [10]) */
+  getVelocity(sample: NDArray, noise: NDArray, timesteps: number | ArrayLike<number>): NDArray {
+    return getVelocity(sample, noise, this.alphasCumprod, timesteps);
+  }
+}
+
+/** noise * g(v): v a scalar or an array of the noise's shape. */
+function scaleNoise(noise: NDArray, v: number | NDArray, g: (v: number) => number): NDArray {
+  if (typeof v === 'number') { const k = g(v); return noise.map((z) => k * z); }
+  return elementwise2(v, noise, (vi, z) => g(vi) * z);
+}
+
+registerScheduler(DDPMScheduler);

@@ -1,0 +1,49 @@
+/**
+ * Small helpers shared by the scheduler classes: drawing step noise from the caller's generator,
+ * validating timesteps, splitting a [B, 2C, ...] model output into mean and variance channels.
+ *
+ * @example
+ *   const z = drawNoise(x.shape, { generator }, 'DDPMScheduler');
+ *   const [eps, v] = splitChannels(out, 3);
+ */
+import { NDArray, sameShape } from '../engine/ndarray.ts';
+import type { StepOptions } from './scheduler.ts';
+
+/**
+ * Standard-normal noise for a stochastic step: `opts.varianceNoise` if given, else `opts.generator.normal(shape)`
+ * (one draw of the full shape, like diffusers' randn_tensor with one generator). No generator -> clear error
+ * (there is no hidden global RNG in diffuse).
+ */
+export function drawNoise(shape: readonly number[], opts: StepOptions, owner: string): NDArray {
+  if (opts.varianceNoise !== undefined) {
+    if (opts.generator !== undefined) throw new Error(`${owner}.step: pass either generator or varianceNoise, not both`);
+    if (!sameShape(opts.varianceNoise.shape, shape)) throw new Error(`${owner}.step: varianceNoise has shape [${opts.varianceNoise.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    return opts.varianceNoise;
+  }
+  if (!opts.generator) throw new Error(`${owner}.step: this step draws noise; pass { generator } (e.g. new TorchGenerator(seed)) or { varianceNoise }`);
+  const z = opts.generator.normal(shape);
+  if (!sameShape(z.shape, shape)) throw new Error(`${owner}.step: generator.normal returned shape [${z.shape.join(', ')}], expected [${shape.join(', ')}]`);
+  return z;
+}
+
+/** Throw unless t is an integer training timestep in [0, T). Returns t. */
+export function stepTimestep(t: number, T: number, owner: string): number {
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= T) {
+    throw new Error(`${owner}.step: timestep = ${t} must be an integer in [0, ${T - 1}] (one of scheduler.timesteps)`);
+  }
+  return t;
+}
+
+/** Split x of shape [B, 2C, ...] along dim 1 into two [B, C, ...] arrays (torch.split(x, C, dim=1)). */
+export function splitChannels(x: NDArray, c: number): [NDArray, NDArray] {
+  const [B, C2, ...rest] = x.shape;
+  const inner = rest.reduce((p, d) => p * d, 1);
+  const shape = [B, c, ...rest];
+  const a = new NDArray(shape), b = new NDArray(shape);
+  for (let bi = 0; bi < B; bi++) {
+    const src = bi * C2 * inner;
+    a.data.set(x.data.subarray(src, src + c * inner), bi * c * inner);
+    b.data.set(x.data.subarray(src + c * inner, src + 2 * c * inner), bi * c * inner);
+  }
+  return [a, b];
+}
