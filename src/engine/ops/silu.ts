@@ -7,11 +7,13 @@
  * @example
  *   const h = silu(linear(x, w, b));
  */
-import type { Value } from '../graph.ts';
+import { formatShape, type Value } from '../graph.ts';
+import { callerSite, ShapeError } from '../trace.ts';
 import { mul } from './mul.ts';
 import { sigmoid } from './sigmoid.ts';
 
 /** Elementwise x * sigmoid(x) (torch.nn.functional.silu). */
 export function silu(x: Value): Value {
+  if (x.dtype !== 'float32') throw new ShapeError(`silu: expected a float32 input, got ${x.dtype} (input shape [${formatShape(x.shape)}]; called at ${callerSite()})`);
   return mul(x, sigmoid(x));
 }
