@@ -1,7 +1,7 @@
 /**
  * gelu: Gaussian error linear unit (Hendrycks & Gimpel 2016, "Gaussian Error Linear Units",
- * GELU(x) = x Phi(x)), lowered to ONNX Gelu with its `approximate` attribute from opset 20 on, and to
- * the formula below (Erf or Tanh, Mul, Add) for older opsets.
+ * GELU(x) = x Phi(x)), lowered to the formula below with ONNX Erf or Tanh, Mul and Add (ONNX Gelu
+ * needs opset 20).
  *
  * - 'none' (torch's default): y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2.
  *   VJP: dx = g (Phi(x) + x phi(x)), phi(x) = e^(-x^2/2) / sqrt(2 pi).
@@ -13,7 +13,6 @@
  *   const h2 = gelu(x, { approximate: 'tanh' }); // as gelu(x, approximate='tanh')
  */
 import { apply1, registerOp } from '../trace.ts';
-import { OPSET } from '../onnx.ts';
 import type { Value } from '../graph.ts';
 import { inferUnary } from './_util.ts';
 import { add } from './add.ts';
@@ -41,11 +40,7 @@ registerOp({
   lower(ctx, node) {
     const x = ctx.name(node.inputs[0]);
     const out = ctx.outputs(node);
-    if (OPSET >= 20) {
-      ctx.emit('Gelu', [x], { approximate: node.attrs.approximate as string }, out);
-      return;
-    }
-    // Before opset 20 there is no Gelu: emit the formula (ONNX Runtime fuses this pattern into its Gelu kernel).
+    // The formula, not ONNX Gelu (opset 20+; we export opset 17). ONNX Runtime fuses the erf form into its Gelu kernel.
     const c = (v: number): string => ctx.constFloat([v], []);
     let inner: string;
     if (node.attrs.approximate === 'none') {
