@@ -43,3 +43,6 @@ export * from './slice.ts';
 export * from './gather.ts';
 export * from './scatter_add.ts';
 export * from './iota.ts';
+export * from './conv2d.ts';
+export * from './conv2d_input_grad.ts';
+export * from './conv2d_weight_grad.ts';
