@@ -80,7 +80,7 @@ export interface UnarySuite {
  * The standard checks of a unary float op: forward vs a closed form, gradient vs finite differences,
  * forward + VJP vs PyTorch (test/fixtures/ops/<name>.json), symbolic batch vs static, int64 input rejected.
  */
-export function unaryOpSuite(test: (name: string, fn: () => unknown) => unknown, s: UnarySuite): void {
+export function unaryOpSuite(test: typeof import('node:test').test, s: UnarySuite): void {
   const [lo, hi] = s.domain;
   test(`${s.name} forward equals its closed form`, async () => {
     const x = testData([4, 7], 1, lo, hi);
