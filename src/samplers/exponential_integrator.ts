@@ -1,0 +1,412 @@
+/**
+ * Shared machinery of the exponential-integrator schedulers (DPM-Solver multistep / singlestep,
+ * UniPC, DEIS): a VP diffusion x_t = alpha_t x_0 + sigma_t eps described by its noise levels
+ * s_t = sigma_t / alpha_t (the "sigmas" table, Karras et al. 2022 Table 1), a step counter into an
+ * inference grid of n + 1 sigmas, the forward process on that grid, and diffusers' timestep / sigma
+ * grid construction (linspace / leading / trailing spacing, Karras, exponential, beta and
+ * uniform-log-SNR sigmas, lambda clipping) with the same float32 / float64 choices.
+ *
+ * Each solver works in the half log-SNR lambda_t = log(alpha_t / sigma_t) (Lu et al. 2022a,
+ * "DPM-Solver", Sec. 3.1), where the linear part of the diffusion ODE integrates exactly.
+ *
+ * Scalars are computed like diffusers' float32 torch scalars (`Math.fround` after each operation);
+ * array updates x_t = sum_k c_k a_k are accumulated in float64 and rounded once.
+ *
+ * @example
+ *   // a subclass sets the grid, then reads sigma / alpha / lambda at the current step:
+ *   const { alpha, sigma, lambda } = vpFromSigma(this.sigmas[this.stepIndex!]);
+ */
+import { NDArray, sameShape } from '../engine/ndarray.ts';
+import { dynamicThreshold } from '../diffusion/thresholding.ts';
+import { mixPerSample } from '../diffusion/forward.ts';
+import {
+  betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, luLambdas, sigmasFromAlphasCumprod,
+} from '../schedules/sigmas.ts';
+import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
+import { checkNumInferenceSteps, customTimesteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
+import {
+  BetaScheduler, enumKey, key, listAllowed, type ConfigSpec, type KeySpec, type SchedulerConfig,
+  type SetTimestepsOptions, type StepOptions,
+} from './scheduler.ts';
+
+export const f32 = Math.fround;
+
+/** alpha_t, sigma_t and lambda_t of the VP process at noise level s = sigma_t / alpha_t. */
+export interface VpPoint {
+  alpha: number;
+  sigma: number;
+  lambda: number;
+}
+
+/**
+ * alpha_t = 1 / sqrt(s^2 + 1), sigma_t = s alpha_t, lambda_t = log alpha_t - log sigma_t, as float32
+ * torch scalars (diffusers' `_sigma_to_alpha_sigma_t`). s = 0 gives sigma = 0, lambda = +inf.
+ * @example vpFromSigma(1)  // { alpha: 0.7071..., sigma: 0.7071..., lambda: 0 }
+ */
+export function vpFromSigma(s: number): VpPoint {
+  const alpha = f32(1 / f32(Math.sqrt(f32(f32(s * s) + 1))));
+  const sigma = f32(s * alpha);
+  const lambda = f32(f32(Math.log(alpha)) - f32(Math.log(sigma)));
+  return { alpha, sigma, lambda };
+}
+
+/** out = sum_k c_k * a_k (all the same shape), accumulated in float64, rounded once to float32. */
+export function lincomb(terms: ReadonlyArray<readonly [number, NDArray]>): NDArray {
+  const first = terms[0][1];
+  const n = first.size;
+  const acc = new Float64Array(n);
+  for (const [c, a] of terms) {
+    if (a.size !== n) throw new Error(`lincomb: shape [${a.shape.join(', ')}] differs from [${first.shape.join(', ')}]`);
+    if (c === 0) continue;
+    const d = a.data;
+    for (let j = 0; j < n; j++) acc[j] += c * d[j];
+  }
+  const out = new NDArray(first.shape);
+  out.data.set(acc);
+  return out;
+}
+
+/**
+ * Fractional training timestep of noise level `sigma`: linear interpolation in log-sigma between the two
+ * neighbouring training sigmas (diffusers' `_sigma_to_t`), evaluated the way diffusers evaluates it in
+ * set_timesteps — called on one float64 NumPy scalar at a time against the float32 `logSigmasTable`, so that
+ * NumPy 1.x value-based casting does the comparisons and the weight w in float32 (the float64 log-sigma is
+ * rounded to float32 first). This matters at the ends of the table: the first Karras / exponential sigma
+ * maps to exactly T - 1, not T - 1 - 2e-6 (which `.astype(int64)` would truncate to T - 2).
+ * @example sigmaToTimestep(sigmas[999], logSigmas(sigmas))  // 999
+ */
+export function sigmaToTimestep(sigma: number, logSigmasTable: ArrayLike<number>): number {
+  const n = logSigmasTable.length;
+  const logSigma = f32(Math.log(Math.max(sigma, 1e-10)));
+  let lowIdx = 0;
+  for (let i = 0; i < n; i++) if (f32(logSigma - logSigmasTable[i]) >= 0) lowIdx = i;
+  lowIdx = Math.min(lowIdx, n - 2);
+  const highIdx = lowIdx + 1;
+  const low = logSigmasTable[lowIdx], high = logSigmasTable[highIdx];
+  let w = f32(f32(low - logSigma) / f32(low - high));
+  w = Math.min(Math.max(w, 0), 1);
+  return f32(1 - w) * lowIdx + w * highIdx;
+}
+
+/** Which sigma grid setTimesteps builds (diffusers' use_karras_sigmas / use_exponential_sigmas / ...). */
+export type SigmaGridKind = 'interp' | 'karras' | 'exponential' | 'beta' | 'lu';
+
+/** Request for {@link buildSigmaGrid}. */
+export interface SigmaGridRequest {
+  owner: string;
+  alphasCumprod: Float32Array;
+  numInferenceSteps?: number;
+  /** Custom integer timesteps (descending); only with kind 'interp'. */
+  customTimesteps?: ArrayLike<number>;
+  spacing: string;
+  stepsOffset: number;
+  /** Timesteps above T - clippedIdx are not used (DPM-Solver's lambda_min_clipped). Default T. */
+  lastTimestep?: number;
+  kind: SigmaGridKind;
+  /** Round the timesteps recovered from Karras / Lu sigmas (np.round); exponential / beta never round. */
+  roundConverted: boolean;
+  /** Override the sigma range of Karras / exponential / beta grids (UniPC's sigma_min / sigma_max). */
+  sigmaMin?: number | null;
+  sigmaMax?: number | null;
+}
+
+/** Result of {@link buildSigmaGrid}: integer timesteps and their sigmas (no final sigma yet, float64). */
+export interface SigmaGrid {
+  timesteps: Float64Array;
+  sigmas: Float64Array;
+}
+
+/**
+ * Descending integer timesteps of DPM-Solver-family schedulers (Lin et al. 2024, Table 2 spacings):
+ * linspace: round(linspace(0, last - 1, n + 1)) reversed, last dropped; leading: (0..n) * (last div (n+1))
+ * reversed, last dropped, + steps_offset; trailing: round(arange(last, 0, -T/n)) - 1.
+ * @example dpmSpacedTimesteps('linspace', 10, 1000, 1000, 0)  // [999, 899, 799, ..., 100]
+ */
+export function dpmSpacedTimesteps(spacing: string, n: number, T: number, last: number, stepsOffset: number, owner: string): Float64Array {
+  if (spacing === 'linspace') {
+    const lin = npLinspace(0, last - 1, n + 1);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = roundHalfEven(lin[n - i]);
+    return out;
+  }
+  if (spacing === 'leading') {
+    const ratio = Math.floor(last / (n + 1));
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = (n - i) * ratio + stepsOffset;
+    return out;
+  }
+  if (spacing === 'trailing') {
+    const ts = npArange(last, 0, -T / n);
+    return ts.map((v) => roundHalfEven(v) - 1);
+  }
+  throw new Error(`${owner}: timestep_spacing = ${JSON.stringify(spacing)} is not supported; allowed values: ${listAllowed(TIMESTEP_SPACINGS)}`);
+}
+
+/**
+ * Build the inference grid of a DPM-Solver-family scheduler (diffusers' set_timesteps before the final
+ * sigma is appended). Sigma grids: Karras et al. 2022 eq. (5) (rho = 7); exponential (log-uniform);
+ * beta (Lee et al. 2024); 'lu': uniform in lambda (DPM-Solver Sec. 3.3); 'interp': the training sigmas at
+ * the spaced timesteps. Timesteps of converted grids come from log-sigma interpolation, truncated to integers
+ * (after np.round where `roundConverted`).
+ * @example buildSigmaGrid({ owner: 'x', alphasCumprod, numInferenceSteps: 10, spacing: 'linspace', stepsOffset: 0, kind: 'interp', roundConverted: true })
+ */
+export function buildSigmaGrid(req: SigmaGridRequest): SigmaGrid {
+  const { owner, alphasCumprod, kind } = req;
+  const T = alphasCumprod.length;
+  const table = sigmasFromAlphasCumprod(alphasCumprod); // float32, ascending in t
+  let timesteps: Float64Array;
+  if (req.customTimesteps !== undefined) {
+    if (kind !== 'interp') {
+      throw new Error(`${owner}.setTimesteps: custom timesteps cannot be combined with the '${kind}' sigma grid (use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas / use_lu_lambdas must be false)`);
+    }
+    timesteps = customTimesteps(req.customTimesteps, T, `${owner}.setTimesteps`);
+  } else {
+    const n = req.numInferenceSteps;
+    checkNumInferenceSteps(n, T, `${owner}.setTimesteps`);
+    timesteps = dpmSpacedTimesteps(req.spacing, n, T, req.lastTimestep ?? T, req.stepsOffset, `${owner}.setTimesteps`);
+  }
+  if (kind === 'interp') {
+    const sigmas = new Float64Array(timesteps.length);
+    for (let i = 0; i < timesteps.length; i++) {
+      const t = timesteps[i];
+      if (!(t >= 0 && t < T)) throw new Error(`${owner}.setTimesteps: timestep ${t} is outside [0, ${T - 1}] (num_inference_steps too large for this spacing?)`);
+      sigmas[i] = table[t]; // np.interp at integer nodes
+    }
+    return { timesteps, sigmas };
+  }
+  const n = req.numInferenceSteps as number;
+  const logS = logSigmas(table);
+  // diffusers flips the ascending table, so in_sigmas[0] = sigma at T - 1 and in_sigmas[-1] = sigma at 0
+  const sigmaMin = req.sigmaMin ?? table[0];
+  const sigmaMax = req.sigmaMax ?? table[T - 1];
+  let sigmas: Float64Array;
+  let round = false;
+  switch (kind) {
+    case 'karras': sigmas = karrasSigmas(sigmaMin, sigmaMax, n); round = req.roundConverted; break;
+    case 'exponential': sigmas = exponentialSigmas(sigmaMin, sigmaMax, n); break;
+    case 'beta': sigmas = betaSigmas(sigmaMin, sigmaMax, n); break;
+    case 'lu': sigmas = luLambdas(logS[T - 1], logS[0], n).map(Math.exp); round = req.roundConverted; break;
+    default: throw new Error(`${owner}: unknown sigma grid ${JSON.stringify(kind)}`);
+  }
+  timesteps = sigmas.map((s) => {
+    const t = sigmaToTimestep(s, logS);
+    return Math.trunc(round ? roundHalfEven(t) : t); // .astype(int64)
+  });
+  return { timesteps, sigmas };
+}
+
+/** sqrt((1 - abar_0) / abar_0) in float32: diffusers' final sigma for final_sigmas_type = 'sigma_min'. */
+export function trainingSigmaMin(alphasCumprod: Float32Array): number {
+  const a = alphasCumprod[0];
+  return f32(Math.sqrt(f32(f32(1 - a) / a)));
+}
+
+/** Config keys shared by the DPM-Solver family (diffusers' names and defaults). */
+export const DPM_FAMILY_KEYS = {
+  solver_order: key('int', 2, { min: 1, max: 3, help: 'allowed values: 1, 2, 3' }),
+  lower_order_final: key('bool', true),
+  use_karras_sigmas: key('bool', false),
+  use_exponential_sigmas: key('bool', false),
+  use_beta_sigmas: key('bool', false),
+  use_flow_sigmas: key('bool', false, { help: 'flow-matching sigmas are not implemented; allowed values: false' }),
+  flow_shift: key('number', 1.0),
+  use_dynamic_shifting: key('bool', false, { help: 'dynamic shifting is for flow matching and is not implemented; allowed values: false' }),
+  time_shift_type: enumKey('exponential', ['exponential']),
+  final_sigmas_type: enumKey('zero', ['zero', 'sigma_min']),
+  lambda_min_clipped: key('any', -Infinity, { nullable: true, help: 'a number, -Infinity to disable' }),
+  variance_type: key('string', null, { nullable: true, help: "'learned' or 'learned_range' when the model also predicts variance channels" }),
+} satisfies Record<string, KeySpec>;
+
+/**
+ * Base of DPM-Solver-family schedulers: the sigma grid, diffusers' step-index bookkeeping, addNoise on the
+ * grid, and propagation of config keys this class does not know (diffusers keeps them as hidden config so a
+ * chain A.fromConfig(B.fromConfig(a.config)) returns to the same settings).
+ */
+export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
+  /**
+   * Noise levels s = sigma_t / alpha_t: the training table (ascending in t) before setTimesteps, then the
+   * inference grid (n + 1 values, descending, float32; the last one is 0 or sigma_min).
+   */
+  sigmas: Float32Array;
+  protected stepIdx: number | null = null;
+  protected beginIdx: number | null = null;
+  /** Keys of the raw config unknown to this class, passed through by toConfig (diffusers' hidden config). */
+  private readonly passthrough: Record<string, unknown> = {};
+
+  constructor(config: SchedulerConfig = {}) {
+    super(config);
+    const spec = (this.constructor as unknown as { configSpec: ConfigSpec }).configSpec;
+    for (const [k, v] of Object.entries(config)) if (!(k in spec) && !k.startsWith('_')) this.passthrough[k] = v;
+    const c = this.config;
+    if ('lambda_min_clipped' in c) {
+      const l = c.lambda_min_clipped;
+      if (l !== null && (typeof l !== 'number' || Number.isNaN(l))) {
+        throw new Error(`${this.className} config: lambda_min_clipped = ${JSON.stringify(l)} must be a number (or -Infinity / null to disable)`);
+      }
+    }
+    for (const k of ['use_flow_sigmas', 'use_dynamic_shifting'] as const) {
+      if (c[k] === true) throw new Error(`${this.className} config: ${k} = true is not supported (flow-matching schedules are not implemented); allowed values: false`);
+    }
+    const grids = ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas'].filter((k) => c[k] === true);
+    if (grids.length > 1) {
+      throw new Error(`${this.className} config: only one of use_beta_sigmas, use_exponential_sigmas, use_karras_sigmas can be true, got ${grids.join(' and ')}`);
+    }
+    this.sigmas = sigmasFromAlphasCumprod(this.alphasCumprod);
+    const T = this.config.num_train_timesteps as number;
+    this.timesteps = new Float64Array(T);
+    for (let i = 0; i < T; i++) this.timesteps[i] = T - 1 - i;
+  }
+
+  /** Index of the current timestep in `timesteps` (null until the first step). */
+  get stepIndex(): number | null {
+    return this.stepIdx;
+  }
+
+  /** First step index, when a pipeline starts part-way (img2img); see setBeginIndex. */
+  get beginIndex(): number | null {
+    return this.beginIdx;
+  }
+
+  /**
+   * Start the next run at timestep index `beginIndex` (diffusers' set_begin_index, used by img2img).
+   * @example s.setTimesteps(50); s.setBeginIndex(20);
+   */
+  setBeginIndex(beginIndex = 0): void {
+    if (!Number.isInteger(beginIndex) || beginIndex < 0) throw new Error(`${this.className}.setBeginIndex: beginIndex = ${beginIndex} must be a non-negative integer`);
+    this.beginIdx = beginIndex;
+  }
+
+  /**
+   * Position of timestep t in the schedule: the second match if t occurs twice (so a run started part-way
+   * does not skip a sigma), the last index if t does not occur (diffusers' index_for_timestep).
+   */
+  indexForTimestep(t: number, schedule: ArrayLike<number> = this.timesteps): number {
+    const hits: number[] = [];
+    for (let i = 0; i < schedule.length; i++) if (schedule[i] === t) hits.push(i);
+    if (hits.length === 0) return this.timesteps.length - 1;
+    return hits.length > 1 ? hits[1] : hits[0];
+  }
+
+  protected initStepIndex(t: number): void {
+    this.stepIdx = this.beginIdx ?? this.indexForTimestep(t);
+  }
+
+  /** Common start of step(): checks, step-index initialisation, shape of the model output. */
+  protected beginStep(modelOutput: NDArray, timestep: number, sample: NDArray): number {
+    this.requireTimesteps();
+    if (!(modelOutput instanceof NDArray) || !(sample instanceof NDArray)) {
+      throw new Error(`${this.className}.step: modelOutput and sample must be NDArrays`);
+    }
+    if (typeof timestep !== 'number' || Number.isNaN(timestep)) {
+      throw new Error(`${this.className}.step: timestep = ${String(timestep)} must be a number (one of scheduler.timesteps)`);
+    }
+    if (this.stepIdx === null) this.initStepIndex(timestep);
+    const i = this.stepIdx as number;
+    if (i >= this.timesteps.length) {
+      throw new Error(`${this.className}.step: called ${i + 1} times but the schedule has ${this.timesteps.length} timesteps; call setTimesteps again to start a new run`);
+    }
+    return i;
+  }
+
+  /** Keep the first C channels of a [B, 2C, ...] output when the model also predicts variances. */
+  protected meanChannels(modelOutput: NDArray, sample: NDArray): NDArray {
+    const vt = this.config.variance_type;
+    if ((vt === 'learned' || vt === 'learned_range') && !sameShape(modelOutput.shape, sample.shape)) {
+      const [B, C2, ...rest] = modelOutput.shape;
+      const C = sample.shape[1];
+      if (sample.shape[0] !== B || C2 < C || rest.join() !== sample.shape.slice(2).join()) {
+        throw new Error(`${this.className}.step: model output of shape [${modelOutput.shape.join(', ')}] does not hold the ${C} mean channels of a sample of shape [${sample.shape.join(', ')}]`);
+      }
+      const inner = rest.reduce((p, d) => p * d, 1);
+      const out = new NDArray(sample.shape);
+      for (let b = 0; b < B; b++) out.data.set(modelOutput.data.subarray(b * C2 * inner, (b * C2 + C) * inner), b * C * inner);
+      return out;
+    }
+    if (!sameShape(modelOutput.shape, sample.shape)) {
+      throw new Error(`${this.className}.step: model output shape [${modelOutput.shape.join(', ')}] differs from sample shape [${sample.shape.join(', ')}]${vt == null ? " (set variance_type: 'learned_range' if the model also predicts variances)" : ''}`);
+    }
+    return modelOutput;
+  }
+
+  /** Dynamic thresholding of x_0 when `thresholding` is on (Imagen, Saharia et al. 2022, Sec. 2.3). */
+  protected maybeThreshold(x0: NDArray): NDArray {
+    const c = this.config;
+    return c.thresholding ? dynamicThreshold(x0, c.dynamic_thresholding_ratio, c.sample_max_value) : x0;
+  }
+
+  /** Draw the step noise for SDE variants: opts.varianceNoise, else opts.generator.normal(shape). */
+  protected stepNoise(shape: readonly number[], opts: StepOptions): NDArray {
+    if (opts.varianceNoise !== undefined) {
+      if (!sameShape(opts.varianceNoise.shape, shape)) {
+        throw new Error(`${this.className}.step: varianceNoise has shape [${opts.varianceNoise.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      }
+      return opts.varianceNoise;
+    }
+    if (!opts.generator) {
+      throw new Error(`${this.className}.step: algorithm_type = '${this.config.algorithm_type}' is stochastic; pass { generator } or { varianceNoise }`);
+    }
+    const z = opts.generator.normal(shape);
+    if (!sameShape(z.shape, shape)) throw new Error(`${this.className}.step: generator.normal returned shape [${z.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    return z;
+  }
+
+  /** The sigma grid kind selected by the config keys. */
+  protected gridKind(): SigmaGridKind {
+    const c = this.config;
+    if (c.use_karras_sigmas) return 'karras';
+    if (c.use_lu_lambdas) return 'lu';
+    if (c.use_exponential_sigmas) return 'exponential';
+    if (c.use_beta_sigmas) return 'beta';
+    return 'interp';
+  }
+
+  /** Store a new grid and reset the per-run state. */
+  protected setGrid(timesteps: Float64Array, sigmas: Float32Array): void {
+    this.timesteps = timesteps;
+    this.sigmas = sigmas;
+    this.stepIdx = null;
+    this.beginIdx = null;
+  }
+
+  /** Normalise setTimesteps' argument and reject what this family does not accept. */
+  protected timestepsRequest(arg: number | SetTimestepsOptions): { numInferenceSteps?: number; timesteps?: ArrayLike<number> } {
+    const a: SetTimestepsOptions = typeof arg === 'number' ? { numInferenceSteps: arg } : (arg ?? {});
+    if (a.sigmas !== undefined) throw new Error(`${this.className}.setTimesteps: custom sigmas are not supported by this scheduler; pass numInferenceSteps or timesteps`);
+    if ((a.numInferenceSteps === undefined) === (a.timesteps === undefined)) {
+      throw new Error(`${this.className}.setTimesteps: pass exactly one of numInferenceSteps or timesteps`);
+    }
+    return a;
+  }
+
+  /**
+   * Forward-noise clean samples onto the current grid: x_t = alpha_t x_0 + sigma_t noise with (alpha_t, sigma_t)
+   * from the grid sigma at t (diffusers' add_noise: begin index / step index when set, else the position of t).
+   * Before setTimesteps, t indexes the training table directly.
+   * @example s.setTimesteps(10); const xt = s.addNoise(x0, noise, s.timesteps[5]);
+   */
+  addNoise(originalSamples: NDArray, noise: NDArray, timesteps: number | ArrayLike<number>): NDArray {
+    const ts = typeof timesteps === 'number' ? [timesteps] : Array.from(timesteps);
+    let sig: number[];
+    if (this.numInferenceSteps === null) {
+      const T = this.alphasCumprod.length;
+      sig = ts.map((t) => {
+        if (!Number.isInteger(t) || t < 0 || t >= T) throw new Error(`${this.className}.addNoise: timestep ${t} must be an integer in [0, ${T - 1}]`);
+        return this.sigmas[t];
+      });
+    } else {
+      let idx: number[];
+      if (this.beginIdx === null) idx = ts.map((t) => this.indexForTimestep(t));
+      else if (this.stepIdx !== null) idx = ts.map(() => this.stepIdx as number);
+      else idx = ts.map(() => this.beginIdx as number);
+      sig = idx.map((i) => this.sigmas[i]);
+    }
+    const pts = sig.map(vpFromSigma);
+    return mixPerSample(originalSamples, pts.map((p) => p.alpha), noise, pts.map((p) => p.sigma), `${this.className}.addNoise`);
+  }
+
+  /** The config (all keys of this class), plus keys from the source config this class did not know. */
+  override toConfig(): Record<string, unknown> {
+    const own = super.toConfig();
+    return { ...this.passthrough, ...own };
+  }
+}
