@@ -3,6 +3,10 @@
  * the learning rate and a batch, and returns the loss, new parameters and new moments — forward,
  * backward and optimizer update in a single ONNX Runtime call, with no per-parameter round trips.
  *
+ * With gradient accumulation (`gradAccumSteps` = K > 1) two graphs are compiled instead: one
+ * computes loss and gradients of a micro-batch, the other applies clipping and AdamW to the mean
+ * of K micro-batch gradients (memory of one micro-batch, result of the K-times larger batch).
+ *
  * @example
  *   const ts = await TrainStep.create(
  *     (p, b) => mean(square(sub(add(matmul(b.x, p.w), p.b), b.y))),
@@ -22,15 +26,42 @@ export interface TrainStepOptions {
   optimizer?: AdamWConfig;
   /** Clip gradients to this global L2 norm (like torch.nn.utils.clip_grad_norm_); off when undefined. */
   maxGradNorm?: number;
+  /** Micro-batches per optimizer step (default 1: one fused graph). */
+  gradAccumSteps?: number;
   session?: SessionOptions;
+}
+
+type Batch = Record<string, NDArray>;
+
+/** Clipping + AdamW for every parameter, as traced ops; writes new_p./new_m./new_v. outputs. */
+function applyUpdate(
+  names: string[], p: Record<string, Value>, grads: Value[], m: Value[], v: Value[], t: Value, lr: Value,
+  cfg: Required<AdamWConfig>, maxGradNorm: number | undefined, out: Record<string, Value>,
+): void {
+  if (maxGradNorm !== undefined) {
+    // clip_grad_norm_: g <- g * min(1, maxNorm / (||g|| + 1e-6))
+    const norm = sqrt(grads.map((g) => sum(mul(g, g))).reduce((a, c) => add(a, c)));
+    const coef = clip(div(maxGradNorm, add(norm, 1e-6)), undefined, 1);
+    grads = grads.map((g) => mul(g, coef));
+    out.grad_norm = norm;
+  }
+  names.forEach((n, i) => {
+    const u = adamwUpdate(p[n], grads[i], m[i], v[i], t, lr, cfg);
+    out[`new_p.${n}`] = u.p;
+    out[`new_m.${n}`] = u.m;
+    out[`new_v.${n}`] = u.v;
+  });
 }
 
 export class TrainStep {
   /** Number of completed steps (AdamW's t before the next step). */
   t = 0;
   private constructor(
-    private readonly exe: Executable,
+    private readonly fused: Executable | null,
+    private readonly gradExe: Executable | null,
+    private readonly updateExe: Executable | null,
     readonly paramNames: string[],
+    readonly gradAccumSteps: number,
     public params: Record<string, NDArray>,
     public m: Record<string, NDArray>,
     public v: Record<string, NDArray>,
@@ -41,61 +72,98 @@ export class TrainStep {
     const names = Object.keys(params);
     if (names.length === 0) throw new Error('TrainStep: no parameters to train');
     const cfg = validateAdamW(opts.optimizer ?? {});
-    if (opts.maxGradNorm !== undefined && !(opts.maxGradNorm > 0)) throw new Error(`TrainStep: maxGradNorm must be > 0, got ${opts.maxGradNorm}`);
+    const maxNorm = opts.maxGradNorm;
+    if (maxNorm !== undefined && !(maxNorm > 0)) throw new Error(`TrainStep: maxGradNorm must be > 0, got ${maxNorm}`);
+    const K = opts.gradAccumSteps ?? 1;
+    if (!(Number.isInteger(K) && K >= 1)) throw new Error(`TrainStep: gradAccumSteps must be a positive integer, got ${K}`);
     for (const b of batch) if (b.name.includes('.') || ['t', 'lr'].includes(b.name)) throw new Error(`TrainStep: batch input name '${b.name}' is reserved or contains '.'`);
-    const specs: InputSpec[] = [
-      ...names.map((n) => ({ name: `p.${n}`, shape: params[n].shape })),
-      ...names.map((n) => ({ name: `m.${n}`, shape: params[n].shape })),
-      ...names.map((n) => ({ name: `v.${n}`, shape: params[n].shape })),
-      { name: 't', shape: [] }, { name: 'lr', shape: [] },
-      ...batch,
-    ];
+    const pSpecs = names.map((n) => ({ name: `p.${n}`, shape: params[n].shape }));
+    const mvSpecs = [...names.map((n) => ({ name: `m.${n}`, shape: params[n].shape })), ...names.map((n) => ({ name: `v.${n}`, shape: params[n].shape }))];
     const k = names.length;
-    const graph = trace((...xs: Value[]) => {
-      const p = Object.fromEntries(names.map((n, i) => [n, xs[i]]));
-      const [t, lr] = [xs[3 * k], xs[3 * k + 1]];
-      const b = Object.fromEntries(batch.map((s, i) => [s.name, xs[3 * k + 2 + i]]));
-      const loss = lossFn(p, b);
-      let grads = grad(loss, names.map((n) => p[n]));
-      const out: Record<string, Value> = { loss };
-      if (opts.maxGradNorm !== undefined) {
-        // clip_grad_norm_: g <- g * min(1, maxNorm / (||g|| + 1e-6))
-        const norm = sqrt(grads.map((g) => sum(mul(g, g))).reduce((a, c) => add(a, c)));
-        const ratio = div(opts.maxGradNorm, add(norm, 1e-6));
-        const coef = clip(ratio, undefined, 1);
-        grads = grads.map((g) => mul(g, coef));
-        out.grad_norm = norm;
-      }
-      names.forEach((n, i) => {
-        const u = adamwUpdate(p[n], grads[i], xs[k + i], xs[2 * k + i], t, lr, cfg);
-        out[`new_p.${n}`] = u.p;
-        out[`new_m.${n}`] = u.m;
-        out[`new_v.${n}`] = u.v;
-      });
-      return out;
-    }, specs);
-    const exe = await compile(graph, opts.session);
     const zeros = () => Object.fromEntries(names.map((n) => [n, NDArray.zeros(params[n].shape)]));
-    return new TrainStep(exe, names, { ...params }, zeros(), zeros());
+    const rec = (vals: Value[], offset = 0) => Object.fromEntries(names.map((n, i) => [n, vals[offset + i]]));
+    const batchRec = (vals: Value[], offset: number) => Object.fromEntries(batch.map((s, i) => [s.name, vals[offset + i]]));
+
+    if (K === 1) {
+      const graph = trace((...xs: Value[]) => {
+        const p = rec(xs);
+        const [t, lr] = [xs[3 * k], xs[3 * k + 1]];
+        const loss = lossFn(p, batchRec(xs, 3 * k + 2));
+        const out: Record<string, Value> = { loss };
+        applyUpdate(names, p, grad(loss, names.map((n) => p[n])), xs.slice(k, 2 * k), xs.slice(2 * k, 3 * k), t, lr, cfg, maxNorm, out);
+        return out;
+      }, [...pSpecs, ...mvSpecs, { name: 't', shape: [] }, { name: 'lr', shape: [] }, ...batch]);
+      const fused = await compile(graph, opts.session);
+      return new TrainStep(fused, null, null, names, 1, { ...params }, zeros(), zeros());
+    }
+    const gradGraph = trace((...xs: Value[]) => {
+      const p = rec(xs);
+      const loss = lossFn(p, batchRec(xs, k));
+      const grads = grad(loss, names.map((n) => p[n]));
+      return { loss, ...Object.fromEntries(names.map((n, i) => [`g.${n}`, grads[i]])) };
+    }, [...pSpecs, ...batch]);
+    const updateGraph = trace((...xs: Value[]) => {
+      const p = rec(xs);
+      const out: Record<string, Value> = {};
+      applyUpdate(names, p, xs.slice(3 * k, 4 * k), xs.slice(k, 2 * k), xs.slice(2 * k, 3 * k), xs[4 * k], xs[4 * k + 1], cfg, maxNorm, out);
+      return out;
+    }, [...pSpecs, ...mvSpecs, ...names.map((n) => ({ name: `g.${n}`, shape: params[n].shape })), { name: 't', shape: [] }, { name: 'lr', shape: [] }]);
+    const [g, u] = await Promise.all([compile(gradGraph, opts.session), compile(updateGraph, opts.session)]);
+    return new TrainStep(null, g, u, names, K, { ...params }, zeros(), zeros());
   }
 
-  /** One optimizer step on `batch` with learning rate `lr`; returns the loss before the update. */
-  async step(batch: Record<string, NDArray>, lr: number): Promise<{ loss: number; gradNorm?: number }> {
-    const feeds: Record<string, NDArray> = { t: NDArray.scalar(this.t + 1), lr: NDArray.scalar(lr) };
+  private stateFeeds(): Record<string, NDArray> {
+    const feeds: Record<string, NDArray> = { t: NDArray.scalar(this.t + 1) };
     for (const n of this.paramNames) {
       feeds[`p.${n}`] = this.params[n];
       feeds[`m.${n}`] = this.m[n];
       feeds[`v.${n}`] = this.v[n];
     }
-    Object.assign(feeds, batch);
-    const outs = await this.exe.run(feeds);
-    const byName = Object.fromEntries(this.exe.outputNames.map((n, i) => [n, outs[i]]));
+    return feeds;
+  }
+
+  private adopt(exe: Executable, outs: NDArray[]): Record<string, NDArray> {
+    const byName = Object.fromEntries(exe.outputNames.map((n, i) => [n, outs[i]]));
     for (const n of this.paramNames) {
       this.params[n] = byName[`new_p.${n}`];
       this.m[n] = byName[`new_m.${n}`];
       this.v[n] = byName[`new_v.${n}`];
     }
     this.t += 1;
-    return { loss: byName.loss.item(), gradNorm: byName.grad_norm?.item() };
+    return byName;
+  }
+
+  /**
+   * One optimizer step with learning rate `lr`: on one batch, or (with gradient accumulation) on
+   * `gradAccumSteps` micro-batches. Returns the (mean) loss before the update.
+   */
+  async step(batch: Batch | Batch[], lr: number): Promise<{ loss: number; gradNorm?: number }> {
+    const batches = Array.isArray(batch) ? batch : [batch];
+    if (batches.length !== this.gradAccumSteps) {
+      throw new Error(`TrainStep.step: got ${batches.length} micro-batches, configured for gradAccumSteps = ${this.gradAccumSteps}`);
+    }
+    const feeds = this.stateFeeds();
+    feeds.lr = NDArray.scalar(lr);
+    if (this.fused) {
+      const byName = this.adopt(this.fused, await this.fused.run({ ...feeds, ...batches[0] }));
+      return { loss: byName.loss.item(), gradNorm: byName.grad_norm?.item() };
+    }
+    const gradExe = this.gradExe!, updateExe = this.updateExe!;
+    const pFeeds = Object.fromEntries(this.paramNames.map((n) => [`p.${n}`, this.params[n]]));
+    const acc: Record<string, NDArray> = {};
+    let loss = 0;
+    for (const b of batches) {
+      const outs = await gradExe.run({ ...pFeeds, ...b });
+      gradExe.outputNames.forEach((name, i) => {
+        if (name === 'loss') { loss += outs[i].item(); return; }
+        const prev = acc[name];
+        if (!prev) acc[name] = outs[i];
+        else { const a = prev.data, o = outs[i].data; for (let j = 0; j < a.length; j++) a[j] += o[j]; }
+      });
+    }
+    const K = batches.length;
+    for (const a of Object.values(acc)) for (let j = 0; j < a.data.length; j++) a.data[j] /= K;
+    const byName = this.adopt(updateExe, await updateExe.run({ ...feeds, ...acc }));
+    return { loss: loss / K, gradNorm: byName.grad_norm?.item() };
   }
 }
