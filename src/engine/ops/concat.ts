@@ -46,7 +46,9 @@ registerOp({
         if (i !== axis && d !== first.shape[i]) throw new Error(`dimension ${i} differs (${first.shape[i]} vs ${d}); only axis ${axis} may differ`);
       });
     }
-    return [{ shape: first.shape.map((d, i) => (i === axis ? sumDims(inputs.map((v) => v.shape[axis])) : d)), dtype: first.dtype }];
+    // `dim` (internal, from split's VJP) names the joined dimension when it is known to be the split input's.
+    const joined = (attrs.dim as Dim | undefined) ?? sumDims(inputs.map((v) => v.shape[axis]));
+    return [{ shape: first.shape.map((d, i) => (i === axis ? joined : d)), dtype: first.dtype }];
   },
   lower: (ctx, node) => { ctx.emit('Concat', node.inputs.map((v) => ctx.name(v)), { axis: node.attrs.axis as number }, ctx.outputs(node)); },
   vjp(node, [g]) {
@@ -62,4 +64,13 @@ export function concat(xs: readonly Value[], axis = 0): Value {
   const ax = checkAxis('concat', xs[0], axis);
   if (xs.length === 1) return xs[0];
   return apply1('concat', [...xs], { axis: ax });
+}
+
+/**
+ * Internal (the VJP of split): concatenate parts that are known to rebuild a dimension `dim`, so the
+ * result keeps that symbolic name (e.g. chunks 'n/2' + 'n/2' -> 'n').
+ */
+export function concatAs(xs: readonly Value[], axis: number, dim: Dim): Value {
+  if (xs.length === 1) return xs[0];
+  return apply1('concat', [...xs], { axis, dim });
 }

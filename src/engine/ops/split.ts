@@ -16,7 +16,7 @@ import { applyOp, registerOp, scalarConst } from '../trace.ts';
 import { formatShape, type Dim, type Value } from '../graph.ts';
 import { checkAxis } from './_checks.ts';
 import { broadcastTo } from './broadcast.ts';
-import { concat, sumDims } from './concat.ts';
+import { concatAs, sumDims } from './concat.ts';
 
 function chunkSizes(d: Dim, n: unknown): Dim[] {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error(`the number of chunks must be a positive integer, got ${String(n)}`);
@@ -78,7 +78,7 @@ registerOp({
   vjp(node, gs) {
     const axis = node.attrs.axis as number;
     const parts = node.outputs.map((o, i) => gs[i] ?? broadcastTo(scalarConst(0), o.shape, o));
-    return [concat(parts, axis), ...node.inputs.slice(1).map(() => null)];
+    return [concatAs(parts, axis, node.inputs[0].shape[axis]), ...node.inputs.slice(1).map(() => null)];
   },
 });
 
