@@ -1,0 +1,68 @@
+/**
+ * Benchmark driver: `npm run bench [-- suite ...]` runs the named suites (default: all), prints
+ * their tables and writes each into BENCHMARKS.md (machine, date, command, table) between
+ * `<!-- bench:<suite>:start -->` and `<!-- bench:<suite>:end -->`, leaving other sections alone.
+ *
+ * Options: --reps N (timed repetitions, default 10), --no-write (print only).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { defaultThreads } from '../src/engine/index.ts';
+import { engineBench, engineMarkdown } from './engine.ts';
+
+interface Suite { title: string; run: (reps: number) => Promise<string> }
+
+const suites: Record<string, Suite> = {
+  engine: {
+    title: 'Engine micro-benchmark (bench/engine.ts, PyTorch twin bench/engine_torch.py)',
+    run: async (reps) => engineMarkdown(await engineBench({ reps, log: (s) => process.stderr.write(`  ${s}\n`) })),
+  },
+};
+
+function machine(): string {
+  const cpus = os.cpus();
+  const req = createRequire(import.meta.url);
+  let ortVersion = '?';
+  try { ortVersion = (req('onnxruntime-node/package.json') as { version: string }).version; } catch { /* not resolvable */ }
+  return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
+    `${os.type()} ${os.release()}; Node ${process.version}; onnxruntime-node ${ortVersion}; ${defaultThreads()} threads`;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const repsAt = args.indexOf('--reps');
+  const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : 10;
+  const write = !args.includes('--no-write');
+  const names = args.filter((a, i) => !a.startsWith('--') && (repsAt < 0 || i !== repsAt + 1));
+  const chosen = names.length ? names : Object.keys(suites);
+  for (const n of chosen) if (!suites[n]) throw new Error(`bench: unknown suite '${n}' (suites: ${Object.keys(suites).join(', ')})`);
+  const file = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
+  for (const n of chosen) {
+    const t0 = performance.now();
+    process.stderr.write(`suite ${n}\n`);
+    const table = await suites[n].run(reps);
+    const secs = ((performance.now() - t0) / 1000).toFixed(0);
+    const section = [
+      `<!-- bench:${n}:start -->`,
+      `## ${suites[n].title}`,
+      '',
+      `- machine: ${machine()}`,
+      `- date: ${new Date().toISOString()}`,
+      `- command: \`npm run bench -- ${n}${reps !== 10 ? ` --reps ${reps}` : ''}\` (${secs} s)`,
+      '',
+      table,
+      `<!-- bench:${n}:end -->`,
+    ].join('\n');
+    console.log(section.split('\n').slice(1, -1).join('\n') + '\n');
+    if (write) {
+      let md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nWritten by `npm run bench` (bench/run.ts); each section is replaced when its suite runs again.\n';
+      const re = new RegExp(`<!-- bench:${n}:start -->[\\s\\S]*?<!-- bench:${n}:end -->`);
+      md = re.test(md) ? md.replace(re, section) : `${md.trimEnd()}\n\n${section}\n`;
+      writeFileSync(file, md);
+    }
+  }
+}
+
+await main();
