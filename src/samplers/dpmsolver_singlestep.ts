@@ -1,0 +1,353 @@
+/**
+ * DPMSolverSinglestepScheduler: singlestep DPM-Solver (Lu et al. 2022a, arXiv:2206.00927, Algorithms 1-2:
+ * DPM-Solver-2 / -3) and DPM-Solver++(2S/3S) (Lu et al. 2022b, arXiv:2211.01095, Algorithm 1), with
+ * diffusers' config keys and numerics.
+ *
+ * A singlestep solver of order k spends k consecutive timesteps on one step of the underlying solver: the
+ * first of them is a first-order step from the base point s (which becomes the intermediate point), the
+ * next ones re-start from the *same* base sample x_s and use all model outputs gathered since s. With
+ * lambda = log(alpha/sigma) and h = lambda_t - lambda_s:
+ *   order 2: D0 = m(s), D1 = (m(s1) - m(s)) / r,                r = (lambda_s1 - lambda_s) / h
+ *   order 3: D1, D2 from m(s), m(s1), m(s2) by divided differences (DPM-Solver Algorithm 2, 'heun' = Taylor),
+ * combined with the exponential-integrator coefficients of DPM-Solver / DPM-Solver++ (see
+ * dpmsolver_multistep.ts). `getOrderList` decides which order each timestep runs.
+ *
+ * @example
+ *   const s = DPMSolverSinglestepScheduler.fromConfig({ solver_order: 2 });
+ *   s.setTimesteps(20);
+ *   let x = generator.normal([1, 3, 32, 32]);
+ *   for (const t of s.timesteps) x = s.step(model(x, t), t, x).prevSample;
+ */
+import { NDArray } from '../engine/ndarray.ts';
+import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
+import { appendFinalSigma } from '../schedules/sigmas.ts';
+import {
+  COMMON_KEYS, enumKey, registerScheduler,
+  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+} from './scheduler.ts';
+import {
+  buildSigmaGrid, DPM_FAMILY_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
+} from './exponential_integrator.ts';
+import { DPM_SOLVER_TYPES, mapDpmSolverNames } from './dpmsolver_multistep.ts';
+
+/** algorithm_type values of DPMSolverSinglestepScheduler (no 'sde-dpmsolver' here, as in diffusers). */
+export const DPM_SINGLESTEP_ALGORITHM_TYPES = ['dpmsolver', 'dpmsolver++', 'sde-dpmsolver++'] as const;
+
+/**
+ * Solver order used at each of `steps` timesteps (diffusers' get_order_list): repeating [1, 2, ..., order]
+ * blocks; with lowerOrderFinal the tail is completed by lower orders so every block ends on the grid
+ * ([1, 2, 3]* then [1, 2] + [1], [1] or [1, 2]); a final sigma of 0 forces the last step to order 1.
+ * @example getOrderList(10, 3, true, 'zero')  // [1, 2, 3, 1, 2, 3, 1, 2, 3, 1]
+ */
+export function getOrderList(steps: number, order: number, lowerOrderFinal: boolean, finalSigmasType: string): number[] {
+  if (!Number.isInteger(order) || order < 1 || order > 3) {
+    throw new Error(`DPMSolverSinglestepScheduler: solver_order = ${order} is not supported; allowed values: 1, 2, 3`);
+  }
+  const rep = (block: number[], times: number): number[] => Array.from({ length: Math.max(0, times) }, () => block).flat();
+  let orders: number[];
+  if (lowerOrderFinal) {
+    if (order === 3) {
+      if (steps % 3 === 0) orders = [...rep([1, 2, 3], steps / 3 - 1), 1, 2, 1];
+      else if (steps % 3 === 1) orders = [...rep([1, 2, 3], Math.floor(steps / 3)), 1];
+      else orders = [...rep([1, 2, 3], Math.floor(steps / 3)), 1, 2];
+    } else if (order === 2) {
+      if (steps % 2 === 0) orders = [...rep([1, 2], steps / 2 - 1), 1, 1];
+      else orders = [...rep([1, 2], Math.floor(steps / 2)), 1];
+    } else {
+      orders = rep([1], steps);
+    }
+  } else {
+    orders = rep(order === 3 ? [1, 2, 3] : order === 2 ? [1, 2] : [1], Math.floor(steps / order));
+  }
+  if (finalSigmasType === 'zero' && orders.length > 0) orders[orders.length - 1] = 1;
+  return orders;
+}
+
+/**
+ * Singlestep DPM-Solver / DPM-Solver++ (diffusers' DPMSolverSinglestepScheduler). step() reads `generator`
+ * (or `varianceNoise`) for algorithm_type 'sde-dpmsolver++', drawing noise at every step like diffusers.
+ */
+export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler {
+  static override readonly className: string = 'DPMSolverSinglestepScheduler';
+  static override readonly configSpec: ConfigSpec = {
+    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+    beta_start: COMMON_KEYS.beta_start,
+    beta_end: COMMON_KEYS.beta_end,
+    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2']),
+    trained_betas: COMMON_KEYS.trained_betas,
+    solver_order: DPM_FAMILY_KEYS.solver_order,
+    prediction_type: COMMON_KEYS.prediction_type,
+    thresholding: COMMON_KEYS.thresholding,
+    dynamic_thresholding_ratio: COMMON_KEYS.dynamic_thresholding_ratio,
+    sample_max_value: COMMON_KEYS.sample_max_value,
+    algorithm_type: enumKey('dpmsolver++', DPM_SINGLESTEP_ALGORITHM_TYPES),
+    solver_type: enumKey('midpoint', DPM_SOLVER_TYPES),
+    lower_order_final: { ...DPM_FAMILY_KEYS.lower_order_final, default: false },
+    use_karras_sigmas: DPM_FAMILY_KEYS.use_karras_sigmas,
+    use_exponential_sigmas: DPM_FAMILY_KEYS.use_exponential_sigmas,
+    use_beta_sigmas: DPM_FAMILY_KEYS.use_beta_sigmas,
+    use_flow_sigmas: DPM_FAMILY_KEYS.use_flow_sigmas,
+    flow_shift: DPM_FAMILY_KEYS.flow_shift,
+    final_sigmas_type: DPM_FAMILY_KEYS.final_sigmas_type,
+    lambda_min_clipped: DPM_FAMILY_KEYS.lambda_min_clipped,
+    variance_type: DPM_FAMILY_KEYS.variance_type,
+    use_dynamic_shifting: DPM_FAMILY_KEYS.use_dynamic_shifting,
+    time_shift_type: DPM_FAMILY_KEYS.time_shift_type,
+  };
+
+  /** Converted outputs (x0 for '++', eps otherwise) of the last solver_order steps, oldest first. */
+  modelOutputs: Array<NDArray | null>;
+  /** The base sample x_s of the current singlestep block (set on each order-1 step). */
+  blockSample: NDArray | null = null;
+  /** Order of the solver at each timestep of the current schedule (see getOrderList). */
+  orderList: number[];
+  /**
+   * diffusers turns lower_order_final on in set_timesteps when the step count is not a multiple of
+   * solver_order, or when the final sigma is 0 (register_to_config); we record it here and in toConfig().
+   */
+  private lowerOrderFinalForced = false;
+
+  constructor(config: SchedulerConfig = {}) {
+    const mapped = mapDpmSolverNames(config);
+    super(mapped);
+    const c = this.config;
+    if (c.algorithm_type === 'dpmsolver' && c.final_sigmas_type === 'zero') {
+      throw new Error(`${this.className} config: final_sigmas_type = 'zero' is not supported for algorithm_type = 'dpmsolver' (the noise-prediction update divides by sigma = 0); use final_sigmas_type = 'sigma_min' or algorithm_type 'dpmsolver++' / 'sde-dpmsolver++'`);
+    }
+    this.modelOutputs = new Array(c.solver_order).fill(null);
+    this.orderList = getOrderList(c.num_train_timesteps, c.solver_order, c.lower_order_final, c.final_sigmas_type);
+  }
+
+  /** lower_order_final as diffusers' config holds it after set_timesteps. */
+  get lowerOrderFinal(): boolean {
+    return (this.config.lower_order_final as boolean) || this.lowerOrderFinalForced;
+  }
+
+  /**
+   * Build the inference grid: round(linspace(0, T - 1 - clipped, n + 1)) reversed (last dropped), or custom
+   * timesteps; Karras / exponential / beta sigmas when configured; then the final sigma and the order list.
+   * @example s.setTimesteps(25);
+   */
+  setTimesteps(arg: number | SetTimestepsOptions): void {
+    const req = this.timestepsRequest(arg);
+    const c = this.config;
+    const T = c.num_train_timesteps as number;
+    const n = req.numInferenceSteps ?? (req.timesteps as ArrayLike<number>).length;
+    const lmin = c.lambda_min_clipped == null ? -Infinity : (c.lambda_min_clipped as number);
+    let clipped = 0;
+    if (lmin > -Infinity) {
+      const thr = f32(lmin);
+      for (let t = 0; t < T; t++) {
+        const a = this.alphasCumprod[t];
+        const lam = f32(f32(Math.log(f32(Math.sqrt(a)))) - f32(Math.log(f32(Math.sqrt(f32(1 - a))))));
+        if (lam < thr) clipped++;
+      }
+    }
+    const kind = this.gridKind();
+    const grid = buildSigmaGrid({
+      owner: this.className,
+      alphasCumprod: this.alphasCumprod,
+      numInferenceSteps: req.numInferenceSteps,
+      customTimesteps: req.timesteps,
+      spacing: 'linspace',
+      stepsOffset: 0,
+      lastTimestep: T - clipped,
+      kind,
+      roundConverted: true,
+    });
+    const last = c.final_sigmas_type === 'sigma_min' ? trainingSigmaMin(this.alphasCumprod) : 0;
+    this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));
+    this.numInferenceSteps = n;
+    this.modelOutputs = new Array(c.solver_order).fill(null);
+    this.blockSample = null;
+    if (!this.lowerOrderFinal && (n % c.solver_order !== 0 || c.final_sigmas_type === 'zero')) {
+      this.lowerOrderFinalForced = true;
+      const why = n % c.solver_order !== 0 ? `num_inference_steps = ${n} is not a multiple of solver_order = ${c.solver_order}` : "final_sigmas_type = 'zero'";
+      this.warnings.push(`${this.className}: lower_order_final set to true because ${why} (as diffusers does)`);
+    }
+    this.orderList = getOrderList(n, c.solver_order, this.lowerOrderFinal, c.final_sigmas_type);
+  }
+
+  /** As DPMSolverMultistepScheduler.convertModelOutput: x0 for '++' types, eps for 'dpmsolver'. */
+  convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
+    const c = this.config;
+    const out = this.meanChannels(modelOutput, sample);
+    const { alpha, sigma } = vpFromSigma(this.sigmas[this.stepIdx as number]);
+    if (c.algorithm_type === 'dpmsolver++' || c.algorithm_type === 'sde-dpmsolver++') {
+      const x0 = this.maybeThreshold(predictionToX0(out, c.prediction_type, sample, alpha, sigma));
+      return { converted: x0, x0 };
+    }
+    // (diffusers reads alpha_t/sigma_t of the training table at a `timestep` argument that is no longer
+    // passed, which fails; we threshold at the current grid point like the multistep scheduler.)
+    let eps = predictionToEps(out, c.prediction_type, sample, alpha, sigma);
+    let x0 = predictionToX0(eps, 'epsilon', sample, alpha, sigma);
+    if (c.thresholding) {
+      x0 = this.maybeThreshold(x0);
+      eps = predictionToEps(x0, 'sample', sample, alpha, sigma);
+    }
+    return { converted: eps, x0 };
+  }
+
+  /**
+   * One timestep of the singlestep solver: order = orderList[stepIndex] (lowered while outputs are missing,
+   * e.g. when a run starts part-way); an order-1 step opens a new block at the current sample.
+   * @example const { prevSample } = s.step(eps, s.timesteps[0], xT);
+   */
+  step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
+    const i = this.beginStep(modelOutput, timestep, sample);
+    const c = this.config;
+    const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
+    this.modelOutputs.shift();
+    this.modelOutputs.push(converted);
+    const noise = c.algorithm_type === 'sde-dpmsolver++' ? this.stepNoise(sample.shape, opts) : null;
+
+    let order = this.orderList[i];
+    if (order === undefined) {
+      throw new Error(`${this.className}.step: no solver order for step ${i} (order list of length ${this.orderList.length}); call setTimesteps again`);
+    }
+    while (this.modelOutputs[this.modelOutputs.length - order] == null) order--;
+    if (order === 1) this.blockSample = sample;
+    const x = this.blockSample as NDArray;
+    let prevSample: NDArray;
+    if (order === 1) prevSample = this.firstOrderUpdate(converted, x, noise);
+    else if (order === 2) prevSample = this.secondOrderUpdate(x, noise);
+    else prevSample = this.thirdOrderUpdate(x, noise);
+    this.stepIdx = i + 1;
+    return { prevSample, predOriginalSample: x0 };
+  }
+
+  /** First order from s = current grid point: DPM-Solver-1 / DPM-Solver++(1) / SDE-DPM-Solver++(1). */
+  protected firstOrderUpdate(m0: NDArray, sample: NDArray, noise: NDArray | null): NDArray {
+    const i = this.stepIdx as number;
+    const t = vpFromSigma(this.sigmas[i + 1]);
+    const s = vpFromSigma(this.sigmas[i]);
+    const h = f32(t.lambda - s.lambda);
+    switch (this.config.algorithm_type) {
+      case 'dpmsolver++':
+        return lincomb([[f32(t.sigma / s.sigma), sample], [-f32(t.alpha * f32(f32(Math.exp(-h)) - 1)), m0]]);
+      case 'dpmsolver':
+        return lincomb([[f32(t.alpha / s.alpha), sample], [-f32(t.sigma * f32(f32(Math.exp(h)) - 1)), m0]]);
+      default: { // 'sde-dpmsolver++'
+        const e2 = f32(Math.exp(f32(-2 * h)));
+        return lincomb([
+          [f32(f32(t.sigma / s.sigma) * f32(Math.exp(-h))), sample],
+          [f32(t.alpha * f32(1 - e2)), m0],
+          [f32(t.sigma * f32(Math.sqrt(f32(1 - e2)))), noise as NDArray],
+        ]);
+      }
+    }
+  }
+
+  /** Coefficients (a: sample, b0: D0, b1: D1, b2: D2, z: noise) of the exponential integrator over h. */
+  private coefficients(t: { alpha: number; sigma: number }, base: { alpha: number; sigma: number }, h: number): { a: number; b0: number; b1: number; b2: number; z: number; b1mid: number } {
+    switch (this.config.algorithm_type) {
+      case 'dpmsolver++': {
+        const em = f32(f32(Math.exp(-h)) - 1);
+        return {
+          a: f32(t.sigma / base.sigma),
+          b0: -f32(t.alpha * em),
+          b1mid: -f32(0.5 * f32(t.alpha * em)),
+          b1: f32(t.alpha * f32(f32(em / h) + 1)),
+          b2: -f32(t.alpha * f32(f32(f32(em + h) / f32(h * h)) - 0.5)),
+          z: 0,
+        };
+      }
+      case 'dpmsolver': {
+        const ep = f32(f32(Math.exp(h)) - 1);
+        return {
+          a: f32(t.alpha / base.alpha),
+          b0: -f32(t.sigma * ep),
+          b1mid: -f32(0.5 * f32(t.sigma * ep)),
+          b1: -f32(t.sigma * f32(f32(ep / h) - 1)),
+          b2: -f32(t.sigma * f32(f32(f32(ep - h) / f32(h * h)) - 0.5)),
+          z: 0,
+        };
+      }
+      default: { // 'sde-dpmsolver++'
+        const e2 = f32(Math.exp(f32(-2 * h)));
+        const one = f32(1 - e2);
+        const m2h = f32(-2 * h);
+        return {
+          a: f32(f32(t.sigma / base.sigma) * f32(Math.exp(-h))),
+          b0: f32(t.alpha * one),
+          b1mid: f32(0.5 * f32(t.alpha * one)),
+          b1: f32(t.alpha * f32(f32(one / m2h) + 1)),
+          b2: f32(t.alpha * f32(f32(f32(one + m2h) / f32(m2h * m2h)) - 0.5)),
+          z: f32(t.sigma * f32(Math.sqrt(one))),
+        };
+      }
+    }
+  }
+
+  /**
+   * Second order from the block base s1 = previous grid point to t, with the intermediate s0 = current point:
+   * D0 = m(s1), D1 = (m(s0) - m(s1)) / r0, r0 = (lambda_s0 - lambda_s1) / h (DPM-Solver-2 / DPM-Solver++(2S)).
+   */
+  protected secondOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
+    const i = this.stepIdx as number;
+    const t = vpFromSigma(this.sigmas[i + 1]);
+    const s0 = vpFromSigma(this.sigmas[i]);
+    const s1 = vpFromSigma(this.sigmas[i - 1]);
+    const L = this.modelOutputs.length;
+    const m0 = this.modelOutputs[L - 1] as NDArray;
+    const m1 = this.modelOutputs[L - 2] as NDArray;
+    const h = f32(t.lambda - s1.lambda);
+    const h0 = f32(s0.lambda - s1.lambda);
+    const k0 = f32(1 / f32(h0 / h)); // 1 / r0
+    const co = this.coefficients(t, s1, h);
+    const w1 = this.config.solver_type === 'heun' ? co.b1 : co.b1mid;
+    const terms: Array<[number, NDArray]> = [[co.a, sample], [w1 * k0, m0], [co.b0 - w1 * k0, m1]];
+    if (noise) terms.push([co.z, noise]);
+    return lincomb(terms);
+  }
+
+  /**
+   * Third order from the block base s2 to t with intermediates s1, s0 (DPM-Solver-3, Lu et al. 2022a
+   * Algorithm 2): D1_0 = (m(s1) - m(s2)) / r1, D1_1 = (m(s0) - m(s2)) / r0; 'midpoint' uses D1_1 alone,
+   * 'heun' the Taylor pair D1 = (r0 D1_0 - r1 D1_1)/(r0 - r1), D2 = 2 (D1_1 - D1_0)/(r0 - r1).
+   */
+  protected thirdOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
+    const i = this.stepIdx as number;
+    const t = vpFromSigma(this.sigmas[i + 1]);
+    const s0 = vpFromSigma(this.sigmas[i]);
+    const s1 = vpFromSigma(this.sigmas[i - 1]);
+    const s2 = vpFromSigma(this.sigmas[i - 2]);
+    const L = this.modelOutputs.length;
+    const m0 = this.modelOutputs[L - 1] as NDArray;
+    const m1 = this.modelOutputs[L - 2] as NDArray;
+    const m2 = this.modelOutputs[L - 3] as NDArray;
+    const h = f32(t.lambda - s2.lambda);
+    const h0 = f32(s0.lambda - s2.lambda);
+    const h1 = f32(s1.lambda - s2.lambda);
+    const r0 = f32(h0 / h), r1 = f32(h1 / h);
+    const k0 = f32(1 / r0), k1 = f32(1 / r1);
+    const co = this.coefficients(t, s2, h);
+    let cA: number, cB: number; // coefficients of D1_0 and D1_1
+    if (this.config.solver_type === 'heun') {
+      const d = f32(r0 - r1);
+      const p = r0 / d, q = -r1 / d, u = 2 / d;
+      cA = co.b1 * p - co.b2 * u;
+      cB = co.b1 * q + co.b2 * u;
+    } else {
+      cA = 0;
+      cB = co.b1;
+    }
+    const terms: Array<[number, NDArray]> = [
+      [co.a, sample],
+      [cB * k0, m0],
+      [cA * k1, m1],
+      [co.b0 - cA * k1 - cB * k0, m2],
+    ];
+    if (noise) terms.push([co.z, noise]);
+    return lincomb(terms);
+  }
+
+  /** The config, with lower_order_final as set by setTimesteps (like diffusers' register_to_config). */
+  override toConfig(): Record<string, unknown> {
+    const out = super.toConfig();
+    if (this.lowerOrderFinalForced) out.lower_order_final = true;
+    return out;
+  }
+}
+
+registerScheduler(DPMSolverSinglestepScheduler);
