@@ -46,3 +46,4 @@ export * from './iota.ts';
 export * from './conv2d.ts';
 export * from './conv2d_input_grad.ts';
 export * from './conv2d_weight_grad.ts';
+export * from './linear.ts';
