@@ -3,6 +3,7 @@ import { apply1, registerOp } from '../trace.ts';
 import { normAxis, type Dim, type Value } from '../graph.ts';
 import { broadcastTo } from './broadcast.ts';
 import { reshape } from './reshape.ts';
+import { checkAxes } from './_checks.ts';
 
 export function reducedShape(shape: readonly Dim[], axes: number[], keepDims: boolean): Dim[] {
   const out: Dim[] = [];
@@ -36,7 +37,7 @@ registerOp({
 
 /** Sum of `x` over `axes` (all when omitted). */
 export function sum(x: Value, axes?: number[], keepDims = false): Value {
-  const ax = normAxes(axes, x.rank, 'sum');
+  const ax = checkAxes('sum', x, axes);
   if (ax.length === 0) return x;
   return apply1('reduce_sum', [x], { axes: ax, keepDims });
 }

@@ -1,6 +1,7 @@
 /** transpose / permute: reorder axes (ONNX Transpose). VJP: the inverse permutation. */
 import { apply1, registerOp } from '../trace.ts';
-import { normAxis, type Value } from '../graph.ts';
+import type { Value } from '../graph.ts';
+import { checkAxis } from './_checks.ts';
 
 registerOp({
   name: 'transpose',
@@ -24,7 +25,7 @@ registerOp({
 
 /** Reorder the axes of `x`: output axis i is input axis perm[i]. */
 export function permute(x: Value, perm: number[]): Value {
-  const p = perm.map((a) => normAxis(a, x.rank, 'permute'));
+  const p = perm.map((a) => checkAxis('permute', x, a));
   if (p.every((a, i) => a === i)) return x;
   return apply1('transpose', [x], { perm: p });
 }
@@ -32,7 +33,7 @@ export function permute(x: Value, perm: number[]): Value {
 /** Swap two axes (default: the last two). */
 export function transpose(x: Value, a = -2, b = -1): Value {
   const perm = [...Array(x.rank).keys()];
-  const i = normAxis(a, x.rank, 'transpose'), j = normAxis(b, x.rank, 'transpose');
+  const i = checkAxis('transpose', x, a), j = checkAxis('transpose', x, b);
   [perm[i], perm[j]] = [perm[j], perm[i]];
   return permute(x, perm);
 }
