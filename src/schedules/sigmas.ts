@@ -36,29 +36,27 @@ export function logSigmas(sigmas: ArrayLike<number>): Float32Array {
 /**
  * Map a noise level back to a (fractional) training timestep by linear interpolation in log-sigma between
  * the two neighbouring training sigmas, clamped to [0, T-1] (diffusers' `_sigma_to_t`, k-diffusion's
- * `DiscreteSchedule.sigma_to_t`). `logSigmas` is ascending (index = timestep).
+ * `DiscreteSchedule.sigma_to_t`). `logSigmasTable` is ascending (index = timestep), float32.
+ *
+ * Numerics follow diffusers: the comparison and the weight w are float32 (NumPy keeps the float32 table's
+ * dtype); the final (1 - w) * low + w * high is float64 (NumPy path) or float32 (`float32Time`, the path
+ * KDPM2DiscreteScheduler takes through torch tensors).
  * @example sigmaToT(sigmas[500], logSigmas(sigmas))  // 500
  */
-export function sigmaToT(sigma: number, logSigmasTable: ArrayLike<number>): number {
+export function sigmaToT(sigma: number, logSigmasTable: ArrayLike<number>, float32Time = false): number {
   const n = logSigmasTable.length;
-  const logSigma = Math.log(Math.max(sigma, 1e-10));
-  // low index = last i with logSigma >= logSigmas[i] (0 if none), clipped to n - 2
-  // (argmax of the cumulative count of dists >= 0: the first index where it reaches its maximum)
-  let count = 0, lowIdx = 0;
-  for (let i = 0; i < n; i++) if (logSigma - logSigmasTable[i] >= 0) count++;
-  if (count > 0) {
-    let c = 0;
-    for (let i = 0; i < n; i++) {
-      if (logSigma - logSigmasTable[i] >= 0) c++;
-      if (c === count) { lowIdx = i; break; }
-    }
-  }
+  const logSigma = f32(Math.log(Math.max(sigma, 1e-10)));
+  // low index = argmax of cumsum(logSigma >= logSigmas[i]): the last i with logSigmas[i] <= logSigma
+  // (0 if none), clipped to n - 2
+  let lowIdx = 0;
+  for (let i = 0; i < n; i++) if (logSigma - logSigmasTable[i] >= 0) lowIdx = i;
   lowIdx = Math.min(lowIdx, n - 2);
   const highIdx = lowIdx + 1;
   const low = logSigmasTable[lowIdx], high = logSigmasTable[highIdx];
-  let w = (low - logSigma) / (low - high);
+  let w = f32(f32(low - logSigma) / f32(low - high));
   w = Math.min(Math.max(w, 0), 1);
-  return (1 - w) * lowIdx + w * highIdx;
+  if (float32Time) return f32(f32(f32(1 - w) * lowIdx) + f32(w * highIdx));
+  return f32(1 - w) * lowIdx + w * highIdx;
 }
 
 /**

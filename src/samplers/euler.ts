@@ -1,0 +1,180 @@
+/**
+ * EulerDiscreteScheduler: Euler's method on the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma
+ * (Karras et al. 2022, "EDM", Algorithm 2 with optional churn), with diffusers' config keys and numerics.
+ *
+ *   sigma_hat = sigma (1 + gamma), gamma = min(s_churn / N, sqrt(2) - 1) if s_tmin <= sigma <= s_tmax else 0
+ *   x_hat = x + sqrt(sigma_hat^2 - sigma^2) s_noise z              (only when gamma > 0)
+ *   d = (x_hat - D) / sigma_hat,  x_next = x_hat + (sigma_next - sigma_hat) d
+ *
+ * @example
+ *   const s = EulerDiscreteScheduler.fromConfig({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, use_karras_sigmas: true });
+ *   s.setTimesteps(25);
+ *   let x = noise.mulScalar(s.initNoiseSigma);
+ *   for (const t of s.timesteps) x = s.step(model(s.scaleModelInput(x, t), t), t, x).prevSample;
+ */
+import type { NDArray } from '../engine/ndarray.ts';
+import { getVelocity as vpVelocity } from '../diffusion/forward.ts';
+import {
+  COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+} from './scheduler.ts';
+import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma, type SigmaScheduleKind } from './sigma_scheduler.ts';
+import { logSigmas, sigmaToT } from '../schedules/sigmas.ts';
+import { drawNoise } from './step_utils.ts';
+
+const f32 = Math.fround;
+
+/** The sigma layout chosen by use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas (at most one). */
+export function sigmaScheduleFromConfig(config: Record<string, any>, owner: string): SigmaScheduleKind {
+  const flags = (['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas'] as const).filter((k) => config[k]);
+  if (flags.length > 1) throw new Error(`${owner} config: only one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas can be true (got ${flags.join(', ')})`);
+  if (config.use_karras_sigmas) return 'karras';
+  if (config.use_exponential_sigmas) return 'exponential';
+  if (config.use_beta_sigmas) return 'beta';
+  return 'default';
+}
+
+export class EulerDiscreteScheduler extends SigmaScheduler {
+  static override readonly className = 'EulerDiscreteScheduler';
+  static override readonly configSpec: ConfigSpec = {
+    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+    beta_start: COMMON_KEYS.beta_start,
+    beta_end: COMMON_KEYS.beta_end,
+    beta_schedule: COMMON_KEYS.beta_schedule,
+    trained_betas: COMMON_KEYS.trained_betas,
+    prediction_type: COMMON_KEYS.prediction_type,
+    interpolation_type: enumKey('linear', ['linear', 'log_linear']),
+    use_karras_sigmas: key('bool', false),
+    use_exponential_sigmas: key('bool', false),
+    use_beta_sigmas: key('bool', false),
+    sigma_min: key('number', null, { nullable: true, min: 0 }),
+    sigma_max: key('number', null, { nullable: true, min: 0 }),
+    timestep_spacing: enumKey('linspace', ['linspace', 'leading', 'trailing']),
+    timestep_type: enumKey('discrete', ['discrete', 'continuous']),
+    steps_offset: COMMON_KEYS.steps_offset,
+    rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
+    final_sigmas_type: enumKey('zero', ['zero', 'sigma_min']),
+  };
+
+  /** True once scaleModelInput has been called (diffusers warns when step comes first). */
+  isScaleInputCalled = false;
+
+  constructor(config: SchedulerConfig = {}) {
+    super(config);
+    sigmaScheduleFromConfig(this.config, this.className);
+    if (this.config.rescale_betas_zero_snr) {
+      // close to 0 without being 0, so that the first sigma is finite (diffusers: fp16's smallest subnormal)
+      this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
+    }
+    const train = this.trainSigmas();
+    const T = this.config.num_train_timesteps as number;
+    const desc = Float32Array.from(train).reverse();
+    this.sigmas = withFinalSigma(desc, 0);
+    if (this.config.timestep_type === 'continuous' && this.config.prediction_type === 'v_prediction') {
+      this.timesteps = Float64Array.from(desc, (s) => f32(0.25 * f32(Math.log(s))));
+    } else {
+      this.timesteps = new Float64Array(T).map((_, i) => T - 1 - i);
+    }
+  }
+
+  /**
+   * `setTimesteps(n)`, `setTimesteps({ timesteps })` (custom, descending) or `setTimesteps({ sigmas })`
+   * (custom, including the final sigma).
+   * @example s.setTimesteps(30); s.setTimesteps({ sigmas: [14.6, 7, 3, 1, 0.3, 0] });
+   */
+  setTimesteps(arg: number | SetTimestepsOptions): void {
+    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
+    const owner = `${this.className}.setTimesteps`;
+    const c = this.config;
+    if (timesteps !== undefined && sigmas !== undefined) throw new Error(`${owner}: pass only one of timesteps or sigmas`);
+    if (numInferenceSteps === undefined && timesteps === undefined && sigmas === undefined) throw new Error(`${owner}: pass exactly one of numInferenceSteps, timesteps or sigmas`);
+    if (numInferenceSteps !== undefined && (timesteps !== undefined || sigmas !== undefined)) throw new Error(`${owner}: pass only one of numInferenceSteps, timesteps or sigmas`);
+    const kind = sigmaScheduleFromConfig(c, this.className);
+    if (timesteps !== undefined && kind !== 'default') throw new Error(`${owner}: custom timesteps cannot be combined with use_${kind}_sigmas = true`);
+    if (timesteps !== undefined && c.timestep_type === 'continuous' && c.prediction_type === 'v_prediction') {
+      throw new Error(`${owner}: custom timesteps cannot be used with timestep_type = 'continuous' and prediction_type = 'v_prediction'`);
+    }
+    const n = numInferenceSteps ?? (timesteps !== undefined ? timesteps.length : sigmas!.length - 1);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${owner}: num_inference_steps = ${n} must be a positive integer`);
+    this.numInferenceSteps = n;
+
+    let ts: Float64Array;
+    let sig: Float32Array;
+    if (sigmas !== undefined) {
+      const s32 = Float32Array.from(sigmas);
+      const ls = logSigmas(this.trainSigmas());
+      ts = Float64Array.from(s32.subarray(0, s32.length - 1), (s) => f32(sigmaToT(s, ls)));
+      sig = s32;
+    } else {
+      const r = kSigmaSchedule({
+        alphasCumprod: this.alphasCumprod, numTrainTimesteps: c.num_train_timesteps, numInferenceSteps: n,
+        spacing: c.timestep_spacing, stepsOffset: c.steps_offset, sigmaSchedule: kind,
+        sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, interpolation: c.interpolation_type,
+        customTimesteps: timesteps, owner,
+      });
+      const a0 = this.alphasCumprod[0];
+      const last = c.final_sigmas_type === 'sigma_min' ? f32(Math.sqrt(f32(f32(1 - a0) / a0))) : 0;
+      ts = r.timesteps;
+      sig = withFinalSigma(r.sigmas, last);
+    }
+    if (c.timestep_type === 'continuous' && c.prediction_type === 'v_prediction') {
+      ts = Float64Array.from(sig.subarray(0, sig.length - 1), (s) => f32(0.25 * f32(Math.log(s))));
+    }
+    this.timesteps = ts;
+    this.sigmas = sig;
+    this.stepIdx = null;
+    this.beginIdx = null;
+  }
+
+  override scaleModelInput(sample: NDArray, timestep: number): NDArray {
+    this.isScaleInputCalled = true;
+    return super.scaleModelInput(sample, timestep);
+  }
+
+  /**
+   * One Euler step (EDM Algorithm 2). Options: sChurn (0), sTmin (0), sTmax (inf), sNoise (1), and a
+   * `generator` when churn adds noise.
+   * @example s.step(eps, t, x, { sChurn: 0.5, generator })
+   */
+  step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
+    if (!this.isScaleInputCalled) this.warnOnce('The `scale_model_input` function should be called before `step` to ensure correct denoising.');
+    if (this.stepIdx === null) this.initStepIndex(timestep);
+    const i = this.stepIdx!;
+    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished (step ${i} of ${this.timesteps.length}); call setTimesteps again`);
+    const sChurn = opts.sChurn ?? 0, sTmin = opts.sTmin ?? 0, sTmax = opts.sTmax ?? Infinity, sNoise = opts.sNoise ?? 1;
+    const sigma = this.sigmas[i];
+    const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (this.sigmas.length - 1), 2 ** 0.5 - 1) : 0;
+    const sigmaHat = f32(sigma * f32(gamma + 1));
+    let x = sample;
+    if (gamma > 0) {
+      // EDM Algorithm 2 line 6: x_hat = x + sqrt(sigma_hat^2 - sigma^2) eps
+      const noise = drawNoise(modelOutput.shape, opts, this.className);
+      const k = f32(Math.sqrt(f32(f32(sigmaHat * sigmaHat) - f32(sigma * sigma))));
+      const sn = f32(sNoise);
+      x = sample.map((v, j) => v + f32(f32(noise.data[j] * sn) * k));
+    }
+    // 1. x_0 (epsilon uses sigma_hat, v_prediction uses sigma, as diffusers)
+    let x0: NDArray;
+    if (this.config.prediction_type === 'epsilon') x0 = kPredOriginal(modelOutput, x, sigmaHat, 'epsilon', this.className);
+    else x0 = kPredOriginal(modelOutput, x, sigma, this.config.prediction_type, this.className);
+    // 2. ODE derivative d = (x - x_0) / sigma_hat, 3. Euler step
+    const dt = f32(this.sigmas[i + 1] - sigmaHat);
+    const prev = x.map((v, j) => v + f32(f32(f32(v - x0.data[j]) / sigmaHat) * dt));
+    this.stepIdx = i + 1;
+    return { prevSample: prev, predOriginalSample: x0 };
+  }
+
+  /** The v-prediction target at schedule timesteps (VP frame, uses alphasCumprod). @example s.getVelocity(x0, noise, [s.timesteps[3]]) */
+  getVelocity(sample: NDArray, noise: NDArray, timesteps: number | ArrayLike<number>): NDArray {
+    const ts = typeof timesteps === 'number' ? [timesteps] : Array.from(timesteps);
+    const idx = ts.map((t) => this.indexForTimestep(t));
+    return vpVelocity(sample, noise, this.alphasCumprod, idx);
+  }
+
+  private warned = new Set<string>();
+  protected warnOnce(msg: string): void {
+    if (!this.warned.has(msg)) { this.warned.add(msg); this.warnings.push(msg); }
+  }
+}
+
+registerScheduler(EulerDiscreteScheduler);

@@ -1,0 +1,93 @@
+/**
+ * EulerAncestralDiscreteScheduler: Euler step to sigma_down followed by fresh noise of size sigma_up
+ * (k-diffusion's `sample_euler_ancestral`; the ancestral split of Song et al. 2021 / Karras et al. 2022):
+ *   sigma_up = sqrt(sigma_next^2 (sigma^2 - sigma_next^2) / sigma^2),  sigma_down = sqrt(sigma_next^2 - sigma_up^2),
+ *   x_next = x + (sigma_down - sigma) (x - D) / sigma + sigma_up z.
+ * diffusers' config keys and numerics; one `normal(shape)` draw per step (also on the last one).
+ *
+ * @example
+ *   const s = EulerAncestralDiscreteScheduler.fromConfig({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 });
+ *   s.setTimesteps(30);
+ *   for (const t of s.timesteps) x = s.step(model(s.scaleModelInput(x, t), t), t, x, { generator }).prevSample;
+ */
+import type { NDArray } from '../engine/ndarray.ts';
+import {
+  COMMON_KEYS, enumKey, registerScheduler, timestepsArg,
+  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+} from './scheduler.ts';
+import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
+import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
+import { drawNoise } from './step_utils.ts';
+
+const f32 = Math.fround;
+
+export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
+  static override readonly className = 'EulerAncestralDiscreteScheduler';
+  static override readonly configSpec: ConfigSpec = {
+    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+    beta_start: COMMON_KEYS.beta_start,
+    beta_end: COMMON_KEYS.beta_end,
+    beta_schedule: COMMON_KEYS.beta_schedule,
+    trained_betas: COMMON_KEYS.trained_betas,
+    prediction_type: COMMON_KEYS.prediction_type,
+    timestep_spacing: enumKey('linspace', ['linspace', 'leading', 'trailing']),
+    steps_offset: COMMON_KEYS.steps_offset,
+    rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
+  };
+
+  isScaleInputCalled = false;
+
+  constructor(config: SchedulerConfig = {}) {
+    super(config);
+    if (this.config.rescale_betas_zero_snr) this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
+    const desc = this.trainSigmas().reverse();
+    this.sigmas = withFinalSigma(desc, 0);
+    const T = this.config.num_train_timesteps as number;
+    this.timesteps = new Float64Array(T).map((_, i) => T - 1 - i);
+  }
+
+  /** `setTimesteps(n)` with the configured spacing. @example s.setTimesteps(30) */
+  setTimesteps(arg: number | SetTimestepsOptions): void {
+    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
+    const owner = `${this.className}.setTimesteps`;
+    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${owner}: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
+    checkNumInferenceSteps(numInferenceSteps, this.config.num_train_timesteps, owner, true);
+    this.numInferenceSteps = numInferenceSteps;
+    const r = kSigmaSchedule({
+      alphasCumprod: this.alphasCumprod, numTrainTimesteps: this.config.num_train_timesteps, numInferenceSteps,
+      spacing: this.config.timestep_spacing, stepsOffset: this.config.steps_offset, owner,
+    });
+    this.timesteps = r.timesteps;
+    this.sigmas = withFinalSigma(r.sigmas, 0);
+    this.stepIdx = null;
+    this.beginIdx = null;
+  }
+
+  override scaleModelInput(sample: NDArray, timestep: number): NDArray {
+    this.isScaleInputCalled = true;
+    return super.scaleModelInput(sample, timestep);
+  }
+
+  /** One ancestral Euler step; needs `generator` (or `varianceNoise`). @example s.step(eps, t, x, { generator }) */
+  step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
+    if (this.stepIdx === null) this.initStepIndex(timestep);
+    const i = this.stepIdx!;
+    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished; call setTimesteps again`);
+    const sigma = this.sigmas[i];
+    // 1. x_0 ('sample' is not implemented in diffusers for this scheduler)
+    const x0 = kPredOriginal(modelOutput, sample, sigma, this.config.prediction_type, this.className, false);
+    // ancestral split of the step sigma -> sigma_next
+    const sFrom = sigma, sTo = this.sigmas[i + 1];
+    const sTo2 = f32(sTo * sTo), sFrom2 = f32(sFrom * sFrom);
+    const sigmaUp = f32(Math.sqrt(f32(f32(sTo2 * f32(sFrom2 - sTo2)) / sFrom2)));
+    const sigmaDown = f32(Math.sqrt(f32(sTo2 - f32(sigmaUp * sigmaUp))));
+    // 2. derivative, 3. Euler step to sigma_down, 4. noise
+    const dt = f32(sigmaDown - sigma);
+    const noise = drawNoise(modelOutput.shape, opts, this.className);
+    const prev = sample.map((v, j) => f32(v + f32(f32(f32(v - x0.data[j]) / sigma) * dt)) + f32(noise.data[j] * sigmaUp));
+    this.stepIdx = i + 1;
+    return { prevSample: prev, predOriginalSample: x0 };
+  }
+}
+
+registerScheduler(EulerAncestralDiscreteScheduler);

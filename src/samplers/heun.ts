@@ -1,0 +1,130 @@
+/**
+ * HeunDiscreteScheduler: Heun's second-order method on the probability-flow ODE (Karras et al. 2022,
+ * "EDM", Algorithm 1), with diffusers' config keys and numerics. Every inference step but the last takes
+ * two model calls, so `timesteps` lists each inner timestep twice:
+ *   d = (x - D(x; sigma)) / sigma,  x' = x + (sigma_next - sigma) d                       (Euler predictor)
+ *   d' = (x' - D(x'; sigma_next)) / sigma_next,  x_next = x + (sigma_next - sigma) (d + d') / 2   (trapezoid corrector)
+ * The final step (sigma_next = 0) is a plain Euler step.
+ *
+ * @example
+ *   const s = HeunDiscreteScheduler.fromConfig({ beta_schedule: 'scaled_linear' });
+ *   s.setTimesteps(20);    // 39 model calls
+ *   for (const t of s.timesteps) x = s.step(model(s.scaleModelInput(x, t), t), t, x).prevSample;
+ */
+import type { NDArray } from '../engine/ndarray.ts';
+import { clipSample } from '../diffusion/thresholding.ts';
+import {
+  COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+} from './scheduler.ts';
+import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
+import { sigmaScheduleFromConfig } from './euler.ts';
+
+const f32 = Math.fround;
+
+/** [a0, a1, a1, a2, a2, ...]: the first element once, the rest twice (torch.cat([a[:1], a[1:].repeat_interleave(2)])). */
+export function repeatInner<T extends Float32Array | Float64Array>(a: T, keepLast = false): T {
+  const out: number[] = a.length ? [a[0]] : [];
+  const end = keepLast ? a.length - 1 : a.length;
+  for (let i = 1; i < end; i++) out.push(a[i], a[i]);
+  if (keepLast && a.length > 1) out.push(a[a.length - 1]);
+  return (a instanceof Float32Array ? Float32Array.from(out) : Float64Array.from(out)) as T;
+}
+
+export class HeunDiscreteScheduler extends SigmaScheduler {
+  static override readonly className = 'HeunDiscreteScheduler';
+  static override readonly configSpec: ConfigSpec = {
+    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+    beta_start: key('number', 0.00085, { min: 0 }),
+    beta_end: key('number', 0.012, { min: 0 }),
+    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'exp']),
+    trained_betas: COMMON_KEYS.trained_betas,
+    prediction_type: COMMON_KEYS.prediction_type,
+    use_karras_sigmas: key('bool', false),
+    use_exponential_sigmas: key('bool', false),
+    use_beta_sigmas: key('bool', false),
+    clip_sample: key('bool', false),
+    clip_sample_range: COMMON_KEYS.clip_sample_range,
+    timestep_spacing: enumKey('linspace', ['linspace', 'leading', 'trailing']),
+    steps_offset: COMMON_KEYS.steps_offset,
+  };
+
+  override readonly order = 2;
+  private prevDerivative: NDArray | null = null;
+  private dt: number | null = null;
+  private firstSample: NDArray | null = null;
+
+  constructor(config: SchedulerConfig = {}) {
+    super(config);
+    sigmaScheduleFromConfig(this.config, this.className);
+    this.setTimesteps(this.config.num_train_timesteps);
+  }
+
+  /** True when the next step is the Euler (first) half of a Heun step. */
+  get stateInFirstOrder(): boolean { return this.dt === null; }
+
+  /** `setTimesteps(n)` or `setTimesteps({ timesteps })` (custom, descending). @example s.setTimesteps(20) */
+  setTimesteps(arg: number | SetTimestepsOptions): void {
+    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
+    const owner = `${this.className}.setTimesteps`;
+    if (sigmas !== undefined) throw new Error(`${owner}: custom sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps or timesteps`);
+    if (numInferenceSteps === undefined && timesteps === undefined) throw new Error(`${owner}: pass exactly one of numInferenceSteps or timesteps`);
+    if (numInferenceSteps !== undefined && timesteps !== undefined) throw new Error(`${owner}: pass only one of numInferenceSteps or timesteps`);
+    const kind = sigmaScheduleFromConfig(this.config, this.className);
+    if (timesteps !== undefined && kind !== 'default') throw new Error(`${owner}: custom timesteps cannot be combined with use_${kind}_sigmas = true`);
+    const n = numInferenceSteps ?? timesteps!.length;
+    this.numInferenceSteps = n;
+    const r = kSigmaSchedule({
+      alphasCumprod: this.alphasCumprod, numTrainTimesteps: this.config.num_train_timesteps, numInferenceSteps: n,
+      spacing: this.config.timestep_spacing, stepsOffset: this.config.steps_offset, sigmaSchedule: kind,
+      customTimesteps: timesteps, owner,
+    });
+    // sigmas: [s0, s1, s1, ..., s_{n-1}, s_{n-1}, 0]; timesteps: [t0, t1, t1, ..., t_{n-1}, t_{n-1}]
+    this.sigmas = repeatInner(withFinalSigma(r.sigmas, 0), true);
+    this.timesteps = repeatInner(r.timesteps);
+    this.prevDerivative = null;
+    this.dt = null;
+    this.firstSample = null;
+    this.stepIdx = null;
+    this.beginIdx = null;
+  }
+
+  /** One half of a Heun step (predictor or corrector, by internal state). @example s.step(eps, t, x) */
+  step(modelOutput: NDArray, timestep: number, sample: NDArray, _opts: StepOptions = {}): StepOutput {
+    if (this.stepIdx === null) this.initStepIndex(timestep);
+    const i = this.stepIdx!;
+    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished; call setTimesteps again`);
+    const first = this.stateInFirstOrder;
+    const sigma = first ? this.sigmas[i] : this.sigmas[i - 1];
+    const sigmaNext = first ? this.sigmas[i + 1] : this.sigmas[i];
+    const sigmaHat = sigma; // gamma = 0: diffusers supports no churn here
+    // 1. x_0 at the noise level the model saw
+    let x0 = kPredOriginal(modelOutput, sample, first ? sigmaHat : sigmaNext, this.config.prediction_type, this.className);
+    if (this.config.clip_sample) x0 = clipSample(x0, this.config.clip_sample_range);
+    let derivative: NDArray, dt: number, base: NDArray;
+    if (first) {
+      // 2. d = (x - x_0) / sigma (EDM Alg. 1 line 4), 3. dt = sigma_next - sigma
+      derivative = sample.map((v, j) => f32(v - x0.data[j]) / sigmaHat);
+      dt = f32(sigmaNext - sigmaHat);
+      this.prevDerivative = derivative;
+      this.dt = dt;
+      this.firstSample = sample;
+      base = sample;
+    } else {
+      // 2. d' at sigma_next, averaged with d (EDM Alg. 1 line 8: trapezoidal rule)
+      const d2 = sample.map((v, j) => f32(v - x0.data[j]) / sigmaNext);
+      const d1 = this.prevDerivative!;
+      derivative = d2.map((v, j) => f32(d1.data[j] + v) / 2);
+      dt = this.dt!;
+      base = this.firstSample!;
+      this.prevDerivative = null;
+      this.dt = null;
+      this.firstSample = null;
+    }
+    const prev = base.map((v, j) => v + f32(derivative.data[j] * dt));
+    this.stepIdx = i + 1;
+    return { prevSample: prev, predOriginalSample: x0 };
+  }
+}
+
+registerScheduler(HeunDiscreteScheduler);

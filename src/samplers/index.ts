@@ -1,0 +1,26 @@
+/**
+ * Samplers: diffusers-compatible scheduler classes (registered by name for `schedulerFromConfig`) and
+ * k-diffusion-style functional samplers.
+ *
+ * @example
+ *   import { schedulerFromConfig, EulerDiscreteScheduler, sampleHeun } from './samplers/index.ts';
+ *   const s = schedulerFromConfig(null, JSON.parse(fs.readFileSync('scheduler_config.json', 'utf8')));
+ *   const euler = EulerDiscreteScheduler.fromConfig(s.toConfig());   // swap samplers on one config
+ */
+export * from './scheduler.ts';
+export { drawNoise, splitChannels } from './step_utils.ts';
+export { DDPMScheduler, vpPredOriginal, clipOrThreshold } from './ddpm.ts';
+export { DDIMScheduler, vpPredEpsilon } from './ddim.ts';
+export { DDIMInverseScheduler } from './ddim_inverse.ts';
+export { PNDMScheduler } from './pndm.ts';
+export { SigmaScheduler, kSigmaSchedule, floatSpacedTimesteps, kPredOriginal, scaleBySigma, withFinalSigma } from './sigma_scheduler.ts';
+export type { SigmaScheduleKind, KSigmaScheduleOptions } from './sigma_scheduler.ts';
+export { EulerDiscreteScheduler, sigmaScheduleFromConfig } from './euler.ts';
+export { EulerAncestralDiscreteScheduler } from './euler_ancestral.ts';
+export { HeunDiscreteScheduler } from './heun.ts';
+export { KDPM2DiscreteScheduler } from './kdpm2.ts';
+export { LMSDiscreteScheduler, gaussKronrod21 } from './lms.ts';
+export * from './k_sampling.ts';
+export * from './k_dpmpp.ts';
+export { DPMSolverMultistepScheduler } from './dpmsolver_multistep.ts';
+export { DPMSolverSinglestepScheduler } from './dpmsolver_singlestep.ts';

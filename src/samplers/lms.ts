@@ -1,0 +1,174 @@
+/**
+ * LMSDiscreteScheduler: linear multistep (Adams-Bashforth type) integration of the probability-flow ODE
+ * in sigma (k-diffusion's `sample_lms`; Karras et al. 2022), with diffusers' config keys and numerics.
+ *
+ *   d_i = (x_i - D(x_i; sigma_i)) / sigma_i
+ *   x_{i+1} = x_i + sum_{j<order} c_j d_{i-j},   c_j = integral_{sigma_i}^{sigma_{i+1}} prod_{k != j} (tau - sigma_{i-k}) / (sigma_{i-j} - sigma_{i-k}) dtau
+ * (the Lagrange basis polynomials through the last `order` sigmas). Like diffusers (which calls
+ * scipy.integrate.quad), the coefficients are integrated numerically with the 21-point Gauss-Kronrod
+ * rule of QUADPACK, exact for these low-degree polynomials, evaluating the integrand in float32 as
+ * diffusers does (its sigmas are float32 tensors).
+ *
+ * @example
+ *   const s = LMSDiscreteScheduler.fromConfig({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 });
+ *   s.setTimesteps(50);
+ *   for (const t of s.timesteps) x = s.step(model(s.scaleModelInput(x, t), t), t, x).prevSample;
+ */
+import type { NDArray } from '../engine/ndarray.ts';
+import {
+  COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+} from './scheduler.ts';
+import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
+import { sigmaScheduleFromConfig } from './euler.ts';
+import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
+
+const f32 = Math.fround;
+
+// QUADPACK dqk21: Gauss-Kronrod nodes (xgk, in [0, 1], symmetric) and weights (wgk); odd indices are the
+// 10-point Gauss nodes. Exact for polynomials of degree <= 31.
+const XGK = [
+  0.995657163025808080735527280689003, 0.973906528517171720077964012084452,
+  0.930157491355708226001207180059508, 0.865063366688984510732096688423493,
+  0.780817726586416897063717578345042, 0.679409568299024406234327365114874,
+  0.562757134668604683339000099272694, 0.433395394129247190799265943165784,
+  0.294392862701460198131126603103866, 0.148874338981631210884826001129720,
+  0.0,
+];
+const WGK = [
+  0.011694638867371874278064396062192, 0.032558162307964727478818972459390,
+  0.054755896574351996031381300244580, 0.075039674810919952767043140916190,
+  0.093125454583697605535065465083366, 0.109387158802297641899210590325805,
+  0.123491976262065851077208936972256, 0.134709217311473325928054001771707,
+  0.142775938577060080797094273138717, 0.147739104901338491374841515972068,
+  0.149445554002916905664936468389821,
+];
+
+/**
+ * integral_a^b f(x) dx by the 21-point Gauss-Kronrod rule (QUADPACK dqk21's Kronrod sum, in its order).
+ * @example gaussKronrod21((x) => x * x, 0, 1)  // 1/3
+ */
+export function gaussKronrod21(f: (x: number) => number, a: number, b: number): number {
+  const centr = 0.5 * (a + b);
+  const hlgth = 0.5 * (b - a);
+  let resk = WGK[10] * f(centr);
+  for (let j = 0; j < 5; j++) {
+    const jtw = 2 * j + 1;
+    const absc = hlgth * XGK[jtw];
+    resk += WGK[jtw] * (f(centr - absc) + f(centr + absc));
+  }
+  for (let j = 0; j < 5; j++) {
+    const jtwm1 = 2 * j;
+    const absc = hlgth * XGK[jtwm1];
+    resk += WGK[jtwm1] * (f(centr - absc) + f(centr + absc));
+  }
+  return resk * hlgth;
+}
+
+export class LMSDiscreteScheduler extends SigmaScheduler {
+  static override readonly className = 'LMSDiscreteScheduler';
+  static override readonly configSpec: ConfigSpec = {
+    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+    beta_start: COMMON_KEYS.beta_start,
+    beta_end: COMMON_KEYS.beta_end,
+    beta_schedule: COMMON_KEYS.beta_schedule,
+    trained_betas: COMMON_KEYS.trained_betas,
+    use_karras_sigmas: key('bool', false),
+    use_exponential_sigmas: key('bool', false),
+    use_beta_sigmas: key('bool', false),
+    prediction_type: COMMON_KEYS.prediction_type,
+    timestep_spacing: enumKey('linspace', ['linspace', 'leading', 'trailing']),
+    steps_offset: COMMON_KEYS.steps_offset,
+  };
+
+  /** Derivatives of the last `order` steps, oldest first. */
+  derivatives: NDArray[] = [];
+  isScaleInputCalled = false;
+
+  constructor(config: SchedulerConfig = {}) {
+    super(config);
+    sigmaScheduleFromConfig(this.config, this.className);
+    this.setTimesteps(this.config.num_train_timesteps);
+  }
+
+  /** `setTimesteps(n)`. @example s.setTimesteps(50) */
+  setTimesteps(arg: number | SetTimestepsOptions): void {
+    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
+    const owner = `${this.className}.setTimesteps`;
+    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${owner}: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
+    checkNumInferenceSteps(numInferenceSteps, this.config.num_train_timesteps, owner, true);
+    this.numInferenceSteps = numInferenceSteps;
+    const r = kSigmaSchedule({
+      alphasCumprod: this.alphasCumprod, numTrainTimesteps: this.config.num_train_timesteps, numInferenceSteps,
+      spacing: this.config.timestep_spacing, stepsOffset: this.config.steps_offset,
+      sigmaSchedule: sigmaScheduleFromConfig(this.config, this.className), owner,
+    });
+    this.timesteps = r.timesteps;
+    this.sigmas = withFinalSigma(r.sigmas, 0);
+    this.derivatives = [];
+    this.stepIdx = null;
+    this.beginIdx = null;
+  }
+
+  override scaleModelInput(sample: NDArray, timestep: number): NDArray {
+    this.isScaleInputCalled = true;
+    return super.scaleModelInput(sample, timestep);
+  }
+
+  /**
+   * LMS coefficient c_j = integral over [sigma_t, sigma_{t+1}] of the Lagrange basis polynomial of node
+   * sigma_{t-j} among sigma_t, ..., sigma_{t-order+1} (integrand in float32, like diffusers).
+   * @example s.lmsCoefficient(4, 10, 0)
+   */
+  lmsCoefficient(order: number, t: number, currentOrder: number): number {
+    const s = this.sigmas;
+    const lmsDerivative = (tau: number): number => {
+      let prod = 1.0;
+      const tau32 = f32(tau);
+      for (let k = 0; k < order; k++) {
+        if (currentOrder === k) continue;
+        prod = f32(prod * f32(f32(tau32 - s[t - k]) / f32(s[t - currentOrder] - s[t - k])));
+      }
+      return prod;
+    };
+    return gaussKronrod21(lmsDerivative, s[t], s[t + 1]);
+  }
+
+  /** One LMS step of order min(step + 1, order) (order defaults to 4). @example s.step(eps, t, x) */
+  step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions & { order?: number } = {}): StepOutput {
+    if (!this.isScaleInputCalled && !this.warnings.includes(SCALE_WARNING)) this.warnings.push(SCALE_WARNING);
+    if (this.stepIdx === null) this.initStepIndex(timestep);
+    const i = this.stepIdx!;
+    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished; call setTimesteps again`);
+    let order = opts.order ?? 4;
+    if (!Number.isInteger(order) || order < 1) throw new Error(`${this.className}.step: order = ${order} must be a positive integer`);
+    const sigma = this.sigmas[i];
+    // 1. x_0, 2. derivative (x - x_0) / sigma
+    const x0 = kPredOriginal(modelOutput, sample, sigma, this.config.prediction_type, this.className);
+    const derivative = sample.map((v, j) => f32(v - x0.data[j]) / sigma);
+    this.derivatives.push(derivative);
+    if (this.derivatives.length > order) this.derivatives.shift();
+    // 3. coefficients (lower order while the history warms up)
+    order = Math.min(i + 1, order);
+    const coeffs: number[] = [];
+    for (let c = 0; c < order; c++) coeffs.push(this.lmsCoefficient(order, i, c));
+    // 4. x_{t+1} = x_t + sum_j c_j d_{t-j}
+    const n = sample.size;
+    const acc = new Float32Array(n);
+    const hist = this.derivatives;
+    // zip(coeffs, reversed(derivatives)): when starting mid-schedule (img2img) the history is shorter
+    // than the order and diffusers uses only the coefficients that have a derivative
+    coeffs.slice(0, hist.length).forEach((c, j) => {
+      const d = hist[hist.length - 1 - j].data;
+      const c32 = f32(c);
+      for (let k = 0; k < n; k++) acc[k] = acc[k] + f32(c32 * d[k]);
+    });
+    const prev = sample.map((v, k) => v + acc[k]);
+    this.stepIdx = i + 1;
+    return { prevSample: prev, predOriginalSample: x0 };
+  }
+}
+
+const SCALE_WARNING = 'The `scale_model_input` function should be called before `step` to ensure correct denoising.';
+
+registerScheduler(LMSDiscreteScheduler);

@@ -1,0 +1,205 @@
+/**
+ * Shared machinery of the k-diffusion-style discrete schedulers (Euler, Euler ancestral, Heun, KDPM2,
+ * LMS): they work in the variance-exploding frame x = x_vp / sqrt(abar), sigma_t = sqrt((1 - abar_t) / abar_t)
+ * (Karras et al. 2022, "EDM", Table 1), keep a `sigmas` table next to `timesteps`, scale the model
+ * input by 1 / sqrt(sigma^2 + 1), and track a step index.
+ *
+ * @example
+ *   const { timesteps, sigmas } = kSigmaSchedule({ alphasCumprod, numTrainTimesteps: 1000, numInferenceSteps: 10,
+ *                                                  spacing: 'linspace', sigmaSchedule: 'karras' });
+ */
+import { NDArray } from '../engine/ndarray.ts';
+import { betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, sigmasFromAlphasCumprod, sigmaToT } from '../schedules/sigmas.ts';
+import { npArange, npInterp, npLinspace, roundHalfEven, torchLinspaceF32 } from '../schedules/numerics.ts';
+import { badSpacing } from '../schedules/timesteps.ts';
+import { BetaScheduler, type SchedulerConfig } from './scheduler.ts';
+
+const f32 = Math.fround;
+
+/** How inference sigmas are laid out between sigma_max and sigma_min. */
+export type SigmaScheduleKind = 'default' | 'karras' | 'exponential' | 'beta';
+
+export interface KSigmaScheduleOptions {
+  alphasCumprod: Float32Array;
+  numTrainTimesteps: number;
+  numInferenceSteps: number;
+  spacing: string;
+  stepsOffset?: number;
+  sigmaSchedule?: SigmaScheduleKind;
+  /** Overrides of the ends of the karras/exponential/beta schedules (diffusers' sigma_min / sigma_max keys). */
+  sigmaMin?: number | null;
+  sigmaMax?: number | null;
+  /** 'linear' (np.interp in t) or 'log_linear' (EulerDiscreteScheduler's interpolation_type). */
+  interpolation?: 'linear' | 'log_linear';
+  /** Custom timesteps instead of a spacing rule (float32). */
+  customTimesteps?: ArrayLike<number>;
+  /** Round timesteps recovered from karras sigmas (KDPM2DiscreteScheduler does). */
+  roundKarrasTimesteps?: boolean;
+  owner?: string;
+}
+
+/**
+ * Timestep grid with diffusers' float32 spacing rules (Euler-family): linspace without rounding,
+ * leading / trailing as integers. Descending.
+ * @example floatSpacedTimesteps(1000, 4, 'linspace')  // [999, 666, 333, 0]
+ */
+export function floatSpacedTimesteps(T: number, n: number, spacing: string, stepsOffset = 0, owner = 'setTimesteps'): Float64Array {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${owner}: num_inference_steps = ${n} must be a positive integer`);
+  if (n > T && (spacing === 'leading' || spacing === 'trailing')) {
+    // (diffusers silently repeats timesteps here; 'linspace' interpolates between training sigmas and stays valid)
+    throw new Error(`${owner}: num_inference_steps = ${n} cannot be larger than num_train_timesteps = ${T} with timestep_spacing '${spacing}'; use fewer steps or timestep_spacing 'linspace'`);
+  }
+  if (spacing === 'linspace') return npLinspace(0, T - 1, n).map(f32).reverse();
+  if (spacing === 'leading') {
+    const ratio = Math.floor(T / n);
+    return new Float64Array(n).map((_, i) => f32((n - 1 - i) * ratio + stepsOffset));
+  }
+  if (spacing === 'trailing') return npArange(T, 0, -T / n).map((v) => f32(roundHalfEven(v) - 1));
+  throw badSpacing(spacing, owner);
+}
+
+/**
+ * diffusers' Euler-family `set_timesteps`: timesteps by spacing, sigmas by np.interp of the training
+ * sigmas at those timesteps (float64), optionally re-laid out as Karras / exponential / beta sigmas with
+ * timesteps recovered by `sigmaToT`. Returns float64 sigmas without the final value and float32-valued timesteps.
+ */
+export function kSigmaSchedule(o: KSigmaScheduleOptions): { timesteps: Float64Array; sigmas: Float64Array; logSigmas: Float32Array; trainSigmas: Float32Array } {
+  const T = o.numTrainTimesteps, n = o.numInferenceSteps, owner = o.owner ?? 'setTimesteps';
+  let timesteps = o.customTimesteps !== undefined
+    ? Float64Array.from(o.customTimesteps, f32)
+    : floatSpacedTimesteps(T, n, o.spacing, o.stepsOffset ?? 0, owner);
+  const trainSigmas = sigmasFromAlphasCumprod(o.alphasCumprod);
+  const ls = logSigmas(trainSigmas);
+  let sigmas: Float64Array;
+  if ((o.interpolation ?? 'linear') === 'linear') {
+    const xp = new Float64Array(trainSigmas.length).map((_, i) => i);
+    sigmas = npInterp(timesteps, xp, trainSigmas);
+  } else {
+    // torch.linspace(log(sigma_max), log(sigma_min), n + 1).exp() in float32 (diffusers' log_linear)
+    const lin = torchLinspaceF32(ls[ls.length - 1], ls[0], n + 1);
+    sigmas = Float64Array.from(lin, (v) => f32(Math.exp(v)));
+  }
+  const kind = o.sigmaSchedule ?? 'default';
+  if (kind !== 'default') {
+    const sMin = o.sigmaMin ?? sigmas[sigmas.length - 1];
+    const sMax = o.sigmaMax ?? sigmas[0];
+    if (kind === 'karras') sigmas = karrasSigmas(sMin, sMax, n);
+    else if (kind === 'exponential') sigmas = exponentialSigmas(sMin, sMax, n);
+    else sigmas = betaSigmas(sMin, sMax, n);
+    timesteps = sigmas.map((s) => sigmaToT(s, ls));
+    if (kind === 'karras' && o.roundKarrasTimesteps) timesteps = timesteps.map(roundHalfEven);
+    timesteps = timesteps.map(f32);
+  }
+  return { timesteps, sigmas, logSigmas: ls, trainSigmas };
+}
+
+/** Append the final sigma and round to float32 (np.concatenate([sigmas, [last]]).astype(np.float32)). */
+export function withFinalSigma(sigmas: ArrayLike<number>, last = 0): Float32Array {
+  const out = new Float32Array(sigmas.length + 1);
+  for (let i = 0; i < sigmas.length; i++) out[i] = sigmas[i];
+  out[sigmas.length] = last;
+  return out;
+}
+
+/** x / sqrt(sigma^2 + 1) in float32 (EDM c_in for the VP-trained model). */
+export function scaleBySigma(x: NDArray, sigma: number): NDArray {
+  const d = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
+  return x.map((v) => v / d);
+}
+
+/**
+ * x_0 from a model output in the VE frame at noise level sigma: epsilon -> x - sigma eps; v_prediction ->
+ * v * (-sigma / sqrt(sigma^2 + 1)) + x / (sigma^2 + 1) (EDM Table 1 c_out, c_skip); sample -> itself.
+ * float32 in diffusers' order.
+ * @example kPredOriginal(eps, x, 14.6, 'epsilon', 'EulerDiscreteScheduler')
+ */
+export function kPredOriginal(modelOutput: NDArray, sample: NDArray, sigma: number, predictionType: string, owner: string, allowSample = true): NDArray {
+  const out = new NDArray(sample.shape);
+  const m = modelOutput.data, x = sample.data, o = out.data;
+  if (predictionType === 'epsilon') {
+    for (let i = 0; i < o.length; i++) o[i] = x[i] - f32(sigma * m[i]);
+  } else if (predictionType === 'v_prediction') {
+    const s2p1 = f32(f32(sigma * sigma) + 1);
+    const cOut = f32(-sigma / f32(Math.sqrt(s2p1)));
+    for (let i = 0; i < o.length; i++) o[i] = f32(m[i] * cOut) + f32(x[i] / s2p1);
+  } else if (predictionType === 'sample' && allowSample) {
+    return modelOutput;
+  } else {
+    const allowed = allowSample ? "'epsilon', 'v_prediction', 'sample'" : "'epsilon', 'v_prediction'";
+    throw new Error(`${owner}.step: prediction_type = ${JSON.stringify(predictionType)} is not supported; allowed values: ${allowed}`);
+  }
+  return out;
+}
+
+/** Base class: sigma table, step index bookkeeping, input scaling and VE add_noise. */
+export abstract class SigmaScheduler extends BetaScheduler {
+  /** Noise levels visited, float32, ending with the final sigma (usually 0). */
+  sigmas: Float32Array = new Float32Array(0);
+  protected stepIdx: number | null = null;
+  protected beginIdx: number | null = null;
+
+  constructor(config: SchedulerConfig = {}) {
+    super(config);
+  }
+
+  /** Index of the next step in `timesteps` (null before the first scaleModelInput/step). */
+  get stepIndex(): number | null { return this.stepIdx; }
+  /** Index to start from (set by pipelines for img2img), null if unset. */
+  get beginIndex(): number | null { return this.beginIdx; }
+  /** Start at `timesteps[beginIndex]` (diffusers' set_begin_index). @example s.setBeginIndex(10) */
+  setBeginIndex(beginIndex = 0): void { this.beginIdx = beginIndex; }
+
+  /** sqrt((1 - abar) / abar) for all training timesteps (float32, ascending in t). */
+  trainSigmas(): Float32Array { return sigmasFromAlphasCumprod(this.alphasCumprod); }
+
+  /**
+   * Position of timestep t in the schedule; when it occurs more than once (second-order schedulers), the
+   * second occurrence (diffusers' index_for_timestep).
+   */
+  indexForTimestep(t: number, schedule: ArrayLike<number> = this.timesteps): number {
+    const hits: number[] = [];
+    for (let i = 0; i < schedule.length; i++) if (schedule[i] === t) hits.push(i);
+    if (hits.length === 0) throw new Error(`${this.className}: timestep ${t} is not in the current schedule; pass one of scheduler.timesteps`);
+    return hits.length > 1 ? hits[1] : hits[0];
+  }
+
+  protected initStepIndex(t: number): void {
+    this.stepIdx = this.beginIdx === null ? this.indexForTimestep(t) : this.beginIdx;
+  }
+
+  /** Standard deviation of x_T: sigma_max ('linspace'/'trailing') or sqrt(sigma_max^2 + 1) ('leading'). */
+  override get initNoiseSigma(): number {
+    let m = -Infinity;
+    for (const s of this.sigmas) if (s > m || Number.isNaN(s)) m = s;
+    if (this.config.timestep_spacing === 'linspace' || this.config.timestep_spacing === 'trailing') return m;
+    return f32(Math.sqrt(f32(f32(m * m) + 1)));
+  }
+
+  /** Sigma used to scale the model input at the current step (override for KDPM2's interpolated sigmas). */
+  protected inputSigma(): number { return this.sigmas[this.stepIdx!]; }
+
+  /** x / sqrt(sigma^2 + 1) (EDM c_in). @example s.scaleModelInput(x, s.timesteps[0]) */
+  override scaleModelInput(sample: NDArray, timestep: number): NDArray {
+    if (this.stepIdx === null) this.initStepIndex(timestep);
+    return scaleBySigma(sample, this.inputSigma());
+  }
+
+  /** VE forward process x + sigma(t) noise at schedule timesteps (one per batch element or one for all). */
+  addNoise(originalSamples: NDArray, noise: NDArray, timesteps: number | ArrayLike<number>): NDArray {
+    const ts = typeof timesteps === 'number' ? [timesteps] : Array.from(timesteps);
+    let idx: number[];
+    if (this.beginIdx === null) idx = ts.map((t) => this.indexForTimestep(t));
+    else if (this.stepIdx !== null) idx = ts.map(() => this.stepIdx!);
+    else idx = ts.map(() => this.beginIdx!);
+    const sig = idx.map((i) => this.sigmas[i]);
+    const B = originalSamples.shape[0] ?? 1;
+    if (sig.length !== 1 && sig.length !== B) throw new Error(`${this.className}.addNoise: got ${sig.length} timesteps for a batch of ${B}`);
+    const per = originalSamples.size / (sig.length === 1 ? 1 : B);
+    const out = new NDArray(originalSamples.shape);
+    for (let i = 0; i < out.size; i++) {
+      const s = sig.length === 1 ? sig[0] : sig[Math.floor(i / per)];
+      out.data[i] = originalSamples.data[i] + f32(noise.data[i] * s);
+    }
+    return out;
+  }
+}
