@@ -11,6 +11,9 @@
  *
  * A symbolic dimension can only be kept whole (start 0, end Infinity, step 1).
  *
+ * ONNX and numpy/Python differ in one corner: with a negative step, a start below -dim is clamped to
+ * index 0 by ONNX (selecting it) but gives an empty slice in numpy. This op follows ONNX.
+ *
  * @example
  *   const y = slice(x, [1], [3], [1]);              // x[:, 1:3]
  *   const r = slice(x, [-1], [-Infinity], [0], [-1]); // x reversed along axis 0

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compile, constantInt64, gather, grad, mul, sum, trace, type Value } from '../../../src/engine/index.ts';
-import { assertClose, gradcheck, runFn, testData } from '../_gradcheck.ts';
+import { NDArray, compile, constantInt64, gather, grad, mul, sum, trace, type Value } from '../../../src/engine/index.ts';
+import { assertClose, gradcheck, runFn, testData, vjpOf } from '../_gradcheck.ts';
 import { assertTraceError, checkSymbolic, checkTorchFile } from './_opcheck.ts';
 
 const take = (idx: number[] | number[][], axis: number) => (t: Value) => {
@@ -46,6 +46,13 @@ test('gather with symbolic dimensions: a symbolic batch of indices, and gatherin
   for (const n of [1, 3]) {
     assert.deepEqual([...await checkSymbolic(take([2, 0], 1), [testData([n, 3], n)], [['batch', 3]])], ['batch', 2]);
   }
+});
+
+test('gather accepts negative indices (counted from the end, as ONNX Gather) in forward and VJP', async () => {
+  const t = NDArray.from([[1, 2], [3, 4], [5, 6]]);
+  const { out, grads } = await vjpOf(take([-1, 0, -1], 0), [t], NDArray.ones([3, 2]), [0]);
+  assert.deepEqual(out.toArray(), [5, 6, 1, 2, 5, 6]);
+  assert.deepEqual(grads[0].toArray(), [1, 1, 0, 0, 2, 2]);
 });
 
 test('gather rejects float indices and bad axes', () => {
