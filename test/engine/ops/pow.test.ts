@@ -11,9 +11,9 @@ test('pow forward equals Math.pow for integer and fractional exponents', async (
 });
 
 test('pow gradient matches finite differences', async () => {
-  for (const p of [2, 3, -1]) await gradcheck((v: Value) => pow(v, p), [testData([2, 4], 3, 0.5, 2)]);
-  for (const p of [0.5, -0.5, 2.5]) await gradcheck((v: Value) => pow(v, p), [testData([2, 4], 4, 0.5, 2)]);
-  await gradcheck((v: Value) => pow(v, 3), [testData([2, 4], 5, -2, -0.5)]);
+  for (const p of [2, 3, -1]) await gradcheck((v: Value) => pow(v, p), [testData([2, 3], 3, 0.5, 2)]);
+  for (const p of [0.5, -0.5, 2.5]) await gradcheck((v: Value) => pow(v, p), [testData([2, 3], 4, 0.5, 2)]);
+  await gradcheck((v: Value) => pow(v, 3), [testData([2, 3], 5, -2, -0.5)]);
 });
 
 test('pow forward and VJP match PyTorch (including p = 0 and p = 1)', async () => {
