@@ -22,9 +22,10 @@ export function roundHalfEven(x: number): number {
   if (Math.abs(x - Math.trunc(x)) === 0.5) {
     // tie: pick the even neighbour
     const lo = Math.floor(x);
-    return lo % 2 === 0 ? lo : lo + 1;
+    const even = lo % 2 === 0 ? lo : lo + 1;
+    return even === 0 && x < 0 ? -0 : even; // keep the sign of zero, like NumPy
   }
-  return r;
+  return r === 0 && x < 0 ? -0 : r;
 }
 
 /**
