@@ -1,6 +1,6 @@
 /**
  * silu (swish): x * sigmoid(x) (Elfwing et al. 2018, "Sigmoid-weighted linear units"; Ramachandran
- * et al. 2017). Composite op: ONNX opset 21 has no SiLU/Swish, so it is traced as `sigmoid` and
+ * et al. 2017). Composite op: the exported ONNX opset (17) has no SiLU/Swish, so it is traced as `sigmoid` and
  * `mul`; its lowering and VJP are those of the parts
  * (dx = g (sigma(x) + x sigma(x) (1 - sigma(x)))).
  *
