@@ -48,3 +48,4 @@ export * from './conv2d_input_grad.ts';
 export * from './conv2d_weight_grad.ts';
 export * from './linear.ts';
 export * from './avg_pool2d.ts';
+export * from './upsample_nearest2d.ts';
