@@ -98,7 +98,7 @@ export function defaultThreads(): number {
 }
 
 /** Compile (or fetch from the cache) an ONNX Runtime session for `graph`. */
-export function compile(graph: Graph, options: SessionOptions = {}): Promise<Executable> {
+export async function compile(graph: Graph, options: SessionOptions = {}): Promise<Executable> {
   const { model, origin } = toOnnxProto(graph);
   const bytes = onnxProto.onnx.ModelProto.encode(model).finish();
   const key = createHash('sha256').update(bytes).update(JSON.stringify(options)).digest('hex');
