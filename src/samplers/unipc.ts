@@ -1,0 +1,307 @@
+/**
+ * UniPCMultistepScheduler: the unified predictor-corrector framework UniPC (Zhao et al. 2023, "UniPC: A
+ * Unified Predictor-Corrector Framework for Fast Sampling of Diffusion Models", arXiv:2302.04867), with
+ * diffusers' config keys and numerics.
+ *
+ * In lambda = log(alpha/sigma), with h = lambda_t - lambda_s and hh = -h for data prediction (predict_x0)
+ * or +h for noise prediction, one step is
+ *   UniP-p (predictor, Zhao et al. Algorithm 1 / eq. (8)):
+ *     x_t = (sigma_t/sigma_s) x_s - alpha_t (e^{hh} - 1) m_s - alpha_t B(h) sum_k a_k D_k / r_k,
+ *   UniC-p (corrector, Algorithm 2 / eq. (9)): the same update recomputed once m_t = model(x_t) is known,
+ *     adding the term a_p (m_t - m_s); it costs no extra model evaluation (it runs at the start of the next step).
+ * Here D_k = m_{s_k} - m_s are differences to earlier outputs at r_k = (lambda_{s_k} - lambda_s)/h, and the
+ * weights a solve the order conditions sum_k a_k r_k^{i-1} = i! phi_{i+1}(hh) / B(h) (Theorem 3.1), with
+ * B(h) = hh ('bh1') or e^{hh} - 1 ('bh2'). For p = 2 the predictor uses a = 1/2, and UniC-1 uses 1/2.
+ *
+ * @example
+ *   const s = UniPCMultistepScheduler.fromConfig({ solver_order: 2, solver_type: 'bh2' });
+ *   s.setTimesteps(10);
+ *   let x = generator.normal([1, 3, 32, 32]);
+ *   for (const t of s.timesteps) x = s.step(model(x, t), t, x).prevSample;
+ */
+import { NDArray } from '../engine/ndarray.ts';
+import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
+import { appendFinalSigma } from '../schedules/sigmas.ts';
+import {
+  COMMON_KEYS, enumKey, key, registerScheduler,
+  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+} from './scheduler.ts';
+import {
+  buildSigmaGrid, DPM_FAMILY_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
+} from './exponential_integrator.ts';
+
+/** solver_type values of UniPC: the two choices of B(h) (Zhao et al. 2023, Sec. 3.2). */
+export const UNIPC_SOLVER_TYPES = ['bh1', 'bh2'] as const;
+
+/**
+ * Solve the small dense system A x = b in float32 the way LAPACK's sgesv does (torch.linalg.solve in
+ * diffusers): LU with partial pivoting, the pivot column scaled by the reciprocal of the pivot, rank-1
+ * updates, then forward (unit lower) and backward (upper) substitution, rounding every operation to float32.
+ * UniPC's order-condition matrices become ill-conditioned for orders >= 3, so the float32 rounding of this
+ * solve is visible in the samples; emulating it keeps us within float32 tolerance of diffusers.
+ * @example solveLinearF32([[1, 1], [1, 2]], [3, 5])  // [1, 2]
+ */
+export function solveLinearF32(A: number[][], b: number[]): number[] {
+  const n = b.length;
+  const M = A.map((row) => row.slice(0, n).map(f32));
+  const x = b.map(f32);
+  const piv: number[] = [];
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r][c]) > Math.abs(M[p][c])) p = r;
+    piv.push(p);
+    if (M[p][c] === 0 || !Number.isFinite(M[p][c])) throw new Error(`solveLinearF32: singular system (column ${c})`);
+    if (p !== c) [M[c], M[p]] = [M[p], M[c]];
+    const inv = f32(1 / M[c][c]);
+    for (let r = c + 1; r < n; r++) M[r][c] = f32(M[r][c] * inv);
+    for (let r = c + 1; r < n; r++) {
+      for (let k = c + 1; k < n; k++) M[r][k] = f32(M[r][k] - f32(M[r][c] * M[c][k]));
+    }
+  }
+  for (let c = 0; c < n; c++) if (piv[c] !== c) [x[c], x[piv[c]]] = [x[piv[c]], x[c]];
+  for (let k = 0; k < n; k++) for (let r = k + 1; r < n; r++) x[r] = f32(x[r] - f32(x[k] * M[r][k]));
+  for (let k = n - 1; k >= 0; k--) {
+    x[k] = f32(x[k] / M[k][k]);
+    for (let r = 0; r < k; r++) x[r] = f32(x[r] - f32(x[k] * M[r][k]));
+  }
+  return x;
+}
+
+/** Map sibling solver names to UniPC's (diffusers): solver_type 'midpoint' | 'heun' | 'logrho' -> 'bh2'. */
+function mapUniPCNames(config: SchedulerConfig): SchedulerConfig {
+  const out = { ...config };
+  if (out.solver_type === 'midpoint' || out.solver_type === 'heun' || out.solver_type === 'logrho') out.solver_type = 'bh2';
+  return out;
+}
+
+/** UniPC multistep predictor-corrector (diffusers' UniPCMultistepScheduler); deterministic (no generator). */
+export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
+  static override readonly className: string = 'UniPCMultistepScheduler';
+  static override readonly configSpec: ConfigSpec = {
+    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+    beta_start: COMMON_KEYS.beta_start,
+    beta_end: COMMON_KEYS.beta_end,
+    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2']),
+    trained_betas: COMMON_KEYS.trained_betas,
+    solver_order: key('int', 2, { min: 1, help: 'any positive integer; the corrector raises the accuracy to solver_order + 1' }),
+    prediction_type: COMMON_KEYS.prediction_type,
+    thresholding: COMMON_KEYS.thresholding,
+    dynamic_thresholding_ratio: COMMON_KEYS.dynamic_thresholding_ratio,
+    sample_max_value: COMMON_KEYS.sample_max_value,
+    predict_x0: key('bool', true),
+    solver_type: enumKey('bh2', UNIPC_SOLVER_TYPES),
+    lower_order_final: DPM_FAMILY_KEYS.lower_order_final,
+    disable_corrector: key('numbers', [], { help: 'step indices whose corrector is skipped' }),
+    solver_p: key('any', null, { nullable: true, help: 'another scheduler as predictor is not supported; allowed values: null' }),
+    use_karras_sigmas: DPM_FAMILY_KEYS.use_karras_sigmas,
+    use_exponential_sigmas: DPM_FAMILY_KEYS.use_exponential_sigmas,
+    use_beta_sigmas: DPM_FAMILY_KEYS.use_beta_sigmas,
+    use_flow_sigmas: DPM_FAMILY_KEYS.use_flow_sigmas,
+    flow_shift: DPM_FAMILY_KEYS.flow_shift,
+    timestep_spacing: COMMON_KEYS.timestep_spacing,
+    steps_offset: COMMON_KEYS.steps_offset,
+    final_sigmas_type: DPM_FAMILY_KEYS.final_sigmas_type,
+    rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
+    use_dynamic_shifting: DPM_FAMILY_KEYS.use_dynamic_shifting,
+    time_shift_type: DPM_FAMILY_KEYS.time_shift_type,
+    sigma_min: key('number', null, { nullable: true, min: 0, help: 'lower end of Karras / exponential / beta grids; null = the training table' }),
+    sigma_max: key('number', null, { nullable: true, min: 0, help: 'upper end of Karras / exponential / beta grids; null = the training table' }),
+    shift_terminal: key('number', null, { nullable: true, help: 'only for flow-matching sigmas (not implemented); allowed values: null' }),
+  };
+
+  /** Converted outputs (x0 if predict_x0, else eps) of the last solver_order steps, oldest first. */
+  modelOutputs: Array<NDArray | null>;
+  /** Warm-up counter of the multistep method (capped at solver_order). */
+  lowerOrderNums = 0;
+  /** Sample before the last predictor (x_{t-1} of UniC), null at the start of a run. */
+  lastSample: NDArray | null = null;
+  /** Order p used by the last predictor, reused by the next corrector. */
+  thisOrder = 0;
+
+  constructor(config: SchedulerConfig = {}) {
+    super(mapUniPCNames(config));
+    const c = this.config;
+    if (c.solver_p != null) throw new Error(`${this.className} config: solver_p = ${JSON.stringify(c.solver_p)} is not supported (a scheduler object as predictor); allowed values: null`);
+    if (c.shift_terminal != null) throw new Error(`${this.className} config: shift_terminal = ${c.shift_terminal} is only supported with use_flow_sigmas = true, which is not implemented; allowed values: null`);
+    (c.disable_corrector as number[]).forEach((v, i) => {
+      if (!Number.isInteger(v)) throw new Error(`${this.className} config: disable_corrector[${i}] = ${v} must be an integer step index`);
+    });
+    if (c.rescale_betas_zero_snr) {
+      this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
+      for (let i = 0; i < this.sigmas.length; i++) {
+        const a = this.alphasCumprod[i];
+        this.sigmas[i] = f32(Math.sqrt(f32(f32(1 - a) / a)));
+      }
+    }
+    this.modelOutputs = new Array(c.solver_order).fill(null);
+  }
+
+  /**
+   * Build the inference grid (spacing per timestep_spacing, or Karras / exponential / beta sigmas between
+   * sigma_min and sigma_max) and append the final sigma: 0, or sigma_min (the last grid sigma for converted
+   * grids, the training sigma_min otherwise — as diffusers).
+   * @example s.setTimesteps(10);
+   */
+  setTimesteps(arg: number | SetTimestepsOptions): void {
+    const req = this.timestepsRequest(arg);
+    if (req.timesteps !== undefined) throw new Error(`${this.className}.setTimesteps: custom timesteps are not supported by UniPC (as in diffusers); pass numInferenceSteps`);
+    const c = this.config;
+    const kind = this.gridKind();
+    const grid = buildSigmaGrid({
+      owner: this.className,
+      alphasCumprod: this.alphasCumprod,
+      numInferenceSteps: req.numInferenceSteps,
+      spacing: c.timestep_spacing,
+      stepsOffset: c.steps_offset,
+      kind,
+      roundConverted: true,
+      sigmaMin: c.sigma_min,
+      sigmaMax: c.sigma_max,
+    });
+    let last = 0;
+    if (c.final_sigmas_type === 'sigma_min') last = kind === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
+    this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));
+    this.numInferenceSteps = grid.timesteps.length;
+    this.modelOutputs = new Array(c.solver_order).fill(null);
+    this.lowerOrderNums = 0;
+    this.lastSample = null;
+  }
+
+  /** x0 (predict_x0) or eps from the raw model output at the current grid point; thresholding acts on x0. */
+  convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
+    const c = this.config;
+    const out = this.meanChannels(modelOutput, sample);
+    const { alpha, sigma } = vpFromSigma(this.sigmas[this.stepIdx as number]);
+    const x0 = predictionToX0(out, c.prediction_type, sample, alpha, sigma);
+    if (c.predict_x0) {
+      const th = this.maybeThreshold(x0);
+      return { converted: th, x0: th };
+    }
+    return { converted: predictionToEps(out, c.prediction_type, sample, alpha, sigma), x0 };
+  }
+
+  /**
+   * One UniPC step: correct the sample with UniC (using this step's model output, unless disabled for the
+   * previous step index), then predict the next sample with UniP of order
+   * min(solver_order, steps so far + 1, steps left when lower_order_final).
+   * @example const { prevSample } = s.step(eps, s.timesteps[0], xT);
+   */
+  step(modelOutput: NDArray, timestep: number, sample: NDArray, _opts: StepOptions = {}): StepOutput {
+    const i = this.beginStep(modelOutput, timestep, sample);
+    const c = this.config;
+    const disabled = c.disable_corrector as number[];
+    const useCorrector = i > 0 && !disabled.includes(i - 1) && this.lastSample !== null;
+    const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
+    if (useCorrector) sample = this.correct(converted, this.lastSample as NDArray, this.thisOrder);
+    this.modelOutputs.shift();
+    this.modelOutputs.push(converted);
+    const n = this.timesteps.length;
+    const order = c.lower_order_final ? Math.min(c.solver_order, n - i) : c.solver_order;
+    this.thisOrder = Math.min(order, this.lowerOrderNums + 1); // warm-up of the multistep method
+    this.lastSample = sample;
+    const prevSample = this.predict(sample, this.thisOrder);
+    if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
+    this.stepIdx = i + 1;
+    return { prevSample, predOriginalSample: x0 };
+  }
+
+  /**
+   * r_k, the order-condition matrix R (rows r^{i-1}) and right-hand side b_i = i! phi_{i+1}(hh) / B(h),
+   * with h_phi_1 = e^{hh} - 1 and phi_{k+1} from phi_k / hh - 1/k! (Zhao et al. 2023, Theorem 3.1).
+   */
+  private orderConditions(rks: number[], h: number, order: number): { hh: number; hPhi1: number; Bh: number; R: number[][]; b: number[] } {
+    const hh = this.config.predict_x0 ? -h : h;
+    const hPhi1 = f32(Math.expm1(hh));
+    let hPhiK = f32(f32(hPhi1 / hh) - 1);
+    let factorial = 1;
+    const Bh = this.config.solver_type === 'bh1' ? hh : f32(Math.expm1(hh));
+    const R: number[][] = [];
+    const b: number[] = [];
+    for (let i = 1; i <= order; i++) {
+      R.push(rks.map((r) => f32(r ** (i - 1))));
+      b.push(f32(f32(hPhiK * factorial) / Bh));
+      factorial *= i + 1;
+      hPhiK = f32(f32(hPhiK / hh) - f32(1 / factorial));
+    }
+    return { hh, hPhi1, Bh, R, b };
+  }
+
+  /** UniP-p: predictor from the current grid point s0 to the next point t (Zhao et al. 2023, Algorithm 1). */
+  protected predict(sample: NDArray, order: number): NDArray {
+    const i = this.stepIdx as number;
+    const t = vpFromSigma(this.sigmas[i + 1]);
+    const s0 = vpFromSigma(this.sigmas[i]);
+    const h = f32(t.lambda - s0.lambda);
+    const L = this.modelOutputs.length;
+    const m0 = this.modelOutputs[L - 1] as NDArray;
+    const rks: number[] = [];
+    const prev: NDArray[] = [];
+    for (let k = 1; k < order; k++) {
+      const si = vpFromSigma(this.sigmas[i - k]);
+      rks.push(f32(f32(si.lambda - s0.lambda) / h));
+      prev.push(this.modelOutputs[L - 1 - k] as NDArray);
+    }
+    rks.push(1);
+    const { hPhi1, Bh, R, b } = this.orderConditions(rks, h, order);
+    let rhos: number[] = [];
+    if (order === 2) rhos = [0.5];
+    else if (order > 2) rhos = solveLinearF32(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1));
+    const x0Form = this.config.predict_x0;
+    const a = x0Form ? f32(t.sigma / s0.sigma) : f32(t.alpha / s0.alpha);
+    const scale = x0Form ? t.alpha : t.sigma;
+    const c0 = -f32(scale * hPhi1);
+    const cRes = -f32(scale * Bh); // x_t = a x + c0 m0 + cRes * sum_k rho_k (m_k - m0) / r_k
+    const terms: Array<[number, NDArray]> = [[a, sample]];
+    let m0coef = c0;
+    for (let k = 0; k < prev.length; k++) {
+      const w = cRes * rhos[k] / rks[k];
+      terms.push([w, prev[k]]);
+      m0coef -= w;
+    }
+    terms.push([m0coef, m0]);
+    return lincomb(terms);
+  }
+
+  /**
+   * UniC-p: corrector of the sample x_t produced by the last predictor, using its model output m_t
+   * (Zhao et al. 2023, Algorithm 2). `lastSample` is the sample the predictor started from; the corrected
+   * value replaces the predicted x_t entirely.
+   */
+  protected correct(modelT: NDArray, lastSample: NDArray, order: number): NDArray {
+    const i = this.stepIdx as number;
+    const t = vpFromSigma(this.sigmas[i]);
+    const s0 = vpFromSigma(this.sigmas[i - 1]);
+    const h = f32(t.lambda - s0.lambda);
+    const L = this.modelOutputs.length;
+    const m0 = this.modelOutputs[L - 1] as NDArray;
+    const rks: number[] = [];
+    const prev: NDArray[] = [];
+    for (let k = 1; k < order; k++) {
+      const si = vpFromSigma(this.sigmas[i - (k + 1)]);
+      rks.push(f32(f32(si.lambda - s0.lambda) / h));
+      prev.push(this.modelOutputs[L - 1 - k] as NDArray);
+    }
+    rks.push(1);
+    const { hPhi1, Bh, R, b } = this.orderConditions(rks, h, order);
+    const rhos = order === 1 ? [0.5] : solveLinearF32(R, b);
+    const x0Form = this.config.predict_x0;
+    const a = x0Form ? f32(t.sigma / s0.sigma) : f32(t.alpha / s0.alpha);
+    const scale = x0Form ? t.alpha : t.sigma;
+    const cRes = -f32(scale * Bh);
+    // x_t = a x + c0 m0 + cRes * (sum_k rho_k (m_k - m0)/r_k + rho_last (m_t - m0))
+    const terms: Array<[number, NDArray]> = [[a, lastSample]];
+    let m0coef = -f32(scale * hPhi1);
+    for (let k = 0; k < prev.length; k++) {
+      const w = cRes * rhos[k] / rks[k];
+      terms.push([w, prev[k]]);
+      m0coef -= w;
+    }
+    const wt = cRes * rhos[rhos.length - 1];
+    terms.push([wt, modelT]);
+    m0coef -= wt;
+    terms.push([m0coef, m0]);
+    return lincomb(terms);
+  }
+}
+
+registerScheduler(UniPCMultistepScheduler);
