@@ -120,18 +120,19 @@ export function key(kind: KeySpec['kind'], def: unknown, extra: Partial<KeySpec>
  * are metadata and skipped; keys unknown to this class are returned in `unknown`.
  * @example parseConfig('DDPMScheduler', { num_train_timesteps: COMMON_KEYS.num_train_timesteps }, { num_train_timesteps: 50 })
  */
-export function parseConfig(owner: string, spec: ConfigSpec, raw: SchedulerConfig): { config: Record<string, unknown>; unknown: string[] } {
+export function parseConfig(owner: string, spec: ConfigSpec, raw: SchedulerConfig): { config: Record<string, unknown>; unknown: string[]; defaulted: string[] } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new Error(`${owner}: config must be an object of diffusers scheduler keys, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
   }
   const config: Record<string, unknown> = {};
+  const defaulted: string[] = [];
   for (const [key, ks] of Object.entries(spec)) {
     let v = raw[key];
-    if (v === undefined || (v === null && !ks.nullable)) v = cloneValue(ks.default);
+    if (v === undefined || (v === null && !ks.nullable)) { v = cloneValue(ks.default); defaulted.push(key); }
     config[key] = checkValue(owner, key, ks, v);
   }
   const unknown = Object.keys(raw).filter((k) => !(k in spec) && !k.startsWith('_'));
-  return { config, unknown };
+  return { config, unknown, defaulted };
 }
 
 function cloneValue(v: unknown): unknown {
@@ -237,12 +238,22 @@ export abstract class Scheduler {
   /** Number of inference steps of the current schedule (null before setTimesteps). */
   numInferenceSteps: number | null = null;
 
+  /** Keys that took this class's default (diffusers' `_use_default_values`). */
+  readonly defaultedKeys: readonly string[];
   private readonly extraMeta: Record<string, unknown> = {};
 
   constructor(config: SchedulerConfig = {}) {
     const ctor = this.constructor as unknown as SchedulerClass;
-    const { config: parsed, unknown } = parseConfig(ctor.className, ctor.configSpec, config);
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+      throw new Error(`${ctor.className}: config must be an object of diffusers scheduler keys, got ${config === null ? 'null' : Array.isArray(config) ? 'an array' : typeof config}`);
+    }
+    // Like diffusers' from_config: keys the source scheduler only had by default are not carried over,
+    // so each class falls back to its own defaults for them.
+    const usedDefaults = Array.isArray(config._use_default_values) ? (config._use_default_values as unknown[]) : [];
+    if (usedDefaults.length > 0) config = Object.fromEntries(Object.entries(config).filter(([k]) => !usedDefaults.includes(k)));
+    const { config: parsed, unknown, defaulted } = parseConfig(ctor.className, ctor.configSpec, config);
     this.config = Object.freeze(parsed);
+    this.defaultedKeys = Object.freeze(defaulted);
     const ignored = unknown.filter((k) => !knownToOtherScheduler(k, ctor.className));
     if (ignored.length > 0) {
       const shown = Object.fromEntries(ignored.map((k) => [k, config[k]]));
@@ -266,13 +277,15 @@ export abstract class Scheduler {
   }
 
   /**
-   * The config as diffusers writes scheduler_config.json: `_class_name` plus every key. fromConfig(toConfig())
-   * rebuilds an identical scheduler.
+   * The config as diffusers writes scheduler_config.json: `_class_name`, every key, and `_use_default_values`
+   * (the keys left at this class's default; another class loading this config uses its own defaults for
+   * them, as diffusers' from_config does). fromConfig(toConfig()) rebuilds an identical scheduler.
    * @example JSON.stringify(scheduler.toConfig(), null, 2)
    */
   toConfig(): Record<string, unknown> {
     const out: Record<string, unknown> = { _class_name: this.className, ...this.extraMeta };
     for (const [k, v] of Object.entries(this.config)) out[k] = cloneValue(v);
+    if (this.defaultedKeys.length > 0) out._use_default_values = [...this.defaultedKeys];
     return out;
   }
 
