@@ -49,3 +49,5 @@ export * from './conv2d_weight_grad.ts';
 export * from './linear.ts';
 export * from './avg_pool2d.ts';
 export * from './upsample_nearest2d.ts';
+export * from './layer_norm.ts';
+export * from './group_norm.ts';
