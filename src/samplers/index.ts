@@ -24,3 +24,5 @@ export * from './k_sampling.ts';
 export * from './k_dpmpp.ts';
 export { DPMSolverMultistepScheduler } from './dpmsolver_multistep.ts';
 export { DPMSolverSinglestepScheduler } from './dpmsolver_singlestep.ts';
+export { UniPCMultistepScheduler } from './unipc.ts';
+export { DEISMultistepScheduler } from './deis.ts';

@@ -1,0 +1,205 @@
+/**
+ * DEISMultistepScheduler: Diffusion Exponential Integrator Sampler (Zhang & Chen 2022, "Fast Sampling of
+ * Diffusion Models with Exponential Integrator", arXiv:2204.13902), the multistep "log-rho" variant, orders
+ * 1-3, with diffusers' config keys and numerics.
+ *
+ * DEIS writes the probability-flow ODE in rho = sigma_t / alpha_t (the VE noise level) for y = x / alpha:
+ * dy/drho = eps(x, t), so one step is exactly y_t = y_s + int_{rho_s}^{rho_t} eps drho (Zhang & Chen, eq. (13),
+ * exponential integrator with the linear part absorbed). The multistep method (their "tAB-DEIS", Sec. 4)
+ * extrapolates eps by the Lagrange polynomial through the last k outputs — here in log(rho), which gives
+ * closed-form weights C_ij = int_{rho_s}^{rho_t} l_j(log rho) drho:
+ *   x_t = alpha_t (x_s / alpha_s + sum_j C_j eps_j).
+ * Order 1 is DDIM.
+ *
+ * @example
+ *   const s = DEISMultistepScheduler.fromConfig({ solver_order: 3 });
+ *   s.setTimesteps(10);
+ *   let x = generator.normal([1, 3, 32, 32]);
+ *   for (const t of s.timesteps) x = s.step(model(x, t), t, x).prevSample;
+ */
+import { NDArray } from '../engine/ndarray.ts';
+import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
+import { appendFinalSigma } from '../schedules/sigmas.ts';
+import {
+  COMMON_KEYS, enumKey, registerScheduler,
+  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+} from './scheduler.ts';
+import {
+  buildSigmaGrid, DPM_FAMILY_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
+} from './exponential_integrator.ts';
+
+/** Map sibling solver names (diffusers): algorithm_type dpmsolver/dpmsolver++ -> deis; solver_type midpoint/heun/bh1/bh2 -> logrho. */
+function mapDeisNames(config: SchedulerConfig): SchedulerConfig {
+  const out = { ...config };
+  if (out.algorithm_type === 'dpmsolver' || out.algorithm_type === 'dpmsolver++') out.algorithm_type = 'deis';
+  if (out.solver_type === 'midpoint' || out.solver_type === 'heun' || out.solver_type === 'bh1' || out.solver_type === 'bh2') out.solver_type = 'logrho';
+  return out;
+}
+
+const lg = (x: number) => f32(Math.log(x)); // np.log of a float32
+
+/**
+ * int of the degree-1 Lagrange basis in log(rho) that is 1 at b and 0 at c, as an antiderivative at t:
+ * t (log t - log c - 1) / (log b - log c)  (float32, diffusers' second-order ind_fn).
+ */
+function ind2(t: number, b: number, c: number): number {
+  const num = f32(f32(f32(-lg(c)) + lg(t)) - 1);
+  return f32(f32(t * num) / f32(lg(b) - lg(c)));
+}
+
+/**
+ * Antiderivative of the degree-2 Lagrange basis in log(rho) that is 1 at b and 0 at c, d
+ * (float32, diffusers' third-order ind_fn).
+ */
+function ind3(t: number, b: number, c: number, d: number): number {
+  const lt = lg(t), lc = lg(c), ld = lg(d), lb = lg(b);
+  let num = f32(lc * f32(f32(ld - lt) + 1));
+  num = f32(num - f32(ld * lt));
+  num = f32(num + ld);
+  num = f32(num + f32(lt * lt));
+  num = f32(num - f32(2 * lt));
+  num = f32(num + 2);
+  const den = f32(f32(lb - lc) * f32(lb - ld));
+  return f32(f32(t * num) / den);
+}
+
+/** DEIS multistep with log-rho polynomial extrapolation (diffusers' DEISMultistepScheduler); deterministic. */
+export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
+  static override readonly className: string = 'DEISMultistepScheduler';
+  static override readonly configSpec: ConfigSpec = {
+    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+    beta_start: COMMON_KEYS.beta_start,
+    beta_end: COMMON_KEYS.beta_end,
+    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2']),
+    trained_betas: COMMON_KEYS.trained_betas,
+    solver_order: DPM_FAMILY_KEYS.solver_order,
+    prediction_type: COMMON_KEYS.prediction_type,
+    thresholding: COMMON_KEYS.thresholding,
+    dynamic_thresholding_ratio: COMMON_KEYS.dynamic_thresholding_ratio,
+    sample_max_value: COMMON_KEYS.sample_max_value,
+    algorithm_type: enumKey('deis', ['deis'], "'dpmsolver' and 'dpmsolver++' configs are mapped to 'deis'"),
+    solver_type: enumKey('logrho', ['logrho'], "'midpoint', 'heun', 'bh1', 'bh2' configs are mapped to 'logrho'"),
+    lower_order_final: DPM_FAMILY_KEYS.lower_order_final,
+    use_karras_sigmas: DPM_FAMILY_KEYS.use_karras_sigmas,
+    use_exponential_sigmas: DPM_FAMILY_KEYS.use_exponential_sigmas,
+    use_beta_sigmas: DPM_FAMILY_KEYS.use_beta_sigmas,
+    use_flow_sigmas: DPM_FAMILY_KEYS.use_flow_sigmas,
+    flow_shift: DPM_FAMILY_KEYS.flow_shift,
+    timestep_spacing: COMMON_KEYS.timestep_spacing,
+    steps_offset: COMMON_KEYS.steps_offset,
+    use_dynamic_shifting: DPM_FAMILY_KEYS.use_dynamic_shifting,
+    time_shift_type: DPM_FAMILY_KEYS.time_shift_type,
+  };
+
+  /** Noise predictions eps of the last solver_order steps, oldest first. */
+  modelOutputs: Array<NDArray | null>;
+  /** Warm-up counter of the multistep method (capped at solver_order). */
+  lowerOrderNums = 0;
+
+  constructor(config: SchedulerConfig = {}) {
+    super(mapDeisNames(config));
+    this.modelOutputs = new Array(this.config.solver_order).fill(null);
+  }
+
+  /**
+   * Build the inference grid (spacing per timestep_spacing, or Karras / exponential / beta sigmas). The final
+   * sigma is the training sigma_min, or — for converted grids — the last grid sigma repeated (as diffusers).
+   * @example s.setTimesteps(10);
+   */
+  setTimesteps(arg: number | SetTimestepsOptions): void {
+    const req = this.timestepsRequest(arg);
+    if (req.timesteps !== undefined) throw new Error(`${this.className}.setTimesteps: custom timesteps are not supported by DEIS (as in diffusers); pass numInferenceSteps`);
+    const c = this.config;
+    const kind = this.gridKind();
+    const grid = buildSigmaGrid({
+      owner: this.className,
+      alphasCumprod: this.alphasCumprod,
+      numInferenceSteps: req.numInferenceSteps,
+      spacing: c.timestep_spacing,
+      stepsOffset: c.steps_offset,
+      kind,
+      roundConverted: true,
+    });
+    const last = kind === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
+    this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));
+    this.numInferenceSteps = grid.timesteps.length;
+    this.modelOutputs = new Array(c.solver_order).fill(null);
+    this.lowerOrderNums = 0;
+  }
+
+  /** eps from the raw model output via x0 (so dynamic thresholding of x0 applies): eps = (x - alpha x0) / sigma. */
+  convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
+    const c = this.config;
+    const { alpha, sigma } = vpFromSigma(this.sigmas[this.stepIdx as number]);
+    const x0 = this.maybeThreshold(predictionToX0(this.meanChannels(modelOutput, sample), c.prediction_type, sample, alpha, sigma));
+    return { converted: predictionToEps(x0, 'sample', sample, alpha, sigma), x0 };
+  }
+
+  /**
+   * One DEIS step of order min(solver_order, steps so far + 1), lowered at the last two steps by
+   * lower_order_final when there are fewer than 15 steps.
+   * @example const { prevSample } = s.step(eps, s.timesteps[0], xT);
+   */
+  step(modelOutput: NDArray, timestep: number, sample: NDArray, _opts: StepOptions = {}): StepOutput {
+    const i = this.beginStep(modelOutput, timestep, sample);
+    const c = this.config;
+    const n = this.timesteps.length;
+    const lowerOrderFinal = i === n - 1 && c.lower_order_final && n < 15;
+    const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
+    const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
+    this.modelOutputs.shift();
+    this.modelOutputs.push(converted);
+    let prevSample: NDArray;
+    if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) prevSample = this.firstOrderUpdate(converted, sample);
+    else if (c.solver_order === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) prevSample = this.secondOrderUpdate(sample);
+    else prevSample = this.thirdOrderUpdate(sample);
+    if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
+    this.stepIdx = i + 1;
+    return { prevSample, predOriginalSample: x0 };
+  }
+
+  /** Order 1 (= DDIM): x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps_s, h = lambda_t - lambda_s. */
+  protected firstOrderUpdate(eps: NDArray, sample: NDArray): NDArray {
+    const i = this.stepIdx as number;
+    const t = vpFromSigma(this.sigmas[i + 1]);
+    const s = vpFromSigma(this.sigmas[i]);
+    const h = f32(t.lambda - s.lambda);
+    return lincomb([[f32(t.alpha / s.alpha), sample], [-f32(t.sigma * f32(f32(Math.exp(h)) - 1)), eps]]);
+  }
+
+  /** Order 2: eps linear in log(rho) through (rho_s0, eps_0), (rho_s1, eps_1), integrated from rho_s0 to rho_t. */
+  protected secondOrderUpdate(sample: NDArray): NDArray {
+    const i = this.stepIdx as number;
+    const t = vpFromSigma(this.sigmas[i + 1]);
+    const s0 = vpFromSigma(this.sigmas[i]);
+    const s1 = vpFromSigma(this.sigmas[i - 1]);
+    const L = this.modelOutputs.length;
+    const m0 = this.modelOutputs[L - 1] as NDArray;
+    const m1 = this.modelOutputs[L - 2] as NDArray;
+    const rt = f32(t.sigma / t.alpha), r0 = f32(s0.sigma / s0.alpha), r1 = f32(s1.sigma / s1.alpha);
+    const coef1 = f32(ind2(rt, r0, r1) - ind2(r0, r0, r1));
+    const coef2 = f32(ind2(rt, r1, r0) - ind2(r0, r1, r0));
+    return lincomb([[t.alpha / s0.alpha, sample], [t.alpha * coef1, m0], [t.alpha * coef2, m1]]);
+  }
+
+  /** Order 3: eps quadratic in log(rho) through the last three outputs, integrated from rho_s0 to rho_t. */
+  protected thirdOrderUpdate(sample: NDArray): NDArray {
+    const i = this.stepIdx as number;
+    const t = vpFromSigma(this.sigmas[i + 1]);
+    const s0 = vpFromSigma(this.sigmas[i]);
+    const s1 = vpFromSigma(this.sigmas[i - 1]);
+    const s2 = vpFromSigma(this.sigmas[i - 2]);
+    const L = this.modelOutputs.length;
+    const m0 = this.modelOutputs[L - 1] as NDArray;
+    const m1 = this.modelOutputs[L - 2] as NDArray;
+    const m2 = this.modelOutputs[L - 3] as NDArray;
+    const rt = f32(t.sigma / t.alpha), r0 = f32(s0.sigma / s0.alpha);
+    const r1 = f32(s1.sigma / s1.alpha), r2 = f32(s2.sigma / s2.alpha);
+    const coef1 = f32(ind3(rt, r0, r1, r2) - ind3(r0, r0, r1, r2));
+    const coef2 = f32(ind3(rt, r1, r2, r0) - ind3(r0, r1, r2, r0));
+    const coef3 = f32(ind3(rt, r2, r0, r1) - ind3(r0, r2, r0, r1));
+    return lincomb([[t.alpha / s0.alpha, sample], [t.alpha * coef1, m0], [t.alpha * coef2, m1], [t.alpha * coef3, m2]]);
+  }
+}
+
+registerScheduler(DEISMultistepScheduler);
