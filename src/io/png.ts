@@ -109,7 +109,7 @@ function headerSize(bytes: Uint8Array, format: 'png' | 'jpeg'): [number, number]
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (format === 'png') {
     // signature (8) + IHDR length (4) + "IHDR" (4) + width (4) + height (4), big-endian (PNG spec 11.2.2)
-    if (bytes.length < 24) return undefined;
+    if (bytes.length < 24 || String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]) !== 'IHDR') return undefined;
     return [dv.getUint32(16), dv.getUint32(20)];
   }
   // walk JPEG markers to the first SOF0..SOF15 (except DHT C4, JPG C8, DAC CC) (ITU T.81 B.2)
@@ -141,7 +141,7 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
     throw new ImageDecodeError(source, `not a PNG or JPEG file (first bytes: ${head || 'none, the file is empty'})`);
   }
   const size = headerSize(bytes, format);
-  if (!size) throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()}: header is truncated or malformed`);
+  if (!size) throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()}: header is truncated or malformed (no ${format === 'png' ? 'IHDR chunk' : 'SOF marker'} with the image size)`);
   const [w, h] = size;
   if (w === 0 || h === 0) throw new ImageDecodeError(source, `cannot decode ${format.toUpperCase()}: image is empty (${w} x ${h})`);
   if (w * h > maxPixels) {
