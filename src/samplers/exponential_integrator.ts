@@ -236,7 +236,10 @@ export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
   constructor(config: SchedulerConfig = {}) {
     super(config);
     const spec = (this.constructor as unknown as { configSpec: ConfigSpec }).configSpec;
-    for (const [k, v] of Object.entries(config)) if (!(k in spec) && !k.startsWith('_')) this.passthrough[k] = v;
+    const usedDefaults = Array.isArray(config._use_default_values) ? (config._use_default_values as unknown[]) : [];
+    for (const [k, v] of Object.entries(config)) {
+      if (!(k in spec) && !k.startsWith('_') && !usedDefaults.includes(k)) this.passthrough[k] = v;
+    }
     const c = this.config;
     if ('lambda_min_clipped' in c) {
       const l = c.lambda_min_clipped;
