@@ -12,8 +12,9 @@ import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  NDArray, Value, compile, conv2d, conv2dInputGrad, conv2dWeightGrad, convGeometry, defaultThreads, grad, matmul, trace,
-  type Feeds, type InputSpec, type TraceOutput,
+  NDArray, NORM_FORMULATION, UPSAMPLE_FORMULATION, Value, chooseWeightGradFormulation, compile, conv2d, conv2dInputGrad,
+  conv2dWeightGrad, convGeometry, defaultThreads, grad, groupNorm, layerNorm, matmul, trace, upsampleNearest2d,
+  type Conv2dOptions, type Feeds, type InputSpec, type TraceOutput, type WeightGradFormulation,
 } from '../src/engine/index.ts';
 
 export interface Stats { median: number; min: number; max: number; reps: number }
@@ -72,12 +73,6 @@ async function oursTimer(fn: (...xs: Value[]) => TraceOutput, specs: InputSpec[]
     }
     return ts;
   };
-}
-
-async function timeGraph(fn: (...xs: Value[]) => TraceOutput, specs: InputSpec[], feeds: Feeds, reps: number, warmup: number, threads: number): Promise<Stats> {
-  const t = await oursTimer(fn, specs, feeds, threads);
-  await t(warmup);
-  return stats(await t(reps));
 }
 
 /** bench/engine_torch.py in --serve mode: runs a named case n times on request. */
@@ -176,17 +171,62 @@ export async function engineBench(opts: EngineBenchOptions = {}): Promise<Engine
 
   const formulations: FormulationRow[] = [];
   if (opts.formulations ?? true) {
-    const f = async (group: string, name: string, chosen: boolean, fn: (...v: Value[]) => Value, specs: InputSpec[], feeds: Feeds): Promise<void> => {
-      log(`${group}: ${name}`);
-      formulations.push({ group, name, chosen, ours: await timeGraph(fn, specs, feeds, reps, warmup, threads) });
+    interface Entry { name: string; chosen: boolean; fn: (...v: Value[]) => TraceOutput; specs: InputSpec[]; feeds: Feeds }
+    /** Compile a group's alternatives, then alternate single timed calls of each (same load for all). */
+    const group = async (title: string, entries: Entry[]): Promise<void> => {
+      log(title);
+      const timers = await Promise.all(entries.map((e) => oursTimer(e.fn, e.specs, e.feeds, threads)));
+      for (const t of timers) await t(warmup);
+      const times: number[][] = entries.map(() => []);
+      for (let i = 0; i < reps; i++) for (let k = 0; k < timers.length; k++) times[k].push(...(await timers[k](1)));
+      entries.forEach((e, k) => formulations.push({ group: title, name: e.name, chosen: e.chosen, ours: stats(times[k]) }));
     };
-    const dxGroup = 'conv 3x3 dx (32x64x32x32, s1 p1)';
-    await f(dxGroup, "flipped_conv: Conv with flipped, transposed W", true, (gg, ww) => conv2dInputGrad(gg, ww, [HW, HW], geo, 'flipped_conv'), [gs, ws], { g, w });
-    await f(dxGroup, 'conv_transpose: ConvTranspose', false, (gg, ww) => conv2dInputGrad(gg, ww, [HW, HW], geo, 'conv_transpose'), [gs, ws], { g, w });
-    const dwGroup = 'conv 3x3 dW (32x64x32x32, s1 p1)';
-    await f(dwGroup, 'im2col: one-hot depthwise Conv -> batched MatMul -> ReduceSum', true, (gg, xx) => conv2dWeightGrad(gg, xx, [3, 3], geo, 'im2col'), [gs, xs], { g, x });
-    await f(dwGroup, 'shifted: 9 strided Slices, each MatMul -> ReduceSum', false, (gg, xx) => conv2dWeightGrad(gg, xx, [3, 3], geo, 'shifted'), [gs, xs], { g, x });
-    await f(dwGroup, "valid_conv: one big Conv of x^T with g^T", false, (gg, xx) => conv2dWeightGrad(gg, xx, [3, 3], geo, 'valid_conv'), [gs, xs], { g, x });
+    const spec = (name: string, shape: number[]): InputSpec => ({ name, shape });
+    const fwdBwd = (f: (...v: Value[]) => Value, nDiff: number) => (...v: Value[]): Value[] => {
+      const y = f(...v);
+      return [y, ...grad(y, v.slice(0, nDiff), v[v.length - 1])];
+    };
+
+    await group('conv 3x3 dx, 32x64x32x32 s1 p1', [
+      { name: 'flipped_conv: Conv with flipped, transposed W', chosen: true, fn: (gg, ww) => conv2dInputGrad(gg, ww, [HW, HW], geo, 'flipped_conv'), specs: [gs, ws], feeds: { g, w } },
+      { name: 'conv_transpose: ConvTranspose', chosen: false, fn: (gg, ww) => conv2dInputGrad(gg, ww, [HW, HW], geo, 'conv_transpose'), specs: [gs, ws], feeds: { g, w } },
+    ]);
+    const dwGroup = async (title: string, xShape: number[], co: number, k: number, o: Conv2dOptions, withValid: boolean): Promise<void> => {
+      const gm = convGeometry('conv2d', o, [k, k]);
+      const ho = Math.floor((xShape[2] + gm.pads[0] + gm.pads[2] - k) / gm.strides[0]) + 1;
+      const gShape = [xShape[0], co, ho, ho];
+      const xx = fill(xShape, 11), gg = fill(gShape, 12);
+      const e = (f: WeightGradFormulation, name: string): Entry => ({
+        name, chosen: f === chooseWeightGradFormulation(xShape[0], xShape[1], [k, k], [ho, ho]),
+        fn: (a, b) => conv2dWeightGrad(a, b, [k, k], gm, f), specs: [spec('g', gShape), spec('x', xShape)], feeds: { g: gg, x: xx },
+      });
+      await group(title, [
+        e('im2col', 'im2col: one-hot depthwise Conv -> batched MatMul (col @ g^T) -> ReduceSum'),
+        e('shifted', `shifted: ${k * k} strided Slices, each MatMul -> ReduceSum`),
+        ...(withValid ? [e('valid_conv', 'valid_conv: one big Conv of x^T with kernel g^T')] : []),
+      ]);
+    };
+    await dwGroup('conv 3x3 dW, 32x64x32x32 s1 p1', [N, C, HW, HW], C, 3, { padding: 1 }, true);
+    await dwGroup('conv 3x3 dW, 32x64x32x32 s2 p1 (downsampling)', [N, C, HW, HW], C, 3, { stride: 2, padding: 1 }, true);
+    await dwGroup('conv 3x3 dW, 64x1x28x28 -> 32 channels (first layer)', [64, 1, 28, 28], 32, 3, { padding: 1 }, false);
+
+    const gx = fill([64, 64, 14, 14], 13), gw = fill([64], 14), gb = fill([64], 15), gg = fill([64, 64, 14, 14], 16);
+    const gnSpecs = [spec('x', [64, 64, 14, 14]), spec('w', [64]), spec('b', [64]), spec('g', [64, 64, 14, 14])];
+    await group('groupNorm fwd+bwd, 64x64x14x14, 8 groups, affine', (['native', 'composite'] as const).map((f) => ({
+      name: f === 'native' ? 'native: LayerNormalization on [N, 8, 1568] + hand VJP' : 'composite: mean/rsqrt primitives + autodiff',
+      chosen: f === NORM_FORMULATION, fn: fwdBwd((x1, w1, b1) => groupNorm(x1, 8, w1, b1, 1e-5, f), 3), specs: gnSpecs, feeds: { x: gx, w: gw, b: gb, g: gg },
+    })));
+    const lx = fill([64, 196, 64], 17), lg = fill([64, 196, 64], 18);
+    const lnSpecs = [spec('x', [64, 196, 64]), spec('w', [64]), spec('b', [64]), spec('g', [64, 196, 64])];
+    await group('layerNorm fwd+bwd, 64x196x64 over the last axis, affine', (['native', 'composite'] as const).map((f) => ({
+      name: f === 'native' ? 'native: LayerNormalization + hand VJP' : 'composite: mean/rsqrt primitives + autodiff',
+      chosen: f === NORM_FORMULATION, fn: fwdBwd((x1, w1, b1) => layerNorm(x1, 64, w1, b1, 1e-5, f), 3), specs: lnSpecs, feeds: { x: lx, w: gw, b: gb, g: lg },
+    })));
+    const ux = fill([64, 64, 14, 14], 19), ug = fill([64, 64, 28, 28], 20);
+    await group('upsampleNearest2d x2 fwd+bwd, 64x64x14x14', (['resize', 'expand'] as const).map((f) => ({
+      name: f === 'resize' ? 'resize: ONNX Resize (nearest)' : 'expand: Reshape + Expand + Reshape',
+      chosen: f === UPSAMPLE_FORMULATION, fn: fwdBwd((x1) => upsampleNearest2d(x1, 2, f), 1), specs: [spec('x', [64, 64, 14, 14]), spec('g', [64, 64, 28, 28])], feeds: { x: ux, g: ug },
+    })));
   }
   return { threads, rows, formulations, torchNote, torchVersion: typeof twin === 'string' ? undefined : twin.version };
 }

@@ -37,7 +37,7 @@ test('avgPool2d gradient matches finite differences (repeat path and ConvTranspo
 
 test('avgPool2d forward and VJP match PyTorch', async () => {
   for (const c of loadTorchCases('avg_pool2d.json')) {
-    const { kernel, ...opts } = c.attrs as { kernel: number | [number, number] } & AvgPool2dOptions;
+    const { kernel, ...opts } = c.attrs as unknown as { kernel: number | [number, number] } & AvgPool2dOptions;
     await checkTorchCase((x) => avgPool2d(x, kernel, opts), c);
   }
 });
