@@ -5,7 +5,7 @@
  * (the ONNX Conv / PyTorch Conv2d formula).
  */
 import { formatShape, type Dim, type Value } from '../graph.ts';
-import { ShapeError, callerSite } from '../trace.ts';
+import { ShapeError, apply1, callerSite } from '../trace.ts';
 
 /** Convolution geometry in ONNX order: pads = [top, left, bottom, right]. */
 export interface ConvGeometry {
@@ -109,4 +109,9 @@ export function withShapes<T>(op: string, inputs: readonly Value[], f: () => T):
     const shapes = inputs.map((v) => `[${formatShape(v.shape)}]`).join(' and ');
     throw new ShapeError(`${op}: ${msg} (input shapes ${shapes}; called at ${callerSite()})`);
   }
+}
+
+/** The registered 'conv2d' op with explicit geometry (for the gradient ops' VJPs, without importing conv2d.ts). */
+export function convForward(x: Value, w: Value, geo: ConvGeometry): Value {
+  return apply1('conv2d', [x, w], { ...geo });
 }

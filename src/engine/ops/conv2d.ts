@@ -23,7 +23,7 @@ import { sum } from './reduce_sum.ts';
 export { convGeometry, type Conv2dOptions, type ConvGeometry } from './_conv.ts';
 
 /** Shape checks shared by conv2d and its gradient ops: returns [N, C, H, W, Co, kh, kw]. */
-export function checkConvOperands(x: Value, w: Value, group: number): [Value['shape'][number], number, number, number, number, number, number] {
+function checkConvOperands(x: Value, w: Value, group: number): [Value['shape'][number], number, number, number, number, number, number] {
   if (x.rank !== 4) throw new Error(`input must be NCHW (rank 4), got rank ${x.rank}`);
   if (w.rank !== 4) throw new Error(`weight must be [out_channels, in_channels / groups, kh, kw] (rank 4), got rank ${w.rank}`);
   if (x.dtype !== 'float32' || w.dtype !== 'float32') throw new Error(`input and weight must be float32, got ${x.dtype} and ${w.dtype}`);

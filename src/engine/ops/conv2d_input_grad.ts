@@ -19,7 +19,7 @@
  */
 import { apply1, registerOp } from '../trace.ts';
 import { formatShape, type Value } from '../graph.ts';
-import { convOutShape, geometryOf, onnxConvAttrs, staticDim, type ConvGeometry } from './_conv.ts';
+import { convForward, convOutShape, geometryOf, onnxConvAttrs, staticDim, type ConvGeometry } from './_conv.ts';
 import { conv2dWeightGrad } from './conv2d_weight_grad.ts';
 
 export type InputGradFormulation = 'auto' | 'flipped_conv' | 'conv_transpose';
@@ -89,11 +89,6 @@ registerOp({
     return [convForward(u, w, geo), conv2dWeightGrad(g, u, [w.shape[2] as number, w.shape[3] as number], geo)];
   },
 });
-
-/** conv2d with explicit geometry (the registered 'conv2d' op), without importing conv2d.ts at load time. */
-export function convForward(x: Value, w: Value, geo: ConvGeometry): Value {
-  return apply1('conv2d', [x, w], { ...geo });
-}
 
 /**
  * dx of conv2d: `g` is the output gradient [N, Co, Ho, Wo], `w` the weight [Co, C / groups, kh, kw],

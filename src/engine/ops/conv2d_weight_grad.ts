@@ -25,8 +25,8 @@
  */
 import { apply1, registerOp, type LowerCtx } from '../trace.ts';
 import { formatShape, type Value } from '../graph.ts';
-import { convOutShape, geometryOf, onnxConvAttrs, staticDim, type ConvGeometry } from './_conv.ts';
-import { conv2dInputGrad, convForward } from './conv2d_input_grad.ts';
+import { convForward, convOutShape, geometryOf, onnxConvAttrs, staticDim, type ConvGeometry } from './_conv.ts';
+import { conv2dInputGrad } from './conv2d_input_grad.ts';
 
 export type WeightGradFormulation = 'auto' | 'im2col' | 'shifted' | 'valid_conv';
 
