@@ -126,6 +126,10 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     (c.disable_corrector as number[]).forEach((v, i) => {
       if (!Number.isInteger(v)) throw new Error(`${this.className} config: disable_corrector[${i}] = ${v} must be an integer step index`);
     });
+    if (c.predict_x0 === false && c.final_sigmas_type === 'zero') {
+      // diffusers returns NaN at the last step here (sigma_t (e^h - 1) with sigma_t = 0, h = inf)
+      throw new Error(`${this.className} config: final_sigmas_type = 'zero' is not supported with predict_x0 = false (the noise-prediction update is 0 * inf at sigma = 0); use final_sigmas_type = 'sigma_min' or predict_x0 = true`);
+    }
     if (c.rescale_betas_zero_snr) {
       this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
       for (let i = 0; i < this.sigmas.length; i++) {
@@ -250,7 +254,9 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     const a = x0Form ? f32(t.sigma / s0.sigma) : f32(t.alpha / s0.alpha);
     const scale = x0Form ? t.alpha : t.sigma;
     const c0 = -f32(scale * hPhi1);
-    const cRes = -f32(scale * Bh); // x_t = a x + c0 m0 + cRes * sum_k rho_k (m_k - m0) / r_k
+    // x_t = a x + c0 m0 + cRes * sum_k rho_k (m_k - m0) / r_k. Terms with no difference are skipped, so a
+    // final sigma of 0 with 'bh1' (B(h) = hh = -inf) gives x_t = x0 where diffusers computes -inf * 0 = NaN.
+    const cRes = -f32(scale * Bh);
     const terms: Array<[number, NDArray]> = [[a, sample]];
     let m0coef = c0;
     for (let k = 0; k < prev.length; k++) {
