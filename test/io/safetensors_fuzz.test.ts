@@ -10,10 +10,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Philox } from '../../src/engine/rng.ts';
 import { NDArray } from '../../src/engine/ndarray.ts';
-import { DTYPE_SIZES, SafetensorsError, parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../../src/io/safetensors.ts';
+import { DTYPE_SIZES, SafetensorsError, parseSafetensors, readSafetensorsHeader, serializeSafetensors, type SafetensorsFile } from '../../src/io/safetensors.ts';
 
 const CASES = 20_000;
 const TIME_BUDGET_MS = 15_000;
@@ -165,6 +166,25 @@ test(`fuzz: ${CASES} mutated files -> consistent parse or SafetensorsError, with
     slowest = Math.max(slowest, performance.now() - t);
   }
   const elapsed = performance.now() - t0;
+  // the header-only reader (reads 8 + N bytes from disk) agrees with the in-memory reader
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stfuzz-'));
+  const file = path.join(dir, 'x.safetensors');
+  for (let c = 0; c < 500; c++) {
+    const { bytes, what } = mutate(base[d.int(base.length)], d);
+    fs.writeFileSync(file, bytes);
+    let full: SafetensorsFile | undefined;
+    try { full = parseSafetensors(bytes); } catch (e) { assert.ok(e instanceof SafetensorsError); }
+    try {
+      const h = readSafetensorsHeader(file);
+      assert.ok(full, `header-only reader accepted what the full reader rejected (${what})`);
+      assert.deepEqual([...h.entries], [...full!.entries]);
+      assert.deepEqual([...h.metadata], [...full!.metadata]);
+    } catch (e) {
+      if (!(e instanceof SafetensorsError)) assert.fail(`header-only case ${c} (${what}): ${(e as Error)?.message}`);
+      assert.equal(full, undefined, `header-only reader rejected what the full reader accepted (${what}): ${e.message}`);
+    }
+  }
+  fs.rmSync(dir, { recursive: true });
   console.log(`fuzz: ${CASES} cases in ${elapsed.toFixed(0)} ms (slowest ${slowest.toFixed(1)} ms):`, Object.fromEntries([...outcomes].sort()));
   assert.ok(elapsed < TIME_BUDGET_MS, `took ${elapsed} ms`);
   assert.ok(slowest < 500, `one case took ${slowest} ms`);

@@ -1,0 +1,9 @@
+/** data: training sets (toy 2D, MNIST, image folders, tabular CSV, 1D series) and the resumable seeded loader. */
+export * from './toy2d.ts';
+export * from './mnist.ts';
+export * from './resize.ts';
+export * from './image_folder.ts';
+export * from './standardize.ts';
+export * from './tabular.ts';
+export * from './series.ts';
+export * from './loader.ts';
