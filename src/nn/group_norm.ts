@@ -1,0 +1,37 @@
+/**
+ * GroupNorm (torch.nn.GroupNorm; Wu & He 2018, eqs. (1)-(3) with the groups of eq. (7)) over
+ * [N, C, ...]. Parameters `weight` (ones) and `bias` (zeros) [C] when `affine` (default).
+ *
+ * @example
+ *   const norm = new GroupNorm(8, 64);           // 8 groups of 8 channels, eps 1e-5
+ *   const h = norm.forward(x);                   // [n, 64, 14, 14]
+ */
+import { groupNorm, type Value } from '../engine/index.ts';
+import { Module, init, type Parameter } from './module.ts';
+
+export interface GroupNormOptions {
+  eps?: number;
+  affine?: boolean;
+}
+
+export class GroupNorm extends Module {
+  readonly weight: Parameter | null;
+  readonly bias: Parameter | null;
+  readonly eps: number;
+
+  constructor(readonly numGroups: number, readonly numChannels: number, opts: GroupNormOptions = {}) {
+    super();
+    if (!Number.isInteger(numGroups) || numGroups < 1) throw new Error(`GroupNorm: numGroups must be a positive integer, got ${JSON.stringify(numGroups)}`);
+    if (!Number.isInteger(numChannels) || numChannels < 1) throw new Error(`GroupNorm: numChannels must be a positive integer, got ${JSON.stringify(numChannels)}`);
+    if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: numChannels ${numChannels} is not divisible by numGroups ${numGroups}`);
+    this.eps = opts.eps ?? 1e-5;
+    if (!(this.eps > 0)) throw new Error(`GroupNorm: eps must be > 0, got ${this.eps}`);
+    const affine = opts.affine ?? true;
+    this.weight = affine ? this.param('weight', [numChannels], init.ones()) : null;
+    this.bias = affine ? this.param('bias', [numChannels], init.zeros()) : null;
+  }
+
+  forward(x: Value): Value {
+    return groupNorm(x, this.numGroups, this.weight?.value, this.bias?.value, this.eps);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * UNet2DModel against diffusers' own UNet2DModel run as an oracle (tools/fixtures/unet_torch.py,
+ * run_unet): parameter names (equal sets and order to the diffusers state dict), forward output and
+ * gradients of sum(out * cot) w.r.t. the sample and several parameters, for two tiny configs that
+ * cover the supported options and for the unet-s reference config (formula weights).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NDArray } from '../../src/engine/index.ts';
+import { UNet2DModel, validateUNet2DConfig } from '../../src/models/unet2d.ts';
+import { assertAllClose, forwardWithGrads, loadModelFixture, type ModelFixture } from './_fixture.ts';
+
+async function checkAgainstOracle(fx: ModelFixture, params: Record<string, NDArray>): Promise<void> {
+  const m = UNet2DModel.fromConfig(fx.config);
+  const inputs: Record<string, NDArray> = { sample: fx.get('sample'), timesteps: fx.get('timesteps') };
+  if (fx.tensors.labels) inputs.labels = fx.get('labels');
+  const wrt = ['sample', ...fx.grad_params!];
+  const { out, grads } = await forwardWithGrads(m, params, inputs, (v) => m.forward(v.sample, v.timesteps, v.labels), fx.get('cotangent'), wrt);
+  assertAllClose(out, fx.get('output'), 'output', 1e-4, 2e-5);
+  for (const n of wrt) assertAllClose(grads[n], fx.get(`grad.${n}`), `grad ${n}`, 1e-4, 5e-5);
+}
+
+function checkNames(fx: ModelFixture): UNet2DModel {
+  const m = UNet2DModel.fromConfig(fx.config);
+  const ours = m.namedParameters().map(([n]) => n);
+  assert.deepEqual(new Set(ours), new Set(fx.param_names), 'same parameter names as the diffusers state dict');
+  assert.deepEqual(ours, fx.param_names, 'same order as the diffusers state dict');
+  assert.deepEqual(m.parameterShapes(), fx.param_shapes);
+  assert.equal(m.numParameters(), fx.num_parameters);
+  return m;
+}
+
+test('tiny UNet (Down/AttnDown, 4 heads, class embedding): names, output and gradients equal diffusers', async () => {
+  const fx = loadModelFixture('unet_tiny');
+  checkNames(fx);
+  await checkAgainstOracle(fx, fx.group('param.'));
+});
+
+test('tiny UNet b (scale_shift, center_input, padding 0, mid scale 1.5, 3 levels, attention with downsampler)', async () => {
+  const fx = loadModelFixture('unet_tiny_b');
+  checkNames(fx);
+  await checkAgainstOracle(fx, fx.group('param.'));
+});
+
+test('unet-s reference config with 10 classes (formula weights): output and gradients equal diffusers', async () => {
+  const fx = loadModelFixture('unet_s');
+  const m = checkNames(fx);
+  // value[i] = offset + scale sin(0.7 i + 1.3 index + 0.1), float64 -> float32 (rule in the fixture)
+  const params: Record<string, NDArray> = {};
+  for (const [name, p] of m.namedParameters()) {
+    const f = fx.formula_weights!.params[name];
+    const a = new NDArray(p.shape);
+    for (let i = 0; i < a.size; i++) a.data[i] = f.offset + f.scale * Math.sin(0.7 * i + 1.3 * f.index + 0.1);
+    params[name] = a;
+  }
+  await checkAgainstOracle(fx, params);
+});
+
+test('config: diffusers defaults, JSON round trip, unknown keys and unsupported values are named', () => {
+  const d = validateUNet2DConfig({});
+  assert.deepEqual([d.block_out_channels, d.layers_per_block, d.norm_num_groups, d.attention_head_dim, d.act_fn], [[224, 448, 672, 896], 2, 32, 8, 'silu']);
+  const fx = loadModelFixture('unet_tiny_b');
+  const m = UNet2DModel.fromConfig(fx.config);
+  const again = UNet2DModel.fromConfig(JSON.parse(JSON.stringify(m.toConfig())));
+  assert.deepEqual(again.toConfig(), m.toConfig());
+  assert.deepEqual(again.parameterShapes(), m.parameterShapes());
+  const base = { block_out_channels: [8, 16], down_block_types: ['DownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'UpBlock2D'], norm_num_groups: 4 };
+  assert.throws(() => validateUNet2DConfig({ ...base, block_out_channel: [8] }), /unknown key "block_out_channel" \(allowed keys: sample_size, in_channels/);
+  assert.throws(() => validateUNet2DConfig({ ...base, down_block_types: ['DownBlock2D', 'CrossAttnDownBlock2D'] }), /down_block_types\[1\] = "CrossAttnDownBlock2D" is invalid: expected one of "DownBlock2D", "AttnDownBlock2D"/);
+  assert.throws(() => validateUNet2DConfig({ ...base, time_embedding_type: 'fourier' }), /time_embedding_type = "fourier" is invalid: expected one of "positional"/);
+  assert.throws(() => validateUNet2DConfig({ ...base, dropout: 0.1 }), /dropout = 0.1 is not supported/);
+  assert.throws(() => validateUNet2DConfig({ ...base, class_embed_type: 'timestep' }), /class_embed_type = "timestep" is invalid: expected one of null/);
+  assert.throws(() => validateUNet2DConfig({ ...base, norm_num_groups: 3 }), /norm_num_groups = 3 does not divide block_out_channels\[0\] = 8/);
+  assert.throws(() => validateUNet2DConfig({ ...base, up_block_types: ['UpBlock2D'] }), /up_block_types has 1 entries but down_block_types has 2/);
+  assert.throws(() => validateUNet2DConfig({ ...base, block_out_channels: [8, 16, 32] }), /block_out_channels has 3 entries but down_block_types has 2/);
+  assert.throws(() => validateUNet2DConfig({ ...base, sample_size: '28' }), /sample_size = "28" is invalid: expected null, a positive integer or \[height, width\]/);
+  assert.throws(() => validateUNet2DConfig({ ...base, _class_name: 'UNet2DConditionModel' }), /_class_name = "UNet2DConditionModel" is not "UNet2DModel"/);
+  // diffusers metadata keys are accepted
+  assert.equal(validateUNet2DConfig({ ...base, _diffusers_version: '0.30.0', num_train_timesteps: 1000 }).num_train_timesteps, 1000);
+});
