@@ -112,3 +112,55 @@ for (const [name, make, opts, sum, mean, tolSum, tolMean] of published) {
     expectClose(sigmaLoop(make(), opts), sum, mean, tolSum, tolMean);
   });
 }
+
+/** diffusers' full_loop helper of test_scheduler_euler.py / test_scheduler_heun.py (scaled sample into step). */
+function fullLoop(s: Scheduler): NDArray {
+  let sample = dummyDeter(false, SHAPE).map((v) => v * f32(s.initNoiseSigma));
+  for (const t of s.timesteps) {
+    sample = s.scaleModelInput(sample, t);
+    sample = s.step(dummyModel(sample, t), t, sample, { generator: new TorchGenerator(0) }).prevSample;
+  }
+  return sample;
+}
+
+function sumAbsDiff(a: NDArray, b: NDArray): number {
+  let d = 0;
+  for (let i = 0; i < a.size; i++) d += Math.abs(a.data[i] - b.data[i]);
+  return d;
+}
+
+test('EulerDiscreteScheduler test_custom_timesteps / test_custom_sigmas: custom schedules reproduce the computed ones (sum |diff| < 1e-5)', () => {
+  for (const prediction_type of ['epsilon', 'sample', 'v_prediction']) {
+    for (const interpolation_type of ['linear', 'log_linear']) {
+      for (const final_sigmas_type of ['sigma_min', 'zero']) {
+        const c = cfg({ prediction_type, interpolation_type, final_sigmas_type });
+        const a = EulerDiscreteScheduler.fromConfig(c);
+        a.setTimesteps(10);
+        const ref = fullLoop(a);
+        const b = EulerDiscreteScheduler.fromConfig(c);
+        b.setTimesteps({ timesteps: a.timesteps });
+        assert.ok(sumAbsDiff(fullLoop(b), ref) < 1e-5, `custom timesteps ${prediction_type}/${interpolation_type}/${final_sigmas_type}`);
+        if (interpolation_type === 'linear') {
+          const s = EulerDiscreteScheduler.fromConfig(c);
+          s.setTimesteps({ sigmas: a.sigmas });
+          assert.ok(sumAbsDiff(fullLoop(s), ref) < 1e-5, `custom sigmas ${prediction_type}/${final_sigmas_type}`);
+        }
+      }
+    }
+  }
+});
+
+test('HeunDiscreteScheduler test_custom_timesteps: cat([t[:1], t[1::2]]) as custom timesteps reproduces the loop', () => {
+  for (const prediction_type of ['epsilon', 'sample', 'v_prediction']) {
+    for (const timestep_spacing of ['linspace', 'leading']) {
+      const c = cfg({ prediction_type, timestep_spacing });
+      const a = HeunDiscreteScheduler.fromConfig(c);
+      a.setTimesteps(10);
+      const ref = fullLoop(a);
+      const ts = [a.timesteps[0], ...Array.from(a.timesteps).filter((_, i) => i % 2 === 1)];
+      const b = HeunDiscreteScheduler.fromConfig(c);
+      b.setTimesteps({ timesteps: ts });
+      assert.ok(sumAbsDiff(fullLoop(b), ref) < 1e-5, `${prediction_type}/${timestep_spacing}`);
+    }
+  }
+});
