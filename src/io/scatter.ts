@@ -156,6 +156,21 @@ export function renderScatter(points: NDArray, options: ScatterOptions = {}): Sc
 }
 
 /**
+ * Frames of a 2D sampling trajectory (one [N, 2] array per step) with one fixed set of bounds, for
+ * `encodeGif`. Default bounds come from the last step (and the reference), so early, widely spread
+ * noise is clipped to the box instead of shrinking the data to a dot.
+ * @example writeGif('traj.gif', scatterTrajectoryFrames(xs, { reference: data, width: 256, height: 256 }));
+ */
+export function scatterTrajectoryFrames(steps: readonly NDArray[], options: ScatterOptions = {}): ScatterImage[] {
+  if (steps.length === 0) throw new Error('scatterTrajectoryFrames: no steps');
+  steps.forEach((s, i) => checkPoints(s, `step ${i}`));
+  const W = options.width ?? 512, H = options.height ?? 512, margin = options.margin ?? 12;
+  const last = steps[steps.length - 1];
+  const bounds = options.bounds ?? dataBounds(options.reference ? [last, options.reference] : [last], (W - 2 * margin - 1) / (H - 2 * margin - 1));
+  return steps.map((s) => renderScatter(s, { ...options, bounds }));
+}
+
+/**
  * Scatter plot as PNG bytes.
  * @example fs.writeFileSync('a.png', scatterPng(x));
  */

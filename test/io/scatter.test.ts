@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { readImage } from '../../src/io/png.ts';
-import { niceTicks, renderScatter, writeScatterPng } from '../../src/io/scatter.ts';
+import { niceTicks, renderScatter, scatterTrajectoryFrames, writeScatterPng } from '../../src/io/scatter.ts';
 
 const px = (img: { width: number; data: Uint8Array }, x: number, y: number) => [...img.data.subarray(4 * (y * img.width + x), 4 * (y * img.width + x) + 3)];
 
@@ -49,4 +49,13 @@ test('writeScatterPng writes a PNG of the requested size; bad input is named', (
   assert.throws(() => renderScatter(NDArray.zeros([3, 3])), /points shape \[3, 3\] is not \[N, 2\]/);
   assert.throws(() => renderScatter(NDArray.zeros([3, 2]), { bounds: [1, 0, 0, 1] }), /bounds \[1, 0, 0, 1\]/);
   fs.rmSync(dir, { recursive: true });
+});
+
+test('trajectory frames share the bounds of the last step', () => {
+  const steps = [NDArray.from([[-50, 40], [30, -20]]), NDArray.from([[0, 0], [1, 1]])];
+  const frames = scatterTrajectoryFrames(steps, { width: 64, height: 64, margin: 4 });
+  assert.equal(frames.length, 2);
+  assert.deepEqual(frames[0].bounds, frames[1].bounds);
+  assert.ok(frames[1].bounds[1] < 2, 'bounds fit the final samples, not the initial noise');
+  assert.throws(() => scatterTrajectoryFrames([]), /no steps/);
 });
