@@ -101,7 +101,7 @@ test('churn (EDM Algorithm 2) needs a generator and keeps the marginal variance'
 
 test('functional samplers agree with the scheduler classes (Euler, LMS) on the same sigmas', () => {
   for (const [C, fnSampler] of [[EulerDiscreteScheduler, sampleEuler], [LMSDiscreteScheduler, sampleLms]] as const) {
-    const s = C.fromConfig({ use_karras_sigmas: true });
+    const s = new C({ use_karras_sigmas: true });
     s.setTimesteps(12);
     const sig = Array.from(s.sigmas);
     const xT = new NDArray([1, 3], [1.5, -0.5, 2]).mulScalar(sig[0]);
