@@ -109,3 +109,21 @@ test('bad configs name the key, the value and the allowed values', () => {
   assert.equal(new UniPCMultistepScheduler({ solver_type: 'midpoint' }).config.solver_type, 'bh2');
   assert.equal(new UniPCMultistepScheduler({ solver_type: 'logrho' }).config.solver_type, 'bh2');
 });
+
+test('final sigma 0: bh1 lands on x0 (diffusers: NaN); predict_x0 = false is rejected with a clear error', () => {
+  const s = new UniPCMultistepScheduler({ solver_type: 'bh1' }); // final_sigmas_type 'zero' by default
+  s.setTimesteps(10);
+  let x = dummyDeter();
+  let last: NDArray | undefined;
+  for (const t of s.timesteps) {
+    const out = s.step(dummyModel(x, t), t, x);
+    x = out.prevSample;
+    last = out.predOriginalSample;
+  }
+  assert.ok(x.data.every(Number.isFinite));
+  assert.deepEqual(Array.from(x.data), Array.from((last as NDArray).data));
+  assert.throws(
+    () => new UniPCMultistepScheduler({ predict_x0: false }),
+    /final_sigmas_type = 'zero' is not supported with predict_x0 = false .* use final_sigmas_type = 'sigma_min' or predict_x0 = true/,
+  );
+});
