@@ -194,3 +194,15 @@ test('varianceNoise replaces the generator draw (same noise -> same step)', () =
   const yb = b.step(dummyModel(x, t), t, x, { varianceNoise: new TorchGenerator(3).normal(x.shape) }).prevSample;
   assert.deepEqual(Array.from(ya.data), Array.from(yb.data));
 });
+
+test('addNoise before setTimesteps uses the noise level of timestep t (DDPM eq. 4), not diffusers\' reversed index', () => {
+  const s = new DPMSolverMultistepScheduler(BASE);
+  // closed form: alphaBar_t = prod_{i<=t} (1 - beta_i), beta linear from 1e-4 to 0.02 over 1000 steps
+  let abar = 1;
+  for (let i = 0; i <= 10; i++) abar *= 1 - (1e-4 + (i * (0.02 - 1e-4)) / 999);
+  const x = s.addNoise(NDArray.ones([1, 1]), NDArray.zeros([1, 1]), 10).item();
+  assert.ok(Math.abs(x - Math.sqrt(abar)) < 1e-6, `sqrt(alphaBar_10): got ${x}, want ${Math.sqrt(abar)}`);
+  const y = s.addNoise(NDArray.zeros([1, 1]), NDArray.ones([1, 1]), 10).item();
+  assert.ok(Math.abs(y - Math.sqrt(1 - abar)) < 1e-6, `sqrt(1 - alphaBar_10): got ${y}`);
+  assert.throws(() => s.addNoise(NDArray.ones([1, 1]), NDArray.zeros([1, 1]), 1000), /timestep 1000 must be an integer in \[0, 999\]/);
+});
