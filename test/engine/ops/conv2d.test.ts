@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  NDArray, Value, add, compile, conv2d, conv2dInputGrad, conv2dWeightGrad, grad, mul, sum, constant, trace, convGeometry,
+  IM2COL_MAX_BYTES, NDArray, Value, add, chooseInputGradFormulation, chooseWeightGradFormulation, compile, conv2d, conv2dInputGrad,
+  conv2dWeightGrad, grad, mul, sum, trace, convGeometry,
   type Conv2dOptions, type WeightGradFormulation, type InputGradFormulation,
 } from '../../../src/engine/index.ts';
 import { assertClose, checkTorchCase, gradcheck, loadTorchCases, nd, runFn, testData } from '../_gradcheck.ts';
@@ -99,4 +100,17 @@ test('conv2d bad inputs name the op, the shapes and the problem', () => {
   assert.throws(t([1, 3, 5, 5], [4, 3, 3, 3], { stride: 0 }), (e: Error) => /conv2d/.test(e.message) && /stride/.test(e.message) && /\[1, 3, 5, 5\]/.test(e.message));
   assert.throws(t([1, 3, 5, 5], [4, 3, 3, 3], { padding: 'same', stride: 2 }), (e: Error) => /conv2d/.test(e.message) && /'same' needs stride 1/.test(e.message));
   assert.throws(t([1, 3, 5, 5], [4, 3, 3, 3], { padding: [1, 2, 3] as unknown as number[] }), (e: Error) => /conv2d/.test(e.message) && /padding must be/.test(e.message));
+});
+
+test('the per-shape formulation rules pick what their doc comments say', () => {
+  const geo = (o: Conv2dOptions) => convGeometry('conv2d', o, [3, 3]);
+  assert.equal(chooseInputGradFormulation(geo({ padding: 1 }), [3, 3]), 'flipped_conv');
+  assert.equal(chooseInputGradFormulation(geo({ padding: 1, stride: 2 }), [3, 3]), 'conv_transpose');
+  assert.equal(chooseInputGradFormulation(geo({ padding: 3 }), [3, 3]), 'conv_transpose'); // pad > kernel extent 2
+  assert.equal(chooseInputGradFormulation(geo({ padding: 4, dilation: 2 }), [3, 3]), 'flipped_conv'); // extent 4
+  // im2col while the patch matrix fits IM2COL_MAX_BYTES (symbolic batch counted as 64)
+  assert.equal(chooseWeightGradFormulation(32, 64, [3, 3], [32, 32]), 'im2col'); // 75 MB
+  assert.equal(chooseWeightGradFormulation(64, 512, [3, 3], [64, 64]), 'shifted'); // 4.8 GB
+  assert.equal(chooseWeightGradFormulation('batch', 256, [3, 3], [32, 32]), 'shifted'); // 604 MB at batch 64
+  assert.ok(4 * 32 * 64 * 9 * 1024 <= IM2COL_MAX_BYTES);
 });
