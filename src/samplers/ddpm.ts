@@ -167,6 +167,10 @@ export class DDPMScheduler extends BetaScheduler {
     let prev = elementwise2(x0, sample, (a, x) => f32(x0Coeff * a) + f32(xtCoeff * x));
 
     // 6. add noise
+    if (t > 0 && vt === 'fixed_large_log') {
+      // diffusers takes sqrt(log(beta_t)) here, a NaN for every step; we refuse instead of returning NaNs
+      throw new Error(`${this.className}.step: variance_type 'fixed_large_log' is a log-variance (for likelihood computations) and cannot drive sampling (diffusers returns NaN here); use 'fixed_large' or 'fixed_small'`);
+    }
     if (t > 0) {
       const noise = drawNoise(modelOutput.shape, opts, this.className);
       const v = this.getVariance(t, predictedVariance);

@@ -82,15 +82,19 @@ function checkNonNeg(v: number, name: string, fn: string): void {
   if (v < 0) throw new Error(`${fn}: opts.${name} = ${v} must be >= 0`);
 }
 
-/** EDM Algorithm 2 lines 4-6: raise sigma to sigma_hat = sigma (1 + gamma) by adding noise. */
+/**
+ * EDM Algorithm 2 lines 4-6: raise sigma to sigma_hat = sigma (1 + gamma) by adding noise. Like k-diffusion,
+ * one normal draw is taken every step when a generator is given (used only when gamma > 0), so that seeded
+ * runs consume the generator in k-diffusion's order.
+ */
 function churn(x: NDArray, sigma: number, nSteps: number, o: KChurnOptions, fn: string): { x: NDArray; sigmaHat: number } {
   const sChurn = o.sChurn ?? 0, sTmin = o.sTmin ?? 0, sTmax = o.sTmax ?? Infinity, sNoise = o.sNoise ?? 1;
   checkNonNeg(sChurn, 'sChurn', fn);
   const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / nSteps, Math.SQRT2 - 1) : 0;
   const sigmaHat = sigma * (gamma + 1);
+  const eps = o.generator ? o.generator.normal(x.shape) : null;
   if (gamma > 0) {
-    if (!o.generator) throw new Error(`${fn}: sChurn > 0 adds noise and needs opts.generator`);
-    const eps = o.generator.normal(x.shape);
+    if (!eps) throw new Error(`${fn}: sChurn > 0 adds noise and needs opts.generator`);
     const k = Math.sqrt(sigmaHat * sigmaHat - sigma * sigma) * sNoise;
     x = axpy(x, k, eps);
   }
@@ -132,9 +136,10 @@ export function sampleEulerAncestral(model: Denoiser, x: NDArray, sigmas: ArrayL
     const { sigmaDown, sigmaUp } = ancestralStep(s[i], s[i + 1], eta);
     const d = toD(x, s[i], denoised);
     x = axpy(x, sigmaDown - s[i], d);
-    if (s[i + 1] > 0 && sigmaUp > 0) {
-      if (!opts.generator) throw new Error(`${fn}: this sampler injects noise (eta > 0) and needs opts.generator`);
-      x = axpy(x, sigmaUp * sNoise, opts.generator.normal(x.shape));
+    if (s[i + 1] > 0) {
+      // (k-diffusion draws here whenever sigma_next > 0, even with eta = 0)
+      if (opts.generator) x = axpy(x, sigmaUp * sNoise, opts.generator.normal(x.shape));
+      else if (sigmaUp > 0) throw new Error(`${fn}: this sampler injects noise (eta > 0) and needs opts.generator`);
     }
   }
   return x;
