@@ -4,9 +4,10 @@
  * 1-3, with diffusers' config keys and numerics.
  *
  * DEIS writes the probability-flow ODE in rho = sigma_t / alpha_t (the VE noise level) for y = x / alpha:
- * dy/drho = eps(x, t), so one step is exactly y_t = y_s + int_{rho_s}^{rho_t} eps drho (Zhang & Chen, eq. (13),
- * exponential integrator with the linear part absorbed). The multistep method (their "tAB-DEIS", Sec. 4)
- * extrapolates eps by the Lagrange polynomial through the last k outputs — here in log(rho), which gives
+ * dy/drho = eps(x, t), so one step is exactly y_t = y_s + int_{rho_s}^{rho_t} eps drho (Zhang & Chen, Sec. 3:
+ * the exponential integrator with the linear part absorbed). The multistep Adams-Bashforth form (their
+ * rhoAB/tAB-DEIS, Sec. 4) extrapolates eps by the Lagrange polynomial through the last k outputs — here in
+ * log(rho), diffusers' 'logrho' solver, which gives
  * closed-form weights C_ij = int_{rho_s}^{rho_t} l_j(log rho) drho:
  *   x_t = alpha_t (x_s / alpha_s + sum_j C_j eps_j).
  * Order 1 is DDIM.

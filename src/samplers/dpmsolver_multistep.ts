@@ -5,7 +5,7 @@
  * arXiv:2211.01095), orders 1-3, ODE and SDE variants, with diffusers' config keys and numerics.
  *
  * With lambda = log(alpha_t / sigma_t) and h = lambda_t - lambda_s, the diffusion ODE integrates exactly
- * in its linear part (DPM-Solver eq. (3.4), DPM-Solver++ Sec. 3):
+ * in its linear part (DPM-Solver Sec. 3.1, eq. (3.4); DPM-Solver++ Sec. 4.1 for the data-prediction form):
  *   noise prediction ('dpmsolver'):  x_t = (alpha_t/alpha_s) x_s - alpha_t int_{lambda_s}^{lambda_t} e^{-lambda} eps dlambda
  *   data prediction ('dpmsolver++'): x_t = (sigma_t/sigma_s) x_s + sigma_t int_{lambda_s}^{lambda_t} e^{lambda} x0 dlambda
  * and the remaining integral is approximated from the last 1-3 model outputs (Taylor expansion in lambda,
@@ -205,7 +205,7 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
   }
 
   /**
-   * DPM-Solver-1 / DPM-Solver++(1) (= DDIM): DPM-Solver eq. (3.7), DPM-Solver++ eq. (5) form
+   * DPM-Solver-1 / DPM-Solver++(1) (= DDIM; DPM-Solver Sec. 3.3, DPM-Solver++ Sec. 4.1):
    *   '++': x_t = (sigma_t/sigma_s) x_s - alpha_t (e^{-h} - 1) x0_s
    *   noise: x_t = (alpha_t/alpha_s) x_s - sigma_t (e^{h} - 1) eps_s
    * and the first-order SDE steps (exact variance of the linear part plus sqrt-variance noise).

@@ -5,12 +5,12 @@
  *
  * In lambda = log(alpha/sigma), with h = lambda_t - lambda_s and hh = -h for data prediction (predict_x0)
  * or +h for noise prediction, one step is
- *   UniP-p (predictor, Zhao et al. Algorithm 1 / eq. (8)):
+ *   UniP-p (the predictor of Zhao et al. 2023, Sec. 3):
  *     x_t = (sigma_t/sigma_s) x_s - alpha_t (e^{hh} - 1) m_s - alpha_t B(h) sum_k a_k D_k / r_k,
- *   UniC-p (corrector, Algorithm 2 / eq. (9)): the same update recomputed once m_t = model(x_t) is known,
+ *   UniC-p (the corrector): the same update recomputed once m_t = model(x_t) is known,
  *     adding the term a_p (m_t - m_s); it costs no extra model evaluation (it runs at the start of the next step).
  * Here D_k = m_{s_k} - m_s are differences to earlier outputs at r_k = (lambda_{s_k} - lambda_s)/h, and the
- * weights a solve the order conditions sum_k a_k r_k^{i-1} = i! phi_{i+1}(hh) / B(h) (Theorem 3.1), with
+ * weights a solve the order conditions sum_k a_k r_k^{i-1} = i! phi_{i+1}(hh) / B(h) (Zhao et al. 2023, Sec. 3), with
  * B(h) = hh ('bh1') or e^{hh} - 1 ('bh2'). For p = 2 the predictor uses a = 1/2, and UniC-1 uses 1/2.
  *
  * @example
@@ -211,7 +211,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
 
   /**
    * r_k, the order-condition matrix R (rows r^{i-1}) and right-hand side b_i = i! phi_{i+1}(hh) / B(h),
-   * with h_phi_1 = e^{hh} - 1 and phi_{k+1} from phi_k / hh - 1/k! (Zhao et al. 2023, Theorem 3.1).
+   * with h_phi_1 = e^{hh} - 1 and phi_{k+1} from phi_k / hh - 1/k! (Zhao et al. 2023, Sec. 3).
    */
   private orderConditions(rks: number[], h: number, order: number): { hh: number; hPhi1: number; Bh: number; R: number[][]; b: number[] } {
     const hh = this.config.predict_x0 ? -h : h;
@@ -230,7 +230,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     return { hh, hPhi1, Bh, R, b };
   }
 
-  /** UniP-p: predictor from the current grid point s0 to the next point t (Zhao et al. 2023, Algorithm 1). */
+  /** UniP-p: predictor from the current grid point s0 to the next point t (Zhao et al. 2023). */
   protected predict(sample: NDArray, order: number): NDArray {
     const i = this.stepIdx as number;
     const t = vpFromSigma(this.sigmas[i + 1]);
@@ -270,7 +270,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
 
   /**
    * UniC-p: corrector of the sample x_t produced by the last predictor, using its model output m_t
-   * (Zhao et al. 2023, Algorithm 2). `lastSample` is the sample the predictor started from; the corrected
+   * (Zhao et al. 2023). `lastSample` is the sample the predictor started from; the corrected
    * value replaces the predicted x_t entirely.
    */
   protected correct(modelT: NDArray, lastSample: NDArray, order: number): NDArray {
