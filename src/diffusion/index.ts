@@ -8,3 +8,4 @@ export * from './forward.ts';
 export * from './parameterization.ts';
 export * from './thresholding.ts';
 export * from './variance.ts';
+export * from './gaussian_mixture.ts';
