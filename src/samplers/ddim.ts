@@ -38,6 +38,7 @@ export function vpPredEpsilon(modelOutput: NDArray, sample: NDArray, alphaProdT:
   }
 }
 
+/** diffusers' DDIMScheduler (see the file comment). @example DDIMScheduler.fromConfig({ clip_sample: false }).step(eps, t, x, { eta: 0 }) */
 export class DDIMScheduler extends BetaScheduler {
   static override readonly className = 'DDIMScheduler';
   static override readonly configSpec: ConfigSpec = {

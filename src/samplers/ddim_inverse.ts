@@ -26,6 +26,7 @@ import { stepTimestep } from './step_utils.ts';
 
 const f32 = Math.fround;
 
+/** diffusers' DDIMInverseScheduler (see the file comment). @example DDIMInverseScheduler.fromConfig({}).setTimesteps(50) */
 export class DDIMInverseScheduler extends BetaScheduler {
   static override readonly className = 'DDIMInverseScheduler';
   static override readonly configSpec: ConfigSpec = {

@@ -60,6 +60,7 @@ export function clipOrThreshold(x0: NDArray, config: Record<string, any>): NDArr
   return x0;
 }
 
+/** diffusers' DDPMScheduler (see the file comment). @example DDPMScheduler.fromConfig({ variance_type: 'fixed_small' }).setTimesteps(50) */
 export class DDPMScheduler extends BetaScheduler {
   static override readonly className = 'DDPMScheduler';
   static override readonly configSpec: ConfigSpec = {

@@ -34,6 +34,7 @@ export function sigmaScheduleFromConfig(config: Record<string, any>, owner: stri
   return 'default';
 }
 
+/** diffusers' EulerDiscreteScheduler (see the file comment). @example EulerDiscreteScheduler.fromConfig({ use_karras_sigmas: true }).setTimesteps(25) */
 export class EulerDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'EulerDiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {

@@ -21,6 +21,7 @@ import { drawNoise } from './step_utils.ts';
 
 const f32 = Math.fround;
 
+/** diffusers' EulerAncestralDiscreteScheduler (see the file comment). @example s.step(eps, t, x, { generator: new TorchGenerator(0) }) */
 export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'EulerAncestralDiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {

@@ -31,6 +31,7 @@ export function repeatInner<T extends Float32Array | Float64Array>(a: T, keepLas
   return (a instanceof Float32Array ? Float32Array.from(out) : Float64Array.from(out)) as T;
 }
 
+/** diffusers' HeunDiscreteScheduler (see the file comment). @example HeunDiscreteScheduler.fromConfig({}).setTimesteps(20) */
 export class HeunDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'HeunDiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {

@@ -25,6 +25,7 @@ import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
 
 const f32 = Math.fround;
 
+/** diffusers' KDPM2DiscreteScheduler (see the file comment). @example KDPM2DiscreteScheduler.fromConfig({}).setTimesteps(20) */
 export class KDPM2DiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'KDPM2DiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {

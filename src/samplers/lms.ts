@@ -65,6 +65,7 @@ export function gaussKronrod21(f: (x: number) => number, a: number, b: number): 
   return resk * hlgth;
 }
 
+/** diffusers' LMSDiscreteScheduler (see the file comment). @example LMSDiscreteScheduler.fromConfig({}).step(eps, t, x, { order: 4 }) */
 export class LMSDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'LMSDiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {

@@ -28,6 +28,7 @@ import { elementwise2 } from './ddpm.ts';
 
 const f32 = Math.fround;
 
+/** diffusers' PNDMScheduler (see the file comment). @example PNDMScheduler.fromConfig({ skip_prk_steps: true }).setTimesteps(50) */
 export class PNDMScheduler extends BetaScheduler {
   static override readonly className = 'PNDMScheduler';
   static override readonly configSpec: ConfigSpec = {
