@@ -1,5 +1,6 @@
 /**
- * Benchmark driver: `npm run bench [-- suite ...]` runs the named suites (default: all), prints
+ * Benchmark driver: `npm run bench [-- suite ...]` runs the named suites (default: 'engine'; also
+ * 'conv-explore'), prints
  * their tables and writes each into BENCHMARKS.md (machine, date, command, table) between
  * `<!-- bench:<suite>:start -->` and `<!-- bench:<suite>:end -->`, leaving other sections alone.
  *
@@ -10,14 +11,22 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { defaultThreads } from '../src/engine/index.ts';
+import { convDwExplore } from './conv_dw_explore.ts';
 import { engineBench, engineMarkdown } from './engine.ts';
 
-interface Suite { title: string; run: (reps: number) => Promise<string> }
+interface Suite { title: string; run: (reps: number) => Promise<string>; /** part of a plain `npm run bench` */ default: boolean }
 
+const log = (s: string): void => { process.stderr.write(`  ${s}\n`); };
 const suites: Record<string, Suite> = {
   engine: {
     title: 'Engine micro-benchmark (bench/engine.ts, PyTorch twin bench/engine_torch.py)',
-    run: async (reps) => engineMarkdown(await engineBench({ reps, log: (s) => process.stderr.write(`  ${s}\n`) })),
+    run: async (reps) => engineMarkdown(await engineBench({ reps, log })),
+    default: true,
+  },
+  'conv-explore': {
+    title: 'Conv gradient formulations explored as raw ONNX (bench/conv_dw_explore.ts)',
+    run: (reps) => convDwExplore(reps, 2, log),
+    default: false,
   },
 };
 
@@ -35,12 +44,14 @@ async function main(): Promise<void> {
   const repsAt = args.indexOf('--reps');
   const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : 10;
   const write = !args.includes('--no-write');
+  const shown = args.filter((a) => a !== '--no-write');
   const names = args.filter((a, i) => !a.startsWith('--') && (repsAt < 0 || i !== repsAt + 1));
-  const chosen = names.length ? names : Object.keys(suites);
+  const chosen = names.length ? names : Object.keys(suites).filter((k) => suites[k].default);
   for (const n of chosen) if (!suites[n]) throw new Error(`bench: unknown suite '${n}' (suites: ${Object.keys(suites).join(', ')})`);
   const file = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
   for (const n of chosen) {
     const t0 = performance.now();
+    const load0 = os.loadavg().map((l) => l.toFixed(2)).join(' ');
     process.stderr.write(`suite ${n}\n`);
     const table = await suites[n].run(reps);
     const secs = ((performance.now() - t0) / 1000).toFixed(0);
@@ -49,8 +60,8 @@ async function main(): Promise<void> {
       `## ${suites[n].title}`,
       '',
       `- machine: ${machine()}`,
-      `- date: ${new Date().toISOString()}`,
-      `- command: \`npm run bench -- ${n}${reps !== 10 ? ` --reps ${reps}` : ''}\` (${secs} s)`,
+      `- date: ${new Date().toISOString()}; load average before / after: ${load0} / ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the box slows both columns)`,
+      `- command: \`npm run bench${shown.length ? ` -- ${shown.join(' ')}` : ''}\` (this suite: ${secs} s)`,
       '',
       table,
       `<!-- bench:${n}:end -->`,
