@@ -14,7 +14,7 @@
 import { NDArray, concat, constant, cos, mul, pad, reshape, sin, type Value } from '../engine/index.ts';
 import { Module } from './module.ts';
 
-export interface TimestepEmbeddingOptions {
+export interface SinusoidalEmbeddingOptions {
   /** Order [cos, sin] instead of [sin, cos] (default false, as diffusers' function; UNet2DModel passes true). */
   flipSinToCos?: boolean;
   /** Controls the spacing of the frequencies (default 1, as diffusers' function; UNet2DModel's freq_shift is 0). */
@@ -25,7 +25,7 @@ export interface TimestepEmbeddingOptions {
   maxPeriod?: number;
 }
 
-function checkOptions(dim: number, o: TimestepEmbeddingOptions): Required<TimestepEmbeddingOptions> {
+function checkOptions(dim: number, o: SinusoidalEmbeddingOptions): Required<SinusoidalEmbeddingOptions> {
   if (!Number.isInteger(dim) || dim < 2) throw new Error(`timestep embedding: dim must be an integer >= 2, got ${dim}`);
   const r = { flipSinToCos: o.flipSinToCos ?? false, downscaleFreqShift: o.downscaleFreqShift ?? 1, scale: o.scale ?? 1, maxPeriod: o.maxPeriod ?? 10000 };
   if (!(r.maxPeriod > 0)) throw new Error(`timestep embedding: maxPeriod must be > 0, got ${r.maxPeriod}`);
@@ -37,7 +37,7 @@ function checkOptions(dim: number, o: TimestepEmbeddingOptions): Required<Timest
 }
 
 /** The `floor(dim/2)` frequencies freq_i in float32, rounded step by step like torch. @example timestepFrequencies(4, { downscaleFreqShift: 0 }) // [1, 0.01] */
-export function timestepFrequencies(dim: number, opts: TimestepEmbeddingOptions = {}): Float32Array {
+export function timestepFrequencies(dim: number, opts: SinusoidalEmbeddingOptions = {}): Float32Array {
   const o = checkOptions(dim, opts);
   const half = Math.floor(dim / 2);
   const a = Math.fround(-Math.log(o.maxPeriod));
@@ -48,7 +48,7 @@ export function timestepFrequencies(dim: number, opts: TimestepEmbeddingOptions 
 }
 
 /** Sinusoidal embedding of timesteps `t` (shape [n], float32) -> [n, dim]. */
-export function getTimestepEmbedding(t: Value, dim: number, opts: TimestepEmbeddingOptions = {}): Value {
+export function getTimestepEmbedding(t: Value, dim: number, opts: SinusoidalEmbeddingOptions = {}): Value {
   if (t.rank !== 1) throw new Error(`timestep embedding: timesteps must be a 1-D array [batch], got shape [${t.shape.join(', ')}]`);
   const o = checkOptions(dim, opts);
   const freqs = timestepFrequencies(dim, o);
@@ -66,8 +66,8 @@ export function getTimestepEmbedding(t: Value, dim: number, opts: TimestepEmbedd
  * @example const timeProj = new Timesteps(32, { flipSinToCos: true, downscaleFreqShift: 0 }); const e = timeProj.forward(t);
  */
 export class Timesteps extends Module {
-  readonly options: Required<TimestepEmbeddingOptions>;
-  constructor(readonly numChannels: number, opts: TimestepEmbeddingOptions = {}) {
+  readonly options: Required<SinusoidalEmbeddingOptions>;
+  constructor(readonly numChannels: number, opts: SinusoidalEmbeddingOptions = {}) {
     super();
     this.options = checkOptions(numChannels, opts);
   }
