@@ -76,7 +76,7 @@ export class TrainStep {
     if (maxNorm !== undefined && !(maxNorm > 0)) throw new Error(`TrainStep: maxGradNorm must be > 0, got ${maxNorm}`);
     const K = opts.gradAccumSteps ?? 1;
     if (!(Number.isInteger(K) && K >= 1)) throw new Error(`TrainStep: gradAccumSteps must be a positive integer, got ${K}`);
-    for (const b of batch) if (b.name.includes('.') || ['t', 'lr'].includes(b.name)) throw new Error(`TrainStep: batch input name '${b.name}' is reserved or contains '.'`);
+    for (const b of batch) if (b.name.includes('.')) throw new Error(`TrainStep: batch input name '${b.name}' must not contain '.' (reserved for parameters and optimizer state)`);
     const pSpecs = names.map((n) => ({ name: `p.${n}`, shape: params[n].shape }));
     const mvSpecs = [...names.map((n) => ({ name: `m.${n}`, shape: params[n].shape })), ...names.map((n) => ({ name: `v.${n}`, shape: params[n].shape }))];
     const k = names.length;
@@ -92,7 +92,7 @@ export class TrainStep {
         const out: Record<string, Value> = { loss };
         applyUpdate(names, p, grad(loss, names.map((n) => p[n])), xs.slice(k, 2 * k), xs.slice(2 * k, 3 * k), t, lr, cfg, maxNorm, out);
         return out;
-      }, [...pSpecs, ...mvSpecs, { name: 't', shape: [] }, { name: 'lr', shape: [] }, ...batch]);
+      }, [...pSpecs, ...mvSpecs, { name: 'opt.t', shape: [] }, { name: 'opt.lr', shape: [] }, ...batch]);
       const fused = await compile(graph, opts.session);
       return new TrainStep(fused, null, null, names, 1, { ...params }, zeros(), zeros());
     }
@@ -107,13 +107,13 @@ export class TrainStep {
       const out: Record<string, Value> = {};
       applyUpdate(names, p, xs.slice(3 * k, 4 * k), xs.slice(k, 2 * k), xs.slice(2 * k, 3 * k), xs[4 * k], xs[4 * k + 1], cfg, maxNorm, out);
       return out;
-    }, [...pSpecs, ...mvSpecs, ...names.map((n) => ({ name: `g.${n}`, shape: params[n].shape })), { name: 't', shape: [] }, { name: 'lr', shape: [] }]);
+    }, [...pSpecs, ...mvSpecs, ...names.map((n) => ({ name: `g.${n}`, shape: params[n].shape })), { name: 'opt.t', shape: [] }, { name: 'opt.lr', shape: [] }]);
     const [g, u] = await Promise.all([compile(gradGraph, opts.session), compile(updateGraph, opts.session)]);
     return new TrainStep(null, g, u, names, K, { ...params }, zeros(), zeros());
   }
 
   private stateFeeds(): Record<string, NDArray> {
-    const feeds: Record<string, NDArray> = { t: NDArray.scalar(this.t + 1) };
+    const feeds: Record<string, NDArray> = { 'opt.t': NDArray.scalar(this.t + 1) };
     for (const n of this.paramNames) {
       feeds[`p.${n}`] = this.params[n];
       feeds[`m.${n}`] = this.m[n];
@@ -143,7 +143,7 @@ export class TrainStep {
       throw new Error(`TrainStep.step: got ${batches.length} micro-batches, configured for gradAccumSteps = ${this.gradAccumSteps}`);
     }
     const feeds = this.stateFeeds();
-    feeds.lr = NDArray.scalar(lr);
+    feeds['opt.lr'] = NDArray.scalar(lr);
     if (this.fused) {
       const byName = this.adopt(this.fused, await this.fused.run({ ...feeds, ...batches[0] }));
       return { loss: byName.loss.item(), gradNorm: byName.grad_norm?.item() };

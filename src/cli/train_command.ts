@@ -1,0 +1,169 @@
+/**
+ * `diffuse train`: resolve the model and data from the command line, train with a progress line,
+ * write sample previews and checkpoints.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { modelConfig, modelFromConfig, type DiffusionModel } from '../models/registry.ts';
+import { openDataSource, type DataDescription } from '../training/data_source.ts';
+import { defaultTrainConfig, nullClassOf, train, type Progress, type TrainConfig } from '../training/trainer.ts';
+import type { TrainPredictionType } from '../training/objectives.ts';
+import { generate } from '../pipelines/generate.ts';
+import { denoiserWithWeightInputs, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
+import { samplingScheduler, writeRunInfo, writeSamples, type RunInfo } from '../pipelines/sample_model.ts';
+import { Philox } from '../engine/index.ts';
+import { loadModelFolder } from '../training/checkpoint.ts';
+
+export interface TrainCliOptions {
+  data: string;
+  model: string;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  out: string;
+  resume?: boolean;
+  seed: number;
+  warmup?: number;
+  ema?: number;
+  noEma?: boolean;
+  predictionType?: string;
+  snrGamma?: number;
+  learnedVariance?: boolean;
+  gradAccum?: number;
+  maxGradNorm?: number;
+  weightDecay?: number;
+  betaSchedule?: string;
+  trainTimesteps?: number;
+  classCond?: boolean;
+  labelDropout?: number;
+  checkpointEvery?: number;
+  sampleEvery?: number;
+  keepLast?: number;
+  imageSize?: number;
+  channels?: number;
+  limit?: number;
+  skipNonfinite?: boolean;
+  quiet?: boolean;
+}
+
+/** Model for the data: a registry name (shapes adapted to the data) or a config.json path. */
+export function resolveModel(spec: string, desc: DataDescription, classes: number | null): DiffusionModel {
+  let cfg: Record<string, unknown>;
+  if (spec.endsWith('.json')) {
+    let text: string;
+    try { text = fs.readFileSync(spec, 'utf8'); } catch (e) { throw new Error(`--model ${spec}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+    try { cfg = JSON.parse(text); } catch (e) { throw new Error(`--model ${spec}: invalid JSON (${(e as Error).message})`); }
+    return modelFromConfig(cfg, spec);
+  }
+  const overrides: Record<string, unknown> = {};
+  const isUnet = (modelConfig(spec) as unknown as Record<string, unknown>)._class_name === 'UNet2DModel';
+  if (isUnet) {
+    if (desc.sampleShape.length !== 3) throw new Error(`--model ${spec}: an image model needs image data; '${desc.spec}' gives samples of shape [${desc.sampleShape}] (use mlp-2d)`);
+    const [c, h] = desc.sampleShape;
+    Object.assign(overrides, { in_channels: c, out_channels: c, sample_size: h });
+  } else {
+    if (desc.sampleShape.length !== 1) throw new Error(`--model ${spec}: an MLP needs vector data; '${desc.spec}' gives samples of shape [${desc.sampleShape}] (use unet-s)`);
+    Object.assign(overrides, { in_channels: desc.sampleShape[0], out_channels: desc.sampleShape[0] });
+  }
+  if (classes !== null) overrides.num_class_embeds = classes;
+  return modelFromConfig(modelConfig(spec, overrides), `model '${spec}'`);
+}
+
+function trainConfigFrom(o: TrainCliOptions): TrainConfig {
+  const c = defaultTrainConfig();
+  const pred = (o.predictionType ?? 'epsilon') as TrainPredictionType;
+  return {
+    ...c,
+    steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed: o.seed,
+    warmupSteps: o.warmup ?? Math.min(c.warmupSteps, Math.floor(o.steps / 10)),
+    emaDecay: o.noEma ? null : o.ema ?? c.emaDecay,
+    weightDecay: o.weightDecay ?? c.weightDecay,
+    maxGradNorm: o.maxGradNorm ?? c.maxGradNorm,
+    gradAccumSteps: o.gradAccum ?? 1,
+    objective: { predictionType: pred, snrGamma: o.snrGamma, varianceType: o.learnedVariance ? 'learned_range' : 'fixed' },
+    noiseSchedule: { ...c.noiseSchedule, beta_schedule: o.betaSchedule ?? 'linear', num_train_timesteps: o.trainTimesteps ?? 1000 },
+    labelDropout: o.labelDropout ?? 0,
+    checkpointEvery: o.checkpointEvery ?? Math.max(1, Math.min(1000, o.steps)),
+    keepLast: o.keepLast ?? c.keepLast,
+    onNonFinite: o.skipNonfinite ? 'skip' : 'stop',
+  };
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60), r = Math.round(s % 60);
+  return m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
+}
+
+/** A one-line progress bar (redrawn in place on a terminal, a line every 5% otherwise). */
+export function progressPrinter(quiet = false): (p: Progress) => void {
+  let lastPct = -1;
+  const tty = process.stderr.isTTY;
+  return (p) => {
+    if (quiet) return;
+    const frac = p.step / p.steps;
+    const width = 24, filled = Math.round(frac * width);
+    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.itPerSec.toFixed(1)} it/s ETA ${fmtTime(p.etaSec)}`;
+    if (tty) process.stderr.write(`\r${line}${p.step === p.steps ? '\n' : ''}`);
+    else {
+      const pct = Math.floor(frac * 20);
+      if (pct !== lastPct || p.step === p.steps) { lastPct = pct; process.stderr.write(`${line}\n`); }
+    }
+  };
+}
+
+export async function trainCommand(o: TrainCliOptions): Promise<void> {
+  // Refuse to touch a folder holding another run unless resuming.
+  if (!o.resume && fs.existsSync(path.join(o.out, 'config.json'))) {
+    throw new Error(`--out ${o.out} already holds a model; pass --resume to continue it or choose another --out (nothing was overwritten)`);
+  }
+  const data = openDataSource(o.data, { batchSize: o.batchSize, seed: o.seed, imageSize: o.imageSize, channels: o.channels as 1 | 3 | undefined, limit: o.limit });
+  const desc = data.describe();
+  const config = trainConfigFrom(o);
+  config.noiseSchedule.clip_sample = desc.kind === 'images'; // samples of other data are unbounded
+  let classes: number | null = null;
+  if (o.classCond) {
+    if (desc.numClasses === null) throw new Error(`--class-cond: the data '${o.data}' has no class labels`);
+    classes = desc.numClasses + (config.labelDropout > 0 ? 1 : 0);
+  } else if (o.labelDropout) throw new Error('--label-dropout needs --class-cond');
+  let model = resolveModel(o.model, desc, classes);
+  if (o.resume && fs.existsSync(path.join(o.out, 'config.json'))) {
+    model = modelFromConfig(loadModelFolder(o.out).modelConfig, path.join(o.out, 'config.json'));
+  }
+  if (config.objective.varianceType === 'learned_range') {
+    const c = model.toConfig() as unknown as Record<string, unknown>;
+    if (c.out_channels === c.in_channels) model = modelFromConfig({ ...c, out_channels: 2 * (c.in_channels as number) }, 'model');
+  }
+  const nullClass = config.labelDropout > 0 ? nullClassOf(model) : null;
+  const info = (step: number): RunInfo => ({ data: desc, nullClass, step });
+  const withWeights = denoiserWithWeightInputs(model);
+  const previewDir = path.join(o.out, 'samples');
+  const reference = desc.kind === 'toy2d' ? data.reference(1000, o.seed + 1) : undefined;
+  const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
+  log(`training ${(model.toConfig() as unknown as Record<string, unknown>)._class_name} (${model.numParameters().toLocaleString('en')} parameters) on ${desc.spec} [${desc.sampleShape}] for ${config.steps} steps, batch ${config.batchSize}`);
+  const result = await train({
+    model, data, config, outDir: o.out, resume: o.resume,
+    onProgress: progressPrinter(o.quiet),
+    onSample: {
+      everySteps: o.sampleEvery ?? Math.max(1, config.steps),
+      fn: async (step, weights) => {
+        writeRunInfo(o.out, info(step));
+        const n = desc.kind === 'images' ? 16 : 1000;
+        const sched = samplingScheduler('ddim', { ...config.noiseSchedule, prediction_type: config.objective.predictionType }, { clip_sample: desc.kind === 'images' });
+        const cond = isClassConditional(model);
+        const x = await generate(withWeights(weights), sched, {
+          shape: [n, ...modelSampleShape(model)], steps: 50, generator: new Philox(o.seed + 7),
+          classLabels: cond ? Float32Array.from({ length: n }, (_, i) => i % (desc.numClasses ?? 1)) : undefined,
+        });
+        if (desc.kind === 'images' || desc.sampleShape[0] === 2) {
+          fs.mkdirSync(previewDir, { recursive: true });
+          writeSamples(path.join(previewDir, `step-${String(step).padStart(6, '0')}.png`), x, info(step), undefined, reference);
+        }
+      },
+    },
+  });
+  writeRunInfo(o.out, info(result.steps));
+  const last = result.losses.slice(-50).filter(Number.isFinite);
+  log(`done: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss (mean of last ${last.length}) ${(last.reduce((a, b) => a + b, 0) / Math.max(1, last.length)).toFixed(4)}; model in ${o.out}`);
+}
+

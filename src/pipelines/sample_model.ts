@@ -1,0 +1,204 @@
+/**
+ * Sample a trained model folder and write the result: a PNG grid (images), a scatter PNG (2D
+ * data), a CSV (low-dimensional data, standardisation undone) or a GIF of the denoising
+ * trajectory. Used by `diffuse sample` and by the sample previews during training.
+ *
+ * @example
+ *   await sampleModelFolder('runs/mnist', { scheduler: 'DDIMScheduler', steps: 50, n: 64, seed: 0, out: 'digits.png' });
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { NDArray, Philox } from '../engine/index.ts';
+import { modelFromConfig, type DiffusionModel } from '../models/registry.ts';
+import { checkParams } from '../nn/module.ts';
+import { schedulerFromConfig, registeredSchedulers } from '../samplers/index.ts';
+import { loadModelFolder } from '../training/checkpoint.ts';
+import type { DataDescription } from '../training/data_source.ts';
+import { writePng } from '../io/png.ts';
+import { writeScatterPng, scatterTrajectoryFrames } from '../io/scatter.ts';
+import { writeGif, trajectoryFrames } from '../io/gif.ts';
+import { writeCsv } from '../io/csv.ts';
+import { writeFileAtomicSync } from '../io/atomic.ts';
+import { generate } from './generate.ts';
+import { denoiserFor, isClassConditional, modelSampleShape } from './denoiser.ts';
+
+export const RUN_INFO_NAME = 'diffuse.json';
+
+/** What diffuse stores beside the diffusers files: how to interpret the model's samples. */
+export interface RunInfo {
+  data: DataDescription;
+  /** Label of the null class (classifier-free guidance), if trained with label dropout. */
+  nullClass: number | null;
+  step: number;
+}
+
+export function writeRunInfo(dir: string, info: RunInfo): void {
+  writeFileAtomicSync(path.join(dir, RUN_INFO_NAME), `${JSON.stringify(info, null, 2)}\n`);
+}
+
+export function readRunInfo(dir: string): RunInfo | null {
+  const p = path.join(dir, RUN_INFO_NAME);
+  if (!fs.existsSync(p)) return null;
+  try {
+    return JSON.parse(fs.readFileSync(p, 'utf8')) as RunInfo;
+  } catch (e) {
+    throw new Error(`${p}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+export interface LoadedModel {
+  model: DiffusionModel;
+  weights: Record<string, NDArray>;
+  schedulerConfig: Record<string, unknown>;
+  info: RunInfo | null;
+}
+
+/** Load a model folder (validated: config keys, parameter names and shapes). */
+export function loadTrainedModel(dir: string): LoadedModel {
+  const { modelConfig, schedulerConfig, weights } = loadModelFolder(dir);
+  const model = modelFromConfig(modelConfig, path.join(dir, 'config.json'));
+  checkParams(model, weights, path.join(dir, 'diffusion_pytorch_model.safetensors'));
+  return { model, weights, schedulerConfig, info: readRunInfo(dir) };
+}
+
+export interface SampleOptions {
+  /** diffusers scheduler class name, or a short alias (ddpm, ddim, dpmsolver++, unipc, euler, heun, ...). */
+  scheduler?: string;
+  steps: number;
+  n: number;
+  seed: number;
+  classLabel?: number;
+  guidance?: number;
+  eta?: number;
+  /** Output file: .png, .csv or .gif. */
+  out?: string;
+}
+
+/** Short names accepted for --scheduler, besides diffusers' class names. */
+export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]> = {
+  ddpm: ['DDPMScheduler', {}],
+  ddim: ['DDIMScheduler', {}],
+  pndm: ['PNDMScheduler', { skip_prk_steps: true }],
+  'dpmsolver++': ['DPMSolverMultistepScheduler', { algorithm_type: 'dpmsolver++', solver_order: 2 }],
+  dpmsolver: ['DPMSolverMultistepScheduler', { algorithm_type: 'dpmsolver' }],
+  'sde-dpmsolver++': ['DPMSolverMultistepScheduler', { algorithm_type: 'sde-dpmsolver++' }],
+  unipc: ['UniPCMultistepScheduler', {}],
+  deis: ['DEISMultistepScheduler', {}],
+  euler: ['EulerDiscreteScheduler', {}],
+  'euler-a': ['EulerAncestralDiscreteScheduler', {}],
+  heun: ['HeunDiscreteScheduler', {}],
+  kdpm2: ['KDPM2DiscreteScheduler', {}],
+  lms: ['LMSDiscreteScheduler', {}],
+};
+
+/** Build the sampling scheduler on the model's training schedule (diffusers' from_config swap). */
+export function samplingScheduler(name: string | undefined, trainingConfig: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
+  const key = name ?? 'ddim';
+  const alias = SCHEDULER_ALIASES[key.toLowerCase()];
+  const [cls, extra] = alias ?? [key, {}];
+  if (!alias && !registeredSchedulers().includes(cls)) {
+    throw new Error(`--scheduler ${key}: unknown; use one of ${Object.keys(SCHEDULER_ALIASES).join(', ')} or a diffusers class name (${registeredSchedulers().join(', ')})`);
+  }
+  return schedulerWithOverrides(cls, trainingConfig, { ...extra, ...overrides });
+}
+
+/**
+ * diffusers' `XScheduler.from_config(config, **overrides)`: keys the source config took as
+ * defaults (`_use_default_values`) get the target class's defaults, except explicit overrides.
+ */
+export function schedulerWithOverrides(cls: string, config: Record<string, unknown>, overrides: Record<string, unknown>) {
+  const cfg: Record<string, unknown> = { ...config, ...overrides };
+  delete cfg._class_name;
+  if (Array.isArray(cfg._use_default_values)) {
+    cfg._use_default_values = (cfg._use_default_values as string[]).filter((k) => !(k in overrides));
+  }
+  // The training schedule is DDPM's; samples are unbounded for non-image data.
+  return schedulerFromConfig(cls, cfg);
+}
+
+/** Draw n samples (and, when asked, the trajectory of every step). */
+export async function sampleLoaded(m: LoadedModel, o: SampleOptions, trajectory?: NDArray[]): Promise<NDArray> {
+  const { model, weights, schedulerConfig, info } = m;
+  if (!(Number.isInteger(o.n) && o.n >= 1)) throw new Error(`--n: expected a positive integer, got ${o.n}`);
+  if (!(Number.isInteger(o.steps) && o.steps >= 1)) throw new Error(`--steps: expected a positive integer, got ${o.steps}`);
+  const isImage = info ? info.data.kind === 'images' : 'sample_size' in (model.config as object);
+  const sched = samplingScheduler(o.scheduler, schedulerConfig, { clip_sample: isImage && schedulerConfig.clip_sample !== false });
+  const cond = isClassConditional(model);
+  let labels: Float32Array | undefined;
+  if (cond) {
+    const numClasses = info?.data.numClasses ?? null;
+    const k = o.classLabel;
+    if (k !== undefined && (!Number.isInteger(k) || k < 0 || (numClasses !== null && k >= numClasses))) {
+      throw new Error(`--class ${k}: expected an integer in 0..${(numClasses ?? 1) - 1}`);
+    }
+    // Without --class: cycle through the classes.
+    labels = Float32Array.from({ length: o.n }, (_, i) => k ?? (numClasses ? i % numClasses : 0));
+  } else if (o.classLabel !== undefined) {
+    throw new Error('--class: this model was trained without classes');
+  }
+  const w = o.guidance ?? 1;
+  if (w !== 1 && (info?.nullClass === null || info?.nullClass === undefined)) {
+    throw new Error('--guidance: this model was not trained with label dropout (classifier-free guidance needs --label-dropout > 0 at training)');
+  }
+  return generate(denoiserFor(model, weights), sched, {
+    shape: [o.n, ...modelSampleShape(model)], steps: o.steps, generator: new Philox(o.seed), classLabels: labels,
+    guidanceScale: w, nullClass: info?.nullClass ?? undefined, eta: o.eta,
+    onStep: trajectory ? ({ sample }) => trajectory.push(sample) : undefined,
+  });
+}
+
+/** Undo the data standardisation of tabular / series data. */
+export function toDataUnits(x: NDArray, info: RunInfo | null): NDArray {
+  const s = info?.data.scaler;
+  if (!s) return x;
+  const D = x.shape[x.ndim - 1];
+  return x.map((v, i) => {
+    const j = s.mean.length === 1 ? 0 : i % D;
+    return v * s.std[j] + s.mean[j];
+  });
+}
+
+/** Write samples (and optionally their trajectory) to `out` by its extension. */
+export function writeSamples(out: string, samples: NDArray, info: RunInfo | null, trajectory?: NDArray[], reference?: NDArray): void {
+  const ext = path.extname(out).toLowerCase();
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  const images = samples.ndim === 4;
+  if (ext === '.png') {
+    if (images) writePng(out, samples.map((v) => Math.max(-1, Math.min(1, v))), { range: '[-1,1]', nrow: Math.ceil(Math.sqrt(samples.shape[0])) });
+    else if (samples.shape[1] === 2) writeScatterPng(out, toDataUnits(samples, info), { reference: reference ? toDataUnits(reference, info) : undefined });
+    else throw new Error(`--out ${out}: a PNG needs images or 2-D points; these samples have ${samples.shape[1]} columns (write a .csv)`);
+  } else if (ext === '.csv') {
+    if (images) throw new Error(`--out ${out}: image samples are written as .png or .gif`);
+    writeCsv(out, toDataUnits(samples, info), { header: info?.data.columns });
+  } else if (ext === '.gif') {
+    const steps = trajectory && trajectory.length ? trajectory : [samples];
+    if (images) writeGif(out, trajectoryFrames(steps.map((s) => s.map((v) => Math.max(-1, Math.min(1, v)))), { range: '[-1,1]' }));
+    else if (samples.shape[1] === 2) {
+      const last = toDataUnits(steps[steps.length - 1], info);
+      writeGif(out, scatterTrajectoryFrames(steps.map((s) => toDataUnits(s, info)), { bounds: boundsOf(last) }));
+    } else throw new Error(`--out ${out}: a GIF needs images or 2-D points`);
+  } else {
+    throw new Error(`--out ${out}: unknown extension '${ext}' (use .png, .csv or .gif)`);
+  }
+}
+
+function boundsOf(x: NDArray): [number, number, number, number] {
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < x.shape[0]; i++) {
+    const a = x.data[2 * i], b = x.data[2 * i + 1];
+    if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
+    x0 = Math.min(x0, a); x1 = Math.max(x1, a); y0 = Math.min(y0, b); y1 = Math.max(y1, b);
+  }
+  const m = 0.1 * Math.max(x1 - x0, y1 - y0, 1e-3);
+  return [x0 - m, x1 + m, y0 - m, y1 + m];
+}
+
+/** Load, sample, write. Returns the samples. */
+export async function sampleModelFolder(dir: string, o: SampleOptions): Promise<NDArray> {
+  const m = loadTrainedModel(dir);
+  const wantTrajectory = o.out !== undefined && path.extname(o.out).toLowerCase() === '.gif';
+  const traj: NDArray[] = [];
+  const x = await sampleLoaded(m, o, wantTrajectory ? traj : undefined);
+  if (o.out) writeSamples(o.out, x, m.info, traj);
+  return x;
+}

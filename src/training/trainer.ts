@@ -1,0 +1,223 @@
+/**
+ * The training loop, in one readable file: data -> forward process -> compiled train step
+ * (model + loss + backward + clipping + AdamW in one ONNX graph) -> EMA -> checkpoints.
+ *
+ * Resume restores everything (weights, EMA, AdamW moments and step, RNG streams, data order), so a
+ * resumed run continues exactly as the uninterrupted one would. A non-finite loss stops training
+ * with a message naming the step and the last good checkpoint (or skips the step on request).
+ *
+ * @example
+ *   const result = await train({
+ *     model: createModel('mlp-2d'), data: openDataSource('moons', { batchSize: 256, seed: 0 }),
+ *     config: { ...defaultTrainConfig(), steps: 2000 }, outDir: 'runs/moons' });
+ */
+import fs from 'node:fs';
+import { NDArray, Philox, type PhiloxState } from '../engine/index.ts';
+import { withParams, checkParams } from '../nn/module.ts';
+import type { DiffusionModel } from '../models/registry.ts';
+import { DDPMScheduler } from '../samplers/ddpm.ts';
+import { DiffusionObjective, diffusionLoss, type ObjectiveConfig } from './objectives.ts';
+import { TrainStep } from './train_step.ts';
+import { Ema } from './ema.ts';
+import { warmupCosine } from './lr_schedule.ts';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint, saveModelFolder } from './checkpoint.ts';
+import type { DataSource } from './data_source.ts';
+
+export interface TrainConfig {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  minLr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  /** Global-norm gradient clipping (null = off). */
+  maxGradNorm: number | null;
+  gradAccumSteps: number;
+  /** EMA max decay (null = no EMA). */
+  emaDecay: number | null;
+  emaPower: number;
+  objective: ObjectiveConfig;
+  /** The training noise schedule: a DDPMScheduler config (diffusers keys). */
+  noiseSchedule: Record<string, unknown>;
+  /** Probability of replacing a class label by the null class (classifier-free guidance training). */
+  labelDropout: number;
+  seed: number;
+  checkpointEvery: number;
+  keepLast: number;
+  /** On a non-finite loss: 'stop' (default) or 'skip' the step. */
+  onNonFinite: 'stop' | 'skip';
+}
+
+export function defaultTrainConfig(): TrainConfig {
+  return {
+    steps: 1000, batchSize: 64, lr: 1e-3, warmupSteps: 100, minLr: 0, weightDecay: 0, beta1: 0.9, beta2: 0.999,
+    maxGradNorm: 1, gradAccumSteps: 1, emaDecay: 0.999, emaPower: 0.75,
+    objective: { predictionType: 'epsilon' },
+    noiseSchedule: { num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02 },
+    labelDropout: 0, seed: 0, checkpointEvery: 500, keepLast: 2, onNonFinite: 'stop',
+  };
+}
+
+export interface Progress {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  itPerSec: number;
+  etaSec: number;
+}
+
+export interface TrainOptions {
+  model: DiffusionModel;
+  data: DataSource;
+  config: TrainConfig;
+  outDir: string;
+  /** Continue from the newest checkpoint in outDir. */
+  resume?: boolean;
+  onProgress?: (p: Progress) => void;
+  /** Called every `everySteps` with the EMA (or raw) weights, e.g. to write a sample grid. */
+  onSample?: { everySteps: number; fn: (step: number, weights: Record<string, NDArray>) => Promise<void> };
+  /** Stop after this many steps of this call (the run can be resumed), for tests of resume. */
+  stopAfter?: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  losses: number[];
+  weights: Record<string, NDArray>;
+  seconds: number;
+}
+
+export class NonFiniteLossError extends Error {
+  constructor(readonly step: number, readonly lastCheckpoint: string | null, loss: number) {
+    super(`training stopped: the loss became ${loss} at step ${step}; last good checkpoint: ${lastCheckpoint ?? 'none yet'} (resume from it with a lower --lr, or pass --skip-nonfinite to skip such steps)`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/** The null class used for label dropout: one past the data's classes. */
+export function nullClassOf(model: DiffusionModel): number | null {
+  const n = (model.config as { num_class_embeds?: number | null }).num_class_embeds;
+  return typeof n === 'number' && n > 0 ? n - 1 : null;
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const { model, data, config: c, outDir } = o;
+  const desc = data.describe();
+  const modelConfig = model.toConfig() as unknown as Record<string, unknown>;
+  const noise = new DDPMScheduler({ ...c.noiseSchedule, prediction_type: c.objective.predictionType ?? 'epsilon', variance_type: c.objective.varianceType === 'learned_range' ? 'learned_range' : 'fixed_small' });
+  const objective = new DiffusionObjective(noise.alphasCumprod, c.objective);
+  const sampleShape = desc.sampleShape;
+  const B = c.batchSize;
+  const conditional = nullClassOf(model) !== null;
+  if (conditional && desc.numClasses === null) throw new Error(`model has a class embedding but the data '${desc.spec}' has no labels`);
+  if (conditional && desc.numClasses! + (c.labelDropout > 0 ? 1 : 0) > (model.config as { num_class_embeds: number }).num_class_embeds) {
+    throw new Error(`model num_class_embeds = ${(model.config as { num_class_embeds: number }).num_class_embeds} is too small for ${desc.numClasses} classes${c.labelDropout > 0 ? ' plus the null class of label dropout' : ''}`);
+  }
+  if (!(c.labelDropout >= 0 && c.labelDropout < 1)) throw new Error(`label dropout must be in [0, 1), got ${c.labelDropout}`);
+
+  // RNG streams: init, noise (t, eps), label dropout. Data order lives in the data source.
+  const root = new Philox(c.seed);
+  let noiseRng = root.fold(1), dropRng = root.fold(2);
+  let params = model.initParams(root.fold(0));
+  let ema: Ema | null = c.emaDecay !== null ? new Ema(params, { maxDecay: c.emaDecay, power: c.emaPower }) : null;
+  let startStep = 0;
+  let losses: number[] = [];
+  let restored: ReturnType<typeof loadCheckpoint> | null = null;
+  if (o.resume) {
+    const last = latestCheckpoint(outDir);
+    if (last) {
+      restored = loadCheckpoint(last);
+      checkParams(model, restored.params, `${last}/diffusion_pytorch_model.safetensors`);
+      const st = restored.trainerState as Record<string, unknown>;
+      if (JSON.stringify(st.modelConfig) !== JSON.stringify(modelConfig)) throw new Error(`--resume: ${last} was trained with another model config; use another --out or the same --model`);
+      params = restored.params;
+      if (ema && restored.ema) { ema = new Ema(restored.ema, { maxDecay: c.emaDecay!, power: c.emaPower }); ema.step = Number(st.emaStep ?? 0); }
+      noiseRng = Philox.fromState(st.noiseRng as PhiloxState);
+      dropRng = Philox.fromState(st.dropRng as PhiloxState);
+      data.restore(st.data);
+      startStep = restored.step;
+      losses = (st.losses as number[]) ?? [];
+    }
+  }
+
+  const ts = await TrainStep.create(
+    (p, b) => withParams(model, p, () => {
+      const out = model.forward(b.x_t, b.t, conditional ? b.labels : undefined);
+      return diffusionLoss(out, b, objective);
+    }),
+    params,
+    [...objective.batchSpecs([B, ...sampleShape]), ...(conditional ? [{ name: 'labels', shape: [B] }] : [])],
+    {
+      optimizer: { beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay },
+      maxGradNorm: c.maxGradNorm ?? undefined,
+      gradAccumSteps: c.gradAccumSteps,
+    },
+  );
+  if (restored?.optimizer) { ts.m = restored.optimizer.m; ts.v = restored.optimizer.v; ts.t = restored.optimizer.t; }
+  const lrAt = warmupCosine({ lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLr: c.minLr });
+  const nullClass = nullClassOf(model);
+  let lastCheckpoint = latestCheckpoint(outDir);
+
+  const microBatch = (): Record<string, NDArray> => {
+    const { x, labels } = data.next();
+    const b = objective.makeBatch(x.reshape([B, ...sampleShape]), noiseRng);
+    if (conditional) {
+      const lab = new NDArray([B], labels!);
+      if (c.labelDropout > 0) {
+        const u = dropRng.uniform([B]);
+        for (let i = 0; i < B; i++) if (u.data[i] < c.labelDropout) lab.data[i] = nullClass!;
+      }
+      b.labels = lab;
+    }
+    return b;
+  };
+
+  const save = (step: number) => {
+    const weights = ema ? ema.params : ts.params;
+    saveModelFolder(outDir, modelConfig, weights, noise.toConfig(), { step: String(step) });
+    lastCheckpoint = saveCheckpoint(outDir, {
+      step, modelConfig, schedulerConfig: noise.toConfig(), params: ts.params, ema: ema?.params,
+      optimizer: { m: ts.m, v: ts.v, t: ts.t },
+      trainerState: {
+        modelConfig, trainConfig: c, data: data.state(), dataDescription: desc, noiseRng: noiseRng.state(), dropRng: dropRng.state(),
+        emaStep: ema?.step ?? 0, losses,
+      },
+    }, c.keepLast);
+  };
+
+  fs.mkdirSync(outDir, { recursive: true });
+  const t0 = performance.now();
+  const end = o.stopAfter !== undefined ? Math.min(c.steps, startStep + o.stopAfter) : c.steps;
+  for (let step = startStep; step < end; step++) {
+    const batches = Array.from({ length: c.gradAccumSteps }, microBatch);
+    const lr = lrAt(step);
+    const prev = { params: ts.params, m: ts.m, v: ts.v, t: ts.t };
+    const { loss } = await ts.step(c.gradAccumSteps === 1 ? batches[0] : batches, lr);
+    if (!Number.isFinite(loss) || !allFinite(ts.params)) {
+      Object.assign(ts, prev);
+      if (c.onNonFinite === 'skip') { losses.push(NaN); continue; }
+      throw new NonFiniteLossError(step + 1, lastCheckpoint, loss);
+    }
+    losses.push(loss);
+    ema?.update(ts.params);
+    const done = step + 1;
+    const secs = (performance.now() - t0) / 1000;
+    const rate = (done - startStep) / secs;
+    o.onProgress?.({ step: done, steps: c.steps, loss, lr, itPerSec: rate, etaSec: (c.steps - done) / rate });
+    if (done % c.checkpointEvery === 0 || done === c.steps) save(done);
+    if (o.onSample && (done % o.onSample.everySteps === 0 || done === c.steps)) await o.onSample.fn(done, ema ? ema.params : ts.params);
+  }
+  return { steps: end, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
+}
+
+function allFinite(params: Record<string, NDArray>): boolean {
+  for (const a of Object.values(params)) {
+    const d = a.data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false;
+  }
+  return true;
+}
+
