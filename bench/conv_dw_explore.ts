@@ -142,13 +142,12 @@ const variants: Variant[] = [
 ];
 
 /** Time every variant in interleaved rounds; returns a markdown table. */
-export async function convDwExplore(reps = 10, warmup = 2, log: (s: string) => void = () => {}): Promise<string> {
+export async function convDwExplore(reps = 10, warmup = 2, threads = defaultThreads(), log: (s: string) => void = () => {}): Promise<string> {
   const feeds = {
     x: new ort.Tensor('float32', fill(N * C * HW, 1), [N, C, H, H]),
     w: new ort.Tensor('float32', fill(C * C * 9, 2), [C, C, K, K]),
     g: new ort.Tensor('float32', fill(N * C * HW, 3), [N, C, H, H]),
   };
-  const threads = defaultThreads();
   const runs: { name: string; run: () => Promise<unknown>; ts: number[] }[] = [];
   for (const [name, build] of variants) {
     log(name);

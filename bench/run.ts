@@ -4,7 +4,8 @@
  * their tables and writes each into BENCHMARKS.md (machine, date, command, table) between
  * `<!-- bench:<suite>:start -->` and `<!-- bench:<suite>:end -->`, leaving other sections alone.
  *
- * Options: --reps N (timed repetitions, default 10), --no-write (print only).
+ * Options: --reps N (timed repetitions, default 10), --threads N (default: all cores, for ours and
+ * PyTorch alike), --no-write (print only).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,38 +15,44 @@ import { defaultThreads } from '../src/engine/index.ts';
 import { convDwExplore } from './conv_dw_explore.ts';
 import { engineBench, engineMarkdown } from './engine.ts';
 
-interface Suite { title: string; run: (reps: number) => Promise<string>; /** part of a plain `npm run bench` */ default: boolean }
+interface Suite { title: string; run: (reps: number, threads: number) => Promise<string>; /** part of a plain `npm run bench` */ default: boolean }
 
 const log = (s: string): void => { process.stderr.write(`  ${s}\n`); };
 const suites: Record<string, Suite> = {
   engine: {
     title: 'Engine micro-benchmark (bench/engine.ts, PyTorch twin bench/engine_torch.py)',
-    run: async (reps) => engineMarkdown(await engineBench({ reps, log })),
+    run: async (reps, threads) => engineMarkdown(await engineBench({ reps, threads, log })),
     default: true,
   },
   'conv-explore': {
     title: 'Conv gradient formulations explored as raw ONNX (bench/conv_dw_explore.ts)',
-    run: (reps) => convDwExplore(reps, 2, log),
+    run: (reps, threads) => convDwExplore(reps, 2, threads, log),
     default: false,
   },
 };
 
-function machine(): string {
+function machine(threads: number): string {
   const cpus = os.cpus();
   const req = createRequire(import.meta.url);
   let ortVersion = '?';
   try { ortVersion = (req('onnxruntime-node/package.json') as { version: string }).version; } catch { /* not resolvable */ }
   return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
-    `${os.type()} ${os.release()}; Node ${process.version}; onnxruntime-node ${ortVersion}; ${defaultThreads()} threads`;
+    `${os.type()} ${os.release()}; Node ${process.version}; onnxruntime-node ${ortVersion}; ${threads} thread(s)`;
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const repsAt = args.indexOf('--reps');
-  const reps = repsAt >= 0 ? Number(args[repsAt + 1]) : 10;
+  const valueOf = (flag: string, dflt: number): number => {
+    const i = args.indexOf(flag);
+    const v = i >= 0 ? Number(args[i + 1]) : dflt;
+    if (!Number.isInteger(v) || v < 1) throw new Error(`bench: ${flag} needs a positive integer, got '${args[i + 1]}'`);
+    return v;
+  };
+  const reps = valueOf('--reps', 10);
+  const threads = valueOf('--threads', defaultThreads());
   const write = !args.includes('--no-write');
   const shown = args.filter((a) => a !== '--no-write');
-  const names = args.filter((a, i) => !a.startsWith('--') && (repsAt < 0 || i !== repsAt + 1));
+  const names = args.filter((a, i) => !a.startsWith('--') && !['--reps', '--threads'].includes(args[i - 1]));
   const chosen = names.length ? names : Object.keys(suites).filter((k) => suites[k].default);
   for (const n of chosen) if (!suites[n]) throw new Error(`bench: unknown suite '${n}' (suites: ${Object.keys(suites).join(', ')})`);
   const file = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
@@ -53,23 +60,25 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const load0 = os.loadavg().map((l) => l.toFixed(2)).join(' ');
     process.stderr.write(`suite ${n}\n`);
-    const table = await suites[n].run(reps);
+    const table = await suites[n].run(reps, threads);
     const secs = ((performance.now() - t0) / 1000).toFixed(0);
+    // a run with a non-default thread count gets its own section
+    const key = threads === defaultThreads() ? n : `${n}-${threads}-threads`;
     const section = [
-      `<!-- bench:${n}:start -->`,
-      `## ${suites[n].title}`,
+      `<!-- bench:${key}:start -->`,
+      `## ${suites[n].title}${key === n ? '' : `, ${threads} thread(s)`}`,
       '',
-      `- machine: ${machine()}`,
+      `- machine: ${machine(threads)}`,
       `- date: ${new Date().toISOString()}; load average before / after: ${load0} / ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the box slows both columns)`,
       `- command: \`npm run bench${shown.length ? ` -- ${shown.join(' ')}` : ''}\` (this suite: ${secs} s)`,
       '',
       table,
-      `<!-- bench:${n}:end -->`,
+      `<!-- bench:${key}:end -->`,
     ].join('\n');
     console.log(section.split('\n').slice(1, -1).join('\n') + '\n');
     if (write) {
       let md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nWritten by `npm run bench` (bench/run.ts); each section is replaced when its suite runs again.\n';
-      const re = new RegExp(`<!-- bench:${n}:start -->[\\s\\S]*?<!-- bench:${n}:end -->`);
+      const re = new RegExp(`<!-- bench:${key}:start -->[\\s\\S]*?<!-- bench:${key}:end -->`);
       md = re.test(md) ? md.replace(re, section) : `${md.trimEnd()}\n\n${section}\n`;
       writeFileSync(file, md);
     }
