@@ -2,7 +2,8 @@
  * conv2d_weight_grad: the gradient of conv2d with respect to its weight,
  *   dW[o, c, p, q] = sum_{n, i, j} g[n, o, i, j] xpad[n, g(o) Cig + c, i s_h + p d_h, j s_w + q d_w].
  * Internal op used by conv2d's VJP, with its own lowering so the formulation can be chosen per shape
- * (timings of 3x3, 32x64x32x32, stride 1, pad 1 in BENCHMARKS.md, "conv dW formulations"):
+ * (timings in BENCHMARKS.md: the "conv 3x3 dW" rows of the engine suite — stride 1 and 2, a 1-channel
+ * first layer — and the conv-explore suite; 'im2col' was fastest in every shape class measured):
  *
  * - 'im2col': the patches of x are gathered by one depthwise Conv with one-hot kernels
  *   (group = C, kernel [C kh kw, 1, kh, kw] with E[c kh kw + t, 0, p, q] = [t = p kw + q]), which
@@ -15,7 +16,7 @@
  *   kernel g^T [Co, N, Ho, Wo] (kernel dilation = stride, conv stride = dilation).
  *
  * Rule ('auto'): 'im2col', unless its patch matrix would exceed IM2COL_MAX_BYTES (batch size taken
- * as 64 when symbolic), then 'shifted'.
+ * as 64 when symbolic), then 'shifted' (a memory rule: about as fast, a (kh kw)-th of the memory).
  *
  * VJP (bilinear in g and x): for a cotangent V of dW, <V, dW> = <conv2d(x, V), g>, so
  * d/dg = conv2d(x, V) and d/dx = conv2d_input_grad(g, V).
