@@ -6,33 +6,21 @@
  *   const f = await compile(trace((x) => exp(x), [{ name: 'x', shape: [3] }]));
  *   const [y] = await f.run({ x: NDArray.from([0, 1, 2]) });
  */
-import { createHash } from 'node:crypto';
-import os from 'node:os';
-import * as ort from 'onnxruntime-node';
 import type { Graph, Node } from './graph.ts';
+import { getBackend, type BackendSession, type BackendTensor, type SessionOptions } from './backend.ts';
 import { NDArray, sizeOf } from './ndarray.ts';
 import { toOnnxProto, type NodeOrigin } from './onnx.ts';
 import onnxProto from 'onnx-proto';
 
-export interface SessionOptions {
-  /** Threads inside one op (default: available cores). */
-  intraOpNumThreads?: number;
-  /** ONNX Runtime graph optimisation level (default 'all'). */
-  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Use ONNX Runtime's memory arena (default true). */
-  enableCpuMemArena?: boolean;
-  /** Reuse memory patterns between runs of the same shapes (default true). */
-  enableMemPattern?: boolean;
-  /** Execution providers (default ['cpu']). */
-  executionProviders?: string[];
-}
+export type { SessionOptions } from './backend.ts';
+export { setBackend, getBackend, type RuntimeBackend } from './backend.ts';
 
 export type Feeds = Record<string, NDArray | BigInt64Array | Int32Array>;
 
 /** A compiled graph: run it with named NDArray inputs, get NDArray outputs in order. */
 export class Executable {
   constructor(
-    readonly session: ort.InferenceSession,
+    readonly session: BackendSession,
     readonly graph: Graph,
     private readonly origin: NodeOrigin,
     readonly modelBytes: Uint8Array,
@@ -44,7 +32,7 @@ export class Executable {
   /** Run with inputs by name (or positionally); returns outputs in graph order. */
   async run(feeds: Feeds | NDArray[]): Promise<NDArray[]> {
     const named: Feeds = Array.isArray(feeds) ? Object.fromEntries(feeds.map((a, i) => [this.inputNames[i], a])) : feeds;
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const ortFeeds: Record<string, BackendTensor> = {};
     for (const v of this.graph.inputs) {
       const a = named[v.name!];
       if (a === undefined) throw new Error(`run: missing input '${v.name}' (expected inputs: ${this.inputNames.join(', ')})`);
@@ -52,26 +40,26 @@ export class Executable {
         if (a.ndim !== v.shape.length || v.shape.some((d, i) => typeof d === 'number' && d !== a.shape[i])) {
           throw new Error(`run: input '${v.name}' has shape [${a.shape.join(', ')}], the graph expects [${v.shape.join(', ')}]`);
         }
-        if (v.dtype === 'int64') ortFeeds[v.name!] = new ort.Tensor('int64', BigInt64Array.from(a.data, (x) => BigInt(Math.round(x))), [...a.shape]);
-        else ortFeeds[v.name!] = new ort.Tensor('float32', a.data, [...a.shape]);
+        if (v.dtype === 'int64') ortFeeds[v.name!] = { type: 'int64', data: BigInt64Array.from(a.data, (x) => BigInt(Math.round(x))), dims: [...a.shape] };
+        else ortFeeds[v.name!] = { type: 'float32', data: a.data, dims: [...a.shape] };
       } else {
         const shape = v.shape.map((d) => (typeof d === 'number' ? d : a.length));
         const data = a instanceof BigInt64Array ? a : BigInt64Array.from(a, (x) => BigInt(x));
-        ortFeeds[v.name!] = new ort.Tensor('int64', data, shape);
+        ortFeeds[v.name!] = { type: 'int64', data, dims: shape };
       }
     }
     for (const k of Object.keys(named)) {
       if (!this.inputNames.includes(k)) throw new Error(`run: unknown input '${k}' (expected inputs: ${this.inputNames.join(', ')})`);
     }
-    let out: ort.InferenceSession.OnnxValueMapType;
+    let out: Awaited<ReturnType<BackendSession['run']>>;
     try {
       out = await this.session.run(ortFeeds);
     } catch (e) {
       throw explain(e as Error, this.origin, 'running');
     }
     return this.outputNames.map((n) => {
-      const t = out[n] as ort.Tensor;
-      const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number | bigint>, Number);
+      const t = out[n];
+      const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data, Number);
       const shape = t.dims.map(Number);
       if (sizeOf(shape) !== data.length) throw new Error(`run: output '${n}' size mismatch`);
       return new NDArray(shape, data);
@@ -93,28 +81,42 @@ function explain(e: Error, origin: NodeOrigin, phase: string): Error {
 
 const cache = new Map<string, Promise<Executable>>();
 
+/** Threads a session uses by default (the backend's choice: available cores in Node). */
 export function defaultThreads(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return getBackend().defaultThreads();
+}
+
+/** SHA-256 of the model bytes and options (WebCrypto, in Node and browsers; FNV-1a where it is missing). */
+async function cacheKey(bytes: Uint8Array, options: SessionOptions): Promise<string> {
+  const opts = new TextEncoder().encode(JSON.stringify(options));
+  const all = new Uint8Array(bytes.length + opts.length);
+  all.set(bytes);
+  all.set(opts, bytes.length);
+  const subtle = globalThis.crypto?.subtle;
+  if (subtle) {
+    const digest = new Uint8Array(await subtle.digest('SHA-256', all));
+    return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  // Insecure browser contexts have no crypto.subtle: two 32-bit FNV-1a hashes with different seeds + length.
+  let h1 = 0x811c9dc5, h2 = 0x01000193 ^ all.length;
+  for (let i = 0; i < all.length; i++) {
+    h1 = Math.imul(h1 ^ all[i], 0x01000193);
+    h2 = Math.imul(h2 ^ all[i], 0x5bd1e995);
+  }
+  return `fnv-${(h1 >>> 0).toString(16)}-${(h2 >>> 0).toString(16)}-${all.length}`;
 }
 
 /** Compile (or fetch from the cache) an ONNX Runtime session for `graph`. */
 export async function compile(graph: Graph, options: SessionOptions = {}): Promise<Executable> {
   const { model, origin } = toOnnxProto(graph);
   const bytes = onnxProto.onnx.ModelProto.encode(model).finish();
-  const key = createHash('sha256').update(bytes).update(JSON.stringify(options)).digest('hex');
+  const backend = getBackend();
+  const key = `${backend.name}:${await cacheKey(bytes, options)}`;
   let hit = cache.get(key);
   if (!hit) {
     hit = (async () => {
-      const opts: ort.InferenceSession.SessionOptions = {
-        intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(),
-        interOpNumThreads: 1,
-        graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-        enableCpuMemArena: options.enableCpuMemArena ?? true,
-        enableMemPattern: options.enableMemPattern ?? true,
-        executionProviders: options.executionProviders ?? ['cpu'],
-      };
       try {
-        const session = await ort.InferenceSession.create(bytes, opts);
+        const session = await backend.createSession(bytes, options);
         return new Executable(session, graph, origin, bytes);
       } catch (e) {
         throw explain(e as Error, origin, 'loading the model');

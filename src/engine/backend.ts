@@ -1,0 +1,83 @@
+/**
+ * The session layer under `compile()`: the one seam between the engine and an ONNX Runtime build.
+ * A backend turns ONNX model bytes into a session and runs it on plain typed arrays.
+ *
+ * - Node.js: `backend_node.ts` (onnxruntime-node), chosen by default when the engine loads in Node.
+ * - Browser: `runtime_web.ts` (onnxruntime-web: wasm, WebGPU when the browser has it); a page calls
+ *   `setBackend(webBackend())` once, before its first `compile()`.
+ *
+ * Nothing here imports a Node-only module, so the engine bundles for the browser; the Node backend
+ * is loaded with a dynamic import that bundlers do not follow.
+ *
+ * @example
+ *   import { setBackend } from './backend.ts';
+ *   import { webBackend } from './runtime_web.ts';
+ *   setBackend(webBackend({ wasmPaths: '/ort/' }));
+ */
+
+/** Options for one session (what a backend does not support it ignores). */
+export interface SessionOptions {
+  /** Threads inside one op (default: available cores; onnxruntime-web sets threads globally instead). */
+  intraOpNumThreads?: number;
+  /** ONNX Runtime graph optimisation level (default 'all'). */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Use ONNX Runtime's memory arena (default true). */
+  enableCpuMemArena?: boolean;
+  /** Reuse memory patterns between runs of the same shapes (default true). */
+  enableMemPattern?: boolean;
+  /** Execution providers (default: the backend's, e.g. ['cpu'] in Node, ['wasm'] in the browser). */
+  executionProviders?: string[];
+}
+
+/** A tensor handed to a backend session. */
+export interface BackendTensor {
+  type: 'float32' | 'int64';
+  data: Float32Array | BigInt64Array;
+  dims: readonly number[];
+}
+
+/** A tensor returned by a backend session. */
+export interface BackendOutput {
+  data: ArrayLike<number | bigint>;
+  dims: readonly number[];
+}
+
+/** A loaded model. `run` may be called again before an earlier run settles. */
+export interface BackendSession {
+  run(feeds: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>>;
+  release(): Promise<void>;
+}
+
+/** An ONNX Runtime build: creates sessions from ONNX ModelProto bytes. */
+export interface RuntimeBackend {
+  /** e.g. 'onnxruntime-node', 'onnxruntime-web'. */
+  readonly name: string;
+  createSession(modelBytes: Uint8Array, options: SessionOptions): Promise<BackendSession>;
+  /** Threads a session uses when `intraOpNumThreads` is not given. */
+  defaultThreads(): number;
+}
+
+const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+
+/** Load onnxruntime-node in Node.js; the specifier is a variable so that bundlers leave it alone. */
+async function loadDefaultBackend(): Promise<RuntimeBackend | undefined> {
+  if (!isNode) return undefined;
+  const specifier = './backend_node.ts';
+  const mod = (await import(/* @vite-ignore */ specifier)) as typeof import('./backend_node.ts');
+  return mod.nodeBackend;
+}
+
+let current: RuntimeBackend | undefined = await loadDefaultBackend();
+
+/** Use `backend` for every later `compile()` (sessions already compiled keep theirs). */
+export function setBackend(backend: RuntimeBackend): void {
+  current = backend;
+}
+
+/** The backend `compile()` uses; throws in a browser that has not called `setBackend`. */
+export function getBackend(): RuntimeBackend {
+  if (!current) {
+    throw new Error('engine: no ONNX Runtime backend is set; in a browser call setBackend(webBackend()) from src/engine/runtime_web.ts before compile()');
+  }
+  return current;
+}

@@ -1,0 +1,48 @@
+/**
+ * The Node.js session backend: onnxruntime-node (CPU by default; CUDA etc. where the user's build has them).
+ * The engine loads it by default in Node (see backend.ts); browser bundles never import this file.
+ *
+ * @example
+ *   const session = await nodeBackend.createSession(modelBytes, { intraOpNumThreads: 2 });
+ */
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import type { BackendOutput, BackendSession, BackendTensor, RuntimeBackend, SessionOptions } from './backend.ts';
+
+function defaultThreads(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+class NodeSession implements BackendSession {
+  constructor(private readonly session: ort.InferenceSession) {}
+
+  async run(feeds: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, [...t.dims]);
+    const out = await this.session.run(ortFeeds);
+    const result: Record<string, BackendOutput> = {};
+    for (const [name, t] of Object.entries(out)) result[name] = { data: (t as ort.Tensor).data as ArrayLike<number | bigint>, dims: (t as ort.Tensor).dims };
+    return result;
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/** onnxruntime-node as a RuntimeBackend. */
+export const nodeBackend: RuntimeBackend = {
+  name: 'onnxruntime-node',
+  defaultThreads,
+  async createSession(bytes: Uint8Array, options: SessionOptions): Promise<BackendSession> {
+    const opts: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+      enableCpuMemArena: options.enableCpuMemArena ?? true,
+      enableMemPattern: options.enableMemPattern ?? true,
+      executionProviders: options.executionProviders ?? ['cpu'],
+    };
+    return new NodeSession(await ort.InferenceSession.create(bytes, opts));
+  },
+};
