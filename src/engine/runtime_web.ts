@@ -1,0 +1,84 @@
+/**
+ * The browser session backend: onnxruntime-web (WebAssembly; WebGPU when the browser has it).
+ * The same ONNX graphs as in Node run here: only the session layer changes (see backend.ts).
+ *
+ * The wasm binaries are fetched from `wasmPaths` (the playground serves them itself: no CDN).
+ * Runs of one session are queued, because onnxruntime-web refuses a run while another is in flight.
+ *
+ * @example
+ *   import { setBackend } from './backend.ts';
+ *   setBackend(await webBackend({ wasmPaths: '/ort/', preferWebGpu: true }));
+ *   const f = await compile(graph);   // now an onnxruntime-web session
+ */
+import * as ort from 'onnxruntime-web';
+import type { BackendOutput, BackendSession, BackendTensor, RuntimeBackend, SessionOptions } from './backend.ts';
+
+export interface WebBackendOptions {
+  /** URL prefix (ending in '/') where ort-wasm-simd-threaded.jsep.{mjs,wasm} are served. */
+  wasmPaths?: string;
+  /** wasm threads (needs a cross-origin-isolated page; default: onnxruntime-web's choice). */
+  numThreads?: number;
+  /** Put WebGPU first when `navigator.gpu` gives an adapter (default false: wasm only). */
+  preferWebGpu?: boolean;
+}
+
+class WebSession implements BackendSession {
+  private queue: Promise<unknown> = Promise.resolve();
+  constructor(private readonly session: ort.InferenceSession) {}
+
+  run(feeds: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>> {
+    const go = async () => {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, [...t.dims]);
+      const out = await this.session.run(ortFeeds);
+      const result: Record<string, BackendOutput> = {};
+      for (const [name, t] of Object.entries(out)) result[name] = { data: t.data as ArrayLike<number | bigint>, dims: t.dims };
+      return result;
+    };
+    const next = this.queue.then(go, go);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/** Does this browser give a WebGPU adapter? */
+export async function hasWebGpu(): Promise<boolean> {
+  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;
+  if (!gpu) return false;
+  try {
+    return (await gpu.requestAdapter()) != null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * onnxruntime-web as a RuntimeBackend. Execution providers: ['webgpu', 'wasm'] when `preferWebGpu`
+ * and an adapter exists (ops WebGPU lacks fall back to wasm), else ['wasm'].
+ */
+export async function webBackend(options: WebBackendOptions = {}): Promise<RuntimeBackend & { executionProviders: string[] }> {
+  if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
+  if (options.numThreads !== undefined) {
+    if (!(Number.isInteger(options.numThreads) && options.numThreads >= 1)) throw new Error(`webBackend: numThreads must be a positive integer, got ${options.numThreads}`);
+    ort.env.wasm.numThreads = options.numThreads;
+  }
+  const executionProviders = options.preferWebGpu && (await hasWebGpu()) ? ['webgpu', 'wasm'] : ['wasm'];
+  return {
+    name: 'onnxruntime-web',
+    executionProviders,
+    defaultThreads: () => ort.env.wasm.numThreads ?? 1,
+    async createSession(bytes: Uint8Array, opts: SessionOptions): Promise<BackendSession> {
+      const session = await ort.InferenceSession.create(bytes, {
+        graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+        enableCpuMemArena: opts.enableCpuMemArena ?? true,
+        enableMemPattern: opts.enableMemPattern ?? true,
+        executionProviders: opts.executionProviders ?? executionProviders,
+      });
+      return new WebSession(session);
+    },
+  };
+}
