@@ -20,7 +20,7 @@ import { NDArray, sameShape } from '../engine/ndarray.ts';
 import { dynamicThreshold } from '../diffusion/thresholding.ts';
 import { mixPerSample } from '../diffusion/forward.ts';
 import {
-  betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, luLambdas, sigmasFromAlphasCumprod,
+  betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, luLambdas, sigmasFromAlphasCumprod, sigmaToT,
 } from '../schedules/sigmas.ts';
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
 import { checkNumInferenceSteps, customTimesteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
@@ -64,28 +64,6 @@ export function lincomb(terms: ReadonlyArray<readonly [number, NDArray]>): NDArr
   const out = new NDArray(first.shape);
   out.data.set(acc);
   return out;
-}
-
-/**
- * Fractional training timestep of noise level `sigma`: linear interpolation in log-sigma between the two
- * neighbouring training sigmas (diffusers' `_sigma_to_t`), evaluated the way diffusers evaluates it in
- * set_timesteps — called on one float64 NumPy scalar at a time against the float32 `logSigmasTable`, so that
- * NumPy 1.x value-based casting does the comparisons and the weight w in float32 (the float64 log-sigma is
- * rounded to float32 first). This matters at the ends of the table: the first Karras / exponential sigma
- * maps to exactly T - 1, not T - 1 - 2e-6 (which `.astype(int64)` would truncate to T - 2).
- * @example sigmaToTimestep(sigmas[999], logSigmas(sigmas))  // 999
- */
-export function sigmaToTimestep(sigma: number, logSigmasTable: ArrayLike<number>): number {
-  const n = logSigmasTable.length;
-  const logSigma = f32(Math.log(Math.max(sigma, 1e-10)));
-  let lowIdx = 0;
-  for (let i = 0; i < n; i++) if (f32(logSigma - logSigmasTable[i]) >= 0) lowIdx = i;
-  lowIdx = Math.min(lowIdx, n - 2);
-  const highIdx = lowIdx + 1;
-  const low = logSigmasTable[lowIdx], high = logSigmasTable[highIdx];
-  let w = f32(f32(low - logSigma) / f32(low - high));
-  w = Math.min(Math.max(w, 0), 1);
-  return f32(1 - w) * lowIdx + w * highIdx;
 }
 
 /** Which sigma grid setTimesteps builds (diffusers' use_karras_sigmas / use_exponential_sigmas / ...). */
@@ -189,7 +167,7 @@ export function buildSigmaGrid(req: SigmaGridRequest): SigmaGrid {
     default: throw new Error(`${owner}: unknown sigma grid ${JSON.stringify(kind)}`);
   }
   timesteps = sigmas.map((s) => {
-    const t = sigmaToTimestep(s, logS);
+    const t = sigmaToT(s, logS);
     return Math.trunc(round ? roundHalfEven(t) : t); // .astype(int64)
   });
   return { timesteps, sigmas };

@@ -38,18 +38,21 @@ export function logSigmas(sigmas: ArrayLike<number>): Float32Array {
  * the two neighbouring training sigmas, clamped to [0, T-1] (diffusers' `_sigma_to_t`, k-diffusion's
  * `DiscreteSchedule.sigma_to_t`). `logSigmasTable` is ascending (index = timestep), float32.
  *
- * Numerics follow diffusers: the comparison and the weight w are float32 (NumPy keeps the float32 table's
- * dtype); the final (1 - w) * low + w * high is float64 (NumPy path) or float32 (`float32Time`, the path
- * KDPM2DiscreteScheduler takes through torch tensors).
+ * Numerics follow diffusers' set_timesteps, which calls `_sigma_to_t` on one float64 NumPy scalar at a time
+ * against the float32 table: NumPy 1.x value-based casting rounds log(sigma) to float32 and does the
+ * comparisons and the weight w in float32; the final (1 - w) * low + w * high is float64 (NumPy path) or
+ * float32 (`float32Time`, the path KDPM2DiscreteScheduler takes through torch tensors). This matters at the
+ * ends of the table: the first Karras / exponential sigma maps to exactly T - 1, not T - 1 - 2e-6 (which
+ * `.astype(int64)` would truncate to T - 2). The one sigma -> timestep map of all schedulers.
  * @example sigmaToT(sigmas[500], logSigmas(sigmas))  // 500
  */
 export function sigmaToT(sigma: number, logSigmasTable: ArrayLike<number>, float32Time = false): number {
   const n = logSigmasTable.length;
   const logSigma = f32(Math.log(Math.max(sigma, 1e-10)));
   // low index = argmax of cumsum(logSigma >= logSigmas[i]): the last i with logSigmas[i] <= logSigma
-  // (0 if none), clipped to n - 2
+  // (0 if none), clipped to n - 2; the difference is a float32 (value-based casting)
   let lowIdx = 0;
-  for (let i = 0; i < n; i++) if (logSigma - logSigmasTable[i] >= 0) lowIdx = i;
+  for (let i = 0; i < n; i++) if (f32(logSigma - logSigmasTable[i]) >= 0) lowIdx = i;
   lowIdx = Math.min(lowIdx, n - 2);
   const highIdx = lowIdx + 1;
   const low = logSigmasTable[lowIdx], high = logSigmasTable[highIdx];
