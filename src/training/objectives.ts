@@ -128,7 +128,8 @@ function drawTimesteps(rng: RandomGenerator & { randint?(n: number, max: number)
   return Array.from(rng.uniform([B]).data, (u) => Math.min(T - 1, Math.floor(u * T)));
 }
 
-const VLB_COEFFS = ['sqrt_recip_abar', 'sqrt_recipm1_abar', 'post_coef1', 'post_coef2', 'post_logvar', 'log_beta', 'is_t0'] as const;
+/** Names of the per-sample graph inputs of the VLB terms (values from `vlbCoefficients`). */
+export const VLB_COEFFS = ['sqrt_recip_abar', 'sqrt_recipm1_abar', 'post_coef1', 'post_coef2', 'post_logvar', 'log_beta', 'is_t0'] as const;
 
 /** Per-timestep constants of the true posterior q(x_{t-1} | x_t, x0) (DDPM eqs. 6–7), float64 like Improved DDPM. */
 export function vlbCoefficients(alphasCumprod: ArrayLike<number>, t: number): Record<(typeof VLB_COEFFS)[number], number> {
@@ -191,6 +192,18 @@ const LN2 = Math.log(2);
 
 /** L_t of the VLB in bits per dimension, averaged over the batch (Improved DDPM sec. 2, eq. 5 and the decoder at t = 0). */
 function vlbTerm(eps: Value, v: Value, b: Record<string, Value>, decoder: DecoderType): Value {
+  return mean(vlbTermPerSample(eps, v, b, decoder));
+}
+
+/**
+ * L_t of the VLB in bits per dimension for each batch row [B] (Improved DDPM sec. 2, eq. 5; the decoder
+ * -log p(x0 | x1) at t = 0): KL(q(x_{t-1} | x_t, x0) || p(x_{t-1} | x_t)) where `is_t0` is 0. `eps` is the
+ * predicted noise, `v` the learned-range variance output in [-1, 1] (eq. 15; -1 gives beta~_t, +1 gives
+ * beta_t, so fixed variances are a constant v), `b` holds x_t, x0 and the `VLB_COEFFS` inputs [B].
+ * Used by the hybrid loss and by src/eval/vlb.ts.
+ * @example const bits = vlbTermPerSample(eps, minusOnes, { x_t, x0, ...coeffs }, 'discretized'); // [B]
+ */
+export function vlbTermPerSample(eps: Value, v: Value, b: Record<string, Value>, decoder: DecoderType): Value {
   const x = b.x_t;
   const ps = (n: string) => perSample(b[n], x);
   // model log-variance: interpolate between log beta~ (min) and log beta (max) — eq. 15
@@ -208,7 +221,7 @@ function vlbTerm(eps: Value, v: Value, b: Record<string, Value>, decoder: Decode
   const isT0 = b.is_t0;
   const klBits = div(meanFlat(kl), LN2);
   const nllBits = div(meanFlat(nll), LN2);
-  return mean(where(greater(isT0, 0.5), nllBits, klBits));
+  return where(greater(isT0, 0.5), nllBits, klBits);
 }
 
 /**
