@@ -196,9 +196,8 @@ export const DPM_FAMILY_KEYS = {
 } satisfies Record<string, KeySpec>;
 
 /**
- * Base of DPM-Solver-family schedulers: the sigma grid, diffusers' step-index bookkeeping, addNoise on the
- * grid, and propagation of config keys this class does not know (diffusers keeps them as hidden config so a
- * chain A.fromConfig(B.fromConfig(a.config)) returns to the same settings).
+ * Base of DPM-Solver-family schedulers: the sigma grid, diffusers' step-index bookkeeping and addNoise on
+ * the grid. (Keys of sibling classes are kept as hidden config by Scheduler.toConfig.)
  */
 export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
   /**
@@ -208,16 +207,9 @@ export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
   sigmas: Float32Array;
   protected stepIdx: number | null = null;
   protected beginIdx: number | null = null;
-  /** Keys of the raw config unknown to this class, passed through by toConfig (diffusers' hidden config). */
-  private readonly passthrough: Record<string, unknown> = {};
 
   constructor(config: SchedulerConfig = {}) {
     super(config);
-    const spec = (this.constructor as unknown as { configSpec: ConfigSpec }).configSpec;
-    const usedDefaults = Array.isArray(config._use_default_values) ? (config._use_default_values as unknown[]) : [];
-    for (const [k, v] of Object.entries(config)) {
-      if (!(k in spec) && !k.startsWith('_') && !usedDefaults.includes(k)) this.passthrough[k] = v;
-    }
     const c = this.config;
     if ('lambda_min_clipped' in c) {
       const l = c.lambda_min_clipped;
@@ -383,11 +375,5 @@ export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
     }
     const pts = sig.map(vpFromSigma);
     return mixPerSample(originalSamples, pts.map((p) => p.alpha), noise, pts.map((p) => p.sigma), `${this.className}.addNoise`);
-  }
-
-  /** The config (all keys of this class), plus keys from the source config this class did not know. */
-  override toConfig(): Record<string, unknown> {
-    const own = super.toConfig();
-    return { ...this.passthrough, ...own };
   }
 }

@@ -241,6 +241,12 @@ export abstract class Scheduler {
   /** Keys that took this class's default (diffusers' `_use_default_values`). */
   readonly defaultedKeys: readonly string[];
   private readonly extraMeta: Record<string, unknown> = {};
+  /**
+   * Keys of the source config that this class does not take but another registered scheduler does
+   * (diffusers' hidden config, registered by from_config): written back by toConfig, so a chain
+   * A.fromConfig(B.fromConfig(a.toConfig()).toConfig()) returns to a's settings.
+   */
+  private readonly hiddenConfig: Record<string, unknown> = {};
 
   constructor(config: SchedulerConfig = {}) {
     const ctor = this.constructor as unknown as SchedulerClass;
@@ -254,7 +260,8 @@ export abstract class Scheduler {
     const { config: parsed, unknown, defaulted } = parseConfig(ctor.className, ctor.configSpec, config);
     this.config = Object.freeze(parsed);
     this.defaultedKeys = Object.freeze(defaulted);
-    const ignored = unknown.filter((k) => !knownToOtherScheduler(k, ctor.className));
+    for (const k of unknown) if (knownToOtherScheduler(k, ctor.className)) this.hiddenConfig[k] = cloneValue(config[k]);
+    const ignored = unknown.filter((k) => !(k in this.hiddenConfig));
     if (ignored.length > 0) {
       const shown = Object.fromEntries(ignored.map((k) => [k, config[k]]));
       this.warnings.push(`The config attributes ${JSON.stringify(shown)} were passed to ${ctor.className}, but are not expected and will be ignored. Please verify your scheduler_config.json configuration file.`);
@@ -277,13 +284,17 @@ export abstract class Scheduler {
   }
 
   /**
-   * The config as diffusers writes scheduler_config.json: `_class_name`, every key, and `_use_default_values`
+   * The config as diffusers writes scheduler_config.json: `_class_name`, every key, `_use_default_values`
    * (the keys left at this class's default; another class loading this config uses its own defaults for
-   * them, as diffusers' from_config does). fromConfig(toConfig()) rebuilds an identical scheduler.
+   * them, as diffusers' from_config does) and the hidden keys of other schedulers this config came with.
+   * fromConfig(toConfig()) rebuilds an identical scheduler.
    * @example JSON.stringify(scheduler.toConfig(), null, 2)
    */
   toConfig(): Record<string, unknown> {
-    const out: Record<string, unknown> = { _class_name: this.className, ...this.extraMeta };
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this.hiddenConfig)) out[k] = cloneValue(v);
+    out._class_name = this.className;
+    Object.assign(out, this.extraMeta);
     for (const [k, v] of Object.entries(this.config)) out[k] = cloneValue(v);
     if (this.defaultedKeys.length > 0) out._use_default_values = [...this.defaultedKeys];
     return out;

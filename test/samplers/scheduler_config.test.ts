@@ -92,6 +92,21 @@ test('swapping classes on one config works like diffusers XScheduler.from_config
   assert.equal(EulerDiscreteScheduler.fromConfig(explicit.toConfig()).config.timestep_spacing, 'trailing');
 });
 
+test('keys of other schedulers survive a switch (diffusers hidden config): DDIM -> Euler -> PNDM -> DDIM returns to the same settings', () => {
+  // diffusers' from_config registers the keys the target class does not take as hidden config
+  // (configuration_utils.extract_init_dict, step 7), so they come back when switching back (test_switch)
+  const ddim = DDIMScheduler.fromConfig({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, clip_sample: false, set_alpha_to_one: false, thresholding: true, timestep_spacing: 'trailing' });
+  const euler = EulerDiscreteScheduler.fromConfig(ddim.toConfig());
+  assert.ok(!('clip_sample' in euler.config));
+  assert.equal(euler.toConfig().clip_sample, false);
+  assert.equal(euler.toConfig().set_alpha_to_one, false);
+  const pndm = PNDMScheduler.fromConfig(JSON.parse(JSON.stringify(euler.toConfig())));
+  assert.equal(pndm.config.set_alpha_to_one, false);
+  const back = DDIMScheduler.fromConfig(JSON.parse(JSON.stringify(pndm.toConfig())));
+  assert.deepEqual(back.config, ddim.config);
+  assert.deepEqual(Array.from(run(back).data), Array.from(run(ddim).data));
+});
+
 test('unknown config keys are ignored with a warning naming them', () => {
   const s = DDPMScheduler.fromConfig({ num_train_timesteps: 100, foo_bar: 3 });
   assert.equal(s.warnings.length, 1);
