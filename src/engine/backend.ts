@@ -2,9 +2,9 @@
  * The session layer under `compile()`: the one seam between the engine and an ONNX Runtime build.
  * A backend turns ONNX model bytes into a session and runs it on plain typed arrays.
  *
- * - Node.js: `backend_node.ts` (onnxruntime-node), chosen by default when the engine loads in Node.
+ * - Node.js: `backend_node.ts` (onnxruntime-node), loaded by default at the first `compile()` in Node.
  * - Browser: `runtime_web.ts` (onnxruntime-web: wasm, WebGPU when the browser has it); a page calls
- *   `setBackend(webBackend())` once, before its first `compile()`.
+ *   `setBackend(await webBackend())` once, before its first `compile()`.
  *
  * Nothing here imports a Node-only module, so the engine bundles for the browser; the Node backend
  * is loaded with a dynamic import that bundlers do not follow.
@@ -12,7 +12,7 @@
  * @example
  *   import { setBackend } from './backend.ts';
  *   import { webBackend } from './runtime_web.ts';
- *   setBackend(webBackend({ wasmPaths: '/ort/' }));
+ *   setBackend(await webBackend({ wasmPaths: '/ort/' }));
  */
 
 /** Options for one session (what a backend does not support it ignores). */
@@ -59,25 +59,41 @@ export interface RuntimeBackend {
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 
-/** Load onnxruntime-node in Node.js; the specifier is a variable so that bundlers leave it alone. */
-async function loadDefaultBackend(): Promise<RuntimeBackend | undefined> {
-  if (!isNode) return undefined;
-  const specifier = './backend_node.ts';
-  const mod = (await import(/* @vite-ignore */ specifier)) as typeof import('./backend_node.ts');
-  return mod.nodeBackend;
-}
-
-let current: RuntimeBackend | undefined = await loadDefaultBackend();
+let current: RuntimeBackend | undefined;
+let loadingDefault: Promise<RuntimeBackend> | undefined;
 
 /** Use `backend` for every later `compile()` (sessions already compiled keep theirs). */
 export function setBackend(backend: RuntimeBackend): void {
   current = backend;
 }
 
-/** The backend `compile()` uses; throws in a browser that has not called `setBackend`. */
-export function getBackend(): RuntimeBackend {
-  if (!current) {
-    throw new Error('engine: no ONNX Runtime backend is set; in a browser call setBackend(webBackend()) from src/engine/runtime_web.ts before compile()');
+/**
+ * The backend `compile()` uses: the one set with `setBackend`, else (in Node.js) onnxruntime-node,
+ * loaded on first use. The specifier is a variable so that bundlers do not follow it into the browser
+ * bundle (and no top-level await: CommonJS callers of the engine keep working).
+ */
+export async function getBackend(): Promise<RuntimeBackend> {
+  if (current) return current;
+  if (!isNode) {
+    throw new Error('engine: no ONNX Runtime backend is set; in a browser call setBackend(await webBackend()) (src/engine/runtime_web.ts) before compile()');
   }
+  const specifier = './backend_node.ts';
+  loadingDefault ??= (import(/* @vite-ignore */ specifier) as Promise<typeof import('./backend_node.ts')>).then((m) => m.nodeBackend);
+  const loaded = await loadingDefault;
+  return current ?? loaded;
+}
+
+/** The backend in use if one is set or loaded already (no loading). */
+export function currentBackend(): RuntimeBackend | undefined {
   return current;
+}
+
+/** Cores of this machine (Node: os.availableParallelism; browsers: navigator.hardwareConcurrency). */
+export function hostParallelism(): number {
+  type OsLike = { availableParallelism?: () => number; cpus: () => unknown[] };
+  const getBuiltin = (globalThis.process as { getBuiltinModule?: (id: string) => unknown } | undefined)?.getBuiltinModule;
+  const os = isNode && typeof getBuiltin === 'function' ? (getBuiltin('node:os') as OsLike | undefined) : undefined;
+  if (os) return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return typeof n === 'number' && n > 0 ? n : 1;
 }

@@ -9,6 +9,7 @@ import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { BackendOutput, BackendSession, BackendTensor, RuntimeBackend, SessionOptions } from './backend.ts';
 
+/** Available cores (the same number backend.ts's hostParallelism gives before this module loads). */
 function defaultThreads(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }

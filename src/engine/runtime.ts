@@ -7,7 +7,7 @@
  *   const [y] = await f.run({ x: NDArray.from([0, 1, 2]) });
  */
 import type { Graph, Node } from './graph.ts';
-import { getBackend, type BackendSession, type BackendTensor, type SessionOptions } from './backend.ts';
+import { currentBackend, getBackend, hostParallelism, type BackendSession, type BackendTensor, type SessionOptions } from './backend.ts';
 import { NDArray, sizeOf } from './ndarray.ts';
 import { toOnnxProto, type NodeOrigin } from './onnx.ts';
 import onnxProto from 'onnx-proto';
@@ -81,9 +81,9 @@ function explain(e: Error, origin: NodeOrigin, phase: string): Error {
 
 const cache = new Map<string, Promise<Executable>>();
 
-/** Threads a session uses by default (the backend's choice: available cores in Node). */
+/** Threads a session uses by default (the backend's choice; available cores in Node). */
 export function defaultThreads(): number {
-  return getBackend().defaultThreads();
+  return currentBackend()?.defaultThreads() ?? hostParallelism();
 }
 
 /** SHA-256 of the model bytes and options (WebCrypto, in Node and browsers; FNV-1a where it is missing). */
@@ -110,7 +110,7 @@ async function cacheKey(bytes: Uint8Array, options: SessionOptions): Promise<str
 export async function compile(graph: Graph, options: SessionOptions = {}): Promise<Executable> {
   const { model, origin } = toOnnxProto(graph);
   const bytes = onnxProto.onnx.ModelProto.encode(model).finish();
-  const backend = getBackend();
+  const backend = await getBackend();
   const key = `${backend.name}:${await cacheKey(bytes, options)}`;
   let hit = cache.get(key);
   if (!hit) {

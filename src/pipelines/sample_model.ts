@@ -11,7 +11,6 @@ import path from 'node:path';
 import { NDArray, Philox } from '../engine/index.ts';
 import { modelFromConfig, type DiffusionModel } from '../models/registry.ts';
 import { checkParams } from '../nn/module.ts';
-import { schedulerFromConfig, registeredSchedulers } from '../samplers/index.ts';
 import { loadModelFolder } from '../training/checkpoint.ts';
 import type { DataDescription } from '../training/data_source.ts';
 import { writePng } from '../io/png.ts';
@@ -20,7 +19,10 @@ import { writeGif, trajectoryFrames } from '../io/gif.ts';
 import { writeCsv } from '../io/csv.ts';
 import { writeFileAtomicSync } from '../io/atomic.ts';
 import { generate } from './generate.ts';
+import { samplingScheduler } from './scheduler_choice.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from './denoiser.ts';
+
+export { SCHEDULER_ALIASES, samplingScheduler, schedulerWithOverrides } from './scheduler_choice.ts';
 
 export const RUN_INFO_NAME = 'diffuse.json';
 
@@ -72,48 +74,6 @@ export interface SampleOptions {
   eta?: number;
   /** Output file: .png, .csv or .gif. */
   out?: string;
-}
-
-/** Short names accepted for --scheduler, besides diffusers' class names. */
-export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]> = {
-  ddpm: ['DDPMScheduler', {}],
-  ddim: ['DDIMScheduler', {}],
-  pndm: ['PNDMScheduler', { skip_prk_steps: true }],
-  'dpmsolver++': ['DPMSolverMultistepScheduler', { algorithm_type: 'dpmsolver++', solver_order: 2 }],
-  dpmsolver: ['DPMSolverMultistepScheduler', { algorithm_type: 'dpmsolver' }],
-  'sde-dpmsolver++': ['DPMSolverMultistepScheduler', { algorithm_type: 'sde-dpmsolver++' }],
-  unipc: ['UniPCMultistepScheduler', {}],
-  deis: ['DEISMultistepScheduler', {}],
-  euler: ['EulerDiscreteScheduler', {}],
-  'euler-a': ['EulerAncestralDiscreteScheduler', {}],
-  heun: ['HeunDiscreteScheduler', {}],
-  kdpm2: ['KDPM2DiscreteScheduler', {}],
-  lms: ['LMSDiscreteScheduler', {}],
-};
-
-/** Build the sampling scheduler on the model's training schedule (diffusers' from_config swap). */
-export function samplingScheduler(name: string | undefined, trainingConfig: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
-  const key = name ?? 'ddim';
-  const alias = SCHEDULER_ALIASES[key.toLowerCase()];
-  const [cls, extra] = alias ?? [key, {}];
-  if (!alias && !registeredSchedulers().includes(cls)) {
-    throw new Error(`--scheduler ${key}: unknown; use one of ${Object.keys(SCHEDULER_ALIASES).join(', ')} or a diffusers class name (${registeredSchedulers().join(', ')})`);
-  }
-  return schedulerWithOverrides(cls, trainingConfig, { ...extra, ...overrides });
-}
-
-/**
- * diffusers' `XScheduler.from_config(config, **overrides)`: keys the source config took as
- * defaults (`_use_default_values`) get the target class's defaults, except explicit overrides.
- */
-export function schedulerWithOverrides(cls: string, config: Record<string, unknown>, overrides: Record<string, unknown>) {
-  const cfg: Record<string, unknown> = { ...config, ...overrides };
-  delete cfg._class_name;
-  if (Array.isArray(cfg._use_default_values)) {
-    cfg._use_default_values = (cfg._use_default_values as string[]).filter((k) => !(k in overrides));
-  }
-  // The training schedule is DDPM's; samples are unbounded for non-image data.
-  return schedulerFromConfig(cls, cfg);
 }
 
 /** Draw n samples (and, when asked, the trajectory of every step). */

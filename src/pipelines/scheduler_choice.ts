@@ -1,0 +1,52 @@
+/**
+ * Choosing the sampling scheduler for a trained model: short aliases (ddim, dpmsolver++, unipc, ...)
+ * or diffusers class names, built on the model's training schedule the way diffusers'
+ * `XScheduler.from_config(pipeline.scheduler.config)` swaps schedulers. No file system here: the CLI
+ * (sample_model.ts) and the browser playground share it.
+ *
+ * @example
+ *   const sched = samplingScheduler('dpmsolver++', trainingSchedulerConfig);
+ */
+import { schedulerFromConfig, registeredSchedulers } from '../samplers/index.ts';
+
+/** Short names accepted for --scheduler, besides diffusers' class names. */
+export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]> = {
+  ddpm: ['DDPMScheduler', {}],
+  ddim: ['DDIMScheduler', {}],
+  pndm: ['PNDMScheduler', { skip_prk_steps: true }],
+  'dpmsolver++': ['DPMSolverMultistepScheduler', { algorithm_type: 'dpmsolver++', solver_order: 2 }],
+  dpmsolver: ['DPMSolverMultistepScheduler', { algorithm_type: 'dpmsolver' }],
+  'sde-dpmsolver++': ['DPMSolverMultistepScheduler', { algorithm_type: 'sde-dpmsolver++' }],
+  unipc: ['UniPCMultistepScheduler', {}],
+  deis: ['DEISMultistepScheduler', {}],
+  euler: ['EulerDiscreteScheduler', {}],
+  'euler-a': ['EulerAncestralDiscreteScheduler', {}],
+  heun: ['HeunDiscreteScheduler', {}],
+  kdpm2: ['KDPM2DiscreteScheduler', {}],
+  lms: ['LMSDiscreteScheduler', {}],
+};
+
+/** Build the sampling scheduler on the model's training schedule (diffusers' from_config swap). */
+export function samplingScheduler(name: string | undefined, trainingConfig: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
+  const key = name ?? 'ddim';
+  const alias = SCHEDULER_ALIASES[key.toLowerCase()];
+  const [cls, extra] = alias ?? [key, {}];
+  if (!alias && !registeredSchedulers().includes(cls)) {
+    throw new Error(`--scheduler ${key}: unknown; use one of ${Object.keys(SCHEDULER_ALIASES).join(', ')} or a diffusers class name (${registeredSchedulers().join(', ')})`);
+  }
+  return schedulerWithOverrides(cls, trainingConfig, { ...extra, ...overrides });
+}
+
+/**
+ * diffusers' `XScheduler.from_config(config, **overrides)`: keys the source config took as
+ * defaults (`_use_default_values`) get the target class's defaults, except explicit overrides.
+ */
+export function schedulerWithOverrides(cls: string, config: Record<string, unknown>, overrides: Record<string, unknown>) {
+  const cfg: Record<string, unknown> = { ...config, ...overrides };
+  delete cfg._class_name;
+  if (Array.isArray(cfg._use_default_values)) {
+    cfg._use_default_values = (cfg._use_default_values as string[]).filter((k) => !(k in overrides));
+  }
+  // The training schedule is DDPM's; samples are unbounded for non-image data.
+  return schedulerFromConfig(cls, cfg);
+}
