@@ -20,8 +20,10 @@ import { DiffusionObjective, diffusionLoss, type ObjectiveConfig } from './objec
 import { TrainStep } from './train_step.ts';
 import { Ema } from './ema.ts';
 import { warmupCosine } from './lr_schedule.ts';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, saveModelFolder } from './checkpoint.ts';
+import { cleanStaleTemporaries, loadLatestCheckpoint, saveCheckpoint, saveModelFolder } from './checkpoint.ts';
+import { warn } from '../io/warn.ts';
 import type { DataSource } from './data_source.ts';
+import type { CheckpointData } from './checkpoint.ts';
 
 export interface TrainConfig {
   steps: number;
@@ -81,6 +83,11 @@ export interface TrainOptions {
   onSample?: { everySteps: number; fn: (step: number, weights: Record<string, NDArray>) => Promise<void> };
   /** Stop after this many steps of this call (the run can be resumed), for tests of resume. */
   stopAfter?: number;
+  /**
+   * Called after every step with the seconds spent training so far and a getter for the current
+   * (EMA) weights; return true to stop now (a checkpoint is written), e.g. for a wall-time budget.
+   */
+  afterStep?: (step: number, seconds: number, weights: () => Record<string, NDArray>) => boolean | void | Promise<boolean | void>;
 }
 
 export interface TrainResult {
@@ -125,15 +132,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let ema: Ema | null = c.emaDecay !== null ? new Ema(params, { maxDecay: c.emaDecay, power: c.emaPower }) : null;
   let startStep = 0;
   let losses: number[] = [];
-  let restored: ReturnType<typeof loadCheckpoint> | null = null;
+  let restored: CheckpointData | null = null;
+  // Leftovers of a killed run (temporary folders/files) are removed; they are never read as checkpoints.
+  for (const what of cleanStaleTemporaries(outDir)) warn(`${outDir}: ${what} (left by an interrupted run)`);
+  let lastCheckpoint: string | null = null;
   if (o.resume) {
-    const last = latestCheckpoint(outDir);
-    if (last) {
-      restored = loadCheckpoint(last);
+    const found = loadLatestCheckpoint(outDir, warn);
+    if (found) {
+      const last = found.dir;
+      restored = found.data;
+      lastCheckpoint = last;
       checkParams(model, restored.params, `${last}/diffusion_pytorch_model.safetensors`);
       const st = restored.trainerState as Record<string, unknown>;
       if (JSON.stringify(st.modelConfig) !== JSON.stringify(modelConfig)) throw new Error(`--resume: ${last} was trained with another model config; use another --out or the same --model`);
-      params = restored.params;
+      // Keep the model's parameter order (a checkpoint's is alphabetical): the traced step sums the
+      // per-parameter gradient norms in this order, so another order changes the clipping by an ulp.
+      params = Object.fromEntries(Object.keys(params).map((k) => [k, restored!.params[k]]));
       if (ema && restored.ema) { ema = new Ema(restored.ema, { maxDecay: c.emaDecay!, power: c.emaPower }); ema.step = Number(st.emaStep ?? 0); }
       noiseRng = Philox.fromState(st.noiseRng as PhiloxState);
       dropRng = Philox.fromState(st.dropRng as PhiloxState);
@@ -159,7 +173,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (restored?.optimizer) { ts.m = restored.optimizer.m; ts.v = restored.optimizer.v; ts.t = restored.optimizer.t; }
   const lrAt = warmupCosine({ lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLr: c.minLr });
   const nullClass = nullClassOf(model);
-  let lastCheckpoint = latestCheckpoint(outDir);
 
   const microBatch = (): Record<string, NDArray> => {
     const { x, labels } = data.next();
@@ -175,9 +188,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     return b;
   };
 
+  // The checkpoint first, then the sampling model in OUT: OUT's model is never ahead of the newest checkpoint.
   const save = (step: number) => {
     const weights = ema ? ema.params : ts.params;
-    saveModelFolder(outDir, modelConfig, weights, noise.toConfig(), { step: String(step) });
     lastCheckpoint = saveCheckpoint(outDir, {
       step, modelConfig, schedulerConfig: noise.toConfig(), params: ts.params, ema: ema?.params,
       optimizer: { m: ts.m, v: ts.v, t: ts.t },
@@ -186,6 +199,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         emaStep: ema?.step ?? 0, losses,
       },
     }, c.keepLast);
+    saveModelFolder(outDir, modelConfig, weights, noise.toConfig(), { step: String(step) });
   };
 
   fs.mkdirSync(outDir, { recursive: true });
@@ -207,8 +221,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const secs = (performance.now() - t0) / 1000;
     const rate = (done - startStep) / secs;
     o.onProgress?.({ step: done, steps: c.steps, loss, lr, itPerSec: rate, etaSec: (c.steps - done) / rate });
-    if (done % c.checkpointEvery === 0 || done === c.steps) save(done);
+    const stop = (await o.afterStep?.(done, secs, () => (ema ? ema.params : ts.params))) === true;
+    if (done % c.checkpointEvery === 0 || done === c.steps || (stop && done % c.checkpointEvery !== 0)) save(done);
     if (o.onSample && (done % o.onSample.everySteps === 0 || done === c.steps)) await o.onSample.fn(done, ema ? ema.params : ts.params);
+    if (stop) return { steps: done, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
   }
   return { steps: end, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""PyTorch twin of the MNIST quality run (bench/mnist/quality.ts): unet-s trained for a fixed wall time.
+
+Usage: /usr/bin/python3 bench/mnist/twin.py DATA.bin OUT.bin --minutes M [--threads 2] [--seed 0] [--classes]
+DATA.bin: uint32 N, then N*784 uint8 pixels, then N uint8 labels (written by quality.ts from the `mnist` package).
+Recipe (the same as ours): DDPM linear betas 1e-4..0.02, T = 1000, epsilon MSE, AdamW lr 1e-3 (betas 0.9/0.999,
+weight decay 0) with 100 warm-up steps then constant, clip_grad_norm 1.0, batch 64, EMA with warm-up
+(decay = min(0.999, 1 - (1 + step/1)^-0.75), diffusers' EMAModel rule), then 64 samples with deterministic DDIM,
+50 steps, leading spacing (diffusers' DDIMScheduler defaults, set_alpha_to_one, clip_sample).
+Writes OUT.bin: uint32 n, uint32 steps, float32 seconds, then n*784 float32 samples in [-1, 1], then n uint8 labels
+(the class asked for, cycling 0..9, when --classes).
+"""
+import argparse, copy, math, os, struct, sys, time
+import torch
+import torch.nn.functional as F
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from unet_s_torch import UNetS  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument('data'); ap.add_argument('out')
+ap.add_argument('--minutes', type=float, required=True)
+ap.add_argument('--threads', type=int, default=2)
+ap.add_argument('--seed', type=int, default=0)
+ap.add_argument('--classes', action='store_true')
+a = ap.parse_args()
+torch.set_num_threads(a.threads); torch.set_num_interop_threads(1)
+torch.manual_seed(a.seed)
+
+raw = open(a.data, 'rb').read()
+n = struct.unpack('<I', raw[:4])[0]
+x_all = torch.frombuffer(bytearray(raw[4:4 + n * 784]), dtype=torch.uint8).float().view(n, 1, 28, 28) / 127.5 - 1
+y_all = torch.frombuffer(bytearray(raw[4 + n * 784:4 + n * 785]), dtype=torch.uint8).long()
+
+T = 1000
+betas = torch.linspace(1e-4, 0.02, T)
+abar = torch.cumprod(1 - betas, 0)
+model = UNetS(num_class_embeds=10 if a.classes else None)
+ema = copy.deepcopy(model).requires_grad_(False)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+B = 64
+step, t0 = 0, time.time()
+perm, pos = torch.randperm(n), 0
+while time.time() - t0 < a.minutes * 60:
+    if pos + B > n: perm, pos = torch.randperm(n), 0
+    idx = perm[pos:pos + B]; pos += B
+    x0, y = x_all[idx], y_all[idx]
+    t = torch.randint(0, T, (B,))
+    eps = torch.randn_like(x0)
+    s = abar[t].view(B, 1, 1, 1)
+    xt = s.sqrt() * x0 + (1 - s).sqrt() * eps
+    for g in opt.param_groups: g['lr'] = 1e-3 * min(1.0, (step + 1) / 100)
+    loss = F.mse_loss(model(xt, t.float(), y if a.classes else None), eps)
+    opt.zero_grad(set_to_none=True); loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step(); step += 1
+    d = min(0.999, 1 - (1 + max(0, step - 1)) ** -0.75)
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters()): pe.mul_(d).add_(pm, alpha=1 - d)
+secs = time.time() - t0
+print(f'twin: {step} steps in {secs:.0f} s ({step / secs:.2f} it/s), last loss {loss.item():.4f}', file=sys.stderr)
+
+# DDIM, 50 steps, leading spacing (timesteps 980, 960, ..., 0), eta 0, clip_sample to [-1, 1]
+ns = 64
+labels = torch.arange(ns) % 10
+x = torch.randn(ns, 1, 28, 28)
+ts = list(range(0, T, T // 50))[::-1]
+with torch.no_grad():
+    for i, t in enumerate(ts):
+        prev = t - T // 50
+        a_t = abar[t]; a_p = abar[prev] if prev >= 0 else torch.tensor(1.0)
+        e = ema(x, torch.full((ns,), float(t)), labels if a.classes else None)
+        x0 = ((x - (1 - a_t).sqrt() * e) / a_t.sqrt()).clamp(-1, 1)
+        x = a_p.sqrt() * x0 + (1 - a_p).sqrt() * e
+with open(a.out, 'wb') as f:
+    f.write(struct.pack('<IIf', ns, step, secs))
+    f.write(x.clamp(-1, 1).contiguous().numpy().astype('float32').tobytes())
+    f.write(bytes(labels.tolist()))
