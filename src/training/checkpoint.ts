@@ -11,7 +11,15 @@
  *     data order, loss history, training config)
  *
  * Every folder is written to a temporary name, fsynced and renamed (atomic), so a checkpoint is
- * complete or absent. Pruning keeps the last K and never deletes the newest complete one.
+ * complete or absent. Pruning keeps the last K and never deletes the newest complete one (nor the
+ * one just written). A hard kill can leave temporaries behind (`.checkpoint-N.<pid>.<n>.tmpdir`,
+ * `checkpoint-N.old-<pid>-<n>`, `.<file>.<pid>.<n>.tmp`): they are never read as checkpoints, and
+ * `cleanStaleTemporaries` (called when training starts) removes those of dead processes.
+ *
+ * Test hook (environment, for the kill tests only): DIFFUSE_TEST_PAUSE_IN_CHECKPOINT="<step>:<file>"
+ * makes the writer of checkpoint-<step> stop halfway through its temporary folder (after the weights,
+ * before the optimizer state and trainer_state.json), write <file> and sleep 60 s, so a test can
+ * SIGKILL it in the middle of a checkpoint write.
  *
  * @example
  *   saveCheckpoint('runs/mnist', { step: 100, ... });
@@ -54,6 +62,7 @@ export function saveCheckpoint(outDir: string, ck: CheckpointData, keepLast = 3)
     fs.writeFileSync(path.join(tmp, SCHEDULER_CONFIG_NAME), json(ck.schedulerConfig));
     fs.writeFileSync(path.join(tmp, WEIGHTS_NAME), serializeSafetensors(ck.params, { format: 'pt' }));
     if (ck.ema) fs.writeFileSync(path.join(tmp, 'ema.safetensors'), serializeSafetensors(ck.ema, { format: 'pt' }));
+    testPauseInCheckpoint(ck.step, tmp);
     if (ck.optimizer) {
       const t: Record<string, NDArray> = {};
       for (const [k, v] of Object.entries(ck.optimizer.m)) t[`m.${k}`] = v;
@@ -62,8 +71,16 @@ export function saveCheckpoint(outDir: string, ck: CheckpointData, keepLast = 3)
     }
     fs.writeFileSync(path.join(tmp, TRAINER_STATE_NAME), json({ step: ck.step, ...ck.trainerState }));
   });
-  pruneCheckpoints(outDir, keepLast);
+  pruneCheckpoints(outDir, keepLast, ck.step);
   return target;
+}
+
+/** The DIFFUSE_TEST_PAUSE_IN_CHECKPOINT hook (see the file comment); a no-op unless the variable is set. */
+function testPauseInCheckpoint(step: number, tmpDir: string): void {
+  const m = /^(\d+):(.+)$/.exec(process.env.DIFFUSE_TEST_PAUSE_IN_CHECKPOINT ?? '');
+  if (!m || Number(m[1]) !== step) return;
+  fs.writeFileSync(m[2], tmpDir);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
 }
 
 /** Steps of the complete checkpoints in OUT, ascending. Temporary folders are ignored. */
@@ -82,13 +99,79 @@ export function latestCheckpoint(outDir: string): string | null {
   return steps.length ? path.join(outDir, checkpointName(steps[steps.length - 1])) : null;
 }
 
-/** Delete all but the newest `keepLast` complete checkpoints (never the newest). */
-export function pruneCheckpoints(outDir: string, keepLast: number): void {
-  const k = Math.max(1, Math.floor(keepLast));
+/**
+ * Delete all but the newest `keepLast` complete checkpoints. Never deletes the newest complete one
+ * (keepLast < 1 counts as 1), nor checkpoint-`protect` (the one just written). Incomplete folders
+ * (no trainer_state.json) do not count as checkpoints and are left alone.
+ * @example pruneCheckpoints('runs/moons', 2, 3000)
+ */
+export function pruneCheckpoints(outDir: string, keepLast: number, protect?: number): void {
+  const k = Math.max(1, Math.floor(keepLast) || 1);
   const steps = listCheckpoints(outDir);
   for (const s of steps.slice(0, Math.max(0, steps.length - k))) {
+    if (s === protect) continue;
     fs.rmSync(path.join(outDir, checkpointName(s)), { recursive: true, force: true });
   }
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return false; // called before this process writes anything: a recycled pid's leftovers
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * Remove what a killed writer left in OUT (and OUT/samples): temporary checkpoint folders, temporary
+ * files of atomic writes, and `checkpoint-N.old-*` folders of an interrupted replacement (renamed back
+ * to checkpoint-N when that is missing and the old one is complete). Only leftovers of processes that
+ * are no longer alive are touched. Call it before this process writes into OUT. Returns what it did.
+ * @example cleanStaleTemporaries('runs/moons') // ['removed .checkpoint-40.1234.7.tmpdir']
+ */
+export function cleanStaleTemporaries(outDir: string): string[] {
+  const done: string[] = [];
+  for (const dir of [outDir, path.join(outDir, 'samples')]) {
+    let names: string[];
+    try { names = fs.readdirSync(dir); } catch { continue; }
+    for (const name of names) {
+      const p = path.join(dir, name);
+      const tmp = /^\..+\.(\d+)\.\d+\.(tmp|tmpdir)$/.exec(name);
+      const old = dir === outDir ? /^(checkpoint-\d+)\.old-(\d+)-\d+$/.exec(name) : null;
+      if (tmp && !pidAlive(Number(tmp[1]))) {
+        fs.rmSync(p, { recursive: true, force: true });
+        done.push(`removed ${name}`);
+      } else if (old && !pidAlive(Number(old[2]))) {
+        const target = path.join(outDir, old[1]);
+        if (!fs.existsSync(target) && fs.existsSync(path.join(p, TRAINER_STATE_NAME))) {
+          fs.renameSync(p, target);
+          done.push(`restored ${old[1]} from ${name}`);
+        } else {
+          fs.rmSync(p, { recursive: true, force: true });
+          done.push(`removed ${name}`);
+        }
+      }
+    }
+  }
+  return done;
+}
+
+/**
+ * Load the newest checkpoint of OUT that reads back; a newer one that does not (damaged by the disk,
+ * edited by hand) is reported through `warn` and the one before it is tried. Null if OUT has none.
+ * @example const last = loadLatestCheckpoint('runs/moons', console.warn); // { dir, data } | null
+ */
+export function loadLatestCheckpoint(outDir: string, warn: (msg: string) => void = () => {}): { dir: string; data: CheckpointData } | null {
+  const steps = listCheckpoints(outDir).reverse();
+  let first: Error | null = null;
+  for (const s of steps) {
+    const dir = path.join(outDir, checkpointName(s));
+    try {
+      return { dir, data: loadCheckpoint(dir) };
+    } catch (e) {
+      first ??= e as Error;
+      warn(`${dir} cannot be loaded (${(e as Error).message}); trying the checkpoint before it`);
+    }
+  }
+  if (first) throw new Error(`no checkpoint in ${outDir} can be loaded; the newest failed with: ${first.message}`, { cause: first });
+  return null;
 }
 
 function readJson(file: string): Record<string, unknown> {
