@@ -16,7 +16,7 @@ import type { NDArray } from '../engine/ndarray.ts';
 import { addNoise, getVelocity } from '../diffusion/forward.ts';
 import { checkNumInferenceSteps, spacedTimesteps } from '../schedules/timesteps.ts';
 import {
-  BetaScheduler, COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
   type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { clipOrThreshold, elementwise2, vpPredOriginal } from './ddpm.ts';
@@ -42,11 +42,7 @@ export function vpPredEpsilon(modelOutput: NDArray, sample: NDArray, alphaProdT:
 export class DDIMScheduler extends BetaScheduler {
   static override readonly className = 'DDIMScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: COMMON_KEYS.beta_schedule,
-    trained_betas: COMMON_KEYS.trained_betas,
+    ...betaTableKeys(),
     clip_sample: COMMON_KEYS.clip_sample,
     set_alpha_to_one: key('bool', true, { help: 'use alphaBar = 1 (else alphaBar_0) as the "previous" alphaBar of the last step' }),
     steps_offset: COMMON_KEYS.steps_offset,

@@ -16,7 +16,7 @@ import { addNoise } from '../diffusion/forward.ts';
 import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
 import { npArange, roundHalfEven } from '../schedules/numerics.ts';
 import {
-  BetaScheduler, COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { clipSample } from '../diffusion/thresholding.ts';
@@ -30,11 +30,7 @@ const f32 = Math.fround;
 export class DDIMInverseScheduler extends BetaScheduler {
   static override readonly className = 'DDIMInverseScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: COMMON_KEYS.beta_schedule,
-    trained_betas: COMMON_KEYS.trained_betas,
+    ...betaTableKeys(),
     clip_sample: COMMON_KEYS.clip_sample,
     set_alpha_to_one: key('bool', true, { help: 'use alphaBar = 1 (else alphaBar_0) before the first step' }),
     steps_offset: COMMON_KEYS.steps_offset,

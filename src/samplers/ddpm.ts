@@ -21,7 +21,7 @@ import { badVarianceType, ddpmVariance, VARIANCE_TYPES } from '../diffusion/vari
 import { badPredictionType } from '../diffusion/parameterization.ts';
 import { checkNumInferenceSteps, customTimesteps, spacedTimesteps } from '../schedules/timesteps.ts';
 import {
-  BetaScheduler, COMMON_KEYS, enumKey, registerScheduler, timestepsArg,
+  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, registerScheduler, timestepsArg,
   type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { drawNoise, splitChannels, stepTimestep } from './step_utils.ts';
@@ -64,11 +64,7 @@ export function clipOrThreshold(x0: NDArray, config: Record<string, any>): NDArr
 export class DDPMScheduler extends BetaScheduler {
   static override readonly className = 'DDPMScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid', 'laplace']),
-    trained_betas: COMMON_KEYS.trained_betas,
+    ...betaTableKeys({ beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid', 'laplace']) }),
     variance_type: enumKey('fixed_small', VARIANCE_TYPES),
     clip_sample: COMMON_KEYS.clip_sample,
     prediction_type: COMMON_KEYS.prediction_type,

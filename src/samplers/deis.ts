@@ -22,11 +22,11 @@ import { NDArray } from '../engine/ndarray.ts';
 import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
 import { appendFinalSigma } from '../schedules/sigmas.ts';
 import {
-  COMMON_KEYS, enumKey, registerScheduler,
+  COMMON_KEYS, enumKey, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
+  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
 } from './exponential_integrator.ts';
 
 /** Map sibling solver names (diffusers): algorithm_type dpmsolver/dpmsolver++ -> deis; solver_type midpoint/heun/bh1/bh2 -> logrho. */
@@ -68,28 +68,15 @@ function ind3(t: number, b: number, c: number, d: number): number {
 export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
   static override readonly className: string = 'DEISMultistepScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2']),
-    trained_betas: COMMON_KEYS.trained_betas,
-    solver_order: DPM_FAMILY_KEYS.solver_order,
-    prediction_type: COMMON_KEYS.prediction_type,
-    thresholding: COMMON_KEYS.thresholding,
-    dynamic_thresholding_ratio: COMMON_KEYS.dynamic_thresholding_ratio,
-    sample_max_value: COMMON_KEYS.sample_max_value,
+    ...DPM_FAMILY_HEAD,
     algorithm_type: enumKey('deis', ['deis'], "'dpmsolver' and 'dpmsolver++' configs are mapped to 'deis'"),
     solver_type: enumKey('logrho', ['logrho'], "'midpoint', 'heun', 'bh1', 'bh2' configs are mapped to 'logrho'"),
     lower_order_final: DPM_FAMILY_KEYS.lower_order_final,
-    use_karras_sigmas: DPM_FAMILY_KEYS.use_karras_sigmas,
-    use_exponential_sigmas: DPM_FAMILY_KEYS.use_exponential_sigmas,
-    use_beta_sigmas: DPM_FAMILY_KEYS.use_beta_sigmas,
-    use_flow_sigmas: DPM_FAMILY_KEYS.use_flow_sigmas,
-    flow_shift: DPM_FAMILY_KEYS.flow_shift,
+    ...SIGMA_GRID_KEYS,
+    ...DPM_FLOW_KEYS,
     timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
-    use_dynamic_shifting: DPM_FAMILY_KEYS.use_dynamic_shifting,
-    time_shift_type: DPM_FAMILY_KEYS.time_shift_type,
+    ...DPM_SHIFT_KEYS,
   };
 
   /** Noise predictions eps of the last solver_order steps, oldest first. */

@@ -23,11 +23,11 @@ import { NDArray } from '../engine/ndarray.ts';
 import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
 import { appendFinalSigma } from '../schedules/sigmas.ts';
 import {
-  COMMON_KEYS, enumKey, key, registerScheduler,
+  COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
+  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
 } from './exponential_integrator.ts';
 
 /** algorithm_type values of DPMSolverMultistepScheduler. */
@@ -57,34 +57,21 @@ export type DPMSolverStepOptions = StepOptions;
 export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler {
   static override readonly className: string = 'DPMSolverMultistepScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2']),
-    trained_betas: COMMON_KEYS.trained_betas,
-    solver_order: DPM_FAMILY_KEYS.solver_order,
-    prediction_type: COMMON_KEYS.prediction_type,
-    thresholding: COMMON_KEYS.thresholding,
-    dynamic_thresholding_ratio: COMMON_KEYS.dynamic_thresholding_ratio,
-    sample_max_value: COMMON_KEYS.sample_max_value,
+    ...DPM_FAMILY_HEAD,
     algorithm_type: enumKey('dpmsolver++', DPM_ALGORITHM_TYPES),
     solver_type: enumKey('midpoint', DPM_SOLVER_TYPES),
     lower_order_final: DPM_FAMILY_KEYS.lower_order_final,
     euler_at_final: key('bool', false),
-    use_karras_sigmas: DPM_FAMILY_KEYS.use_karras_sigmas,
-    use_exponential_sigmas: DPM_FAMILY_KEYS.use_exponential_sigmas,
-    use_beta_sigmas: DPM_FAMILY_KEYS.use_beta_sigmas,
+    ...SIGMA_GRID_KEYS,
     use_lu_lambdas: key('bool', false),
-    use_flow_sigmas: DPM_FAMILY_KEYS.use_flow_sigmas,
-    flow_shift: DPM_FAMILY_KEYS.flow_shift,
+    ...DPM_FLOW_KEYS,
     final_sigmas_type: DPM_FAMILY_KEYS.final_sigmas_type,
     lambda_min_clipped: DPM_FAMILY_KEYS.lambda_min_clipped,
     variance_type: DPM_FAMILY_KEYS.variance_type,
     timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
-    use_dynamic_shifting: DPM_FAMILY_KEYS.use_dynamic_shifting,
-    time_shift_type: DPM_FAMILY_KEYS.time_shift_type,
+    ...DPM_SHIFT_KEYS,
   };
 
   /** Converted model outputs (x0 for '++' types, eps otherwise) of the last solver_order steps, oldest first. */

@@ -15,7 +15,7 @@
 import type { NDArray } from '../engine/ndarray.ts';
 import { getVelocity as vpVelocity } from '../diffusion/forward.ts';
 import {
-  COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma, type SigmaScheduleKind } from './sigma_scheduler.ts';
@@ -38,19 +38,13 @@ export function sigmaScheduleFromConfig(config: Record<string, any>, owner: stri
 export class EulerDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'EulerDiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: COMMON_KEYS.beta_schedule,
-    trained_betas: COMMON_KEYS.trained_betas,
+    ...betaTableKeys(),
     prediction_type: COMMON_KEYS.prediction_type,
     interpolation_type: enumKey('linear', ['linear', 'log_linear']),
-    use_karras_sigmas: key('bool', false),
-    use_exponential_sigmas: key('bool', false),
-    use_beta_sigmas: key('bool', false),
+    ...SIGMA_GRID_KEYS,
     sigma_min: key('number', null, { nullable: true, min: 0 }),
     sigma_max: key('number', null, { nullable: true, min: 0 }),
-    timestep_spacing: enumKey('linspace', ['linspace', 'leading', 'trailing']),
+    timestep_spacing: COMMON_KEYS.timestep_spacing,
     timestep_type: enumKey('discrete', ['discrete', 'continuous']),
     steps_offset: COMMON_KEYS.steps_offset,
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,

@@ -12,7 +12,7 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import {
-  COMMON_KEYS, enumKey, registerScheduler, timestepsArg,
+  betaTableKeys, COMMON_KEYS, registerScheduler, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
@@ -25,13 +25,9 @@ const f32 = Math.fround;
 export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'EulerAncestralDiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: COMMON_KEYS.beta_schedule,
-    trained_betas: COMMON_KEYS.trained_betas,
+    ...betaTableKeys(),
     prediction_type: COMMON_KEYS.prediction_type,
-    timestep_spacing: enumKey('linspace', ['linspace', 'leading', 'trailing']),
+    timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
   };

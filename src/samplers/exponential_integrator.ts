@@ -25,8 +25,8 @@ import {
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
 import { checkNumInferenceSteps, customTimesteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
 import {
-  BetaScheduler, enumKey, key, listAllowed, type ConfigSpec, type KeySpec, type SchedulerConfig,
-  type SetTimestepsOptions, type StepOptions,
+  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, listAllowed, type ConfigSpec,
+  type SchedulerConfig, type SetTimestepsOptions, type StepOptions,
 } from './scheduler.ts';
 
 export const f32 = Math.fround;
@@ -179,21 +179,38 @@ export function trainingSigmaMin(alphasCumprod: Float32Array): number {
   return f32(Math.sqrt(f32(f32(1 - a) / a)));
 }
 
-/** Config keys shared by the DPM-Solver family (diffusers' names and defaults). */
-export const DPM_FAMILY_KEYS = {
+/**
+ * The keys that open every DPM-family config (diffusers' names, defaults and order): the beta table,
+ * solver_order, prediction_type and dynamic thresholding. Subclasses override solver_order where it differs.
+ */
+export const DPM_FAMILY_HEAD = {
+  ...betaTableKeys(),
   solver_order: key('int', 2, { min: 1, max: 3, help: 'allowed values: 1, 2, 3' }),
-  lower_order_final: key('bool', true),
-  use_karras_sigmas: key('bool', false),
-  use_exponential_sigmas: key('bool', false),
-  use_beta_sigmas: key('bool', false),
+  prediction_type: COMMON_KEYS.prediction_type,
+  thresholding: COMMON_KEYS.thresholding,
+  dynamic_thresholding_ratio: COMMON_KEYS.dynamic_thresholding_ratio,
+  sample_max_value: COMMON_KEYS.sample_max_value,
+} satisfies ConfigSpec;
+
+/** Flow-matching sigma keys, accepted at their defaults only (not implemented). */
+export const DPM_FLOW_KEYS = {
   use_flow_sigmas: key('bool', false, { help: 'flow-matching sigmas are not implemented; allowed values: false' }),
   flow_shift: key('number', 1.0),
+} satisfies ConfigSpec;
+
+/** Flow-matching time-shift keys, accepted at their defaults only (not implemented). */
+export const DPM_SHIFT_KEYS = {
   use_dynamic_shifting: key('bool', false, { help: 'dynamic shifting is for flow matching and is not implemented; allowed values: false' }),
   time_shift_type: enumKey('exponential', ['exponential']),
+} satisfies ConfigSpec;
+
+/** Other config keys shared by several DPM-family classes (diffusers' names and defaults). */
+export const DPM_FAMILY_KEYS = {
+  lower_order_final: key('bool', true),
   final_sigmas_type: enumKey('zero', ['zero', 'sigma_min']),
   lambda_min_clipped: key('any', -Infinity, { nullable: true, help: 'a number, -Infinity to disable' }),
   variance_type: key('string', null, { nullable: true, help: "'learned' or 'learned_range' when the model also predicts variance channels" }),
-} satisfies Record<string, KeySpec>;
+} satisfies ConfigSpec;
 
 /**
  * Base of DPM-Solver-family schedulers: the sigma grid, diffusers' step-index bookkeeping and addNoise on

@@ -14,7 +14,7 @@
 import type { NDArray } from '../engine/ndarray.ts';
 import { clipSample } from '../diffusion/thresholding.ts';
 import {
-  COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
@@ -35,18 +35,16 @@ export function repeatInner<T extends Float32Array | Float64Array>(a: T, keepLas
 export class HeunDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'HeunDiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: key('number', 0.00085, { min: 0 }),
-    beta_end: key('number', 0.012, { min: 0 }),
-    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'exp']),
-    trained_betas: COMMON_KEYS.trained_betas,
+    ...betaTableKeys({
+      beta_start: key('number', 0.00085, { min: 0 }),
+      beta_end: key('number', 0.012, { min: 0 }),
+      beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'exp']),
+    }),
     prediction_type: COMMON_KEYS.prediction_type,
-    use_karras_sigmas: key('bool', false),
-    use_exponential_sigmas: key('bool', false),
-    use_beta_sigmas: key('bool', false),
+    ...SIGMA_GRID_KEYS,
     clip_sample: key('bool', false),
     clip_sample_range: COMMON_KEYS.clip_sample_range,
-    timestep_spacing: enumKey('linspace', ['linspace', 'leading', 'trailing']),
+    timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
   };
 

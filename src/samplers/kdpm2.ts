@@ -15,7 +15,7 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import {
-  COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  betaTableKeys, COMMON_KEYS, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
@@ -29,16 +29,10 @@ const f32 = Math.fround;
 export class KDPM2DiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'KDPM2DiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: key('number', 0.00085, { min: 0 }),
-    beta_end: key('number', 0.012, { min: 0 }),
-    beta_schedule: COMMON_KEYS.beta_schedule,
-    trained_betas: COMMON_KEYS.trained_betas,
-    use_karras_sigmas: key('bool', false),
-    use_exponential_sigmas: key('bool', false),
-    use_beta_sigmas: key('bool', false),
+    ...betaTableKeys({ beta_start: key('number', 0.00085, { min: 0 }), beta_end: key('number', 0.012, { min: 0 }) }),
+    ...SIGMA_GRID_KEYS,
     prediction_type: COMMON_KEYS.prediction_type,
-    timestep_spacing: enumKey('linspace', ['linspace', 'leading', 'trailing']),
+    timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
   };
 

@@ -16,7 +16,7 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import {
-  COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  betaTableKeys, COMMON_KEYS, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
@@ -69,16 +69,10 @@ export function gaussKronrod21(f: (x: number) => number, a: number, b: number): 
 export class LMSDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'LMSDiscreteScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: COMMON_KEYS.beta_schedule,
-    trained_betas: COMMON_KEYS.trained_betas,
-    use_karras_sigmas: key('bool', false),
-    use_exponential_sigmas: key('bool', false),
-    use_beta_sigmas: key('bool', false),
+    ...betaTableKeys(),
+    ...SIGMA_GRID_KEYS,
     prediction_type: COMMON_KEYS.prediction_type,
-    timestep_spacing: enumKey('linspace', ['linspace', 'leading', 'trailing']),
+    timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
   };
 

@@ -21,7 +21,7 @@ import { badPredictionType } from '../diffusion/parameterization.ts';
 import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
 import {
-  BetaScheduler, COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { elementwise2 } from './ddpm.ts';
@@ -32,11 +32,7 @@ const f32 = Math.fround;
 export class PNDMScheduler extends BetaScheduler {
   static override readonly className = 'PNDMScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: COMMON_KEYS.beta_schedule,
-    trained_betas: COMMON_KEYS.trained_betas,
+    ...betaTableKeys(),
     skip_prk_steps: key('bool', false, { help: 'skip the Runge-Kutta warm-up (Stable Diffusion uses true)' }),
     set_alpha_to_one: key('bool', false),
     prediction_type: enumKey('epsilon', ['epsilon', 'v_prediction']),

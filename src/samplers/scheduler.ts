@@ -104,6 +104,29 @@ export const COMMON_KEYS = {
   sample_max_value: { default: 1.0, kind: 'number', min: 0 } as KeySpec,
 } as const;
 
+/**
+ * The keys of the beta table every scheduler here takes (num_train_timesteps, beta_start, beta_end,
+ * beta_schedule, trained_betas), with diffusers' common defaults; `overrides` replace keys in place.
+ * @example const spec = { ...betaTableKeys({ beta_start: key('number', 0.00085, { min: 0 }) }), prediction_type: COMMON_KEYS.prediction_type };
+ */
+export function betaTableKeys(overrides: Partial<Record<'beta_start' | 'beta_end' | 'beta_schedule', KeySpec>> = {}): ConfigSpec {
+  return {
+    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+    beta_start: COMMON_KEYS.beta_start,
+    beta_end: COMMON_KEYS.beta_end,
+    beta_schedule: COMMON_KEYS.beta_schedule,
+    trained_betas: COMMON_KEYS.trained_betas,
+    ...overrides,
+  };
+}
+
+/** use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas: the sigma-grid switches (at most one true). */
+export const SIGMA_GRID_KEYS = {
+  use_karras_sigmas: { default: false, kind: 'bool' } as KeySpec,
+  use_exponential_sigmas: { default: false, kind: 'bool' } as KeySpec,
+  use_beta_sigmas: { default: false, kind: 'bool' } as KeySpec,
+} as const;
+
 /** An enum key with its default and allowed values. @example enumKey('linear', ['linear', 'scaled_linear']) */
 export function enumKey(def: string | null, values: readonly (string | null)[], help?: string): KeySpec {
   return { default: def, kind: 'enum', values, nullable: values.includes(null), help };

@@ -23,11 +23,11 @@ import { NDArray } from '../engine/ndarray.ts';
 import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
 import { appendFinalSigma } from '../schedules/sigmas.ts';
 import {
-  COMMON_KEYS, enumKey, key, registerScheduler,
+  COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
+  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
 } from './exponential_integrator.ts';
 
 /** solver_type values of UniPC: the two choices of B(h) (Zhao et al. 2023, Sec. 3.2). */
@@ -78,32 +78,20 @@ function mapUniPCNames(config: SchedulerConfig): SchedulerConfig {
 export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
   static override readonly className: string = 'UniPCMultistepScheduler';
   static override readonly configSpec: ConfigSpec = {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2']),
-    trained_betas: COMMON_KEYS.trained_betas,
+    ...DPM_FAMILY_HEAD,
     solver_order: key('int', 2, { min: 1, help: 'any positive integer; the corrector raises the accuracy to solver_order + 1' }),
-    prediction_type: COMMON_KEYS.prediction_type,
-    thresholding: COMMON_KEYS.thresholding,
-    dynamic_thresholding_ratio: COMMON_KEYS.dynamic_thresholding_ratio,
-    sample_max_value: COMMON_KEYS.sample_max_value,
     predict_x0: key('bool', true),
     solver_type: enumKey('bh2', UNIPC_SOLVER_TYPES),
     lower_order_final: DPM_FAMILY_KEYS.lower_order_final,
     disable_corrector: key('numbers', [], { help: 'step indices whose corrector is skipped' }),
     solver_p: key('any', null, { nullable: true, help: 'another scheduler as predictor is not supported; allowed values: null' }),
-    use_karras_sigmas: DPM_FAMILY_KEYS.use_karras_sigmas,
-    use_exponential_sigmas: DPM_FAMILY_KEYS.use_exponential_sigmas,
-    use_beta_sigmas: DPM_FAMILY_KEYS.use_beta_sigmas,
-    use_flow_sigmas: DPM_FAMILY_KEYS.use_flow_sigmas,
-    flow_shift: DPM_FAMILY_KEYS.flow_shift,
+    ...SIGMA_GRID_KEYS,
+    ...DPM_FLOW_KEYS,
     timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
     final_sigmas_type: DPM_FAMILY_KEYS.final_sigmas_type,
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
-    use_dynamic_shifting: DPM_FAMILY_KEYS.use_dynamic_shifting,
-    time_shift_type: DPM_FAMILY_KEYS.time_shift_type,
+    ...DPM_SHIFT_KEYS,
     sigma_min: key('number', null, { nullable: true, min: 0, help: 'lower end of Karras / exponential / beta grids; null = the training table' }),
     sigma_max: key('number', null, { nullable: true, min: 0, help: 'upper end of Karras / exponential / beta grids; null = the training table' }),
     shift_terminal: key('number', null, { nullable: true, help: 'only for flow-matching sigmas (not implemented); allowed values: null' }),
