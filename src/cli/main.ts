@@ -4,6 +4,7 @@ import { demo } from './demo.ts';
 import { trainCommand } from './train_command.ts';
 import { infoCommand, exportCommand } from './info_export.ts';
 import { sampleModelFolder } from '../pipelines/sample_model.ts';
+import { registerEvalCommand } from './eval_command.ts';
 
 const int = (name: string, min = 1) => (v: string) => {
   const n = Number(v);
@@ -19,7 +20,8 @@ const num = (name: string, min = -Infinity, max = Infinity) => (v: string) => {
 const program = new Command();
 program.name('diffuse').description('Diffusion models for JavaScript: train, sample, measure, export.')
   .option('--verbose', 'print stack traces on errors')
-  .showHelpAfterError();
+  // Usage errors (bad option values, unknown options): one line with a pointer to --help, exit code 1.
+  .configureOutput({ outputError: (str, write) => write(`diffuse: ${str.trim().replace(/^error: /, '')} (see --help)\n`) });
 
 program.command('demo')
   .description('the embedded default job: train mlp-2d on 8 gaussians (~1 min on 2 cores), sample it, write pictures (no downloads)')
@@ -92,10 +94,13 @@ program.command('export')
   .argument('<dir>')
   .requiredOption('--onnx <file>', 'output .onnx file')
   .action(async (dir: string, o) => { await exportCommand(dir, o.onnx); });
+registerEvalCommand(program);
 
-program.parseAsync(process.argv).catch((e: Error) => {
+// Every other error: one line (the message, newlines folded) and exit code 1; the stack only with --verbose.
+program.parseAsync(process.argv).catch((e: unknown) => {
   const verbose = process.argv.includes('--verbose');
-  process.stderr.write(`\ndiffuse: ${e.message}\n`);
-  if (verbose) process.stderr.write(`${e.stack}\n`);
+  const message = (e instanceof Error ? e.message : String(e)).trim().replace(/\s*\n\s*/g, ' | ');
+  process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}diffuse: ${message}\n`);
+  if (verbose && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   process.exit(1);
 });

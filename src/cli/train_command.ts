@@ -12,7 +12,8 @@ import { generate } from '../pipelines/generate.ts';
 import { denoiserWithWeightInputs, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
 import { samplingScheduler, writeRunInfo, writeSamples, type RunInfo } from '../pipelines/sample_model.ts';
 import { Philox } from '../engine/index.ts';
-import { loadModelFolder } from '../training/checkpoint.ts';
+import { listCheckpoints, loadModelFolder } from '../training/checkpoint.ts';
+import { checkModelConfig, readJsonObject } from '../training/config_files.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -50,10 +51,15 @@ export interface TrainCliOptions {
 export function resolveModel(spec: string, desc: DataDescription, classes: number | null): DiffusionModel {
   let cfg: Record<string, unknown>;
   if (spec.endsWith('.json')) {
-    let text: string;
-    try { text = fs.readFileSync(spec, 'utf8'); } catch (e) { throw new Error(`--model ${spec}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
-    try { cfg = JSON.parse(text); } catch (e) { throw new Error(`--model ${spec}: invalid JSON (${(e as Error).message})`); }
-    return modelFromConfig(cfg, spec);
+    // Schema check (key paths; unknown keys are warned about and dropped), then the model's own validation.
+    cfg = checkModelConfig(readJsonObject(spec), `--model ${spec}`);
+    const model = modelFromConfig(cfg, `--model ${spec}`);
+    const c = model.toConfig() as unknown as Record<string, unknown>;
+    const image = c._class_name === 'UNet2DModel';
+    if (image !== (desc.sampleShape.length === 3) || c.in_channels !== desc.sampleShape[0]) {
+      throw new Error(`--model ${spec}: in_channels = ${c.in_channels} (${image ? 'an image model' : 'a vector model'}) does not fit the data '${desc.spec}', whose samples have shape [${desc.sampleShape}]`);
+    }
+    return model;
   }
   const overrides: Record<string, unknown> = {};
   const isUnet = (modelConfig(spec) as unknown as Record<string, unknown>)._class_name === 'UNet2DModel';
@@ -114,9 +120,10 @@ export function progressPrinter(quiet = false): (p: Progress) => void {
 
 export async function trainCommand(o: TrainCliOptions): Promise<void> {
   // Refuse to touch a folder holding another run unless resuming.
-  if (!o.resume && fs.existsSync(path.join(o.out, 'config.json'))) {
+  if (!o.resume && (fs.existsSync(path.join(o.out, 'config.json')) || listCheckpoints(o.out).length > 0)) {
     throw new Error(`--out ${o.out} already holds a model; pass --resume to continue it or choose another --out (nothing was overwritten)`);
   }
+  if (fs.existsSync(o.out) && !fs.statSync(o.out).isDirectory()) throw new Error(`--out ${o.out}: exists and is not a folder`);
   const data = openDataSource(o.data, { batchSize: o.batchSize, seed: o.seed, imageSize: o.imageSize, channels: o.channels as 1 | 3 | undefined, limit: o.limit });
   const desc = data.describe();
   const config = trainConfigFrom(o);

@@ -30,6 +30,7 @@ import path from 'node:path';
 import { NDArray } from '../engine/index.ts';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.ts';
 import { writeDirAtomicSync, writeFileAtomicSync } from '../io/atomic.ts';
+import { readModelConfigFile, readSchedulerConfigFile } from './config_files.ts';
 
 export const WEIGHTS_NAME = 'diffusion_pytorch_model.safetensors';
 export const CONFIG_NAME = 'config.json';
@@ -200,8 +201,8 @@ export function loadCheckpoint(dir: string): CheckpointData {
   const state = readJson(path.join(dir, TRAINER_STATE_NAME));
   const out: CheckpointData = {
     step: Number(state.step),
-    modelConfig: readJson(path.join(dir, CONFIG_NAME)),
-    schedulerConfig: readJson(path.join(dir, SCHEDULER_CONFIG_NAME)),
+    modelConfig: readModelConfigFile(path.join(dir, CONFIG_NAME)),
+    schedulerConfig: readSchedulerConfigFile(path.join(dir, SCHEDULER_CONFIG_NAME)),
     params: readTensors(path.join(dir, WEIGHTS_NAME)),
     trainerState: state,
   };
@@ -238,8 +239,8 @@ export function loadModelFolder(dir: string): { modelConfig: Record<string, unkn
     throw new Error(`${dir}: no ${WEIGHTS_NAME} (is this a diffuse/diffusers model folder?)`);
   }
   return {
-    modelConfig: readJson(path.join(dir, CONFIG_NAME)),
-    schedulerConfig: readJson(path.join(dir, SCHEDULER_CONFIG_NAME)),
+    modelConfig: readModelConfigFile(path.join(dir, CONFIG_NAME)),
+    schedulerConfig: readSchedulerConfigFile(path.join(dir, SCHEDULER_CONFIG_NAME)),
     weights: readTensors(weightsFile),
   };
 }
