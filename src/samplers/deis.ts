@@ -26,7 +26,7 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
+  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin,
 } from './exponential_integrator.ts';
 
 /** Map sibling solver names (diffusers): algorithm_type dpmsolver/dpmsolver++ -> deis; solver_type midpoint/heun/bh1/bh2 -> logrho. */
@@ -79,14 +79,9 @@ export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
     ...DPM_SHIFT_KEYS,
   };
 
-  /** Noise predictions eps of the last solver_order steps, oldest first. */
-  modelOutputs: Array<NDArray | null>;
-  /** Warm-up counter of the multistep method (capped at solver_order). */
-  lowerOrderNums = 0;
-
   constructor(config: SchedulerConfig = {}) {
     super(mapDeisNames(config));
-    this.modelOutputs = new Array(this.config.solver_order).fill(null);
+    this.resetHistory();
   }
 
   /**
@@ -111,14 +106,13 @@ export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
     const last = kind === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
     this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));
     this.numInferenceSteps = grid.timesteps.length;
-    this.modelOutputs = new Array(c.solver_order).fill(null);
-    this.lowerOrderNums = 0;
+    this.resetHistory();
   }
 
   /** eps from the raw model output via x0 (so dynamic thresholding of x0 applies): eps = (x - alpha x0) / sigma. */
-  convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
+  override convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
     const c = this.config;
-    const { alpha, sigma } = vpFromSigma(this.sigmas[this.stepIdx as number]);
+    const { alpha, sigma } = this.point(this.stepIdx as number);
     const x0 = this.maybeThreshold(predictionToX0(this.meanChannels(modelOutput, sample), c.prediction_type, sample, alpha, sigma));
     return { converted: predictionToEps(x0, 'sample', sample, alpha, sigma), x0 };
   }
@@ -130,40 +124,24 @@ export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
    */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, _opts: StepOptions = {}): StepOutput {
     const i = this.beginStep(modelOutput, timestep, sample);
-    const c = this.config;
-    const n = this.timesteps.length;
-    const lowerOrderFinal = i === n - 1 && c.lower_order_final && n < 15;
-    const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
+    const order = this.multistepOrder(i);
     const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
-    this.modelOutputs.shift();
-    this.modelOutputs.push(converted);
+    this.pushOutput(converted);
     let prevSample: NDArray;
-    if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) prevSample = this.firstOrderUpdate(converted, sample);
-    else if (c.solver_order === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) prevSample = this.secondOrderUpdate(sample);
+    // order 1 is DDIM: the first-order exponential integrator in noise-prediction form
+    if (order === 1) prevSample = this.firstOrderUpdate(converted, sample, null, 'dpmsolver');
+    else if (order === 2) prevSample = this.secondOrderUpdate(sample);
     else prevSample = this.thirdOrderUpdate(sample);
-    if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
+    this.countStep();
     this.stepIdx = i + 1;
     return { prevSample, predOriginalSample: x0 };
-  }
-
-  /** Order 1 (= DDIM): x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps_s, h = lambda_t - lambda_s. */
-  protected firstOrderUpdate(eps: NDArray, sample: NDArray): NDArray {
-    const i = this.stepIdx as number;
-    const t = vpFromSigma(this.sigmas[i + 1]);
-    const s = vpFromSigma(this.sigmas[i]);
-    const h = f32(t.lambda - s.lambda);
-    return lincomb([[f32(t.alpha / s.alpha), sample], [-f32(t.sigma * f32(f32(Math.exp(h)) - 1)), eps]]);
   }
 
   /** Order 2: eps linear in log(rho) through (rho_s0, eps_0), (rho_s1, eps_1), integrated from rho_s0 to rho_t. */
   protected secondOrderUpdate(sample: NDArray): NDArray {
     const i = this.stepIdx as number;
-    const t = vpFromSigma(this.sigmas[i + 1]);
-    const s0 = vpFromSigma(this.sigmas[i]);
-    const s1 = vpFromSigma(this.sigmas[i - 1]);
-    const L = this.modelOutputs.length;
-    const m0 = this.modelOutputs[L - 1] as NDArray;
-    const m1 = this.modelOutputs[L - 2] as NDArray;
+    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1);
+    const m0 = this.output(0), m1 = this.output(1);
     const rt = f32(t.sigma / t.alpha), r0 = f32(s0.sigma / s0.alpha), r1 = f32(s1.sigma / s1.alpha);
     const coef1 = f32(ind2(rt, r0, r1) - ind2(r0, r0, r1));
     const coef2 = f32(ind2(rt, r1, r0) - ind2(r0, r1, r0));
@@ -173,14 +151,8 @@ export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
   /** Order 3: eps quadratic in log(rho) through the last three outputs, integrated from rho_s0 to rho_t. */
   protected thirdOrderUpdate(sample: NDArray): NDArray {
     const i = this.stepIdx as number;
-    const t = vpFromSigma(this.sigmas[i + 1]);
-    const s0 = vpFromSigma(this.sigmas[i]);
-    const s1 = vpFromSigma(this.sigmas[i - 1]);
-    const s2 = vpFromSigma(this.sigmas[i - 2]);
-    const L = this.modelOutputs.length;
-    const m0 = this.modelOutputs[L - 1] as NDArray;
-    const m1 = this.modelOutputs[L - 2] as NDArray;
-    const m2 = this.modelOutputs[L - 3] as NDArray;
+    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1), s2 = this.point(i - 2);
+    const m0 = this.output(0), m1 = this.output(1), m2 = this.output(2);
     const rt = f32(t.sigma / t.alpha), r0 = f32(s0.sigma / s0.alpha);
     const r1 = f32(s1.sigma / s1.alpha), r2 = f32(s2.sigma / s2.alpha);
     const coef1 = f32(ind3(rt, r0, r1, r2) - ind3(r0, r0, r1, r2));

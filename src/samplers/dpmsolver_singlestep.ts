@@ -19,14 +19,14 @@
  *   for (const t of s.timesteps) x = s.step(model(x, t), t, x).prevSample;
  */
 import { NDArray } from '../engine/ndarray.ts';
-import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
 import { appendFinalSigma } from '../schedules/sigmas.ts';
 import {
   enumKey, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
+  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler, f32, lincomb,
+  trainingSigmaMin,
 } from './exponential_integrator.ts';
 import { DPM_SOLVER_TYPES, mapDpmSolverNames } from './dpmsolver_multistep.ts';
 
@@ -82,8 +82,6 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     ...DPM_SHIFT_KEYS,
   };
 
-  /** Converted outputs (x0 for '++', eps otherwise) of the last solver_order steps, oldest first. */
-  modelOutputs: Array<NDArray | null>;
   /** The base sample x_s of the current singlestep block (set on each order-1 step). */
   blockSample: NDArray | null = null;
   /** Order of the solver at each timestep of the current schedule (see getOrderList). */
@@ -101,7 +99,7 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     if (c.algorithm_type === 'dpmsolver' && c.final_sigmas_type === 'zero') {
       throw new Error(`${this.className} config: final_sigmas_type = 'zero' is not supported for algorithm_type = 'dpmsolver' (the noise-prediction update divides by sigma = 0); use final_sigmas_type = 'sigma_min' or algorithm_type 'dpmsolver++' / 'sde-dpmsolver++'`);
     }
-    this.modelOutputs = new Array(c.solver_order).fill(null);
+    this.resetHistory();
     this.orderList = getOrderList(c.num_train_timesteps, c.solver_order, c.lower_order_final, c.final_sigmas_type);
   }
 
@@ -118,19 +116,7 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const req = this.timestepsRequest(arg);
     const c = this.config;
-    const T = c.num_train_timesteps as number;
     const n = req.numInferenceSteps ?? (req.timesteps as ArrayLike<number>).length;
-    const lmin = c.lambda_min_clipped == null ? -Infinity : (c.lambda_min_clipped as number);
-    let clipped = 0;
-    if (lmin > -Infinity) {
-      const thr = f32(lmin);
-      for (let t = 0; t < T; t++) {
-        const a = this.alphasCumprod[t];
-        const lam = f32(f32(Math.log(f32(Math.sqrt(a)))) - f32(Math.log(f32(Math.sqrt(f32(1 - a))))));
-        if (lam < thr) clipped++;
-      }
-    }
-    const kind = this.gridKind();
     const grid = buildSigmaGrid({
       owner: this.className,
       alphasCumprod: this.alphasCumprod,
@@ -138,14 +124,14 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
       customTimesteps: req.timesteps,
       spacing: 'linspace',
       stepsOffset: 0,
-      lastTimestep: T - clipped,
-      kind,
+      lastTimestep: (c.num_train_timesteps as number) - this.lambdaClippedCount(),
+      kind: this.gridKind(),
       roundConverted: true,
     });
     const last = c.final_sigmas_type === 'sigma_min' ? trainingSigmaMin(this.alphasCumprod) : 0;
     this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));
     this.numInferenceSteps = n;
-    this.modelOutputs = new Array(c.solver_order).fill(null);
+    this.resetHistory();
     this.blockSample = null;
     if (!this.lowerOrderFinal && (n % c.solver_order !== 0 || c.final_sigmas_type === 'zero')) {
       this.lowerOrderFinalForced = true;
@@ -153,26 +139,6 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
       this.warnings.push(`${this.className}: lower_order_final set to true because ${why} (as diffusers does)`);
     }
     this.orderList = getOrderList(n, c.solver_order, this.lowerOrderFinal, c.final_sigmas_type);
-  }
-
-  /** As DPMSolverMultistepScheduler.convertModelOutput: x0 for '++' types, eps for 'dpmsolver'. */
-  convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
-    const c = this.config;
-    const out = this.meanChannels(modelOutput, sample);
-    const { alpha, sigma } = vpFromSigma(this.sigmas[this.stepIdx as number]);
-    if (c.algorithm_type === 'dpmsolver++' || c.algorithm_type === 'sde-dpmsolver++') {
-      const x0 = this.maybeThreshold(predictionToX0(out, c.prediction_type, sample, alpha, sigma));
-      return { converted: x0, x0 };
-    }
-    // (diffusers reads alpha_t/sigma_t of the training table at a `timestep` argument that is no longer
-    // passed, which fails; we threshold at the current grid point like the multistep scheduler.)
-    let eps = predictionToEps(out, c.prediction_type, sample, alpha, sigma);
-    let x0 = predictionToX0(eps, 'epsilon', sample, alpha, sigma);
-    if (c.thresholding) {
-      x0 = this.maybeThreshold(x0);
-      eps = predictionToEps(x0, 'sample', sample, alpha, sigma);
-    }
-    return { converted: eps, x0 };
   }
 
   /**
@@ -184,8 +150,7 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     const i = this.beginStep(modelOutput, timestep, sample);
     const c = this.config;
     const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
-    this.modelOutputs.shift();
-    this.modelOutputs.push(converted);
+    this.pushOutput(converted);
     const noise = c.algorithm_type === 'sde-dpmsolver++' ? this.stepNoise(sample.shape, opts) : null;
 
     let order = this.orderList[i];
@@ -203,86 +168,19 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     return { prevSample, predOriginalSample: x0 };
   }
 
-  /** First order from s = current grid point: DPM-Solver-1 / DPM-Solver++(1) / SDE-DPM-Solver++(1). */
-  protected firstOrderUpdate(m0: NDArray, sample: NDArray, noise: NDArray | null): NDArray {
-    const i = this.stepIdx as number;
-    const t = vpFromSigma(this.sigmas[i + 1]);
-    const s = vpFromSigma(this.sigmas[i]);
-    const h = f32(t.lambda - s.lambda);
-    switch (this.config.algorithm_type) {
-      case 'dpmsolver++':
-        return lincomb([[f32(t.sigma / s.sigma), sample], [-f32(t.alpha * f32(f32(Math.exp(-h)) - 1)), m0]]);
-      case 'dpmsolver':
-        return lincomb([[f32(t.alpha / s.alpha), sample], [-f32(t.sigma * f32(f32(Math.exp(h)) - 1)), m0]]);
-      default: { // 'sde-dpmsolver++'
-        const e2 = f32(Math.exp(f32(-2 * h)));
-        return lincomb([
-          [f32(f32(t.sigma / s.sigma) * f32(Math.exp(-h))), sample],
-          [f32(t.alpha * f32(1 - e2)), m0],
-          [f32(t.sigma * f32(Math.sqrt(f32(1 - e2)))), noise as NDArray],
-        ]);
-      }
-    }
-  }
-
-  /** Coefficients (a: sample, b0: D0, b1: D1, b2: D2, z: noise) of the exponential integrator over h. */
-  private coefficients(t: { alpha: number; sigma: number }, base: { alpha: number; sigma: number }, h: number): { a: number; b0: number; b1: number; b2: number; z: number; b1mid: number } {
-    switch (this.config.algorithm_type) {
-      case 'dpmsolver++': {
-        const em = f32(f32(Math.exp(-h)) - 1);
-        return {
-          a: f32(t.sigma / base.sigma),
-          b0: -f32(t.alpha * em),
-          b1mid: -f32(0.5 * f32(t.alpha * em)),
-          b1: f32(t.alpha * f32(f32(em / h) + 1)),
-          b2: -f32(t.alpha * f32(f32(f32(em + h) / f32(h * h)) - 0.5)),
-          z: 0,
-        };
-      }
-      case 'dpmsolver': {
-        const ep = f32(f32(Math.exp(h)) - 1);
-        return {
-          a: f32(t.alpha / base.alpha),
-          b0: -f32(t.sigma * ep),
-          b1mid: -f32(0.5 * f32(t.sigma * ep)),
-          b1: -f32(t.sigma * f32(f32(ep / h) - 1)),
-          b2: -f32(t.sigma * f32(f32(f32(ep - h) / f32(h * h)) - 0.5)),
-          z: 0,
-        };
-      }
-      default: { // 'sde-dpmsolver++'
-        const e2 = f32(Math.exp(f32(-2 * h)));
-        const one = f32(1 - e2);
-        const m2h = f32(-2 * h);
-        return {
-          a: f32(f32(t.sigma / base.sigma) * f32(Math.exp(-h))),
-          b0: f32(t.alpha * one),
-          b1mid: f32(0.5 * f32(t.alpha * one)),
-          b1: f32(t.alpha * f32(f32(one / m2h) + 1)),
-          b2: f32(t.alpha * f32(f32(f32(one + m2h) / f32(m2h * m2h)) - 0.5)),
-          z: f32(t.sigma * f32(Math.sqrt(one))),
-        };
-      }
-    }
-  }
-
   /**
    * Second order from the block base s1 = previous grid point to t, with the intermediate s0 = current point:
    * D0 = m(s1), D1 = (m(s0) - m(s1)) / r0, r0 = (lambda_s0 - lambda_s1) / h (DPM-Solver-2 / DPM-Solver++(2S)).
    */
   protected secondOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
     const i = this.stepIdx as number;
-    const t = vpFromSigma(this.sigmas[i + 1]);
-    const s0 = vpFromSigma(this.sigmas[i]);
-    const s1 = vpFromSigma(this.sigmas[i - 1]);
-    const L = this.modelOutputs.length;
-    const m0 = this.modelOutputs[L - 1] as NDArray;
-    const m1 = this.modelOutputs[L - 2] as NDArray;
+    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1);
+    const m0 = this.output(0), m1 = this.output(1);
     const h = f32(t.lambda - s1.lambda);
     const h0 = f32(s0.lambda - s1.lambda);
     const k0 = f32(1 / f32(h0 / h)); // 1 / r0
-    const co = this.coefficients(t, s1, h);
-    const w1 = this.config.solver_type === 'heun' ? co.b1 : co.b1mid;
+    const co = expIntCoefficients(this.config.algorithm_type, t, s1, h);
+    const w1 = this.config.solver_type === 'heun' ? co.b1Heun : co.b1Midpoint;
     const terms: Array<[number, NDArray]> = [[co.a, sample], [w1 * k0, m0], [co.b0 - w1 * k0, m1]];
     if (noise) terms.push([co.z, noise]);
     return lincomb(terms);
@@ -295,29 +193,23 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
    */
   protected thirdOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
     const i = this.stepIdx as number;
-    const t = vpFromSigma(this.sigmas[i + 1]);
-    const s0 = vpFromSigma(this.sigmas[i]);
-    const s1 = vpFromSigma(this.sigmas[i - 1]);
-    const s2 = vpFromSigma(this.sigmas[i - 2]);
-    const L = this.modelOutputs.length;
-    const m0 = this.modelOutputs[L - 1] as NDArray;
-    const m1 = this.modelOutputs[L - 2] as NDArray;
-    const m2 = this.modelOutputs[L - 3] as NDArray;
+    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1), s2 = this.point(i - 2);
+    const m0 = this.output(0), m1 = this.output(1), m2 = this.output(2);
     const h = f32(t.lambda - s2.lambda);
     const h0 = f32(s0.lambda - s2.lambda);
     const h1 = f32(s1.lambda - s2.lambda);
     const r0 = f32(h0 / h), r1 = f32(h1 / h);
     const k0 = f32(1 / r0), k1 = f32(1 / r1);
-    const co = this.coefficients(t, s2, h);
+    const co = expIntCoefficients(this.config.algorithm_type, t, s2, h);
     let cA: number, cB: number; // coefficients of D1_0 and D1_1
     if (this.config.solver_type === 'heun') {
       const d = f32(r0 - r1);
       const p = r0 / d, q = -r1 / d, u = 2 / d;
-      cA = co.b1 * p - co.b2 * u;
-      cB = co.b1 * q + co.b2 * u;
+      cA = co.b1Heun * p - co.b2 * u;
+      cB = co.b1Heun * q + co.b2 * u;
     } else {
       cA = 0;
-      cB = co.b1;
+      cB = co.b1Heun;
     }
     const terms: Array<[number, NDArray]> = [
       [co.a, sample],

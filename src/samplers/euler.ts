@@ -15,7 +15,7 @@
 import type { NDArray } from '../engine/ndarray.ts';
 import { getVelocity as vpVelocity } from '../diffusion/forward.ts';
 import {
-  betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
+  betaTableKeys, checkSigmaGridFlags, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma, type SigmaScheduleKind } from './sigma_scheduler.ts';
@@ -26,8 +26,7 @@ const f32 = Math.fround;
 
 /** The sigma layout chosen by use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas (at most one). */
 export function sigmaScheduleFromConfig(config: Record<string, any>, owner: string): SigmaScheduleKind {
-  const flags = (['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas'] as const).filter((k) => config[k]);
-  if (flags.length > 1) throw new Error(`${owner} config: only one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas can be true (got ${flags.join(', ')})`);
+  checkSigmaGridFlags(config, owner);
   if (config.use_karras_sigmas) return 'karras';
   if (config.use_exponential_sigmas) return 'exponential';
   if (config.use_beta_sigmas) return 'beta';

@@ -19,13 +19,14 @@
 import { NDArray, sameShape } from '../engine/ndarray.ts';
 import { dynamicThreshold } from '../diffusion/thresholding.ts';
 import { mixPerSample } from '../diffusion/forward.ts';
+import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
 import {
   betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, luLambdas, sigmasFromAlphasCumprod, sigmaToT,
 } from '../schedules/sigmas.ts';
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
 import { checkNumInferenceSteps, customTimesteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
 import {
-  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, listAllowed, type ConfigSpec,
+  BetaScheduler, betaTableKeys, checkSigmaGridFlags, COMMON_KEYS, enumKey, key, listAllowed, type ConfigSpec,
   type SchedulerConfig, type SetTimestepsOptions, type StepOptions,
 } from './scheduler.ts';
 
@@ -173,6 +174,89 @@ export function buildSigmaGrid(req: SigmaGridRequest): SigmaGrid {
   return { timesteps, sigmas };
 }
 
+/**
+ * Coefficients of one exponential-integrator step from the base point s to t, h = lambda_t - lambda_s, as
+ * diffusers' float32 torch scalars. The update is x_t = a x_s + b0 D0 + b1 D1 (+ b2 D2) (+ z noise) with
+ * D0 the model output at s and D1, D2 the divided-difference estimates of its derivatives in lambda:
+ * - 'dpmsolver++' (data prediction, DPM-Solver++ Sec. 4.1): a = sigma_t/sigma_s, b0 = -alpha_t (e^{-h} - 1),
+ *   b1 = alpha_t ((e^{-h} - 1)/h + 1) (Taylor, 'heun') or b0/2 ('midpoint'), b2 = -alpha_t ((e^{-h} - 1 + h)/h^2 - 1/2);
+ * - 'dpmsolver' (noise prediction, DPM-Solver Sec. 3.3; also DEIS order 1): a = alpha_t/alpha_s,
+ *   b0 = -sigma_t (e^h - 1), b1 = -sigma_t ((e^h - 1)/h - 1) or b0/2, b2 = -sigma_t ((e^h - 1 - h)/h^2 - 1/2);
+ * - 'sde-dpmsolver++' (SDE-DPM-Solver++): a = (sigma_t/sigma_s) e^{-h}, b0 = alpha_t (1 - e^{-2h}),
+ *   b1 = alpha_t ((1 - e^{-2h})/(-2h) + 1) or b0/2, b2 = alpha_t ((1 - e^{-2h} - 2h)/(2h)^2 - 1/2),
+ *   z = sigma_t sqrt(1 - e^{-2h});
+ * - 'sde-dpmsolver': a = alpha_t/alpha_s, b0 = -2 sigma_t (e^h - 1), b1 = 2 x the 'dpmsolver' value or b0/2,
+ *   z = sigma_t sqrt(e^{2h} - 1); no b2 (diffusers has no third order here: NaN).
+ * @example const co = expIntCoefficients('dpmsolver++', vpFromSigma(0.5), vpFromSigma(1), h);
+ */
+export function expIntCoefficients(algorithm: string, t: VpPoint, s: VpPoint, h: number): ExpIntCoefficients {
+  switch (algorithm) {
+    case 'dpmsolver++': {
+      const em = f32(f32(Math.exp(-h)) - 1); // e^{-h} - 1
+      return {
+        a: f32(t.sigma / s.sigma),
+        b0: -f32(t.alpha * em),
+        b1Midpoint: -f32(0.5 * f32(t.alpha * em)),
+        b1Heun: f32(t.alpha * f32(f32(em / h) + 1)),
+        b2: -f32(t.alpha * f32(f32(f32(em + h) / f32(h * h)) - 0.5)),
+        z: 0,
+      };
+    }
+    case 'dpmsolver': {
+      const ep = f32(f32(Math.exp(h)) - 1); // e^{h} - 1
+      return {
+        a: f32(t.alpha / s.alpha),
+        b0: -f32(t.sigma * ep),
+        b1Midpoint: -f32(0.5 * f32(t.sigma * ep)),
+        b1Heun: -f32(t.sigma * f32(f32(ep / h) - 1)),
+        b2: -f32(t.sigma * f32(f32(f32(ep - h) / f32(h * h)) - 0.5)),
+        z: 0,
+      };
+    }
+    case 'sde-dpmsolver++': {
+      const one = f32(1 - f32(Math.exp(f32(-2 * h)))); // 1 - e^{-2h}
+      const m2h = f32(-2 * h);
+      return {
+        a: f32(f32(t.sigma / s.sigma) * f32(Math.exp(-h))),
+        b0: f32(t.alpha * one),
+        b1Midpoint: f32(0.5 * f32(t.alpha * one)),
+        b1Heun: f32(t.alpha * f32(f32(one / m2h) + 1)),
+        b2: f32(t.alpha * f32(f32(f32(one + m2h) / f32(m2h * m2h)) - 0.5)),
+        z: f32(t.sigma * f32(Math.sqrt(one))),
+      };
+    }
+    case 'sde-dpmsolver': {
+      const ep = f32(f32(Math.exp(h)) - 1);
+      return {
+        a: f32(t.alpha / s.alpha),
+        b0: -f32(2 * f32(t.sigma * ep)),
+        b1Midpoint: -f32(t.sigma * ep),
+        b1Heun: -f32(2 * f32(t.sigma * f32(f32(ep / h) - 1))),
+        b2: NaN,
+        z: f32(t.sigma * f32(Math.sqrt(f32(f32(Math.exp(f32(2 * h))) - 1)))),
+      };
+    }
+    default:
+      throw new Error(`expIntCoefficients: algorithm_type = ${JSON.stringify(algorithm)} is not supported; allowed values: 'dpmsolver++', 'dpmsolver', 'sde-dpmsolver++', 'sde-dpmsolver'`);
+  }
+}
+
+/** See {@link expIntCoefficients}. */
+export interface ExpIntCoefficients {
+  /** weight of the base sample x_s */
+  a: number;
+  /** weight of D0 (the model output at s) */
+  b0: number;
+  /** weight of D1 for solver_type 'midpoint' (half the first-order weight) */
+  b1Midpoint: number;
+  /** weight of D1 for solver_type 'heun' (the phi_2 Taylor term); also the third-order D1 weight */
+  b1Heun: number;
+  /** weight of D2 (phi_3 Taylor term) of third-order updates */
+  b2: number;
+  /** weight of the standard-normal noise (SDE variants; 0 for the ODE ones) */
+  z: number;
+}
+
 /** sqrt((1 - abar_0) / abar_0) in float32: diffusers' final sigma for final_sigmas_type = 'sigma_min'. */
 export function trainingSigmaMin(alphasCumprod: Float32Array): number {
   const a = alphasCumprod[0];
@@ -224,6 +308,13 @@ export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
   sigmas: Float32Array;
   protected stepIdx: number | null = null;
   protected beginIdx: number | null = null;
+  /**
+   * Converted model outputs (x0 or eps, per class) of the last solver_order steps, oldest first; null where
+   * a step has not run yet.
+   */
+  modelOutputs: Array<NDArray | null> = [];
+  /** Warm-up counter of the multistep methods: steps run so far, capped at solver_order. */
+  lowerOrderNums = 0;
 
   constructor(config: SchedulerConfig = {}) {
     super(config);
@@ -237,10 +328,8 @@ export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
     for (const k of ['use_flow_sigmas', 'use_dynamic_shifting'] as const) {
       if (c[k] === true) throw new Error(`${this.className} config: ${k} = true is not supported (flow-matching schedules are not implemented); allowed values: false`);
     }
-    const grids = ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas'].filter((k) => c[k] === true);
-    if (grids.length > 1) {
-      throw new Error(`${this.className} config: only one of use_beta_sigmas, use_exponential_sigmas, use_karras_sigmas can be true, got ${grids.join(' and ')}`);
-    }
+    checkSigmaGridFlags(c, this.className);
+    this.clampZeroTerminalSnr();
     this.sigmas = sigmasFromAlphasCumprod(this.alphasCumprod);
     const T = this.config.num_train_timesteps as number;
     this.timesteps = new Float64Array(T);
@@ -296,6 +385,108 @@ export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
       throw new Error(`${this.className}.step: called ${i + 1} times but the schedule has ${this.timesteps.length} timesteps; call setTimesteps again to start a new run`);
     }
     return i;
+  }
+
+  /** alpha_t, sigma_t, lambda_t at grid position k. */
+  protected point(k: number): VpPoint {
+    return vpFromSigma(this.sigmas[k]);
+  }
+
+  /** The k-th newest converted model output (0 = this step's). */
+  protected output(k: number): NDArray {
+    return this.modelOutputs[this.modelOutputs.length - 1 - k] as NDArray;
+  }
+
+  /** Forget the model outputs of the last run (setTimesteps). */
+  protected resetHistory(): void {
+    this.modelOutputs = new Array(this.config.solver_order).fill(null);
+    this.lowerOrderNums = 0;
+  }
+
+  /** Append this step's converted output, dropping the oldest. */
+  protected pushOutput(converted: NDArray): void {
+    this.modelOutputs.shift();
+    this.modelOutputs.push(converted);
+  }
+
+  /** Count a finished step for the multistep warm-up. */
+  protected countStep(): void {
+    if (this.lowerOrderNums < this.config.solver_order) this.lowerOrderNums++;
+  }
+
+  /**
+   * Order of multistep step i (diffusers' DPM-Solver multistep and DEIS): min(solver_order, steps so far + 1),
+   * lowered to 1 at the last step (euler_at_final, a final sigma of 0, or lower_order_final with fewer than
+   * 15 steps) and to 2 at the second-to-last (lower_order_final with fewer than 15 steps). Keys a class does
+   * not have (DEIS: euler_at_final, final_sigmas_type) count as off.
+   */
+  protected multistepOrder(i: number): number {
+    const c = this.config;
+    const n = this.timesteps.length;
+    const lowerOrderFinal = i === n - 1 && (c.euler_at_final === true || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
+    const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
+    if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) return 1;
+    if (c.solver_order === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) return 2;
+    return 3;
+  }
+
+  /**
+   * Number of training timesteps whose lambda_t is below lambda_min_clipped (counted like torch.searchsorted
+   * over the flipped lambdas); DPM-Solver drops them from the grid (critical for cosine schedules).
+   */
+  protected lambdaClippedCount(): number {
+    const c = this.config;
+    const lmin = c.lambda_min_clipped == null ? -Infinity : (c.lambda_min_clipped as number);
+    if (!(lmin > -Infinity)) return 0;
+    const thr = f32(lmin);
+    let clipped = 0;
+    for (let t = 0; t < this.alphasCumprod.length; t++) {
+      const a = this.alphasCumprod[t];
+      const lam = f32(f32(Math.log(f32(Math.sqrt(a)))) - f32(Math.log(f32(Math.sqrt(f32(1 - a))))));
+      if (lam < thr) clipped++;
+    }
+    return clipped;
+  }
+
+  /**
+   * DPM-Solver's model-output conversion (diffusers' convert_model_output): x0 for 'dpmsolver++' /
+   * 'sde-dpmsolver++' (data prediction), eps for 'dpmsolver' / 'sde-dpmsolver' (noise prediction), from the
+   * raw model output at the current grid point. Learned-variance outputs keep only their mean channels;
+   * thresholding acts on x0 (for noise prediction eps is recomputed from the thresholded x0; diffusers'
+   * singlestep class reads alpha_t at a `timestep` it no longer passes here and fails, we threshold at the
+   * current grid point like the multistep class). UniPC and DEIS override this.
+   */
+  convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
+    const c = this.config;
+    const out = this.meanChannels(modelOutput, sample);
+    const { alpha, sigma } = this.point(this.stepIdx as number);
+    if (c.algorithm_type === 'dpmsolver++' || c.algorithm_type === 'sde-dpmsolver++') {
+      const x0 = this.maybeThreshold(predictionToX0(out, c.prediction_type, sample, alpha, sigma));
+      return { converted: x0, x0 };
+    }
+    let eps = predictionToEps(out, c.prediction_type, sample, alpha, sigma);
+    let x0 = predictionToX0(eps, 'epsilon', sample, alpha, sigma);
+    if (c.thresholding) {
+      x0 = this.maybeThreshold(x0);
+      eps = predictionToEps(x0, 'sample', sample, alpha, sigma);
+    }
+    return { converted: eps, x0 };
+  }
+
+  /**
+   * First-order step from the current grid point s to the next one t (DPM-Solver-1 / DPM-Solver++(1) = DDIM,
+   * DPM-Solver Sec. 3.3, DPM-Solver++ Sec. 4.1; SDE variants add sqrt-variance noise):
+   *   '++': x_t = (sigma_t/sigma_s) x_s - alpha_t (e^{-h} - 1) x0_s;  noise: x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps_s.
+   * `algorithm` defaults to the config's algorithm_type (DEIS passes 'dpmsolver').
+   */
+  protected firstOrderUpdate(m0: NDArray, sample: NDArray, noise: NDArray | null = null, algorithm: string = this.config.algorithm_type): NDArray {
+    const i = this.stepIdx as number;
+    const t = this.point(i + 1);
+    const s = this.point(i);
+    const co = expIntCoefficients(algorithm, t, s, f32(t.lambda - s.lambda));
+    const terms: Array<[number, NDArray]> = [[co.a, sample], [co.b0, m0]];
+    if (noise) terms.push([co.z, noise]);
+    return lincomb(terms);
   }
 
   /** Keep the first C channels of a [B, 2C, ...] output when the model also predicts variances. */

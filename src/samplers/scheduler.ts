@@ -127,6 +127,12 @@ export const SIGMA_GRID_KEYS = {
   use_beta_sigmas: { default: false, kind: 'bool' } as KeySpec,
 } as const;
 
+/** Throw unless at most one of the SIGMA_GRID_KEYS switches is true. @example checkSigmaGridFlags(config, 'EulerDiscreteScheduler') */
+export function checkSigmaGridFlags(config: Record<string, unknown>, owner: string): void {
+  const on = Object.keys(SIGMA_GRID_KEYS).filter((k) => config[k] === true);
+  if (on.length > 1) throw new Error(`${owner} config: only one of ${Object.keys(SIGMA_GRID_KEYS).join(', ')} can be true (got ${on.join(', ')})`);
+}
+
 /** An enum key with its default and allowed values. @example enumKey('linear', ['linear', 'scaled_linear']) */
 export function enumKey(def: string | null, values: readonly (string | null)[], help?: string): KeySpec {
   return { default: def, kind: 'enum', values, nullable: values.includes(null), help };
@@ -393,5 +399,14 @@ export abstract class BetaScheduler extends Scheduler {
     const { alphas, alphasCumprod } = alphasFromBetas(this.betas);
     this.alphas = alphas;
     this.alphasCumprod = alphasCumprod;
+  }
+
+  /**
+   * diffusers' fix for zero terminal SNR in sigma-based schedulers: with rescale_betas_zero_snr,
+   * alphaBar_{T-1} = 2^-24 (close to 0 without being 0, fp16's smallest subnormal) so that the largest
+   * sigma stays finite. Does nothing for classes without that key or with it off.
+   */
+  protected clampZeroTerminalSnr(): void {
+    if (this.config.rescale_betas_zero_snr === true) this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
   }
 }

@@ -27,7 +27,7 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin, vpFromSigma,
+  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin,
 } from './exponential_integrator.ts';
 
 /** solver_type values of UniPC: the two choices of B(h) (Zhao et al. 2023, Sec. 3.2). */
@@ -97,10 +97,6 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     shift_terminal: key('number', null, { nullable: true, help: 'only for flow-matching sigmas (not implemented); allowed values: null' }),
   };
 
-  /** Converted outputs (x0 if predict_x0, else eps) of the last solver_order steps, oldest first. */
-  modelOutputs: Array<NDArray | null>;
-  /** Warm-up counter of the multistep method (capped at solver_order). */
-  lowerOrderNums = 0;
   /** Sample before the last predictor (x_{t-1} of UniC), null at the start of a run. */
   lastSample: NDArray | null = null;
   /** Order p used by the last predictor, reused by the next corrector. */
@@ -118,14 +114,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
       // diffusers returns NaN at the last step here (sigma_t (e^h - 1) with sigma_t = 0, h = inf)
       throw new Error(`${this.className} config: final_sigmas_type = 'zero' is not supported with predict_x0 = false (the noise-prediction update is 0 * inf at sigma = 0); use final_sigmas_type = 'sigma_min' or predict_x0 = true`);
     }
-    if (c.rescale_betas_zero_snr) {
-      this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
-      for (let i = 0; i < this.sigmas.length; i++) {
-        const a = this.alphasCumprod[i];
-        this.sigmas[i] = f32(Math.sqrt(f32(f32(1 - a) / a)));
-      }
-    }
-    this.modelOutputs = new Array(c.solver_order).fill(null);
+    this.resetHistory();
   }
 
   /**
@@ -154,16 +143,15 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     if (c.final_sigmas_type === 'sigma_min') last = kind === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
     this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));
     this.numInferenceSteps = grid.timesteps.length;
-    this.modelOutputs = new Array(c.solver_order).fill(null);
-    this.lowerOrderNums = 0;
+    this.resetHistory();
     this.lastSample = null;
   }
 
   /** x0 (predict_x0) or eps from the raw model output at the current grid point; thresholding acts on x0. */
-  convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
+  override convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
     const c = this.config;
     const out = this.meanChannels(modelOutput, sample);
-    const { alpha, sigma } = vpFromSigma(this.sigmas[this.stepIdx as number]);
+    const { alpha, sigma } = this.point(this.stepIdx as number);
     const x0 = predictionToX0(out, c.prediction_type, sample, alpha, sigma);
     if (c.predict_x0) {
       const th = this.maybeThreshold(x0);
@@ -185,14 +173,13 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     const useCorrector = i > 0 && !disabled.includes(i - 1) && this.lastSample !== null;
     const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
     if (useCorrector) sample = this.correct(converted, this.lastSample as NDArray, this.thisOrder);
-    this.modelOutputs.shift();
-    this.modelOutputs.push(converted);
+    this.pushOutput(converted);
     const n = this.timesteps.length;
     const order = c.lower_order_final ? Math.min(c.solver_order, n - i) : c.solver_order;
     this.thisOrder = Math.min(order, this.lowerOrderNums + 1); // warm-up of the multistep method
     this.lastSample = sample;
     const prevSample = this.predict(sample, this.thisOrder);
-    if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
+    this.countStep();
     this.stepIdx = i + 1;
     return { prevSample, predOriginalSample: x0 };
   }
@@ -221,17 +208,14 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
   /** UniP-p: predictor from the current grid point s0 to the next point t (Zhao et al. 2023). */
   protected predict(sample: NDArray, order: number): NDArray {
     const i = this.stepIdx as number;
-    const t = vpFromSigma(this.sigmas[i + 1]);
-    const s0 = vpFromSigma(this.sigmas[i]);
+    const t = this.point(i + 1), s0 = this.point(i);
     const h = f32(t.lambda - s0.lambda);
-    const L = this.modelOutputs.length;
-    const m0 = this.modelOutputs[L - 1] as NDArray;
+    const m0 = this.output(0);
     const rks: number[] = [];
     const prev: NDArray[] = [];
     for (let k = 1; k < order; k++) {
-      const si = vpFromSigma(this.sigmas[i - k]);
-      rks.push(f32(f32(si.lambda - s0.lambda) / h));
-      prev.push(this.modelOutputs[L - 1 - k] as NDArray);
+      rks.push(f32(f32(this.point(i - k).lambda - s0.lambda) / h));
+      prev.push(this.output(k));
     }
     rks.push(1);
     const { hPhi1, Bh, R, b } = this.orderConditions(rks, h, order);
@@ -263,17 +247,14 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
    */
   protected correct(modelT: NDArray, lastSample: NDArray, order: number): NDArray {
     const i = this.stepIdx as number;
-    const t = vpFromSigma(this.sigmas[i]);
-    const s0 = vpFromSigma(this.sigmas[i - 1]);
+    const t = this.point(i), s0 = this.point(i - 1);
     const h = f32(t.lambda - s0.lambda);
-    const L = this.modelOutputs.length;
-    const m0 = this.modelOutputs[L - 1] as NDArray;
+    const m0 = this.output(0);
     const rks: number[] = [];
     const prev: NDArray[] = [];
     for (let k = 1; k < order; k++) {
-      const si = vpFromSigma(this.sigmas[i - (k + 1)]);
-      rks.push(f32(f32(si.lambda - s0.lambda) / h));
-      prev.push(this.modelOutputs[L - 1 - k] as NDArray);
+      rks.push(f32(f32(this.point(i - (k + 1)).lambda - s0.lambda) / h));
+      prev.push(this.output(k));
     }
     rks.push(1);
     const { hPhi1, Bh, R, b } = this.orderConditions(rks, h, order);

@@ -156,7 +156,7 @@ test('bad configs name the key, the value and the allowed values', () => {
   assert.throws(() => new DPMSolverMultistepScheduler({ solver_type: 'rk4' }), /solver_type = "rk4" is not supported; allowed values: 'midpoint', 'heun'/);
   assert.throws(() => new DPMSolverMultistepScheduler({ final_sigmas_type: 'one' }), /final_sigmas_type = "one" is not supported; allowed values: 'zero', 'sigma_min'/);
   assert.throws(() => new DPMSolverMultistepScheduler({ algorithm_type: 'dpmsolver' }), /final_sigmas_type = 'zero' is not supported for algorithm_type = 'dpmsolver'/);
-  assert.throws(() => new DPMSolverMultistepScheduler({ use_karras_sigmas: true, use_exponential_sigmas: true }), /only one of use_beta_sigmas, use_exponential_sigmas, use_karras_sigmas/);
+  assert.throws(() => new DPMSolverMultistepScheduler({ use_karras_sigmas: true, use_exponential_sigmas: true }), /only one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas can be true/);
   assert.throws(() => new DPMSolverMultistepScheduler({ use_flow_sigmas: true }), /use_flow_sigmas = true is not supported/);
   assert.throws(() => new DPMSolverMultistepScheduler({ beta_schedule: 'sigmoid' }), /beta_schedule = "sigmoid" is not supported; allowed values: 'linear', 'scaled_linear', 'squaredcos_cap_v2'/);
   assert.throws(() => new DPMSolverMultistepScheduler({ prediction_type: 'flow_prediction' }), /prediction_type = "flow_prediction" is not supported/);
