@@ -76,6 +76,15 @@ export const MODEL_CONFIG_SCHEMAS = {
 // Every UNet2DModel key the model accepts has a schema entry (and no more).
 for (const k of UNET2D_KEYS) if (!(k in UNET_SHAPE)) throw new Error(`config_schema: UNet2DModel key ${k} has no schema`);
 
+/**
+ * diffusers' metadata keys (`_class_name`, `_diffusers_version`, `_use_default_values`, ...): one
+ * leading underscore. `__proto__` and other dunder keys are not metadata (they are reported and dropped).
+ * @example isMetadataKey('_diffusers_version') // true
+ */
+export function isMetadataKey(k: string): boolean {
+  return /^_[^_]/.test(k);
+}
+
 /** A printable key path: ['block_out_channels', 1] -> 'block_out_channels[1]'. */
 export function keyPath(p: readonly PropertyKey[]): string {
   return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') || '(top level)';
@@ -123,7 +132,7 @@ export function checkModelConfigJson(json: unknown, where: string): { config: Re
   const r = schema.safeParse(obj);
   if (!r.success) throw new Error(formatSchemaError(where, obj, r.error));
   const known = new Set(Object.keys(schema.shape));
-  const unknownKeys = Object.keys(obj).filter((k) => !known.has(k) && !k.startsWith('_'));
+  const unknownKeys = Object.keys(obj).filter((k) => !known.has(k) && !isMetadataKey(k));
   const config = Object.fromEntries(Object.entries(obj).filter(([k]) => !unknownKeys.includes(k)));
   return { config, unknownKeys };
 }

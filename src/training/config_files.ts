@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import { z } from 'zod';
-import { checkModelConfigJson, formatSchemaError } from '../models/config_schema.ts';
+import { checkModelConfigJson, formatSchemaError, isMetadataKey } from '../models/config_schema.ts';
 import { registeredSchedulers, schedulerFromConfig, type ConfigSpec, type KeySpec, type SchedulerClass } from '../samplers/index.ts';
 import { warn } from '../io/warn.ts';
 
@@ -123,7 +123,7 @@ export function checkSchedulerConfig(json: unknown, where: string, className?: s
   const { schema, known } = schedulerConfigSchema(cls);
   const r = schema.safeParse(obj);
   if (!r.success) throw new Error(formatSchemaError(where, obj, r.error as z.ZodError));
-  const unknownKeys = Object.keys(obj).filter((k) => !known.has(k) && !k.startsWith('_'));
+  const unknownKeys = Object.keys(obj).filter((k) => !known.has(k) && !isMetadataKey(k));
   warnUnknown(where, unknownKeys, 'no scheduler takes it');
   return Object.fromEntries(Object.entries(obj).filter(([k]) => !unknownKeys.includes(k)));
 }
