@@ -44,12 +44,12 @@ test('model config: unknown keys warn and are dropped; diffusers\' own UNet2DMod
   const { value, warnings } = captureWarnings(() => checkModelConfig({ _class_name: 'MLPModel', hidden_dims: [8], hiden_dims: [4], dropout: 0, _diffusers_version: '0.30' }, 'run/config.json'));
   assert.deepEqual(warnings, ['run/config.json: unknown keys "hiden_dims", "dropout" ignored (not a MLPModel key)']);
   assert.deepEqual(Object.keys(value).sort(), ['_class_name', '_diffusers_version', 'hidden_dims']);
-  assert.equal(modelFromConfig(value).config.hidden_dims[0], 8);
+  assert.deepEqual((modelFromConfig(value).config as { hidden_dims: number[] }).hidden_dims, [8]);
   // The config diffusers' UNet2DModel wrote for the model fixtures (tools/fixtures, oracle = diffusers).
   const unet = JSON.parse(fs.readFileSync(new URL('models/unet_tiny.json', FIXTURES), 'utf8')).config;
   const r = captureWarnings(() => checkModelConfig({ _class_name: 'UNet2DModel', _diffusers_version: '0.37.0', ...unet }, 'unet/config.json'));
   assert.deepEqual(r.warnings, []);
-  assert.deepEqual(modelFromConfig(r.value).config.block_out_channels, [8, 16]);
+  assert.deepEqual((modelFromConfig(r.value).config as { block_out_channels: number[] }).block_out_channels, [8, 16]);
   // JSON "__proto__" is an own key: reported and dropped, never a prototype.
   const evil = captureWarnings(() => checkModelConfig(JSON.parse('{"_class_name":"MLPModel","__proto__":{"in_channels":7}}'), 'e.json'));
   assert.match(evil.warnings[0], /unknown key "__proto__" ignored/);
