@@ -3,7 +3,8 @@
  * The same ONNX graphs as in Node run here: only the session layer changes (see backend.ts).
  *
  * The wasm binaries are fetched from `wasmPaths` (the playground serves them itself: no CDN).
- * Runs of one session are queued, because onnxruntime-web refuses a run while another is in flight.
+ * Runs are queued (one at a time across all sessions of this page): onnxruntime-web refuses a run of
+ * a session while another is in flight, and its wasm instance computes one run at a time anyway.
  *
  * @example
  *   import { setBackend } from './backend.ts';
@@ -22,8 +23,9 @@ export interface WebBackendOptions {
   preferWebGpu?: boolean;
 }
 
+let queue: Promise<unknown> = Promise.resolve();
+
 class WebSession implements BackendSession {
-  private queue: Promise<unknown> = Promise.resolve();
   constructor(private readonly session: ort.InferenceSession) {}
 
   run(feeds: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>> {
@@ -35,8 +37,8 @@ class WebSession implements BackendSession {
       for (const [name, t] of Object.entries(out)) result[name] = { data: t.data as ArrayLike<number | bigint>, dims: t.dims };
       return result;
     };
-    const next = this.queue.then(go, go);
-    this.queue = next.catch(() => undefined);
+    const next = queue.then(go, go);
+    queue = next.catch(() => undefined);
     return next;
   }
 
@@ -58,7 +60,8 @@ export async function hasWebGpu(): Promise<boolean> {
 
 /**
  * onnxruntime-web as a RuntimeBackend. Execution providers: ['webgpu', 'wasm'] when `preferWebGpu`
- * and an adapter exists (ops WebGPU lacks fall back to wasm), else ['wasm'].
+ * and an adapter exists (ops WebGPU lacks run on wasm; a graph whose WebGPU session cannot be created
+ * at all is retried on wasm alone), else ['wasm'].
  */
 export async function webBackend(options: WebBackendOptions = {}): Promise<RuntimeBackend & { executionProviders: string[] }> {
   if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
@@ -72,13 +75,21 @@ export async function webBackend(options: WebBackendOptions = {}): Promise<Runti
     executionProviders,
     defaultThreads: () => ort.env.wasm.numThreads ?? 1,
     async createSession(bytes: Uint8Array, opts: SessionOptions): Promise<BackendSession> {
-      const session = await ort.InferenceSession.create(bytes, {
+      const eps = opts.executionProviders ?? executionProviders;
+      const create = (providers: string[]) => ort.InferenceSession.create(bytes, {
         graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
         enableCpuMemArena: opts.enableCpuMemArena ?? true,
         enableMemPattern: opts.enableMemPattern ?? true,
-        executionProviders: opts.executionProviders ?? executionProviders,
+        executionProviders: providers,
       });
-      return new WebSession(session);
+      try {
+        return new WebSession(await create(eps));
+      } catch (e) {
+        if (!eps.includes('webgpu')) throw e;
+        // A graph WebGPU cannot take at all still runs on wasm.
+        console.warn(`onnxruntime-web: WebGPU session failed (${(e as Error).message}); using wasm for this graph`);
+        return new WebSession(await create(['wasm']));
+      }
     },
   };
 }
