@@ -99,7 +99,8 @@ export interface TrainResult {
 
 export class NonFiniteLossError extends Error {
   constructor(readonly step: number, readonly lastCheckpoint: string | null, loss: number) {
-    super(`training stopped: the loss became ${loss} at step ${step}; last good checkpoint: ${lastCheckpoint ?? 'none yet'} (resume from it with a lower --lr, or pass --skip-nonfinite to skip such steps)`);
+    const what = Number.isFinite(loss) ? `the weights became non-finite (loss ${loss})` : `the loss became ${loss}`;
+    super(`training stopped: ${what} at step ${step}; last good checkpoint: ${lastCheckpoint ?? 'none yet'} (resume from it with a lower --lr, or pass --skip-nonfinite to skip such steps)`);
     this.name = 'NonFiniteLossError';
   }
 }
@@ -205,6 +206,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   fs.mkdirSync(outDir, { recursive: true });
   const t0 = performance.now();
   const end = o.stopAfter !== undefined ? Math.min(c.steps, startStep + o.stopAfter) : c.steps;
+  let skipped = 0;
   for (let step = startStep; step < end; step++) {
     const batches = Array.from({ length: c.gradAccumSteps }, microBatch);
     const lr = lrAt(step);
@@ -212,7 +214,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const { loss } = await ts.step(c.gradAccumSteps === 1 ? batches[0] : batches, lr);
     if (!Number.isFinite(loss) || !allFinite(ts.params)) {
       Object.assign(ts, prev);
-      if (c.onNonFinite === 'skip') { losses.push(NaN); continue; }
+      if (c.onNonFinite === 'skip') {
+        losses.push(NaN);
+        skipped += 1;
+        if (skipped <= 10) warn(`step ${step + 1}: ${Number.isFinite(loss) ? `the weights became non-finite (loss ${loss})` : `the loss is ${loss}`}; step skipped (weights and optimizer state unchanged)${skipped === 10 ? '; further skipped steps are not reported' : ''}`);
+        continue;
+      }
       throw new NonFiniteLossError(step + 1, lastCheckpoint, loss);
     }
     losses.push(loss);
