@@ -124,7 +124,14 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
     throw new Error(`--out ${o.out} already holds a model; pass --resume to continue it or choose another --out (nothing was overwritten)`);
   }
   if (fs.existsSync(o.out) && !fs.statSync(o.out).isDirectory()) throw new Error(`--out ${o.out}: exists and is not a folder`);
-  const data = openDataSource(o.data, { batchSize: o.batchSize, seed: o.seed, imageSize: o.imageSize, channels: o.channels as 1 | 3 | undefined, limit: o.limit });
+  let data: ReturnType<typeof openDataSource>;
+  try {
+    data = openDataSource(o.data, { batchSize: o.batchSize, seed: o.seed, imageSize: o.imageSize, channels: o.channels as 1 | 3 | undefined, limit: o.limit });
+  } catch (e) {
+    // Name the data in every data error (some readers only name the row or column).
+    const m = (e as Error).message;
+    throw m.includes(o.data) ? e : new Error(`--data ${o.data}: ${m}`, { cause: e });
+  }
   const desc = data.describe();
   const config = trainConfigFrom(o);
   config.noiseSchedule.clip_sample = desc.kind === 'images'; // samples of other data are unbounded
@@ -171,6 +178,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   });
   writeRunInfo(o.out, info(result.steps));
   const last = result.losses.slice(-50).filter(Number.isFinite);
-  log(`done: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss (mean of last ${last.length}) ${(last.reduce((a, b) => a + b, 0) / Math.max(1, last.length)).toFixed(4)}; model in ${o.out}`);
+  const skipped = result.losses.filter((l) => !Number.isFinite(l)).length;
+  log(`done: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss (mean of last ${last.length}) ${(last.reduce((a, b) => a + b, 0) / Math.max(1, last.length)).toFixed(4)}${skipped ? `, ${skipped} steps skipped (non-finite)` : ''}; model in ${o.out}`);
 }
 

@@ -218,6 +218,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         losses.push(NaN);
         skipped += 1;
         if (skipped <= 10) warn(`step ${step + 1}: ${Number.isFinite(loss) ? `the weights became non-finite (loss ${loss})` : `the loss is ${loss}`}; step skipped (weights and optimizer state unchanged)${skipped === 10 ? '; further skipped steps are not reported' : ''}`);
+        // A skipped step still counts: its checkpoint (and the final model) are written as scheduled.
+        if ((step + 1) % c.checkpointEvery === 0 || step + 1 === c.steps) save(step + 1);
+        if (o.onSample && step + 1 === c.steps) await o.onSample.fn(step + 1, ema ? ema.params : ts.params);
         continue;
       }
       throw new NonFiniteLossError(step + 1, lastCheckpoint, loss);
