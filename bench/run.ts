@@ -1,6 +1,6 @@
 /**
- * Benchmark driver: `npm run bench [-- suite ...]` runs the named suites (default: 'engine'; also
- * 'conv-explore'), prints
+ * Benchmark driver: `npm run bench [-- suite ...]` runs the named suites (default: 'engine', 'unet-s',
+ * 'mlp-2d'; also 'conv-explore'), prints
  * their tables and writes each into BENCHMARKS.md (machine, date, command, table) between
  * `<!-- bench:<suite>:start -->` and `<!-- bench:<suite>:end -->`, leaving other sections alone.
  *
@@ -14,8 +14,18 @@ import { fileURLToPath } from 'node:url';
 import { defaultThreads } from '../src/engine/index.ts';
 import { convDwExplore } from './conv_dw_explore.ts';
 import { engineBench, engineMarkdown } from './engine.ts';
+import { LEVERS, leverSuite } from './levers.ts';
+import { mlp2dSuite } from './mlp_2d.ts';
+import { unetSSuite } from './unet_s.ts';
 
-interface Suite { title: string; run: (reps: number, threads: number) => Promise<string>; /** part of a plain `npm run bench` */ default: boolean }
+interface Suite {
+  title: string;
+  run: (reps: number, threads: number) => Promise<string>;
+  /** part of a plain `npm run bench` */
+  default: boolean;
+  /** repetitions when --reps is not given (default 10) */
+  reps?: number;
+}
 
 const log = (s: string): void => { process.stderr.write(`  ${s}\n`); };
 const suites: Record<string, Suite> = {
@@ -29,6 +39,23 @@ const suites: Record<string, Suite> = {
     run: (reps, threads) => convDwExplore(reps, 2, threads, log),
     default: false,
   },
+  'unet-s': {
+    title: 'unet-s: training step and sampling forward, ours vs PyTorch (bench/unet_s.ts, twin bench/unet_s_torch.py)',
+    run: (reps, threads) => unetSSuite(reps, threads, log),
+    default: true,
+    reps: 7,
+  },
+  'mlp-2d': {
+    title: 'mlp-2d: training step and 20-step sampling, ours vs PyTorch (bench/mlp_2d.ts, twin bench/mlp_2d_torch.py)',
+    run: (reps, threads) => mlp2dSuite(reps, threads, log),
+    default: true,
+  },
+  ...Object.fromEntries(Object.keys(LEVERS).map((k) => [`lever-${k}`, {
+    title: `Lever: ${k} (bench/levers.ts), before/after`,
+    run: (reps: number, threads: number) => leverSuite(k, reps, threads, log),
+    default: false,
+    reps: 5,
+  } satisfies Suite])),
 };
 
 function machine(threads: number): string {
@@ -48,6 +75,7 @@ async function main(): Promise<void> {
     if (!Number.isInteger(v) || v < 1) throw new Error(`bench: ${flag} needs a positive integer, got '${args[i + 1]}'`);
     return v;
   };
+  const repsGiven = args.includes('--reps');
   const reps = valueOf('--reps', 10);
   const threads = valueOf('--threads', defaultThreads());
   const write = !args.includes('--no-write');
@@ -60,7 +88,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const load0 = os.loadavg().map((l) => l.toFixed(2)).join(' ');
     process.stderr.write(`suite ${n}\n`);
-    const table = await suites[n].run(reps, threads);
+    const table = await suites[n].run(repsGiven ? reps : suites[n].reps ?? reps, threads);
     const secs = ((performance.now() - t0) / 1000).toFixed(0);
     // a run with a non-default thread count gets its own section
     const key = threads === defaultThreads() ? n : `${n}-${threads}-threads`;

@@ -3,6 +3,7 @@
 
 Usage:  /usr/bin/python3 bench/unet_s_torch.py [THREADS] [--train-steps N] [--sample-iters N] [--warmup N]
                                                [--classes] [--impl auto|standalone|oracle] [--check]
+                                               [--serve train|sample]   (line protocol of bench/workers.ts)
 Prints one JSON object on stdout, e.g.
   {"impl": "standalone", "threads": 2, "params": 1112801,
    "train": {"batch": 64, "steps": 10, "ms_per_step": ..., "images_per_s": ...},
@@ -234,6 +235,7 @@ def main():
     ap.add_argument("--classes", action="store_true")
     ap.add_argument("--impl", choices=["auto", "standalone", "oracle"], default="auto")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--serve", choices=["train", "sample"], help="line protocol of bench/workers.ts for one workload")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     try:
@@ -277,6 +279,18 @@ def main():
         opt.step()
         return loss.item()
 
+    if a.serve:
+        if a.serve == "sample":
+            model.eval()
+        xs = torch.randn(256, 1, 28, 28, generator=g)
+        ts = torch.full((256,), 500.0)
+        ls = torch.randint(0, 10, (256,), generator=g) if ncls else None
+
+        def forward():
+            with torch.no_grad():
+                model(xs, ts, ls)
+        serve(a.serve, {"train": step, "sample": forward}[a.serve], impl, a.threads, params)
+        return
     for _ in range(a.warmup):
         step()
     t0 = time.perf_counter()
@@ -301,6 +315,25 @@ def main():
         "train": {"batch": 64, "steps": a.train_steps, "ms_per_step": round(train_s * 1e3, 2), "images_per_s": round(64 / train_s, 1)},
         "sample": {"batch": 256, "iters": a.sample_iters, "ms_per_forward": round(sample_s * 1e3, 2), "images_per_s": round(256 / sample_s, 1)},
     }))
+
+
+def serve(workload, rep, impl, threads, params):
+    """bench/workers.ts protocol: 'run N' -> {"ms": [...], "cpu_ms": [...]}, 'rss' -> {"max_rss_mb": x} (peak RSS of this process)."""
+    import resource
+    print(json.dumps({"ready": True, "workload": workload, "impl": impl, "torch_version": torch.__version__,
+                      "threads": threads, "params": params}), flush=True)
+    for line in sys.stdin:
+        cmd = line.split()
+        if cmd and cmd[0] == "run":
+            ms, cpu = [], []
+            for _ in range(int(cmd[1])):
+                t0, c0 = time.perf_counter(), time.process_time()
+                rep()
+                ms.append((time.perf_counter() - t0) * 1e3)
+                cpu.append((time.process_time() - c0) * 1e3)
+            print(json.dumps({"ms": ms, "cpu_ms": cpu}), flush=True)
+        elif cmd == ["rss"]:
+            print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
 
 if __name__ == "__main__":

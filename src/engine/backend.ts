@@ -27,6 +27,11 @@ export interface SessionOptions {
   enableMemPattern?: boolean;
   /** Execution providers (default: the backend's, e.g. ['cpu'] in Node, ['wasm'] in the browser). */
   executionProviders?: string[];
+  /**
+   * ONNX Runtime session config entries (onnxruntime_session_options_config_keys.h), e.g.
+   * `{ 'session.intra_op.allow_spinning': '0' }`.
+   */
+  config?: Record<string, string>;
 }
 
 /** A tensor handed to a backend session. */

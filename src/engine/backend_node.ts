@@ -43,6 +43,7 @@ export const nodeBackend: RuntimeBackend = {
       enableCpuMemArena: options.enableCpuMemArena ?? true,
       enableMemPattern: options.enableMemPattern ?? true,
       executionProviders: options.executionProviders ?? ['cpu'],
+      ...(options.config ? { extra: { ...options.config } } : {}),
     };
     return new NodeSession(await ort.InferenceSession.create(bytes, opts));
   },

@@ -7,12 +7,32 @@
  *   const [y] = await f.run({ x: NDArray.from([0, 1, 2]) });
  */
 import type { Graph, Node } from './graph.ts';
-import { currentBackend, getBackend, hostParallelism, type BackendSession, type BackendTensor, type SessionOptions } from './backend.ts';
+import { currentBackend, getBackend, hostParallelism, type BackendSession, type BackendTensor, type SessionOptions as BackendSessionOptions } from './backend.ts';
 import { NDArray, sizeOf } from './ndarray.ts';
 import { toOnnxProto, type NodeOrigin } from './onnx.ts';
+import { optimizeGraph, type OptimizeOptions } from './optimize/index.ts';
 import onnxProto from 'onnx-proto';
 
-export type { SessionOptions } from './backend.ts';
+/** Options of `compile()`: the backend's session options plus the engine's own graph passes. */
+export interface SessionOptions extends BackendSessionOptions {
+  /**
+   * Run the graph clean-up passes of src/engine/optimize (CSE, constant folding, reshape/transpose
+   * cancellation, dead nodes) before export: true (default), false, or a choice of passes.
+   */
+  optimize?: boolean | OptimizeOptions;
+}
+
+let defaults: SessionOptions = {};
+
+/**
+ * Options every later `compile()` starts from (its own options override them); returns the
+ * previous defaults. @example setDefaultSessionOptions({ intraOpNumThreads: 1 })
+ */
+export function setDefaultSessionOptions(options: SessionOptions): SessionOptions {
+  const prev = defaults;
+  defaults = { ...options };
+  return prev;
+}
 export { setBackend, getBackend, type RuntimeBackend } from './backend.ts';
 
 export type Feeds = Record<string, NDArray | BigInt64Array | Int32Array>;
@@ -107,7 +127,9 @@ async function cacheKey(bytes: Uint8Array, options: SessionOptions): Promise<str
 }
 
 /** Compile (or fetch from the cache) an ONNX Runtime session for `graph`. */
-export async function compile(graph: Graph, options: SessionOptions = {}): Promise<Executable> {
+export async function compile(graph: Graph, compileOptions: SessionOptions = {}): Promise<Executable> {
+  const { optimize = true, ...options } = { ...defaults, ...compileOptions };
+  if (optimize !== false) graph = optimizeGraph(graph, optimize === true ? {} : optimize).graph;
   const { model, origin } = toOnnxProto(graph);
   const bytes = onnxProto.onnx.ModelProto.encode(model).finish();
   const backend = await getBackend();

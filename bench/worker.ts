@@ -1,0 +1,120 @@
+/**
+ * Our side of the benchmark workloads, one per child process (protocol: bench/workers.ts).
+ *
+ *   npx tsx bench/worker.ts <workload> [--threads N] [--variant JSON]
+ *
+ * Workloads (the same ones the PyTorch twins run):
+ * - `unet-train`:  unet-s, batch 64 of 1x28x28: forward, eps-MSE loss (DDPM L_simple), backward, AdamW
+ *                  (lr 1e-3, torch defaults) — one TrainStep.step (fused graph); one fixed batch.
+ * - `unet-sample`: unet-s denoiser forward at batch 256 (denoiserFor: weights embedded) — one sampler step's model call.
+ * - `mlp-train`:   mlp-2d, batch 128 of 2-D points, same loss and optimizer.
+ * - `mlp-sample`:  20 DDIM steps (eta 0) over 10,000 points with mlp-2d through generate().
+ *
+ * The variant (JSON) selects levers: `session` (SessionOptions for every compile of the workload).
+ * The denoiser is compiled here exactly as `denoiserFor` does (traceDenoiser + compile), with those options.
+ */
+import { NDArray, Philox, compile, type SessionOptions } from '../src/engine/index.ts';
+import { createModel } from '../src/models/registry.ts';
+import { withParams } from '../src/nn/module.ts';
+import { modelSampleShape, traceDenoiser } from '../src/pipelines/denoiser.ts';
+import { generate, type AsyncModelFn } from '../src/pipelines/generate.ts';
+import type { DiffusionModel } from '../src/models/registry.ts';
+import { DDIMScheduler } from '../src/samplers/ddim.ts';
+import { alphasFromBetas, linearBetas } from '../src/schedules/index.ts';
+import { DiffusionObjective, diffusionLoss } from '../src/training/objectives.ts';
+import { TrainStep } from '../src/training/train_step.ts';
+
+export interface Variant {
+  session?: SessionOptions;
+}
+
+type Rep = () => Promise<void>;
+
+/** denoiserFor (src/pipelines/denoiser.ts) for one batch size, compiled with the variant's session options. */
+async function denoiser(model: DiffusionModel, weights: Record<string, NDArray>, B: number, session: SessionOptions): Promise<AsyncModelFn> {
+  const exe = await compile(traceDenoiser(model, weights, modelSampleShape(model), B), session);
+  return async (x, t) => (await exe.run({ sample: x, timestep: new NDArray([B], t) }))[0];
+}
+
+async function setup(workload: string, session: SessionOptions): Promise<{ rep: Rep; info: Record<string, unknown> }> {
+  const { alphasCumprod } = alphasFromBetas(linearBetas(1e-4, 0.02, 1000));
+  const objective = new DiffusionObjective(alphasCumprod, { predictionType: 'epsilon' });
+  const rng = new Philox(1);
+  if (workload === 'unet-train' || workload === 'mlp-train') {
+    const unet = workload === 'unet-train';
+    const model = createModel(unet ? 'unet-s' : 'mlp-2d');
+    const params = model.initParams(new Philox(0));
+    const B = unet ? 64 : 128;
+    const shape = unet ? [B, 1, 28, 28] : [B, 2];
+    const x0 = rng.uniform(shape).map((u) => 2 * u - 1);
+    const batch = objective.makeBatch(x0, rng);
+    const ts = await TrainStep.create(
+      (p, b) => withParams(model, p, () => diffusionLoss(model.forward(b.x_t, b.t), b, objective)),
+      params, objective.batchSpecs(shape),
+      { optimizer: { weightDecay: 0.01 }, session },
+    );
+    return { rep: async () => { await ts.step(batch, 1e-3); }, info: { batch: B, params: model.numParameters() } };
+  }
+  if (workload === 'unet-sample') {
+    const model = createModel('unet-s');
+    const params = model.initParams(new Philox(0));
+    const B = 256;
+    const denoise = await denoiser(model, params, B, session);
+    const x = rng.normal([B, 1, 28, 28]);
+    const t = new Float32Array(B).fill(500);
+    return { rep: async () => { await denoise(x, t); }, info: { batch: B, params: model.numParameters() } };
+  }
+  if (workload === 'mlp-sample') {
+    const model = createModel('mlp-2d');
+    const params = model.initParams(new Philox(0));
+    const N = 10000, steps = 20;
+    const scheduler = DDIMScheduler.fromConfig({ num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 1e-4, beta_end: 0.02 });
+    const noise = rng.normal([N, 2]);
+    const denoise = await denoiser(model, params, N, session);
+    return {
+      rep: async () => { await generate(denoise, scheduler, { shape: [N, 2], steps, generator: rng, initialNoise: noise }); },
+      info: { points: N, steps },
+    };
+  }
+  throw new Error(`unknown workload '${workload}' (unet-train, unet-sample, mlp-train, mlp-sample)`);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const workload = args[0];
+  const opt = (flag: string): string | undefined => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined; };
+  const threads = Number(opt('--threads') ?? 2);
+  const variant = JSON.parse(opt('--variant') ?? '{}') as Variant;
+  const t0 = performance.now();
+  const { rep, info } = await setup(workload, { intraOpNumThreads: threads, ...variant.session });
+  const out = (o: unknown): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
+  out({ ready: true, workload, threads, setup_ms: Math.round(performance.now() - t0), ...info });
+  let buf = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) {
+    buf += chunk as string;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      try {
+        if (line.startsWith('run ')) {
+          const ms: number[] = [], cpuMs: number[] = [];
+          for (let i = 0, n = Number(line.slice(4)); i < n; i++) {
+            const s = performance.now(), c = process.cpuUsage();
+            await rep();
+            ms.push(performance.now() - s);
+            const d = process.cpuUsage(c);
+            cpuMs.push((d.user + d.system) / 1000);
+          }
+          out({ ms, cpu_ms: cpuMs });
+        } else if (line === 'rss') {
+          out({ max_rss_mb: process.resourceUsage().maxRSS / 1024 });
+        } else if (line) out({ error: `unknown command '${line}'` });
+      } catch (e) {
+        out({ error: (e as Error).stack ?? String(e) });
+      }
+    }
+  }
+}
+await main();
