@@ -14,9 +14,9 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import { addNoise, getVelocity } from '../diffusion/forward.ts';
-import { checkNumInferenceSteps, spacedTimesteps } from '../schedules/timesteps.ts';
+import { spacedTimesteps } from '../schedules/timesteps.ts';
 import {
-  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler,
   type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { clipOrThreshold, elementwise2, vpPredOriginal } from './ddpm.ts';
@@ -67,10 +67,8 @@ export class DDIMScheduler extends BetaScheduler {
 
   /** `setTimesteps(n)` with the configured spacing (integer timesteps, descending). @example s.setTimesteps(50) */
   setTimesteps(arg: number | SetTimestepsOptions): void {
-    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
-    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${this.className}.setTimesteps: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
+    const numInferenceSteps = this.stepCountOnly(arg);
     const T = this.config.num_train_timesteps as number;
-    checkNumInferenceSteps(numInferenceSteps, T, `${this.className}.setTimesteps`);
     this.numInferenceSteps = numInferenceSteps;
     this.timesteps = spacedTimesteps({
       numTrainTimesteps: T, numInferenceSteps, spacing: this.config.timestep_spacing,

@@ -13,10 +13,9 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import { addNoise } from '../diffusion/forward.ts';
-import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
 import { npArange, roundHalfEven } from '../schedules/numerics.ts';
 import {
-  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { clipSample } from '../diffusion/thresholding.ts';
@@ -59,10 +58,8 @@ export class DDIMInverseScheduler extends BetaScheduler {
 
   /** Ascending timesteps: 'leading' (i * T//n + steps_offset) or 'trailing' (round(arange(T, 0, -T/n))[::-1] - 1). */
   setTimesteps(arg: number | SetTimestepsOptions): void {
-    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
-    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${this.className}.setTimesteps: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
+    const numInferenceSteps = this.stepCountOnly(arg);
     const T = this.config.num_train_timesteps as number;
-    checkNumInferenceSteps(numInferenceSteps, T, `${this.className}.setTimesteps`);
     this.numInferenceSteps = numInferenceSteps;
     const n = numInferenceSteps;
     const spacing = this.config.timestep_spacing;

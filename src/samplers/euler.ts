@@ -15,23 +15,14 @@
 import type { NDArray } from '../engine/ndarray.ts';
 import { getVelocity as vpVelocity } from '../diffusion/forward.ts';
 import {
-  betaTableKeys, checkSigmaGridFlags, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
+  betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma, type SigmaScheduleKind } from './sigma_scheduler.ts';
+import { kPredOriginal, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
 import { logSigmas, sigmaToT } from '../schedules/sigmas.ts';
 import { drawNoise } from './step_utils.ts';
 
 const f32 = Math.fround;
-
-/** The sigma layout chosen by use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas (at most one). */
-export function sigmaScheduleFromConfig(config: Record<string, any>, owner: string): SigmaScheduleKind {
-  checkSigmaGridFlags(config, owner);
-  if (config.use_karras_sigmas) return 'karras';
-  if (config.use_exponential_sigmas) return 'exponential';
-  if (config.use_beta_sigmas) return 'beta';
-  return 'default';
-}
 
 /** diffusers' EulerDiscreteScheduler (see the file comment). @example EulerDiscreteScheduler.fromConfig({ use_karras_sigmas: true }).setTimesteps(25) */
 export class EulerDiscreteScheduler extends SigmaScheduler {
@@ -50,16 +41,8 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     final_sigmas_type: enumKey('zero', ['zero', 'sigma_min']),
   };
 
-  /** True once scaleModelInput has been called (diffusers warns when step comes first). */
-  isScaleInputCalled = false;
-
   constructor(config: SchedulerConfig = {}) {
     super(config);
-    sigmaScheduleFromConfig(this.config, this.className);
-    if (this.config.rescale_betas_zero_snr) {
-      // close to 0 without being 0, so that the first sigma is finite (diffusers: fp16's smallest subnormal)
-      this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
-    }
     const train = this.trainSigmas();
     const T = this.config.num_train_timesteps as number;
     const desc = Float32Array.from(train).reverse();
@@ -100,11 +83,8 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
       ts = Float64Array.from(s32.subarray(0, s32.length - 1), (s) => f32(sigmaToT(s, ls)));
       sig = s32;
     } else {
-      const r = kSigmaSchedule({
-        alphasCumprod: this.alphasCumprod, numTrainTimesteps: c.num_train_timesteps, numInferenceSteps: n,
-        spacing: c.timestep_spacing, stepsOffset: c.steps_offset, sigmaSchedule: kind,
-        sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, interpolation: c.interpolation_type,
-        customTimesteps: timesteps, owner,
+      const r = this.sigmaGrid(n, {
+        sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, interpolation: c.interpolation_type, customTimesteps: timesteps,
       });
       const a0 = this.alphasCumprod[0];
       const last = c.final_sigmas_type === 'sigma_min' ? f32(Math.sqrt(f32(f32(1 - a0) / a0))) : 0;
@@ -116,13 +96,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     }
     this.timesteps = ts;
     this.sigmas = sig;
-    this.stepIdx = null;
-    this.beginIdx = null;
-  }
-
-  override scaleModelInput(sample: NDArray, timestep: number): NDArray {
-    this.isScaleInputCalled = true;
-    return super.scaleModelInput(sample, timestep);
+    this.resetStepIndex();
   }
 
   /**
@@ -131,10 +105,8 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
    * @example s.step(eps, t, x, { sChurn: 0.5, generator })
    */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
-    if (!this.isScaleInputCalled) this.warnOnce('The `scale_model_input` function should be called before `step` to ensure correct denoising.');
-    if (this.stepIdx === null) this.initStepIndex(timestep);
-    const i = this.stepIdx!;
-    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished (step ${i} of ${this.timesteps.length}); call setTimesteps again`);
+    this.warnIfInputNotScaled();
+    const i = this.beginStep(timestep);
     const sChurn = opts.sChurn ?? 0, sTmin = opts.sTmin ?? 0, sTmax = opts.sTmax ?? Infinity, sNoise = opts.sNoise ?? 1;
     const sigma = this.sigmas[i];
     const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (this.sigmas.length - 1), 2 ** 0.5 - 1) : 0;
@@ -163,11 +135,6 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     const ts = typeof timesteps === 'number' ? [timesteps] : Array.from(timesteps);
     const idx = ts.map((t) => this.indexForTimestep(t));
     return vpVelocity(sample, noise, this.alphasCumprod, idx);
-  }
-
-  private warned = new Set<string>();
-  protected warnOnce(msg: string): void {
-    if (!this.warned.has(msg)) { this.warned.add(msg); this.warnings.push(msg); }
   }
 }
 

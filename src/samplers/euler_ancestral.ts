@@ -12,11 +12,10 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import {
-  betaTableKeys, COMMON_KEYS, registerScheduler, timestepsArg,
+  betaTableKeys, COMMON_KEYS, registerScheduler,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
-import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
+import { kPredOriginal, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 import { drawNoise } from './step_utils.ts';
 
 const f32 = Math.fround;
@@ -32,11 +31,8 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
   };
 
-  isScaleInputCalled = false;
-
   constructor(config: SchedulerConfig = {}) {
     super(config);
-    if (this.config.rescale_betas_zero_snr) this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
     const desc = this.trainSigmas().reverse();
     this.sigmas = withFinalSigma(desc, 0);
     const T = this.config.num_train_timesteps as number;
@@ -45,31 +41,17 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
 
   /** `setTimesteps(n)` with the configured spacing. @example s.setTimesteps(30) */
   setTimesteps(arg: number | SetTimestepsOptions): void {
-    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
-    const owner = `${this.className}.setTimesteps`;
-    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${owner}: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
-    checkNumInferenceSteps(numInferenceSteps, this.config.num_train_timesteps, owner, true);
-    this.numInferenceSteps = numInferenceSteps;
-    const r = kSigmaSchedule({
-      alphasCumprod: this.alphasCumprod, numTrainTimesteps: this.config.num_train_timesteps, numInferenceSteps,
-      spacing: this.config.timestep_spacing, stepsOffset: this.config.steps_offset, owner,
-    });
+    const n = this.stepCountOnly(arg, true);
+    this.numInferenceSteps = n;
+    const r = this.sigmaGrid(n);
     this.timesteps = r.timesteps;
     this.sigmas = withFinalSigma(r.sigmas, 0);
-    this.stepIdx = null;
-    this.beginIdx = null;
-  }
-
-  override scaleModelInput(sample: NDArray, timestep: number): NDArray {
-    this.isScaleInputCalled = true;
-    return super.scaleModelInput(sample, timestep);
+    this.resetStepIndex();
   }
 
   /** One ancestral Euler step; needs `generator` (or `varianceNoise`). @example s.step(eps, t, x, { generator }) */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
-    if (this.stepIdx === null) this.initStepIndex(timestep);
-    const i = this.stepIdx!;
-    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished; call setTimesteps again`);
+    const i = this.beginStep(timestep);
     const sigma = this.sigmas[i];
     // 1. x_0 ('sample' is not implemented in diffusers for this scheduler)
     const x0 = kPredOriginal(modelOutput, sample, sigma, this.config.prediction_type, this.className, false);

@@ -26,8 +26,8 @@ import {
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
 import { checkNumInferenceSteps, customTimesteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
 import {
-  BetaScheduler, betaTableKeys, checkSigmaGridFlags, COMMON_KEYS, enumKey, key, listAllowed, type ConfigSpec,
-  type SchedulerConfig, type SetTimestepsOptions, type StepOptions,
+  betaTableKeys, checkSigmaGridFlags, COMMON_KEYS, enumKey, key, listAllowed, type ConfigSpec,
+  StepIndexScheduler, type SchedulerConfig, type SetTimestepsOptions, type StepOptions,
 } from './scheduler.ts';
 
 export const f32 = Math.fround;
@@ -300,14 +300,12 @@ export const DPM_FAMILY_KEYS = {
  * Base of DPM-Solver-family schedulers: the sigma grid, diffusers' step-index bookkeeping and addNoise on
  * the grid. (Keys of sibling classes are kept as hidden config by Scheduler.toConfig.)
  */
-export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
+export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler {
   /**
    * Noise levels s = sigma_t / alpha_t: the training table (ascending in t) before setTimesteps, then the
    * inference grid (n + 1 values, descending, float32; the last one is 0 or sigma_min).
    */
   sigmas: Float32Array;
-  protected stepIdx: number | null = null;
-  protected beginIdx: number | null = null;
   /**
    * Converted model outputs (x0 or eps, per class) of the last solver_order steps, oldest first; null where
    * a step has not run yet.
@@ -336,38 +334,9 @@ export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
     for (let i = 0; i < T; i++) this.timesteps[i] = T - 1 - i;
   }
 
-  /** Index of the current timestep in `timesteps` (null until the first step). */
-  get stepIndex(): number | null {
-    return this.stepIdx;
-  }
-
-  /** First step index, when a pipeline starts part-way (img2img); see setBeginIndex. */
-  get beginIndex(): number | null {
-    return this.beginIdx;
-  }
-
-  /**
-   * Start the next run at timestep index `beginIndex` (diffusers' set_begin_index, used by img2img).
-   * @example s.setTimesteps(50); s.setBeginIndex(20);
-   */
-  setBeginIndex(beginIndex = 0): void {
-    if (!Number.isInteger(beginIndex) || beginIndex < 0) throw new Error(`${this.className}.setBeginIndex: beginIndex = ${beginIndex} must be a non-negative integer`);
-    this.beginIdx = beginIndex;
-  }
-
-  /**
-   * Position of timestep t in the schedule: the second match if t occurs twice (so a run started part-way
-   * does not skip a sigma), the last index if t does not occur (diffusers' index_for_timestep).
-   */
-  indexForTimestep(t: number, schedule: ArrayLike<number> = this.timesteps): number {
-    const hits: number[] = [];
-    for (let i = 0; i < schedule.length; i++) if (schedule[i] === t) hits.push(i);
-    if (hits.length === 0) return this.timesteps.length - 1;
-    return hits.length > 1 ? hits[1] : hits[0];
-  }
-
-  protected initStepIndex(t: number): void {
-    this.stepIdx = this.beginIdx ?? this.indexForTimestep(t);
+  /** A timestep that is not in the schedule maps to the last grid index (diffusers' DPM index_for_timestep). */
+  protected override timestepNotInSchedule(_t: number): number {
+    return this.timesteps.length - 1;
   }
 
   /** Common start of step(): checks, step-index initialisation, shape of the model output. */
@@ -545,8 +514,7 @@ export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
   protected setGrid(timesteps: Float64Array, sigmas: Float32Array): void {
     this.timesteps = timesteps;
     this.sigmas = sigmas;
-    this.stepIdx = null;
-    this.beginIdx = null;
+    this.resetStepIndex();
   }
 
   /** Normalise setTimesteps' argument and reject what this family does not accept. */
@@ -575,11 +543,7 @@ export abstract class ExponentialIntegratorScheduler extends BetaScheduler {
         return this.sigmas[t];
       });
     } else {
-      let idx: number[];
-      if (this.beginIdx === null) idx = ts.map((t) => this.indexForTimestep(t));
-      else if (this.stepIdx !== null) idx = ts.map(() => this.stepIdx as number);
-      else idx = ts.map(() => this.beginIdx as number);
-      sig = idx.map((i) => this.sigmas[i]);
+      sig = this.noiseIndices(ts).map((i) => this.sigmas[i]);
     }
     const pts = sig.map(vpFromSigma);
     return mixPerSample(originalSamples, pts.map((p) => p.alpha), noise, pts.map((p) => p.sigma), `${this.className}.addNoise`);

@@ -17,8 +17,7 @@ import {
   betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
-import { sigmaScheduleFromConfig } from './euler.ts';
+import { kPredOriginal, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
 
 const f32 = Math.fround;
 
@@ -55,7 +54,6 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
 
   constructor(config: SchedulerConfig = {}) {
     super(config);
-    sigmaScheduleFromConfig(this.config, this.className);
     this.setTimesteps(this.config.num_train_timesteps);
   }
 
@@ -73,26 +71,19 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
     if (timesteps !== undefined && kind !== 'default') throw new Error(`${owner}: custom timesteps cannot be combined with use_${kind}_sigmas = true`);
     const n = numInferenceSteps ?? timesteps!.length;
     this.numInferenceSteps = n;
-    const r = kSigmaSchedule({
-      alphasCumprod: this.alphasCumprod, numTrainTimesteps: this.config.num_train_timesteps, numInferenceSteps: n,
-      spacing: this.config.timestep_spacing, stepsOffset: this.config.steps_offset, sigmaSchedule: kind,
-      customTimesteps: timesteps, owner,
-    });
+    const r = this.sigmaGrid(n, { customTimesteps: timesteps });
     // sigmas: [s0, s1, s1, ..., s_{n-1}, s_{n-1}, 0]; timesteps: [t0, t1, t1, ..., t_{n-1}, t_{n-1}]
     this.sigmas = repeatInner(withFinalSigma(r.sigmas, 0), true);
     this.timesteps = repeatInner(r.timesteps);
     this.prevDerivative = null;
     this.dt = null;
     this.firstSample = null;
-    this.stepIdx = null;
-    this.beginIdx = null;
+    this.resetStepIndex();
   }
 
   /** One half of a Heun step (predictor or corrector, by internal state). @example s.step(eps, t, x) */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, _opts: StepOptions = {}): StepOutput {
-    if (this.stepIdx === null) this.initStepIndex(timestep);
-    const i = this.stepIdx!;
-    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished; call setTimesteps again`);
+    const i = this.beginStep(timestep);
     const first = this.stateInFirstOrder;
     const sigma = first ? this.sigmas[i] : this.sigmas[i - 1];
     const sigmaNext = first ? this.sigmas[i + 1] : this.sigmas[i];

@@ -15,13 +15,11 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import {
-  betaTableKeys, COMMON_KEYS, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
+  betaTableKeys, COMMON_KEYS, key, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
-import { sigmaScheduleFromConfig } from './euler.ts';
+import { kPredOriginal, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 import { sigmaToT } from '../schedules/sigmas.ts';
-import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
 
 const f32 = Math.fround;
 
@@ -43,7 +41,6 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
 
   constructor(config: SchedulerConfig = {}) {
     super(config);
-    sigmaScheduleFromConfig(this.config, this.className);
     this.setTimesteps(this.config.num_train_timesteps);
   }
 
@@ -52,18 +49,9 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
 
   /** `setTimesteps(n)`. @example s.setTimesteps(20) */
   setTimesteps(arg: number | SetTimestepsOptions): void {
-    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
-    const owner = `${this.className}.setTimesteps`;
-    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${owner}: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
-    checkNumInferenceSteps(numInferenceSteps, this.config.num_train_timesteps, owner, true);
-    const n = numInferenceSteps;
+    const n = this.stepCountOnly(arg, true);
     this.numInferenceSteps = n;
-    const kind = sigmaScheduleFromConfig(this.config, this.className);
-    const r = kSigmaSchedule({
-      alphasCumprod: this.alphasCumprod, numTrainTimesteps: this.config.num_train_timesteps, numInferenceSteps: n,
-      spacing: this.config.timestep_spacing, stepsOffset: this.config.steps_offset, sigmaSchedule: kind,
-      roundKarrasTimesteps: true, owner,
-    });
+    const r = this.sigmaGrid(n, { roundKarrasTimesteps: true });
     const sig = withFinalSigma(r.sigmas, 0); // n + 1 values
     // midpoints in log sigma: exp(lerp(log s_i, log s_{i-1}, 0.5)) (torch.lerp with weight 0.5)
     const interp = new Float32Array(sig.length);
@@ -88,8 +76,7 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
     for (let i = 1; i < n; i++) ts.push(f32(tMid[i]), r.timesteps[i]);
     this.timesteps = Float64Array.from(ts);
     this.firstSample = null;
-    this.stepIdx = null;
-    this.beginIdx = null;
+    this.resetStepIndex();
   }
 
   protected override inputSigma(): number {
@@ -98,9 +85,7 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
 
   /** One half of a DPM-Solver-2 step (by internal state). @example s.step(eps, t, x) */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, _opts: StepOptions = {}): StepOutput {
-    if (this.stepIdx === null) this.initStepIndex(timestep);
-    const i = this.stepIdx!;
-    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished; call setTimesteps again`);
+    const i = this.beginStep(timestep);
     const first = this.stateInFirstOrder;
     const sigma = first ? this.sigmas[i] : this.sigmas[i - 1];
     const sigmaInterpol = first ? this.sigmasInterpol[i + 1] : this.sigmasInterpol[i];

@@ -16,12 +16,10 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import {
-  betaTableKeys, COMMON_KEYS, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
+  betaTableKeys, COMMON_KEYS, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, kSigmaSchedule, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
-import { sigmaScheduleFromConfig } from './euler.ts';
-import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
+import { kPredOriginal, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 
 const f32 = Math.fround;
 
@@ -78,36 +76,20 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
 
   /** Derivatives of the last `order` steps, oldest first. */
   derivatives: NDArray[] = [];
-  isScaleInputCalled = false;
-
   constructor(config: SchedulerConfig = {}) {
     super(config);
-    sigmaScheduleFromConfig(this.config, this.className);
     this.setTimesteps(this.config.num_train_timesteps);
   }
 
   /** `setTimesteps(n)`. @example s.setTimesteps(50) */
   setTimesteps(arg: number | SetTimestepsOptions): void {
-    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
-    const owner = `${this.className}.setTimesteps`;
-    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${owner}: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
-    checkNumInferenceSteps(numInferenceSteps, this.config.num_train_timesteps, owner, true);
-    this.numInferenceSteps = numInferenceSteps;
-    const r = kSigmaSchedule({
-      alphasCumprod: this.alphasCumprod, numTrainTimesteps: this.config.num_train_timesteps, numInferenceSteps,
-      spacing: this.config.timestep_spacing, stepsOffset: this.config.steps_offset,
-      sigmaSchedule: sigmaScheduleFromConfig(this.config, this.className), owner,
-    });
+    const n = this.stepCountOnly(arg, true);
+    this.numInferenceSteps = n;
+    const r = this.sigmaGrid(n);
     this.timesteps = r.timesteps;
     this.sigmas = withFinalSigma(r.sigmas, 0);
     this.derivatives = [];
-    this.stepIdx = null;
-    this.beginIdx = null;
-  }
-
-  override scaleModelInput(sample: NDArray, timestep: number): NDArray {
-    this.isScaleInputCalled = true;
-    return super.scaleModelInput(sample, timestep);
+    this.resetStepIndex();
   }
 
   /**
@@ -131,10 +113,8 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
 
   /** One LMS step of order min(step + 1, order) (order defaults to 4). @example s.step(eps, t, x) */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions & { order?: number } = {}): StepOutput {
-    if (!this.isScaleInputCalled && !this.warnings.includes(SCALE_WARNING)) this.warnings.push(SCALE_WARNING);
-    if (this.stepIdx === null) this.initStepIndex(timestep);
-    const i = this.stepIdx!;
-    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished; call setTimesteps again`);
+    this.warnIfInputNotScaled();
+    const i = this.beginStep(timestep);
     let order = opts.order ?? 4;
     if (!Number.isInteger(order) || order < 1) throw new Error(`${this.className}.step: order = ${order} must be a positive integer`);
     const sigma = this.sigmas[i];
@@ -163,7 +143,5 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
     return { prevSample: prev, predOriginalSample: x0 };
   }
 }
-
-const SCALE_WARNING = 'The `scale_model_input` function should be called before `step` to ensure correct denoising.';
 
 registerScheduler(LMSDiscreteScheduler);

@@ -18,10 +18,9 @@
 import type { NDArray } from '../engine/ndarray.ts';
 import { addNoise } from '../diffusion/forward.ts';
 import { badPredictionType } from '../diffusion/parameterization.ts';
-import { checkNumInferenceSteps } from '../schedules/timesteps.ts';
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
 import {
-  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, timestepsArg,
+  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { elementwise2 } from './ddpm.ts';
@@ -63,10 +62,8 @@ export class PNDMScheduler extends BetaScheduler {
    * @example s.setTimesteps(10); s.timesteps  // [900, 850, 850, 800, 800, 750, 750, 700, 700, 600, ...]
    */
   setTimesteps(arg: number | SetTimestepsOptions): void {
-    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
-    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${this.className}.setTimesteps: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
+    const numInferenceSteps = this.stepCountOnly(arg);
     const T = this.config.num_train_timesteps as number;
-    checkNumInferenceSteps(numInferenceSteps, T, `${this.className}.setTimesteps`);
     const n = numInferenceSteps;
     this.numInferenceSteps = n;
     const spacing = this.config.timestep_spacing;

@@ -22,7 +22,7 @@
 import type { NDArray } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
 import { alphasFromBetas, betasFor, BETA_SCHEDULES } from '../schedules/betas.ts';
-import { TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
+import { checkNumInferenceSteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
 import { PREDICTION_TYPES } from '../diffusion/parameterization.ts';
 
 /** A JSON-like config value. */
@@ -353,6 +353,18 @@ export abstract class Scheduler {
   /** Forward-noise clean samples to the given timestep(s) (one per batch element, or one for all). */
   abstract addNoise(originalSamples: NDArray, noise: NDArray, timesteps: number | ArrayLike<number>): NDArray;
 
+  /**
+   * setTimesteps' argument for classes that, like diffusers, take only a step count: returns n after
+   * checking it (at most num_train_timesteps unless `allowMoreThanTrain`).
+   */
+  protected stepCountOnly(arg: number | SetTimestepsOptions, allowMoreThanTrain = false): number {
+    const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
+    const owner = `${this.className}.setTimesteps`;
+    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${owner}: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
+    checkNumInferenceSteps(numInferenceSteps, this.config.num_train_timesteps as number, owner, allowMoreThanTrain);
+    return numInferenceSteps;
+  }
+
   /** Throw a clear error unless setTimesteps has been called. */
   protected requireTimesteps(): void {
     if (this.numInferenceSteps === null) {
@@ -408,5 +420,71 @@ export abstract class BetaScheduler extends Scheduler {
    */
   protected clampZeroTerminalSnr(): void {
     if (this.config.rescale_betas_zero_snr === true) this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
+  }
+}
+
+/**
+ * Base of the schedulers that walk their inference grid with a step index (diffusers' `_step_index` /
+ * `_begin_index`): the sigma-based k-diffusion-style classes and the DPM-Solver family. The index is set
+ * from the first timestep seen (or from setBeginIndex, for pipelines that start part-way, e.g. img2img).
+ */
+export abstract class StepIndexScheduler extends BetaScheduler {
+  protected stepIdx: number | null = null;
+  protected beginIdx: number | null = null;
+
+  /** Index of the current timestep in `timesteps` (null until the first scaleModelInput / step). */
+  get stepIndex(): number | null {
+    return this.stepIdx;
+  }
+
+  /** First step index, when a pipeline starts part-way (img2img); see setBeginIndex. */
+  get beginIndex(): number | null {
+    return this.beginIdx;
+  }
+
+  /**
+   * Start the next run at timestep index `beginIndex` (diffusers' set_begin_index, used by img2img).
+   * @example s.setTimesteps(50); s.setBeginIndex(20);
+   */
+  setBeginIndex(beginIndex = 0): void {
+    if (!Number.isInteger(beginIndex) || beginIndex < 0) throw new Error(`${this.className}.setBeginIndex: beginIndex = ${beginIndex} must be a non-negative integer`);
+    this.beginIdx = beginIndex;
+  }
+
+  /**
+   * Position of timestep t in the schedule: the second match if t occurs twice (second-order schedulers, and
+   * so that a run started part-way does not skip a sigma), else the only one (diffusers' index_for_timestep).
+   * A t that does not occur goes to `timestepNotInSchedule`.
+   */
+  indexForTimestep(t: number, schedule: ArrayLike<number> = this.timesteps): number {
+    const hits: number[] = [];
+    for (let i = 0; i < schedule.length; i++) if (schedule[i] === t) hits.push(i);
+    if (hits.length === 0) return this.timestepNotInSchedule(t);
+    return hits.length > 1 ? hits[1] : hits[0];
+  }
+
+  /** What indexForTimestep answers for a timestep that is not in the schedule (default: a clear error). */
+  protected timestepNotInSchedule(t: number): number {
+    throw new Error(`${this.className}: timestep ${t} is not in the current schedule; pass one of scheduler.timesteps`);
+  }
+
+  protected initStepIndex(t: number): void {
+    this.stepIdx = this.beginIdx ?? this.indexForTimestep(t);
+  }
+
+  /** Forget the step and begin index (a new schedule starts a new run). */
+  protected resetStepIndex(): void {
+    this.stepIdx = null;
+    this.beginIdx = null;
+  }
+
+  /**
+   * Grid positions for add_noise at the given timesteps (diffusers): by timestep before a run has a begin
+   * index, else the current step index (inpainting inside the loop) or the begin index (img2img start).
+   */
+  protected noiseIndices(timesteps: readonly number[]): number[] {
+    if (this.beginIdx === null) return timesteps.map((t) => this.indexForTimestep(t));
+    const i = this.stepIdx ?? this.beginIdx;
+    return timesteps.map(() => i);
   }
 }

@@ -12,7 +12,7 @@ import { NDArray } from '../engine/ndarray.ts';
 import { betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, sigmasFromAlphasCumprod, sigmaToT } from '../schedules/sigmas.ts';
 import { npArange, npInterp, npLinspace, roundHalfEven, torchLinspaceF32 } from '../schedules/numerics.ts';
 import { badSpacing } from '../schedules/timesteps.ts';
-import { BetaScheduler, type SchedulerConfig } from './scheduler.ts';
+import { checkSigmaGridFlags, StepIndexScheduler, type SchedulerConfig } from './scheduler.ts';
 
 const f32 = Math.fround;
 
@@ -131,40 +131,61 @@ export function kPredOriginal(modelOutput: NDArray, sample: NDArray, sigma: numb
   return out;
 }
 
+/**
+ * The sigma layout chosen by use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas (at most one;
+ * 'default' for classes without these keys).
+ * @example sigmaScheduleFromConfig({ use_karras_sigmas: true }, 'EulerDiscreteScheduler')  // 'karras'
+ */
+export function sigmaScheduleFromConfig(config: Record<string, any>, owner: string): SigmaScheduleKind {
+  checkSigmaGridFlags(config, owner);
+  if (config.use_karras_sigmas) return 'karras';
+  if (config.use_exponential_sigmas) return 'exponential';
+  if (config.use_beta_sigmas) return 'beta';
+  return 'default';
+}
+
+const SCALE_WARNING = 'The `scale_model_input` function should be called before `step` to ensure correct denoising.';
+
 /** Base class: sigma table, step index bookkeeping, input scaling and VE add_noise. */
-export abstract class SigmaScheduler extends BetaScheduler {
+export abstract class SigmaScheduler extends StepIndexScheduler {
   /** Noise levels visited, float32, ending with the final sigma (usually 0). */
   sigmas: Float32Array = new Float32Array(0);
-  protected stepIdx: number | null = null;
-  protected beginIdx: number | null = null;
+  /** True once scaleModelInput has been called (diffusers warns when step comes first). */
+  isScaleInputCalled = false;
 
   constructor(config: SchedulerConfig = {}) {
     super(config);
+    sigmaScheduleFromConfig(this.config, this.className);
+    this.clampZeroTerminalSnr();
   }
-
-  /** Index of the next step in `timesteps` (null before the first scaleModelInput/step). */
-  get stepIndex(): number | null { return this.stepIdx; }
-  /** Index to start from (set by pipelines for img2img), null if unset. */
-  get beginIndex(): number | null { return this.beginIdx; }
-  /** Start at `timesteps[beginIndex]` (diffusers' set_begin_index). @example s.setBeginIndex(10) */
-  setBeginIndex(beginIndex = 0): void { this.beginIdx = beginIndex; }
 
   /** sqrt((1 - abar) / abar) for all training timesteps (float32, ascending in t). */
   trainSigmas(): Float32Array { return sigmasFromAlphasCumprod(this.alphasCumprod); }
 
   /**
-   * Position of timestep t in the schedule; when it occurs more than once (second-order schedulers), the
-   * second occurrence (diffusers' index_for_timestep).
+   * kSigmaSchedule for `n` steps with this config's spacing, steps_offset and sigma layout; `extra` adds or
+   * overrides options (sigma range, interpolation, custom timesteps, ...).
    */
-  indexForTimestep(t: number, schedule: ArrayLike<number> = this.timesteps): number {
-    const hits: number[] = [];
-    for (let i = 0; i < schedule.length; i++) if (schedule[i] === t) hits.push(i);
-    if (hits.length === 0) throw new Error(`${this.className}: timestep ${t} is not in the current schedule; pass one of scheduler.timesteps`);
-    return hits.length > 1 ? hits[1] : hits[0];
+  protected sigmaGrid(n: number, extra: Partial<KSigmaScheduleOptions> = {}): ReturnType<typeof kSigmaSchedule> {
+    const c = this.config;
+    return kSigmaSchedule({
+      alphasCumprod: this.alphasCumprod, numTrainTimesteps: c.num_train_timesteps, numInferenceSteps: n,
+      spacing: c.timestep_spacing, stepsOffset: c.steps_offset, sigmaSchedule: sigmaScheduleFromConfig(c, this.className),
+      owner: `${this.className}.setTimesteps`, ...extra,
+    });
   }
 
-  protected initStepIndex(t: number): void {
-    this.stepIdx = this.beginIdx === null ? this.indexForTimestep(t) : this.beginIdx;
+  /** Common start of step(): the step index (set from `timestep` on the first call); error once the schedule is used up. */
+  protected beginStep(timestep: number): number {
+    if (this.stepIdx === null) this.initStepIndex(timestep);
+    const i = this.stepIdx!;
+    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished (step ${i} of ${this.timesteps.length}); call setTimesteps again`);
+    return i;
+  }
+
+  /** Record diffusers' warning when step comes before scaleModelInput (once). */
+  protected warnIfInputNotScaled(): void {
+    if (!this.isScaleInputCalled && !this.warnings.includes(SCALE_WARNING)) this.warnings.push(SCALE_WARNING);
   }
 
   /** Standard deviation of x_T: sigma_max ('linspace'/'trailing') or sqrt(sigma_max^2 + 1) ('leading'). */
@@ -180,6 +201,7 @@ export abstract class SigmaScheduler extends BetaScheduler {
 
   /** x / sqrt(sigma^2 + 1) (EDM c_in). @example s.scaleModelInput(x, s.timesteps[0]) */
   override scaleModelInput(sample: NDArray, timestep: number): NDArray {
+    this.isScaleInputCalled = true;
     if (this.stepIdx === null) this.initStepIndex(timestep);
     return scaleBySigma(sample, this.inputSigma());
   }
@@ -187,11 +209,7 @@ export abstract class SigmaScheduler extends BetaScheduler {
   /** VE forward process x + sigma(t) noise at schedule timesteps (one per batch element or one for all). */
   addNoise(originalSamples: NDArray, noise: NDArray, timesteps: number | ArrayLike<number>): NDArray {
     const ts = typeof timesteps === 'number' ? [timesteps] : Array.from(timesteps);
-    let idx: number[];
-    if (this.beginIdx === null) idx = ts.map((t) => this.indexForTimestep(t));
-    else if (this.stepIdx !== null) idx = ts.map(() => this.stepIdx!);
-    else idx = ts.map(() => this.beginIdx!);
-    const sig = idx.map((i) => this.sigmas[i]);
+    const sig = this.noiseIndices(ts).map((i) => this.sigmas[i]);
     const B = originalSamples.shape[0] ?? 1;
     if (sig.length !== 1 && sig.length !== B) throw new Error(`${this.className}.addNoise: got ${sig.length} timesteps for a batch of ${B}`);
     const per = originalSamples.size / (sig.length === 1 ? 1 : B);
