@@ -210,7 +210,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   for (let step = startStep; step < end; step++) {
     const batches = Array.from({ length: c.gradAccumSteps }, microBatch);
     const lr = lrAt(step);
-    const prev = { params: ts.params, m: ts.m, v: ts.v, t: ts.t };
+    // Copies of the records: TrainStep.step replaces their entries in place.
+    const prev = { params: { ...ts.params }, m: { ...ts.m }, v: { ...ts.v }, t: ts.t };
     const { loss } = await ts.step(c.gradAccumSteps === 1 ? batches[0] : batches, lr);
     if (!Number.isFinite(loss) || !allFinite(ts.params)) {
       Object.assign(ts, prev);
