@@ -11,7 +11,7 @@
  *   console.log(formatSweepTable(r));
  *   writeLinePlotPng('sweep.png', sweepPlotSpec(r, 'MMD vs NFE'));
  */
-import type { LoadedModel } from '../pipelines/sample_model.ts';
+import { samplingScheduler, type LoadedModel } from '../pipelines/sample_model.ts';
 import { sampleCounted } from './counted_sampling.ts';
 import type { SampleMetric } from './sample_quality.ts';
 import { meanAndStandardError } from './stats.ts';
@@ -40,6 +40,8 @@ export interface SweepCell {
   extra: Record<string, number>;
   /** Sampling seconds per run (mean). */
   seconds: number;
+  /** Why runs failed (sampler error, or non-finite samples), if any did; their values are NaN. */
+  errors?: string[];
 }
 
 export interface SweepResult {
@@ -69,20 +71,34 @@ export async function runSweep(m: LoadedModel, metric: SampleMetric, c: SweepCon
   if (!c.schedulers.length) throw new Error('--sweep: no schedulers given (e.g. --sweep scheduler=ddpm,ddim,dpmsolver++)');
   if (!c.steps.length) throw new Error('--steps: no step counts given (e.g. --steps 5,10,20,50,1000)');
   if (!c.seeds.length) throw new Error('--seeds: need at least one seed');
-  const runs = new Map<string, { nfe: number; values: number[]; extras: (Record<string, number> | undefined)[]; seconds: number[] }>();
+  for (const name of c.schedulers) samplingScheduler(name, m.schedulerConfig); // unknown names are usage errors, before any work
+  const runs = new Map<string, { nfe: number; values: number[]; extras: (Record<string, number> | undefined)[]; seconds: number[]; errors: string[] }>();
   const key = (s: string, k: number) => `${s}\u0000${k}`;
   const baseline: number[] = [];
   for (const seed of c.seeds) {
     baseline.push((await metric.baseline(seed)).value);
     for (const scheduler of c.schedulers) {
       for (const steps of c.steps) {
-        const r = await sampleCounted(m, { scheduler, steps, n: c.n, seed, eta: c.eta });
-        const v = await metric.score(r.samples, seed, r.labels);
-        const cell = runs.get(key(scheduler, steps)) ?? { nfe: r.nfe, values: [], extras: [], seconds: [] };
-        if (cell.nfe !== r.nfe) throw new Error(`sweep: ${scheduler} with ${steps} steps made ${r.nfe} model calls at seed ${seed} but ${cell.nfe} before`);
-        cell.values.push(v.value); cell.extras.push(v.extra); cell.seconds.push(r.seconds);
+        const cell = runs.get(key(scheduler, steps)) ?? { nfe: NaN, values: [], extras: [], seconds: [], errors: [] };
         runs.set(key(scheduler, steps), cell);
-        c.onRun?.({ scheduler, steps, seed, nfe: r.nfe, value: v.value, seconds: r.seconds });
+        // A sampler that fails (throws, or returns non-finite samples) fails its cell, not the sweep.
+        let value = NaN, nfe = NaN, seconds = NaN;
+        try {
+          const r = await sampleCounted(m, { scheduler, steps, n: c.n, seed, eta: c.eta });
+          nfe = r.nfe; seconds = r.seconds;
+          if (!Number.isNaN(cell.nfe) && cell.nfe !== r.nfe) throw new Error(`made ${r.nfe} model calls at seed ${seed} but ${cell.nfe} before`);
+          cell.nfe = r.nfe;
+          let bad = 0;
+          for (const v of r.samples.data) if (!Number.isFinite(v)) bad++;
+          if (bad) throw new Error(`${bad} of ${r.samples.size} sample values are not finite`);
+          const v = await metric.score(r.samples, seed, r.labels);
+          value = v.value;
+          cell.extras.push(v.extra);
+        } catch (e) {
+          cell.errors.push(`seed ${seed}: ${(e as Error).message}`);
+        }
+        cell.values.push(value); cell.seconds.push(seconds);
+        c.onRun?.({ scheduler, steps, seed, nfe, value, seconds });
       }
     }
   }
@@ -90,10 +106,12 @@ export async function runSweep(m: LoadedModel, metric: SampleMetric, c: SweepCon
   for (const scheduler of c.schedulers) {
     for (const steps of c.steps) {
       const r = runs.get(key(scheduler, steps))!;
-      const s = meanAndStandardError(r.values);
+      const s = meanAndStandardError(r.values); // NaN when any seed failed
+      const secs = r.seconds.filter(Number.isFinite);
       cells.push({
-        scheduler, steps, nfe: r.nfe, values: r.values, mean: s.mean, se: s.se, std: s.std,
-        extra: meanExtras(r.extras), seconds: r.seconds.reduce((a, b) => a + b, 0) / r.seconds.length,
+        scheduler, steps, nfe: r.nfe, values: r.values, mean: s.mean, se: Number.isFinite(s.mean) ? s.se : null, std: Number.isFinite(s.mean) ? s.std : null,
+        extra: meanExtras(r.extras), seconds: secs.length ? secs.reduce((a, b) => a + b, 0) / secs.length : NaN,
+        ...(r.errors.length ? { errors: r.errors } : {}),
       });
     }
   }
@@ -116,11 +134,13 @@ function fmt(v: number | null): string {
  */
 export function formatSweepTable(r: SweepResult): string {
   const head = ['scheduler', 'steps', 'NFE', `${r.metric.name} (mean)`, 'std err', 'sd', 's/run'];
-  const rows = r.cells.map((c) => [c.scheduler, String(c.steps), String(c.nfe), fmt(c.mean), fmt(c.se), fmt(c.std), c.seconds.toFixed(2)]);
+  const rows = r.cells.map((c) => [c.scheduler, String(c.steps), Number.isNaN(c.nfe) ? '-' : String(c.nfe),
+    c.errors ? `failed (${c.errors.length}/${c.values.length})` : fmt(c.mean), fmt(c.se), fmt(c.std), Number.isFinite(c.seconds) ? c.seconds.toFixed(2) : '-']);
   rows.push(['data vs data', '-', '-', fmt(r.baseline.mean), fmt(r.baseline.se), fmt(r.baseline.std), '-']);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((s, i) => (i < 1 ? s.padEnd(w[i]) : s.padStart(w[i]))).join('  ');
-  return [line(head), line(w.map((k) => '-'.repeat(k))), ...rows.map(line)].join('\n');
+  const notes = r.cells.filter((c) => c.errors).map((c) => `${c.scheduler} ${c.steps} steps failed: ${c.errors![0]}${c.errors!.length > 1 ? ` (and ${c.errors!.length - 1} more seeds)` : ''}`);
+  return [line(head), line(w.map((k) => '-'.repeat(k))), ...rows.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
 /**

@@ -62,6 +62,15 @@ test('single-sampler swd and logp; likelihoods nll (ODE) and vlb report value, s
   for (const k of ['metric', 'value', 'standard_error', 'settings', 'description']) assert.ok(k in json, k);
 });
 
+test('a sampler that fails (here DPM-Solver++ at 1000 steps: a repeated timestep, h = 0) fails its cell, not the sweep', async () => {
+  const r = await evaluateModelFolder(dir, { metric: 'mmd', sweepSchedulers: ['dpmsolver++', 'ddim'], steps: [1000], n: 20, seeds: 1 });
+  const [bad, good] = r.sweep!;
+  assert.ok(bad.errors && /not finite/.test(bad.errors[0]), JSON.stringify(bad.errors));
+  assert.ok(Number.isNaN(bad.mean) && bad.se === null);
+  assert.equal(good.errors, undefined);
+  assert.ok(Number.isFinite(good.mean));
+});
+
 test('bad eval requests name the problem and the allowed values', async () => {
   await assert.rejects(evaluateModelFolder(dir, { metric: 'fid' }), /--metric fid: unknown; allowed: mmd, swd, logp, fid-mnist, accuracy, confidence, nll, vlb, bpd/);
   await assert.rejects(evaluateModelFolder(dir, { metric: 'fid-mnist', n: 10 }), /needs 28x28 grayscale digit samples/);
