@@ -26,8 +26,9 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin,
+  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, trainingSigmaMin,
 } from './exponential_integrator.ts';
+import { lincomb } from './step_utils.ts';
 
 /** Map sibling solver names (diffusers): algorithm_type dpmsolver/dpmsolver++ -> deis; solver_type midpoint/heun/bh1/bh2 -> logrho. */
 function mapDeisNames(config: SchedulerConfig): SchedulerConfig {
@@ -92,18 +93,8 @@ export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const req = this.timestepsRequest(arg);
     if (req.timesteps !== undefined) throw new Error(`${this.className}.setTimesteps: custom timesteps are not supported by DEIS (as in diffusers); pass numInferenceSteps`);
-    const c = this.config;
-    const kind = this.gridKind();
-    const grid = buildSigmaGrid({
-      owner: this.className,
-      alphasCumprod: this.alphasCumprod,
-      numInferenceSteps: req.numInferenceSteps,
-      spacing: c.timestep_spacing,
-      stepsOffset: c.steps_offset,
-      kind,
-      roundConverted: true,
-    });
-    const last = kind === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
+    const grid = this.buildGrid(req);
+    const last = this.gridKind() === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
     this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));
     this.numInferenceSteps = grid.timesteps.length;
     this.resetHistory();

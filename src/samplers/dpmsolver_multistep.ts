@@ -26,9 +26,10 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler, f32, lincomb,
+  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler, f32,
   trainingSigmaMin,
 } from './exponential_integrator.ts';
+import { lincomb } from './step_utils.ts';
 
 /** algorithm_type values of DPMSolverMultistepScheduler. */
 export const DPM_ALGORITHM_TYPES = ['dpmsolver', 'dpmsolver++', 'sde-dpmsolver', 'sde-dpmsolver++'] as const;
@@ -92,15 +93,8 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const req = this.timestepsRequest(arg);
     const c = this.config;
-    const grid = buildSigmaGrid({
-      owner: this.className,
-      alphasCumprod: this.alphasCumprod,
-      numInferenceSteps: req.numInferenceSteps,
-      customTimesteps: req.timesteps,
-      spacing: c.timestep_spacing,
-      stepsOffset: c.steps_offset,
+    const grid = this.buildGrid(req, {
       lastTimestep: (c.num_train_timesteps as number) - this.lambdaClippedCount(),
-      kind: this.gridKind(),
       roundConverted: c.beta_schedule !== 'squaredcos_cap_v2',
     });
     const last = c.final_sigmas_type === 'sigma_min' ? trainingSigmaMin(this.alphasCumprod) : 0;

@@ -25,9 +25,10 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler, f32, lincomb,
+  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler, f32,
   trainingSigmaMin,
 } from './exponential_integrator.ts';
+import { lincomb } from './step_utils.ts';
 import { DPM_SOLVER_TYPES, mapDpmSolverNames } from './dpmsolver_multistep.ts';
 
 /** algorithm_type values of DPMSolverSinglestepScheduler (no 'sde-dpmsolver' here, as in diffusers). */
@@ -117,16 +118,10 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     const req = this.timestepsRequest(arg);
     const c = this.config;
     const n = req.numInferenceSteps ?? (req.timesteps as ArrayLike<number>).length;
-    const grid = buildSigmaGrid({
-      owner: this.className,
-      alphasCumprod: this.alphasCumprod,
-      numInferenceSteps: req.numInferenceSteps,
-      customTimesteps: req.timesteps,
-      spacing: 'linspace',
+    const grid = this.buildGrid(req, {
+      spacing: 'linspace', // diffusers' singlestep class has no timestep_spacing
       stepsOffset: 0,
       lastTimestep: (c.num_train_timesteps as number) - this.lambdaClippedCount(),
-      kind: this.gridKind(),
-      roundConverted: true,
     });
     const last = c.final_sigmas_type === 'sigma_min' ? trainingSigmaMin(this.alphasCumprod) : 0;
     this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));

@@ -29,6 +29,7 @@ import {
   betaTableKeys, checkSigmaGridFlags, COMMON_KEYS, enumKey, key, listAllowed, type ConfigSpec,
   StepIndexScheduler, type SchedulerConfig, type SetTimestepsOptions, type StepOptions,
 } from './scheduler.ts';
+import { lincomb } from './step_utils.ts';
 
 export const f32 = Math.fround;
 
@@ -49,22 +50,6 @@ export function vpFromSigma(s: number): VpPoint {
   const sigma = f32(s * alpha);
   const lambda = f32(f32(Math.log(alpha)) - f32(Math.log(sigma)));
   return { alpha, sigma, lambda };
-}
-
-/** out = sum_k c_k * a_k (all the same shape), accumulated in float64, rounded once to float32. */
-export function lincomb(terms: ReadonlyArray<readonly [number, NDArray]>): NDArray {
-  const first = terms[0][1];
-  const n = first.size;
-  const acc = new Float64Array(n);
-  for (const [c, a] of terms) {
-    if (a.size !== n) throw new Error(`lincomb: shape [${a.shape.join(', ')}] differs from [${first.shape.join(', ')}]`);
-    if (c === 0) continue;
-    const d = a.data;
-    for (let j = 0; j < n; j++) acc[j] += c * d[j];
-  }
-  const out = new NDArray(first.shape);
-  out.data.set(acc);
-  return out;
 }
 
 /** Which sigma grid setTimesteps builds (diffusers' use_karras_sigmas / use_exponential_sigmas / ...). */
@@ -508,6 +493,25 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
     if (c.use_exponential_sigmas) return 'exponential';
     if (c.use_beta_sigmas) return 'beta';
     return 'interp';
+  }
+
+  /**
+   * buildSigmaGrid for this scheduler: the request's step count or custom timesteps, the config's sigma grid
+   * kind, timestep_spacing and steps_offset, timesteps of Karras / Lu grids rounded; `extra` overrides.
+   */
+  protected buildGrid(req: { numInferenceSteps?: number; timesteps?: ArrayLike<number> }, extra: Partial<SigmaGridRequest> = {}): SigmaGrid {
+    const c = this.config;
+    return buildSigmaGrid({
+      owner: this.className,
+      alphasCumprod: this.alphasCumprod,
+      numInferenceSteps: req.numInferenceSteps,
+      customTimesteps: req.timesteps,
+      spacing: c.timestep_spacing,
+      stepsOffset: c.steps_offset,
+      kind: this.gridKind(),
+      roundConverted: true,
+      ...extra,
+    });
   }
 
   /** Store a new grid and reset the per-run state. */

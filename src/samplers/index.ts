@@ -19,7 +19,7 @@ export { EulerDiscreteScheduler } from './euler.ts';
 export { EulerAncestralDiscreteScheduler } from './euler_ancestral.ts';
 export { HeunDiscreteScheduler } from './heun.ts';
 export { KDPM2DiscreteScheduler } from './kdpm2.ts';
-export { LMSDiscreteScheduler, gaussKronrod21 } from './lms.ts';
+export { LMSDiscreteScheduler, gaussKronrod21, lmsCoefficient } from './lms.ts';
 export * from './k_sampling.ts';
 export * from './k_dpmpp.ts';
 export { DPMSolverMultistepScheduler } from './dpmsolver_multistep.ts';

@@ -22,27 +22,15 @@
  *   const denoise = (x: NDArray, sigma: number) => x.mulScalar(1 / (1 + sigma * sigma)); // N(0, I) data
  *   const x0 = sampleDpmpp2m(denoise, noise.mulScalar(sigmas[0]), sigmas);
  */
-import { NDArray, sameShape } from '../engine/ndarray.ts';
+import { type NDArray, sameShape } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
+import {
+  ancestralStep, callDenoiser, checkNonNegative, sigmaArray, type Denoiser, type KSamplerOptions, type NoiseSampler,
+} from './k_common.ts';
+import { lincomb } from './step_utils.ts';
 
-/** A denoiser D(x, sigma) returning the predicted clean sample x0 (same shape as x). */
-export type Denoiser = (x: NDArray, sigma: number) => NDArray;
-/** Returns standard-normal noise for the step sigma -> sigmaNext (same shape as x). */
-export type NoiseSampler = (sigma: number, sigmaNext: number) => NDArray;
-
-/** What the samplers report to `callback` once per step, right after the first model call. */
-export interface KStepInfo {
-  i: number;
-  x: NDArray;
-  sigma: number;
-  sigmaHat: number;
-  denoised: NDArray;
-}
-
-/** Options shared by all k-diffusion style samplers. */
-export interface KSamplerOptions {
-  callback?: (info: KStepInfo) => void;
-}
+export type { Denoiser, KSamplerOptions, KStepInfo, NoiseSampler } from './k_common.ts';
+export { ancestralStep } from './k_common.ts';
 
 /** Options of the stochastic samplers. */
 export interface KStochasticOptions extends KSamplerOptions {
@@ -65,52 +53,6 @@ export interface KDpmpp2mSdeOptions extends KStochasticOptions {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/** out = sum_k c_k * a_k, accumulated in float64 and rounded once to float32. */
-function lincomb(terms: ReadonlyArray<readonly [number, NDArray]>): NDArray {
-  const first = terms[0][1];
-  const out = new NDArray(first.shape);
-  const o = out.data;
-  const n = o.length;
-  const acc = new Float64Array(n);
-  for (const [c, a] of terms) {
-    if (c === 0) continue;
-    const d = a.data;
-    for (let j = 0; j < n; j++) acc[j] += c * d[j];
-  }
-  for (let j = 0; j < n; j++) o[j] = acc[j];
-  return out;
-}
-
-function toSigmaArray(sigmas: number[] | Float64Array | Float32Array, fn: string): Float64Array {
-  const s = Float64Array.from(sigmas as ArrayLike<number>);
-  if (s.length < 2) {
-    throw new Error(`${fn}: sigmas must hold at least 2 noise levels (got ${s.length}); the last one is usually 0`);
-  }
-  for (let i = 0; i < s.length; i++) {
-    const v = s[i];
-    const ok = Number.isFinite(v) && (i < s.length - 1 ? v > 0 : v >= 0);
-    if (!ok) {
-      throw new Error(
-        `${fn}: sigmas[${i}] = ${v} is invalid: every sigma must be finite and > 0, except the last which may be 0`,
-      );
-    }
-  }
-  return s;
-}
-
-function callDenoiser(model: Denoiser, x: NDArray, sigma: number, fn: string): NDArray {
-  const d = model(x, sigma);
-  if (!(d instanceof NDArray) || !sameShape(d.shape, x.shape)) {
-    const got = d instanceof NDArray ? `[${d.shape.join(', ')}]` : typeof d;
-    throw new Error(`${fn}: model(x, sigma=${sigma}) returned ${got}, expected an NDArray of shape [${x.shape.join(', ')}]`);
-  }
-  return d;
-}
-
-function checkEta(eta: number, fn: string): void {
-  if (!Number.isFinite(eta) || eta < 0) throw new Error(`${fn}: opts.eta = ${eta} is invalid: expected a finite number >= 0`);
-}
-
 function makeNoise(opts: KStochasticOptions, x: NDArray, fn: string): NoiseSampler {
   if (opts.noiseSampler) {
     const ns = opts.noiseSampler;
@@ -129,24 +71,6 @@ function makeNoise(opts: KStochasticOptions, x: NDArray, fn: string): NoiseSampl
   return () => {
     throw new Error(`${fn}: this sampler injects noise (eta > 0) and needs opts.generator or opts.noiseSampler`);
   };
-}
-
-/**
- * Ancestral split of a step sigmaFrom -> sigmaTo (k-diffusion's get_ancestral_step): go down
- * deterministically to sigmaDown, then add fresh noise of std sigmaUp, so that
- * sigmaDown^2 + sigmaUp^2 = sigmaTo^2. eta scales the DDPM posterior std (Ho et al. 2020, eq. 7).
- *
- * @example
- *   const { sigmaDown, sigmaUp } = ancestralStep(2, 1, 1); // sigmaUp = sqrt(1 * (4 - 1) / 4)
- */
-export function ancestralStep(sigmaFrom: number, sigmaTo: number, eta = 1): { sigmaDown: number; sigmaUp: number } {
-  if (!eta) return { sigmaDown: sigmaTo, sigmaUp: 0 };
-  const sigmaUp = Math.min(
-    sigmaTo,
-    eta * Math.sqrt((sigmaTo * sigmaTo * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo)) / (sigmaFrom * sigmaFrom)),
-  );
-  const sigmaDown = Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp);
-  return { sigmaDown, sigmaUp };
 }
 
 const tOf = (sigma: number): number => -Math.log(sigma); // log-SNR time of the VE frame
@@ -169,7 +93,7 @@ export function sampleDpmpp2m(
   opts: KSamplerOptions = {},
 ): NDArray {
   const fn = 'sampleDpmpp2m';
-  const s = toSigmaArray(sigmas, fn);
+  const s = sigmaArray(sigmas, fn);
   let oldDenoised: NDArray | null = null;
   for (let i = 0; i < s.length - 1; i++) {
     const denoised = callDenoiser(model, x, s[i], fn);
@@ -214,9 +138,9 @@ export function sampleDpmpp2mSde(
     throw new Error(`${fn}: opts.solverType = ${JSON.stringify(solverType)} is not supported; expected 'midpoint' or 'heun'`);
   }
   const eta = opts.eta ?? 1;
-  checkEta(eta, fn);
+  checkNonNegative(eta, 'eta', fn);
   const sNoise = opts.sNoise ?? 1;
-  const s = toSigmaArray(sigmas, fn);
+  const s = sigmaArray(sigmas, fn);
   const noise = makeNoise(opts, x, fn);
   let oldDenoised: NDArray | null = null;
   let hLast = NaN;
@@ -265,9 +189,9 @@ export function sampleDpmpp3mSde(
 ): NDArray {
   const fn = 'sampleDpmpp3mSde';
   const eta = opts.eta ?? 1;
-  checkEta(eta, fn);
+  checkNonNegative(eta, 'eta', fn);
   const sNoise = opts.sNoise ?? 1;
-  const s = toSigmaArray(sigmas, fn);
+  const s = sigmaArray(sigmas, fn);
   const noise = makeNoise(opts, x, fn);
   let d1Prev: NDArray | null = null; // D_{i-1}
   let d2Prev: NDArray | null = null; // D_{i-2}
@@ -330,9 +254,9 @@ export function sampleDpmpp2sAncestral(
 ): NDArray {
   const fn = 'sampleDpmpp2sAncestral';
   const eta = opts.eta ?? 1;
-  checkEta(eta, fn);
+  checkNonNegative(eta, 'eta', fn);
   const sNoise = opts.sNoise ?? 1;
-  const s = toSigmaArray(sigmas, fn);
+  const s = sigmaArray(sigmas, fn);
   const noise = makeNoise(opts, x, fn);
   for (let i = 0; i < s.length - 1; i++) {
     const denoised = callDenoiser(model, x, s[i], fn);

@@ -13,10 +13,10 @@
  *   const sigmas = [...karrasSigmas(0.02, 80, 20), 0];
  *   const x0 = sampleHeun(denoise, generator.normal([4, 2]).mulScalar(sigmas[0]), sigmas);
  */
-import { NDArray, sameShape } from '../engine/ndarray.ts';
+import type { NDArray } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
-import { ancestralStep, type Denoiser, type KSamplerOptions } from './k_dpmpp.ts';
-import { gaussKronrod21 } from './lms.ts';
+import { ancestralStep, callDenoiser, checkNonNegative, sigmaArray, type Denoiser, type KSamplerOptions } from './k_common.ts';
+import { lmsCoefficient } from './lms.ts';
 
 export type { Denoiser, KSamplerOptions };
 
@@ -47,26 +47,6 @@ export interface KLmsOptions extends KSamplerOptions {
   order?: number;
 }
 
-function sigmaArray(sigmas: ArrayLike<number>, fn: string): Float64Array {
-  const s = Float64Array.from(sigmas);
-  if (s.length < 2) throw new Error(`${fn}: sigmas must hold at least 2 noise levels (got ${s.length}); the last one is usually 0`);
-  for (let i = 0; i < s.length; i++) {
-    const v = s[i];
-    if (!(Number.isFinite(v) && (i < s.length - 1 ? v > 0 : v >= 0))) {
-      throw new Error(`${fn}: sigmas[${i}] = ${v} is invalid: every sigma must be finite and > 0, except the last which may be 0`);
-    }
-  }
-  return s;
-}
-
-function denoise(model: Denoiser, x: NDArray, sigma: number, fn: string): NDArray {
-  const d = model(x, sigma);
-  if (!(d instanceof NDArray) || !sameShape(d.shape, x.shape)) {
-    throw new Error(`${fn}: model(x, sigma=${sigma}) returned ${d instanceof NDArray ? `shape [${d.shape.join(', ')}]` : typeof d}, expected shape [${x.shape.join(', ')}]`);
-  }
-  return d;
-}
-
 /** d = (x - D) / sigma: the ODE derivative dx/dsigma (k-diffusion `to_d`). */
 function toD(x: NDArray, sigma: number, denoised: NDArray): NDArray {
   return x.map((v, j) => (v - denoised.data[j]) / sigma);
@@ -77,11 +57,6 @@ function axpy(x: NDArray, a: number, d: NDArray): NDArray {
   return x.map((v, j) => v + a * d.data[j]);
 }
 
-function checkNonNeg(v: number, name: string, fn: string): void {
-  if (!Number.isFinite(v) && v !== Infinity) throw new Error(`${fn}: opts.${name} = ${v} must be a number`);
-  if (v < 0) throw new Error(`${fn}: opts.${name} = ${v} must be >= 0`);
-}
-
 /**
  * EDM Algorithm 2 lines 4-6: raise sigma to sigma_hat = sigma (1 + gamma) by adding noise. Like k-diffusion,
  * one normal draw is taken every step when a generator is given (used only when gamma > 0), so that seeded
@@ -89,7 +64,7 @@ function checkNonNeg(v: number, name: string, fn: string): void {
  */
 function churn(x: NDArray, sigma: number, nSteps: number, o: KChurnOptions, fn: string): { x: NDArray; sigmaHat: number } {
   const sChurn = o.sChurn ?? 0, sTmin = o.sTmin ?? 0, sTmax = o.sTmax ?? Infinity, sNoise = o.sNoise ?? 1;
-  checkNonNeg(sChurn, 'sChurn', fn);
+  checkNonNegative(sChurn, 'sChurn', fn, true);
   const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / nSteps, Math.SQRT2 - 1) : 0;
   const sigmaHat = sigma * (gamma + 1);
   const eps = o.generator ? o.generator.normal(x.shape) : null;
@@ -111,7 +86,7 @@ export function sampleEuler(model: Denoiser, x: NDArray, sigmas: ArrayLike<numbe
   for (let i = 0; i < s.length - 1; i++) {
     const c = churn(x, s[i], s.length - 1, opts, fn);
     x = c.x;
-    const denoised = denoise(model, x, c.sigmaHat, fn);
+    const denoised = callDenoiser(model, x, c.sigmaHat, fn);
     opts.callback?.({ i, x, sigma: s[i], sigmaHat: c.sigmaHat, denoised });
     const d = toD(x, c.sigmaHat, denoised);
     x = axpy(x, s[i + 1] - c.sigmaHat, d);
@@ -129,9 +104,9 @@ export function sampleEulerAncestral(model: Denoiser, x: NDArray, sigmas: ArrayL
   const fn = 'sampleEulerAncestral';
   const s = sigmaArray(sigmas, fn);
   const eta = opts.eta ?? 1, sNoise = opts.sNoise ?? 1;
-  checkNonNeg(eta, 'eta', fn);
+  checkNonNegative(eta, 'eta', fn);
   for (let i = 0; i < s.length - 1; i++) {
-    const denoised = denoise(model, x, s[i], fn);
+    const denoised = callDenoiser(model, x, s[i], fn);
     opts.callback?.({ i, x, sigma: s[i], sigmaHat: s[i], denoised });
     const { sigmaDown, sigmaUp } = ancestralStep(s[i], s[i + 1], eta);
     const d = toD(x, s[i], denoised);
@@ -156,7 +131,7 @@ export function sampleHeun(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
   for (let i = 0; i < s.length - 1; i++) {
     const c = churn(x, s[i], s.length - 1, opts, fn);
     x = c.x;
-    const denoised = denoise(model, x, c.sigmaHat, fn);
+    const denoised = callDenoiser(model, x, c.sigmaHat, fn);
     opts.callback?.({ i, x, sigma: s[i], sigmaHat: c.sigmaHat, denoised });
     const d = toD(x, c.sigmaHat, denoised);
     const dt = s[i + 1] - c.sigmaHat;
@@ -164,7 +139,7 @@ export function sampleHeun(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
       x = axpy(x, dt, d);
     } else {
       const x2 = axpy(x, dt, d);
-      const d2 = toD(x2, s[i + 1], denoise(model, x2, s[i + 1], fn));
+      const d2 = toD(x2, s[i + 1], callDenoiser(model, x2, s[i + 1], fn));
       // EDM Algorithm 1 line 8: x_{i+1} = x_i + (t_{i+1} - t_i) (d_i + d'_i) / 2
       x = x.map((v, j) => v + dt * 0.5 * (d.data[j] + d2.data[j]));
     }
@@ -184,7 +159,7 @@ export function sampleDpm2(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
   for (let i = 0; i < s.length - 1; i++) {
     const c = churn(x, s[i], s.length - 1, opts, fn);
     x = c.x;
-    const denoised = denoise(model, x, c.sigmaHat, fn);
+    const denoised = callDenoiser(model, x, c.sigmaHat, fn);
     opts.callback?.({ i, x, sigma: s[i], sigmaHat: c.sigmaHat, denoised });
     const d = toD(x, c.sigmaHat, denoised);
     if (s[i + 1] === 0) {
@@ -192,7 +167,7 @@ export function sampleDpm2(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
     } else {
       const sigmaMid = Math.exp(0.5 * (Math.log(c.sigmaHat) + Math.log(s[i + 1])));
       const x2 = axpy(x, sigmaMid - c.sigmaHat, d);
-      const d2 = toD(x2, sigmaMid, denoise(model, x2, sigmaMid, fn));
+      const d2 = toD(x2, sigmaMid, callDenoiser(model, x2, sigmaMid, fn));
       x = axpy(x, s[i + 1] - c.sigmaHat, d2);
     }
   }
@@ -206,16 +181,7 @@ export function sampleDpm2(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
  */
 export function linearMultistepCoeff(order: number, sigmas: ArrayLike<number>, i: number, j: number): number {
   if (order - 1 > i) throw new Error(`linearMultistepCoeff: order ${order} is too high for step ${i}`);
-  const f = (tau: number): number => {
-    let prod = 1.0;
-    for (let k = 0; k < order; k++) {
-      if (j === k) continue;
-      prod *= (tau - sigmas[i - k]) / (sigmas[i - j] - sigmas[i - k]);
-    }
-    return prod;
-  };
-  // a polynomial of degree order - 1 < 31: the 21-point Gauss-Kronrod rule is exact
-  return gaussKronrod21(f, sigmas[i], sigmas[i + 1]);
+  return lmsCoefficient(order, sigmas, i, j); // float64 integrand, like k-diffusion
 }
 
 /**
@@ -230,7 +196,7 @@ export function sampleLms(model: Denoiser, x: NDArray, sigmas: ArrayLike<number>
   if (!Number.isInteger(order) || order < 1) throw new Error(`${fn}: opts.order = ${order} must be a positive integer`);
   const ds: NDArray[] = [];
   for (let i = 0; i < s.length - 1; i++) {
-    const denoised = denoise(model, x, s[i], fn);
+    const denoised = callDenoiser(model, x, s[i], fn);
     opts.callback?.({ i, x, sigma: s[i], sigmaHat: s[i], denoised });
     ds.push(toD(x, s[i], denoised));
     if (ds.length > order) ds.shift();

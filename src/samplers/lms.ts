@@ -63,6 +63,27 @@ export function gaussKronrod21(f: (x: number) => number, a: number, b: number): 
   return resk * hlgth;
 }
 
+/**
+ * LMS coefficient: the integral over [sigmas[i], sigmas[i+1]] of the Lagrange basis polynomial of node
+ * sigmas[i-j] among sigmas[i], ..., sigmas[i-order+1] (k-diffusion's linear_multistep_coeff, diffusers'
+ * get_lms_coefficient), by the 21-point Gauss-Kronrod rule (exact: the degree is order - 1 < 31).
+ * `round` is applied after every operation of the integrand: Math.fround evaluates it in float32 as
+ * diffusers does (its sigmas are float32 tensors); the default keeps float64 (k-diffusion).
+ * @example lmsCoefficient(2, [10, 5, 1, 0], 1, 0)
+ */
+export function lmsCoefficient(order: number, sigmas: ArrayLike<number>, i: number, j: number, round: (v: number) => number = (v) => v): number {
+  const basis = (tau: number): number => {
+    let prod = 1.0;
+    const t = round(tau);
+    for (let k = 0; k < order; k++) {
+      if (j === k) continue;
+      prod = round(prod * round(round(t - sigmas[i - k]) / round(sigmas[i - j] - sigmas[i - k])));
+    }
+    return prod;
+  };
+  return gaussKronrod21(basis, sigmas[i], sigmas[i + 1]);
+}
+
 /** diffusers' LMSDiscreteScheduler (see the file comment). @example LMSDiscreteScheduler.fromConfig({}).step(eps, t, x, { order: 4 }) */
 export class LMSDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'LMSDiscreteScheduler';
@@ -98,17 +119,7 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
    * @example s.lmsCoefficient(4, 10, 0)
    */
   lmsCoefficient(order: number, t: number, currentOrder: number): number {
-    const s = this.sigmas;
-    const lmsDerivative = (tau: number): number => {
-      let prod = 1.0;
-      const tau32 = f32(tau);
-      for (let k = 0; k < order; k++) {
-        if (currentOrder === k) continue;
-        prod = f32(prod * f32(f32(tau32 - s[t - k]) / f32(s[t - currentOrder] - s[t - k])));
-      }
-      return prod;
-    };
-    return gaussKronrod21(lmsDerivative, s[t], s[t + 1]);
+    return lmsCoefficient(order, this.sigmas, t, currentOrder, f32);
   }
 
   /** One LMS step of order min(step + 1, order) (order defaults to 4). @example s.step(eps, t, x) */

@@ -47,3 +47,23 @@ export function splitChannels(x: NDArray, c: number): [NDArray, NDArray] {
   }
   return [a, b];
 }
+
+/**
+ * out = sum_k c_k * a_k (all the same shape), accumulated in float64 and rounded once to float32: the
+ * array update of the exponential-integrator schedulers and the DPM-Solver++ samplers.
+ * @example lincomb([[0.5, x], [0.25, eps]])
+ */
+export function lincomb(terms: ReadonlyArray<readonly [number, NDArray]>): NDArray {
+  const first = terms[0][1];
+  const n = first.size;
+  const acc = new Float64Array(n);
+  for (const [c, a] of terms) {
+    if (a.size !== n) throw new Error(`lincomb: shape [${a.shape.join(', ')}] differs from [${first.shape.join(', ')}]`);
+    if (c === 0) continue;
+    const d = a.data;
+    for (let j = 0; j < n; j++) acc[j] += c * d[j];
+  }
+  const out = new NDArray(first.shape);
+  out.data.set(acc);
+  return out;
+}

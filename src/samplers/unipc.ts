@@ -27,8 +27,9 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  buildSigmaGrid, DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, lincomb, trainingSigmaMin,
+  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, f32, trainingSigmaMin,
 } from './exponential_integrator.ts';
+import { lincomb } from './step_utils.ts';
 
 /** solver_type values of UniPC: the two choices of B(h) (Zhao et al. 2023, Sec. 3.2). */
 export const UNIPC_SOLVER_TYPES = ['bh1', 'bh2'] as const;
@@ -128,17 +129,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     if (req.timesteps !== undefined) throw new Error(`${this.className}.setTimesteps: custom timesteps are not supported by UniPC (as in diffusers); pass numInferenceSteps`);
     const c = this.config;
     const kind = this.gridKind();
-    const grid = buildSigmaGrid({
-      owner: this.className,
-      alphasCumprod: this.alphasCumprod,
-      numInferenceSteps: req.numInferenceSteps,
-      spacing: c.timestep_spacing,
-      stepsOffset: c.steps_offset,
-      kind,
-      roundConverted: true,
-      sigmaMin: c.sigma_min,
-      sigmaMax: c.sigma_max,
-    });
+    const grid = this.buildGrid(req, { sigmaMin: c.sigma_min, sigmaMax: c.sigma_max });
     let last = 0;
     if (c.final_sigmas_type === 'sigma_min') last = kind === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
     this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));

@@ -124,5 +124,5 @@ test('bad sigmas and options are rejected with clear errors', () => {
   assert.throws(() => sampleHeun(denoiser, x, [1, -1, 0]), /sigmas\[1\] = -1 is invalid/);
   assert.throws(() => sampleEulerAncestral(denoiser, x, [1, 0.5, 0]), /needs opts.generator/);
   assert.throws(() => sampleLms(denoiser, x, [1, 0], { order: 0 }), /opts.order = 0 must be a positive integer/);
-  assert.throws(() => sampleDpm2((y) => NDArray.ones([3]), x, [1, 0]), /returned shape \[3\], expected shape \[2\]/);
+  assert.throws(() => sampleDpm2((y) => NDArray.ones([3]), x, [1, 0]), /returned \[3\], expected an NDArray of shape \[2\]/);
 });
