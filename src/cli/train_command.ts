@@ -13,6 +13,7 @@ import { denoiserWithWeightInputs, isClassConditional, modelSampleShape } from '
 import { samplingScheduler, writeRunInfo, writeSamples, type RunInfo } from '../pipelines/sample_model.ts';
 import { Philox } from '../engine/index.ts';
 import { listCheckpoints, loadModelFolder } from '../training/checkpoint.ts';
+import { TOY2D_NAMES } from '../data/index.ts';
 import { checkModelConfig, readJsonObject } from '../training/config_files.ts';
 
 export interface TrainCliOptions {
@@ -130,6 +131,9 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   } catch (e) {
     // Name the data in every data error (some readers only name the row or column).
     const m = (e as Error).message;
+    if (/^--data .*: no such file or folder$/.test(m) && !/[\\/.]/.test(o.data)) {
+      throw new Error(`--data ${o.data}: not a known data set (${[...TOY2D_NAMES, 'mnist'].join(', ')}) nor an existing file or folder`, { cause: e });
+    }
     throw m.includes(o.data) ? e : new Error(`--data ${o.data}: ${m}`, { cause: e });
   }
   const desc = data.describe();
