@@ -63,16 +63,18 @@ export async function hasWebGpu(): Promise<boolean> {
  * and an adapter exists (ops WebGPU lacks run on wasm; a graph whose WebGPU session cannot be created
  * at all is retried on wasm alone), else ['wasm'].
  */
-export async function webBackend(options: WebBackendOptions = {}): Promise<RuntimeBackend & { executionProviders: string[] }> {
+export async function webBackend(options: WebBackendOptions = {}): Promise<RuntimeBackend & { executionProviders: string[]; webGpuAdapter?: boolean }> {
   if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
   if (options.numThreads !== undefined) {
     if (!(Number.isInteger(options.numThreads) && options.numThreads >= 1)) throw new Error(`webBackend: numThreads must be a positive integer, got ${options.numThreads}`);
     ort.env.wasm.numThreads = options.numThreads;
   }
-  const executionProviders = options.preferWebGpu && (await hasWebGpu()) ? ['webgpu', 'wasm'] : ['wasm'];
+  const webGpuAdapter = options.preferWebGpu ? await hasWebGpu() : undefined;
+  const executionProviders = webGpuAdapter ? ['webgpu', 'wasm'] : ['wasm'];
   return {
-    name: 'onnxruntime-web',
+    name: `onnxruntime-web:${executionProviders.join('+')}`,
     executionProviders,
+    webGpuAdapter,
     defaultThreads: () => ort.env.wasm.numThreads ?? 1,
     async createSession(bytes: Uint8Array, opts: SessionOptions): Promise<BackendSession> {
       const eps = opts.executionProviders ?? executionProviders;

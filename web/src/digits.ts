@@ -56,7 +56,7 @@ export function digitScheduler(name: string, m: DigitModel): Scheduler {
 export interface DigitRun { x: NDArray; xt: NDArray[]; x0: (NDArray | undefined)[]; timesteps: number[]; nfe: number; seconds: number }
 
 /** Sample digits with labels `labels`, guidance w; keeps sample 0's x_t and x0-prediction at every step. */
-export async function sampleDigits(m: DigitModel, scheduler: Scheduler, labels: number[], w: number, steps: number, seed: number): Promise<DigitRun> {
+export async function sampleDigits(m: DigitModel, scheduler: Scheduler, labels: number[], w: number, steps: number, seed: number, progress?: (done: number, total: number) => void): Promise<DigitRun> {
   const n = labels.length;
   const shape = [n, 1, 28, 28];
   const first = (a: NDArray) => new NDArray([1, 1, 28, 28], a.data.slice(0, 784));
@@ -71,6 +71,7 @@ export async function sampleDigits(m: DigitModel, scheduler: Scheduler, labels: 
       run.xt.push(first(toVpFrame(sample, scheduler, index + 1)));
       run.x0.push(predOriginal ? first(predOriginal) : undefined);
       run.timesteps.push(timestep);
+      progress?.(index + 1, scheduler.timesteps.length);
     },
   });
   run.seconds = (performance.now() - t0) / 1000;
@@ -110,7 +111,8 @@ export function setupDigits(): { model: () => Promise<DigitModel> } {
       if (!(Number.isInteger(steps) && steps >= 1 && steps <= 1000)) throw new Error(`steps = ${steps}: expected an integer in 1..1000`);
       const w = Number(wIn.value);
       caption.textContent = `sampling ${labels.length} digits…`;
-      const run = await sampleDigits(m, digitScheduler(schedSel.value, m), labels, w, steps, Number($<HTMLInputElement>('digits-seed').value));
+      const run = await sampleDigits(m, digitScheduler(schedSel.value, m), labels, w, steps, Number($<HTMLInputElement>('digits-seed').value),
+        (k, n) => { caption.textContent = `sampling ${labels.length} digits${w !== 1 ? ' (+ as many unconditional, for guidance)' : ''}: step ${k}/${n}…`; });
       const canvas = $<HTMLCanvasElement>('digits-canvas');
       imageGrid(canvas, run.x, all ? 10 : Math.min(labels.length, 8), 3);
       canvas.dataset.drawn = String(Number(canvas.dataset.drawn ?? 0) + 1);

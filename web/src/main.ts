@@ -2,7 +2,7 @@
  * The playground page: sets the engine's session backend to onnxruntime-web (served by this app,
  * no CDN), then wires the five sections. `window.playground` exposes state for the e2e test.
  */
-import { hasWebGpu, setBackend, webBackend } from './lib.ts';
+import { setBackend, webBackend } from './lib.ts';
 import { $, report } from './dom.ts';
 import { loadDigits, setupForward } from './forward_view.ts';
 import { setupTrain2d, type TwoDState } from './train2d.ts';
@@ -18,11 +18,10 @@ async function main(): Promise<void> {
   const status = $('backend-status');
   // WebGPU when the browser has it (?backend=wasm forces wasm); ops WebGPU lacks run on wasm.
   const preferWebGpu = params.get('backend') !== 'wasm';
-  const gpu = await hasWebGpu();
   const backend = await webBackend({ wasmPaths: new URL('ort/', document.baseURI).href, preferWebGpu });
   setBackend(backend);
   const threads = crossOriginIsolated ? 'wasm threads available' : 'single-threaded wasm (page not cross-origin isolated)';
-  const label = `ONNX Runtime Web, execution providers [${backend.executionProviders.join(', ')}]${gpu ? '' : ' (no WebGPU adapter in this browser)'}; ${threads}`;
+  const label = `ONNX Runtime Web, execution providers [${backend.executionProviders.join(', ')}]${backend.webGpuAdapter === false ? ' (no WebGPU adapter in this browser)' : ''}; ${threads}`;
   status.textContent = label;
 
   const digits = await loadDigits();
