@@ -7,6 +7,7 @@
  *   dummy_model(sample, t) = sample * t / (t + 1)   (float32 ops, in that order)
  * The 1-D variants (B, C, W) come from test_scheduler_unipc.py's UniPCMultistepScheduler1DTest.
  */
+import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 
 const f32 = Math.fround;
@@ -42,4 +43,9 @@ export function absMeanSum(x: NDArray): { mean: number; sum: number } {
   let s = 0;
   for (const v of x.data) s += Math.abs(v);
   return { mean: s / x.size, sum: s };
+}
+
+/** |got - want| < tol, with a message naming the diffusers test value (their assertion: abs(result - ref) < tol). */
+export function closeToPublished(got: number, want: number, tol: number, what: string): void {
+  assert.ok(Math.abs(got - want) < tol, `${what}: got ${got}, diffusers' test expects ${want} (tolerance ${tol})`);
 }

@@ -9,9 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import type { RandomGenerator } from '../../src/engine/rng.ts';
+import { TorchGenerator } from '../../src/engine/torch_generator.ts';
 import type { Scheduler, StepOptions } from '../../src/samplers/scheduler.ts';
+import { dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
 const f32 = Math.fround;
 
@@ -41,29 +44,36 @@ export interface Fixture {
   cases: FixtureCase[];
 }
 
+/**
+ * Read test/fixtures/diffusers/<family>.json. Bare `NaN` tokens (written for diffusers runs that end in NaN,
+ * e.g. UniPC bh1 with a final sigma of 0) are read as null.
+ */
 export function loadFixture(family: string): Fixture {
-  const url = new URL(`../fixtures/diffusers/${family}.json`, import.meta.url);
-  return JSON.parse(readFileSync(url, 'utf8')) as Fixture;
+  const text = readFileSync(new URL(`../fixtures/diffusers/${family}.json`, import.meta.url), 'utf8');
+  return JSON.parse(text.replace(/\bNaN\b/g, 'null')) as Fixture;
 }
 
-/** diffusers tests' dummy_model: x * t / (t + 1), t as float32. */
-export function dummyModel(x: NDArray, t: number): NDArray {
-  const tf = f32(t);
-  const den = f32(tf + 1);
-  return x.map((v) => f32(f32(v * tf) / den));
-}
+export { dummyModel };
 
 /** dummy_noise_deter for the fixture's shape (arange flipped, laid out like dummy_sample_deter). */
 export function noise0(shape: readonly number[]): NDArray {
-  const [b, c, ...rest] = shape;
-  const spatial = rest.reduce((p, d) => p * d, 1);
-  const n = b * c * spatial;
-  const out = new NDArray(shape);
-  for (let bi = 0; bi < b; bi++) for (let ci = 0; ci < c; ci++) for (let si = 0; si < spatial; si++) {
-    const src = (ci * spatial + si) * b + bi;
-    out.data[(bi * c + ci) * spatial + si] = f32((n - 1 - src) / n);
+  return dummyDeter(true, shape);
+}
+
+/**
+ * One test per case of each fixture family, each checked by checkCase (seeded cases draw from
+ * TorchGenerator(seed), as diffusers' torch.manual_seed).
+ * @example runFixtureFamilies([['ddim', (c) => DDIMScheduler.fromConfig(c)]])
+ */
+export function runFixtureFamilies(families: ReadonlyArray<readonly [string, (config: Record<string, unknown>) => Scheduler]>): void {
+  for (const [family, make] of families) {
+    const fx = loadFixture(family);
+    for (const c of fx.cases) {
+      test(`${c.class} ${c.id} equals diffusers (${family}.json)`, () => {
+        checkCase(fx, c, make, { makeGenerator: (seed) => new TorchGenerator(seed) });
+      });
+    }
   }
-  return out;
 }
 
 function stats(x: NDArray): { sum: number; mean: number; abs_sum: number } {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEISMultistepScheduler } from '../../src/samplers/deis.ts';
-import { absMeanSum, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
+import { absMeanSum, closeToPublished, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
 /** test_scheduler_deis.py: get_scheduler_config() */
 const BASE = { num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear', solver_order: 2 };
@@ -18,8 +18,7 @@ function fullLoop(config: Record<string, unknown> = {}, s?: DEISMultistepSchedul
   for (const t of sch.timesteps) x = sch.step(dummyModel(x, t), t, x).prevSample;
   return x;
 }
-const close = (got: number, want: number, tol: number, what: string) =>
-  assert.ok(Math.abs(got - want) < tol, `${what}: got ${got}, diffusers' test expects ${want} (tolerance ${tol})`);
+const close = closeToPublished;
 
 test('full loops reproduce diffusers test_full_loop_* values', () => {
   close(absMeanSum(fullLoop()).mean, 0.23916, 1e-3, 'test_full_loop_no_noise');

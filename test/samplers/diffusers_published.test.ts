@@ -22,19 +22,13 @@ import { EulerAncestralDiscreteScheduler } from '../../src/samplers/euler_ancest
 import { HeunDiscreteScheduler } from '../../src/samplers/heun.ts';
 import { KDPM2DiscreteScheduler } from '../../src/samplers/kdpm2.ts';
 import { LMSDiscreteScheduler } from '../../src/samplers/lms.ts';
-import { dummyDeter, dummyModel } from './_diffusers_dummy.ts';
+import { absMeanSum, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
 const f32 = Math.fround;
 const SHAPE = [4, 3, 8, 8];
 
-function absSumMean(x: NDArray): { sum: number; mean: number } {
-  let s = 0;
-  for (const v of x.data) s += Math.abs(v);
-  return { sum: s, mean: s / x.size };
-}
-
 function expectClose(x: NDArray, sum: number, mean: number, tolSum = 1e-2, tolMean = 1e-3): void {
-  const r = absSumMean(x);
+  const r = absMeanSum(x);
   assert.ok(Math.abs(r.sum - sum) < tolSum, `result_sum ${r.sum}, diffusers test expects ${sum} (tol ${tolSum})`);
   assert.ok(Math.abs(r.mean - mean) < tolMean, `result_mean ${r.mean}, diffusers test expects ${mean} (tol ${tolMean})`);
 }

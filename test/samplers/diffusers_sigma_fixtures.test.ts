@@ -5,30 +5,17 @@
  * Tolerance: rtol 1e-5, atol 1e-6 x max|expected| (float32 rounding; see the report of max deviations in
  * the commit message / docs for which cases are bit-exact).
  */
-import { test } from 'node:test';
-import { TorchGenerator } from '../../src/engine/torch_generator.ts';
 import { EulerDiscreteScheduler } from '../../src/samplers/euler.ts';
 import { EulerAncestralDiscreteScheduler } from '../../src/samplers/euler_ancestral.ts';
 import { HeunDiscreteScheduler } from '../../src/samplers/heun.ts';
 import { KDPM2DiscreteScheduler } from '../../src/samplers/kdpm2.ts';
 import { LMSDiscreteScheduler } from '../../src/samplers/lms.ts';
-import { checkCase, loadFixture } from './_fixture_runner.ts';
+import { runFixtureFamilies } from './_fixture_runner.ts';
 
-const makeGenerator = (seed: number) => new TorchGenerator(seed);
-
-const families = [
-  ['euler_discrete', (c: Record<string, unknown>) => EulerDiscreteScheduler.fromConfig(c)],
-  ['euler_ancestral_discrete', (c: Record<string, unknown>) => EulerAncestralDiscreteScheduler.fromConfig(c)],
-  ['heun_discrete', (c: Record<string, unknown>) => HeunDiscreteScheduler.fromConfig(c)],
-  ['k_dpm_2_discrete', (c: Record<string, unknown>) => KDPM2DiscreteScheduler.fromConfig(c)],
-  ['lms_discrete', (c: Record<string, unknown>) => LMSDiscreteScheduler.fromConfig(c)],
-] as const;
-
-for (const [family, make] of families) {
-  const fx = loadFixture(family);
-  for (const c of fx.cases) {
-    test(`${c.class} ${c.id} equals diffusers (${family}.json)`, () => {
-      checkCase(fx, c, make, { makeGenerator });
-    });
-  }
-}
+runFixtureFamilies([
+  ['euler_discrete', (c) => EulerDiscreteScheduler.fromConfig(c)],
+  ['euler_ancestral_discrete', (c) => EulerAncestralDiscreteScheduler.fromConfig(c)],
+  ['heun_discrete', (c) => HeunDiscreteScheduler.fromConfig(c)],
+  ['k_dpm_2_discrete', (c) => KDPM2DiscreteScheduler.fromConfig(c)],
+  ['lms_discrete', (c) => LMSDiscreteScheduler.fromConfig(c)],
+]);

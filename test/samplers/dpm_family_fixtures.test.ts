@@ -11,7 +11,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { TorchGenerator } from '../../src/engine/torch_generator.ts';
 import { DPMSolverMultistepScheduler } from '../../src/samplers/dpmsolver_multistep.ts';
@@ -19,13 +18,7 @@ import { DPMSolverSinglestepScheduler } from '../../src/samplers/dpmsolver_singl
 import { UniPCMultistepScheduler } from '../../src/samplers/unipc.ts';
 import { DEISMultistepScheduler } from '../../src/samplers/deis.ts';
 import type { Scheduler } from '../../src/samplers/scheduler.ts';
-import { allClose, checkCase, dummyModel, type Fixture, type FixtureCase } from './_fixture_runner.ts';
-
-/** Like loadFixture, but reads the bare NaN tokens the generator writes for diverging diffusers runs as null. */
-function loadFixture(family: string): Fixture {
-  const text = readFileSync(new URL(`../fixtures/diffusers/${family}.json`, import.meta.url), 'utf8');
-  return JSON.parse(text.replace(/\bNaN\b/g, 'null')) as Fixture;
-}
+import { allClose, checkCase, dummyModel, loadFixture, type Fixture, type FixtureCase } from './_fixture_runner.ts';
 
 /**
  * Cases where diffusers ends in NaN (UniPC with the default final sigma 0): 'bh1' computes -inf * 0 in its

@@ -13,7 +13,7 @@ import {
   DEISMultistepScheduler, DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, schedulerFromConfig,
   UniPCMultistepScheduler, type Scheduler,
 } from '../../src/samplers/index.ts';
-import { absMeanSum, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
+import { absMeanSum, closeToPublished, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
 type Cls = { fromConfig(c: Record<string, unknown>): Scheduler };
 const M = DPMSolverMultistepScheduler as unknown as Cls;
@@ -32,8 +32,7 @@ function chain(start: Scheduler, classes: Cls[]): Scheduler {
   for (const c of classes) s = c.fromConfig(JSON.parse(JSON.stringify(s.toConfig())));
   return s;
 }
-const close = (got: number, want: number, what: string) =>
-  assert.ok(Math.abs(got - want) < 1e-3, `${what}: got ${got}, diffusers' test expects ${want} (tolerance 1e-3)`);
+const close = (got: number, want: number, what: string) => closeToPublished(got, want, 1e-3, what);
 
 test('DPM multistep -> singlestep -> UniPC -> DEIS -> DPM multistep (test_dpm_multi test_switch)', () => {
   const start = new DPMSolverMultistepScheduler({

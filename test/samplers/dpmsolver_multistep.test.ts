@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { TorchGenerator } from '../../src/engine/rng.ts';
 import { DPMSolverMultistepScheduler } from '../../src/samplers/dpmsolver_multistep.ts';
-import { absMeanSum, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
+import { absMeanSum, closeToPublished, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
 /** test_scheduler_dpm_multi.py: get_scheduler_config() */
 const BASE = {
@@ -45,8 +45,7 @@ function fullLoop(config: Record<string, unknown> = {}, scheduler?: DPMSolverMul
   return x;
 }
 
-const close = (got: number, want: number, tol: number, what: string) =>
-  assert.ok(Math.abs(got - want) < tol, `${what}: got ${got}, diffusers' test expects ${want} (tolerance ${tol})`);
+const close = closeToPublished;
 
 test('full loops reproduce diffusers test_full_loop_* result means', () => {
   close(absMeanSum(fullLoop()).mean, 0.3301, 1e-3, 'test_full_loop_no_noise');

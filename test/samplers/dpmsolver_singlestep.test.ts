@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { TorchGenerator } from '../../src/engine/rng.ts';
 import { DPMSolverSinglestepScheduler, getOrderList } from '../../src/samplers/dpmsolver_singlestep.ts';
-import { absMeanSum, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
+import { absMeanSum, closeToPublished, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
 /** test_scheduler_dpm_single.py: get_scheduler_config() */
 const BASE = {
@@ -34,8 +34,7 @@ function run(s: DPMSolverSinglestepScheduler, steps = 10, from = 0, x: NDArray =
 }
 const fullLoop = (config: Record<string, unknown> = {}) => run(new DPMSolverSinglestepScheduler({ ...BASE, ...config }), 10, 0, dummyDeter(), new TorchGenerator(0));
 
-const close = (got: number, want: number, tol: number, what: string) =>
-  assert.ok(Math.abs(got - want) < tol, `${what}: got ${got}, diffusers' test expects ${want} (tolerance ${tol})`);
+const close = closeToPublished;
 
 test('full loops reproduce diffusers test_full_loop_* result means', () => {
   close(absMeanSum(fullLoop()).mean, 0.2791, 1e-3, 'test_full_loop_no_noise');

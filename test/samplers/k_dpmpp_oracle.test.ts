@@ -9,58 +9,33 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import {
-  sampleDpmpp2m, sampleDpmpp2mSde, sampleDpmpp2sAncestral, sampleDpmpp3mSde, type Denoiser, type KStepInfo,
+  sampleDpmpp2m, sampleDpmpp2mSde, sampleDpmpp2sAncestral, sampleDpmpp3mSde, type KStepInfo,
 } from '../../src/samplers/k_dpmpp.ts';
+import { allClose as allCloseTol } from './_fixture_runner.ts';
+import { loadKFixture, oracleDenoiser, Replay } from './_k_oracle.ts';
 
-interface OracleCase {
-  id: string;
-  function: string;
-  kwargs: { eta?: number; s_noise?: number; solver_type?: 'midpoint' | 'heun' };
-  sigmas: number[];
-  x_T: number[];
-  steps: { i: number; x: number[]; denoised: number[] }[];
-  noises: number[][];
-  final: number[];
-}
-const fx = JSON.parse(readFileSync(new URL('../fixtures/k_diffusion/dpmpp.json', import.meta.url), 'utf8')) as {
-  shape: number[]; mu: number[]; cases: OracleCase[];
-};
+const fx = loadKFixture('dpmpp');
+const denoiser = oracleDenoiser(fx.mu);
 
-const f32 = Math.fround;
-const S2 = f32(0.8 * 0.8);
-/** The fixture's denoiser, float32 op for op: (s^2 x + sigma^2 mu) / (s^2 + sigma^2). */
-const denoiser: Denoiser = (x, sigma) => {
-  const sig2 = f32(f32(sigma) * f32(sigma));
-  const den = f32(S2 + sig2);
-  return x.map((v, i) => f32(f32(f32(S2 * v) + f32(sig2 * fx.mu[i])) / den));
-};
-
+/** |got - want| <= 1e-5 |want| + 1e-6 max|want|, elementwise. */
 function allClose(got: ArrayLike<number>, want: number[], what: string): void {
-  const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  for (let i = 0; i < want.length; i++) {
-    const tol = 1e-5 * Math.abs(want[i]) + 1e-6 * scale;
-    assert.ok(Math.abs(got[i] - want[i]) <= tol, `${what}[${i}]: got ${got[i]}, k-diffusion ${want[i]} (tolerance ${tol})`);
-  }
+  allCloseTol(got, want, 1e-5, 1e-6 * want.reduce((m, v) => Math.max(m, Math.abs(v)), 0), what);
 }
 
 for (const c of fx.cases) {
   test(`${c.function} ${c.id} equals k-diffusion`, () => {
     const xT = new NDArray(fx.shape, Float32Array.from(c.x_T));
-    let k = 0;
-    const noiseSampler = () => {
-      assert.ok(k < c.noises.length, `${c.id}: more noise draws than k-diffusion made (${c.noises.length})`);
-      return new NDArray(fx.shape, Float32Array.from(c.noises[k++]));
-    };
+    const replay = new Replay(c.noises);
+    const noiseSampler = () => replay.normal(fx.shape);
     const seen: KStepInfo[] = [];
     const opts = {
       callback: (info: KStepInfo) => seen.push(info),
       noiseSampler,
-      eta: c.kwargs.eta,
-      sNoise: c.kwargs.s_noise,
-      solverType: c.kwargs.solver_type,
+      eta: c.kwargs.eta as number | undefined,
+      sNoise: c.kwargs.s_noise as number | undefined,
+      solverType: c.kwargs.solver_type as 'midpoint' | 'heun' | undefined,
     };
     const sigmas = Float32Array.from(c.sigmas);
     let out: NDArray;
@@ -77,7 +52,7 @@ for (const c of fx.cases) {
       allClose(seen[i].denoised.data, st.denoised, `${c.id} step ${i} denoised`);
     });
     // k-diffusion draws noise even when it is multiplied by 0 (2S ancestral with eta = 0); we skip those draws
-    if (!(c.function === 'sample_dpmpp_2s_ancestral' && c.kwargs.eta === 0)) assert.equal(k, c.noises.length, `${c.id}: noise draws`);
+    if (!(c.function === 'sample_dpmpp_2s_ancestral' && c.kwargs.eta === 0)) assert.equal(replay.used, c.noises.length, `${c.id}: noise draws`);
     allClose(out.data, c.final, `${c.id} final`);
   });
 }

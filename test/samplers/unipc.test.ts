@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { solveLinearF32, UniPCMultistepScheduler } from '../../src/samplers/unipc.ts';
-import { absMeanSum, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
+import { absMeanSum, closeToPublished, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
 /** test_scheduler_unipc.py: get_scheduler_config() */
 const BASE = {
@@ -38,8 +38,7 @@ function withNoise(shape: readonly number[]): NDArray {
   for (const t of ts) x = s.step(dummyModel(x, t), t, x).prevSample;
   return x;
 }
-const close = (got: number, want: number, tol: number, what: string) =>
-  assert.ok(Math.abs(got - want) < tol, `${what}: got ${got}, diffusers' test expects ${want} (tolerance ${tol})`);
+const close = closeToPublished;
 
 test('full loops reproduce diffusers UniPCMultistepSchedulerTest values (samples [4, 3, 8, 8])', () => {
   close(absMeanSum(fullLoop()).mean, 0.2464, 1e-3, 'test_full_loop_no_noise');
