@@ -59,7 +59,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
    * (custom, including the final sigma).
    * @example s.setTimesteps(30); s.setTimesteps({ sigmas: [14.6, 7, 3, 1, 0.3, 0] });
    */
-  setTimesteps(arg: number | SetTimestepsOptions): void {
+  override setTimesteps(arg: number | SetTimestepsOptions): void {
     const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
     const owner = `${this.className}.setTimesteps`;
     const c = this.config;

@@ -13,7 +13,7 @@
 import type { NDArray } from '../engine/ndarray.ts';
 import {
   betaTableKeys, COMMON_KEYS, registerScheduler,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  type ConfigSpec, type SchedulerConfig, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 import { drawNoise } from './step_utils.ts';
@@ -37,16 +37,6 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     this.sigmas = withFinalSigma(desc, 0);
     const T = this.config.num_train_timesteps as number;
     this.timesteps = new Float64Array(T).map((_, i) => T - 1 - i);
-  }
-
-  /** `setTimesteps(n)` with the configured spacing. @example s.setTimesteps(30) */
-  setTimesteps(arg: number | SetTimestepsOptions): void {
-    const n = this.stepCountOnly(arg, true);
-    this.numInferenceSteps = n;
-    const r = this.sigmaGrid(n);
-    this.timesteps = r.timesteps;
-    this.sigmas = withFinalSigma(r.sigmas, 0);
-    this.resetStepIndex();
   }
 
   /** One ancestral Euler step; needs `generator` (or `varianceNoise`). @example s.step(eps, t, x, { generator }) */

@@ -61,7 +61,7 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
   get stateInFirstOrder(): boolean { return this.dt === null; }
 
   /** `setTimesteps(n)` or `setTimesteps({ timesteps })` (custom, descending). @example s.setTimesteps(20) */
-  setTimesteps(arg: number | SetTimestepsOptions): void {
+  override setTimesteps(arg: number | SetTimestepsOptions): void {
     const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
     const owner = `${this.className}.setTimesteps`;
     if (sigmas !== undefined) throw new Error(`${owner}: custom sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps or timesteps`);

@@ -48,7 +48,7 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
   get stateInFirstOrder(): boolean { return this.firstSample === null; }
 
   /** `setTimesteps(n)`. @example s.setTimesteps(20) */
-  setTimesteps(arg: number | SetTimestepsOptions): void {
+  override setTimesteps(arg: number | SetTimestepsOptions): void {
     const n = this.stepCountOnly(arg, true);
     this.numInferenceSteps = n;
     const r = this.sigmaGrid(n, { roundKarrasTimesteps: true });

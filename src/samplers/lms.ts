@@ -19,7 +19,7 @@ import {
   betaTableKeys, COMMON_KEYS, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
+import { kPredOriginal, SigmaScheduler } from './sigma_scheduler.ts';
 
 const f32 = Math.fround;
 
@@ -97,20 +97,16 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
 
   /** Derivatives of the last `order` steps, oldest first. */
   derivatives: NDArray[] = [];
+
   constructor(config: SchedulerConfig = {}) {
     super(config);
     this.setTimesteps(this.config.num_train_timesteps);
   }
 
-  /** `setTimesteps(n)`. @example s.setTimesteps(50) */
-  setTimesteps(arg: number | SetTimestepsOptions): void {
-    const n = this.stepCountOnly(arg, true);
-    this.numInferenceSteps = n;
-    const r = this.sigmaGrid(n);
-    this.timesteps = r.timesteps;
-    this.sigmas = withFinalSigma(r.sigmas, 0);
+  /** `setTimesteps(n)` (see SigmaScheduler.setTimesteps); clears the derivative history. @example s.setTimesteps(50) */
+  override setTimesteps(arg: number | SetTimestepsOptions): void {
+    super.setTimesteps(arg);
     this.derivatives = [];
-    this.resetStepIndex();
   }
 
   /**

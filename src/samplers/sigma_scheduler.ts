@@ -12,7 +12,7 @@ import { NDArray } from '../engine/ndarray.ts';
 import { betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, sigmasFromAlphasCumprod, sigmaToT } from '../schedules/sigmas.ts';
 import { npArange, npInterp, npLinspace, roundHalfEven, torchLinspaceF32 } from '../schedules/numerics.ts';
 import { badSpacing } from '../schedules/timesteps.ts';
-import { checkSigmaGridFlags, StepIndexScheduler, type SchedulerConfig } from './scheduler.ts';
+import { checkSigmaGridFlags, StepIndexScheduler, type SchedulerConfig, type SetTimestepsOptions } from './scheduler.ts';
 
 const f32 = Math.fround;
 
@@ -173,6 +173,20 @@ export abstract class SigmaScheduler extends StepIndexScheduler {
       spacing: c.timestep_spacing, stepsOffset: c.steps_offset, sigmaSchedule: sigmaScheduleFromConfig(c, this.className),
       owner: `${this.className}.setTimesteps`, ...extra,
     });
+  }
+
+  /**
+   * `setTimesteps(n)`: n steps with the configured spacing and sigma layout, final sigma 0 (custom timesteps /
+   * sigmas are not taken, as in diffusers' Euler-ancestral and LMS classes; the others override this).
+   * @example s.setTimesteps(30)
+   */
+  setTimesteps(arg: number | SetTimestepsOptions): void {
+    const n = this.stepCountOnly(arg, true);
+    this.numInferenceSteps = n;
+    const r = this.sigmaGrid(n);
+    this.timesteps = r.timesteps;
+    this.sigmas = withFinalSigma(r.sigmas, 0);
+    this.resetStepIndex();
   }
 
   /** Common start of step(): the step index (set from `timestep` on the first call); error once the schedule is used up. */
