@@ -70,6 +70,7 @@ const T = (out: string, ...a: string[]) => ['train', '--data', 'moons', '--out',
 /** [args, pattern of the one stderr line] — every case must exit 1 with exactly that line. */
 const CASES: [string, string[], RegExp][] = [
   ['missing --data path', ['train', '--data', at('nope.csv'), '--out', at('o1')], /^diffuse: --data .*nope\.csv: no such file or folder$/],
+  ['unreadable --data path (a file used as a folder)', ['train', '--data', path.join(at('bad.csv'), 'x.csv'), '--out', at('o15')], /^diffuse: --data .*bad\.csv\/x\.csv: cannot be read \(ENOTDIR\)$/],
   ['unknown data set', ['train', '--data', 'moonz', '--out', at('o2')], /^diffuse: --data moonz: not a known data set \(moons, .*, mnist\) nor an existing file or folder$/],
   ['CSV cell that is not a number', ['train', '--data', at('bad.csv'), '--out', at('o3')], /^diffuse: .*bad\.csv line 3, column 2 \("y"\): "abc" is not a number$/],
   ['CSV value beyond float32', ['train', '--data', at('overflow.csv'), '--out', at('o4')], /^diffuse: --data .*overflow\.csv: .*Infinity/],
@@ -120,7 +121,7 @@ test(`${CASES.length} bad arguments and files: one line naming the culprit, exit
   });
   assert.deepEqual(problems, []);
   // Nothing was created or overwritten.
-  for (const o of ['o1', 'o2', 'o3', 'o4', 'o5', 'o6', 'o7', 'o8', 'o9', 'o10', 'o11', 'o12', 'o13', 'o14', 's1.png', 's2.png', 's3.png', 's4.png', 'm.txt']) {
+  for (const o of ['o1', 'o2', 'o3', 'o4', 'o5', 'o6', 'o7', 'o8', 'o9', 'o10', 'o11', 'o12', 'o13', 'o14', 'o15', 's1.png', 's2.png', 's3.png', 's4.png', 'm.txt']) {
     assert.ok(!fs.existsSync(at(o)), `${o} was created`);
   }
   assert.deepEqual(snapshot(at('taken')), takenBefore);
