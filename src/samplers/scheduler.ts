@@ -2,9 +2,10 @@
  * The shared base of the diffusers-compatible scheduler classes.
  *
  * A scheduler is configured by diffusers' snake_case keys (a `scheduler_config.json` loads unchanged),
- * validated against a per-class spec (clear errors naming key, value and allowed values; unknown keys
- * are ignored with a warning collected in `scheduler.warnings`, like diffusers' logger warning), and it
- * exposes diffusers' API in camelCase:
+ * validated against a per-class spec (clear errors naming key, value and allowed values; keys of other
+ * registered schedulers are kept as hidden config and written back by toConfig, like diffusers' from_config;
+ * other unknown keys are ignored with a warning collected in `scheduler.warnings`, like diffusers' logger
+ * warning), and it exposes diffusers' API in camelCase:
  *   setTimesteps(n | {timesteps} | {sigmas}), timesteps, initNoiseSigma, scaleModelInput(x, t),
  *   step(modelOutput, t, x, {generator, eta, ...}) -> {prevSample, predOriginalSample}, addNoise(x0, noise, t),
  *   toConfig() / X.fromConfig(json), and schedulerFromConfig(name, config) to swap classes on one config
