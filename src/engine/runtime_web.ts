@@ -19,9 +19,18 @@ export interface WebBackendOptions {
   wasmPaths?: string;
   /** wasm threads (needs a cross-origin-isolated page; default: onnxruntime-web's choice). */
   numThreads?: number;
-  /** Put WebGPU first when `navigator.gpu` gives an adapter (default false: wasm only). */
+  /** Use WebGPU when `navigator.gpu` gives an adapter (default false: wasm only). */
   preferWebGpu?: boolean;
+  /**
+   * Which graphs go to WebGPU when it is on (default: models of at least 1 MiB, i.e. ones with embedded
+   * weights such as a UNet; a small training graph of many tiny ops stays on wasm, where it does not
+   * pay a GPU dispatch and read-back per op and per run).
+   */
+  useWebGpuFor?: (modelBytes: Uint8Array) => boolean;
 }
+
+/** The default `useWebGpuFor`: graphs of at least 1 MiB. */
+export const largeGraphs = (modelBytes: Uint8Array): boolean => modelBytes.byteLength >= 1 << 20;
 
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -59,9 +68,10 @@ export async function hasWebGpu(): Promise<boolean> {
 }
 
 /**
- * onnxruntime-web as a RuntimeBackend. Execution providers: ['webgpu', 'wasm'] when `preferWebGpu`
- * and an adapter exists (ops WebGPU lacks run on wasm; a graph whose WebGPU session cannot be created
- * at all is retried on wasm alone), else ['wasm'].
+ * onnxruntime-web as a RuntimeBackend. Execution providers of a graph: ['webgpu', 'wasm'] when
+ * `preferWebGpu`, an adapter exists and `useWebGpuFor(graph)` (ops WebGPU lacks run on wasm; a graph
+ * whose WebGPU session cannot be created at all is retried on wasm alone), else ['wasm'].
+ * ONNX Runtime's own log is limited to errors (its warnings would land in the console as errors).
  */
 export async function webBackend(options: WebBackendOptions = {}): Promise<RuntimeBackend & { executionProviders: string[]; webGpuAdapter?: boolean }> {
   if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
@@ -71,14 +81,17 @@ export async function webBackend(options: WebBackendOptions = {}): Promise<Runti
   }
   const webGpuAdapter = options.preferWebGpu ? await hasWebGpu() : undefined;
   const executionProviders = webGpuAdapter ? ['webgpu', 'wasm'] : ['wasm'];
+  const useWebGpuFor = options.useWebGpuFor ?? largeGraphs;
+  ort.env.logLevel = 'error';
   return {
     name: `onnxruntime-web:${executionProviders.join('+')}`,
     executionProviders,
     webGpuAdapter,
     defaultThreads: () => ort.env.wasm.numThreads ?? 1,
     async createSession(bytes: Uint8Array, opts: SessionOptions): Promise<BackendSession> {
-      const eps = opts.executionProviders ?? executionProviders;
+      const eps = opts.executionProviders ?? (webGpuAdapter && useWebGpuFor(bytes) ? executionProviders : ['wasm']);
       const create = (providers: string[]) => ort.InferenceSession.create(bytes, {
+        logSeverityLevel: 3,
         graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
         enableCpuMemArena: opts.enableCpuMemArena ?? true,
         enableMemPattern: opts.enableMemPattern ?? true,

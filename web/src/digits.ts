@@ -78,7 +78,13 @@ export async function sampleDigits(m: DigitModel, scheduler: Scheduler, labels: 
   return run;
 }
 
-export function setupDigits(): { model: () => Promise<DigitModel> } {
+export interface DigitsPanel {
+  model: () => Promise<DigitModel>;
+  /** The latest run of the Sample digits button (for tests and the console). */
+  lastRun: DigitRun | null;
+}
+
+export function setupDigits(): DigitsPanel {
   const classSel = $<HTMLSelectElement>('digits-class');
   classSel.add(new Option('all (0–9)', 'all'));
   for (let d = 0; d < 10; d++) classSel.add(new Option(String(d), String(d)));
@@ -91,6 +97,7 @@ export function setupDigits(): { model: () => Promise<DigitModel> } {
   const caption = $('digits-caption');
 
   let loading: Promise<DigitModel> | null = null;
+  const panel: DigitsPanel = { model: () => model(), lastRun: null };
   const model = () => {
     if (!loading) {
       caption.textContent = 'loading the unet-s checkpoint…';
@@ -113,6 +120,7 @@ export function setupDigits(): { model: () => Promise<DigitModel> } {
       caption.textContent = `sampling ${labels.length} digits…`;
       const run = await sampleDigits(m, digitScheduler(schedSel.value, m), labels, w, steps, Number($<HTMLInputElement>('digits-seed').value),
         (k, n) => { caption.textContent = `sampling ${labels.length} digits${w !== 1 ? ' (+ as many unconditional, for guidance)' : ''}: step ${k}/${n}…`; });
+      panel.lastRun = run;
       const canvas = $<HTMLCanvasElement>('digits-canvas');
       imageGrid(canvas, run.x, all ? 10 : Math.min(labels.length, 8), 3);
       canvas.dataset.drawn = String(Number(canvas.dataset.drawn ?? 0) + 1);
@@ -125,7 +133,7 @@ export function setupDigits(): { model: () => Promise<DigitModel> } {
   placeholder($<HTMLCanvasElement>('digits-canvas'), 'press Sample digits', false);
   placeholder($<HTMLCanvasElement>('digits-x0'), 'x_t and x̂0 of the first sample appear here', false);
   btn.disabled = false;
-  return { model };
+  return panel;
 }
 
 /** x_t (top) and x0-prediction (bottom) of sample 0 at up to 10 evenly spaced steps. */

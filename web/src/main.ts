@@ -6,11 +6,11 @@ import { setBackend, webBackend } from './lib.ts';
 import { $, report } from './dom.ts';
 import { loadDigits, setupForward } from './forward_view.ts';
 import { setupTrain2d, type TwoDState } from './train2d.ts';
-import { setupDigits } from './digits.ts';
+import { setupDigits, type DigitsPanel } from './digits.ts';
 import { setupCompare } from './compare.ts';
 
 declare global {
-  interface Window { playground?: { ready: boolean; backend: string; twoD: TwoDState } }
+  interface Window { playground?: { ready: boolean; backend: string; twoD: TwoDState; digits: DigitsPanel } }
 }
 
 async function main(): Promise<void> {
@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   const backend = await webBackend({ wasmPaths: new URL('ort/', document.baseURI).href, preferWebGpu });
   setBackend(backend);
   const threads = crossOriginIsolated ? 'wasm threads available' : 'single-threaded wasm (page not cross-origin isolated)';
-  const label = `ONNX Runtime Web, execution providers [${backend.executionProviders.join(', ')}]${backend.webGpuAdapter === false ? ' (no WebGPU adapter in this browser)' : ''}; ${threads}`;
+  const eps = backend.webGpuAdapter ? '[webgpu, wasm] for the digits UNet, [wasm] for the small MLP' : `[wasm]${backend.webGpuAdapter === false ? ' (no WebGPU adapter in this browser)' : ''}`;
+  const label = `ONNX Runtime Web, execution providers ${eps}; ${threads}`;
   status.textContent = label;
 
   const digits = await loadDigits();
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   });
   const digitModel = setupDigits();
   setupCompare(twoD, digitModel);
-  window.playground = { ready: false, backend: backend.executionProviders.join(','), twoD };
+  window.playground = { ready: false, backend: backend.executionProviders.join(','), twoD, digits: digitModel };
 }
 
 main().catch((e) => report(e, 'playground'));
