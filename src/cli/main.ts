@@ -1,9 +1,6 @@
 /** The `diffuse` command line: demo | train | sample | info | export. */
 import { Command, InvalidArgumentError } from 'commander';
-import { demo } from './demo.ts';
-import { trainCommand } from './train_command.ts';
-import { infoCommand, exportCommand } from './info_export.ts';
-import { sampleModelFolder } from '../pipelines/sample_model.ts';
+// Commands are imported when run, so `diffuse --help` and argument errors start fast.
 import { registerEvalCommand } from './eval_command.ts';
 
 const int = (name: string, min = 1) => (v: string) => {
@@ -29,7 +26,7 @@ program.command('demo')
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
   .option('--out <dir>', 'output folder', 'out/demo')
   .option('--data <name>', 'toy data set', '8gaussians')
-  .action(async (o) => { await demo(o); });
+  .action(async (o) => { const { demo } = await import('./demo.ts'); await demo(o); });
 
 program.command('train')
   .description('train a diffusion model')
@@ -64,6 +61,7 @@ program.command('train')
   .option('--quiet', 'no progress output')
   .action(async (o) => {
     if (o.ema === false) { o.noEma = true; o.ema = undefined; }
+    const { trainCommand } = await import('./train_command.ts');
     await trainCommand(o);
   });
 
@@ -80,6 +78,7 @@ program.command('sample')
   .requiredOption('--out <file>', 'file.png (grid or scatter) | file.csv | file.gif (trajectory)')
   .action(async (dir: string, o) => {
     const t0 = performance.now();
+    const { sampleModelFolder } = await import('../pipelines/sample_model.ts');
     await sampleModelFolder(dir, { scheduler: o.scheduler, steps: o.steps, n: o.n, seed: o.seed, classLabel: o.class, guidance: o.guidance, eta: o.eta, out: o.out });
     process.stderr.write(`wrote ${o.out} (${o.n} samples, ${o.steps} ${o.scheduler} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   });
@@ -87,13 +86,13 @@ program.command('sample')
 program.command('info')
   .description('describe a model folder')
   .argument('<dir>')
-  .action((dir: string) => { infoCommand(dir); });
+  .action(async (dir: string) => { const { infoCommand } = await import('./info_export.ts'); infoCommand(dir); });
 
 program.command('export')
   .description('export the denoiser as a standalone ONNX model')
   .argument('<dir>')
   .requiredOption('--onnx <file>', 'output .onnx file')
-  .action(async (dir: string, o) => { await exportCommand(dir, o.onnx); });
+  .action(async (dir: string, o) => { const { exportCommand } = await import('./info_export.ts'); await exportCommand(dir, o.onnx); });
 registerEvalCommand(program);
 
 // Every other error: one line (the message, newlines folded) and exit code 1; the stack only with --verbose.
