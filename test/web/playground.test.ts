@@ -14,22 +14,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
-
-declare global {
-  interface Window { playground?: { ready: boolean; twoD: { trainer: { losses: number[] } | null } } }
-}
+import { CHROMIUM, CHROMIUM_ARGS, noChromium } from './page.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = path.join(root, 'tmp/web-screenshots');
 const OUT_DIR = path.join(root, 'tmp/web-e2e/dist');
-const skip = fs.existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH`;
-
-// The flags this sandbox needs (no GPU, no network beyond localhost, running as root).
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-];
+const skip = noChromium;
 
 /** Fraction of pixels of a canvas that differ from white, and of those that are "blue" samples. */
 async function canvasInk(page: Page, selector: string): Promise<{ ink: number; blue: number; bright: number; w: number; h: number }> {
@@ -60,7 +50,7 @@ describe('browser playground (web/)', { skip, timeout: 180_000 }, () => {
     await build({ configFile, logLevel: 'warn', build: { outDir: OUT_DIR, emptyOutDir: true } });
     server = await preview({ configFile, logLevel: 'warn', build: { outDir: OUT_DIR }, preview: { host: '127.0.0.1', port: 4179, strictPort: false } });
     const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, '--disable-gpu'] });
     page = await browser.newPage({ viewport: { width: 1150, height: 900 } });
     page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
