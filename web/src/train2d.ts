@@ -156,12 +156,15 @@ export function setupTrain2d(schedule: () => string, onReady: () => void): TwoDS
     toggle.textContent = state.running ? 'Pause' : 'Train';
     if (state.running) { rateSteps = 0; rateT0 = performance.now(); await loop(); }
   });
-  on(reset, 'click', async () => {
+  const restart = async () => {
     state.running = false;
     toggle.textContent = 'Train';
     await sleep(60);
     await create();
-  });
+  };
+  on(reset, 'click', restart);
+  // A new data set, batch size or learning rate means a new model.
+  for (const id of ['train-data', 'train-batch', 'train-lr']) on($(id), 'change', restart);
 
   // ---- score field ----
   let lastScore = 0, scoreBusy = false;
