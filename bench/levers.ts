@@ -22,22 +22,94 @@ export interface LeverSpec {
 const UNET_TRAIN = { workload: 'unet-train', items: 64, unit: 'img' } as const;
 const UNET_SAMPLE = { workload: 'unet-sample', items: 256, unit: 'img' } as const;
 
+/** Memory patterns off (the engine's default since this lever; explicit so the tables stay reproducible). */
+const NO_PATTERN = { enableMemPattern: false } as const;
+
 export const LEVERS: Record<string, LeverSpec[]> = {
-  /** ONNX Runtime memory options: arena and memory patterns. */
-  mem: [
+  /** Training memory: ORT memory patterns, recomputation (remat.ts), conv dW formulation limit. */
+  'train-memory': [
     {
-      title: 'unet-s train step b64: ORT memory arena / memory patterns', ...UNET_TRAIN, variants: [
-        { name: 'arena on, mem pattern on (ORT default; before)', variant: { session: { enableCpuMemArena: true, enableMemPattern: true } } },
-        { name: 'arena on, mem pattern off', variant: { session: { enableCpuMemArena: true, enableMemPattern: false } } },
-        { name: 'arena off, mem pattern on', variant: { session: { enableCpuMemArena: false, enableMemPattern: true } } },
-        { name: 'arena off, mem pattern off', variant: { session: { enableCpuMemArena: false, enableMemPattern: false } } },
+      title: 'unet-s train step b64: memory levers', ...UNET_TRAIN, variants: [
+        { name: 'arena + memory patterns (ORT default; before)', variant: { session: { enableMemPattern: true } } },
+        { name: 'memory patterns off', variant: { session: { ...NO_PATTERN } } },
+        { name: "patterns off + remat 'elementwise'", variant: { session: { ...NO_PATTERN, remat: 'elementwise' } } },
+        { name: 'patterns off + dW im2col limit 64 MiB (per-tap above)', variant: { session: { ...NO_PATTERN }, engine: { im2colMaxMiB: 64 } } },
+        { name: "patterns off + remat 'elementwise' + dW limit 64 MiB", variant: { session: { ...NO_PATTERN, remat: 'elementwise' }, engine: { im2colMaxMiB: 64 } } },
+        { name: "patterns off + remat 'all' (checkpointing) + dW limit 64 MiB", variant: { session: { ...NO_PATTERN, remat: 'all' }, engine: { im2colMaxMiB: 64 } } },
+      ],
+    },
+  ],
+  /** Sampling memory: ORT memory patterns. */
+  'sample-memory': [
+    {
+      title: 'unet-s sampling forward b256: ORT memory patterns', ...UNET_SAMPLE, variants: [
+        { name: 'arena + memory patterns (ORT default; before)', variant: { session: { enableMemPattern: true } } },
+        { name: 'memory patterns off', variant: { session: { ...NO_PATTERN } } },
+      ],
+    },
+  ],
+  /** Threads and spinning of ORT's intra-op pool on the shared 2-core box. */
+  threads: [
+    {
+      title: 'unet-s sampling forward b256: threads / spinning', ...UNET_SAMPLE, variants: [
+        { name: '2 threads, spinning (ORT default; before)', variant: { session: { intraOpNumThreads: 2 } } },
+        { name: '2 threads, no spinning (session.intra_op.allow_spinning = 0)', variant: { session: { intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '0' } } } },
+        { name: '1 thread', variant: { session: { intraOpNumThreads: 1 } } },
       ],
     },
     {
-      title: 'unet-s sampling forward b256: ORT memory arena / memory patterns', ...UNET_SAMPLE, variants: [
-        { name: 'arena on, mem pattern on (ORT default; before)', variant: { session: { enableCpuMemArena: true, enableMemPattern: true } } },
-        { name: 'arena on, mem pattern off', variant: { session: { enableCpuMemArena: true, enableMemPattern: false } } },
-        { name: 'arena off, mem pattern off', variant: { session: { enableCpuMemArena: false, enableMemPattern: false } } },
+      title: 'unet-s train step b64: threads / spinning (memory patterns off)', ...UNET_TRAIN, variants: [
+        { name: '2 threads, spinning (ORT default; before)', variant: { session: { ...NO_PATTERN, intraOpNumThreads: 2 } } },
+        { name: '2 threads, no spinning', variant: { session: { ...NO_PATTERN, intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '0' } } } },
+        { name: '1 thread', variant: { session: { ...NO_PATTERN, intraOpNumThreads: 1 } } },
+      ],
+    },
+  ],
+  /** The engine's graph clean-up passes (src/engine/optimize), on and off. */
+  passes: [
+    {
+      title: 'unet-s sampling forward b256: graph clean-up passes', ...UNET_SAMPLE, variants: [
+        { name: 'passes off (before)', variant: { session: { optimize: false } } },
+        { name: 'passes on (CSE, folding, simplification, dead nodes)', variant: { session: { optimize: true } } },
+      ],
+    },
+    {
+      title: 'unet-s train step b64: graph clean-up passes (memory patterns off)', ...UNET_TRAIN, variants: [
+        { name: 'passes off (before)', variant: { session: { ...NO_PATTERN, optimize: false } } },
+        { name: 'passes on', variant: { session: { ...NO_PATTERN, optimize: true } } },
+      ],
+    },
+    {
+      title: 'mlp-2d train step b128: graph clean-up passes', workload: 'mlp-train', items: 128, unit: 'pts', warmup: 5, reps: 15, variants: [
+        { name: 'passes off (before)', variant: { session: { optimize: false } } },
+        { name: 'passes on', variant: { session: { optimize: true } } },
+      ],
+    },
+  ],
+  /** ONNX Runtime's graph optimisation level (NCHWc layout and fusions come with 'all'). */
+  'ort-level': [
+    {
+      title: 'unet-s sampling forward b256: ORT graph optimisation level', ...UNET_SAMPLE, variants: [
+        { name: "'all' (default: + NCHWc layout; before)", variant: { session: { graphOptimizationLevel: 'all' } } },
+        { name: "'extended' (fusions, no NCHWc)", variant: { session: { graphOptimizationLevel: 'extended' } } },
+        { name: "'basic' (constant folding, redundant nodes)", variant: { session: { graphOptimizationLevel: 'basic' } } },
+      ],
+    },
+    {
+      title: 'unet-s train step b64: ORT graph optimisation level (memory patterns off)', ...UNET_TRAIN, variants: [
+        { name: "'all' (default; before)", variant: { session: { ...NO_PATTERN, graphOptimizationLevel: 'all' } } },
+        { name: "'extended'", variant: { session: { ...NO_PATTERN, graphOptimizationLevel: 'extended' } } },
+        { name: "'basic'", variant: { session: { ...NO_PATTERN, graphOptimizationLevel: 'basic' } } },
+      ],
+    },
+  ],
+  /** Several sampler steps per ONNX Runtime run (bench/fused_sampler.ts). */
+  'sampler-steps': [
+    {
+      title: 'mlp-2d sampling, 10,000 points x 20 DDIM steps: steps per ONNX Runtime run', workload: 'mlp-sample', items: 10000, unit: 'pts', reps: 9, variants: [
+        { name: '1 (generate() + DDIMScheduler; before)', variant: {} },
+        { name: '5 steps per run (model inlined 5 times)', variant: { fusedSteps: 5 } },
+        { name: '20 steps per run (the whole loop in one graph)', variant: { fusedSteps: 20 } },
       ],
     },
   ],

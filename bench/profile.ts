@@ -87,6 +87,7 @@ for (const e of nodeEvents.slice(nodeEvents.length - counted)) {
   q.us += e.dur; byNode.set(nm, q);
 }
 const k = Math.max(1, runs - 1);
+const k2 = k;
 const total = [...byOp.values()].reduce((a, r) => a + r.us, 0) / k / 1000;
 console.log(`${workload}: ${graph.nodes.length} traced nodes, model ${(bytes.length / 1e6).toFixed(1)} MB; mean model_run ${perRun.toFixed(1)} ms, kernel time ${total.toFixed(1)} ms (level ${level}, ${threads} threads)`);
 console.log('| ONNX op | ms per run | % | nodes |');
@@ -94,5 +95,14 @@ console.log('|---|---|---|---|');
 for (const [op, r] of [...byOp].sort((a, b) => b[1].us - a[1].us)) {
   console.log(`| ${op} | ${(r.us / k / 1000).toFixed(1)} | ${((r.us / k / 1000 / total) * 100).toFixed(1)} | ${r.n / k} |`);
 }
+// by traced op and ONNX op: e.g. conv2d_weight_grad's one-hot Conv vs its MatMul
+const byTraced = new Map<string, number>();
+for (const [n, r] of byNode) {
+  const m = n.match(/^([a-z0-9_]+?)_\d+(?:_\d+)?/);
+  const k = `${m ? m[1] : n} / ${r.op}`;
+  byTraced.set(k, (byTraced.get(k) ?? 0) + r.us);
+}
+console.log('\n| traced op / ONNX op | ms per run |\n|---|---|');
+for (const [k, us] of [...byTraced].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`| ${k} | ${(us / k2 / 1000).toFixed(1)} |`);
 console.log(`\ntop ${top} nodes:`);
 for (const [n, r] of [...byNode].sort((a, b) => b[1].us - a[1].us).slice(0, top)) console.log(`  ${n} (${r.op}): ${(r.us / k / 1000).toFixed(2)} ms`);

@@ -8,12 +8,13 @@
  *                  (lr 1e-3, torch defaults) — one TrainStep.step (fused graph); one fixed batch.
  * - `unet-sample`: unet-s denoiser forward at batch 256 (denoiserFor: weights embedded) — one sampler step's model call.
  * - `mlp-train`:   mlp-2d, batch 128 of 2-D points, same loss and optimizer.
- * - `mlp-sample`:  20 DDIM steps (eta 0) over 10,000 points with mlp-2d through generate().
+ * - `mlp-sample`:  20 DDIM steps (eta 0, no clipping) over 10,000 points with mlp-2d through generate().
  *
- * The variant (JSON) selects levers: `session` (SessionOptions for every compile of the workload).
+ * The variant (JSON) selects levers: `session` (SessionOptions for every compile of the workload),
+ * `engine` (op-formulation knobs).
  * The denoiser is compiled here exactly as `denoiserFor` does (traceDenoiser + compile), with those options.
  */
-import { NDArray, Philox, compile, type SessionOptions } from '../src/engine/index.ts';
+import { NDArray, Philox, compile, setIm2colMaxBytes, type SessionOptions } from '../src/engine/index.ts';
 import { createModel } from '../src/models/registry.ts';
 import { withParams } from '../src/nn/module.ts';
 import { modelSampleShape, traceDenoiser } from '../src/pipelines/denoiser.ts';
@@ -23,9 +24,14 @@ import { DDIMScheduler } from '../src/samplers/ddim.ts';
 import { alphasFromBetas, linearBetas } from '../src/schedules/index.ts';
 import { DiffusionObjective, diffusionLoss } from '../src/training/objectives.ts';
 import { TrainStep } from '../src/training/train_step.ts';
+import { fusedDdimSampler } from './fused_sampler.ts';
 
 export interface Variant {
   session?: SessionOptions;
+  /** Engine knobs: the im2col limit of conv2d's weight gradient (MiB). */
+  engine?: { im2colMaxMiB?: number };
+  /** mlp-sample: DDIM steps per ONNX Runtime run (bench/fused_sampler.ts); default 1 = generate(). */
+  fusedSteps?: number;
 }
 
 type Rep = () => Promise<void>;
@@ -36,7 +42,7 @@ async function denoiser(model: DiffusionModel, weights: Record<string, NDArray>,
   return async (x, t) => (await exe.run({ sample: x, timestep: new NDArray([B], t) }))[0];
 }
 
-async function setup(workload: string, session: SessionOptions): Promise<{ rep: Rep; info: Record<string, unknown> }> {
+async function setup(workload: string, session: SessionOptions, v: Variant): Promise<{ rep: Rep; info: Record<string, unknown> }> {
   const { alphasCumprod } = alphasFromBetas(linearBetas(1e-4, 0.02, 1000));
   const objective = new DiffusionObjective(alphasCumprod, { predictionType: 'epsilon' });
   const rng = new Philox(1);
@@ -68,8 +74,12 @@ async function setup(workload: string, session: SessionOptions): Promise<{ rep: 
     const model = createModel('mlp-2d');
     const params = model.initParams(new Philox(0));
     const N = 10000, steps = 20;
-    const scheduler = DDIMScheduler.fromConfig({ num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 1e-4, beta_end: 0.02 });
+    const scheduler = DDIMScheduler.fromConfig({ num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 1e-4, beta_end: 0.02, clip_sample: false });
     const noise = rng.normal([N, 2]);
+    if (v.fusedSteps && v.fusedSteps > 1) {
+      const run = await fusedDdimSampler(model, params, scheduler, N, steps, v.fusedSteps, session);
+      return { rep: async () => { await run(noise); }, info: { points: N, steps, fusedSteps: v.fusedSteps } };
+    }
     const denoise = await denoiser(model, params, N, session);
     return {
       rep: async () => { await generate(denoise, scheduler, { shape: [N, 2], steps, generator: rng, initialNoise: noise }); },
@@ -85,8 +95,9 @@ async function main(): Promise<void> {
   const opt = (flag: string): string | undefined => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined; };
   const threads = Number(opt('--threads') ?? 2);
   const variant = JSON.parse(opt('--variant') ?? '{}') as Variant;
+  if (variant.engine?.im2colMaxMiB !== undefined) setIm2colMaxBytes(variant.engine.im2colMaxMiB * 2 ** 20);
   const t0 = performance.now();
-  const { rep, info } = await setup(workload, { intraOpNumThreads: threads, ...variant.session });
+  const { rep, info } = await setup(workload, { intraOpNumThreads: threads, ...variant.session }, variant);
   const out = (o: unknown): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
   out({ ready: true, workload, threads, setup_ms: Math.round(performance.now() - t0), ...info });
   let buf = '';

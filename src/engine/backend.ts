@@ -23,7 +23,7 @@ export interface SessionOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Use ONNX Runtime's memory arena (default true). */
   enableCpuMemArena?: boolean;
-  /** Reuse memory patterns between runs of the same shapes (default true). */
+  /** Reuse memory patterns between runs of the same shapes (default false in Node: measured, see BENCHMARKS.md). */
   enableMemPattern?: boolean;
   /** Execution providers (default: the backend's, e.g. ['cpu'] in Node, ['wasm'] in the browser). */
   executionProviders?: string[];

@@ -41,7 +41,9 @@ export const nodeBackend: RuntimeBackend = {
       interOpNumThreads: 1,
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       enableCpuMemArena: options.enableCpuMemArena ?? true,
-      enableMemPattern: options.enableMemPattern ?? true,
+      // off by default: with it ORT reserves the whole planned pattern (unet-s train step b64: 2.1 GiB
+      // peak RSS instead of 1.2 GiB) and runs no faster (BENCHMARKS.md, lever train-memory / sample-memory)
+      enableMemPattern: options.enableMemPattern ?? false,
       executionProviders: options.executionProviders ?? ['cpu'],
       ...(options.config ? { extra: { ...options.config } } : {}),
     };

@@ -10,7 +10,7 @@ import type { Graph, Node } from './graph.ts';
 import { currentBackend, getBackend, hostParallelism, type BackendSession, type BackendTensor, type SessionOptions as BackendSessionOptions } from './backend.ts';
 import { NDArray, sizeOf } from './ndarray.ts';
 import { toOnnxProto, type NodeOrigin } from './onnx.ts';
-import { optimizeGraph, type OptimizeOptions } from './optimize/index.ts';
+import { optimizeGraph, rematerialize, type OptimizeOptions, type RematOptions, type RematPolicy } from './optimize/index.ts';
 import onnxProto from 'onnx-proto';
 
 /** Options of `compile()`: the backend's session options plus the engine's own graph passes. */
@@ -20,6 +20,12 @@ export interface SessionOptions extends BackendSessionOptions {
    * cancellation, dead nodes) before export: true (default), false, or a choice of passes.
    */
   optimize?: boolean | OptimizeOptions;
+  /**
+   * Recompute chosen forward values in the backward pass of a training graph instead of keeping
+   * them (optimize/remat.ts): 'elementwise' (cheap ops), 'all' (gradient checkpointing), or false
+   * (default). Applies to graphs with an output named 'loss' (or `forward`).
+   */
+  remat?: false | RematPolicy | RematOptions;
 }
 
 let defaults: SessionOptions = {};
@@ -128,8 +134,17 @@ async function cacheKey(bytes: Uint8Array, options: SessionOptions): Promise<str
 
 /** Compile (or fetch from the cache) an ONNX Runtime session for `graph`. */
 export async function compile(graph: Graph, compileOptions: SessionOptions = {}): Promise<Executable> {
-  const { optimize = true, ...options } = { ...defaults, ...compileOptions };
+  const { optimize = true, remat = false, ...options } = { ...defaults, ...compileOptions };
   if (optimize !== false) graph = optimizeGraph(graph, optimize === true ? {} : optimize).graph;
+  if (remat !== false) {
+    const r = rematerialize(graph, typeof remat === 'string' ? { policy: remat } : remat);
+    if (r.recomputed > 0) {
+      graph = r.graph;
+      // ORT's own CSE would merge the recomputed copies back into the forward pass
+      const off = options.config?.['optimization.disable_specified_optimizers'];
+      options.config = { ...options.config, 'optimization.disable_specified_optimizers': off ? `${off},CommonSubexpressionElimination` : 'CommonSubexpressionElimination' };
+    }
+  }
   const { model, origin } = toOnnxProto(graph);
   const bytes = onnxProto.onnx.ModelProto.encode(model).finish();
   const backend = await getBackend();

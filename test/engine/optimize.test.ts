@@ -10,7 +10,7 @@ import {
   NDArray, Philox, add, compile, constant, div, grad, liveNodes, matmul, mean, mul, neg, permute, reshape, sigmoid, square, sub,
   toOnnx, trace, type Graph, type Value,
 } from '../../src/engine/index.ts';
-import { optimizeGraph } from '../../src/engine/optimize/index.ts';
+import { optimizeGraph, rematerialize } from '../../src/engine/optimize/index.ts';
 import { UNet2DModel } from '../../src/models/unet2d.ts';
 import { withParams } from '../../src/nn/module.ts';
 
@@ -156,4 +156,39 @@ test('a small UNet: forward and every gradient equal with and without the passes
     const scale = Math.max(...Array.from(a.data, Math.abs), 1e-30);
     assertClose(opt[i], a, `output ${i} (${g.outputs[i].name})`, 1e-4, 1e-6 * scale);
   });
+});
+
+test('rematerialisation (elementwise, all): same loss and gradients within float32 rounding, copies in the backward pass', async () => {
+  const unet = UNet2DModel.fromConfig({
+    sample_size: 8, in_channels: 1, out_channels: 1, block_out_channels: [8, 16], layers_per_block: 1,
+    down_block_types: ['DownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
+    norm_num_groups: 4, attention_head_dim: 4,
+  });
+  const params = unet.initParams(new Philox(5));
+  const names = Object.keys(params);
+  const g = trace((x: Value, t: Value, ...ps: Value[]) => {
+    const p = Object.fromEntries(names.map((n, i) => [n, ps[i]]));
+    const loss = mean(square(withParams(unet, p, () => unet.forward(x, t))));
+    return { loss, ...Object.fromEntries(grad(loss, ps).map((d, i) => [`g.${names[i]}`, d])) };
+  }, [{ name: 'x', shape: [2, 1, 8, 8] }, { name: 't', shape: [2] }, ...names.map((n) => ({ name: `p.${n}`, shape: params[n].shape }))]);
+  const feeds: Record<string, NDArray> = { x: new Philox(6).normal([2, 1, 8, 8]), t: NDArray.from([3, 900]) };
+  for (const n of names) feeds[`p.${n}`] = params[n];
+  const base = await (await compile(g)).run(feeds);
+  const opt = optimizeGraph(g).graph;
+  for (const policy of ['elementwise', 'all'] as const) {
+    const r = rematerialize(opt, { policy });
+    assert.ok(r.recomputed > 0 && r.recomputed <= r.saved, `${policy}: ${r.recomputed} of ${r.saved} recomputed`);
+    assert.ok(liveNodes(r.graph).length > liveNodes(opt).length, 'the copies are extra nodes');
+    const out = await (await compile(g, { remat: policy })).run(feeds);
+    // the same ops on the same inputs; ONNX Runtime fuses the rewritten graph differently (e.g. SiLU), hence rounding
+    base.forEach((a, i) => {
+      // tolerance: float32 accumulation error relative to the largest entry (to_k.bias has an exactly zero
+      // gradient: its entries are rounding noise, hence the floor of the scale)
+      const scale = Math.max(...Array.from(a.data, Math.abs), 1e-3);
+      assertClose(out[i], a, `${policy}: output ${g.outputs[i].name}`, 1e-4, 2e-5 * scale);
+    });
+  }
+  // graphs without a 'loss' output are left alone
+  const inf = trace((x: Value) => sigmoid(mul(x, 3)), [{ name: 'x', shape: [4] }]);
+  assert.equal(rematerialize(inf).recomputed, 0);
 });

@@ -34,11 +34,26 @@ export type WeightGradFormulation = 'auto' | 'im2col' | 'shifted' | 'valid_conv'
 /** Largest im2col patch matrix 'auto' builds (bytes); above it the per-tap 'shifted' form is used. */
 export const IM2COL_MAX_BYTES = 512 * 2 ** 20;
 
+let im2colMaxBytes = IM2COL_MAX_BYTES;
+
+/**
+ * Change the im2col limit of the 'auto' rule for graphs lowered (compiled, exported) from now on (a memory / speed knob:
+ * a lower limit trades the one big patch matrix for the per-tap form's ninth of it; see
+ * BENCHMARKS.md, lever "dw-memory"). Returns the previous limit.
+ * @example setIm2colMaxBytes(64 * 2 ** 20)
+ */
+export function setIm2colMaxBytes(bytes: number): number {
+  if (!(bytes >= 0)) throw new Error(`setIm2colMaxBytes: bytes must be >= 0, got ${bytes}`);
+  const prev = im2colMaxBytes;
+  im2colMaxBytes = bytes;
+  return prev;
+}
+
 /** The formulation 'auto' picks for input [N, C, H, W] (N may be symbolic) and output size [Ho, Wo]. */
 export function chooseWeightGradFormulation(n: number | string, c: number, kernel: readonly [number, number], outSize: readonly [number, number]): 'im2col' | 'shifted' {
   const batch = typeof n === 'number' ? n : 64;
   const bytes = 4 * batch * c * kernel[0] * kernel[1] * outSize[0] * outSize[1];
-  return bytes <= IM2COL_MAX_BYTES ? 'im2col' : 'shifted';
+  return bytes <= im2colMaxBytes ? 'im2col' : 'shifted';
 }
 
 registerOp({

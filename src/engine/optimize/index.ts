@@ -5,7 +5,9 @@
  * - dead-node removal (only what the outputs depend on is kept; rewrite.ts),
  * - common-subexpression elimination (cse.ts),
  * - constant folding (fold.ts),
- * - exact local simplifications, including reshape/transpose cancellation (simplify.ts).
+ * - exact local simplifications, including reshape/transpose cancellation (simplify.ts);
+ * - and, only when asked (`compile(g, { remat })`), recomputation of forward values in the backward
+ *   pass instead of keeping them (remat.ts: cheap elementwise values, or gradient checkpointing).
  *
  * Every rewrite is exact in float32 (up to the sign of a zero), so an optimised graph gives the
  * numbers of the traced one. The traced graph itself is left untouched.
@@ -25,6 +27,7 @@ export { rewriteGraph, addNode, type Rule, type RewriteCtx } from './rewrite.ts'
 export { CseMemo } from './cse.ts';
 export { foldConstant, constOf } from './fold.ts';
 export { simplifyNode } from './simplify.ts';
+export { rematerialize, type RematOptions, type RematPolicy, type RematResult } from './remat.ts';
 
 /** Which passes to run (all on by default; dead-node removal always runs). */
 export interface OptimizeOptions {

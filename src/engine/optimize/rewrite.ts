@@ -26,6 +26,8 @@ export interface RewriteCtx {
   emit(op: string, inputs: Value[], attrs: Attrs, caller: string): Value[];
   /** Is one of the old node's outputs a graph output? */
   isOutput(node: Node): boolean;
+  /** The new-graph Value standing for an old Value already visited. */
+  mapped(v: Value): Value;
 }
 
 export type Rule = (ctx: RewriteCtx, node: Node, inputs: Value[]) => Value[] | undefined;
@@ -56,15 +58,16 @@ export function rewriteGraph(g: Graph, rule: Rule, cse?: CseMemo): Graph {
   const subst = new Map<number, Value>();
   for (const v of g.inputs) subst.set(v.id, out.addInput(v.name!, v.shape, v.dtype));
   const outputIds = new Set(g.outputs.map((v) => v.id));
-  const ctx: RewriteCtx = {
-    graph: out,
-    emit,
-    isOutput: (node) => node.outputs.some((v) => outputIds.has(v.id)),
-  };
   const map = (v: Value): Value => {
     const m = subst.get(v.id);
     if (!m) throw new Error(`optimize: value ${v} is used before it is defined`);
     return m;
+  };
+  const ctx: RewriteCtx = {
+    graph: out,
+    emit,
+    isOutput: (node) => node.outputs.some((v) => outputIds.has(v.id)),
+    mapped: map,
   };
   for (const node of liveNodes(g)) {
     const inputs = node.inputs.map(map);
