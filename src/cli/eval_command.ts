@@ -49,7 +49,16 @@ const vlbSteps = (v: string) => {
 interface EvalCliOptions {
   metric?: string; scheduler?: string; sweep?: string[]; steps?: number[]; n?: number; seed?: number; seeds?: number;
   eta?: number; out?: string; plot?: string; rtol?: number; atol?: number; probes?: number; batchSize?: number;
-  vlbTimesteps?: 'all' | number; projections?: number; trainClassifier?: string; quiet?: boolean;
+  vlbTimesteps?: 'all' | number; projections?: number; trainClassifier?: string; replot?: string; quiet?: boolean;
+}
+
+function writeSweepPlot(report: EvalReport, plot: string): void {
+  if (!report.sweep || !report.baseline) throw new Error(`--plot ${plot}: the report has no sweep to plot (metric '${report.metric}')`);
+  const sr: SweepResult = { metric: { name: report.metric, label: report.label, description: report.description, lowerIsBetter: report.lower_is_better }, cells: report.sweep, baseline: report.baseline, seeds: report.settings.seeds as number[], n: report.settings.n as number };
+  // JSON has no NaN: failed cells come back with null means
+  for (const c of sr.cells) if (c.mean === null) c.mean = NaN;
+  fs.mkdirSync(path.dirname(path.resolve(plot)), { recursive: true });
+  writeLinePlotPng(plot, sweepPlotSpec(sr, `${report.metric} vs NFE: ${path.basename(report.model)}${report.data ? ` (${report.data})` : ''}`));
 }
 
 function fmt(v: number | null): string {
@@ -87,7 +96,7 @@ export function registerEvalCommand(program: Command): void {
     .argument('[dir]', 'model folder written by `diffuse train`')
     .option('--metric <name>', `${EVAL_METRICS.join(' | ')} (default: mmd for vector data, fid-mnist for 28x28 images)`)
     .option('--scheduler <name>', 'sampler of a single evaluation (ddpm | ddim | dpmsolver++ | unipc | heun | ... | a diffusers class name)', 'dpmsolver++')
-    .option('--sweep <spec>', 'scheduler=a,b,c: the metric for every scheduler x --steps, against NFE', sweepSpec)
+    .option('--sweep <spec>', 'scheduler=a,b,c: the metric for every scheduler x --steps, against NFE (an entry a:K is one cell with K steps)', sweepSpec)
     .option('--steps <list>', 'inference steps (a list with --sweep), e.g. 5,10,20,50,1000', intList('--steps'))
     .option('--n <n>', 'samples per run / data points for likelihoods', intOpt('--n', 2))
     .option('--seed <n>', 'first seed', intOpt('--seed', 0), 0)
@@ -101,6 +110,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--batch-size <n>', 'points per ODE solve (nll) / terms per model call (vlb)', intOpt('--batch-size', 1))
     .option('--vlb-timesteps <all|K>', "VLB terms: 'all' or K stratified ones (default: all for vector data, 50 for images)", vlbSteps)
     .option('--projections <L>', 'directions of the sliced Wasserstein distance (swd)', intOpt('--projections', 1))
+    .option('--replot <report.json>', 're-draw the plot of a saved sweep report (to --plot, default <report>.png); no DIR needed')
     .option('--train-classifier <file>', 'train the MNIST classifier of fid-mnist / accuracy / confidence and write its weights (no DIR needed)')
     .option('--quiet', 'no progress lines')
     .action(async (dir: string | undefined, o: EvalCliOptions) => {
@@ -108,6 +118,15 @@ export function registerEvalCommand(program: Command): void {
       if (o.trainClassifier) {
         if (dir) throw new Error('--train-classifier: takes no model folder');
         await trainClassifierCommand(o.trainClassifier, log);
+        return;
+      }
+      if (o.replot) {
+        if (dir) throw new Error('--replot: takes no model folder');
+        let report: EvalReport;
+        try { report = JSON.parse(fs.readFileSync(o.replot, 'utf8')) as EvalReport; } catch (e) { throw new Error(`--replot ${o.replot}: cannot read the report (${(e as Error).message})`); }
+        const plot = o.plot ?? o.replot.replace(/\.json$/i, '') + '.png';
+        writeSweepPlot(report, plot);
+        log(`wrote ${plot}`);
         return;
       }
       if (!dir) throw new Error("eval: missing the model folder (diffuse eval DIR ...), or use --train-classifier <file>");
@@ -127,9 +146,7 @@ export function registerEvalCommand(program: Command): void {
       }
       const plot = o.plot ?? (o.sweep && o.out ? o.out.replace(/\.json$/i, '.png') : undefined);
       if (plot && report.sweep && report.baseline) {
-        const sr: SweepResult = { metric: { name: report.metric, label: report.label, description: report.description, lowerIsBetter: report.lower_is_better }, cells: report.sweep, baseline: report.baseline, seeds: report.settings.seeds as number[], n: report.settings.n as number };
-        fs.mkdirSync(path.dirname(path.resolve(plot)), { recursive: true });
-        writeLinePlotPng(plot, sweepPlotSpec(sr, `${report.metric} vs NFE: ${path.basename(report.model)}${report.data ? ` (${report.data})` : ''}`));
+        writeSweepPlot(report, plot);
         log(`wrote ${plot}`);
       }
     });

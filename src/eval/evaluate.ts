@@ -22,7 +22,7 @@ export interface EvaluateOptions {
   metric?: string;
   /** Sampler of a single sample-metric evaluation (default dpmsolver++). */
   scheduler?: string;
-  /** Schedulers of a sweep (sample metrics only). */
+  /** Schedulers of a sweep (sample metrics only); an entry 'name:K' is one cell with K steps instead of name x steps. */
   sweepSchedulers?: string[];
   /** Inference steps (one value, or several for a sweep; default [20]). */
   steps?: number[];
@@ -107,17 +107,24 @@ export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOpt
   const steps = checkSteps(o.steps ?? [20]);
   const schedulers = o.sweepSchedulers ?? [o.scheduler ?? 'dpmsolver++'];
   if (!o.sweepSchedulers && steps.length > 1) throw new Error('--steps: several step counts need --sweep scheduler=...');
+  const pairs = schedulers.flatMap((e): [string, number][] => {
+    const i = e.lastIndexOf(':');
+    if (i < 0) return steps.map((k): [string, number] => [e, k]);
+    const k = Number(e.slice(i + 1));
+    if (!(Number.isInteger(k) && k >= 1)) throw new Error(`--sweep: '${e}' must be scheduler or scheduler:steps with a positive integer step count`);
+    return [[e.slice(0, i), k]];
+  });
   const sm = await createSampleMetric(metric, m, { n, projections: o.projections });
   const seedList = Array.from({ length: seeds }, (_, i) => seed + i);
   const r = await runSweep(m, sm, {
-    schedulers, steps, seeds: seedList, n, eta: o.eta,
+    schedulers, steps, pairs, seeds: seedList, n, eta: o.eta,
     onRun: (i) => log(`eval: seed ${i.seed} ${i.scheduler} ${i.steps} steps (${i.nfe} NFE): ${metric} ${i.value.toPrecision(5)} (${i.seconds.toFixed(1)} s)`),
   });
   const headline = r.cells[r.cells.length - 1];
   return {
     ...base, metric, label: sm.label, description: sm.description, unit: null, lower_is_better: sm.lowerIsBetter,
     value: headline.mean, standard_error: headline.se,
-    settings: { metric, schedulers, steps, n, seeds: seedList, eta: o.eta ?? null, projections: metric === 'swd' ? o.projections ?? 256 : null, sweep: !!o.sweepSchedulers },
+    settings: { metric, schedulers, steps, cells: pairs, n, seeds: seedList, eta: o.eta ?? null, projections: metric === 'swd' ? o.projections ?? 256 : null, sweep: !!o.sweepSchedulers },
     baseline: r.baseline, sweep: r.cells, seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -24,6 +24,13 @@ export interface LinePlotSpec {
   yLabel?: string;
   /** Logarithmic x axis (default true: NFE spans decades). */
   logX?: boolean;
+  /**
+   * y axis: 'linear' (default) or 'symlog' (matplotlib's symmetric log: sign(y) log10(1 + |y| / linThreshold),
+   * linear near 0 and logarithmic beyond, so values of both signs spanning decades stay readable).
+   */
+  yScale?: 'linear' | 'symlog';
+  /** Scale of the linear region of 'symlog' (default: 1e-3 of the largest |y|). */
+  linThreshold?: number;
   series: PlotSeries[];
   /** Dashed horizontal lines with a legend entry. */
   references?: { name: string; y: number; color?: Rgb }[];
@@ -58,6 +65,23 @@ function logTicks(lo: number, hi: number): number[] {
   return out;
 }
 
+/** Ticks of a symlog axis (transformed range [t0, t1]): 0 and +-{1, 2, 5} x 10^k, at least 24 px apart. */
+function symlogTicks(t0: number, t1: number, c: number, toY: (y: number) => number): number[] {
+  const inv = (t: number) => Math.sign(t) * c * (10 ** Math.abs(t) - 1);
+  const lo = inv(t0), hi = inv(t1);
+  const cand: number[] = lo <= 0 && hi >= 0 ? [0] : [];
+  const top = Math.max(Math.abs(lo), Math.abs(hi));
+  for (let e = Math.floor(Math.log10(c)) - 1; e <= Math.ceil(Math.log10(top)); e++) {
+    for (const m of [1, 5, 2]) for (const sgn of [1, -1]) { const v = sgn * m * 10 ** e; if (v >= lo && v <= hi) cand.push(v); }
+  }
+  // prefer 0, then powers of ten (largest first), then 5s and 2s; drop ticks crowding a kept one
+  const rank = (v: number) => (v === 0 ? -1 : Math.abs(Math.log10(Math.abs(v)) % 1) < 1e-9 ? 0 : 1);
+  cand.sort((a, b) => rank(a) - rank(b) || Math.abs(b) - Math.abs(a));
+  const kept: number[] = [];
+  for (const v of cand) if (kept.every((k) => Math.abs(toY(k) - toY(v)) >= 24)) kept.push(v);
+  return kept.sort((a, b) => a - b);
+}
+
 /**
  * Render the chart to an RGBA raster.
  * @example const img = renderLinePlot({ series }); encodePng(img)
@@ -81,17 +105,22 @@ export function renderLinePlot(spec: LinePlotSpec): { width: number; height: num
   // data ranges (finite points only; the error bars are included)
   const pts = spec.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0));
   const ys = pts.flatMap((p) => (p.se ? [p.y - p.se, p.y + p.se] : [p.y])).concat((spec.references ?? []).map((r) => r.y).filter(Number.isFinite));
+  const symlog = spec.yScale === 'symlog';
+  const maxAbs = Math.max(1e-300, ...ys.map(Math.abs));
+  const c = spec.linThreshold ?? maxAbs * 1e-3;
+  if (symlog && !(c > 0 && Number.isFinite(c))) throw new Error(`renderLinePlot: linThreshold = ${c} must be a finite number > 0`);
+  const ty = (y: number) => (symlog ? Math.sign(y) * Math.log10(1 + Math.abs(y) / c) : y);
   let x0 = Math.min(...pts.map((p) => p.x)), x1 = Math.max(...pts.map((p) => p.x));
-  let y0 = Math.min(...ys), y1 = Math.max(...ys);
+  let y0 = Math.min(...ys.map(ty)), y1 = Math.max(...ys.map(ty));
   if (!pts.length) { x0 = 1; x1 = 10; y0 = 0; y1 = 1; }
   if (logX) { x0 /= 1.3; x1 *= 1.3; } else { const m = (x1 - x0 || 1) * 0.05; x0 -= m; x1 += m; }
   const ym = (y1 - y0 || Math.abs(y1) || 1) * 0.08; y0 -= ym; y1 += ym;
   const fx = (x: number) => (logX ? (Math.log(x) - Math.log(x0)) / (Math.log(x1) - Math.log(x0)) : (x - x0) / (x1 - x0));
   const toX = (x: number) => Math.round(left + fx(x) * (right - left));
-  const toY = (y: number) => Math.round(bottom - ((y - y0) / (y1 - y0)) * (bottom - top));
+  const toY = (y: number) => Math.round(bottom - ((ty(y) - y0) / (y1 - y0)) * (bottom - top));
 
   const xt = logX ? logTicks(x0, x1) : niceTicks(x0, x1);
-  const yt = niceTicks(y0, y1, 6);
+  const yt = symlog ? symlogTicks(y0, y1, c, toY) : niceTicks(y0, y1, 6);
   for (const t of xt) { const x = toX(t); for (let y = top; y <= bottom; y++) px(x, y, grid); }
   for (const t of yt) { const y = toY(t); for (let x = left; x <= right; x++) px(x, y, grid); }
   // references (dashed)

@@ -20,6 +20,8 @@ import type { LinePlotSpec } from './line_plot.ts';
 export interface SweepConfig {
   schedulers: string[];
   steps: number[];
+  /** Explicit (scheduler, steps) cells instead of the product schedulers x steps. */
+  pairs?: [string, number][];
   seeds: number[];
   n: number;
   eta?: number;
@@ -68,17 +70,17 @@ function meanExtras(list: (Record<string, number> | undefined)[]): Record<string
  * @example await runSweep(loaded, metric, { schedulers: ['heun'], steps: [5, 10], seeds: [0], n: 500 })
  */
 export async function runSweep(m: LoadedModel, metric: SampleMetric, c: SweepConfig): Promise<SweepResult> {
-  if (!c.schedulers.length) throw new Error('--sweep: no schedulers given (e.g. --sweep scheduler=ddpm,ddim,dpmsolver++)');
-  if (!c.steps.length) throw new Error('--steps: no step counts given (e.g. --steps 5,10,20,50,1000)');
+  const pairs: [string, number][] = c.pairs ?? c.schedulers.flatMap((s) => c.steps.map((k): [string, number] => [s, k]));
+  if (!pairs.length) throw new Error('--sweep: no (scheduler, steps) cells (e.g. --sweep scheduler=ddpm,ddim,dpmsolver++ --steps 5,10,20)');
   if (!c.seeds.length) throw new Error('--seeds: need at least one seed');
-  for (const name of c.schedulers) samplingScheduler(name, m.schedulerConfig); // unknown names are usage errors, before any work
+  for (const [name] of pairs) samplingScheduler(name, m.schedulerConfig); // unknown names are usage errors, before any work
   const runs = new Map<string, { nfe: number; values: number[]; extras: (Record<string, number> | undefined)[]; seconds: number[]; errors: string[] }>();
   const key = (s: string, k: number) => `${s}\u0000${k}`;
   const baseline: number[] = [];
   for (const seed of c.seeds) {
     baseline.push((await metric.baseline(seed)).value);
-    for (const scheduler of c.schedulers) {
-      for (const steps of c.steps) {
+    for (const [scheduler, steps] of pairs) {
+      {
         const cell = runs.get(key(scheduler, steps)) ?? { nfe: NaN, values: [], extras: [], seconds: [], errors: [] };
         runs.set(key(scheduler, steps), cell);
         // A sampler that fails (throws, or returns non-finite samples) fails its cell, not the sweep.
@@ -103,8 +105,8 @@ export async function runSweep(m: LoadedModel, metric: SampleMetric, c: SweepCon
     }
   }
   const cells: SweepCell[] = [];
-  for (const scheduler of c.schedulers) {
-    for (const steps of c.steps) {
+  for (const [scheduler, steps] of pairs) {
+    {
       const r = runs.get(key(scheduler, steps))!;
       const s = meanAndStandardError(r.values); // NaN when any seed failed
       const secs = r.seconds.filter(Number.isFinite);
@@ -150,8 +152,15 @@ export function formatSweepTable(r: SweepResult): string {
  */
 export function sweepPlotSpec(r: SweepResult, title: string, yLabel?: string): LinePlotSpec {
   const names = [...new Set(r.cells.map((c) => c.scheduler))];
+  // Distances whose ideal is 0 span decades (few-step samplers are far off): symmetric-log y axis, linear
+  // within the data-vs-data spread (the metric's resolution at this n).
+  const ses = r.cells.map((c) => c.se).filter((v): v is number => v !== null && v > 0).sort((a, b) => a - b);
+  const resolution = r.baseline.std && r.baseline.std > 0 ? r.baseline.std : ses.length ? ses[Math.floor(ses.length / 2)] : undefined;
+  const symlog = r.metric.lowerIsBetter && resolution !== undefined;
   return {
-    title, xLabel: 'NFE (model evaluations, log scale)', yLabel: yLabel ?? `${r.metric.label ?? r.metric.name} (mean +- s.e. over ${r.seeds.length} seeds, n = ${r.n})`, logX: true,
+    title, xLabel: 'NFE (model evaluations, log scale)', logX: true,
+    yScale: symlog ? 'symlog' : 'linear', linThreshold: symlog ? resolution : undefined,
+    yLabel: yLabel ?? `${r.metric.label ?? r.metric.name} (mean +- s.e. over ${r.seeds.length} seeds, n = ${r.n}${symlog ? `; symlog axis, linear within +-${resolution!.toPrecision(2)}` : ''})`,
     series: names.map((s) => ({ name: s, points: r.cells.filter((c) => c.scheduler === s).map((c) => ({ x: c.nfe, y: c.mean, se: c.se })) })),
     references: Number.isFinite(r.baseline.mean) ? [{ name: 'data vs data', y: r.baseline.mean }] : [],
   };

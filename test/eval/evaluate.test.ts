@@ -42,6 +42,10 @@ test('sweep: one cell per (scheduler, steps), NFE = counted model calls (Heun: 2
   const again = await evaluateModelFolder(dir, { metric: 'mmd', scheduler: 'ddim', steps: [2], n: 100, seeds: 1, seed: 5 });
   assert.equal(again.value, r.sweep![0].values[0]);
   assert.equal(again.standard_error, null);
+  // explicit cells: scheduler:steps
+  const cells = await evaluateModelFolder(dir, { metric: 'mmd', sweepSchedulers: ['heun:3', 'ddim:2'], n: 100, seeds: 1, seed: 5 });
+  assert.deepEqual(cells.sweep!.map((c) => [c.scheduler, c.steps, c.nfe]), [['heun', 3, 5], ['ddim', 2, 2]]);
+  assert.equal(cells.sweep![1].values[0], r.sweep![0].values[0]);
 });
 
 test('single-sampler swd and logp; likelihoods nll (ODE) and vlb report value, standard error and settings', async () => {
