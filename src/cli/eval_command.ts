@@ -11,11 +11,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { evaluateModelFolder, EVAL_METRICS, type EvalReport } from '../eval/evaluate.ts';
-import { formatSweepTable, sweepPlotSpec, type SweepResult } from '../eval/sweep.ts';
-import { writeLinePlotPng } from '../eval/line_plot.ts';
-import { MnistClassifier, mnistSplit, saveClassifierWeights, trainMnistClassifier } from '../eval/mnist_classifier.ts';
-import { writeFileAtomicSync } from '../io/atomic.ts';
+import { EVAL_METRICS } from '../eval/metric_names.ts';
+import type { EvalReport } from '../eval/evaluate.ts';
+import type { SweepResult } from '../eval/sweep.ts';
+// The engine (ONNX Runtime) loads only when the command runs: see the dynamic imports below.
 
 const intOpt = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -52,7 +51,9 @@ interface EvalCliOptions {
   vlbTimesteps?: 'all' | number; projections?: number; trainClassifier?: string; replot?: string; quiet?: boolean;
 }
 
-function writeSweepPlot(report: EvalReport, plot: string): void {
+async function writeSweepPlot(report: EvalReport, plot: string): Promise<void> {
+  const { sweepPlotSpec } = await import('../eval/sweep.ts');
+  const { writeLinePlotPng } = await import('../eval/line_plot.ts');
   if (!report.sweep || !report.baseline) throw new Error(`--plot ${plot}: the report has no sweep to plot (metric '${report.metric}')`);
   const sr: SweepResult = { metric: { name: report.metric, label: report.label, description: report.description, lowerIsBetter: report.lower_is_better }, cells: report.sweep, baseline: report.baseline, seeds: report.settings.seeds as number[], n: report.settings.n as number };
   // JSON has no NaN: failed cells come back with null means
@@ -68,7 +69,8 @@ function fmt(v: number | null): string {
 }
 
 /** Human-readable summary of a report. */
-export function formatReport(r: EvalReport): string {
+export async function formatReport(r: EvalReport): Promise<string> {
+  const { formatSweepTable } = await import('../eval/sweep.ts');
   if (r.sweep && r.baseline) {
     const sr: SweepResult = { metric: { name: r.metric, label: r.label, description: r.description, lowerIsBetter: r.lower_is_better }, cells: r.sweep, baseline: r.baseline, seeds: r.settings.seeds as number[], n: r.settings.n as number };
     return `${r.description}\n(mean and standard error over seeds ${(r.settings.seeds as number[]).join(', ')})\n\n${formatSweepTable(sr)}`;
@@ -77,6 +79,7 @@ export function formatReport(r: EvalReport): string {
 }
 
 async function trainClassifierCommand(file: string, log: (s: string) => void): Promise<void> {
+  const { MnistClassifier, mnistSplit, saveClassifierWeights, trainMnistClassifier } = await import('../eval/mnist_classifier.ts');
   const t0 = performance.now();
   const w = await trainMnistClassifier({ onEpoch: (e, loss) => log(`epoch ${e + 1}: mean training loss ${loss.toFixed(4)}`) });
   const clf = new MnistClassifier(w);
@@ -125,7 +128,7 @@ export function registerEvalCommand(program: Command): void {
         let report: EvalReport;
         try { report = JSON.parse(fs.readFileSync(o.replot, 'utf8')) as EvalReport; } catch (e) { throw new Error(`--replot ${o.replot}: cannot read the report (${(e as Error).message})`); }
         const plot = o.plot ?? o.replot.replace(/\.json$/i, '') + '.png';
-        writeSweepPlot(report, plot);
+        await writeSweepPlot(report, plot);
         log(`wrote ${plot}`);
         return;
       }
@@ -133,20 +136,22 @@ export function registerEvalCommand(program: Command): void {
       if (o.eta !== undefined && !(Number.isFinite(Number(o.eta)) && Number(o.eta) >= 0 && Number(o.eta) <= 1)) throw new Error(`--eta: expected a number in [0, 1], got '${o.eta}'`);
       if (o.out && path.extname(o.out).toLowerCase() !== '.json') throw new Error(`--out ${o.out}: the report is JSON; use a .json file name`);
       if (o.plot && path.extname(o.plot).toLowerCase() !== '.png') throw new Error(`--plot ${o.plot}: the plot is a PNG; use a .png file name`);
+      const { evaluateModelFolder } = await import('../eval/evaluate.ts');
       const report = await evaluateModelFolder(dir, {
         metric: o.metric, scheduler: o.scheduler, sweepSchedulers: o.sweep, steps: o.steps, n: o.n, seed: o.seed, seeds: o.seeds,
         eta: o.eta === undefined ? undefined : Number(o.eta), rtol: o.rtol, atol: o.atol, probes: o.probes, batchSize: o.batchSize,
         vlbTimesteps: o.vlbTimesteps, projections: o.projections, log,
       });
-      process.stdout.write(`${formatReport(report)}\n`);
+      process.stdout.write(`${await formatReport(report)}\n`);
       if (o.out) {
+        const { writeFileAtomicSync } = await import('../io/atomic.ts');
         fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
         writeFileAtomicSync(o.out, `${JSON.stringify(report, null, 2)}\n`);
         log(`wrote ${o.out}`);
       }
       const plot = o.plot ?? (o.sweep && o.out ? o.out.replace(/\.json$/i, '.png') : undefined);
       if (plot && report.sweep && report.baseline) {
-        writeSweepPlot(report, plot);
+        await writeSweepPlot(report, plot);
         log(`wrote ${plot}`);
       }
     });

@@ -15,7 +15,9 @@ import { SAMPLE_METRICS, createSampleMetric, defaultSampleMetric } from './sampl
 import { LIKELIHOOD_METRICS, modelLikelihood } from './model_likelihood.ts';
 import { runSweep, type SweepResult } from './sweep.ts';
 
-export const EVAL_METRICS = [...SAMPLE_METRICS, ...LIKELIHOOD_METRICS] as const;
+import { EVAL_METRICS } from './metric_names.ts';
+
+export { EVAL_METRICS };
 
 export interface EvaluateOptions {
   /** Metric name (default: mmd for vector data, fid-mnist for 28x28 images). */

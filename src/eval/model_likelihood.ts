@@ -23,8 +23,9 @@ import { trainingAlphasCumprod } from './training_schedule.ts';
 import { isImageModel } from './counted_sampling.ts';
 import { referenceSeed } from './sample_quality.ts';
 
-export const LIKELIHOOD_METRICS = ['nll', 'vlb', 'bpd'] as const;
-export type LikelihoodMetricName = (typeof LIKELIHOOD_METRICS)[number];
+import { LIKELIHOOD_METRICS, type LikelihoodMetricName } from './metric_names.ts';
+
+export { LIKELIHOOD_METRICS, type LikelihoodMetricName };
 
 export interface LikelihoodOptions {
   /** Data points. */

@@ -32,8 +32,9 @@ import { meanLogDensity } from './log_density.ts';
 import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
 import { FEATURE_DIM, argmax, loadMnistClassifier, mnistSplit, type MnistClassifier } from './mnist_classifier.ts';
 
-export const SAMPLE_METRICS = ['mmd', 'swd', 'logp', 'fid-mnist', 'accuracy', 'confidence'] as const;
-export type SampleMetricName = (typeof SAMPLE_METRICS)[number];
+import { SAMPLE_METRICS, type SampleMetricName } from './metric_names.ts';
+
+export { SAMPLE_METRICS, type SampleMetricName };
 
 export interface MetricValue {
   value: number;
