@@ -37,7 +37,7 @@ async function canvasInk(page: Page, selector: string): Promise<{ ink: number; b
   });
 }
 
-describe('browser playground (web/)', { skip, timeout: 180_000 }, () => {
+describe('browser playground (web/)', { skip, timeout: 300_000 }, () => {
   let server: PreviewServer;
   let browser: Browser;
   let page: Page;
@@ -80,7 +80,7 @@ describe('browser playground (web/)', { skip, timeout: 180_000 }, () => {
 
   it('live training of mlp-2d makes the loss fall', async () => {
     await page.click('#train-toggle');
-    await page.waitForFunction(() => Number(document.getElementById('train-status')?.dataset.steps) >= 600, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => Number(document.getElementById('train-status')?.dataset.steps) >= 600, undefined, { timeout: 120_000 });
     await page.click('#train-toggle'); // pause
     await page.waitForTimeout(300);
     const losses = await page.evaluate(() => window.playground!.twoD.trainer!.losses.slice());
@@ -114,7 +114,7 @@ describe('browser playground (web/)', { skip, timeout: 180_000 }, () => {
     await page.selectOption('#digits-n', '1');
     await page.fill('#digits-steps', '10');
     await page.click('#digits-run');
-    await page.waitForFunction(() => document.getElementById('digits-canvas')?.dataset.drawn === '1', undefined, { timeout: 90_000 });
+    await page.waitForFunction(() => document.getElementById('digits-canvas')?.dataset.drawn === '1', undefined, { timeout: 150_000 });
     const ink = await canvasInk(page, '#digits-canvas');
     assert.equal(ink.w, 10 * (28 * 3 + 2) - 2, 'expected one row of 10 digits');
     // MNIST-like: a dark background with some bright strokes.
@@ -127,7 +127,7 @@ describe('browser playground (web/)', { skip, timeout: 180_000 }, () => {
     await page.selectOption('#compare-model', '2d');
     await page.selectOption('#compare-nfe', '10');
     await page.click('#compare-run');
-    await page.waitForFunction(() => !((document.getElementById('compare-run') as HTMLButtonElement).disabled), undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => !((document.getElementById('compare-run') as HTMLButtonElement).disabled), undefined, { timeout: 120_000 });
     const captions = await page.$$eval('#compare-grid figcaption', (els) => els.map((e) => e.textContent ?? ''));
     assert.ok(captions.length >= 10, `expected a panel per sampler, got ${captions.length}`);
     for (const c of captions) assert.match(c, /NFE (10|9|8)\b|no step count fits/, c);

@@ -25,11 +25,11 @@ async function oneDigit(page: Page, url: string): Promise<{ x: number[]; backend
   await page.selectOption('#digits-n', '1');
   await page.fill('#digits-steps', '1');
   await page.click('#digits-run');
-  await page.waitForFunction(() => document.getElementById('digits-canvas')?.dataset.drawn === '1', undefined, { timeout: 120_000 });
+  await page.waitForFunction(() => document.getElementById('digits-canvas')?.dataset.drawn === '1', undefined, { timeout: 200_000 });
   return page.evaluate(() => ({ x: Array.from(window.playground!.digits.lastRun!.x.data), backend: window.playground!.backend }));
 }
 
-describe('playground on WebGPU (software adapter)', { skip, timeout: 180_000 }, () => {
+describe('playground on WebGPU (software adapter)', { skip, timeout: 300_000 }, () => {
   let server: PreviewServer;
   let browser: Browser;
   const errors: string[] = [];
