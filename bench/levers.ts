@@ -52,16 +52,33 @@ export const LEVERS: Record<string, LeverSpec[]> = {
   threads: [
     {
       title: 'unet-s sampling forward b256: threads / spinning', ...UNET_SAMPLE, variants: [
-        { name: '2 threads, spinning (ORT default; before)', variant: { session: { intraOpNumThreads: 2 } } },
+        { name: '2 threads, spinning (ORT default; before)', variant: { session: { intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '1' } } } },
         { name: '2 threads, no spinning (session.intra_op.allow_spinning = 0)', variant: { session: { intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '0' } } } },
-        { name: '1 thread', variant: { session: { intraOpNumThreads: 1 } } },
+        { name: '1 thread', variant: { session: { intraOpNumThreads: 1, config: { 'session.intra_op.allow_spinning': '1' } } } },
       ],
     },
     {
       title: 'unet-s train step b64: threads / spinning (memory patterns off)', ...UNET_TRAIN, variants: [
-        { name: '2 threads, spinning (ORT default; before)', variant: { session: { ...NO_PATTERN, intraOpNumThreads: 2 } } },
+        { name: '2 threads, spinning (ORT default; before)', variant: { session: { ...NO_PATTERN, intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '1' } } } },
         { name: '2 threads, no spinning', variant: { session: { ...NO_PATTERN, intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '0' } } } },
-        { name: '1 thread', variant: { session: { ...NO_PATTERN, intraOpNumThreads: 1 } } },
+        { name: '1 thread', variant: { session: { ...NO_PATTERN, intraOpNumThreads: 1, config: { 'session.intra_op.allow_spinning': '1' } } } },
+      ],
+    },
+  ],
+  /** The same for the small mlp-2d graphs (many tiny ops per run). */
+  'threads-mlp': [
+    {
+      title: 'mlp-2d train step b128: threads / spinning', workload: 'mlp-train', items: 128, unit: 'pts', warmup: 5, reps: 21, variants: [
+        { name: '2 threads, spinning (ORT default; before)', variant: { session: { intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '1' } } } },
+        { name: '2 threads, no spinning', variant: { session: { intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '0' } } } },
+        { name: '1 thread', variant: { session: { intraOpNumThreads: 1, config: { 'session.intra_op.allow_spinning': '1' } } } },
+      ],
+    },
+    {
+      title: 'mlp-2d sampling, 10,000 points x 20 DDIM steps: threads / spinning', workload: 'mlp-sample', items: 10000, unit: 'pts', reps: 7, variants: [
+        { name: '2 threads, spinning (ORT default; before)', variant: { session: { intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '1' } } } },
+        { name: '2 threads, no spinning', variant: { session: { intraOpNumThreads: 2, config: { 'session.intra_op.allow_spinning': '0' } } } },
+        { name: '1 thread', variant: { session: { intraOpNumThreads: 1, config: { 'session.intra_op.allow_spinning': '1' } } } },
       ],
     },
   ],

@@ -29,7 +29,7 @@ export interface SessionOptions {
   executionProviders?: string[];
   /**
    * ONNX Runtime session config entries (onnxruntime_session_options_config_keys.h), e.g.
-   * `{ 'session.intra_op.allow_spinning': '0' }`.
+   * `{ 'session.intra_op.allow_spinning': '1' }` (the Node backend turns spinning off by default).
    */
   config?: Record<string, string>;
 }

@@ -45,7 +45,10 @@ export const nodeBackend: RuntimeBackend = {
       // peak RSS instead of 1.2 GiB) and runs no faster (BENCHMARKS.md, lever train-memory / sample-memory)
       enableMemPattern: options.enableMemPattern ?? false,
       executionProviders: options.executionProviders ?? ['cpu'],
-      ...(options.config ? { extra: { ...options.config } } : {}),
+      // no spin-waiting between ops by default: on a shared machine spinning threads steal the cores
+      // the other work needs (unet-s train step 1.5x, mlp-2d sampling 1.45x faster without, 2 threads,
+      // load ~10; BENCHMARKS.md, levers threads / threads-mlp); the session config may say otherwise
+      extra: { 'session.intra_op.allow_spinning': '0', ...options.config },
     };
     return new NodeSession(await ort.InferenceSession.create(bytes, opts));
   },

@@ -16,8 +16,18 @@ import type { Attrs, Value } from '../graph.ts';
 
 type AttrValue = unknown;
 
-/** FNV-1a over the bytes of a typed array or number list (a bucket key; equality is checked exactly). */
+const hashes = new WeakMap<object, string>();
+
+/** FNV-1a over the bytes of a typed array or number list (a bucket key; equality is checked exactly), cached per array. */
 function hashData(d: ArrayLike<number> | Float32Array): string {
+  const hit = hashes.get(d);
+  if (hit !== undefined) return hit;
+  const h = hashUncached(d);
+  hashes.set(d, h);
+  return h;
+}
+
+function hashUncached(d: ArrayLike<number> | Float32Array): string {
   let h1 = 0x811c9dc5, h2 = 0x9747b28c;
   if (d instanceof Float32Array) {
     const u = new Uint32Array(d.buffer, d.byteOffset, d.length);
