@@ -67,6 +67,7 @@ test('SIGKILL during repeated atomic writes never leaves a partial file', async 
   // child: alternately writes 1 MiB of 'A' and of 'B', forever
   const script = `import { writeFileAtomicSync } from ${JSON.stringify(atomicUrl)};
     const a = new Uint8Array(${size}).fill(65), b = new Uint8Array(${size}).fill(66);
+    writeFileAtomicSync(${JSON.stringify(target)}, b); // one complete replacement before 'ready' (the machine may be slow)
     process.stdout.write('ready\\n');
     for (let i = 0; ; i++) writeFileAtomicSync(${JSON.stringify(target)}, i % 2 ? a : b);`;
   for (const delayMs of [5, 40, 120]) {
