@@ -24,18 +24,34 @@ const UNET_SAMPLE = { workload: 'unet-sample', items: 256, unit: 'img' } as cons
 
 /** Memory patterns off (the engine's default since this lever; explicit so the tables stay reproducible). */
 const NO_PATTERN = { enableMemPattern: false } as const;
+/** ORT's own default of spinning worker threads (the engine turns it off since the threads lever). */
+const SPIN = { config: { 'session.intra_op.allow_spinning': '1' } } as const;
+/** The dW im2col limit before the memory work (512 MiB; now 96 MiB). */
+const OLD_DW = { im2colMaxMiB: 512 } as const;
 
 export const LEVERS: Record<string, LeverSpec[]> = {
-  /** Training memory: ORT memory patterns, recomputation (remat.ts), conv dW formulation limit. */
+  /** Training memory: ORT memory patterns, recomputation (remat.ts), conv dW formulation limit (settings of the time, explicit). */
   'train-memory': [
     {
-      title: 'unet-s train step b64: memory levers', ...UNET_TRAIN, variants: [
-        { name: 'arena + memory patterns (ORT default; before)', variant: { session: { enableMemPattern: true } } },
-        { name: 'memory patterns off', variant: { session: { ...NO_PATTERN } } },
-        { name: "patterns off + remat 'elementwise'", variant: { session: { ...NO_PATTERN, remat: 'elementwise' } } },
-        { name: 'patterns off + dW im2col limit 64 MiB (per-tap above)', variant: { session: { ...NO_PATTERN }, engine: { im2colMaxMiB: 64 } } },
-        { name: "patterns off + remat 'elementwise' + dW limit 64 MiB", variant: { session: { ...NO_PATTERN, remat: 'elementwise' }, engine: { im2colMaxMiB: 64 } } },
-        { name: "patterns off + remat 'all' (checkpointing) + dW limit 64 MiB", variant: { session: { ...NO_PATTERN, remat: 'all' }, engine: { im2colMaxMiB: 64 } } },
+      title: 'unet-s train step b64: memory levers (ORT spinning on, as ORT\'s default)', ...UNET_TRAIN, variants: [
+        { name: 'arena + memory patterns (ORT default; before)', variant: { session: { ...SPIN, enableMemPattern: true, remat: false }, engine: OLD_DW } },
+        { name: 'memory patterns off', variant: { session: { ...SPIN, ...NO_PATTERN, remat: false }, engine: OLD_DW } },
+        { name: "patterns off + remat 'elementwise'", variant: { session: { ...SPIN, ...NO_PATTERN, remat: 'elementwise' }, engine: OLD_DW } },
+        { name: 'patterns off + dW im2col limit 64 MiB (per-tap above)', variant: { session: { ...SPIN, ...NO_PATTERN, remat: false }, engine: { im2colMaxMiB: 64 } } },
+        { name: "patterns off + remat 'elementwise' + dW limit 64 MiB", variant: { session: { ...SPIN, ...NO_PATTERN, remat: 'elementwise' }, engine: { im2colMaxMiB: 64 } } },
+        { name: "patterns off + remat 'all' (checkpointing) + dW limit 64 MiB", variant: { session: { ...SPIN, ...NO_PATTERN, remat: 'all' }, engine: { im2colMaxMiB: 64 } } },
+      ],
+    },
+  ],
+  /** The memory / time trade of recomputation and the dW formulation, more repetitions (no spinning, patterns off). */
+  'train-memory-time': [
+    {
+      title: 'unet-s train step b64: time cost of the memory levers (memory patterns off, no spinning)', ...UNET_TRAIN, reps: 8, variants: [
+        { name: 'no remat, dW im2col limit 512 MiB (before)', variant: { session: { ...NO_PATTERN, remat: false }, engine: OLD_DW } },
+        { name: "remat 'elementwise'", variant: { session: { ...NO_PATTERN, remat: 'elementwise' }, engine: OLD_DW } },
+        { name: 'dW im2col limit 64 MiB', variant: { session: { ...NO_PATTERN, remat: false }, engine: { im2colMaxMiB: 64 } } },
+        { name: "remat 'elementwise' + dW limit 64 MiB", variant: { session: { ...NO_PATTERN, remat: 'elementwise' }, engine: { im2colMaxMiB: 64 } } },
+        { name: "remat 'all' + dW limit 64 MiB", variant: { session: { ...NO_PATTERN, remat: 'all' }, engine: { im2colMaxMiB: 64 } } },
       ],
     },
   ],

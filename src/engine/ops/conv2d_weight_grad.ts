@@ -17,6 +17,9 @@
  *
  * Rule ('auto'): 'im2col', unless its patch matrix would exceed IM2COL_MAX_BYTES (batch size taken
  * as 64 when symbolic), then 'shifted' (a memory rule: about as fast, a (kh kw)-th of the memory).
+ * The limit is 96 MiB: in the unet-s train step at batch 64 the 28x28 convs with 64 and 96 input
+ * channels (115 and 173 MB patch matrices) go per-tap, which lowers the step's peak RSS by ~230 MiB
+ * at equal speed (BENCHMARKS.md, lever train-memory-time; it was 512 MiB before).
  *
  * VJP (bilinear in g and x): for a cotangent V of dW, <V, dW> = <conv2d(x, V), g>, so
  * d/dg = conv2d(x, V) and d/dx = conv2d_input_grad(g, V).
@@ -32,7 +35,7 @@ import { conv2dInputGrad } from './conv2d_input_grad.ts';
 export type WeightGradFormulation = 'auto' | 'im2col' | 'shifted' | 'valid_conv';
 
 /** Largest im2col patch matrix 'auto' builds (bytes); above it the per-tap 'shifted' form is used. */
-export const IM2COL_MAX_BYTES = 512 * 2 ** 20;
+export const IM2COL_MAX_BYTES = 96 * 2 ** 20;
 
 let im2colMaxBytes = IM2COL_MAX_BYTES;
 
