@@ -55,6 +55,17 @@ export const LEVERS: Record<string, LeverSpec[]> = {
       ],
     },
   ],
+  /** The dW im2col limit alone (engine defaults otherwise). */
+  'dw-limit': [
+    {
+      title: 'unet-s train step b64: conv dW im2col limit (remat elementwise, patterns off, no spinning)', ...UNET_TRAIN, reps: 8, variants: [
+        { name: '512 MiB (before)', variant: { engine: { im2colMaxMiB: 512 } } },
+        { name: '96 MiB (64- and 96-channel 28x28 convs per-tap)', variant: { engine: { im2colMaxMiB: 96 } } },
+        { name: '32 MiB (all 28x28 convs per-tap; the new default)', variant: { engine: { im2colMaxMiB: 32 } } },
+        { name: '0 (every conv per-tap, incl. stride 2)', variant: { engine: { im2colMaxMiB: 0 } } },
+      ],
+    },
+  ],
   /** Sampling memory: ORT memory patterns. */
   'sample-memory': [
     {

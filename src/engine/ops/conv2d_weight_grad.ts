@@ -17,9 +17,11 @@
  *
  * Rule ('auto'): 'im2col', unless its patch matrix would exceed IM2COL_MAX_BYTES (batch size taken
  * as 64 when symbolic), then 'shifted' (a memory rule: about as fast, a (kh kw)-th of the memory).
- * The limit is 96 MiB: in the unet-s train step at batch 64 the 28x28 convs with 64 and 96 input
- * channels (115 and 173 MB patch matrices) go per-tap, which lowers the step's peak RSS by ~230 MiB
- * at equal speed (BENCHMARKS.md, lever train-memory-time; it was 512 MiB before).
+ * The limit is 32 MiB: in the unet-s train step at batch 64 all 28x28 convs (58-173 MB patch
+ * matrices) go per-tap, the stride-2 down-sampling convs (<= 29 MB) keep im2col (per-tap is ~3x
+ * slower there); this lowers the step's peak RSS by ~280 MiB at equal speed (BENCHMARKS.md, levers
+ * train-memory-time and dw-limit; it was 512 MiB before). Isolated 1-thread timings of the per-tap
+ * form at stride 1 equal im2col's (64x{32,64,96}x28x28 and 64x{64,128}x14x14).
  *
  * VJP (bilinear in g and x): for a cotangent V of dW, <V, dW> = <conv2d(x, V), g>, so
  * d/dg = conv2d(x, V) and d/dx = conv2d_input_grad(g, V).
@@ -35,7 +37,7 @@ import { conv2dInputGrad } from './conv2d_input_grad.ts';
 export type WeightGradFormulation = 'auto' | 'im2col' | 'shifted' | 'valid_conv';
 
 /** Largest im2col patch matrix 'auto' builds (bytes); above it the per-tap 'shifted' form is used. */
-export const IM2COL_MAX_BYTES = 96 * 2 ** 20;
+export const IM2COL_MAX_BYTES = 32 * 2 ** 20;
 
 let im2colMaxBytes = IM2COL_MAX_BYTES;
 
