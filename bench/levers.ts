@@ -26,10 +26,34 @@ const UNET_SAMPLE = { workload: 'unet-sample', items: 256, unit: 'img' } as cons
 const NO_PATTERN = { enableMemPattern: false } as const;
 /** ORT's own default of spinning worker threads (the engine turns it off since the threads lever). */
 const SPIN = { config: { 'session.intra_op.allow_spinning': '1' } } as const;
-/** The dW im2col limit before the memory work (512 MiB; now 96 MiB). */
+/** The dW im2col limit before the memory work (512 MiB; now 32 MiB). */
 const OLD_DW = { im2colMaxMiB: 512 } as const;
+/** The engine as it was before issue 6's levers. */
+const BEFORE: Variant = { session: { enableMemPattern: true, ...SPIN, optimize: false, remat: false }, engine: OLD_DW };
 
 export const LEVERS: Record<string, LeverSpec[]> = {
+  /** Everything at once: the engine before issue 6's levers vs its defaults now. */
+  overall: [
+    {
+      title: 'unet-s train step b64: before vs after all levers', ...UNET_TRAIN, reps: 7, variants: [
+        { name: 'before: ORT defaults (patterns on, spinning), no passes, no remat, dW limit 512 MiB', variant: BEFORE },
+        { name: 'after: engine defaults now', variant: {} },
+      ],
+    },
+    {
+      title: 'unet-s sampling forward b256: before vs after all levers', ...UNET_SAMPLE, reps: 7, variants: [
+        { name: 'before: ORT defaults (patterns on, spinning), no passes', variant: BEFORE },
+        { name: 'after: engine defaults now', variant: {} },
+      ],
+    },
+    {
+      title: 'mlp-2d sampling, 10,000 points x 20 DDIM steps: before vs after', workload: 'mlp-sample', items: 10000, unit: 'pts', reps: 9, variants: [
+        { name: 'before: ORT defaults (patterns on, spinning), no passes', variant: BEFORE },
+        { name: 'after: engine defaults now', variant: {} },
+        { name: 'after + 5 sampler steps per run', variant: { fusedSteps: 5 } },
+      ],
+    },
+  ],
   /** Training memory: ORT memory patterns, recomputation (remat.ts), conv dW formulation limit (settings of the time, explicit). */
   'train-memory': [
     {

@@ -3,14 +3,15 @@
  * ONNX op type (and the top nodes). Development tool for the levers of issue 6.
  *
  *   npx tsx bench/profile.ts unet-sample|unet-train [--runs N] [--threads N] [--level all|extended|basic|disabled]
- *                            [--no-passes] [--top K] [--dump model.onnx]
+ *                            [--no-passes] [--no-remat] [--top K] [--dump model.onnx]
  *
- * Uses onnxruntime-node directly (the engine's backend does not expose profiling), on the same
- * graph the engine compiles.
+ * Uses onnxruntime-node directly (the engine's backend does not expose profiling), on the graph
+ * and with the session settings the engine uses by default (passes, remat, no memory patterns, no spinning).
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { NDArray, Philox, grad, toOnnx, trace, type Graph, type Value } from '../src/engine/index.ts';
+import { optimizeGraph, rematerialize } from '../src/engine/optimize/index.ts';
 import { createModel } from '../src/models/registry.ts';
 import { withParams } from '../src/nn/module.ts';
 import { modelSampleShape, traceDenoiser } from '../src/pipelines/denoiser.ts';
@@ -43,18 +44,23 @@ function buildGraph(): { graph: Graph; feeds: Record<string, NDArray> } {
     const p = Object.fromEntries(names.map((n, i) => [n, xs[i]]));
     const b = Object.fromEntries(specs.map((s, i) => [s.name, xs[names.length + i]]));
     const loss = withParams(model, p, () => diffusionLoss(model.forward(b.x_t, b.t), b, obj));
-    return [loss, ...grad(loss, names.map((n) => p[n]))];
+    return { loss, ...Object.fromEntries(grad(loss, names.map((n) => p[n])).map((d, i) => [`g.${names[i]}`, d])) };
   }, [...names.map((n) => ({ name: `p.${n}`, shape: params[n].shape })), ...specs]);
   const batch = obj.makeBatch(rng.uniform(shape).map((u) => 2 * u - 1), rng);
   return { graph, feeds: { ...Object.fromEntries(names.map((n) => [`p.${n}`, params[n]])), ...batch } };
 }
 
-const { graph, feeds } = buildGraph();
+const built = buildGraph();
+const feeds = built.feeds;
+// as compile() does by default: clean-up passes, then (training graphs) remat 'elementwise'
+let graph = args.includes('--no-passes') ? built.graph : optimizeGraph(built.graph).graph;
+if (!args.includes('--no-remat')) graph = rematerialize(graph).graph;
 const bytes = toOnnx(graph);
 if (args.includes('--dump')) writeFileSync(opt('--dump', 'model.onnx'), bytes);
 const prefix = `/tmp/diffuse_profile_${process.pid}`;
 const session = await ort.InferenceSession.create(bytes, {
   intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: level, enableProfiling: true, profileFilePrefix: prefix,
+  enableMemPattern: false, extra: { 'session.intra_op.allow_spinning': '0', 'optimization.disable_specified_optimizers': 'CommonSubexpressionElimination' },
 });
 const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, a]) => [k, new ort.Tensor('float32', a.data, [...a.shape])]));
 for (let i = 0; i < runs; i++) {
