@@ -19,7 +19,6 @@ Parameter names as ours (layers.k.weight|bias, proj_out.weight|bias).
 import argparse
 import json
 import math
-import resource
 import sys
 import time
 
@@ -44,6 +43,20 @@ class MLP2D(nn.Module):
         for layer in self.layers:
             h = F.silu(layer(h))
         return self.proj_out(h)
+
+
+def peak_rss_mib():
+    """Peak RSS in MiB: VmHWM of /proc/self/status (this program's mappings since exec; ru_maxrss would
+    also count the parent's RSS at fork time, carried over exec by Linux), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main():
@@ -109,7 +122,7 @@ def main():
                     cpu.append((time.process_time() - c0) * 1e3)
                 print(json.dumps({"ms": ms, "cpu_ms": cpu}), flush=True)
             elif cmd == ["rss"]:
-                print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+                print(json.dumps({"max_rss_mb": peak_rss_mib()}), flush=True)
         return
     out = {"torch_version": torch.__version__, "threads": a.threads, "params": params}
     for name, rep in reps.items():

@@ -317,9 +317,22 @@ def main():
     }))
 
 
+def peak_rss_mib():
+    """Peak RSS in MiB: VmHWM of /proc/self/status (this program's mappings since exec; ru_maxrss would
+    also count the parent's RSS at fork time, carried over exec by Linux), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def serve(workload, rep, impl, threads, params):
     """bench/workers.ts protocol: 'run N' -> {"ms": [...], "cpu_ms": [...]}, 'rss' -> {"max_rss_mb": x} (peak RSS of this process)."""
-    import resource
     print(json.dumps({"ready": True, "workload": workload, "impl": impl, "torch_version": torch.__version__,
                       "threads": threads, "params": params}), flush=True)
     for line in sys.stdin:
@@ -333,7 +346,7 @@ def serve(workload, rep, impl, threads, params):
                 cpu.append((time.process_time() - c0) * 1e3)
             print(json.dumps({"ms": ms, "cpu_ms": cpu}), flush=True)
         elif cmd == ["rss"]:
-            print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+            print(json.dumps({"max_rss_mb": peak_rss_mib()}), flush=True)
 
 
 if __name__ == "__main__":

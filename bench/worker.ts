@@ -14,6 +14,7 @@
  * `engine` (op-formulation knobs).
  * The denoiser is compiled here exactly as `denoiserFor` does (traceDenoiser + compile), with those options.
  */
+import { readFileSync } from 'node:fs';
 import { NDArray, Philox, compile, setIm2colMaxBytes, type SessionOptions } from '../src/engine/index.ts';
 import { createModel } from '../src/models/registry.ts';
 import { withParams } from '../src/nn/module.ts';
@@ -35,6 +36,20 @@ export interface Variant {
 }
 
 type Rep = () => Promise<void>;
+
+/**
+ * Peak RSS of this process in MiB: VmHWM of /proc/self/status, the high-water mark of the memory
+ * this program mapped after exec. (getrusage's ru_maxrss would also count the parent's RSS at
+ * fork time, which Linux carries over exec: a worker spawned by a large parent would report the
+ * parent's size.) Falls back to ru_maxrss where /proc is missing.
+ */
+function peakRssMiB(): number {
+  try {
+    const m = readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+    if (m) return Number(m[1]) / 1024;
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS / 1024;
+}
 
 /** denoiserFor (src/pipelines/denoiser.ts) for one batch size, compiled with the variant's session options. */
 async function denoiser(model: DiffusionModel, weights: Record<string, NDArray>, B: number, session: SessionOptions): Promise<AsyncModelFn> {
@@ -120,7 +135,7 @@ async function main(): Promise<void> {
           }
           out({ ms, cpu_ms: cpuMs });
         } else if (line === 'rss') {
-          out({ max_rss_mb: process.resourceUsage().maxRSS / 1024 });
+          out({ max_rss_mb: peakRssMiB() });
         } else if (line) out({ error: `unknown command '${line}'` });
       } catch (e) {
         out({ error: (e as Error).stack ?? String(e) });

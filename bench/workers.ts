@@ -5,7 +5,7 @@
  *   child -> {"ready": true, ...info}        once, after setup (model built, graph compiled)
  *   parent -> "run <n>"                       child runs n timed repetitions
  *   child -> {"ms": [t1, ..., tn], "cpu_ms": [c1, ..., cn]}   wall and process CPU time (all threads) per repetition
- *   parent -> "rss"                           child reports its peak resident set size
+ *   parent -> "rss"                           child reports its peak resident set size (VmHWM)
  *   child -> {"max_rss_mb": x}
  *   parent closes stdin                       child exits
  *
