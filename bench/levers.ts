@@ -90,6 +90,21 @@ export const LEVERS: Record<string, LeverSpec[]> = {
       ],
     },
   ],
+  /** Preallocated outputs: parameters and optimizer state recycled between steps instead of fresh arrays per step. */
+  'reuse-outputs': [
+    {
+      title: 'unet-s train step b64: fresh output arrays per step vs recycled ones', ...UNET_TRAIN, reps: 12, variants: [
+        { name: 'fresh arrays each step (TrainStep today; before)', variant: {} },
+        { name: "recycled: each step writes into the previous step's inputs", variant: { reuseOutputs: true } },
+      ],
+    },
+    {
+      title: 'mlp-2d train step b128: fresh output arrays per step vs recycled ones', workload: 'mlp-train', items: 128, unit: 'pts', warmup: 5, reps: 41, variants: [
+        { name: 'fresh arrays each step (TrainStep today; before)', variant: {} },
+        { name: "recycled: each step writes into the previous step's inputs", variant: { reuseOutputs: true } },
+      ],
+    },
+  ],
   /** Sampling memory: ORT memory patterns. */
   'sample-memory': [
     {

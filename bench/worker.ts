@@ -15,7 +15,7 @@
  * The denoiser is compiled here exactly as `denoiserFor` does (traceDenoiser + compile), with those options.
  */
 import { readFileSync } from 'node:fs';
-import { NDArray, Philox, compile, setIm2colMaxBytes, type SessionOptions } from '../src/engine/index.ts';
+import { NDArray, Philox, compile, setIm2colMaxBytes, type Executable, type SessionOptions } from '../src/engine/index.ts';
 import { createModel } from '../src/models/registry.ts';
 import { withParams } from '../src/nn/module.ts';
 import { modelSampleShape, traceDenoiser } from '../src/pipelines/denoiser.ts';
@@ -33,6 +33,12 @@ export interface Variant {
   engine?: { im2colMaxMiB?: number };
   /** mlp-sample: DDIM steps per ONNX Runtime run (bench/fused_sampler.ts); default 1 = generate(). */
   fusedSteps?: number;
+  /**
+   * Train workloads: let each step write its new parameters and moments into the arrays the step
+   * before it read (preallocated outputs, Executable.run's `outputs`), instead of fresh ones per step.
+   * Bench-only: done by wrapping the TrainStep's compiled graph (TrainStep itself does not yet).
+   */
+  reuseOutputs?: boolean;
 }
 
 type Rep = () => Promise<void>;
@@ -57,6 +63,23 @@ async function denoiser(model: DiffusionModel, weights: Record<string, NDArray>,
   return async (x, t) => (await exe.run({ sample: x, timestep: new NDArray([B], t) }))[0];
 }
 
+/**
+ * Lever reuse-outputs: the fused train-step graph writes new_p / new_m / new_v into the arrays that
+ * the previous step read as p / m / v (TrainStep has replaced them by then, nothing else holds them).
+ */
+function recycleOutputs(ts: TrainStep): void {
+  const exe = (ts as unknown as { fused: Executable | null }).fused;
+  if (!exe) throw new Error('reuseOutputs: the train step has no fused graph');
+  const run = exe.run.bind(exe);
+  let spare: Record<string, NDArray> | undefined;
+  exe.run = async (feeds, opts = {}) => {
+    const r = await run(feeds, spare ? { ...opts, outputs: spare } : opts);
+    const f = feeds as Record<string, NDArray>;
+    spare = Object.fromEntries(ts.paramNames.flatMap((n) => [[`new_p.${n}`, f[`p.${n}`]], [`new_m.${n}`, f[`m.${n}`]], [`new_v.${n}`, f[`v.${n}`]]]));
+    return r;
+  };
+}
+
 async function setup(workload: string, session: SessionOptions, v: Variant): Promise<{ rep: Rep; info: Record<string, unknown> }> {
   const { alphasCumprod } = alphasFromBetas(linearBetas(1e-4, 0.02, 1000));
   const objective = new DiffusionObjective(alphasCumprod, { predictionType: 'epsilon' });
@@ -74,6 +97,7 @@ async function setup(workload: string, session: SessionOptions, v: Variant): Pro
       params, objective.batchSpecs(shape),
       { optimizer: { weightDecay: 0.01 }, session },
     );
+    if (v.reuseOutputs) recycleOutputs(ts);
     return { rep: async () => { await ts.step(batch, 1e-3); }, info: { batch: B, params: model.numParameters() } };
   }
   if (workload === 'unet-sample') {

@@ -49,7 +49,11 @@ export interface BackendOutput {
 
 /** A loaded model. `run` may be called again before an earlier run settles. */
 export interface BackendSession {
-  run(feeds: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>>;
+  /**
+   * Run the model. `outputs` optionally gives float32 buffers to write outputs into (by name; a backend
+   * that cannot may ignore them and return its own); the returned data then is that buffer.
+   */
+  run(feeds: Record<string, BackendTensor>, outputs?: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>>;
   release(): Promise<void>;
 }
 

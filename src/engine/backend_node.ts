@@ -17,10 +17,16 @@ function defaultThreads(): number {
 class NodeSession implements BackendSession {
   constructor(private readonly session: ort.InferenceSession) {}
 
-  async run(feeds: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>> {
+  async run(feeds: Record<string, BackendTensor>, outputs?: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, [...t.dims]);
-    const out = await this.session.run(ortFeeds);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    if (outputs && Object.keys(outputs).length) {
+      // preallocated outputs: ORT writes into these buffers (the others it allocates itself)
+      const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(this.session.outputNames.map((n) => [n, null]));
+      for (const [name, t] of Object.entries(outputs)) fetches[name] = new ort.Tensor(t.type, t.data, [...t.dims]);
+      out = await this.session.run(ortFeeds, fetches);
+    } else out = await this.session.run(ortFeeds);
     const result: Record<string, BackendOutput> = {};
     for (const [name, t] of Object.entries(out)) result[name] = { data: (t as ort.Tensor).data as ArrayLike<number | bigint>, dims: (t as ort.Tensor).dims };
     return result;

@@ -56,8 +56,14 @@ export class Executable {
   get inputNames(): string[] { return this.graph.inputs.map((v) => v.name!); }
   get outputNames(): string[] { return this.graph.outputs.map((v) => v.name!); }
 
-  /** Run with inputs by name (or positionally); returns outputs in graph order. */
-  async run(feeds: Feeds | NDArray[]): Promise<NDArray[]> {
+  /**
+   * Run with inputs by name (or positionally); returns outputs in graph order. `outputs` may give
+   * NDArrays (by output name, float32, the output's shape) to write results into instead of fresh
+   * ones — e.g. the buffers of an earlier step, so a training loop recycles its parameter arrays
+   * instead of leaving one set per step to the garbage collector (BENCHMARKS.md, lever reuse-outputs).
+   * @example const [y] = await f.run({ x }, { outputs: { output: yPrev } });
+   */
+  async run(feeds: Feeds | NDArray[], opts: { outputs?: Record<string, NDArray> } = {}): Promise<NDArray[]> {
     const named: Feeds = Array.isArray(feeds) ? Object.fromEntries(feeds.map((a, i) => [this.inputNames[i], a])) : feeds;
     const ortFeeds: Record<string, BackendTensor> = {};
     for (const v of this.graph.inputs) {
@@ -78,13 +84,31 @@ export class Executable {
     for (const k of Object.keys(named)) {
       if (!this.inputNames.includes(k)) throw new Error(`run: unknown input '${k}' (expected inputs: ${this.inputNames.join(', ')})`);
     }
+    let outBuffers: Record<string, BackendTensor> | undefined;
+    if (opts.outputs) {
+      outBuffers = {};
+      for (const [n, a] of Object.entries(opts.outputs)) {
+        const v = this.graph.outputs.find((o) => o.name === n);
+        if (!v) throw new Error(`run: unknown output '${n}' (outputs: ${this.outputNames.join(', ')})`);
+        if (v.dtype !== 'float32' || a.ndim !== v.shape.length || v.shape.some((d, i) => typeof d === 'number' && d !== a.shape[i])) {
+          throw new Error(`run: output buffer '${n}' has shape [${a.shape.join(', ')}], the graph's output is ${v.dtype} [${v.shape.join(', ')}]`);
+        }
+        for (const f of Object.values(named)) {
+          if (f instanceof NDArray && f.data.buffer === a.data.buffer) throw new Error(`run: output buffer '${n}' shares memory with an input`);
+        }
+        outBuffers[n] = { type: 'float32', data: a.data, dims: [...a.shape] };
+      }
+    }
     let out: Awaited<ReturnType<BackendSession['run']>>;
     try {
-      out = await this.session.run(ortFeeds);
+      out = await this.session.run(ortFeeds, outBuffers);
     } catch (e) {
       throw explain(e as Error, this.origin, 'running');
     }
     return this.outputNames.map((n) => {
+      // a preallocated output is returned as the caller's own NDArray (ORT wrote into its memory; the
+      // backend's view of that memory must not outlive it)
+      if (opts.outputs?.[n]) return opts.outputs[n];
       const t = out[n];
       const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data, Number);
       const shape = t.dims.map(Number);

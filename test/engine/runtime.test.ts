@@ -31,3 +31,19 @@ test('run checks input names and static shapes', async () => {
   await assert.rejects(f.run({ y: NDArray.zeros([3]) } as never), /missing input 'x'/);
   await assert.rejects(f.run({ x: NDArray.zeros([4]) }), /input 'x' has shape \[4\], the graph expects \[3\]/);
 });
+
+test('run writes into preallocated output arrays when given, and checks them', async () => {
+  const f = await compile(trace((x: Value) => ({ y: add(x, 1), z: add(x, 2) }), [{ name: 'x', shape: [3] }]));
+  const y = NDArray.zeros([3]);
+  const [y1, z1] = await f.run({ x: NDArray.from([1, 2, 3]) }, { outputs: { y } });
+  assert.equal(y1, y, 'the given array is returned');
+  assert.deepEqual(y.toArray(), [2, 3, 4]);
+  assert.deepEqual(z1.toArray(), [3, 4, 5]);
+  // recycle: the next run writes into the same memory
+  await f.run({ x: NDArray.from([10, 20, 30]) }, { outputs: { y } });
+  assert.deepEqual(y.toArray(), [11, 21, 31]);
+  await assert.rejects(f.run({ x: NDArray.from([1, 2, 3]) }, { outputs: { w: NDArray.zeros([3]) } }), /unknown output 'w'/);
+  await assert.rejects(f.run({ x: NDArray.from([1, 2, 3]) }, { outputs: { y: NDArray.zeros([4]) } }), /output buffer 'y' has shape \[4\]/);
+  const x = NDArray.from([1, 2, 3]);
+  await assert.rejects(f.run({ x }, { outputs: { y: x } }), /shares memory with an input/);
+});
