@@ -6,7 +6,8 @@
  * Workloads (the same ones the PyTorch twins run):
  * - `unet-train`:  unet-s, batch 64 of 1x28x28: forward, eps-MSE loss (DDPM L_simple), backward, AdamW
  *                  (lr 1e-3, torch defaults) — one TrainStep.step (fused graph); one fixed batch.
- * - `unet-sample`: unet-s denoiser forward at batch 256 (denoiserFor: weights embedded) — one sampler step's model call.
+ * - `unet-sample`: unet-s denoiser forward at batch 256 (denoiserFor: weights embedded) — one sampler step's model call
+ *                  (weights perturbed so that none is exactly 0 or 1, like a trained model's; see trainedLike).
  * - `mlp-train`:   mlp-2d, batch 128 of 2-D points, same loss and optimizer.
  * - `mlp-sample`:  20 DDIM steps (eta 0, no clipping) over 10,000 points with mlp-2d through generate().
  *
@@ -64,6 +65,19 @@ async function denoiser(model: DiffusionModel, weights: Record<string, NDArray>,
 }
 
 /**
+ * Sampling workloads embed the weights in the graph, where the clean-up passes would fold the
+ * untrained GroupNorm affine (weights exactly 1, biases 0) away — a gain no trained model gives. So
+ * every weight gets a small deterministic perturbation (+ 0.01 u, u in [-0.5, 0.5)).
+ */
+function trainedLike(params: Record<string, NDArray>): Record<string, NDArray> {
+  const rng = new Philox(99);
+  return Object.fromEntries(Object.entries(params).map(([k, a]) => {
+    const u = rng.uniform(a.shape);
+    return [k, a.map((x, i) => x + 0.01 * (u.data[i] - 0.5))];
+  }));
+}
+
+/**
  * Lever reuse-outputs: the fused train-step graph writes new_p / new_m / new_v into the arrays that
  * the previous step read as p / m / v (TrainStep has replaced them by then, nothing else holds them).
  */
@@ -102,7 +116,7 @@ async function setup(workload: string, session: SessionOptions, v: Variant): Pro
   }
   if (workload === 'unet-sample') {
     const model = createModel('unet-s');
-    const params = model.initParams(new Philox(0));
+    const params = trainedLike(model.initParams(new Philox(0)));
     const B = 256;
     const denoise = await denoiser(model, params, B, session);
     const x = rng.normal([B, 1, 28, 28]);
@@ -111,7 +125,7 @@ async function setup(workload: string, session: SessionOptions, v: Variant): Pro
   }
   if (workload === 'mlp-sample') {
     const model = createModel('mlp-2d');
-    const params = model.initParams(new Philox(0));
+    const params = trainedLike(model.initParams(new Philox(0)));
     const N = 10000, steps = 20;
     const scheduler = DDIMScheduler.fromConfig({ num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 1e-4, beta_end: 0.02, clip_sample: false });
     const noise = rng.normal([N, 2]);
