@@ -22,18 +22,19 @@ const OUT_DIR = path.join(root, 'tmp/web-e2e/dist');
 const skip = noChromium;
 
 /** Fraction of pixels of a canvas that differ from white, and of those that are "blue" samples. */
-async function canvasInk(page: Page, selector: string): Promise<{ ink: number; blue: number; bright: number; w: number; h: number }> {
+async function canvasInk(page: Page, selector: string): Promise<{ ink: number; blue: number; bright: number; dark: number; w: number; h: number }> {
   return page.$eval(selector, (el) => {
     const c = el as HTMLCanvasElement;
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    let ink = 0, blue = 0, bright = 0;
+    let ink = 0, blue = 0, bright = 0, dark = 0;
     for (let i = 0; i < d.length; i += 4) {
       if (d[i] < 245 || d[i + 1] < 245 || d[i + 2] < 245) ink++;
       if (d[i + 2] > 150 && d[i] < 100) blue++;
       if (d[i] > 128 && d[i] === d[i + 1] && d[i + 1] === d[i + 2]) bright++;
+      if (d[i] < 50 && d[i] === d[i + 1] && d[i + 1] === d[i + 2]) dark++;
     }
     const n = d.length / 4;
-    return { ink: ink / n, blue: blue / n, bright: bright / n, w: c.width, h: c.height };
+    return { ink: ink / n, blue: blue / n, bright: bright / n, dark: dark / n, w: c.width, h: c.height };
   });
 }
 
@@ -117,8 +118,8 @@ describe('browser playground (web/)', { skip, timeout: 300_000 }, () => {
     await page.waitForFunction(() => document.getElementById('digits-canvas')?.dataset.drawn === '1', undefined, { timeout: 150_000 });
     const ink = await canvasInk(page, '#digits-canvas');
     assert.equal(ink.w, 10 * (28 * 3 + 2) - 2, 'expected one row of 10 digits');
-    // MNIST-like: a dark background with some bright strokes.
-    assert.ok(ink.bright > 0.03 && ink.bright < 0.6, `digit images do not look like strokes on black (bright fraction ${ink.bright.toFixed(3)})`);
+    // MNIST-like: mostly black background with some bright strokes (pure noise has neither).
+    assert.ok(ink.bright > 0.03 && ink.bright < 0.5 && ink.dark > 0.4, `digit images do not look like strokes on black (${JSON.stringify(ink)})`);
     await page.locator('#digits').screenshot({ path: path.join(SHOTS, '4-digits.png') });
     assert.deepEqual(errors, []);
   });
