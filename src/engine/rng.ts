@@ -1,7 +1,7 @@
 import { NDArray } from './ndarray.ts';
 
 /**
- * Source of random numbers for every stochastic path in diffuse (no Math.random anywhere).
+ * Source of random numbers for every stochastic path in diffuse (no unseeded global generator anywhere).
  * Implementations: `Philox` (counter-based, splittable; identical bits on every platform) and
  * `TorchGenerator` (reproduces torch.manual_seed(s); torch.randn(shape) on the CPU).
  */
