@@ -15,22 +15,24 @@ import { stats, type Stats } from './engine.ts';
 const { onnx } = onnxProto;
 
 /** A tiny ONNX graph builder (float32 inputs/outputs, int64/float initializers). */
-class Builder {
+export class Builder {
   nodes: onnxProto.onnx.INodeProto[] = [];
   inits: onnxProto.onnx.ITensorProto[] = [];
   inputs: onnxProto.onnx.IValueInfoProto[] = [];
   outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private n = 0;
+  private domains = new Set<string>();
   input(name: string, shape: number[]): string {
     this.inputs.push({ name, type: { tensorType: { elemType: 1, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } });
     return name;
   }
   output(name: string): void { this.outputs.push({ name, type: { tensorType: { elemType: 1 } } }); }
-  op(type: string, ins: string[], attrs: Record<string, number | number[]> = {}): string {
+  op(type: string, ins: string[], attrs: Record<string, number | number[]> = {}, domain = ''): string {
     const out = `t${this.n++}`;
     const T = onnx.AttributeProto.AttributeType;
+    if (domain) this.domains.add(domain);
     this.nodes.push({
-      opType: type, input: ins, output: [out], name: `n${this.n++}`,
+      opType: type, input: ins, output: [out], name: `n${this.n++}`, domain,
       attribute: Object.entries(attrs).map(([name, a]) => (Array.isArray(a) ? { name, type: T.INTS, ints: a } : { name, type: T.INT, i: a })),
     });
     return out;
@@ -48,7 +50,7 @@ class Builder {
   }
   bytes(): Uint8Array {
     return onnx.ModelProto.encode(onnx.ModelProto.create({
-      irVersion: 8, opsetImport: [{ domain: '', version: 17 }],
+      irVersion: 8, opsetImport: [{ domain: '', version: 17 }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       graph: { name: 'explore', node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },
     })).finish();
   }

@@ -11,6 +11,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { torchThreadEnv } from './workers.ts';
 import {
   NDArray, NORM_FORMULATION, UPSAMPLE_FORMULATION, Value, chooseWeightGradFormulation, compile, conv2d, conv2dInputGrad,
   conv2dWeightGrad, convGeometry, defaultThreads, grad, groupNorm, layerNorm, matmul, trace, upsampleNearest2d,
@@ -86,7 +87,7 @@ class TorchTwin {
   static async start(threads: number): Promise<TorchTwin | string> {
     if (!existsSync(PYTHON)) return `${PYTHON} not found`;
     const script = fileURLToPath(new URL('./engine_torch.py', import.meta.url));
-    const proc = spawn(PYTHON, [script, '--threads', String(threads), '--serve']);
+    const proc = spawn(PYTHON, [script, '--threads', String(threads), '--serve'], { env: { ...process.env, ...torchThreadEnv(threads) } });
     let stderr = '';
     proc.stderr.on('data', (d) => { stderr += String(d); });
     const twin = new TorchTwin(proc);

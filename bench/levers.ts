@@ -186,6 +186,15 @@ export const LEVERS: Record<string, LeverSpec[]> = {
       ],
     },
   ],
+  /** ONNX Runtime's NCHWc conv kernels for convolutions with run-time weights (ops/_conv.ts, emitConv). */
+  nchwc: [
+    {
+      title: 'unet-s train step b64: NCHWc convolutions with weights reordered in the graph', ...UNET_TRAIN, reps: 9, variants: [
+        { name: 'standard Conv (im2col + GEMM; before)', variant: { session: { nchwc: false } } },
+        { name: 'com.microsoft.nchwc Conv, forward and dx', variant: { session: { nchwc: true } } },
+      ],
+    },
+  ],
   /** Several sampler steps per ONNX Runtime run (bench/fused_sampler.ts). */
   'sampler-steps': [
     {

@@ -32,7 +32,7 @@ export async function runPairs(specs: PairSpec[], reps: number, threads: number,
   for (const spec of specs) {
     log(`${spec.name}: starting workers`);
     const ours = await oursWorker('ours', spec.workload, threads);
-    const twin = await torchWorker('PyTorch', spec.torch.script, spec.torch.args(threads));
+    const twin = await torchWorker('PyTorch', spec.torch.script, spec.torch.args(threads), threads);
     const workers: Worker[] = typeof twin === 'string' ? [ours] : [ours, twin];
     const [o, t] = await interleave(workers, reps, spec.warmup ?? 1, log);
     rows.push({ spec, ours: o, torch: t, torchNote: typeof twin === 'string' ? twin : undefined });

@@ -97,11 +97,22 @@ export function oursWorker(label: string, workload: string, threads: number, var
   return Worker.start(label, process.execPath, ['--import', 'tsx', here('./worker.ts'), workload, '--threads', String(threads), '--variant', JSON.stringify(variant)]);
 }
 
-/** Start a PyTorch twin, or return why it cannot run. */
-export async function torchWorker(label: string, script: string, args: string[]): Promise<Worker | string> {
+/**
+ * Environment that holds a PyTorch twin to `threads` threads everywhere. `torch.set_num_threads` covers
+ * ATen's OpenMP pool only: Debian's torch calls OpenBLAS (openblas-pthread) for matmuls, which starts
+ * one thread per core unless told otherwise — measured: a "1-thread" 1024^3 matmul took 16.7 ms wall
+ * and 33.4 ms CPU (two cores) without this, 29.9 / 29.9 ms with it.
+ */
+export function torchThreadEnv(threads: number): Record<string, string> {
+  const n = String(threads);
+  return { OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n };
+}
+
+/** Start a PyTorch twin with `threads` threads (see torchThreadEnv), or return why it cannot run. */
+export async function torchWorker(label: string, script: string, args: string[], threads: number): Promise<Worker | string> {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   try {
-    return await Worker.start(label, PYTHON, [here(script), ...args]);
+    return await Worker.start(label, PYTHON, [here(script), ...args], torchThreadEnv(threads));
   } catch (e) {
     const msg = (e as Error).message;
     if (/No module named 'torch'/.test(msg)) return `torch is not installed for ${PYTHON}`;

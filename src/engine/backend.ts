@@ -64,6 +64,11 @@ export interface RuntimeBackend {
   createSession(modelBytes: Uint8Array, options: SessionOptions): Promise<BackendSession>;
   /** Threads a session uses when `intraOpNumThreads` is not given. */
   defaultThreads(): number;
+  /**
+   * Channel block of the build's CPU NCHWc kernels (com.microsoft.nchwc), or 0 / absent when it has
+   * none; compile() then lowers run-time-weight convolutions to them (trace.ts, LowerTarget).
+   */
+  nchwcBlockSize?(): Promise<number>;
 }
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';

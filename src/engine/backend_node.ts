@@ -6,6 +6,7 @@
  *   const session = await nodeBackend.createSession(modelBytes, { intraOpNumThreads: 2 });
  */
 import os from 'node:os';
+import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import type { BackendOutput, BackendSession, BackendTensor, RuntimeBackend, SessionOptions } from './backend.ts';
 
@@ -37,10 +38,55 @@ class NodeSession implements BackendSession {
   }
 }
 
+let nchwcProbe: Promise<number> | undefined;
+
+/**
+ * The NCHWc block size of this onnxruntime-node build on this CPU (8 with AVX2, 16 with AVX-512; it
+ * is MLAS's runtime choice and not exposed to JS), found by running ReorderInput on x[c, w] = 2c + w
+ * (32 channels, width 2): in NCHWc with block b, x[0, 1] = 1 lands at flat index b. 0 when the kernel
+ * is missing or the answer is not a plausible block (the engine then uses standard Conv only).
+ */
+function probeNchwcBlock(): Promise<number> {
+  nchwcProbe ??= (async () => {
+    try {
+      const bytes = nchwcProbeModel();
+      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
+      const x = Float32Array.from({ length: 64 }, (_, i) => i);  // [1, 32, 1, 2]: x[c, w] = 2c + w
+      const out = await session.run({ x: new ort.Tensor('float32', x, [1, 32, 1, 2]) });
+      const y = (Object.values(out)[0] as ort.Tensor).data as Float32Array;
+      await session.release();
+      const b = y.indexOf(1);
+      return [4, 8, 16, 32].includes(b) ? b : 0;
+    } catch {
+      return 0;
+    }
+  })();
+  return nchwcProbe;
+}
+
+/** A model with one com.microsoft.nchwc ReorderInput of x [1, 32, 1, 2]. */
+function nchwcProbeModel(): Uint8Array {
+  const { onnx } = onnxProto;
+  const info = (name: string, dims?: number[]): onnxProto.onnx.IValueInfoProto => ({
+    name, type: { tensorType: { elemType: 1, ...(dims ? { shape: { dim: dims.map((d) => ({ dimValue: d })) } } : {}) } },
+  });
+  return onnx.ModelProto.encode(onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft.nchwc', version: 1 }],
+    graph: {
+      name: 'nchwc_probe',
+      node: [{ name: 'probe', opType: 'ReorderInput', domain: 'com.microsoft.nchwc', input: ['x'], output: ['y'] }],
+      input: [info('x', [1, 32, 1, 2])],
+      output: [info('y')],
+    },
+  })).finish();
+}
+
 /** onnxruntime-node as a RuntimeBackend. */
 export const nodeBackend: RuntimeBackend = {
   name: 'onnxruntime-node',
   defaultThreads,
+  nchwcBlockSize: probeNchwcBlock,
   async createSession(bytes: Uint8Array, options: SessionOptions): Promise<BackendSession> {
     const opts: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(),

@@ -9,7 +9,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { Graph, Node, Value, type DType, type Shape } from './graph.ts';
-import { getOp, type LowerCtx, type OnnxAttr } from './trace.ts';
+import { PORTABLE_TARGET, getOp, type LowerCtx, type LowerTarget, type OnnxAttr } from './trace.ts';
 
 const { onnx } = onnxProto;
 
@@ -29,6 +29,8 @@ export interface ExportOptions {
   name?: string;
   /** Free-form key/value metadata (e.g. the model config) stored in the model. */
   metadata?: Record<string, string>;
+  /** Runtime-specific lowering (default: none, a portable model). compile() passes its backend's. */
+  target?: LowerTarget;
 }
 
 /** Map from emitted ONNX node name to the traced node it came from. */
@@ -61,14 +63,17 @@ export function toOnnxProto(g: Graph, opts: ExportOptions = {}): { model: onnxPr
   };
   let current: Node | undefined;
   let sub = 0;
+  const domains = new Set<string>();
   const ctx: LowerCtx = {
     name,
+    target: opts.target ?? PORTABLE_TARGET,
     outputs: (node) => node.outputs.map(name),
-    emit(opType, inputs, attrs = {}, outputs = 1) {
+    emit(opType, inputs, attrs = {}, outputs = 1, domain) {
       const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => `t${fresh++}`) : outputs;
       const nodeName = `${current!.op}_${current!.id}${sub++ ? `_${sub - 1}` : ''}`;
       origin.set(nodeName, current!);
-      nodes.push({ name: nodeName, opType, input: inputs, output: outs, attribute: Object.entries(attrs).map(([k, a]) => attribute(k, a)) });
+      if (domain) domains.add(domain);
+      nodes.push({ name: nodeName, opType, input: inputs, output: outs, attribute: Object.entries(attrs).map(([k, a]) => attribute(k, a)), ...(domain ? { domain } : {}) });
       return outs;
     },
     constInt64(values, shape = [values.length], nm) {
@@ -93,7 +98,7 @@ export function toOnnxProto(g: Graph, opts: ExportOptions = {}): { model: onnxPr
     irVersion: IR_VERSION,
     producerName: 'diffuse',
     producerVersion: '0.1.0',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...[...domains].map((domain) => ({ domain, version: 1 }))],
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: opts.name ?? 'diffuse_graph',

@@ -27,6 +27,11 @@ export interface SessionOptions extends BackendSessionOptions {
    * Applies to graphs with an output named 'loss' (or `forward`); others are left alone.
    */
   remat?: false | RematPolicy | RematOptions;
+  /**
+   * Lower convolutions whose weights are computed at run time (a training step's parameters) to ONNX
+   * Runtime's NCHWc kernels when the backend has them (default true; ops/_conv.ts, emitConv).
+   */
+  nchwc?: boolean;
 }
 
 let defaults: SessionOptions = {};
@@ -159,7 +164,7 @@ async function cacheKey(bytes: Uint8Array, options: SessionOptions): Promise<str
 
 /** Compile (or fetch from the cache) an ONNX Runtime session for `graph`. */
 export async function compile(graph: Graph, compileOptions: SessionOptions = {}): Promise<Executable> {
-  const { optimize = true, remat = 'elementwise', ...options } = { ...defaults, ...compileOptions };
+  const { optimize = true, remat = 'elementwise', nchwc = true, ...options } = { ...defaults, ...compileOptions };
   if (optimize !== false) graph = optimizeGraph(graph, optimize === true ? {} : optimize).graph;
   if (remat !== false) {
     const r = rematerialize(graph, typeof remat === 'string' ? { policy: remat } : remat);
@@ -170,9 +175,10 @@ export async function compile(graph: Graph, compileOptions: SessionOptions = {})
       options.config = { ...options.config, 'optimization.disable_specified_optimizers': off ? `${off},CommonSubexpressionElimination` : 'CommonSubexpressionElimination' };
     }
   }
-  const { model, origin } = toOnnxProto(graph);
-  const bytes = onnxProto.onnx.ModelProto.encode(model).finish();
   const backend = await getBackend();
+  const nchwcBlock = nchwc && backend.nchwcBlockSize ? await backend.nchwcBlockSize() : 0;
+  const { model, origin } = toOnnxProto(graph, { target: { nchwcBlock } });
+  const bytes = onnxProto.onnx.ModelProto.encode(model).finish();
   const key = `${backend.name}:${await cacheKey(bytes, options)}`;
   let hit = cache.get(key);
   if (!hit) {

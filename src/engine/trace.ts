@@ -14,8 +14,13 @@ import type { NDArray } from './ndarray.ts';
 export interface LowerCtx {
   /** ONNX tensor name of a Value. */
   name(v: Value): string;
-  /** Emit an ONNX node; returns its output names (fresh ones unless given). */
-  emit(opType: string, inputs: string[], attrs?: Record<string, OnnxAttr>, outputs?: string[] | number): string[];
+  /**
+   * Emit an ONNX node; returns its output names (fresh ones unless given). `domain` names an operator
+   * set other than the default one (e.g. ONNX Runtime's 'com.microsoft.nchwc', see LowerTarget).
+   */
+  emit(opType: string, inputs: string[], attrs?: Record<string, OnnxAttr>, outputs?: string[] | number, domain?: string): string[];
+  /** What the runtime that will run the model offers beyond standard ONNX (nothing for a plain export). */
+  target: LowerTarget;
   /** An int64 initializer (e.g. axes, shapes); 1-D unless a shape is given. */
   constInt64(values: readonly number[], shape?: readonly number[], name?: string): string;
   /** A float32 initializer; 1-D unless a shape is given. */
@@ -23,6 +28,23 @@ export interface LowerCtx {
   /** Names of the node's outputs, in order. */
   outputs(node: Node): string[];
 }
+
+/**
+ * Runtime-specific lowering choices. A plain export (`toOnnx`) uses none of them, so exported files
+ * stay standard ONNX; `compile()` fills them from its backend.
+ */
+export interface LowerTarget {
+  /**
+   * Channel block of ONNX Runtime's CPU NCHWc kernels (8 with AVX2, 16 with AVX-512), or 0 when they
+   * are not available. When > 0, convolutions whose weights are computed at run time (graph inputs, as
+   * in a training step) are lowered to com.microsoft.nchwc Conv with the weights reordered in the
+   * graph — the kernel ONNX Runtime itself picks only for constant weights (ops/_conv.ts, emitConv).
+   */
+  nchwcBlock: number;
+}
+
+/** The target of a plain, portable export. */
+export const PORTABLE_TARGET: LowerTarget = { nchwcBlock: 0 };
 
 export type OnnxAttr = number | string | number[] | { float: number } | { floats: number[] };
 

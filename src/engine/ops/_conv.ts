@@ -5,7 +5,7 @@
  * (the ONNX Conv / PyTorch Conv2d formula).
  */
 import { formatShape, type Dim, type Value } from '../graph.ts';
-import { ShapeError, apply1, callerSite } from '../trace.ts';
+import { ShapeError, apply1, callerSite, type LowerCtx } from '../trace.ts';
 
 /** Convolution geometry in ONNX order: pads = [top, left, bottom, right]. */
 export interface ConvGeometry {
@@ -114,4 +114,64 @@ export function withShapes<T>(op: string, inputs: readonly Value[], f: () => T):
 /** The registered 'conv2d' op with explicit geometry (for the gradient ops' VJPs, without importing conv2d.ts). */
 export function convForward(x: Value, w: Value, geo: ConvGeometry): Value {
   return apply1('conv2d', [x, w], { ...geo });
+}
+
+/** ONNX Runtime's operator set of the CPU NCHWc kernels (contrib ops; internal, but registered in every CPU build). */
+export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
+
+/**
+ * Emit a 2-D convolution of `x` [N, C, H, W] (ONNX name) with the weight `w` [Co, C / group, kh, kw]
+ * and optional bias `b` [Co] into `outputs`.
+ *
+ * Where the target has ONNX Runtime's NCHWc kernels (ctx.target.nchwcBlock = B > 0) and the weight is
+ * computed at run time (`weightIsConstant` false: a graph input such as a trained parameter, or
+ * derived from one), the conv becomes ReorderInput -> com.microsoft.nchwc Conv -> ReorderOutput with
+ * the weight reordered in the graph by Reshape/Transpose into the kernel's blocked layout
+ *   OIHWBiBo: w'[o / B, c / B, kh, kw, c % B, o % B] = w[o, c, kh, kw]   (C a multiple of B)
+ *   OIHWBo:   w'[o / B, c, kh, kw, o % B]            = w[o, c, kh, kw]   (C < B: the input stays NCHW)
+ * and then viewed as [Co, C, kh, kw] again. ONNX Runtime's own NCHWc transformer does this only for
+ * constant weights; with weights as inputs its plain Conv (im2col + GEMM) ran at 53-69 GFLOP/s against
+ * 70-84 GFLOP/s for this path on the unet-s shapes (1 thread, bench/nchwc_explore.ts), so a training
+ * step gets the faster kernel too. Otherwise (group > 1, Co not a multiple of B, a portable export,
+ * constant weights) a standard ONNX Conv.
+ */
+export function emitConv(
+  ctx: LowerCtx, x: string, w: string, b: string | undefined, geo: ConvGeometry,
+  dims: { C: number; Co: number; kh: number; kw: number }, outputs: string[], weightIsConstant: boolean,
+): void {
+  const B = ctx.target.nchwcBlock;
+  const { C, Co, kh, kw } = dims;
+  const attrs = onnxConvAttrs(geo, [kh, kw]);
+  const blocked = C % B === 0 || C < B;
+  if (!(B > 0) || weightIsConstant || geo.group !== 1 || Co % B !== 0 || !blocked) {
+    ctx.emit('Conv', b ? [x, w, b] : [x, w], attrs, outputs);
+    return;
+  }
+  const K = kh * kw;
+  let wr: string;
+  if (C % B === 0) {
+    const [r] = ctx.emit('Reshape', [w, ctx.constInt64([Co / B, B, C / B, B, K])]);
+    [wr] = ctx.emit('Transpose', [r], { perm: [0, 2, 4, 3, 1] });
+  } else {
+    const [r] = ctx.emit('Reshape', [w, ctx.constInt64([Co / B, B, C * K])]);
+    [wr] = ctx.emit('Transpose', [r], { perm: [0, 2, 1] });
+  }
+  const [wb] = ctx.emit('Reshape', [wr, ctx.constInt64([Co, C, kh, kw])]);
+  const [xb] = C % B === 0 ? ctx.emit('ReorderInput', [x], {}, 1, NCHWC_DOMAIN) : [x];
+  const [yb] = ctx.emit('Conv', b ? [xb, wb, b] : [xb, wb], attrs, 1, NCHWC_DOMAIN);
+  ctx.emit('ReorderOutput', [yb], { channels: Co }, outputs, NCHWC_DOMAIN);
+}
+
+/** Whether `v` is fixed when the model is built: a constant, or computed from constants only. */
+export function isConstantValue(v: Value): boolean {
+  const seen = new Set<Value>();
+  const stack = [v];
+  while (stack.length) {
+    const u = stack.pop()!;
+    if (seen.has(u)) continue;
+    seen.add(u);
+    if (!u.producer) return false; // a graph input
+    stack.push(...u.producer.inputs);
+  }
+  return true;
 }

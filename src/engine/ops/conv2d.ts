@@ -15,7 +15,7 @@
  */
 import { apply1, registerOp } from '../trace.ts';
 import { formatShape, type Value } from '../graph.ts';
-import { convGeometry, convOutShape, geometryOf, onnxConvAttrs, staticDim, withShapes, type Conv2dOptions } from './_conv.ts';
+import { convGeometry, convOutShape, emitConv, geometryOf, isConstantValue, staticDim, withShapes, type Conv2dOptions } from './_conv.ts';
 import { conv2dInputGrad } from './conv2d_input_grad.ts';
 import { conv2dWeightGrad } from './conv2d_weight_grad.ts';
 import { sum } from './reduce_sum.ts';
@@ -46,8 +46,9 @@ registerOp({
     return [{ shape: [N, Co, Ho, Wo], dtype: 'float32' }];
   },
   lower(ctx, node) {
-    const w = node.inputs[1];
-    ctx.emit('Conv', node.inputs.map((v) => ctx.name(v)), onnxConvAttrs(geometryOf(node.attrs), w.shape.slice(2) as number[]), ctx.outputs(node));
+    const [x, w, b] = node.inputs;
+    const [Co, , kh, kw] = w.shape as number[];
+    emitConv(ctx, ctx.name(x), ctx.name(w), b ? ctx.name(b) : undefined, geometryOf(node.attrs), { C: x.shape[1] as number, Co, kh, kw }, ctx.outputs(node), isConstantValue(w));
   },
   vjp(node, [g]) {
     if (!g) return node.inputs.map(() => null);

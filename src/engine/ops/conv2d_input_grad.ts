@@ -19,7 +19,7 @@
  */
 import { apply1, registerOp } from '../trace.ts';
 import { formatShape, type Value } from '../graph.ts';
-import { convForward, convOutShape, geometryOf, onnxConvAttrs, staticDim, type ConvGeometry } from './_conv.ts';
+import { convForward, convOutShape, emitConv, geometryOf, isConstantValue, onnxConvAttrs, staticDim, type ConvGeometry } from './_conv.ts';
 import { conv2dWeightGrad } from './conv2d_weight_grad.ts';
 
 export type InputGradFormulation = 'auto' | 'flipped_conv' | 'conv_transpose';
@@ -71,7 +71,7 @@ registerOp({
       }
       const eh = geo.dilations[0] * (kh - 1), ew = geo.dilations[1] * (kw - 1);
       const flipped: ConvGeometry = { strides: [1, 1], dilations: geo.dilations, group: G, pads: [eh - geo.pads[0], ew - geo.pads[1], eh - geo.pads[2], ew - geo.pads[3]] };
-      ctx.emit('Conv', [ctx.name(g), wt], onnxConvAttrs(flipped, [kh, kw]), ctx.outputs(node));
+      emitConv(ctx, ctx.name(g), wt, undefined, flipped, { C: Co, Co: G * Cig, kh, kw }, ctx.outputs(node), isConstantValue(w));
     } else {
       // ConvTranspose output = (Ho - 1) s - padBegin - padEnd + d (k - 1) + 1 + output_padding
       const Ho = g.shape[2] as number, Wo = g.shape[3] as number;
