@@ -3,14 +3,14 @@
  * ONNX op type (and the top nodes). Development tool for the levers of issue 6.
  *
  *   npx tsx bench/profile.ts unet-sample|unet-train [--runs N] [--threads N] [--level all|extended|basic|disabled]
- *                            [--no-passes] [--no-remat] [--top K] [--dump model.onnx]
+ *                            [--no-passes] [--no-remat] [--no-nchwc] [--top K] [--dump model.onnx]
  *
  * Uses onnxruntime-node directly (the engine's backend does not expose profiling), on the graph
  * and with the session settings the engine uses by default (passes, remat, no memory patterns, no spinning).
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { NDArray, Philox, grad, toOnnx, trace, type Graph, type Value } from '../src/engine/index.ts';
+import { NDArray, Philox, getBackend, grad, toOnnx, trace, type Graph, type Value } from '../src/engine/index.ts';
 import { optimizeGraph, rematerialize } from '../src/engine/optimize/index.ts';
 import { createModel } from '../src/models/registry.ts';
 import { withParams } from '../src/nn/module.ts';
@@ -55,7 +55,8 @@ const feeds = built.feeds;
 // as compile() does by default: clean-up passes, then (training graphs) remat 'elementwise'
 let graph = args.includes('--no-passes') ? built.graph : optimizeGraph(built.graph).graph;
 if (!args.includes('--no-remat')) graph = rematerialize(graph).graph;
-const bytes = toOnnx(graph);
+const nchwcBlock = args.includes('--no-nchwc') ? 0 : await (await getBackend()).nchwcBlockSize?.() ?? 0;
+const bytes = toOnnx(graph, { target: { nchwcBlock } });
 if (args.includes('--dump')) writeFileSync(opt('--dump', 'model.onnx'), bytes);
 const prefix = `/tmp/diffuse_profile_${process.pid}`;
 const session = await ort.InferenceSession.create(bytes, {

@@ -92,9 +92,13 @@ export class Worker {
 
 const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
 
-/** Start our worker for `workload` with a variant (see bench/worker.ts). */
-export function oursWorker(label: string, workload: string, threads: number, variant: Record<string, unknown> = {}): Promise<Worker> {
-  return Worker.start(label, process.execPath, ['--import', 'tsx', here('./worker.ts'), workload, '--threads', String(threads), '--variant', JSON.stringify(variant)]);
+/**
+ * Start our worker for `workload` with a variant (see bench/worker.ts); `root` runs the worker of
+ * another checkout of the project instead (bench/ab.ts: the same workload at an older revision).
+ */
+export function oursWorker(label: string, workload: string, threads: number, variant: Record<string, unknown> = {}, root?: string): Promise<Worker> {
+  const script = root ? `${root}/bench/worker.ts` : here('./worker.ts');
+  return Worker.start(label, process.execPath, ['--import', 'tsx', script, workload, '--threads', String(threads), '--variant', JSON.stringify(variant)]);
 }
 
 /**

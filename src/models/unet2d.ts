@@ -19,10 +19,11 @@
  *   const params = unet.initParams(new Philox(0));
  *   // inside trace(): withParams(unet, p, () => unet.forward(x, t))   x [n, 1, 28, 28], t [n] -> [n, 1, 28, 28]
  */
-import { add, mul, silu, sub, type Value } from '../engine/index.ts';
+import { add, mul, sub, type Value } from '../engine/index.ts';
 import { Conv2d } from '../nn/conv2d.ts';
 import { Embedding } from '../nn/embedding.ts';
 import { GroupNorm } from '../nn/group_norm.ts';
+import { SILU } from '../nn/activations.ts';
 import { Module } from '../nn/module.ts';
 import { TimestepEmbedding } from '../nn/timestep_embedding.ts';
 import { Timesteps } from '../nn/timesteps.ts';
@@ -262,6 +263,6 @@ export class UNet2DModel extends Module {
     // 5. up (each block pops one skip per resnet)
     for (const block of this.upBlocks) x = block.forward(x, skips, emb);
     // 6. post-process
-    return this.convOut.forward(silu(this.convNormOut.forward(x)));
+    return this.convOut.forward(this.convNormOut.forward(x, SILU));
   }
 }

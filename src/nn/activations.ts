@@ -11,9 +11,12 @@ import { gelu, relu, silu, type Value } from '../engine/index.ts';
 export type ActivationName = 'silu' | 'swish' | 'gelu' | 'relu';
 export type Activation = (x: Value) => Value;
 
+/** The SiLU activation (one function object, so layers can recognise it and fuse it, e.g. GroupNorm). */
+export const SILU: Activation = (x) => silu(x);
+
 const ACTIVATIONS: Record<ActivationName, Activation> = {
-  silu: (x) => silu(x),
-  swish: (x) => silu(x),
+  silu: SILU,
+  swish: SILU,
   gelu: (x) => gelu(x),
   relu: (x) => relu(x),
 };

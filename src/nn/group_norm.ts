@@ -5,8 +5,10 @@
  * @example
  *   const norm = new GroupNorm(8, 64);           // 8 groups of 8 channels, eps 1e-5
  *   const h = norm.forward(x);                   // [n, 64, 14, 14]
+ *   const a = norm.forward(x, SILU);             // silu(norm(x)), fused
  */
-import { groupNorm, type Value } from '../engine/index.ts';
+import { groupNorm, groupNormSilu, type Value } from '../engine/index.ts';
+import { SILU, type Activation } from './activations.ts';
 import { Module, init, type Parameter } from './module.ts';
 
 export interface GroupNormOptions {
@@ -31,7 +33,13 @@ export class GroupNorm extends Module {
     this.bias = affine ? this.param('bias', [numChannels], init.zeros()) : null;
   }
 
-  forward(x: Value): Value {
-    return groupNorm(x, this.numGroups, this.weight?.value, this.bias?.value, this.eps);
+  /**
+   * Normalise `x`, then apply `activation` if given; SiLU is fused into the norm (groupNormSilu: one
+   * op whose backward pass needs fewer full-size passes, BENCHMARKS.md lever gn-silu).
+   */
+  forward(x: Value, activation?: Activation): Value {
+    if (activation === SILU) return groupNormSilu(x, this.numGroups, this.weight?.value, this.bias?.value, this.eps);
+    const y = groupNorm(x, this.numGroups, this.weight?.value, this.bias?.value, this.eps);
+    return activation ? activation(y) : y;
   }
 }

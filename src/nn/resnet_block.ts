@@ -92,20 +92,20 @@ export class ResnetBlock2D extends Module {
 
   /** x [n, inChannels, H, W], temb [n, tembChannels] (or null) -> [n, outChannels, H, W]. */
   forward(x: Value, temb: Value | null): Value {
-    let h = this.conv1.forward(this.act(this.norm1.forward(x)));
+    let h = this.conv1.forward(this.norm1.forward(x, this.act));
     let t: Value | null = null;
     if (this.timeEmbProj && temb) {
       t = this.timeEmbProj.forward(this.skipTimeAct ? temb : this.act(temb));
       t = reshape(t, [t.shape[0], t.shape[1], 1, 1]);
     }
     if (this.timeEmbeddingNorm === 'default') {
-      h = this.norm2.forward(t ? add(h, t) : h);
+      h = this.norm2.forward(t ? add(h, t) : h, this.act);
     } else {
       if (!t) throw new Error('ResnetBlock2D.forward: temb must be given when timeEmbeddingNorm is "scale_shift"');
       const [scale, shift] = chunk(t, 2, 1);
-      h = add(mul(this.norm2.forward(h), add(scale, 1)), shift);
+      h = this.act(add(mul(this.norm2.forward(h), add(scale, 1)), shift));
     }
-    h = this.conv2.forward(this.dropout.forward(this.act(h)));
+    h = this.conv2.forward(this.dropout.forward(h));
     const skip = this.convShortcut ? this.convShortcut.forward(x) : x;
     const y = add(skip, h);
     return this.outputScaleFactor === 1 ? y : div(y, this.outputScaleFactor);

@@ -45,7 +45,7 @@ const CHEAP = new Set([
   'reshape', 'transpose', 'broadcast', 'identity', 'stop_gradient', 'upsample_nearest2d', 'concat', 'slice', 'erf', 'where',
 ]);
 /** Ops only 'all' recomputes. */
-const COSTLY = new Set(['conv2d', 'linear', 'matmul', 'layer_norm', 'softmax', 'reduce_mean', 'reduce_sum', 'avg_pool2d']);
+const COSTLY = new Set(['conv2d', 'linear', 'matmul', 'layer_norm', 'group_norm', 'softmax', 'reduce_mean', 'reduce_sum', 'avg_pool2d']);
 
 const SMALL = 65536;
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NDArray, Value, compile, grad, groupNorm, mul, sum, trace, type NormFormulation } from '../../../src/engine/index.ts';
+import { NDArray, Value, compile, grad, groupNorm, groupNormSilu, mul, sum, trace, type NormFormulation } from '../../../src/engine/index.ts';
 import { assertClose, checkTorchCase, gradcheck, loadTorchCases, runFn, testData } from '../_gradcheck.ts';
 
 /** Closed form (Wu & He 2018 eqs. 1-3): statistics per (n, group) over its channels and positions. */
@@ -34,6 +34,43 @@ test('groupNorm forward equals the closed form (both formulations, with and with
 
 test('groupNorm gradients match finite differences', async () => {
   for (const f of forms) await gradcheck((a, k, c) => groupNorm(a, 2, k, c, 1e-5, f), [testData([2, 4, 2, 2], 4), testData([4], 5), testData([4], 6)]);
+});
+
+test('groupNorm without affine, or with weight only: gradients match finite differences', async () => {
+  for (const f of forms) {
+    await gradcheck((a) => groupNorm(a, 2, null, null, 1e-5, f), [testData([2, 4, 3, 2], 14)]);
+    await gradcheck((a, k) => groupNorm(a, 4, k, null, 1e-5, f), [testData([1, 8, 2, 2], 15), testData([8], 16)]);
+  }
+});
+
+const siluRef = (v: Float32Array): Float32Array => v.map((z) => z / (1 + Math.exp(-z)));
+
+test('groupNormSilu forward equals silu of the closed form (both formulations)', async () => {
+  const x = testData([2, 6, 3, 2], 10), w = testData([6], 11), b = testData([6], 12);
+  for (const f of forms) {
+    assertClose(await runFn((a, k, c) => groupNormSilu(a, 3, k, c, 1e-5, f), [x, w, b]), siluRef(groupNormRef(x, 3, w, b, 1e-5)), 1e-5, 1e-5, f);
+    assertClose(await runFn((a) => groupNormSilu(a, 2, null, null, 1e-5, f), [x]), siluRef(groupNormRef(x, 2, null, null, 1e-5)), 1e-5, 1e-5, f);
+  }
+});
+
+test('groupNormSilu gradients match finite differences (affine, none, weight only)', async () => {
+  for (const f of forms) {
+    await gradcheck((a, k, c) => groupNormSilu(a, 2, k, c, 1e-5, f), [testData([2, 4, 2, 3], 17), testData([4], 18), testData([4], 19)]);
+    await gradcheck((a) => groupNormSilu(a, 2, null, null, 1e-5, f), [testData([2, 4, 2, 2], 20)]);
+    await gradcheck((a, k) => groupNormSilu(a, 1, k, null, 1e-5, f), [testData([2, 3, 2, 2], 21), testData([3], 22)]);
+  }
+});
+
+test('groupNormSilu: the hand-written VJP equals autodiff of the composite on a UNet-sized block (symbolic batch)', async () => {
+  const run = async (f: NormFormulation): Promise<NDArray[]> => {
+    const g = trace((x: Value, w: Value, b: Value, a: Value) => {
+      const y = groupNormSilu(x, 8, w, b, 1e-5, f);
+      return [y, ...grad(sum(mul(y, a)), [x, w, b])];
+    }, [{ name: 'x', shape: ['batch', 32, 14, 14] }, { name: 'w', shape: [32] }, { name: 'b', shape: [32] }, { name: 'a', shape: ['batch', 32, 14, 14] }]);
+    return (await compile(g)).run([testData([4, 32, 14, 14], 23, -3, 3), testData([32], 24), testData([32], 25), testData([4, 32, 14, 14], 26)]);
+  };
+  const [native, composite] = [await run('native'), await run('composite')];
+  native.forEach((v, i) => assertClose(v, composite[i], 1e-4, 1e-5, ['y', 'dx', 'dweight', 'dbias'][i]));
 });
 
 test('groupNorm forward and VJP match PyTorch (both formulations)', async () => {
