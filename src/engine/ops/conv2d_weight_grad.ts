@@ -18,13 +18,14 @@
  * - 'valid_conv' (groups = 1 only; for comparison): dW^T as one big Conv of x^T [C, N, H, W] with
  *   kernel g^T [Co, N, Ho, Wo] (kernel dilation = stride, conv stride = dilation).
  *
- * Rule ('auto'): 'im2col', unless its patch matrix would exceed IM2COL_MAX_BYTES (batch size taken
- * as 64 when symbolic), then 'shifted' (a memory rule: about as fast, a (kh kw)-th of the memory).
- * The limit is 32 MiB: in the unet-s train step at batch 64 all 28x28 convs (58-173 MB patch
- * matrices) go per-tap, the stride-2 down-sampling convs (<= 29 MB) keep im2col (per-tap is ~3x
- * slower there); this lowers the step's peak RSS by ~280 MiB at equal speed (BENCHMARKS.md, levers
- * train-memory-time and dw-limit; it was 512 MiB before). Isolated 1-thread timings of the per-tap
- * form at stride 1 equal im2col's (64x{32,64,96}x28x28 and 64x{64,128}x14x14).
+ * Rule ('auto'): 'shifted' at stride 1 (kernels larger than 1x1, at least PER_TAP_MIN_CHANNELS = 16
+ * input channels) and wherever im2col's patch matrix would exceed IM2COL_MAX_BYTES (batch size taken
+ * as 64 when symbolic); else 'im2col' (strided convs, 1x1 kernels, few channels). Measured on the
+ * unet-s train step b64 at 1 thread: with the g-shifting per-tap form, per-tap at every stride-1
+ * conv is 1.03x faster than im2col for the 14x14 / 7x7 ones (bench/ab.ts), and all convs per-tap
+ * (strided too) was no faster (lever dw-limit). The 32 MiB limit keeps the 28x28 convs' 58-173 MB
+ * patch matrices out of memory at any stride (peak RSS -280 MiB at equal speed when it was chosen;
+ * levers train-memory-time and dw-limit).
  *
  * VJP (bilinear in g and x): for a cotangent V of dW, <V, dW> = <conv2d(x, V), g>, so
  * d/dg = conv2d(x, V) and d/dx = conv2d_input_grad(g, V).
@@ -57,12 +58,20 @@ export function setIm2colMaxBytes(bytes: number): number {
   return prev;
 }
 
-/** The formulation 'auto' picks for input [N, C, H, W] (N may be symbolic) and output size [Ho, Wo]. */
-export function chooseWeightGradFormulation(n: number | string, c: number, kernel: readonly [number, number], outSize: readonly [number, number]): 'im2col' | 'shifted' {
+/**
+ * The formulation 'auto' picks for input [N, C, H, W] (N may be symbolic), output size [Ho, Wo] and
+ * `strides` (default 1).
+ */
+export function chooseWeightGradFormulation(n: number | string, c: number, kernel: readonly [number, number], outSize: readonly [number, number], strides: readonly [number, number] = [1, 1]): 'im2col' | 'shifted' {
   const batch = typeof n === 'number' ? n : 64;
   const bytes = 4 * batch * c * kernel[0] * kernel[1] * outSize[0] * outSize[1];
-  return bytes <= im2colMaxBytes ? 'im2col' : 'shifted';
+  if (bytes > im2colMaxBytes) return 'shifted';
+  const stride1 = strides[0] === 1 && strides[1] === 1;
+  return stride1 && kernel[0] * kernel[1] > 1 && c >= PER_TAP_MIN_CHANNELS ? 'shifted' : 'im2col';
 }
+
+/** Stride-1 convs with at least this many input channels use the per-tap form at any size (see the rule above). */
+export const PER_TAP_MIN_CHANNELS = 16;
 
 registerOp({
   name: 'conv2d_weight_grad',
@@ -84,7 +93,7 @@ registerOp({
     const geo = geometryOf(node.attrs);
     const kernel = node.attrs.kernelSize as [number, number];
     const f = node.attrs.formulation as WeightGradFormulation;
-    const form = f === 'auto' ? chooseWeightGradFormulation(x.shape[0], x.shape[1] as number, kernel, [g.shape[2] as number, g.shape[3] as number]) : f;
+    const form = f === 'auto' ? chooseWeightGradFormulation(x.shape[0], x.shape[1] as number, kernel, [g.shape[2] as number, g.shape[3] as number], geo.strides) : f;
     if (form === 'im2col') lowerIm2col(ctx, g, x, geo, kernel, ctx.outputs(node));
     else if (form === 'shifted') lowerShifted(ctx, g, x, geo, kernel, ctx.outputs(node));
     else lowerValidConv(ctx, g, x, geo, kernel, ctx.outputs(node));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  IM2COL_MAX_BYTES, NDArray, Value, add, chooseInputGradFormulation, chooseWeightGradFormulation, compile, conv2d, conv2dInputGrad,
+  IM2COL_MAX_BYTES, PER_TAP_MIN_CHANNELS, NDArray, Value, add, chooseInputGradFormulation, chooseWeightGradFormulation, compile, conv2d, conv2dInputGrad,
   conv2dWeightGrad, grad, mul, sum, trace, convGeometry,
   type Conv2dOptions, type WeightGradFormulation, type InputGradFormulation,
 } from '../../../src/engine/index.ts';
@@ -92,8 +92,13 @@ test('the per-shape formulation rules pick what their doc comments say', () => {
   assert.equal(chooseInputGradFormulation(geo({ padding: 4, dilation: 2 }), [3, 3]), 'flipped_conv'); // extent 4
   // im2col while the patch matrix fits IM2COL_MAX_BYTES (symbolic batch counted as 64)
   // (limit 32 MiB since issue 6's memory measurements)
-  assert.equal(chooseWeightGradFormulation(8, 64, [3, 3], [32, 32]), 'im2col'); // 19 MB
-  assert.equal(chooseWeightGradFormulation(64, 64, [3, 3], [14, 14]), 'im2col'); // 29 MB: unet-s's stride-2 down-sampling conv
+  assert.equal(chooseWeightGradFormulation(8, 64, [3, 3], [32, 32], [2, 2]), 'im2col'); // 19 MB, strided
+  assert.equal(chooseWeightGradFormulation(64, 64, [3, 3], [14, 14], [2, 2]), 'im2col'); // 29 MB: unet-s's stride-2 down-sampling conv
+  // stride 1: per-tap at any size from PER_TAP_MIN_CHANNELS input channels on; a 1x1 kernel or fewer channels keep im2col
+  assert.equal(chooseWeightGradFormulation(64, 64, [3, 3], [14, 14]), 'shifted');
+  assert.equal(chooseWeightGradFormulation(64, PER_TAP_MIN_CHANNELS - 1, [3, 3], [14, 14]), 'im2col');
+  assert.equal(chooseWeightGradFormulation(64, 1, [3, 3], [28, 28]), 'im2col'); // the 1-channel first layer (1.8 MB)
+  assert.equal(chooseWeightGradFormulation(64, 64, [1, 1], [14, 14]), 'im2col'); // x itself is the patch matrix
   assert.equal(chooseWeightGradFormulation(64, 32, [3, 3], [28, 28]), 'shifted'); // 58 MB: unet-s's 28x28 convs
   assert.equal(chooseWeightGradFormulation(64, 512, [3, 3], [64, 64]), 'shifted'); // 4.8 GB
   assert.equal(chooseWeightGradFormulation('batch', 64, [3, 3], [32, 32]), 'shifted'); // 151 MB at batch 64
