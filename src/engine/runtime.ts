@@ -29,7 +29,8 @@ export interface SessionOptions extends BackendSessionOptions {
   remat?: false | RematPolicy | RematOptions;
   /**
    * Lower convolutions whose weights are computed at run time (a training step's parameters) to ONNX
-   * Runtime's NCHWc kernels when the backend has them (default true; ops/_conv.ts, emitConv).
+   * Runtime's NCHWc kernels when the backend has them and runs on the CPU provider only (default true;
+   * ops/_conv.ts, emitConv).
    */
   nchwc?: boolean;
 }
@@ -176,7 +177,9 @@ export async function compile(graph: Graph, compileOptions: SessionOptions = {})
     }
   }
   const backend = await getBackend();
-  const nchwcBlock = nchwc && backend.nchwcBlockSize ? await backend.nchwcBlockSize() : 0;
+  // NCHWc kernels are CPU-provider ops: only when every execution provider asked for is the CPU
+  const cpuOnly = (options.executionProviders ?? ['cpu']).every((p) => p === 'cpu');
+  const nchwcBlock = nchwc && cpuOnly && backend.nchwcBlockSize ? await backend.nchwcBlockSize() : 0;
   const { model, origin } = toOnnxProto(graph, { target: { nchwcBlock } });
   const bytes = onnxProto.onnx.ModelProto.encode(model).finish();
   const key = `${backend.name}:${await cacheKey(bytes, options)}`;
