@@ -85,7 +85,7 @@ export const LEVERS: Record<string, LeverSpec[]> = {
       title: 'unet-s train step b64: conv dW im2col limit (remat elementwise, patterns off, no spinning)', ...UNET_TRAIN, reps: 8, variants: [
         { name: '512 MiB (before)', variant: { engine: { im2colMaxMiB: 512 } } },
         { name: '96 MiB (64- and 96-channel 28x28 convs per-tap)', variant: { engine: { im2colMaxMiB: 96 } } },
-        { name: '32 MiB (all 28x28 convs per-tap; the new default)', variant: { engine: { im2colMaxMiB: 32 } } },
+        { name: '32 MiB (all 28x28 convs per-tap; the default of the memory work)', variant: { engine: { im2colMaxMiB: 32 } } },
         { name: '0 (every conv per-tap, incl. stride 2)', variant: { engine: { im2colMaxMiB: 0 } } },
       ],
     },
@@ -192,6 +192,16 @@ export const LEVERS: Record<string, LeverSpec[]> = {
       title: 'unet-s train step b64: NCHWc convolutions with weights reordered in the graph', ...UNET_TRAIN, reps: 9, variants: [
         { name: 'standard Conv (im2col + GEMM; before)', variant: { session: { nchwc: false } } },
         { name: 'com.microsoft.nchwc Conv, forward and dx', variant: { session: { nchwc: true } } },
+      ],
+    },
+  ],
+  /** Recompute in the backward pass (optimize/remat.ts) with the engine as it is now. */
+  remat: [
+    {
+      title: 'unet-s train step b64: remat policy (engine defaults otherwise)', ...UNET_TRAIN, reps: 7, variants: [
+        { name: "remat false (keep every forward value the backward reads)", variant: { session: { remat: false } } },
+        { name: "remat 'elementwise' (default)", variant: { session: { remat: 'elementwise' } } },
+        { name: "remat 'all' (gradient checkpointing)", variant: { session: { remat: 'all' } } },
       ],
     },
   ],

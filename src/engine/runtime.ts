@@ -22,8 +22,9 @@ export interface SessionOptions extends BackendSessionOptions {
   optimize?: boolean | OptimizeOptions;
   /**
    * Recompute chosen forward values in the backward pass of a training graph instead of keeping
-   * them (optimize/remat.ts): 'elementwise' (default: cheap ops; unet-s train step b64 ~100 MiB less
-   * at equal speed), 'all' (gradient checkpointing: ~300 MiB less, ~15 % slower), or false.
+   * them (optimize/remat.ts): 'elementwise' (default: cheap ops; unet-s train step b64 727 instead of
+   * 762 MiB peak at 0.98x speed), 'all' (gradient checkpointing: 673 MiB, 0.84x; BENCHMARKS.md lever
+   * remat), or false.
    * Applies to graphs with an output named 'loss' (or `forward`); others are left alone.
    */
   remat?: false | RematPolicy | RematOptions;
