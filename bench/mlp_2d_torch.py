@@ -19,12 +19,13 @@ Parameter names as ours (layers.k.weight|bias, proj_out.weight|bias).
 import argparse
 import json
 import math
-import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from serve_protocol import serve
 
 
 class MLP2D(nn.Module):
@@ -43,20 +44,6 @@ class MLP2D(nn.Module):
         for layer in self.layers:
             h = F.silu(layer(h))
         return self.proj_out(h)
-
-
-def peak_rss_mib():
-    """Peak RSS in MiB: VmHWM of /proc/self/status (this program's mappings since exec; ru_maxrss would
-    also count the parent's RSS at fork time, carried over exec by Linux), else ru_maxrss."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main():
@@ -109,20 +96,7 @@ def main():
     reps = {"train": train_step, "sample": sample}
     if a.serve:
         rep = reps[a.serve]
-        print(json.dumps({"ready": True, "workload": a.serve, "torch_version": torch.__version__, "threads": a.threads,
-                          "params": params}), flush=True)
-        for line in sys.stdin:
-            cmd = line.split()
-            if cmd and cmd[0] == "run":
-                ms, cpu = [], []
-                for _ in range(int(cmd[1])):
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    rep()
-                    ms.append((time.perf_counter() - t0) * 1e3)
-                    cpu.append((time.process_time() - c0) * 1e3)
-                print(json.dumps({"ms": ms, "cpu_ms": cpu}), flush=True)
-            elif cmd == ["rss"]:
-                print(json.dumps({"max_rss_mb": peak_rss_mib()}), flush=True)
+        serve({"workload": a.serve, "torch_version": torch.__version__, "threads": a.threads, "params": params}, rep)
         return
     out = {"torch_version": torch.__version__, "threads": a.threads, "params": params}
     for name, rep in reps.items():

@@ -41,6 +41,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import serve_protocol
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = dict(
     sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 64), layers_per_block=1,
@@ -317,36 +319,9 @@ def main():
     }))
 
 
-def peak_rss_mib():
-    """Peak RSS in MiB: VmHWM of /proc/self/status (this program's mappings since exec; ru_maxrss would
-    also count the parent's RSS at fork time, carried over exec by Linux), else ru_maxrss."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def serve(workload, rep, impl, threads, params):
-    """bench/workers.ts protocol: 'run N' -> {"ms": [...], "cpu_ms": [...]}, 'rss' -> {"max_rss_mb": x} (peak RSS of this process)."""
-    print(json.dumps({"ready": True, "workload": workload, "impl": impl, "torch_version": torch.__version__,
-                      "threads": threads, "params": params}), flush=True)
-    for line in sys.stdin:
-        cmd = line.split()
-        if cmd and cmd[0] == "run":
-            ms, cpu = [], []
-            for _ in range(int(cmd[1])):
-                t0, c0 = time.perf_counter(), time.process_time()
-                rep()
-                ms.append((time.perf_counter() - t0) * 1e3)
-                cpu.append((time.process_time() - c0) * 1e3)
-            print(json.dumps({"ms": ms, "cpu_ms": cpu}), flush=True)
-        elif cmd == ["rss"]:
-            print(json.dumps({"max_rss_mb": peak_rss_mib()}), flush=True)
+    """bench/workers.ts protocol (bench/serve_protocol.py) for one workload."""
+    serve_protocol.serve({"workload": workload, "impl": impl, "torch_version": torch.__version__, "threads": threads, "params": params}, rep)
 
 
 if __name__ == "__main__":
