@@ -15,8 +15,10 @@
  *     m1[n, grp] = sum_{c in grp} weight[c] S1[n, c] / M,  m2 likewise with S2  (M = C/G * spatial),
  *     dx = (1/sigma) weight[c] g_z - (1/sigma) m2 x̂ - (1/sigma) m1
  *   i.e. dx = (g_z weight - mean(g_z weight) - x̂ mean(g_z weight x̂)) / sigma, the layer-norm VJP,
- *   with every full-size pass but five (g_z x̂, two spatial sums, dx's two products and two sums)
- *   moved onto [N, C] statistics. z and s are recomputed from x̂ in the backward pass, not kept.
+ *   with every full-size pass but five (g_z x̂, two spatial sums, dx's two per-(n, c) affines and their
+ *   sum) moved onto [N, C] statistics. z and s are recomputed from x̂ in the backward pass, not kept.
+ *   The per-channel affines run as one pass each (channel_affine.ts: BatchNormalization with mean 0,
+ *   variance 1, epsilon 0), in the forward pass too.
  * - 'composite': layer-norm primitives (mean / rsqrt) + broadcast mul/add (+ silu), differentiated
  *   by autodiff.
  *
@@ -29,6 +31,7 @@ import { applyOp, registerOp } from '../trace.ts';
 import { staticDim, withShapes } from './_conv.ts';
 import { add } from './add.ts';
 import { broadcastTo } from './broadcast.ts';
+import { channelAffine } from './channel_affine.ts';
 import { NORM_FORMULATION, layerNormComposite, type NormFormulation } from './layer_norm.ts';
 import { mul } from './mul.ts';
 import { neg } from './neg.ts';
@@ -66,10 +69,13 @@ registerOp({
     const ones = ctx.constFloat(new Float32Array(M).fill(1), [M]);
     const [xhr] = ctx.emit('LayerNormalization', [xr, ones], { axis: 2, epsilon: { float: eps }, stash_type: 1 }, [`${xhatName}_r`, `${xhatName}_mean`, invStdName]);
     ctx.emit('Reshape', [xhr, ctx.constInt64([0, C, ...spatial])], {}, [xhatName]);
-    const perChannel = ctx.constInt64([C, ...spatial.map(() => 1)]);
     let z = xhatName;
-    if (weight) [z] = ctx.emit('Mul', [z, ctx.emit('Reshape', [ctx.name(weight), perChannel])[0]]);
-    if (bias) [z] = ctx.emit('Add', [z, ctx.emit('Reshape', [ctx.name(bias), perChannel])[0]]);
+    if (weight || bias) {
+      // the affine in one pass: inference-mode BatchNormalization with mean 0, variance 1, epsilon 0 (channel_affine.ts)
+      const zeros = ctx.constFloat(new Float32Array(C), [C]);
+      const scale = weight ? ctx.name(weight) : ctx.constFloat(new Float32Array(C).fill(1), [C]);
+      [z] = ctx.emit('BatchNormalization', [xhatName, scale, bias ? ctx.name(bias) : zeros, zeros, ctx.constFloat(new Float32Array(C).fill(1), [C])], { epsilon: { float: 0 } });
+    }
     if (activation === 'silu') ctx.emit('Mul', [z, ctx.emit('Sigmoid', [z])[0]], {}, [yName]);
     else ctx.emit('Identity', [z], {}, [yName]);
   },
@@ -85,12 +91,9 @@ registerOp({
     const C = x.shape[1] as number;
     const spatialAxes = [...Array(x.rank).keys()].slice(2);
     const M = (C / G) * (x.shape.slice(2) as number[]).reduce((a, b) => a * b, 1);
-    const perChannel = [C, ...spatialAxes.map(() => 1)];
     let gz = g;
     if (activation === 'silu') {
-      let z = xhat;
-      if (weight) z = mul(z, reshape(weight, perChannel));
-      if (bias) z = add(z, reshape(bias, perChannel));
+      const z = weight ? channelAffine(xhat, weight, bias) : bias ? add(xhat, reshape(bias, [C, ...spatialAxes.map(() => 1)])) : xhat;
       const s = sigmoid(z);
       gz = mul(g, add(s, mul(y, sub(1, s))));   // silu'(z) = s + z s (1 - s) = s + y (1 - s)
     }
@@ -98,12 +101,12 @@ registerOp({
     const S2 = sum(mul(gz, xhat), spatialAxes);    // [N, C]
     const perGroup = (s: Value): Value => sum(reshape(weight ? mul(s, weight) : s, [N, G, C / G]), [2], true);   // [N, G, 1]
     const m1 = mul(perGroup(S1), 1 / M), m2 = mul(perGroup(S2), 1 / M);
-    // per-(n, c) coefficients of dx = a g_z + b x̂ + c, broadcast over the spatial axes
-    const toChannels = (v: Value): Value => reshape(v.shape[2] === 1 ? broadcastTo(v, [N, G, C / G]) : v, [N, C, ...spatialAxes.map(() => 1)]);
+    // per-(n, c) coefficients of dx = a g_z + (b x̂ + c), each product one pass (channelAffine)
+    const toChannels = (v: Value): Value => reshape(v.shape[2] === 1 ? broadcastTo(v, [N, G, C / G]) : v, [N, C]);
     const a = toChannels(weight ? mul(invStd, reshape(weight, [G, C / G])) : invStd);
     const b = toChannels(neg(mul(invStd, m2)));
     const c = toChannels(neg(mul(invStd, m1)));
-    const dx = add(add(mul(a, gz), mul(b, xhat)), c);
+    const dx = add(channelAffine(gz, a), channelAffine(xhat, b, c));
     const out: (Value | null)[] = [dx];
     if (weight) out.push(sum(S2, [0]));
     if (bias) out.push(sum(S1, [0]));

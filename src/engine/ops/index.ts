@@ -50,4 +50,5 @@ export * from './linear.ts';
 export * from './avg_pool2d.ts';
 export * from './upsample_nearest2d.ts';
 export * from './layer_norm.ts';
+export * from './channel_affine.ts';
 export * from './group_norm.ts';
