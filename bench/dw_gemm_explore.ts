@@ -74,6 +74,17 @@ for (const [N, C, Co, H] of [[64, 64, 64, 28], [64, 96, 32, 28], [64, 32, 32, 28
     }));
     variants.push({ name: 'batched per-tap, g shifted instead of x', bytes: b.bytes() });
   }
+  { // im2col of g by a one-hot depthwise Conv (constant kernel), then one batched MatMul [C, L] x [L, 9 Co]
+    const b = new Builder(); b.input('x', [N, C, H, H]); b.input('g', [N, Co, H, H]);
+    // tap t = (i, j) of x pairs with g shifted by (1 - i, 1 - j): out[h] = g[h + 1 - i] = gpad[h + 2 - i], kernel position 2 - i
+    const e = new Float32Array(Co * 9 * 9);
+    for (let o = 0; o < Co; o++) for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) e[((o * 9 + i * 3 + j) * 3 + (2 - i)) * 3 + (2 - j)] = 1;
+    const col = b.op('Conv', ['g', b.f32(e, [Co * 9, 1, 3, 3])], { group: Co, pads: [1, 1, 1, 1], kernel_shape: [3, 3] }); // [N, Co 9, H, W]
+    const colT = b.op('Transpose', [b.op('Reshape', [col, b.i64([N, Co * 9, L])])], { perm: [0, 2, 1] });
+    const m = b.op('ReduceSum', [b.op('MatMul', [b.op('Reshape', ['x', b.i64([N, C, L])]), colT]), b.i64([0])], { keepdims: 0 }); // [C, Co 9]
+    b.output(b.op('Reshape', [m, b.i64([C, Co, 9])]));
+    variants.push({ name: 'im2col of g (one-hot depthwise Conv) + one MatMul', bytes: b.bytes() });
+  }
   const sessions = await Promise.all(variants.map((v) => ort.InferenceSession.create(v.bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', enableMemPattern: false, extra: { 'session.intra_op.allow_spinning': '0' } })));
   const outs: Float32Array[] = [];
   for (const s of sessions) outs.push(Object.values(await s.run({ x, g }))[0].data as Float32Array);

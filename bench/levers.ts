@@ -195,6 +195,16 @@ export const LEVERS: Record<string, LeverSpec[]> = {
       ],
     },
   ],
+  /** Flush denormal floats to zero inside ONNX Runtime (session.set_denormal_as_zero). */
+  denormal: [
+    {
+      title: 'unet-s train step b64: denormals as zero', ...UNET_TRAIN, reps: 9, variants: [
+        { name: 'IEEE denormals (ORT default; before)', variant: { session: { config: { 'session.set_denormal_as_zero': '0' } } } },
+        { name: 'denormals as zero', variant: { session: { config: { 'session.set_denormal_as_zero': '1' } } } },
+        { name: 'denormals as zero, remat false', variant: { session: { remat: false, config: { 'session.set_denormal_as_zero': '1' } } } },
+      ],
+    },
+  ],
   /** Recompute in the backward pass (optimize/remat.ts) with the engine as it is now. */
   remat: [
     {
