@@ -3,7 +3,7 @@
  * ONNX op type (and the top nodes). Development tool for the levers of issue 6.
  *
  *   npx tsx bench/profile.ts unet-sample|unet-train [--runs N] [--threads N] [--level all|extended|basic|disabled]
- *                            [--no-passes] [--no-remat] [--no-nchwc] [--top K] [--dump model.onnx]
+ *                            [--no-passes] [--no-remat] [--no-nchwc] [--top K] [--callers] [--dump model.onnx]
  *
  * Uses onnxruntime-node directly (the engine's backend does not expose profiling), on the graph
  * and with the session settings the engine uses by default (passes, remat, no memory patterns, no spinning).
@@ -112,4 +112,11 @@ for (const [n, r] of byNode) {
 console.log('\n| traced op / ONNX op | ms per run |\n|---|---|');
 for (const [k, us] of [...byTraced].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`| ${k} | ${(us / k2 / 1000).toFixed(1)} |`);
 console.log(`\ntop ${top} nodes:`);
-for (const [n, r] of [...byNode].sort((a, b) => b[1].us - a[1].us).slice(0, top)) console.log(`  ${n} (${r.op}): ${(r.us / k / 1000).toFixed(2)} ms`);
+// traced node of an ONNX node name `<op>_<id>[_<k>]`, for its caller
+const tracedById = new Map(graph.nodes.map((n) => [n.id, n]));
+const callerOf = (name: string): string => {
+  const m = name.match(/^[a-z0-9_]+?_(\d+)(?:_\d+)?(?:\/|$)/);
+  const node = m ? tracedById.get(Number(m[1])) : undefined;
+  return node ? ` [${node.op} ${node.outputs[0]?.shape.join('x') ?? ''} at ${node.caller.replace(/^.*\/src\//, 'src/')}]` : '';
+};
+for (const [n, r] of [...byNode].sort((a, b) => b[1].us - a[1].us).slice(0, top)) console.log(`  ${n} (${r.op}): ${(r.us / k / 1000).toFixed(2)} ms${args.includes('--callers') ? callerOf(n) : ''}`);
