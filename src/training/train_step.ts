@@ -37,7 +37,7 @@ type Batch = Record<string, NDArray>;
  * Clipping + AdamW for every parameter, as traced ops; writes new_p./new_m./new_v. outputs.
  * The update runs once over all parameters concatenated into one flat vector (like PyTorch's
  * fused/foreach AdamW), then is split back: ~14 elementwise nodes in all instead of ~14 per
- * parameter tensor (BENCHMARKS.md, lever flat-adamw).
+ * parameter tensor (mlp-2d step 1.05-1.07x; BENCHMARKS.md lever table).
  */
 function applyUpdate(
   names: string[], p: Record<string, Value>, grads: Value[], m: Value[], v: Value[], t: Value, lr: Value,
