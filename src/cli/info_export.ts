@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { toOnnx } from '../engine/index.ts';
+import { optimizeGraph } from '../engine/optimize/index.ts';
 import { writeFileAtomicSync } from '../io/atomic.ts';
 import { listCheckpoints } from '../training/checkpoint.ts';
 import { loadTrainedModel } from '../pipelines/sample_model.ts';
@@ -29,7 +30,8 @@ export function infoCommand(dir: string): void {
 export async function exportCommand(dir: string, file: string): Promise<void> {
   if (path.extname(file).toLowerCase() !== '.onnx') throw new Error(`--onnx ${file}: the file name must end in .onnx`);
   const m = loadTrainedModel(dir);
-  const g = traceDenoiser(m.model, m.weights, modelSampleShape(m.model), 'batch');
+  // the engine's clean-up passes (CSE, constant folding, exact simplifications), as compile() runs them
+  const g = optimizeGraph(traceDenoiser(m.model, m.weights, modelSampleShape(m.model), 'batch')).graph;
   const bytes = toOnnx(g, {
     name: String((m.model.toConfig() as unknown as Record<string, unknown>)._class_name),
     metadata: { config: JSON.stringify(m.model.toConfig()), scheduler_config: JSON.stringify(m.schedulerConfig), producer: 'diffuse' },
