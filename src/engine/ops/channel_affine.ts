@@ -13,7 +13,7 @@
  *   const z = channelAffine(xhat, gamma, beta);   // xhat [n, 64, 14, 14], gamma/beta [64]
  */
 import { formatShape, type Value } from '../graph.ts';
-import { apply1, registerOp } from '../trace.ts';
+import { apply1, registerOp, type LowerCtx } from '../trace.ts';
 import { mul } from './mul.ts';
 import { sum } from './reduce_sum.ts';
 
@@ -38,9 +38,7 @@ registerOp({
     const [out] = ctx.outputs(node);
     const attrs = { epsilon: { float: 0 } };
     if (scale.rank === 1) {
-      const C = x.shape[1] as number;
-      const zeros = ctx.constFloat(new Float32Array(C), [C]), ones = ctx.constFloat(new Float32Array(C).fill(1), [C]);
-      ctx.emit('BatchNormalization', [ctx.name(x), ctx.name(scale), shift ? ctx.name(shift) : zeros, zeros, ones], attrs, [out]);
+      emitPerChannelAffine(ctx, ctx.name(x), x.shape[1] as number, ctx.name(scale), shift ? ctx.name(shift) : undefined, [out]);
       return;
     }
     // per (n, c): x as [1, N C, spatial]; mean 0 and variance 1 of the run-time length N C
@@ -64,6 +62,15 @@ registerOp({
     return out;
   },
 });
+
+/**
+ * Emit y = x * scale[c] + shift[c] over axis 1 of `x` (C channels) as one BatchNormalization (mean 0,
+ * variance 1, epsilon 0); a missing scale or shift is 1 or 0. Returns the output name.
+ */
+export function emitPerChannelAffine(ctx: LowerCtx, x: string, C: number, scale: string | undefined, shift: string | undefined, outputs: string[] | number = 1): string {
+  const zeros = ctx.constFloat(new Float32Array(C), [C]), ones = ctx.constFloat(new Float32Array(C).fill(1), [C]);
+  return ctx.emit('BatchNormalization', [x, scale ?? ones, shift ?? zeros, zeros, ones], { epsilon: { float: 0 } }, outputs)[0];
+}
 
 /** x * scale + shift per channel ([C]) or per sample and channel ([N, C]); see the file comment. */
 export function channelAffine(x: Value, scale: Value, shift?: Value | null): Value {

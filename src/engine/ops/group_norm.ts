@@ -31,7 +31,7 @@ import { applyOp, registerOp } from '../trace.ts';
 import { staticDim, withShapes } from './_conv.ts';
 import { add } from './add.ts';
 import { broadcastTo } from './broadcast.ts';
-import { channelAffine } from './channel_affine.ts';
+import { channelAffine, emitPerChannelAffine } from './channel_affine.ts';
 import { NORM_FORMULATION, layerNormComposite, type NormFormulation } from './layer_norm.ts';
 import { mul } from './mul.ts';
 import { neg } from './neg.ts';
@@ -69,13 +69,8 @@ registerOp({
     const ones = ctx.constFloat(new Float32Array(M).fill(1), [M]);
     const [xhr] = ctx.emit('LayerNormalization', [xr, ones], { axis: 2, epsilon: { float: eps }, stash_type: 1 }, [`${xhatName}_r`, `${xhatName}_mean`, invStdName]);
     ctx.emit('Reshape', [xhr, ctx.constInt64([0, C, ...spatial])], {}, [xhatName]);
-    let z = xhatName;
-    if (weight || bias) {
-      // the affine in one pass: inference-mode BatchNormalization with mean 0, variance 1, epsilon 0 (channel_affine.ts)
-      const zeros = ctx.constFloat(new Float32Array(C), [C]);
-      const scale = weight ? ctx.name(weight) : ctx.constFloat(new Float32Array(C).fill(1), [C]);
-      [z] = ctx.emit('BatchNormalization', [xhatName, scale, bias ? ctx.name(bias) : zeros, zeros, ctx.constFloat(new Float32Array(C).fill(1), [C])], { epsilon: { float: 0 } });
-    }
+    // the affine in one pass (channel_affine.ts)
+    const z = weight || bias ? emitPerChannelAffine(ctx, xhatName, C, weight && ctx.name(weight), bias && ctx.name(bias)) : xhatName;
     if (activation === 'silu') ctx.emit('Mul', [z, ctx.emit('Sigmoid', [z])[0]], {}, [yName]);
     else ctx.emit('Identity', [z], {}, [yName]);
   },
