@@ -19,6 +19,7 @@ import { writeGif, trajectoryFrames } from '../io/gif.ts';
 import { writeCsv } from '../io/csv.ts';
 import { writeFileAtomicSync } from '../io/atomic.ts';
 import { generate } from './generate.ts';
+import { checkRunInfoJson } from './run_info_schema.ts';
 import { samplingScheduler } from './scheduler_choice.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from './denoiser.ts';
 
@@ -41,11 +42,13 @@ export function writeRunInfo(dir: string, info: RunInfo): void {
 export function readRunInfo(dir: string): RunInfo | null {
   const p = path.join(dir, RUN_INFO_NAME);
   if (!fs.existsSync(p)) return null;
+  let json: unknown;
   try {
-    return JSON.parse(fs.readFileSync(p, 'utf8')) as RunInfo;
+    json = JSON.parse(fs.readFileSync(p, 'utf8'));
   } catch (e) {
     throw new Error(`${p}: invalid JSON (${(e as Error).message})`);
   }
+  return checkRunInfoJson(json, p);
 }
 
 export interface LoadedModel {

@@ -15,6 +15,7 @@ import { modelFromConfig, modelConfig } from '../../src/models/registry.ts';
 import { Philox } from '../../src/engine/index.ts';
 import { DDPMScheduler } from '../../src/samplers/index.ts';
 import { setWarningHandler } from '../../src/io/warn.ts';
+import { RUN_INFO_NAME, readRunInfo } from '../../src/pipelines/sample_model.ts';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
 
@@ -100,6 +101,29 @@ test('loadModelFolder checks both files: bad values name the file and key, unkno
     fs.writeFileSync(path.join(dir, 'scheduler_config.json'), '{"beta_start": 0.0001,');
     assert.throws(() => loadModelFolder(dir), /scheduler_config.json: invalid JSON/);
     assert.throws(() => readModelConfigFile(path.join(dir, 'missing.json')), /missing.json: cannot read \(ENOENT\)/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('diffuse.json is checked when a model folder is read: bad values name the file and the key path', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diffuse-info-'));
+  try {
+    const shipped = JSON.parse(fs.readFileSync(new URL('../../web/public/models/unet-s-mnist/diffuse.json', import.meta.url), 'utf8'));
+    const file = path.join(dir, RUN_INFO_NAME);
+    fs.writeFileSync(file, JSON.stringify(shipped));
+    assert.deepEqual(readRunInfo(dir), shipped); // a file written by `diffuse train` passes
+    const bad = (patch: (j: any) => void): void => { const j = structuredClone(shipped); patch(j); fs.writeFileSync(file, JSON.stringify(j)); };
+    bad((j) => { j.data.sampleShape = [1, 0, 28]; });
+    assert.throws(() => readRunInfo(dir), new RegExp(`${file.replace(/[.]/g, '\\.')}: data\\.sampleShape\\[1\\] = 0 is invalid`));
+    bad((j) => { j.data.kind = 'audio'; });
+    assert.throws(() => readRunInfo(dir), /data\.kind = "audio" is invalid/);
+    bad((j) => { delete j.step; });
+    assert.throws(() => readRunInfo(dir), /step = missing is invalid/);
+    bad((j) => { j.data.scaler = { mean: [0, 1], std: [1] }; });
+    assert.throws(() => readRunInfo(dir), /data\.scaler\.std = \[1\] is invalid: mean and std must have the same length/);
+    fs.writeFileSync(file, '{"data": ');
+    assert.throws(() => readRunInfo(dir), /diffuse\.json: invalid JSON/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
