@@ -142,8 +142,7 @@ export function emitConv(
   const B = ctx.target.nchwcBlock;
   const { C, Co, kh, kw } = dims;
   const attrs = onnxConvAttrs(geo, [kh, kw]);
-  const blocked = C % B === 0 || C < B;
-  if (!(B > 0) || weightIsConstant || geo.group !== 1 || Co % B !== 0 || !blocked) {
+  if (!(B > 0) || weightIsConstant || geo.group !== 1 || Co % B !== 0 || !(C % B === 0 || C < B)) {
     ctx.emit('Conv', b ? [x, w, b] : [x, w], attrs, outputs);
     return;
   }

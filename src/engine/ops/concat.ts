@@ -11,7 +11,7 @@
  *   const both = concat([x, x], 0);          // ['batch', ...] -> ['batch+batch', ...]
  */
 import { apply1, callerSite, registerOp, ShapeError } from '../trace.ts';
-import { formatShape, type Dim, type Value } from '../graph.ts';
+import { type Dim, type Value } from '../graph.ts';
 import { checkAxis } from './_checks.ts';
 import { split } from './split.ts';
 
