@@ -215,6 +215,18 @@ export interface SchedulerClass<T extends Scheduler = Scheduler> {
   readonly configSpec: ConfigSpec;
 }
 
+/** diffusers' file name of a scheduler config. */
+export const SCHEDULER_CONFIG_FILE = 'scheduler_config.json';
+
+/** node:fs/promises, loaded only when a file method runs (the schedulers also run in browsers). */
+async function nodeFs(): Promise<typeof import('node:fs/promises')> {
+  if (typeof process !== 'object' || typeof process.versions?.node !== 'string') {
+    throw new Error('fromPretrained / savePretrained need Node.js; in a browser use fromConfig(await (await fetch(url)).json())');
+  }
+  const specifier = 'node:fs/promises';
+  return import(/* @vite-ignore */ specifier) as Promise<typeof import('node:fs/promises')>;
+}
+
 const REGISTRY = new Map<string, SchedulerClass>();
 
 /** Make a class reachable by name from `schedulerFromConfig` (each scheduler file registers itself). */
@@ -306,6 +318,47 @@ export abstract class Scheduler {
   static fromConfig<T extends Scheduler>(this: new (config?: SchedulerConfig) => T, config: SchedulerConfig | string = {}): T {
     const cfg = typeof config === 'string' ? (JSON.parse(config) as SchedulerConfig) : config;
     return new this(cfg);
+  }
+
+  /**
+   * Load `scheduler_config.json` from a folder (Node.js), as diffusers' `XScheduler.from_pretrained(dir)`:
+   * `dir/scheduler_config.json`, or `dir/scheduler/scheduler_config.json` in a pipeline folder (or
+   * `subfolder`). Any scheduler class loads any scheduler's config (the from_config swap).
+   * @example const s = await DDIMScheduler.fromPretrained('runs/mnist');
+   */
+  static async fromPretrained<T extends Scheduler>(this: new (config?: SchedulerConfig) => T, dir: string, o: { subfolder?: string } = {}): Promise<T> {
+    const { readFile } = await nodeFs();
+    const candidates = o.subfolder !== undefined ? [`${dir}/${o.subfolder}/${SCHEDULER_CONFIG_FILE}`] : [`${dir}/${SCHEDULER_CONFIG_FILE}`, `${dir}/scheduler/${SCHEDULER_CONFIG_FILE}`];
+    for (const file of candidates) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw new Error(`${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (e) {
+        throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
+      }
+      return new this(json as SchedulerConfig);
+    }
+    throw new Error(`${dir}: no ${SCHEDULER_CONFIG_FILE} (looked for ${candidates.join(' and ')})`);
+  }
+
+  /**
+   * Write `dir/scheduler_config.json` (Node.js), as diffusers' `save_pretrained`; creates `dir`.
+   * @example await scheduler.savePretrained('my-model/scheduler');
+   */
+  async savePretrained(dir: string): Promise<void> {
+    const { mkdir, writeFile, rename } = await nodeFs();
+    await mkdir(dir, { recursive: true });
+    const file = `${dir}/${SCHEDULER_CONFIG_FILE}`;
+    const tmp = `${dir}/.${SCHEDULER_CONFIG_FILE}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(this.toConfig(), null, 2)}\n`);
+    await rename(tmp, file);
   }
 
   /** The class name diffusers knows this scheduler by. */
