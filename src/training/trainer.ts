@@ -75,7 +75,8 @@ export interface TrainOptions {
   model: DiffusionModel;
   data: DataSource;
   config: TrainConfig;
-  outDir: string;
+  /** Folder for checkpoints and the final model (diffusers layout); without it nothing is written to disk. */
+  outDir?: string;
   /** Continue from the newest checkpoint in outDir. */
   resume?: boolean;
   onProgress?: (p: Progress) => void;
@@ -135,9 +136,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let losses: number[] = [];
   let restored: CheckpointData | null = null;
   // Leftovers of a killed run (temporary folders/files) are removed; they are never read as checkpoints.
-  for (const what of cleanStaleTemporaries(outDir)) warn(`${outDir}: ${what} (left by an interrupted run)`);
+  if (outDir !== undefined) for (const what of cleanStaleTemporaries(outDir)) warn(`${outDir}: ${what} (left by an interrupted run)`);
   let lastCheckpoint: string | null = null;
   if (o.resume) {
+    if (outDir === undefined) throw new Error('train: resume needs an outDir holding checkpoints');
     const found = loadLatestCheckpoint(outDir, warn);
     if (found) {
       const last = found.dir;
@@ -191,6 +193,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   // The checkpoint first, then the sampling model in OUT: OUT's model is never ahead of the newest checkpoint.
   const save = (step: number) => {
+    if (outDir === undefined) return;
     const weights = ema ? ema.params : ts.params;
     lastCheckpoint = saveCheckpoint(outDir, {
       step, modelConfig, schedulerConfig: noise.toConfig(), params: ts.params, ema: ema?.params,
@@ -203,7 +206,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     saveModelFolder(outDir, modelConfig, weights, noise.toConfig(), { step: String(step) });
   };
 
-  fs.mkdirSync(outDir, { recursive: true });
+  if (outDir !== undefined) fs.mkdirSync(outDir, { recursive: true });
   const t0 = performance.now();
   const end = o.stopAfter !== undefined ? Math.min(c.steps, startStep + o.stopAfter) : c.steps;
   let skipped = 0;
