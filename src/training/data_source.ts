@@ -36,9 +36,16 @@ export interface DataDescription {
   size: number | null;
 }
 
+/** One batch of training data: samples [B, ...sampleShape] and, for labelled data, their classes. */
+export interface DataBatch {
+  x: NDArray;
+  labels?: Int32Array;
+}
+
 export interface DataSource {
   describe(): DataDescription;
-  next(): { x: NDArray; labels?: Int32Array };
+  /** The next batch (a data source fed by an async iterable returns a promise). */
+  next(): DataBatch | Promise<DataBatch>;
   state(): unknown;
   restore(state: unknown): void;
   /** Fresh held-out samples for evaluation (toy sets) or a slice of the data set. */

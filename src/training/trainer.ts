@@ -177,8 +177,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const lrAt = warmupCosine({ lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLr: c.minLr });
   const nullClass = nullClassOf(model);
 
-  const microBatch = (): Record<string, NDArray> => {
-    const { x, labels } = data.next();
+  const microBatch = async (): Promise<Record<string, NDArray>> => {
+    const { x, labels } = await data.next();
     const b = objective.makeBatch(x.reshape([B, ...sampleShape]), noiseRng);
     if (conditional) {
       const lab = new NDArray([B], labels!);
@@ -211,7 +211,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const end = o.stopAfter !== undefined ? Math.min(c.steps, startStep + o.stopAfter) : c.steps;
   let skipped = 0;
   for (let step = startStep; step < end; step++) {
-    const batches = Array.from({ length: c.gradAccumSteps }, microBatch);
+    const batches: Record<string, NDArray>[] = [];
+    for (let i = 0; i < c.gradAccumSteps; i++) batches.push(await microBatch());
     const lr = lrAt(step);
     // Copies of the records: TrainStep.step replaces their entries in place.
     const prev = { params: { ...ts.params }, m: { ...ts.m }, v: { ...ts.v }, t: ts.t };
