@@ -12,6 +12,8 @@ export { drawNoise, splitChannels } from './step_utils.ts';
 export { DDPMScheduler, vpPredOriginal, clipOrThreshold } from './ddpm.ts';
 export { DDIMScheduler, vpPredEpsilon } from './ddim.ts';
 export { DDIMInverseScheduler } from './ddim_inverse.ts';
+export { RePaintScheduler, repaintTimesteps } from './repaint.ts';
+export type { RePaintStepOptions, RePaintTimestepsOptions } from './repaint.ts';
 export { PNDMScheduler } from './pndm.ts';
 export { SigmaScheduler, kSigmaSchedule, floatSpacedTimesteps, kPredOriginal, scaleBySigma, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
 export type { SigmaScheduleKind, KSigmaScheduleOptions } from './sigma_scheduler.ts';
