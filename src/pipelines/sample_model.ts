@@ -19,6 +19,7 @@ import { writeGif, trajectoryFrames } from '../io/gif.ts';
 import { writeCsv } from '../io/csv.ts';
 import { writeFileAtomicSync } from '../io/atomic.ts';
 import { generate } from './generate.ts';
+import { toDataUnits } from './data_units.ts';
 import { checkRunInfoJson } from './run_info_schema.ts';
 import { samplingScheduler } from './scheduler_choice.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from './denoiser.ts';
@@ -110,16 +111,7 @@ export async function sampleLoaded(m: LoadedModel, o: SampleOptions, trajectory?
   });
 }
 
-/** Undo the data standardisation of tabular / series data. */
-export function toDataUnits(x: NDArray, info: RunInfo | null): NDArray {
-  const s = info?.data.scaler;
-  if (!s) return x;
-  const D = x.shape[x.ndim - 1];
-  return x.map((v, i) => {
-    const j = s.mean.length === 1 ? 0 : i % D;
-    return v * s.std[j] + s.mean[j];
-  });
-}
+export { toDataUnits };
 
 /** Write samples (and optionally their trajectory) to `out` by its extension. */
 export function writeSamples(out: string, samples: NDArray, info: RunInfo | null, trajectory?: NDArray[], reference?: NDArray): void {
