@@ -24,6 +24,7 @@ import { cleanStaleTemporaries, loadLatestCheckpoint, saveCheckpoint, saveModelF
 import { warn } from '../io/warn.ts';
 import type { DataSource } from './data_source.ts';
 import type { CheckpointData } from './checkpoint.ts';
+import { checkResumeConfig } from './resume_config.ts';
 
 export interface TrainConfig {
   steps: number;
@@ -79,6 +80,10 @@ export interface TrainOptions {
   outDir?: string;
   /** Continue from the newest checkpoint in outDir. */
   resume?: boolean;
+  /** Start from these weights (fine-tuning) instead of a random initialisation. */
+  initialWeights?: Record<string, NDArray>;
+  /** Settings that may differ from the checkpoint's on resume (e.g. ['lr', 'steps']); see resume_config.ts. */
+  override?: readonly string[];
   onProgress?: (p: Progress) => void;
   /** Called every `everySteps` with the EMA (or raw) weights, e.g. to write a sample grid. */
   onSample?: { everySteps: number; fn: (step: number, weights: Record<string, NDArray>) => Promise<void> };
@@ -131,6 +136,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const root = new Philox(c.seed);
   let noiseRng = root.fold(1), dropRng = root.fold(2);
   let params = model.initParams(root.fold(0));
+  if (o.initialWeights) {
+    checkParams(model, o.initialWeights, 'initialWeights');
+    params = Object.fromEntries(Object.keys(params).map((k) => [k, o.initialWeights![k]]));
+  }
   let ema: Ema | null = c.emaDecay !== null ? new Ema(params, { maxDecay: c.emaDecay, power: c.emaPower }) : null;
   let startStep = 0;
   let losses: number[] = [];
@@ -148,6 +157,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       checkParams(model, restored.params, `${last}/diffusion_pytorch_model.safetensors`);
       const st = restored.trainerState as Record<string, unknown>;
       if (JSON.stringify(st.modelConfig) !== JSON.stringify(modelConfig)) throw new Error(`--resume: ${last} was trained with another model config; use another --out or the same --model`);
+      // The run's settings, data and saved state must match what this call continues (resume_config.ts).
+      checkResumeConfig(st.trainConfig as Partial<TrainConfig> | undefined, c, { step: restored.step, where: last, override: o.override });
+      if (st.dataDescription !== undefined && JSON.stringify(st.dataDescription) !== JSON.stringify(desc)) {
+        const d = st.dataDescription as { spec?: string; sampleShape?: number[]; size?: number | null };
+        throw new Error(`--data ${desc.spec}: ${last} was trained on '${d.spec}' (samples [${d.sampleShape}], ${d.size ?? 'unbounded'} items, its columns/scaling as stored); this data differs ([${desc.sampleShape}], ${desc.size ?? 'unbounded'} items); use the same data or another --out`);
+      }
+      if (!restored.optimizer) throw new Error(`--resume: ${last} has no optimizer.safetensors (AdamW state); continuing without it would train differently from the run it continues; restore the file or resume from an older checkpoint (move this one away)`);
+      if (ema && !restored.ema) throw new Error(`--resume: ${last} has no ema.safetensors although the run uses EMA; continuing would restart the EMA from the raw weights; restore the file or resume from an older checkpoint (move this one away)`);
       // Keep the model's parameter order (a checkpoint's is alphabetical): the traced step sums the
       // per-parameter gradient norms in this order, so another order changes the clipping by an ulp.
       params = Object.fromEntries(Object.keys(params).map((k) => [k, restored!.params[k]]));
