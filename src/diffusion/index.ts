@@ -9,3 +9,4 @@ export * from './parameterization.ts';
 export * from './thresholding.ts';
 export * from './variance.ts';
 export * from './gaussian_mixture.ts';
+export * from './edm.ts';

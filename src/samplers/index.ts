@@ -28,3 +28,6 @@ export { DPMSolverMultistepScheduler } from './dpmsolver_multistep.ts';
 export { DPMSolverSinglestepScheduler } from './dpmsolver_singlestep.ts';
 export { UniPCMultistepScheduler } from './unipc.ts';
 export { DEISMultistepScheduler } from './deis.ts';
+export { EdmScheduler, EDM_KEYS, edmSigmaGridF64, edmSigmaGridF32 } from './edm_scheduler.ts';
+export { EDMEulerScheduler } from './edm_euler.ts';
+export { EDMDPMSolverMultistepScheduler } from './edm_dpmsolver_multistep.ts';
