@@ -10,3 +10,4 @@ export * from './thresholding.ts';
 export * from './variance.ts';
 export * from './gaussian_mixture.ts';
 export * from './edm.ts';
+export { conditionalGaussianMixture, mixtureCdf1d, ksStatistic, erf } from './gmm_conditional.ts';

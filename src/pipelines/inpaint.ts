@@ -40,12 +40,15 @@ export interface InpaintOptions extends ConditioningOptions {
   onStep?: (info: { index: number; timestep: number; sample: NDArray; predOriginal?: NDArray }) => void;
 }
 
-function prepare(o: InpaintOptions, who: string): { mask: NDArray; x: NDArray } {
+function prepare(o: InpaintOptions, who: string): { mask: NDArray; x: NDArray; known: NDArray } {
   if (!(Number.isInteger(o.steps) && o.steps >= 1)) throw new Error(`${who}: steps = ${o.steps} must be a positive integer`);
   const mask = broadcastMask(o.mask, o.known.shape);
   for (const v of mask.data) if (v !== 0 && v !== 1) throw new Error(`${who}: mask values must be 0 (fill in) or 1 (known), got ${v}`);
   if (o.initialNoise && !sameShape(o.initialNoise.shape, o.known.shape)) throw new Error(`${who}: initialNoise has shape [${o.initialNoise.shape}], expected [${o.known.shape}]`);
-  return { mask, x: o.initialNoise ? o.initialNoise.clone() : o.generator.normal(o.known.shape) };
+  // unknown entries may hold anything (NaN for missing CSV cells): zero them
+  const known = o.known.map((v, i) => (mask.data[i] === 1 ? v : 0));
+  for (let i = 0; i < known.size; i++) if (!Number.isFinite(known.data[i])) throw new Error(`${who}: known value at flat index ${i} is ${known.data[i]}; known entries must be finite`);
+  return { mask, known, x: o.initialNoise ? o.initialNoise.clone() : o.generator.normal(o.known.shape) };
 }
 
 /**
@@ -55,16 +58,16 @@ function prepare(o: InpaintOptions, who: string): { mask: NDArray; x: NDArray } 
  */
 export async function inpaint(model: AsyncModelFn, scheduler: Scheduler, o: InpaintOptions): Promise<NDArray> {
   const p = prepare(o, 'inpaint');
-  const mask = p.mask;
+  const { mask, known } = p;
   let x = p.x;
   scheduler.setTimesteps(o.steps);
   x = x.mulScalar(scheduler.initNoiseSigma);
   const f = stepModel(model, scheduler, o);
   x = await denoiseFrom(f, scheduler, x, scheduler.timesteps, {
     generator: o.generator, eta: o.eta, onStep: o.onStep,
-    beforeModel: (xt, t) => mergeKnown(mask, scheduler.addNoise(o.known, o.generator.normal(o.known.shape), [t]), xt),
+    beforeModel: (xt, t) => mergeKnown(mask, scheduler.addNoise(known, o.generator.normal(known.shape), [t]), xt),
   });
-  return mergeKnown(mask, o.known, x);
+  return mergeKnown(mask, known, x);
 }
 
 /** Options of `repaint`: inpainting options plus RePaint's resampling jumps. */
@@ -82,7 +85,7 @@ export interface RePaintOptions extends InpaintOptions {
  */
 export async function repaint(model: AsyncModelFn, scheduler: RePaintScheduler, o: RePaintOptions): Promise<NDArray> {
   const p = prepare(o, 'repaint');
-  const mask = p.mask;
+  const { mask, known } = p;
   let x = p.x;
   if (scheduler.className !== 'RePaintScheduler' || typeof scheduler.undoStep !== 'function') throw new Error(`repaint: needs a RePaintScheduler, got ${scheduler.className}`);
   const pt = scheduler.config.prediction_type;
@@ -96,7 +99,7 @@ export async function repaint(model: AsyncModelFn, scheduler: RePaintScheduler, 
   for (let i = 0; i < ts.length; i++) {
     const t = ts[i];
     if (t < tLast) {
-      const r = scheduler.step(await f(x, t), t, x, { originalSample: o.known, mask, generator: o.generator } as never);
+      const r = scheduler.step(await f(x, t), t, x, { originalSample: known, mask, generator: o.generator } as never);
       x = r.prevSample;
       o.onStep?.({ index: index++, timestep: t, sample: x, predOriginal: r.predOriginalSample });
     } else {
@@ -104,7 +107,7 @@ export async function repaint(model: AsyncModelFn, scheduler: RePaintScheduler, 
     }
     tLast = t;
   }
-  return mergeKnown(mask, o.known, x);
+  return mergeKnown(mask, known, x);
 }
 
 /**

@@ -120,9 +120,9 @@ export function broadcastMask(mask: NDArray, shape: readonly number[]): NDArray 
   return out;
 }
 
-/** m * a + (1 - m) * b elementwise (a where known, b elsewhere). @example mergeKnown(mask, known, x) */
+/** a where the mask is 1 (known), b elsewhere (a select, so NaN in a's unknown entries does not leak). @example mergeKnown(mask, known, x) */
 export function mergeKnown(mask: NDArray, a: NDArray, b: NDArray): NDArray {
   const out = new NDArray(b.shape);
-  for (let i = 0; i < out.size; i++) out.data[i] = mask.data[i] * a.data[i] + (1 - mask.data[i]) * b.data[i];
+  for (let i = 0; i < out.size; i++) out.data[i] = mask.data[i] === 1 ? a.data[i] : b.data[i];
   return out;
 }
