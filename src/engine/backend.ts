@@ -83,18 +83,57 @@ export function setBackend(backend: RuntimeBackend): void {
 
 /**
  * The backend `compile()` uses: the one set with `setBackend`, else (in Node.js) onnxruntime-node,
- * loaded on first use. The specifier is a variable so that bundlers do not follow it into the browser
- * bundle (and no top-level await: CommonJS callers of the engine keep working).
+ * loaded on first use — or, when onnxruntime-node is not installed or its native binding does not
+ * load (it is an optional dependency: its install step can fail offline), onnxruntime-web's wasm
+ * build, which also runs in Node.js (slower; a one-line warning says so and how to fix it).
+ * The specifiers are variables so that bundlers do not follow them into the browser bundle (and no
+ * top-level await: CommonJS callers of the engine keep working).
  */
 export async function getBackend(): Promise<RuntimeBackend> {
   if (current) return current;
   if (!isNode) {
-    throw new Error('engine: no ONNX Runtime backend is set; in a browser call setBackend(await webBackend()) (src/engine/runtime_web.ts) before compile()');
+    throw new Error('engine: no ONNX Runtime backend is set; in a browser call setBackend(await webBackend()) (diffuse/web) before compile()');
   }
-  const specifier = './backend_node.ts';
-  loadingDefault ??= (import(/* @vite-ignore */ specifier) as Promise<typeof import('./backend_node.ts')>).then((m) => m.nodeBackend);
+  loadingDefault ??= loadNodeDefault();
   const loaded = await loadingDefault;
   return current ?? loaded;
+}
+
+/** This module's own extension: '.ts' from the sources, '.js' from the built package. */
+const ownExtension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+async function loadNodeDefault(): Promise<RuntimeBackend> {
+  let nodeError: Error;
+  // DIFFUSE_BACKEND=onnxruntime-web runs Node.js on the wasm build (to measure or test that path).
+  const forced = typeof process === 'object' ? process.env?.DIFFUSE_BACKEND : undefined;
+  if (forced === 'onnxruntime-web') {
+    const specifier = `./runtime_web${ownExtension}`;
+    return ((await import(/* @vite-ignore */ specifier)) as typeof import('./runtime_web.ts')).webBackend();
+  }
+  try {
+    const specifier = `./backend_node${ownExtension}`;
+    return ((await import(/* @vite-ignore */ specifier)) as typeof import('./backend_node.ts')).nodeBackend;
+  } catch (e) {
+    nodeError = e as Error;
+  }
+  let web: typeof import('./runtime_web.ts');
+  try {
+    const specifier = `./runtime_web${ownExtension}`;
+    web = (await import(/* @vite-ignore */ specifier)) as typeof import('./runtime_web.ts');
+  } catch {
+    throw new Error(`diffuse: no ONNX Runtime could be loaded: onnxruntime-node failed (${firstLine(nodeError)}) and onnxruntime-web is not installed; run \`npm i onnxruntime-node\` (ONNXRUNTIME_NODE_INSTALL=skip when offline) or \`npm i onnxruntime-web\``);
+  }
+  warnOnce(`diffuse: onnxruntime-node is not available (${firstLine(nodeError)}); running on onnxruntime-web's wasm build, several times slower. To fix: ONNXRUNTIME_NODE_INSTALL=skip npm i onnxruntime-node`);
+  return web.webBackend();
+}
+
+function firstLine(e: Error): string {
+  return String(e?.message ?? e).split('\n')[0];
+}
+
+function warnOnce(msg: string): void {
+  if (typeof process === 'object' && process.env?.DIFFUSE_QUIET_BACKEND === '1') return;
+  console.warn(msg);
 }
 
 /** The backend in use if one is set or loaded already (no loading). */

@@ -1,0 +1,72 @@
+/**
+ * diffuse — diffusion models for JavaScript: train on your own data, sample with fast solvers,
+ * measure, export; Node.js and the browser. This is the package's main entry point (`'diffuse'`).
+ *
+ * Other entry points: `diffuse/engine` (trace, autodiff, ONNX Runtime: write your own model),
+ * `diffuse/samplers` (every scheduler and the functional k-diffusion samplers), `diffuse/web`
+ * (the browser build: no Node.js modules, onnxruntime-web backend).
+ *
+ * @example
+ *   import { train, Philox } from 'diffuse';
+ *   const { pipeline } = await train({ data: myPoints, steps: 2000 });
+ *   const samples = await pipeline.withScheduler('dpmsolver++').generate({ batchSize: 500, numInferenceSteps: 20, generator: new Philox(0) });
+ */
+
+// The diffusers-shaped objects: models with weights, pipelines, training on plain data.
+export { PretrainedModel, UNet2DModel, MLPModel, type FromConfigOptions } from './api/pretrained_model.ts';
+export { DDPMPipeline, type GenerateCallOptions } from './api/ddpm_pipeline.ts';
+export { train, type TrainOnDataOptions, type TrainOnDataResult, type Progress } from './api/train.ts';
+export { dataSourceFrom, type PlainData, type PlainBatch, type PlainDataOptions } from './api/plain_data.ts';
+export type { SaveOptions } from './api/folder.ts';
+
+// Arrays and randomness.
+export { NDArray, Philox, TorchGenerator, type RandomGenerator } from './engine/index.ts';
+
+// Schedulers (diffusers' names, config keys and numerics) and the sampling loop.
+export {
+  Scheduler, schedulerFromConfig, registeredSchedulers,
+  DDPMScheduler, DDIMScheduler, DDIMInverseScheduler, PNDMScheduler,
+  EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, HeunDiscreteScheduler, KDPM2DiscreteScheduler, LMSDiscreteScheduler,
+  DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, UniPCMultistepScheduler, DEISMultistepScheduler,
+  type SchedulerConfig, type StepOptions, type StepOutput, type SetTimestepsOptions,
+} from './samplers/index.ts';
+export { SCHEDULER_ALIASES, samplingScheduler } from './pipelines/scheduler_choice.ts';
+export { generate, type AsyncModelFn, type GenerateOptions } from './pipelines/generate.ts';
+
+// The diffusion process.
+export { addNoise, getVelocity } from './diffusion/forward.ts';
+export { predictionToX0, predictionToEps, epsToScore, scoreToEps, type PredictionType } from './diffusion/parameterization.ts';
+export { GaussianMixture, type GaussianMixtureSpec } from './diffusion/gaussian_mixture.ts';
+export { betasFor, alphasFromBetas, BETA_SCHEDULES } from './schedules/index.ts';
+
+// Training building blocks (the named recipe, the compiled step, EMA, learning-rate schedule).
+export { TOY2D_RECIPE, recipeTrainConfig, type ToyRecipe } from './training/recipes.ts';
+export { defaultTrainConfig, type TrainConfig } from './training/trainer.ts';
+export { TrainStep } from './training/train_step.ts';
+export { Ema } from './training/ema.ts';
+export { warmupCosine } from './training/lr_schedule.ts';
+
+// Data sets.
+export { toy2d, sampleToy2d, TOY2D_NAMES, type Toy2dName, type Toy2dDataset } from './data/toy2d.ts';
+export { loadMnist, type MnistData } from './data/mnist.ts';
+export { loadImageFolder, type ImageFolderData, type ImageFolderOptions } from './data/image_folder.ts';
+export { loadTabular, type TabularData } from './data/tabular.ts';
+export { loadSeries, type SeriesData } from './data/series.ts';
+export { StandardScaler } from './data/standardize.ts';
+
+// Measuring.
+export { mmdRbf, medianSqDistance } from './eval/mmd.ts';
+export { slicedWasserstein } from './eval/sliced_wasserstein.ts';
+export { meanLogDensity } from './eval/log_density.ts';
+export { frechetDistance, gaussianStats } from './eval/frechet.ts';
+export { loadMnistClassifier } from './eval/mnist_classifier.ts';
+export { evaluateModelFolder, type EvaluateOptions, type EvalReport } from './eval/evaluate.ts';
+export { variationalBound } from './eval/vlb.ts';
+export { pfOdeLikelihood } from './eval/pf_ode_likelihood.ts';
+
+// Files: pictures, tables, weights.
+export { writePng, readImage, encodePng } from './io/png.ts';
+export { writeScatterPng, scatterPng } from './io/scatter.ts';
+export { writeGif, encodeGif, trajectoryFrames } from './io/gif.ts';
+export { readCsv, writeCsv } from './io/csv.ts';
+export { readSafetensors, writeSafetensors } from './io/safetensors.ts';
