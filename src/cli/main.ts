@@ -1,11 +1,12 @@
 /** The `diffuse` command line: demo | train | sample | info | export. */
+import { createRequire } from 'node:module';
 import { Command, InvalidArgumentError } from 'commander';
 // Commands are imported when run, so `diffuse --help` and argument errors start fast.
 import { registerEvalCommand } from './eval_command.ts';
 
-const int = (name: string, min = 1) => (v: string) => {
+const int = (name: string, min = 1, max = Number.MAX_SAFE_INTEGER) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name}: expected an integer >= ${min}, got '${v}'`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name}: expected an integer in [${min}, ${max}], got '${v}'`);
   return n;
 };
 const num = (name: string, min = -Infinity, max = Infinity) => (v: string) => {
@@ -14,9 +15,15 @@ const num = (name: string, min = -Infinity, max = Infinity) => (v: string) => {
   return n;
 };
 
+// package.json is two folders up from both src/cli/ and dist/cli/.
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
 const program = new Command();
+program.version(version, '-V, --version', 'print the version of diffuse');
 program.name('diffuse').description('Diffusion models for JavaScript: train, sample, measure, export.')
   .option('--verbose', 'print stack traces on errors')
+  .option('--max-memory <size>', 'refuse jobs whose estimated memory exceeds this (e.g. 4GiB, 512MB; default 80% of the machine\'s memory; env DIFFUSE_MEMORY_LIMIT)')
+  .hook('preAction', (cmd) => { const m = cmd.opts().maxMemory; if (m !== undefined) process.env.DIFFUSE_MEMORY_LIMIT = String(m); })
   // Usage errors (bad option values, unknown options): one line with a pointer to --help, exit code 1.
   .configureOutput({ outputError: (str, write) => write(`diffuse: ${str.trim().replace(/^error: /, '')} (see --help)\n`) });
 
@@ -46,20 +53,22 @@ program.command('train')
   .option('--snr-gamma <g>', 'min-SNR-gamma loss weighting', num('--snr-gamma', 0))
   .option('--learned-variance', 'learn sigma_theta (learned_range, hybrid loss of Improved DDPM)')
   .option('--beta-schedule <s>', 'linear | scaled_linear | squaredcos_cap_v2 | sigmoid', 'linear')
-  .option('--train-timesteps <n>', 'number of diffusion steps T', int('--train-timesteps', 2), 1000)
+  .option('--train-timesteps <n>', 'number of diffusion steps T', int('--train-timesteps', 2, 1_000_000), 1000)
   .option('--class-cond', 'condition on class labels')
   .option('--label-dropout <p>', 'drop labels with probability p (enables classifier-free guidance)', num('--label-dropout', 0, 0.99))
   .option('--checkpoint-every <n>', 'checkpoint interval in steps', int('--checkpoint-every'))
   .option('--sample-every <n>', 'sample preview interval in steps', int('--sample-every'))
   .option('--keep-last <n>', 'checkpoints to keep', int('--keep-last'), 2)
   .option('--image-size <n>', 'image side for image folders', int('--image-size'), 28)
-  .option('--channels <n>', 'image channels for image folders (1 or 3)', int('--channels'), 1)
+  .option('--channels <n>', 'image channels for image folders (1 or 3)', int('--channels', 1, 3), 1)
   .option('--limit <n>', 'use only the first n items of a finite data set', int('--limit'))
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
-  .option('--resume', 'continue the newest checkpoint in --out')
+  .option('--resume', 'continue the newest checkpoint in --out (flags not given take the run\'s stored values; a changed setting is an error)')
+  .option('--override <settings>', 'with --resume: settings to change on purpose, comma-separated (lr, steps, warmup, weight-decay, max-grad-norm)')
   .option('--skip-nonfinite', 'skip steps whose loss is NaN/inf instead of stopping')
   .option('--quiet', 'no progress output')
-  .action(async (o) => {
+  .action(async (o, cmd) => {
+    o.explicit = Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli');
     if (o.ema === false) { o.noEma = true; o.ema = undefined; }
     const { trainCommand } = await import('./train_command.ts');
     await trainCommand(o);
@@ -70,18 +79,13 @@ program.command('sample')
   .argument('<dir>', 'model folder written by `diffuse train` (or a diffusers-layout folder)')
   .option('--scheduler <name>', 'ddpm | ddim | pndm | dpmsolver++ | unipc | deis | euler | euler-a | heun | kdpm2 | lms | a diffusers class name', 'dpmsolver++')
   .option('--steps <n>', 'inference steps', int('--steps'), 20)
-  .option('--n <n>', 'number of samples', int('--n'), 64)
+  .option('--n <n>', 'number of samples (drawn in chunks; a .csv is written as it goes)', int('--n'), 64)
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
   .option('--class <k>', 'class label (class-conditional models)', int('--class', 0))
   .option('--guidance <w>', 'classifier-free guidance weight', num('--guidance', 0), 1)
-  .option('--eta <x>', 'DDIM eta', num('--eta', 0, 1))
+  .option('--eta <x>', 'noise of DDIM-type steps (schedulers with an eta: ddim)', num('--eta', 0, 1))
   .requiredOption('--out <file>', 'file.png (grid or scatter) | file.csv | file.gif (trajectory)')
-  .action(async (dir: string, o) => {
-    const t0 = performance.now();
-    const { sampleModelFolder } = await import('../pipelines/sample_model.ts');
-    await sampleModelFolder(dir, { scheduler: o.scheduler, steps: o.steps, n: o.n, seed: o.seed, classLabel: o.class, guidance: o.guidance, eta: o.eta, out: o.out });
-    process.stderr.write(`wrote ${o.out} (${o.n} samples, ${o.steps} ${o.scheduler} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
-  });
+  .action(async (dir: string, o) => { const { sampleCommand } = await import('./sample_command.ts'); await sampleCommand(dir, o); });
 
 program.command('info')
   .description('describe a model folder')
@@ -96,8 +100,9 @@ program.command('export')
 registerEvalCommand(program);
 
 // Every other error: one line (the message, newlines folded) and exit code 1; the stack only with --verbose.
-program.parseAsync(process.argv).catch((e: unknown) => {
+program.parseAsync(process.argv).catch(async (e: unknown) => {
   const verbose = process.argv.includes('--verbose');
+  e = (await import('./output_paths.ts')).explainFsError(e);
   const message = (e instanceof Error ? e.message : String(e)).trim().replace(/\s*\n\s*/g, ' | ');
   process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}diffuse: ${message}\n`);
   if (verbose && e instanceof Error) process.stderr.write(`${e.stack}\n`);

