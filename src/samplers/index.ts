@@ -31,3 +31,5 @@ export { DEISMultistepScheduler } from './deis.ts';
 export { EdmScheduler, EDM_KEYS, edmSigmaGridF64, edmSigmaGridF32 } from './edm_scheduler.ts';
 export { EDMEulerScheduler } from './edm_euler.ts';
 export { EDMDPMSolverMultistepScheduler } from './edm_dpmsolver_multistep.ts';
+export { ScoreSdeVeScheduler } from './score_sde_ve.ts';
+export type { SdeVeStepOutput } from './score_sde_ve.ts';
