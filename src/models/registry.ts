@@ -16,6 +16,7 @@
 import { MLPModel, validateMLPConfig, type MLPConfig } from './mlp.ts';
 import { UNet2DModel, validateUNet2DConfig, type UNet2DConfig } from './unet2d.ts';
 import { describe } from './config_utils.ts';
+import { checkModelDepth } from './resources.ts';
 
 export type ModelConfig = MLPConfig | UNet2DConfig;
 export type DiffusionModel = MLPModel | UNet2DModel;
@@ -54,8 +55,9 @@ export function modelConfig(name: string, overrides: Record<string, unknown> = {
 export function modelFromConfig(json: unknown, where = 'model config'): DiffusionModel {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${where}: expected a JSON object, got ${describe(json)}`);
   const cls = (json as Record<string, unknown>)._class_name;
-  if (cls === 'UNet2DModel') return new UNet2DModel(validateUNet2DConfig(json, where));
-  if (cls === 'MLPModel') return new MLPModel(validateMLPConfig(json, where));
+  // The depth is checked before anything is built (a million layers would crash V8).
+  if (cls === 'UNet2DModel') return new UNet2DModel(checkModelDepth(validateUNet2DConfig(json, where), where));
+  if (cls === 'MLPModel') return new MLPModel(checkModelDepth(validateMLPConfig(json, where), where));
   throw new Error(`${where}: _class_name = ${describe(cls)} is not supported (allowed: "UNet2DModel", "MLPModel")`);
 }
 

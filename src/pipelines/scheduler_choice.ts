@@ -29,10 +29,11 @@ export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]
 /** Build the sampling scheduler on the model's training schedule (diffusers' from_config swap). */
 export function samplingScheduler(name: string | undefined, trainingConfig: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
   const key = name ?? 'ddim';
-  const alias = SCHEDULER_ALIASES[key.toLowerCase()];
+  const alias = Object.hasOwn(SCHEDULER_ALIASES, key.toLowerCase()) ? SCHEDULER_ALIASES[key.toLowerCase()] : undefined;
   const [cls, extra] = alias ?? [key, {}];
-  if (!alias && !registeredSchedulers().includes(cls)) {
-    throw new Error(`--scheduler ${key}: unknown; use one of ${Object.keys(SCHEDULER_ALIASES).join(', ')} or a diffusers class name (${registeredSchedulers().join(', ')})`);
+  if (!alias && !registeredSchedulers().includes(cls) || /Inverse/.test(cls)) {
+    const what = /Inverse/.test(cls) ? 'an inverse scheduler (it maps samples to noise, for inversion) cannot sample' : 'unknown';
+    throw new Error(`--scheduler ${key}: ${what}; use one of ${Object.keys(SCHEDULER_ALIASES).join(', ')} or a diffusers class name (${registeredSchedulers().filter((n) => !/Inverse/.test(n)).join(', ')})`);
   }
   return schedulerWithOverrides(cls, trainingConfig, { ...extra, ...overrides });
 }

@@ -89,7 +89,7 @@ export function listAllowed(values: readonly unknown[]): string {
 
 /** Common keys, shared by most schedulers (diffusers' defaults). */
 export const COMMON_KEYS = {
-  num_train_timesteps: { default: 1000, kind: 'int', min: 1 } as KeySpec,
+  num_train_timesteps: { default: 1000, kind: 'int', min: 1, max: 1_000_000, help: 'the length of the beta table; at most 1000000 (each step costs tables of every scheduler)' } as KeySpec,
   beta_start: { default: 0.0001, kind: 'number', min: 0 } as KeySpec,
   beta_end: { default: 0.02, kind: 'number', min: 0 } as KeySpec,
   beta_schedule: { default: 'linear', kind: 'enum', values: ['linear', 'scaled_linear', 'squaredcos_cap_v2'] } as KeySpec,
@@ -435,6 +435,25 @@ export function timestepsArg(arg: number | SetTimestepsOptions | undefined | nul
 }
 
 /**
+ * The physical range of a beta table: every beta_t in (0, 1) (alpha_t = 1 - beta_t is a variance
+ * ratio), except a last beta of exactly 1 under rescale_betas_zero_snr (zero terminal SNR). Errors
+ * name the key that produced the value (trained_betas[i], or beta_start / beta_end) and the range.
+ * @example checkBetaRange(Float32Array.of(0.1, 5), { beta_end: 5 }, 'DDPMScheduler') // throws
+ */
+export function checkBetaRange(betas: ArrayLike<number>, c: Record<string, unknown>, owner: string): void {
+  const last = betas.length - 1;
+  for (let i = 0; i < betas.length; i++) {
+    const b = betas[i];
+    if (b > 0 && b < 1) continue;
+    if (b === 1 && i === last && c.rescale_betas_zero_snr === true) continue;
+    const source = c.trained_betas != null
+      ? `trained_betas[${i}] = ${b}`
+      : `beta_start = ${JSON.stringify(c.beta_start)}, beta_end = ${JSON.stringify(c.beta_end)} (beta_schedule ${JSON.stringify(c.beta_schedule)}) give beta_${i} = ${b}`;
+    throw new Error(`${owner} config: ${source}; every beta must lie in (0, 1) (alpha_t = 1 - beta_t is a variance ratio)`);
+  }
+}
+
+/**
  * Base of the schedulers defined by a beta table (all diffusers schedulers here): computes betas, alphas
  * and alphasCumprod (float32, like diffusers) from the config's beta keys.
  */
@@ -462,6 +481,7 @@ export abstract class BetaScheduler extends Scheduler {
     if (c.trained_betas != null && this.betas.length !== c.num_train_timesteps) {
       throw new Error(`${this.className} config: trained_betas has ${this.betas.length} values but num_train_timesteps = ${c.num_train_timesteps}; they must match`);
     }
+    checkBetaRange(this.betas, c, this.className);
     const { alphas, alphasCumprod } = alphasFromBetas(this.betas);
     this.alphas = alphas;
     this.alphasCumprod = alphasCumprod;
