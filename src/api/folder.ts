@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import type { NDArray } from '../engine/index.ts';
 import { loadTrainedModel, type LoadedModel } from '../pipelines/sample_model.ts';
-import { saveModelFolder } from '../folders/checkpoint.ts';
+import { saveModelFolder } from '../folders/model_folder.ts';
 import { writeRunInfo, type RunInfo } from '../folders/run_info.ts';
 import { CONFIG_NAME, WEIGHTS_NAME } from '../folders/names.ts';
 import { serializeSafetensors } from '../io/safetensors.ts';

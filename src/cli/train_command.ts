@@ -12,7 +12,7 @@ import { generate } from '../pipelines/generate.ts';
 import { denoiserWithWeightInputs, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
 import { samplingScheduler, writeRunInfo, writeSamples, type RunInfo } from '../pipelines/sample_model.ts';
 import { Philox } from '../engine/index.ts';
-import { listCheckpoints, loadModelFolder } from '../training/checkpoint.ts';
+import { folderHoldsModel, hasTopLevelModel, loadModelFolder } from '../folders/index.ts';
 import { TOY2D_NAMES } from '../data/index.ts';
 import { checkModelConfig, readJsonObject } from '../training/config_files.ts';
 
@@ -121,7 +121,7 @@ export function progressPrinter(quiet = false): (p: Progress) => void {
 
 export async function trainCommand(o: TrainCliOptions): Promise<void> {
   // Refuse to touch a folder holding another run unless resuming.
-  if (!o.resume && (fs.existsSync(path.join(o.out, 'config.json')) || listCheckpoints(o.out).length > 0)) {
+  if (!o.resume && folderHoldsModel(o.out)) {
     throw new Error(`--out ${o.out} already holds a model; pass --resume to continue it or choose another --out (nothing was overwritten)`);
   }
   if (fs.existsSync(o.out) && !fs.statSync(o.out).isDirectory()) throw new Error(`--out ${o.out}: exists and is not a folder`);
@@ -145,7 +145,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
     classes = desc.numClasses + (config.labelDropout > 0 ? 1 : 0);
   } else if (o.labelDropout) throw new Error('--label-dropout needs --class-cond');
   let model = resolveModel(o.model, desc, classes);
-  if (o.resume && fs.existsSync(path.join(o.out, 'config.json'))) {
+  if (o.resume && hasTopLevelModel(o.out)) {
     model = modelFromConfig(loadModelFolder(o.out).modelConfig, path.join(o.out, 'config.json'));
   }
   if (config.objective.varianceType === 'learned_range') {

@@ -9,8 +9,14 @@
  *   4. fsync the directory (the rename itself is durable).
  * On any error the temporary file is removed and the destination is untouched.
  *
- * Temporary names are `.<name>.<pid>.<n>.tmp` (n counts up; no randomness needed), opened with
- * O_EXCL, so a stale temp file of a killed process with a recycled pid is never reused.
+ * Temporary names are `.<name>.<tag>.<n>.tmp`, where `tag` is WRITER_TAG (10 random hex digits drawn
+ * once per process, so a user's file can never be taken for ours by its name alone) and n counts up;
+ * they are opened with O_EXCL, so a stale temp file is never reused. Folder writers record the tag
+ * in the folder (src/folders/temporaries.ts) and clean only leftovers that carry a recorded tag.
+ *
+ * Fault injection (tests only): `setAtomicFaultHook(fn)` makes every write, rename, directory
+ * creation and removal of these writers call `fn(op, path)` first; `fn` may throw (ENOSPC) or kill
+ * the process. src/folders/fault_injection.ts installs it from DIFFUSE_TEST_FAULT.
  *
  * @example
  *   writeFileAtomicSync('out/samples.png', pngBytes);
@@ -19,13 +25,61 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 
 let counter = 0;
 
+/**
+ * This process's mark in the names of its temporaries (`.<name>.<WRITER_TAG>.<n>.tmp`): 10 hex digits.
+ * @example WRITER_TAG // 'a3f09c11d2'
+ */
+export const WRITER_TAG = randomBytes(5).toString('hex');
+
+/** The operations of the atomic writers that a fault hook sees. */
+export type AtomicOp = 'write' | 'rename' | 'mkdir' | 'remove';
+
+let faultHook: ((op: AtomicOp, target: string) => void) | null = null;
+
+/**
+ * Install (or, with null, remove) the fault-injection hook, called before every write, rename,
+ * directory creation and removal of the atomic writers. Returns the previous hook. For tests.
+ * @example setAtomicFaultHook((op, p) => { if (op === 'rename') throw new Error('ENOSPC'); });
+ */
+export function setAtomicFaultHook(fn: ((op: AtomicOp, target: string) => void) | null): ((op: AtomicOp, target: string) => void) | null {
+  const prev = faultHook;
+  faultHook = fn;
+  return prev;
+}
+
+/**
+ * Announce an operation to the fault hook (writers outside this file call it before their own
+ * writes, e.g. the files of a checkpoint's temporary folder). A no-op without a hook.
+ * @example faultPoint('write', path.join(tmp, 'trainer_state.json'));
+ */
+export function faultPoint(op: AtomicOp, target: string): void {
+  if (faultHook) faultHook(op, target);
+}
+
+/**
+ * `base` shortened so that `.<base><suffix>` stays within 255 bytes (the name limit of common file
+ * systems): a valid 252-byte file name must still get a temporary name. The cut keeps whole
+ * characters and adds a `~` so a shortened name never equals a real one.
+ */
+export function fitTempBase(base: string, suffix: string): string {
+  const room = 255 - 1 - Buffer.byteLength(suffix);
+  if (Buffer.byteLength(base) <= room) return base;
+  let out = '';
+  for (const ch of base) {
+    if (Buffer.byteLength(out + ch) > room - 1) break;
+    out += ch;
+  }
+  return `${out}~`;
+}
+
 function tempNameFor(target: string): string {
   const dir = path.dirname(target);
-  const base = path.basename(target);
-  return path.join(dir, `.${base}.${process.pid}.${counter++}.tmp`);
+  const suffix = `.${WRITER_TAG}.${counter++}.tmp`;
+  return path.join(dir, `.${fitTempBase(path.basename(target), suffix)}${suffix}`);
 }
 
 /** Options of the atomic writers. */
@@ -85,11 +139,13 @@ export function writeFileAtomicSync(target: string, data: Uint8Array | string, o
   const { fd, tmp } = opened;
   let closed = false;
   try {
+    faultPoint('write', target);
     let off = 0;
     while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
     if (doSync) fs.fsyncSync(fd);
     fs.closeSync(fd);
     closed = true;
+    faultPoint('rename', target);
     fs.renameSync(tmp, target);
   } catch (e) {
     if (!closed) { try { fs.closeSync(fd); } catch { /* already failing */ } }
@@ -120,10 +176,12 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
     }
   }
   try {
+    faultPoint('write', target);
     await handle!.writeFile(bytes);
     if (doSync) await handle!.sync();
     await handle!.close();
     handle = undefined;
+    faultPoint('rename', target);
     await fsp.rename(tmp, target);
   } catch (e) {
     if (handle) { try { await handle.close(); } catch { /* already failing */ } }
@@ -138,7 +196,7 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
  * directory beside `target`; every file in it is fsynced, then the directory is renamed to
  * `target`. If `target` exists it is first renamed aside and deleted only after the new one is in
  * place, so at every instant either the old or the new complete directory exists under a known name
- * (`target`, or `target` + '.old-<pid>-<n>' between the two renames). Use it for checkpoints.
+ * (`target`, or `target` + '.old-<tag>-<n>' between the two renames). Use it for checkpoints.
  *
  * @example
  *   writeDirAtomicSync('ckpt/step-1000', (tmp) => {
@@ -152,8 +210,9 @@ export function writeDirAtomicSync(target: string, fill: (tmpDir: string) => voi
   const base = path.basename(target);
   let tmpDir = '';
   for (let attempt = 0; ; attempt++) {
-    tmpDir = path.join(parent, `.${base}.${process.pid}.${counter++}.tmpdir`);
-    try { fs.mkdirSync(tmpDir); break; } catch (e) {
+    const suffix = `.${WRITER_TAG}.${counter++}.tmpdir`;
+    tmpDir = path.join(parent, `.${fitTempBase(base, suffix)}${suffix}`);
+    try { faultPoint('mkdir', target); fs.mkdirSync(tmpDir); break; } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 1000) {
         throw new Error(`cannot create ${target}: ${(e as Error).message}`, { cause: e });
       }
@@ -172,9 +231,11 @@ export function writeDirAtomicSync(target: string, fill: (tmpDir: string) => voi
       fsyncDirSync(tmpDir);
     }
     if (fs.existsSync(target)) {
-      old = path.join(parent, `${base}.old-${process.pid}-${counter++}`);
+      old = path.join(parent, `${base}.old-${WRITER_TAG}-${counter++}`);
+      faultPoint('rename', old);
       fs.renameSync(target, old);
     }
+    faultPoint('rename', target);
     fs.renameSync(tmpDir, target);
   } catch (e) {
     if (old !== undefined && !fs.existsSync(target)) { try { fs.renameSync(old, target); old = undefined; } catch { /* keep .old */ } }
@@ -182,5 +243,8 @@ export function writeDirAtomicSync(target: string, fill: (tmpDir: string) => voi
     throw new Error(`cannot write directory ${target}: ${(e as Error).message}`, { cause: e });
   }
   if (doSync) fsyncDirSync(parent);
-  if (old !== undefined) fs.rmSync(old, { recursive: true, force: true });
+  if (old !== undefined) {
+    faultPoint('remove', old);
+    fs.rmSync(old, { recursive: true, force: true });
+  }
 }

@@ -364,6 +364,43 @@ export function float16ToNumber(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+const F32_SCRATCH = new Float32Array(1);
+const U32_SCRATCH = new Uint32Array(F32_SCRATCH.buffer);
+
+/**
+ * number -> IEEE 754 binary16 bits, as a float32 -> float16 cast does (torch `.half()`): the value
+ * is first rounded to float32, then to 11 significant bits with round-to-nearest-even; overflow
+ * gives +-Infinity (0x7c00), NaN gives 0x7e00, tiny values become subnormals or +-0.
+ *   normal:    bits = sign | (e + 15) << 10 | round(mantissa / 2^13)
+ *   subnormal: bits = sign | round(1.mantissa * 2^(e + 24))          (e < -14)
+ * @example float32ToFloat16Bits(1) // 0x3c00
+ */
+export function float32ToFloat16Bits(x: number): number {
+  F32_SCRATCH[0] = x;
+  const b = U32_SCRATCH[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return mant ? sign | 0x7e00 : sign | 0x7c00;
+  const e = exp - 127 + 15; // biased binary16 exponent
+  if (e >= 31) return sign | 0x7c00;
+  let half: number, rem: number, halfway: number;
+  if (e >= 1) {
+    half = (e << 10) | (mant >>> 13);
+    rem = mant & 0x1fff;
+    halfway = 0x1000;
+  } else {
+    if (e < -10) return sign; // below half the smallest subnormal: rounds to zero
+    const m = mant | 0x800000; // the implicit leading 1
+    const shift = 14 - e;
+    half = m >>> shift;
+    rem = m & ((1 << shift) - 1);
+    halfway = 1 << (shift - 1);
+  }
+  if (rem > halfway || (rem === halfway && (half & 1) === 1)) half += 1; // a carry may reach the exponent (or infinity)
+  return sign | half;
+}
+
 /**
  * OCP 8-bit float E4M3 ("fn": no infinities; S.1111.111 is NaN; bias 7; max 448) -> number.
  * (OCP 8-bit Floating Point Specification (OFP8) rev. 1.0, table 1; PyTorch float8_e4m3fn.)

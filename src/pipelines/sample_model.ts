@@ -8,63 +8,29 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NDArray, Philox } from '../engine/index.ts';
-import { modelFromConfig, type DiffusionModel } from '../models/registry.ts';
-import { checkParams } from '../nn/module.ts';
-import { loadModelFolder } from '../training/checkpoint.ts';
-import type { DataDescription } from '../training/data_source.ts';
+import { NDArray, Philox, type RandomGenerator } from '../engine/index.ts';
+import { loadPipelineFolder, type LoadedModel, type RunInfo } from '../folders/index.ts';
 import { writePng } from '../io/png.ts';
 import { writeScatterPng, scatterTrajectoryFrames } from '../io/scatter.ts';
 import { writeGif, trajectoryFrames } from '../io/gif.ts';
 import { writeCsv } from '../io/csv.ts';
-import { writeFileAtomicSync } from '../io/atomic.ts';
 import { generate } from './generate.ts';
 import { toDataUnits } from './data_units.ts';
-import { checkRunInfoJson } from './run_info_schema.ts';
 import { samplingScheduler } from './scheduler_choice.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from './denoiser.ts';
+import { checkEtaSupported, checkFiniteWeights, nonFiniteGuard } from './sample_checks.ts';
 
 export { SCHEDULER_ALIASES, samplingScheduler, schedulerWithOverrides } from './scheduler_choice.ts';
+// Model folders are read and written by src/folders (shared with training); re-exported for older imports.
+export { RUN_INFO_NAME, readRunInfo, writeRunInfo, type LoadedModel, type RunInfo } from '../folders/index.ts';
 
-export const RUN_INFO_NAME = 'diffuse.json';
-
-/** What diffuse stores beside the diffusers files: how to interpret the model's samples. */
-export interface RunInfo {
-  data: DataDescription;
-  /** Label of the null class (classifier-free guidance), if trained with label dropout. */
-  nullClass: number | null;
-  step: number;
-}
-
-export function writeRunInfo(dir: string, info: RunInfo): void {
-  writeFileAtomicSync(path.join(dir, RUN_INFO_NAME), `${JSON.stringify(info, null, 2)}\n`);
-}
-
-export function readRunInfo(dir: string): RunInfo | null {
-  const p = path.join(dir, RUN_INFO_NAME);
-  if (!fs.existsSync(p)) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(p, 'utf8'));
-  } catch (e) {
-    throw new Error(`${p}: invalid JSON (${(e as Error).message})`);
-  }
-  return checkRunInfoJson(json, p);
-}
-
-export interface LoadedModel {
-  model: DiffusionModel;
-  weights: Record<string, NDArray>;
-  schedulerConfig: Record<string, unknown>;
-  info: RunInfo | null;
-}
-
-/** Load a model folder (validated: config keys, parameter names and shapes). */
+/**
+ * Load a model folder of any layout (pipeline, bare model, diffuse's flat layout, a checkpoint),
+ * validated: config keys, parameter names and shapes. Same as folders' loadPipelineFolder.
+ * @example const m = loadTrainedModel('runs/mnist');
+ */
 export function loadTrainedModel(dir: string): LoadedModel {
-  const { modelConfig, schedulerConfig, weights } = loadModelFolder(dir);
-  const model = modelFromConfig(modelConfig, path.join(dir, 'config.json'));
-  checkParams(model, weights, path.join(dir, 'diffusion_pytorch_model.safetensors'));
-  return { model, weights, schedulerConfig, info: readRunInfo(dir) };
+  return loadPipelineFolder(dir);
 }
 
 export interface SampleOptions {
@@ -78,6 +44,10 @@ export interface SampleOptions {
   eta?: number;
   /** Output file: .png, .csv or .gif. */
   out?: string;
+  /** The random stream (default new Philox(seed)); chunked sampling passes one per chunk. */
+  generator?: RandomGenerator;
+  /** Index of the first sample (chunked sampling: the class cycle continues across chunks). */
+  labelOffset?: number;
 }
 
 /** Draw n samples (and, when asked, the trajectory of every step). */
@@ -87,6 +57,8 @@ export async function sampleLoaded(m: LoadedModel, o: SampleOptions, trajectory?
   if (!(Number.isInteger(o.steps) && o.steps >= 1)) throw new Error(`--steps: expected a positive integer, got ${o.steps}`);
   const isImage = info ? info.data.kind === 'images' : 'sample_size' in (model.config as object);
   const sched = samplingScheduler(o.scheduler, schedulerConfig, { clip_sample: isImage && schedulerConfig.clip_sample !== false });
+  checkEtaSupported(sched, o.eta);
+  checkFiniteWeights(weights, 'the model weights');
   const cond = isClassConditional(model);
   let labels: Float32Array | undefined;
   if (cond) {
@@ -96,7 +68,7 @@ export async function sampleLoaded(m: LoadedModel, o: SampleOptions, trajectory?
       throw new Error(`--class ${k}: expected an integer in 0..${(numClasses ?? 1) - 1}`);
     }
     // Without --class: cycle through the classes.
-    labels = Float32Array.from({ length: o.n }, (_, i) => k ?? (numClasses ? i % numClasses : 0));
+    labels = Float32Array.from({ length: o.n }, (_, i) => k ?? (numClasses ? (i + (o.labelOffset ?? 0)) % numClasses : 0));
   } else if (o.classLabel !== undefined) {
     throw new Error('--class: this model was trained without classes');
   }
@@ -105,9 +77,9 @@ export async function sampleLoaded(m: LoadedModel, o: SampleOptions, trajectory?
     throw new Error('--guidance: this model was not trained with label dropout (classifier-free guidance needs --label-dropout > 0 at training)');
   }
   return generate(denoiserFor(model, weights), sched, {
-    shape: [o.n, ...modelSampleShape(model)], steps: o.steps, generator: new Philox(o.seed), classLabels: labels,
+    shape: [o.n, ...modelSampleShape(model)], steps: o.steps, generator: o.generator ?? new Philox(o.seed), classLabels: labels,
     guidanceScale: w, nullClass: info?.nullClass ?? undefined, eta: o.eta,
-    onStep: trajectory ? ({ sample }) => trajectory.push(sample) : undefined,
+    onStep: nonFiniteGuard(sched, o.steps, trajectory ? ({ sample }) => trajectory.push(sample) : undefined),
   });
 }
 

@@ -20,10 +20,10 @@ import { DiffusionObjective, diffusionLoss, type ObjectiveConfig } from './objec
 import { TrainStep } from './train_step.ts';
 import { Ema } from './ema.ts';
 import { warmupCosine } from './lr_schedule.ts';
-import { cleanStaleTemporaries, loadLatestCheckpoint, saveCheckpoint, saveModelFolder } from './checkpoint.ts';
+import { acquireFolderLock, cleanStaleTemporaries, commitTrainingSave, resumeLatestCheckpoint } from '../folders/index.ts';
 import { warn } from '../io/warn.ts';
 import type { DataSource } from './data_source.ts';
-import type { CheckpointData } from './checkpoint.ts';
+import type { CheckpointData } from '../folders/index.ts';
 import { checkResumeConfig } from './resume_config.ts';
 
 export interface TrainConfig {
@@ -118,6 +118,12 @@ export function nullClassOf(model: DiffusionModel): number | null {
 }
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
+  // One writer per folder (folders/lock.ts): a second run on the same outDir fails before writing anything.
+  const lock = o.outDir !== undefined ? acquireFolderLock(o.outDir, 'train') : null;
+  try { return await trainLocked(o); } finally { lock?.release(); }
+}
+
+async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const { model, data, config: c, outDir } = o;
   const desc = data.describe();
   const modelConfig = model.toConfig() as unknown as Record<string, unknown>;
@@ -149,7 +155,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let lastCheckpoint: string | null = null;
   if (o.resume) {
     if (outDir === undefined) throw new Error('train: resume needs an outDir holding checkpoints');
-    const found = loadLatestCheckpoint(outDir, warn);
+    const found = resumeLatestCheckpoint(outDir, warn); // also repairs OUT's model from it (folders/commit.ts)
     if (found) {
       const last = found.dir;
       restored = found.data;
@@ -208,19 +214,24 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     return b;
   };
 
-  // The checkpoint first, then the sampling model in OUT: OUT's model is never ahead of the newest checkpoint.
+  // The sampling model in OUT first (pipeline layout, diffuse.json last), then the checkpoint:
+  // OUT's model is never older than the newest checkpoint (folders/commit.ts).
   const save = (step: number) => {
     if (outDir === undefined) return;
     const weights = ema ? ema.params : ts.params;
-    lastCheckpoint = saveCheckpoint(outDir, {
-      step, modelConfig, schedulerConfig: noise.toConfig(), params: ts.params, ema: ema?.params,
-      optimizer: { m: ts.m, v: ts.v, t: ts.t },
-      trainerState: {
-        modelConfig, trainConfig: c, data: data.state(), dataDescription: desc, noiseRng: noiseRng.state(), dropRng: dropRng.state(),
-        emaStep: ema?.step ?? 0, losses,
+    const runInfo = { data: desc, nullClass: c.labelDropout > 0 ? nullClassOf(model) : null, step };
+    lastCheckpoint = commitTrainingSave(outDir, {
+      step, keepLast: c.keepLast,
+      model: { modelConfig, schedulerConfig: noise.toConfig(), weights, info: runInfo },
+      checkpoint: {
+        step, modelConfig, schedulerConfig: noise.toConfig(), params: ts.params, ema: ema?.params,
+        optimizer: { m: ts.m, v: ts.v, t: ts.t },
+        trainerState: {
+          modelConfig, trainConfig: c, data: data.state(), dataDescription: desc, noiseRng: noiseRng.state(), dropRng: dropRng.state(),
+          emaStep: ema?.step ?? 0, losses, runInfo,
+        },
       },
-    }, c.keepLast);
-    saveModelFolder(outDir, modelConfig, weights, noise.toConfig(), { step: String(step) });
+    });
   };
 
   if (outDir !== undefined) fs.mkdirSync(outDir, { recursive: true });

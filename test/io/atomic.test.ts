@@ -81,7 +81,7 @@ test('SIGKILL during repeated atomic writes never leaves a partial file', async 
     assert.equal(got.length, size, `after kill at ${delayMs} ms the file has ${got.length} bytes`);
     assert.ok(got.every((v) => v === got[0]) && (got[0] === 65 || got[0] === 66), 'file is one complete version');
   }
-  // temp files of killed writers may remain (named .state.bin.<pid>.<n>.tmp); the target is intact
-  for (const f of fs.readdirSync(dir)) assert.ok(f === 'state.bin' || /^\.state\.bin\.\d+\.\d+\.tmp$/.test(f), f);
+  // temp files of killed writers may remain (named .state.bin.<writer tag>.<n>.tmp); the target is intact
+  for (const f of fs.readdirSync(dir)) assert.ok(f === 'state.bin' || /^\.state\.bin\.[0-9a-f]{10}\.\d+\.tmp$/.test(f), f);
   fs.rmSync(dir, { recursive: true });
 });

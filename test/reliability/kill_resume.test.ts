@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { listCheckpoints } from '../../src/training/checkpoint.ts';
+import { listCheckpoints } from '../../src/folders/index.ts';
 import { listFiles, runCli, startCli, tmpDir, waitForFile } from './_cli.ts';
 
 const STEPS = 120;
@@ -52,7 +52,7 @@ test('train killed (SIGKILL) at a random step and during a checkpoint write resu
 
     await waitForFile(marker);
     const tmpB = fs.readFileSync(marker, 'utf8');
-    assert.match(path.basename(tmpB), /^\.checkpoint-60\.\d+\.\d+\.tmpdir$/);
+    assert.match(path.basename(tmpB), /^\.checkpoint-60\.[0-9a-f]{10}\.\d+\.tmpdir$/);
     assert.deepEqual(fs.readdirSync(tmpB).sort(), ['config.json', 'diffusion_pytorch_model.safetensors', 'ema.safetensors', 'scheduler_config.json']);
     runB.child.kill('SIGKILL');
     const endB = await runB.done;
@@ -60,8 +60,10 @@ test('train killed (SIGKILL) at a random step and during a checkpoint write resu
     // The half-written checkpoint is not a checkpoint; the last complete one is 50 (keep-last 2: 40, 50).
     assert.deepEqual(listCheckpoints(b), [40, 50]);
     assert.ok(fs.existsSync(tmpB), 'the temporary folder of the killed write is still there before --resume');
-    // OUT's sampling model is that of step 50 (written after checkpoint-50), never ahead of a checkpoint.
-    assert.match(fs.readFileSync(path.join(b, 'diffusion_pytorch_model.safetensors')).subarray(0, 200).toString('latin1'), /"step":"50"/);
+    // OUT's sampling model is that of step 60: written before checkpoint-60 (src/folders/commit.ts), so it is
+    // never older than the newest checkpoint; --resume continues from checkpoint-50 and rewrites the same bytes.
+    assert.match(fs.readFileSync(path.join(b, 'unet', 'diffusion_pytorch_model.safetensors')).subarray(0, 200).toString('latin1'), /"step":"60"/);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(b, 'diffuse.json'), 'utf8')).step, 60);
 
     const [resA, resB, endRef] = await Promise.all([
       runCli(trainArgs(a, model, ['--resume'])), runCli(trainArgs(b, model, ['--resume'])), runRef,
@@ -69,7 +71,7 @@ test('train killed (SIGKILL) at a random step and during a checkpoint write resu
     assert.equal(endRef.code, 0, endRef.stderr);
     assert.equal(resA.code, 0, resA.stderr);
     assert.equal(resB.code, 0, resB.stderr);
-    assert.match(resB.stderr, /removed \.checkpoint-60\.\d+\.\d+\.tmpdir \(left by an interrupted run\)/);
+    assert.match(resB.stderr, /removed \.checkpoint-60\.[0-9a-f]{10}\.\d+\.tmpdir \(left by an interrupted run\)/);
     assert.ok(!fs.existsSync(tmpB));
 
     assertSameFolder(a, ref);

@@ -1,30 +1,26 @@
 /**
  * Checkpoint folder safety: keep-last-K never deletes the last good checkpoint; leftovers of a
- * killed writer are ignored as checkpoints and cleaned (or restored) on the next start; a damaged
- * newest checkpoint falls back to the one before it.
+ * killed writer are ignored as checkpoints and cleaned (or restored) on the next start — only those
+ * whose writer tag is recorded in the folder, never a user's file named like them; a damaged newest
+ * checkpoint falls back to the one before it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NDArray } from '../../src/engine/index.ts';
 import {
   cleanStaleTemporaries, latestCheckpoint, listCheckpoints, loadLatestCheckpoint, pruneCheckpoints, saveCheckpoint,
-  type CheckpointData,
-} from '../../src/training/checkpoint.ts';
-import { tmpDir } from './_cli.ts';
+  recordWriter, recordedWriters, WRITERS_NAME, type CheckpointData,
+} from '../../src/folders/index.ts';
+import { WRITER_TAG } from '../../src/io/atomic.ts';
+import { tmpDir } from '../reliability/_cli.ts';
 
 const ck = (step: number): CheckpointData => ({
   step, modelConfig: { _class_name: 'MLPModel', in_channels: 2, hidden_dims: [2] }, schedulerConfig: { _class_name: 'DDPMScheduler' },
   params: { w: new NDArray([2], Float32Array.from([step, -step])) }, trainerState: { note: 'test' },
 });
 
-/** A pid that certainly belonged to a process that has exited. */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', '0']);
-  return r.pid!;
-}
 
 test('keep-last-K: keeps the newest K complete checkpoints, never fewer than one, never the one just written', () => {
   const out = tmpDir();
@@ -54,30 +50,36 @@ test('keep-last-K: keeps the newest K complete checkpoints, never fewer than one
   }
 });
 
-test('leftovers of a killed writer: ignored as checkpoints, removed on start, an interrupted replacement restored', () => {
+test('leftovers of a killed writer: ignored as checkpoints, removed on start (recorded tags only), an interrupted replacement restored', () => {
   const out = tmpDir();
   try {
     saveCheckpoint(out, ck(10), 5);
     saveCheckpoint(out, ck(20), 5);
-    const dead = deadPid();
+    // A killed run of ours: its tag is recorded in the folder (as the lock does before any write).
+    const dead = 'a1b2c3d4e5';
+    fs.writeFileSync(path.join(out, WRITERS_NAME), `${dead}\n`);
+    recordWriter(out); // this process: its own tag is never cleaned
+    assert.deepEqual(recordedWriters(out), [dead, WRITER_TAG]);
     // killed while filling the temporary folder of checkpoint-30
     fs.mkdirSync(path.join(out, `.checkpoint-30.${dead}.4.tmpdir`));
     fs.writeFileSync(path.join(out, `.checkpoint-30.${dead}.4.tmpdir`, 'trainer_state.json'), '{}');
     // killed between the two renames of replacing checkpoint-20 (old one moved aside, new one not in place)
     fs.renameSync(path.join(out, 'checkpoint-20'), path.join(out, `checkpoint-20.old-${dead}-7`));
-    // killed while writing OUT's weights, and a stale .old of a folder that was replaced completely
-    fs.writeFileSync(path.join(out, `.diffusion_pytorch_model.safetensors.${dead}.2.tmp`), 'partial');
+    // killed while writing the model's weights, and a stale .old of a folder that was replaced completely
+    fs.mkdirSync(path.join(out, 'unet'));
+    fs.writeFileSync(path.join(out, 'unet', `.diffusion_pytorch_model.safetensors.${dead}.2.tmp`), 'partial');
     fs.cpSync(path.join(out, 'checkpoint-10'), path.join(out, `checkpoint-10.old-${dead}-1`), { recursive: true });
-    // a live process's temporary file (pid 1 is always alive) is not touched
-    fs.writeFileSync(path.join(out, '.config.json.1.0.tmp'), 'in progress');
+    // this process's own temporary (a write in progress) is not touched
+    fs.writeFileSync(path.join(out, `.config.json.${WRITER_TAG}.0.tmp`), 'in progress');
     assert.deepEqual(listCheckpoints(out), [10], 'temporaries and .old folders are not checkpoints');
     const done = cleanStaleTemporaries(out).sort();
     assert.deepEqual(done, [
-      `removed .checkpoint-30.${dead}.4.tmpdir`, `removed .diffusion_pytorch_model.safetensors.${dead}.2.tmp`,
-      `removed checkpoint-10.old-${dead}-1`, `restored checkpoint-20 from checkpoint-20.old-${dead}-7`,
+      `removed .checkpoint-30.${dead}.4.tmpdir`, `removed checkpoint-10.old-${dead}-1`, `removed unet/.diffusion_pytorch_model.safetensors.${dead}.2.tmp`,
+      `restored checkpoint-20 from checkpoint-20.old-${dead}-7`,
     ]);
     assert.deepEqual(listCheckpoints(out), [10, 20]);
-    assert.deepEqual(fs.readdirSync(out).sort(), ['.config.json.1.0.tmp', 'checkpoint-10', 'checkpoint-20']);
+    assert.deepEqual(fs.readdirSync(out).sort(), [WRITERS_NAME, `.config.json.${WRITER_TAG}.0.tmp`, 'checkpoint-10', 'checkpoint-20', 'unet'].sort());
+    assert.deepEqual(recordedWriters(out), [WRITER_TAG], 'the cleaned tag is forgotten');
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
