@@ -25,7 +25,7 @@ export async function loadDigits(): Promise<NDArray> {
   return new NDArray([n, 1, 28, 28], Float32Array.from(bytes, (v) => (v / 255) * 2 - 1));
 }
 
-export function setupForward(digits: NDArray): { schedule: () => string } {
+export function setupForward(digits: NDArray): { schedule: () => string; draw: () => void } {
   const dataSel = $<HTMLSelectElement>('fwd-data');
   const schedSel = $<HTMLSelectElement>('fwd-schedule');
   const slider = $<HTMLInputElement>('fwd-t');
@@ -60,17 +60,21 @@ export function setupForward(digits: NDArray): { schedule: () => string } {
       scatter(canvas, xt, '#1f6feb', 2);
     }
     const a = abar[t], snr = a / (1 - a);
-    $('fwd-caption').textContent = `t = ${t}: ᾱ = ${a.toFixed(4)}, √ᾱ = ${Math.sqrt(a).toFixed(3)}, √(1−ᾱ) = ${Math.sqrt(1 - a).toFixed(3)}, SNR = ${snr.toExponential(2)}`;
+    $('fwd-caption').textContent = `t = ${t}: ᾱ = ${a.toFixed(4)} (data kept ×${Math.sqrt(a).toFixed(3)}, noise ×${Math.sqrt(1 - a).toFixed(3)}), SNR = ${snr.toExponential(2)}`;
+    canvas.setAttribute('aria-label', `${dataSel.selectedOptions[0]?.text ?? 'data'} at t = ${t}: ${Math.round(100 * Math.sqrt(a))}% data, ${Math.round(100 * Math.sqrt(1 - a))}% noise`);
     // log SNR mapped into [0, 1] next to alpha-bar: (logSNR + 12) / 24 covers the usual range.
     const logSnr = Float32Array.from(abar, (v) => (Math.log(v / (1 - v)) + 12) / 24);
-    lineChart($<HTMLCanvasElement>('fwd-curves'), [{ values: abar, color: '#1f6feb' }, { values: logSnr, color: '#e8590c' }], {
+    lineChart($<HTMLCanvasElement>('fwd-curves'), [{ values: abar, color: '#1f6feb' }, { values: logSnr, color: '#c2410c' }], {
       yMin: 0, yMax: 1, xMax: T - 1, markX: t, yLabel: (v) => v.toFixed(2), rightLabel: (v) => (v * 24 - 12).toFixed(0),
+      xTitle: 'time t', yTitle: 'ᾱ (data left)', rightTitle: 'log SNR',
+      legend: [{ label: 'ᾱₜ', color: '#1f6feb' }, { label: 'log SNR(t)', color: '#c2410c' }],
     });
   };
   on(dataSel, 'change', () => { loadData(); draw(); });
   on(schedSel, 'change', () => { abar = alphasCumprodOf(schedSel.value); draw(); });
   on(slider, 'input', draw);
-  loadData();
-  draw();
-  return { schedule: () => schedSel.value };
+  return {
+    schedule: () => schedSel.value,
+    draw: () => { abar = alphasCumprodOf(schedSel.value); loadData(); draw(); },
+  };
 }

@@ -1,39 +1,64 @@
 /**
- * The playground page: sets the engine's session backend to onnxruntime-web (served by this app,
- * no CDN), then wires the five sections. `window.playground` exposes state for the e2e test.
+ * The playground page. The main thread only draws and handles controls: every piece of model work
+ * (ONNX Runtime Web, tracing, training, sampling) runs in the model worker (web/src/model_worker.ts).
+ * `window.playground` exposes state for the e2e tests.
  */
-import { setBackend, webBackend } from './lib.ts';
-import { $, report } from './dom.ts';
+import { $, report, restoreState, trackState } from './dom.ts';
 import { loadDigits, setupForward } from './forward_view.ts';
-import { setupTrain2d, type TwoDState } from './train2d.ts';
-import { setupDigits, type DigitsPanel } from './digits.ts';
+import { populateTrain2d, setupTrain2d, type TwoDState } from './train2d.ts';
+import { populateDigits, setupDigits, type DigitsPanel } from './digits.ts';
+import { populateDraw, setupDraw, type DrawPanel } from './draw.ts';
 import { setupCompare } from './compare.ts';
+import { ModelWorker } from './worker_client.ts';
 
 declare global {
-  interface Window { playground?: { ready: boolean; backend: string; twoD: TwoDState; digits: DigitsPanel } }
+  interface Window {
+    playground?: { ready: boolean; backend: string; interactiveMs: number; readyMs: number; twoD: TwoDState; digits: DigitsPanel; draw: DrawPanel; worker: ModelWorker };
+  }
 }
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const status = $('backend-status');
-  // WebGPU when the browser has it (?backend=wasm forces wasm); ops WebGPU lacks run on wasm.
-  const preferWebGpu = params.get('backend') !== 'wasm';
-  const backend = await webBackend({ wasmPaths: new URL('ort/', document.baseURI).href, preferWebGpu });
-  setBackend(backend);
-  const threads = crossOriginIsolated ? 'wasm threads available' : 'single-threaded wasm (page not cross-origin isolated)';
-  const eps = backend.webGpuAdapter ? '[webgpu, wasm] for the digits UNet, [wasm] for the small MLP' : `[wasm]${backend.webGpuAdapter === false ? ' (no WebGPU adapter in this browser)' : ''}`;
-  const label = `ONNX Runtime Web, execution providers ${eps}; ${threads}`;
-  status.textContent = label;
+  const loading = $('loading');
+  const loadingText = $('loading-text');
+  // The worker starts loading ONNX Runtime at once; the page is usable (section 1) meanwhile.
+  const worker = new ModelWorker();
+  const init = worker.call('init', { wasmPaths: new URL('ort/', document.baseURI).href, preferWebGpu: params.get('backend') !== 'wasm' });
 
-  const digits = await loadDigits();
-  const fwd = setupForward(digits);
-  const twoD = setupTrain2d(fwd.schedule, () => {
-    window.playground!.ready = true;
-    status.textContent = `${label} · ready`;
-  });
-  const digitModel = setupDigits();
-  setupCompare(twoD, digitModel);
-  window.playground = { ready: false, backend: backend.executionProviders.join(','), twoD, digits: digitModel };
+  const digitImages = await loadDigits();
+  const fwd = setupForward(digitImages);
+  populateTrain2d();
+  populateDigits();
+  populateDraw();
+  trackState();
+  restoreState(params);
+  fwd.draw();
+  const twoD = setupTrain2d(worker, fwd.schedule);
+  const digits = setupDigits(worker);
+  const draw = setupDraw(worker, digits);
+  setupCompare(worker, twoD.state);
+  const pg = { ready: false, backend: '', interactiveMs: performance.now(), readyMs: NaN, twoD: twoD.state, digits, draw, worker };
+  window.playground = pg;
+
+  try {
+    loadingText.textContent = 'Loading the model engine (ONNX Runtime, about 5 MB)… Section 1 already works.';
+    const info = await init;
+    pg.backend = info.executionProviders.join(',');
+    status.textContent = info.label;
+    $('footer-ort').textContent = `${info.label}.`;
+    loadingText.textContent = 'Preparing the 2-D model (tracing and compiling its training step)…';
+    await twoD.create();
+    for (const id of ['digits-run', 'digits-grid-run']) $<HTMLButtonElement>(id).disabled = false;
+    pg.readyMs = performance.now();
+    pg.ready = true;
+    loadingText.textContent = `Ready in ${(pg.readyMs / 1000).toFixed(1)} s.`;
+    loading.classList.add('done');
+  } catch (e) {
+    loading.classList.add('failed');
+    loadingText.textContent = `The model engine did not start: ${e instanceof Error ? e.message : String(e)}`;
+    throw e;
+  }
 }
 
 main().catch((e) => report(e, 'playground'));

@@ -24,16 +24,34 @@ export function toPx(canvas: HTMLCanvasElement, x: number, y: number, bound = BO
   return [((x + bound) / (2 * bound)) * canvas.width, ((bound - y) / (2 * bound)) * canvas.height];
 }
 
-/** Axes and a light frame for a 2-D plot. */
+/** Axes through 0 with tick values at -4, -2, 0, 2, 4 and the axis names x₁, x₂. */
 export function frame2d(canvas: HTMLCanvasElement): void {
   const c = clear(canvas);
   c.strokeStyle = '#e3e6ea';
   c.lineWidth = 1;
   const [x0, y0] = toPx(canvas, 0, 0);
   c.beginPath();
+  for (const v of [-4, -2, 2, 4]) {
+    const [px, py] = toPx(canvas, v, v);
+    c.moveTo(px, 0); c.lineTo(px, canvas.height);
+    c.moveTo(0, py); c.lineTo(canvas.width, py);
+  }
+  c.stroke();
+  c.strokeStyle = '#b8bec7';
+  c.beginPath();
   c.moveTo(0, y0); c.lineTo(canvas.width, y0);
   c.moveTo(x0, 0); c.lineTo(x0, canvas.height);
   c.stroke();
+  c.fillStyle = '#4b5563';
+  c.font = '11px system-ui, sans-serif';
+  for (const v of [-4, -2, 2, 4]) {
+    const [px] = toPx(canvas, v, 0);
+    const [, py] = toPx(canvas, 0, v);
+    c.fillText(String(v), px + 2, canvas.height - 3);
+    c.fillText(String(v), 2, py - 2);
+  }
+  c.fillText('x₁', canvas.width - 16, y0 - 4);
+  c.fillText('x₂', x0 + 4, 12);
 }
 
 /** Points [n, 2] as small squares (non-finite points are skipped). */
@@ -84,9 +102,19 @@ export function arrow(c: CanvasRenderingContext2D, canvas: HTMLCanvasElement, x:
 export interface Series { values: ArrayLike<number>; color: string; x?: ArrayLike<number> }
 
 /** Line chart of several series on one y range; optional vertical marker at x = `markX`. */
-export function lineChart(canvas: HTMLCanvasElement, series: Series[], o: { yMin?: number; yMax?: number; xMax?: number; markX?: number; yLabel?: (v: number) => string; rightLabel?: (v: number) => string; log?: boolean } = {}): void {
+export interface ChartOptions {
+  yMin?: number; yMax?: number; xMax?: number; markX?: number; log?: boolean;
+  yLabel?: (v: number) => string; rightLabel?: (v: number) => string;
+  /** Axis titles (bottom, left, right). */
+  xTitle?: string; yTitle?: string; rightTitle?: string;
+  /** Legend entries drawn at the top right. */
+  legend?: { label: string; color: string }[];
+}
+
+/** Line chart of several series on one y range, with tick values, axis titles, legend and an optional marker at x = `markX`. */
+export function lineChart(canvas: HTMLCanvasElement, series: Series[], o: ChartOptions = {}): void {
   const c = clear(canvas);
-  const pad = { l: 44, r: o.rightLabel ? 34 : 10, t: 10, b: 22 };
+  const pad = { l: o.yTitle ? 56 : 44, r: o.rightLabel ? (o.rightTitle ? 48 : 34) : 10, t: o.legend ? 24 : 10, b: o.xTitle ? 36 : 22 };
   const W = canvas.width - pad.l - pad.r, H = canvas.height - pad.t - pad.b;
   const tf = (v: number) => (o.log ? Math.log10(Math.max(v, 1e-12)) : v);
   let lo = Infinity, hi = -Infinity, xMax = o.xMax ?? 1;
@@ -111,11 +139,29 @@ export function lineChart(canvas: HTMLCanvasElement, series: Series[], o: { yMin
     const py = pad.t + (1 - k / 4) * H;
     c.beginPath(); c.moveTo(pad.l, py); c.lineTo(pad.l + W, py); c.stroke();
     const shown = o.log ? 10 ** yv : yv;
-    c.fillText(o.yLabel ? o.yLabel(shown) : shown.toPrecision(2), 2, py + 4);
+    c.fillText(o.yLabel ? o.yLabel(shown) : shown.toPrecision(2), pad.l - 40, py + 4);
     if (o.rightLabel) c.fillText(o.rightLabel(shown), pad.l + W + 4, py + 4);
   }
-  c.fillText('0', pad.l, canvas.height - 6);
-  c.fillText(String(Math.round(xMax)), pad.l + W - 30, canvas.height - 6);
+  const xb = pad.t + H + 14;
+  for (let k = 0; k <= 4; k++) {
+    const xv = (xMax * k) / 4;
+    const txt = String(Math.round(xv));
+    c.fillText(txt, pad.l + (k / 4) * W - (k === 4 ? c.measureText(txt).width : k === 0 ? 0 : c.measureText(txt).width / 2), xb);
+  }
+  if (o.xTitle) { c.textAlign = 'center'; c.fillText(o.xTitle, pad.l + W / 2, canvas.height - 4); c.textAlign = 'start'; }
+  const vertical = (txt: string, x: number) => {
+    c.save(); c.translate(x, pad.t + H / 2); c.rotate(-Math.PI / 2); c.textAlign = 'center'; c.fillText(txt, 0, 0); c.restore();
+  };
+  if (o.yTitle) vertical(o.yTitle, 11);
+  if (o.rightTitle) vertical(o.rightTitle, canvas.width - 4);
+  if (o.legend) {
+    let lx = pad.l + 4;
+    for (const e of o.legend) {
+      c.fillStyle = e.color; c.fillRect(lx, 8, 14, 4);
+      c.fillStyle = '#374151'; c.fillText(e.label, lx + 18, 14);
+      lx += 26 + c.measureText(e.label).width;
+    }
+  }
   for (const s of series) {
     c.strokeStyle = s.color;
     c.lineWidth = 1.5;
@@ -187,4 +233,24 @@ export function placeholder(canvas: HTMLCanvasElement, text: string, axes = true
   c.textAlign = 'center';
   c.fillText(text, canvas.width / 2, canvas.height / 2 - 8);
   c.textAlign = 'start';
+}
+
+/** Colour for a magnitude in [0, 1] (light blue -> dark red, readable on white). */
+export function magnitudeColor(u: number): string {
+  const v = Math.min(1, Math.max(0, u));
+  const stops = [[59, 130, 246], [124, 58, 237], [219, 39, 119], [153, 27, 27]];
+  const f = v * (stops.length - 1), i = Math.min(stops.length - 2, Math.floor(f)), w = f - i;
+  const [r, g, b] = stops[i].map((a, k) => Math.round(a + (stops[i + 1][k] - a) * w));
+  return `rgb(${r}, ${g}, ${b})`;
+}
+
+/** A horizontal colour bar for magnitudeColor from `lo` to `hi`. */
+export function colorBar(canvas: HTMLCanvasElement, lo: string, hi: string): void {
+  const c = clear(canvas);
+  const w = canvas.width - 2;
+  for (let x = 0; x < w; x++) { c.fillStyle = magnitudeColor(x / (w - 1)); c.fillRect(1 + x, 0, 1, 10); }
+  c.fillStyle = '#374151';
+  c.font = '11px system-ui, sans-serif';
+  c.fillText(lo, 1, 23);
+  c.textAlign = 'right'; c.fillText(hi, canvas.width - 1, 23); c.textAlign = 'start';
 }
