@@ -1,156 +1,67 @@
 /**
- * UNet2DModel: the DDPM U-Net (Ho et al. 2020, appendix B; Ronneberger et al. 2015) with diffusers'
- * `UNet2DModel` config keys, block structure and parameter names, so a diffusers `config.json` +
- * weights load unchanged (for the supported options) and our checkpoints load in diffusers.
+ * UNet2DModel: the DDPM U-Net (Ho et al. 2020, appendix B; Ronneberger et al. 2015) and its NCSN++
+ * variant (Song et al. 2021, appendix H) with diffusers' `UNet2DModel` config keys, block structure and
+ * parameter names, so a diffusers `config.json` + weights load unchanged and our checkpoints load in diffusers.
  *
- *   emb = time_embedding(sinusoid(t)) (+ class_embedding(y))
+ *   emb = time_embedding(time_proj(t)) (+ class_embedding(y))
  *   h = conv_in(x);  down blocks (skips saved)  ->  mid block  ->  up blocks (skips consumed)
- *   out = conv_out(SiLU(conv_norm_out(h)))
+ *   out = conv_out(SiLU(conv_norm_out(h))) (+ the skip blocks' output image pyramid)  (/ sigma for "fourier")
  *
- * Supported config values (anything else is an error naming the key): time_embedding_type
- * "positional"; down blocks "DownBlock2D" | "AttnDownBlock2D"; up blocks "UpBlock2D" | "AttnUpBlock2D";
- * mid_block_type "UNetMidBlock2D" | null; downsample_type / upsample_type "conv"; dropout 0;
- * resnet_time_scale_shift "default" | "scale_shift"; class_embed_type null (with optional
- * num_class_embeds); act_fn "silu" | "swish" | "gelu" | "relu". `num_train_timesteps` is accepted and
- * ignored (diffusers only uses it for "learned" time embeddings).
+ * Every option of diffusers' UNet2DModel is supported (the config and its defaults: unet2d_config.ts):
+ * - time_embedding_type "positional" (sinusoid of t: flip_sin_to_cos, freq_shift), "fourier" (Gaussian
+ *   Fourier features of log sigma, scale 16; the output is divided by sigma: the NCSN++ score model),
+ *   "learned" (a table of num_train_timesteps rows, `time_proj.weight`);
+ * - blocks DownBlock2D, ResnetDownsampleBlock2D, AttnDownBlock2D, SkipDownBlock2D, AttnSkipDownBlock2D and
+ *   the Up counterparts; mid_block_type "UNetMidBlock2D" or null; add_attention; downsample_type /
+ *   upsample_type "conv" | "resnet" (AttnDown/AttnUp blocks only, as in diffusers); downsample_padding;
+ * - class_embed_type null (with num_class_embeds: a table), "timestep" (labels through time_proj and their own
+ *   TimestepEmbedding), "identity" (labels are [n, time_embed_dim] vectors added as they are);
+ * - dropout (active only in training: see nn/dropout.ts withDropoutNoise; inference graphs have none),
+ *   resnet_time_scale_shift, norm_eps, act_fn, norm_num_groups (null: min(C / 4, 32) where diffusers allows),
+ *   attn_norm_num_groups, center_input_sample, time_embedding_dim, attention_head_dim (null: one head).
  *
  * @example
  *   const unet = UNet2DModel.fromConfig(modelConfig('unet-s'));
  *   const params = unet.initParams(new Philox(0));
  *   // inside trace(): withParams(unet, p, () => unet.forward(x, t))   x [n, 1, 28, 28], t [n] -> [n, 1, 28, 28]
  */
-import { add, mul, sub, type Value } from '../engine/index.ts';
+import { add, div, mul, reshape, sub, type Value } from '../engine/index.ts';
 import { Conv2d } from '../nn/conv2d.ts';
 import { Embedding } from '../nn/embedding.ts';
+import { GaussianFourierProjection } from '../nn/fourier.ts';
 import { GroupNorm } from '../nn/group_norm.ts';
 import { SILU } from '../nn/activations.ts';
 import { Module } from '../nn/module.ts';
 import { TimestepEmbedding } from '../nn/timestep_embedding.ts';
 import { Timesteps } from '../nn/timesteps.ts';
-import { ConfigReader } from './config_utils.ts';
-import { AttnDownBlock2D, AttnUpBlock2D, DownBlock2D, UNetMidBlock2D, UpBlock2D, type BlockCommon } from './unet2d_blocks.ts';
+import {
+  AttnDownBlock2D, AttnSkipDownBlock2D, AttnSkipUpBlock2D, AttnUpBlock2D, DownBlock2D, ResnetDownsampleBlock2D, ResnetUpsampleBlock2D,
+  SkipDownBlock2D, SkipUpBlock2D, UNetMidBlock2D, UpBlock2D, type AnyDownBlock, type AnyUpBlock, type BlockCommon, type DownBlockOptions, type UpBlockOptions,
+} from './unet2d_blocks.ts';
+import { validateUNet2DConfig, type DownBlockType, type UNet2DConfig, type UpBlockType } from './unet2d_config.ts';
 
-export type DownBlockType = 'DownBlock2D' | 'AttnDownBlock2D';
-export type UpBlockType = 'UpBlock2D' | 'AttnUpBlock2D';
+export {
+  UNET2D_KEYS, UNET2D_CONFIG_SCHEMA, UNET2D_CONFIG_SHAPE, validateUNet2DConfig, isSkipBlock, DOWN_BLOCK_TYPES, UP_BLOCK_TYPES, ACT_FNS,
+  type DownBlockType, type UpBlockType, type UNet2DConfig,
+} from './unet2d_config.ts';
 
-/** diffusers UNet2DModel config (snake_case, as in its config.json). */
-export interface UNet2DConfig {
-  _class_name: 'UNet2DModel';
-  sample_size: number | [number, number] | null;
-  in_channels: number;
-  out_channels: number;
-  center_input_sample: boolean;
-  time_embedding_type: 'positional';
-  time_embedding_dim: number | null;
-  freq_shift: number;
-  flip_sin_to_cos: boolean;
-  down_block_types: DownBlockType[];
-  mid_block_type: 'UNetMidBlock2D' | null;
-  up_block_types: UpBlockType[];
-  block_out_channels: number[];
-  layers_per_block: number;
-  mid_block_scale_factor: number;
-  downsample_padding: number;
-  downsample_type: 'conv';
-  upsample_type: 'conv';
-  dropout: number;
-  act_fn: 'silu' | 'swish' | 'gelu' | 'relu';
-  attention_head_dim: number | null;
-  norm_num_groups: number;
-  attn_norm_num_groups: number | null;
-  norm_eps: number;
-  resnet_time_scale_shift: 'default' | 'scale_shift';
-  add_attention: boolean;
-  class_embed_type: null;
-  num_class_embeds: number | null;
-  num_train_timesteps: number | null;
-}
-
-/** Every key of diffusers' UNet2DModel.__init__ (the allowed keys of a config). */
-export const UNET2D_KEYS = [
-  'sample_size', 'in_channels', 'out_channels', 'center_input_sample', 'time_embedding_type', 'time_embedding_dim',
-  'freq_shift', 'flip_sin_to_cos', 'down_block_types', 'mid_block_type', 'up_block_types', 'block_out_channels',
-  'layers_per_block', 'mid_block_scale_factor', 'downsample_padding', 'downsample_type', 'upsample_type', 'dropout',
-  'act_fn', 'attention_head_dim', 'norm_num_groups', 'attn_norm_num_groups', 'norm_eps', 'resnet_time_scale_shift',
-  'add_attention', 'class_embed_type', 'num_class_embeds', 'num_train_timesteps',
-] as const;
-
-/**
- * Validate a (partial) UNet2DModel config and fill diffusers' defaults (e.g. block_out_channels
- * (224, 448, 672, 896), norm_num_groups 32, attention_head_dim 8). Errors name the key, the value and
- * what is allowed.
- *
- * @example validateUNet2DConfig({ block_out_channels: [32, 64], down_block_types: [...], up_block_types: [...] })
- */
-export function validateUNet2DConfig(json: unknown, where = 'UNet2DModel config'): UNet2DConfig {
-  const r = new ConfigReader(json, where, UNET2D_KEYS);
-  const cls = r.obj._class_name;
-  if (cls !== undefined && cls !== 'UNet2DModel') throw new Error(`${where}: _class_name = ${JSON.stringify(cls)} is not "UNet2DModel"`);
-  const fail = (key: string, msg: string): never => { throw new Error(`${where}: ${key} ${msg}`); };
-
-  let sampleSize: UNet2DConfig['sample_size'] = null;
-  const ss = r.obj.sample_size;
-  if (ss !== undefined && ss !== null) {
-    if (typeof ss === 'number' && Number.isInteger(ss) && ss > 0) sampleSize = ss;
-    else if (Array.isArray(ss) && ss.length === 2 && ss.every((d) => Number.isInteger(d) && d > 0)) sampleSize = [ss[0], ss[1]];
-    else fail('sample_size', `= ${JSON.stringify(ss)} is invalid: expected null, a positive integer or [height, width]`);
-  }
-  const blockOut = r.intList('block_out_channels', [224, 448, 672, 896], { min: 1 });
-  const down = r.stringList<DownBlockType>('down_block_types', ['DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'], ['DownBlock2D', 'AttnDownBlock2D']);
-  const up = r.stringList<UpBlockType>('up_block_types', ['AttnUpBlock2D', 'AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'], ['UpBlock2D', 'AttnUpBlock2D']);
-  if (down.length !== up.length) fail('up_block_types', `has ${up.length} entries but down_block_types has ${down.length}: they must have the same length`);
-  if (blockOut.length !== down.length) fail('block_out_channels', `has ${blockOut.length} entries but down_block_types has ${down.length}: they must have the same length`);
-  const cfg: UNet2DConfig = {
-    _class_name: 'UNet2DModel',
-    sample_size: sampleSize,
-    in_channels: r.int('in_channels', 3, { min: 1 }),
-    out_channels: r.int('out_channels', 3, { min: 1 }),
-    center_input_sample: r.bool('center_input_sample', false),
-    time_embedding_type: r.choice('time_embedding_type', 'positional', ['positional'] as const),
-    time_embedding_dim: r.intOrNull('time_embedding_dim', null, { min: 1 }),
-    freq_shift: r.num('freq_shift', 0),
-    flip_sin_to_cos: r.bool('flip_sin_to_cos', true),
-    down_block_types: down,
-    mid_block_type: r.choice('mid_block_type', 'UNetMidBlock2D', ['UNetMidBlock2D', null] as const),
-    up_block_types: up,
-    block_out_channels: blockOut,
-    layers_per_block: r.int('layers_per_block', 2, { min: 1 }),
-    mid_block_scale_factor: r.num('mid_block_scale_factor', 1, { positive: true }),
-    downsample_padding: r.int('downsample_padding', 1, { min: 0 }),
-    downsample_type: r.choice('downsample_type', 'conv', ['conv'] as const),
-    upsample_type: r.choice('upsample_type', 'conv', ['conv'] as const),
-    dropout: r.num('dropout', 0),
-    act_fn: r.choice('act_fn', 'silu', ['silu', 'swish', 'gelu', 'relu'] as const),
-    attention_head_dim: r.intOrNull('attention_head_dim', 8, { min: 1 }),
-    norm_num_groups: r.int('norm_num_groups', 32, { min: 1 }),
-    attn_norm_num_groups: r.intOrNull('attn_norm_num_groups', null, { min: 1 }),
-    norm_eps: r.num('norm_eps', 1e-5, { positive: true }),
-    resnet_time_scale_shift: r.choice('resnet_time_scale_shift', 'default', ['default', 'scale_shift'] as const),
-    add_attention: r.bool('add_attention', true),
-    class_embed_type: r.choice('class_embed_type', null, [null] as const),
-    num_class_embeds: r.intOrNull('num_class_embeds', null, { min: 1 }),
-    num_train_timesteps: r.intOrNull('num_train_timesteps', null, { min: 1 }),
-  };
-  if (cfg.dropout !== 0) fail('dropout', `= ${cfg.dropout} is not supported (only 0: dropout needs a random generator inside the traced graph)`);
-  const g = cfg.norm_num_groups;
-  blockOut.forEach((c, i) => { if (c % g !== 0) fail('norm_num_groups', `= ${g} does not divide block_out_channels[${i}] = ${c} (GroupNorm needs channels divisible by groups)`); });
-  if (cfg.attn_norm_num_groups !== null && blockOut[blockOut.length - 1] % cfg.attn_norm_num_groups !== 0) {
-    fail('attn_norm_num_groups', `= ${cfg.attn_norm_num_groups} does not divide the mid-block channels ${blockOut[blockOut.length - 1]}`);
-  }
-  if (Math.floor(blockOut[0] / 2) - cfg.freq_shift === 0) fail('freq_shift', `= ${cfg.freq_shift} makes the timestep frequency spacing divide by zero for block_out_channels[0] = ${blockOut[0]}`);
-  return cfg;
-}
+const DOWN: Record<DownBlockType, new (o: DownBlockOptions, c: BlockCommon) => AnyDownBlock> = {
+  DownBlock2D, ResnetDownsampleBlock2D, AttnDownBlock2D, SkipDownBlock2D, AttnSkipDownBlock2D,
+};
+const UP: Record<UpBlockType, new (o: UpBlockOptions, c: BlockCommon) => AnyUpBlock> = {
+  UpBlock2D, ResnetUpsampleBlock2D, AttnUpBlock2D, SkipUpBlock2D, AttnSkipUpBlock2D,
+};
 
 /** The U-Net; see the file comment. Build with `UNet2DModel.fromConfig(json)`. */
 export class UNet2DModel extends Module {
   readonly config: UNet2DConfig;
   readonly timeEmbedDim: number;
   readonly convIn: Conv2d;
-  readonly timeProj: Timesteps;
+  readonly timeProj: Timesteps | GaussianFourierProjection | Embedding;
   readonly timeEmbedding: TimestepEmbedding;
-  readonly classEmbedding: Embedding | null;
-  readonly downBlocks: (DownBlock2D | AttnDownBlock2D)[];
-  readonly upBlocks: (UpBlock2D | AttnUpBlock2D)[];
+  readonly classEmbedding: Embedding | TimestepEmbedding | 'identity' | null;
+  readonly downBlocks: AnyDownBlock[];
+  readonly upBlocks: AnyUpBlock[];
   readonly midBlock: UNetMidBlock2D | null;
   readonly convNormOut: GroupNorm;
   readonly convOut: Conv2d;
@@ -164,21 +75,35 @@ export class UNet2DModel extends Module {
     this.timeEmbedDim = c.time_embedding_dim ?? boc[0] * 4;
     const common: BlockCommon = {
       tembChannels: this.timeEmbedDim, eps: c.norm_eps, actFn: c.act_fn, groups: c.norm_num_groups,
-      timeEmbeddingNorm: c.resnet_time_scale_shift, attentionHeadDim: c.attention_head_dim,
+      timeEmbeddingNorm: c.resnet_time_scale_shift, attentionHeadDim: c.attention_head_dim, dropout: c.dropout,
     };
 
     this.convIn = this.child('conv_in', new Conv2d(c.in_channels, boc[0], 3, { padding: 1 }));
-    this.timeProj = new Timesteps(boc[0], { flipSinToCos: c.flip_sin_to_cos, downscaleFreqShift: c.freq_shift });
-    this.timeEmbedding = this.child('time_embedding', new TimestepEmbedding(boc[0], this.timeEmbedDim));
-    this.classEmbedding = c.num_class_embeds === null ? null : this.child('class_embedding', new Embedding(c.num_class_embeds, this.timeEmbedDim));
+    let timeInputDim = boc[0];
+    if (c.time_embedding_type === 'fourier') {
+      this.timeProj = this.child('time_proj', new GaussianFourierProjection(boc[0], { scale: 16 }));
+      timeInputDim = 2 * boc[0];
+    } else if (c.time_embedding_type === 'learned') {
+      this.timeProj = this.child('time_proj', new Embedding(c.num_train_timesteps!, boc[0]));
+    } else {
+      this.timeProj = new Timesteps(boc[0], { flipSinToCos: c.flip_sin_to_cos, downscaleFreqShift: c.freq_shift });
+    }
+    this.timeEmbedding = this.child('time_embedding', new TimestepEmbedding(timeInputDim, this.timeEmbedDim));
+    this.classEmbedding = c.class_embed_type === 'timestep' ? this.child('class_embedding', new TimestepEmbedding(timeInputDim, this.timeEmbedDim))
+      : c.class_embed_type === 'identity' ? 'identity'
+      : c.num_class_embeds !== null ? this.child('class_embedding', new Embedding(c.num_class_embeds, this.timeEmbedDim))
+      : null;
 
-    const down: (DownBlock2D | AttnDownBlock2D)[] = [];
+    const down: AnyDownBlock[] = [];
     let outCh = boc[0];
     c.down_block_types.forEach((type, i) => {
       const inCh = outCh;
       outCh = boc[i];
-      const o = { inChannels: inCh, outChannels: outCh, numLayers: c.layers_per_block, addDownsample: i !== n - 1, downsamplePadding: c.downsample_padding };
-      down.push(type === 'DownBlock2D' ? new DownBlock2D(o, common) : new AttnDownBlock2D(o, common));
+      const last = i === n - 1;
+      down.push(new DOWN[type]({
+        inChannels: inCh, outChannels: outCh, numLayers: c.layers_per_block, addDownsample: !last, downsamplePadding: c.downsample_padding,
+        downsampleType: c.downsample_type,
+      }, common));
     });
     this.downBlocks = this.children('down_blocks', down);
 
@@ -187,18 +112,21 @@ export class UNet2DModel extends Module {
     }, common);
 
     const rev = [...boc].reverse();
-    const up: (UpBlock2D | AttnUpBlock2D)[] = [];
+    const up: AnyUpBlock[] = [];
     outCh = rev[0];
     c.up_block_types.forEach((type, i) => {
       const prev = outCh;
       outCh = rev[i];
-      const o = { inChannels: rev[Math.min(i + 1, n - 1)], prevOutputChannel: prev, outChannels: outCh, numLayers: c.layers_per_block + 1, addUpsample: i !== n - 1 };
-      up.push(type === 'UpBlock2D' ? new UpBlock2D(o, common) : new AttnUpBlock2D(o, common));
+      up.push(new UP[type]({
+        inChannels: rev[Math.min(i + 1, n - 1)], prevOutputChannel: prev, outChannels: outCh, numLayers: c.layers_per_block + 1,
+        addUpsample: i !== n - 1, upsampleType: c.upsample_type,
+      }, common));
     });
     // diffusers registers up_blocks before mid_block (state-dict order)
     this.upBlocks = this.children('up_blocks', up);
     this.midBlock = mid === null ? null : this.child('mid_block', mid);
-    this.convNormOut = this.child('conv_norm_out', new GroupNorm(c.norm_num_groups, boc[0], { eps: c.norm_eps }));
+    const groupsOut = c.norm_num_groups ?? Math.min(Math.floor(boc[0] / 4), 32);
+    this.convNormOut = this.child('conv_norm_out', new GroupNorm(groupsOut, boc[0], { eps: c.norm_eps }));
     this.convOut = this.child('conv_out', new Conv2d(boc[0], c.out_channels, 3, { padding: 1 }));
   }
 
@@ -219,9 +147,9 @@ export class UNet2DModel extends Module {
   }
 
   /**
-   * sample [n, in_channels, H, W], timestep [n] (float32, one per sample), classLabels [n] (int64 or
-   * float class ids; required iff num_class_embeds is set) -> [n, out_channels, H, W].
-   * H and W must be divisible by 2^(levels - 1).
+   * sample [n, in_channels, H, W], timestep [n] (float32, one per sample: t, or sigma for "fourier"),
+   * classLabels [n] (int64 or float class ids; [n, time_embed_dim] for class_embed_type "identity"; required
+   * iff the model has a class embedding) -> [n, out_channels, H, W]. H and W must be divisible by 2^(levels - 1).
    */
   forward(sample: Value, timestep: Value, classLabels?: Value | null): Value {
     const c = this.config;
@@ -241,28 +169,43 @@ export class UNet2DModel extends Module {
     let x = c.center_input_sample ? sub(mul(sample, 2), 1) : sample;
     // 1. time (+ class) embedding
     let emb = this.timeEmbedding.forward(this.timeProj.forward(timestep));
-    if (this.classEmbedding) {
-      if (!classLabels) throw new Error('UNet2DModel.forward: class labels are required (num_class_embeds is set); pass classLabels [batch]');
-      if (classLabels.rank !== 1 || classLabels.shape[0] !== sample.shape[0]) {
-        throw new Error(`UNet2DModel.forward: classLabels must be [${String(sample.shape[0])}], got [${classLabels.shape.join(', ')}]`);
+    const ce = this.classEmbedding;
+    if (ce) {
+      if (!classLabels) throw new Error(`UNet2DModel.forward: class labels are required (${c.class_embed_type === null ? 'num_class_embeds is set' : `class_embed_type is "${c.class_embed_type}"`}); pass classLabels`);
+      const want = ce === 'identity' ? [sample.shape[0], this.timeEmbedDim] : [sample.shape[0]];
+      if (classLabels.rank !== want.length || classLabels.shape.some((d, i) => d !== want[i])) {
+        throw new Error(`UNet2DModel.forward: classLabels must be [${want.map(String).join(', ')}], got [${classLabels.shape.join(', ')}]`);
       }
-      emb = add(emb, this.classEmbedding.forward(classLabels));
+      const ye = ce === 'identity' ? classLabels
+        : ce instanceof TimestepEmbedding ? ce.forward(this.timeProj.forward(classLabels))
+        : ce.forward(classLabels);
+      emb = add(emb, ye);
     } else if (classLabels) {
       throw new Error('UNet2DModel.forward: class labels were given but the model has no class embedding (set num_class_embeds in the config)');
     }
-    // 2. pre-process, 3. down
+    // 2. pre-process, 3. down (skip blocks also carry the input image pyramid)
+    let skipSample: Value | null = x;
     x = this.convIn.forward(x);
     const skips: Value[] = [x];
     for (const block of this.downBlocks) {
-      const { hidden, skips: s } = block.forward(x, emb);
-      x = hidden;
-      skips.push(...s);
+      const o: { hidden: Value; skips: Value[]; skipSample: Value | null } = block.forward(x, emb, skipSample);
+      x = o.hidden;
+      skipSample = o.skipSample;
+      skips.push(...o.skips);
     }
     // 4. mid
     if (this.midBlock) x = this.midBlock.forward(x, emb);
-    // 5. up (each block pops one skip per resnet)
-    for (const block of this.upBlocks) x = block.forward(x, skips, emb);
+    // 5. up (each block pops one skip per resnet; skip blocks build the output image pyramid)
+    skipSample = null;
+    for (const block of this.upBlocks) {
+      const o: { hidden: Value; skipSample: Value | null } = block.forward(x, skips, emb, skipSample);
+      x = o.hidden;
+      skipSample = o.skipSample;
+    }
     // 6. post-process
-    return this.convOut.forward(this.convNormOut.forward(x, SILU));
+    let out = this.convOut.forward(this.convNormOut.forward(x, SILU));
+    if (skipSample) out = add(out, skipSample);
+    if (c.time_embedding_type === 'fourier') out = div(out, reshape(timestep, [timestep.shape[0], 1, 1, 1]));
+    return out;
   }
 }

@@ -16,3 +16,5 @@ export * from './attention.ts';
 export * from './resnet_block.ts';
 export * from './downsample.ts';
 export * from './upsample.ts';
+export * from './fir.ts';
+export * from './fourier.ts';

@@ -8,13 +8,18 @@
  *   h = conv2(dropout(act(h)));   y = (shortcut(x) + h) / output_scale_factor
  *
  * shortcut = 1x1 `conv_shortcut` when the channel count changes (or useInShortcut), else identity.
+ * With `up` / `down` (BigGAN-style resampling resnets, Brock et al. 2019; diffusers' ResnetDownsampleBlock2D,
+ * skip blocks), both act(norm1(x)) and the shortcut input are resampled before conv1: kernel 'fir' (the
+ * [1, 3, 3, 1] FIR filter, nn/fir.ts), 'sde_vp' (nearest x2 / 2x2 average), or null (Upsample2D /
+ * Downsample2D without conv: nearest x2 / 2x2 average).
  * Parameter names: norm1, conv1, time_emb_proj, norm2, conv2, conv_shortcut.
  *
  * @example
  *   const block = new ResnetBlock2D({ inChannels: 32, outChannels: 64, tembChannels: 128, groups: 8 });
  *   const h = block.forward(x, temb);      // [n, 32, 28, 28], [n, 128] -> [n, 64, 28, 28]
  */
-import { add, chunk, div, mul, reshape, type Value } from '../engine/index.ts';
+import { add, avgPool2d, chunk, div, mul, reshape, upsampleNearest2d, type Value } from '../engine/index.ts';
+import { firDownsample2d, firUpsample2d } from './fir.ts';
 import { getActivation, type Activation } from './activations.ts';
 import { Conv2d } from './conv2d.ts';
 import { Dropout } from './dropout.ts';
@@ -33,8 +38,12 @@ export interface ResnetBlock2DOptions {
   groupsOut?: number;
   /** GroupNorm epsilon (default 1e-6, like diffusers' block; UNet2DModel passes norm_eps). */
   eps?: number;
-  /** Only 0 is supported. */
+  /** Dropout before conv2 (active only inside withDropoutNoise, see nn/dropout.ts). */
   dropout?: number;
+  /** Resample by 2 inside the block (see the file comment). */
+  up?: boolean;
+  down?: boolean;
+  kernel?: 'fir' | 'sde_vp' | null;
   /** Activation name (default 'swish' = SiLU). */
   nonLinearity?: string;
   skipTimeAct?: boolean;
@@ -59,6 +68,7 @@ export class ResnetBlock2D extends Module {
   readonly conv2: Conv2d;
   readonly convShortcut: Conv2d | null;
   private readonly act: Activation;
+  private readonly resample: ((x: Value) => Value) | null;
 
   constructor(o: ResnetBlock2DOptions) {
     super();
@@ -84,6 +94,12 @@ export class ResnetBlock2D extends Module {
     this.dropout = this.child('dropout', new Dropout(o.dropout ?? 0, 'ResnetBlock2D'));
     this.conv2 = this.child('conv2', new Conv2d(this.outChannels, this.outChannels, 3, { padding: 1 }));
     this.act = getActivation(o.nonLinearity ?? 'swish', 'ResnetBlock2D');
+    if (o.up && o.down) throw new Error('ResnetBlock2D: up and down cannot both be set');
+    const kernel = o.kernel ?? null;
+    if (kernel !== null && kernel !== 'fir' && kernel !== 'sde_vp') throw new Error(`ResnetBlock2D: kernel ${JSON.stringify(kernel)} is not supported (allowed: "fir", "sde_vp", null)`);
+    this.resample = o.up ? (kernel === 'fir' ? firUpsample2d : (x) => upsampleNearest2d(x, 2))
+      : o.down ? (kernel === 'fir' ? firDownsample2d : (x) => avgPool2d(x, 2, { stride: 2 }))
+      : null;
     const shortcut = o.useInShortcut ?? this.inChannels !== this.outChannels;
     this.convShortcut = shortcut
       ? this.child('conv_shortcut', new Conv2d(this.inChannels, this.outChannels, 1, { bias: o.convShortcutBias ?? true }))
@@ -92,7 +108,12 @@ export class ResnetBlock2D extends Module {
 
   /** x [n, inChannels, H, W], temb [n, tembChannels] (or null) -> [n, outChannels, H, W]. */
   forward(x: Value, temb: Value | null): Value {
-    let h = this.conv1.forward(this.norm1.forward(x, this.act));
+    let h = this.norm1.forward(x, this.act);
+    if (this.resample) {
+      x = this.resample(x);
+      h = this.resample(h);
+    }
+    h = this.conv1.forward(h);
     let t: Value | null = null;
     if (this.timeEmbProj && temb) {
       t = this.timeEmbProj.forward(this.skipTimeAct ? temb : this.act(temb));

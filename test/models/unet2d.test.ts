@@ -66,10 +66,10 @@ test('config: diffusers defaults, JSON round trip, unknown keys and unsupported 
   assert.deepEqual(again.parameterShapes(), m.parameterShapes());
   const base = { block_out_channels: [8, 16], down_block_types: ['DownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'UpBlock2D'], norm_num_groups: 4 };
   assert.throws(() => validateUNet2DConfig({ ...base, block_out_channel: [8] }), /unknown key "block_out_channel" \(allowed keys: sample_size, in_channels/);
-  assert.throws(() => validateUNet2DConfig({ ...base, down_block_types: ['DownBlock2D', 'CrossAttnDownBlock2D'] }), /down_block_types\[1\] = "CrossAttnDownBlock2D" is invalid: expected one of "DownBlock2D", "AttnDownBlock2D"/);
-  assert.throws(() => validateUNet2DConfig({ ...base, time_embedding_type: 'fourier' }), /time_embedding_type = "fourier" is invalid: expected one of "positional"/);
-  assert.throws(() => validateUNet2DConfig({ ...base, dropout: 0.1 }), /dropout = 0.1 is not supported/);
-  assert.throws(() => validateUNet2DConfig({ ...base, class_embed_type: 'timestep' }), /class_embed_type = "timestep" is invalid: expected one of null/);
+  assert.throws(() => validateUNet2DConfig({ ...base, down_block_types: ['DownBlock2D', 'CrossAttnDownBlock2D'] }), /down_block_types\[1\] = "CrossAttnDownBlock2D" is invalid: expected one of "DownBlock2D", "ResnetDownsampleBlock2D", "AttnDownBlock2D", "SkipDownBlock2D", "AttnSkipDownBlock2D"/);
+  assert.throws(() => validateUNet2DConfig({ ...base, time_embedding_type: 'sinusoidal' }), /time_embedding_type = "sinusoidal" is invalid: expected one of "positional", "fourier", "learned"/);
+  assert.throws(() => validateUNet2DConfig({ ...base, dropout: 1 }), /dropout = 1 is invalid: expected a probability in \[0, 1\)/);
+  assert.throws(() => validateUNet2DConfig({ ...base, class_embed_type: 'projection' }), /class_embed_type = "projection" is invalid: expected one of null, "timestep", "identity"/);
   assert.throws(() => validateUNet2DConfig({ ...base, norm_num_groups: 3 }), /norm_num_groups = 3 does not divide block_out_channels\[0\] = 8/);
   assert.throws(() => validateUNet2DConfig({ ...base, up_block_types: ['UpBlock2D'] }), /up_block_types has 1 entries but down_block_types has 2/);
   assert.throws(() => validateUNet2DConfig({ ...base, block_out_channels: [8, 16, 32] }), /block_out_channels has 3 entries but down_block_types has 2/);

@@ -127,9 +127,10 @@ test('ResnetBlock2D and TimestepEmbedding: diffusers names; scale_shift needs te
   assert.equal(new ResnetBlock2D({ inChannels: 8, tembChannels: null, groups: 4 }).namedParameters().length, 8);
   const ss = new ResnetBlock2D({ inChannels: 4, tembChannels: 8, groups: 2, timeEmbeddingNorm: 'scale_shift' });
   assert.throws(() => trace((v: Value) => withParams(ss, ss.initParams(new Philox(0)), () => ss.forward(v, null)), [{ name: 'x', shape: [1, 4, 2, 2] }]), /temb must be given when timeEmbeddingNorm is "scale_shift"/);
-  assert.throws(() => new ResnetBlock2D({ inChannels: 8, groups: 4, dropout: 0.1 }), /ResnetBlock2D: dropout = 0.1 is not supported/);
+  assert.throws(() => new ResnetBlock2D({ inChannels: 8, groups: 4, dropout: 1 }), /ResnetBlock2D: dropout probability must be in \[0, 1\), got 1/);
+  assert.throws(() => new ResnetBlock2D({ inChannels: 8, groups: 4, up: true, down: true }), /up and down cannot both be set/);
   assert.throws(() => new ResnetBlock2D({ inChannels: 8, groups: 4, timeEmbeddingNorm: 'ada_group' as 'default' }), /timeEmbeddingNorm "ada_group" is not supported \(allowed: "default", "scale_shift"\)/);
   assert.deepEqual(new TimestepEmbedding(32, 128).namedParameters().map(([n]) => n), ['linear_1.weight', 'linear_1.bias', 'linear_2.weight', 'linear_2.bias']);
   assert.deepEqual(new Linear(3, 2, { bias: false }).namedParameters().map(([n]) => n), ['weight']);
-  assert.throws(() => getActivation('mish'), /unsupported activation function "mish" \(allowed: silu, swish, gelu, relu\)/);
+  assert.throws(() => getActivation('tanh'), /unsupported activation function "tanh" \(allowed: silu, swish, mish, gelu, relu\)/);
 });

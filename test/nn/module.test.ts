@@ -108,8 +108,8 @@ test('NDArray parameters are embedded as constants; bindings nest (innermost win
   assert.deepEqual(Array.from(y.data), [20, 30]);
 });
 
-test('Dropout: p = 0 is the identity, p > 0 is rejected clearly', () => {
-  assert.throws(() => new Dropout(0.1), /dropout = 0.1 is not supported \(only 0/);
+test('Dropout: a probability in [0, 1); bad values are rejected clearly', () => {
+  assert.equal(new Dropout(0.1).p, 0.1);
   assert.throws(() => new Dropout(1.5), /dropout probability must be in \[0, 1\), got 1.5/);
   assert.equal(new Dropout(0).namedParameters().length, 0);
 });
