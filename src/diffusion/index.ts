@@ -11,3 +11,4 @@ export * from './variance.ts';
 export * from './gaussian_mixture.ts';
 export * from './edm.ts';
 export { conditionalGaussianMixture, mixtureCdf1d, ksStatistic, erf } from './gmm_conditional.ts';
+export * from './sde.ts';

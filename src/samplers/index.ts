@@ -33,3 +33,7 @@ export { EDMEulerScheduler } from './edm_euler.ts';
 export { EDMDPMSolverMultistepScheduler } from './edm_dpmsolver_multistep.ts';
 export { ScoreSdeVeScheduler } from './score_sde_ve.ts';
 export type { SdeVeStepOutput } from './score_sde_ve.ts';
+export { sampleEdm, edmSigmas } from './edm_sampler.ts';
+export type { EdmSamplerOptions } from './edm_sampler.ts';
+export { samplePc } from './pc_sampling.ts';
+export type { PcOptions, PcPredictor, MaybeAsyncDenoiser } from './pc_sampling.ts';
