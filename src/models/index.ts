@@ -8,3 +8,4 @@ export * from './mlp.ts';
 export * from './unet2d_blocks.ts';
 export * from './unet2d.ts';
 export * from './registry.ts';
+export * from './noisy_classifier.ts';
