@@ -25,7 +25,7 @@ import type { NDArray } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
 
 /** EDM's published hyper-parameters (Karras et al. 2022, Table 1 and sec. 5). */
-export const EDM_DEFAULTS = Object.freeze({
+export const EDM_DEFAULTS: Readonly<Record<'sigmaMin' | 'sigmaMax' | 'sigmaData' | 'rho' | 'pMean' | 'pStd' | 'sChurn' | 'sTmin' | 'sTmax' | 'sNoise', number>> = Object.freeze({
   sigmaMin: 0.002, sigmaMax: 80, sigmaData: 0.5, rho: 7, pMean: -1.2, pStd: 1.2,
   /** Stochastic sampler settings of Table 5 (ImageNet-64): S_churn, S_tmin, S_tmax, S_noise. */
   sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003,
