@@ -23,6 +23,7 @@ import {
   NDArray, add, clip, div, exp, log, mean, mul, reshape, slice, square, stopGradient, sub, tanh, where, greater,
   type InputSpec, type RandomGenerator, type Value,
 } from '../engine/index.ts';
+import type { EdmObjectiveConfig } from './edm_objective.ts';
 
 export type TrainPredictionType = 'epsilon' | 'sample' | 'v_prediction';
 export type TrainVarianceType = 'fixed' | 'learned_range';
@@ -37,6 +38,10 @@ export interface ObjectiveConfig {
   /** lambda of the hybrid loss (Improved DDPM uses 0.001). */
   vlbWeight?: number;
   decoder?: DecoderType;
+  /** 'edm': train the EDM-preconditioned network instead (src/training/edm_objective.ts; the other keys are unused). */
+  formulation?: 'vp' | 'edm';
+  /** Settings of the EDM objective. */
+  edm?: EdmObjectiveConfig;
 }
 
 const PREDICTIONS = ['epsilon', 'sample', 'v_prediction'];
