@@ -17,6 +17,7 @@ import { withParams, checkParams } from '../nn/module.ts';
 import type { DiffusionModel } from '../models/registry.ts';
 import { DDPMScheduler } from '../samplers/ddpm.ts';
 import { DiffusionObjective, diffusionLoss, type ObjectiveConfig } from './objectives.ts';
+import { EdmObjective, edmLoss } from './edm_objective.ts';
 import { TrainStep } from './train_step.ts';
 import { Ema } from './ema.ts';
 import { warmupCosine } from './lr_schedule.ts';
@@ -128,7 +129,10 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const desc = data.describe();
   const modelConfig = model.toConfig() as unknown as Record<string, unknown>;
   const noise = new DDPMScheduler({ ...c.noiseSchedule, prediction_type: c.objective.predictionType ?? 'epsilon', variance_type: c.objective.varianceType === 'learned_range' ? 'learned_range' : 'fixed_small' });
-  const objective = new DiffusionObjective(noise.alphasCumprod, c.objective);
+  // EDM (Karras et al. 2022): preconditioned F network; its model folder says so with an EDMEulerScheduler config
+  const edm = c.objective.formulation === 'edm' ? new EdmObjective(c.objective.edm) : null;
+  const objective = edm ?? new DiffusionObjective(noise.alphasCumprod, c.objective);
+  const schedulerConfig = edm ? edm.schedulerConfig() : noise.toConfig();
   const sampleShape = desc.sampleShape;
   const B = c.batchSize;
   const conditional = nullClassOf(model) !== null;
@@ -186,7 +190,7 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const ts = await TrainStep.create(
     (p, b) => withParams(model, p, () => {
       const out = model.forward(b.x_t, b.t, conditional ? b.labels : undefined);
-      return diffusionLoss(out, b, objective);
+      return edm ? edmLoss(out, b) : diffusionLoss(out, b, objective as DiffusionObjective);
     }),
     params,
     [...objective.batchSpecs([B, ...sampleShape]), ...(conditional ? [{ name: 'labels', shape: [B] }] : [])],
@@ -222,9 +226,9 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
     const runInfo = { data: desc, nullClass: c.labelDropout > 0 ? nullClassOf(model) : null, step };
     lastCheckpoint = commitTrainingSave(outDir, {
       step, keepLast: c.keepLast,
-      model: { modelConfig, schedulerConfig: noise.toConfig(), weights, info: runInfo },
+      model: { modelConfig, schedulerConfig, weights, info: runInfo },
       checkpoint: {
-        step, modelConfig, schedulerConfig: noise.toConfig(), params: ts.params, ema: ema?.params,
+        step, modelConfig, schedulerConfig, params: ts.params, ema: ema?.params,
         optimizer: { m: ts.m, v: ts.v, t: ts.t },
         trainerState: {
           modelConfig, trainConfig: c, data: data.state(), dataDescription: desc, noiseRng: noiseRng.state(), dropRng: dropRng.state(),
