@@ -6,7 +6,10 @@ import { registerEvalCommand } from './eval_command.ts';
 
 const int = (name: string, min = 1, max = Number.MAX_SAFE_INTEGER) => (v: string) => {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name}: expected an integer in [${min}, ${max}], got '${v}'`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}${Math.abs(n) > max ? ' and <= 2^53 - 1' : ''}` : `in [${min}, ${max}]`;
+    throw new InvalidArgumentError(`${name}: expected an integer ${range}, got '${v}'`);
+  }
   return n;
 };
 const num = (name: string, min = -Infinity, max = Infinity) => (v: string) => {
@@ -93,10 +96,12 @@ program.command('info')
   .action(async (dir: string) => { const { infoCommand } = await import('./info_export.ts'); infoCommand(dir); });
 
 program.command('export')
-  .description('export the denoiser as a standalone ONNX model')
-  .argument('<dir>')
-  .requiredOption('--onnx <file>', 'output .onnx file')
-  .action(async (dir: string, o) => { const { exportCommand } = await import('./info_export.ts'); await exportCommand(dir, o.onnx); });
+  .description('export the denoiser as a standalone ONNX model (--onnx) and/or the model as a diffusers pipeline folder (--out)')
+  .argument('<dir>', 'model folder: a diffusers pipeline folder, a bare model folder or a diffuse run')
+  .option('--onnx <file>', 'output .onnx file')
+  .option('--out <folder>', 'write a pipeline folder (model_index.json, unet/, scheduler/) that DDPMPipeline.from_pretrained loads')
+  .option('--dtype <fp32|fp16>', 'weights dtype of --out (default fp32)')
+  .action(async (dir: string, o) => { const { exportCommand } = await import('./info_export.ts'); await exportCommand(dir, o); });
 registerEvalCommand(program);
 
 // Every other error: one line (the message, newlines folded) and exit code 1; the stack only with --verbose.

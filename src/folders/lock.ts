@@ -1,7 +1,9 @@
 /**
  * One writer per output folder: an exclusive lock file DIR/.diffuse.lock holding who writes there
  * ({pid, host, started, command, tag, procStart}). Taken by `train`, and by every command that
- * writes a model folder (export to a folder), before anything is written; released on exit.
+ * writes a model folder (export to a folder), before anything is written; released on exit. A
+ * command that writes one output file (export --onnx, eval --out) locks that file the same way
+ * (`.<name>.lock` beside it), so two writers of one output fail instead of racing.
  *
  * - Taking it is atomic: the content is written to a temporary file that is then hard-linked to
  *   the lock's name (link(2) fails if the name exists), so a lock file is never seen half-written.
@@ -41,7 +43,9 @@ export interface LockInfo {
 
 /** A held lock. */
 export interface FolderLock {
+  /** The folder (or file) locked. */
   dir: string;
+  /** The lock file. */
   file: string;
   info: LockInfo;
   /** Release (idempotent): remove the lock file if it is still ours, forget our writer tag. */
@@ -127,42 +131,57 @@ function describeHolder(i: LockInfo): string {
  */
 export function acquireFolderLock(dir: string, command: string): FolderLock {
   fs.mkdirSync(dir, { recursive: true });
-  const key = fs.realpathSync(dir);
+  return acquireLock(dir, path.join(dir, LOCK_NAME), fs.realpathSync(dir), command, true);
+}
+
+/**
+ * Take the exclusive lock of one output file (`.<name>.lock` beside it, same rules as a folder's):
+ * two commands writing the same report, sample grid or ONNX file fail instead of racing.
+ * @example const lock = acquireFileLock('out/report.json', 'eval'); try { ... } finally { lock.release(); }
+ */
+export function acquireFileLock(file: string, command: string): FolderLock {
+  const dir = path.dirname(path.resolve(file));
+  fs.mkdirSync(dir, { recursive: true });
+  const lockFile = path.join(dir, `.${path.basename(file)}.lock`);
+  return acquireLock(file, lockFile, path.join(fs.realpathSync(dir), path.basename(file)), command, false);
+}
+
+function acquireLock(what: string, file: string, key: string, command: string, record: boolean): FolderLock {
+  const dir = path.dirname(file);
   const mine = held.get(key);
-  if (mine) throw new FolderLockError(`${dir} is in use by this process (\`${mine.info.command}\`); one writer per folder`, mine.info);
-  const file = path.join(dir, LOCK_NAME);
+  if (mine) throw new FolderLockError(`${what} is in use by this process (\`${mine.info.command}\`); one writer per ${record ? 'folder' : 'file'}`, mine.info);
   const info: LockInfo = {
     pid: process.pid, host: os.hostname(), started: new Date().toISOString(), command, tag: WRITER_TAG, procStart: processStartTicks(process.pid),
   };
   for (let attempt = 0; attempt < 5; attempt++) {
     if (linkNew(file, info)) {
       const lock: FolderLock = {
-        dir, file, info,
+        dir: what, file, info,
         release: () => {
           if (held.get(key) !== lock) return;
           held.delete(key);
           process.removeListener('exit', onExit);
-          try { forgetWriter(dir); } catch { /* the lock goes anyway */ }
+          if (record) { try { forgetWriter(dir); } catch { /* the lock goes anyway */ } }
           if (parseLock(file)?.tag === WRITER_TAG) fs.rmSync(file, { force: true });
         },
       };
       const onExit = () => lock.release();
       process.on('exit', onExit);
       held.set(key, lock);
-      recordWriter(dir);
+      if (record) recordWriter(dir);
       return lock;
     }
     const other = parseLock(file);
     if (!other) {
-      throw new FolderLockError(`${dir} is locked by ${file}, which cannot be read; if no diffuse process writes there, delete that file`, null);
+      throw new FolderLockError(`${what} is locked by ${file}, which cannot be read; if no diffuse process writes there, delete that file`, null);
     }
     if (!lockIsStale(other)) {
       const where = other.host === os.hostname() ? '' : ' (another host: its process cannot be checked from here; if it is gone, delete the lock file)';
-      throw new FolderLockError(`${dir} is in use by another diffuse process (${describeHolder(other)})${where}; wait for it to finish or choose another folder (lock: ${file})`, other);
+      throw new FolderLockError(`${what} is in use by another diffuse process (${describeHolder(other)})${where}; wait for it to finish or choose another ${record ? 'folder' : 'file'} (lock: ${file})`, other);
     }
     takeOver(file, other, info);
   }
-  throw new FolderLockError(`${dir}: could not take the lock ${file} (it changed hands 5 times while trying)`, parseLock(file));
+  throw new FolderLockError(`${what}: could not take the lock ${file} (it changed hands 5 times while trying)`, parseLock(file));
 }
 
 /** Remove a stale lock under the takeover lock; leaves `file` absent (or taken by another process). */
@@ -178,6 +197,19 @@ function takeOver(file: string, stale: LockInfo, me: LockInfo): void {
     if (now && now.tag === stale.tag) fs.rmSync(file, { force: true });
   } finally {
     fs.rmSync(guard, { force: true });
+  }
+}
+
+/**
+ * Run `fn` holding the lock of the output file `file`; released when it settles.
+ * @example await withFileLock('out/model.onnx', 'export', () => writeFileAtomicSync('out/model.onnx', bytes));
+ */
+export async function withFileLock<T>(file: string, command: string, fn: () => T | Promise<T>): Promise<T> {
+  const lock = acquireFileLock(file, command);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
   }
 }
 
