@@ -1,0 +1,91 @@
+/**
+ * `diffuse sample DIR --out FILE`: checks first (the output path, the memory the job needs), then
+ * draws the samples in chunks (`sampleChunkSize`, from the model config only), so any --n works:
+ * a .csv is streamed to disk chunk by chunk (bounded memory, still atomic); a .png keeps only the
+ * samples themselves (2-D points, or images when the grid fits the memory limit); a .gif keeps the
+ * trajectory, so it is drawn in one chunk. --n up to one chunk draws exactly what one batch of
+ * --n draws (same random stream); beyond, chunk k draws from Philox(seed).fold(k).
+ *
+ * @example
+ *   await sampleCommand('runs/moons', { scheduler: 'ddim', steps: 20, n: 10_000_000, seed: 0, out: 'big.csv' });
+ */
+import path from 'node:path';
+import { NDArray, Philox } from '../engine/index.ts';
+import { checkMemory, estimateModelResources, formatBytes, memoryLimit, sampleChunkSize, samplingBytes } from '../models/resources.ts';
+import { loadTrainedModel, sampleLoaded, toDataUnits, writeSamples, type SampleOptions } from '../pipelines/sample_model.ts';
+import { modelSampleShape } from '../pipelines/denoiser.ts';
+import { CsvStreamWriter } from '../io/csv_stream.ts';
+import { checkOutputFile } from './output_paths.ts';
+
+export interface SampleCliOptions {
+  scheduler?: string;
+  steps: number;
+  n: number;
+  seed: number;
+  class?: number;
+  guidance?: number;
+  eta?: number;
+  out: string;
+  quiet?: boolean;
+}
+
+/** Sample a model folder to --out; returns the number of samples written. */
+export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<number> {
+  const t0 = performance.now();
+  checkOutputFile(o.out, '--out', ['.png', '.csv', '.gif']);
+  const m = loadTrainedModel(dir);
+  const r = estimateModelResources(m.model.toConfig(), path.join(dir, 'config.json'));
+  const chunk = sampleChunkSize(r);
+  const ext = path.extname(o.out).toLowerCase();
+  const limit = memoryLimit();
+  const per = Math.min(chunk, o.n);
+  checkMemory(`sample ${dir} (${r.parameters.toLocaleString('en')} parameters) in chunks of ${per}`, samplingBytes(r, per), limit);
+  const shape = modelSampleShape(m.model);
+  const elems = shape.reduce((a, b) => a * b, 1);
+  if (ext === '.gif') {
+    if (o.n > chunk) throw new Error(`--n ${o.n}: a .gif holds the trajectory of every step, drawn in one batch: at most ${chunk} samples for this model (write a .csv or .png for more)`);
+    checkMemory(`--n ${o.n} --steps ${o.steps} --out ${o.out} (the trajectory of every step)`, 4 * elems * o.n * (o.steps + 2), limit, 'write a .csv to stream any --n');
+  } else if (ext === '.png') {
+    // the samples kept for the picture, plus the RGBA raster of an image grid
+    const raster = shape.length === 3 ? 4 * o.n * shape[1] * shape[2] : 0;
+    checkMemory(`--n ${o.n} --out ${o.out} (${o.n} samples of [${shape}] kept for one picture)`, 8 * elems * o.n + 2 * raster, limit, 'write a .csv to stream any --n');
+  }
+  const base: SampleOptions = { scheduler: o.scheduler, steps: o.steps, n: o.n, seed: o.seed, classLabel: o.class, guidance: o.guidance, eta: o.eta };
+  const chunks = Math.ceil(o.n / chunk);
+  const log = o.quiet || chunks === 1 ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
+  const drawChunk = (k: number, trajectory?: NDArray[]) => {
+    const n = Math.min(chunk, o.n - k * chunk);
+    // One chunk: the stream of a single batch (identical to sampling --n at once).
+    const generator = chunks === 1 ? new Philox(o.seed) : new Philox(o.seed).fold(k);
+    return sampleLoaded(m, { ...base, n, generator, labelOffset: k * chunk }, trajectory);
+  };
+  if (chunks > 1) log(`sampling ${o.n.toLocaleString('en')} samples in ${chunks} chunks of up to ${chunk} (${formatBytes(samplingBytes(r, chunk))} each)`);
+  if (ext === '.csv') {
+    if (shape.length !== 1) throw new Error(`--out ${o.out}: image samples are written as .png or .gif`);
+    const w = new CsvStreamWriter(o.out, m.info?.data.columns);
+    try {
+      for (let k = 0; k < chunks; k++) {
+        w.append(toDataUnits(await drawChunk(k), m.info));
+        if (chunks > 1) log(`  chunk ${k + 1}/${chunks}: ${w.rows.toLocaleString('en')} rows written`);
+      }
+      w.commit();
+    } finally {
+      w.abort();
+    }
+  } else {
+    const trajectory: NDArray[] = [];
+    let all: NDArray;
+    if (chunks === 1) all = await drawChunk(0, ext === '.gif' ? trajectory : undefined);
+    else {
+      all = new NDArray([o.n, ...shape]);
+      for (let k = 0; k < chunks; k++) {
+        const x = await drawChunk(k);
+        all.data.set(x.data, k * chunk * elems);
+        log(`  chunk ${k + 1}/${chunks}`);
+      }
+    }
+    writeSamples(o.out, all, m.info, trajectory);
+  }
+  process.stderr.write(`wrote ${o.out} (${o.n} samples, ${o.steps} ${o.scheduler ?? 'ddim'} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  return o.n;
+}
