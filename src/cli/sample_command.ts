@@ -13,7 +13,7 @@ import path from 'node:path';
 import { NDArray, Philox } from '../engine/index.ts';
 import { checkMemory, estimateModelResources, formatBytes, memoryLimit, sampleChunkSize, samplingBytes } from '../models/resources.ts';
 import { loadTrainedModel, sampleLoaded, toDataUnits, writeSamples, type SampleOptions } from '../pipelines/sample_model.ts';
-import { modelSampleShape } from '../pipelines/denoiser.ts';
+import { denoiserFor, modelSampleShape } from '../pipelines/denoiser.ts';
 import { CsvStreamWriter } from '../io/csv_stream.ts';
 import { checkOutputFile } from './output_paths.ts';
 
@@ -53,11 +53,12 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
   const base: SampleOptions = { scheduler: o.scheduler, steps: o.steps, n: o.n, seed: o.seed, classLabel: o.class, guidance: o.guidance, eta: o.eta };
   const chunks = Math.ceil(o.n / chunk);
   const log = o.quiet || chunks === 1 ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
+  const denoiser = denoiserFor(m.model, m.weights); // compiled once per batch size, shared by the chunks
   const drawChunk = (k: number, trajectory?: NDArray[]) => {
     const n = Math.min(chunk, o.n - k * chunk);
     // One chunk: the stream of a single batch (identical to sampling --n at once).
     const generator = chunks === 1 ? new Philox(o.seed) : new Philox(o.seed).fold(k);
-    return sampleLoaded(m, { ...base, n, generator, labelOffset: k * chunk }, trajectory);
+    return sampleLoaded(m, { ...base, n, generator, labelOffset: k * chunk, denoiser }, trajectory);
   };
   if (chunks > 1) log(`sampling ${o.n.toLocaleString('en')} samples in ${chunks} chunks of up to ${chunk} (${formatBytes(samplingBytes(r, chunk))} each)`);
   if (ext === '.csv') {
