@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { Command, InvalidArgumentError } from 'commander';
 // Commands are imported when run, so `diffuse --help` and argument errors start fast.
 import { registerEvalCommand } from './eval_command.ts';
+import { registerEditCommands } from './edit_commands.ts';
 
 const int = (name: string, min = 1, max = Number.MAX_SAFE_INTEGER) => (v: string) => {
   const n = Number(v);
@@ -103,6 +104,7 @@ program.command('export')
   .option('--dtype <fp32|fp16>', 'weights dtype of --out (default fp32)')
   .action(async (dir: string, o) => { const { exportCommand } = await import('./info_export.ts'); await exportCommand(dir, o); });
 registerEvalCommand(program);
+registerEditCommands(program);
 
 // Every other error: one line (the message, newlines folded) and exit code 1; the stack only with --verbose.
 program.parseAsync(process.argv).catch(async (e: unknown) => {
