@@ -48,7 +48,7 @@ export class StandardScaler {
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < d; j++) {
         const a = x.data[i * d + j];
-        if (!Number.isFinite(a)) throw new Error(`StandardScaler.fit: row ${i}, column ${columns ? JSON.stringify(columns[j]) : j} is ${a}; data must be finite`);
+        if (!Number.isFinite(a)) throw new Error(`StandardScaler.fit: row index ${i} (0-based), column ${columns ? JSON.stringify(columns[j]) : `index ${j}`} is ${a}; data must be finite`);
         mean[j] += a;
       }
     }

@@ -178,7 +178,10 @@ export function parseCsv(text: string, options: CsvReadOptions = {}): CsvTable {
         throw new CsvError(source, rec.line, j + 1, raw.trim() === '' ? 'empty cell' : `${JSON.stringify(raw)} is not a number`, name(j));
       }
       if (v.nonFinite && !allowNonFinite) {
-        throw new CsvError(source, rec.line, j + 1, `non-finite value ${JSON.stringify(raw.trim())} (pass allowNonFinite to accept nan/inf)`, name(j));
+        throw new CsvError(source, rec.line, j + 1, `non-finite value ${JSON.stringify(raw.trim())} is not allowed (cells must be finite numbers; fix or remove this row)`, name(j));
+      }
+      if (!v.nonFinite && !Number.isFinite(Math.fround(v.value))) {
+        throw new CsvError(source, rec.line, j + 1, `${JSON.stringify(raw.trim())} is beyond the float32 range (magnitudes up to 3.4028235e38 are allowed)`, name(j));
       }
       data.data[r * keep.length + k] = v.value;
     });

@@ -127,6 +127,9 @@ function finiteSource(
   spec: string, kind: DataKind, x: NDArray, labels: Int32Array | undefined, numClasses: number | null,
   o: DataSourceOptions, extra: Partial<DataDescription>,
 ): DataSource {
+  if (o.batchSize > x.shape[0]) {
+    throw new Error(`--batch-size ${o.batchSize}: the data '${spec}' has only ${x.shape[0]} items (allowed: a batch size up to ${x.shape[0]}; every batch is full)`);
+  }
   const dataset = tensorDataset(x, labels);
   let loader = new DataLoader<TensorBatch>(dataset, { batchSize: o.batchSize, seed: o.seed });
   return {

@@ -174,6 +174,9 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
         throw new Error(`--data ${desc.spec}: ${last} was trained on '${d.spec}' (samples [${d.sampleShape}], ${d.size ?? 'unbounded'} items, its columns/scaling as stored); this data differs ([${desc.sampleShape}], ${desc.size ?? 'unbounded'} items); use the same data or another --out`);
       }
       if (!restored.optimizer) throw new Error(`--resume: ${last} has no optimizer.safetensors (AdamW state); continuing without it would train differently from the run it continues; restore the file or resume from an older checkpoint (move this one away)`);
+      for (const [what, w] of [['weights', restored.params], ['EMA weights', restored.ema ?? {}]] as const) {
+        if (!allFinite(w)) throw new Error(`--resume: ${last} holds non-finite ${what} (NaN or inf), so it is not a good checkpoint to continue; move it away to resume from the one before it`);
+      }
       if (ema && !restored.ema) throw new Error(`--resume: ${last} has no ema.safetensors although the run uses EMA; continuing would restart the EMA from the raw weights; restore the file or resume from an older checkpoint (move this one away)`);
       // Keep the model's parameter order (a checkpoint's is alphabetical): the traced step sums the
       // per-parameter gradient norms in this order, so another order changes the clipping by an ulp.

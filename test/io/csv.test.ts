@@ -39,7 +39,7 @@ test('errors name the source, line, column and header name', () => {
   bad('1,2\n3,4,5\n', /line 2: row has 3 cells, the first row \(line 1\) has 2/);
   bad('x\n"1\n2\n', /^data\.csv line 2, column 1: unterminated quoted field$/);
   bad('x\n"1"a\n', /line 2, column 1: unexpected "a" after a closing quote/);
-  bad('x,y\n1,nan\n', /line 2, column 2 \("y"\): non-finite value "nan" \(pass allowNonFinite/);
+  bad('x,y\n1,nan\n', /line 2, column 2 \("y"\): non-finite value "nan" is not allowed \(cells must be finite numbers/);
   bad('', /^data\.csv: the file has no rows$/);
   bad('x,x\n1,2\n', /line 1, column 2: duplicate column name "x" \(also column 1\)/);
   const ok = parseCsv('x,y\n1,nan\n-inf,Infinity\n', { allowNonFinite: true }).data.toArray();

@@ -98,12 +98,12 @@ test('CLI: --lr 1e30 after a resume stops with one line naming the step and chec
     const args = ['train', '--data', 'moons', '--model', 'mlp-2d', '--batch-size', '8', '--checkpoint-every', '5', '--out', out];
     const first = await runCli([...args, '--steps', '10', '--quiet']);
     assert.equal(first.code, 0, first.stderr);
-    const bad = await runCli([...args, '--steps', '20', '--lr', '1e30', '--resume', '--quiet']);
+    const bad = await runCli([...args, '--steps', '20', '--lr', '1e30', '--resume', '--override', 'lr,steps', '--quiet']);
     assert.equal(bad.code, 1);
     assert.match(errorLine(bad), new RegExp(`^diffuse: training stopped: the (loss became (NaN|Infinity|-Infinity)|weights became non-finite \\(loss [^)]*\\)) at step 1[12]; last good checkpoint: ${out}/checkpoint-10 \\(resume from it with a lower --lr, or pass --skip-nonfinite to skip such steps\\)$`));
     assert.ok(!bad.stderr.includes('    at '), 'no stack trace without --verbose');
     assert.deepEqual(listCheckpoints(out), [5, 10]);
-    const skipped = await runCli([...args, '--steps', '20', '--lr', '1e30', '--resume', '--skip-nonfinite']);
+    const skipped = await runCli([...args, '--steps', '20', '--lr', '1e30', '--resume', '--override', 'lr,steps', '--skip-nonfinite']);
     assert.equal(skipped.code, 0, skipped.stderr);
     assert.match(skipped.stderr, /diffuse: warning: step 1[12]: .*step skipped/);
     assert.match(skipped.stderr, /done: 20 steps .* \d+ steps skipped \(non-finite\)/);
