@@ -14,10 +14,12 @@ import { writePng } from '../io/png.ts';
 import { writeScatterPng, scatterTrajectoryFrames } from '../io/scatter.ts';
 import { writeGif, trajectoryFrames } from '../io/gif.ts';
 import { writeCsv } from '../io/csv.ts';
-import { generate } from './generate.ts';
+import { generate, type AsyncModelFn } from './generate.ts';
 import { toDataUnits } from './data_units.ts';
 import { samplingScheduler } from './scheduler_choice.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from './denoiser.ts';
+import { adaptModelToScheduler, generateScoreSde } from './formulation.ts';
+import { ScoreSdeVeScheduler } from '../samplers/score_sde_ve.ts';
 import { checkEtaSupported, checkFiniteWeights, nonFiniteGuard } from './sample_checks.ts';
 
 export { SCHEDULER_ALIASES, samplingScheduler, schedulerWithOverrides } from './scheduler_choice.ts';
@@ -48,6 +50,8 @@ export interface SampleOptions {
   generator?: RandomGenerator;
   /** Index of the first sample (chunked sampling: the class cycle continues across chunks). */
   labelOffset?: number;
+  /** The compiled denoiser to reuse (chunked sampling; default: denoiserFor(model, weights)). */
+  denoiser?: AsyncModelFn;
 }
 
 /** Draw n samples (and, when asked, the trajectory of every step). */
@@ -76,7 +80,14 @@ export async function sampleLoaded(m: LoadedModel, o: SampleOptions, trajectory?
   if (w !== 1 && (info?.nullClass === null || info?.nullClass === undefined)) {
     throw new Error('--guidance: this model was not trained with label dropout (classifier-free guidance needs --label-dropout > 0 at training)');
   }
-  return generate(denoiserFor(model, weights), sched, {
+  // the model as the scheduler expects it (EDM / VP / score conversions when the formulations differ)
+  const modelFn = adaptModelToScheduler(o.denoiser ?? denoiserFor(model, weights), schedulerConfig, sched);
+  if (sched instanceof ScoreSdeVeScheduler) {
+    if (w !== 1) throw new Error('--guidance: not available with ScoreSdeVeScheduler (predictor-corrector loop)');
+    return generateScoreSde(modelFn, sched, { shape: [o.n, ...modelSampleShape(model)], steps: o.steps, generator: o.generator ?? new Philox(o.seed), classLabels: labels,
+      onStep: trajectory ? ({ sample }) => trajectory.push(sample) : undefined });
+  }
+  return generate(modelFn, sched, {
     shape: [o.n, ...modelSampleShape(model)], steps: o.steps, generator: o.generator ?? new Philox(o.seed), classLabels: labels,
     guidanceScale: w, nullClass: info?.nullClass ?? undefined, eta: o.eta,
     onStep: nonFiniteGuard(sched, o.steps, trajectory ? ({ sample }) => trajectory.push(sample) : undefined),

@@ -8,6 +8,7 @@
  *   const sched = samplingScheduler('dpmsolver++', trainingSchedulerConfig);
  */
 import { schedulerFromConfig, registeredSchedulers } from '../samplers/index.ts';
+import { samplerRangeFor } from './formulation.ts';
 
 /** Short names accepted for --scheduler, besides diffusers' class names. */
 export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]> = {
@@ -24,6 +25,10 @@ export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]
   heun: ['HeunDiscreteScheduler', {}],
   kdpm2: ['KDPM2DiscreteScheduler', {}],
   lms: ['LMSDiscreteScheduler', {}],
+  'edm-euler': ['EDMEulerScheduler', {}],
+  'edm-dpmsolver++': ['EDMDPMSolverMultistepScheduler', {}],
+  'edm-sde-dpmsolver++': ['EDMDPMSolverMultistepScheduler', { algorithm_type: 'sde-dpmsolver++' }],
+  'score-sde-ve': ['ScoreSdeVeScheduler', {}],
 };
 
 /** Build the sampling scheduler on the model's training schedule (diffusers' from_config swap). */
@@ -35,7 +40,8 @@ export function samplingScheduler(name: string | undefined, trainingConfig: Reco
     const what = /Inverse/.test(cls) ? 'an inverse scheduler (it maps samples to noise, for inversion) cannot sample' : 'unknown';
     throw new Error(`--scheduler ${key}: ${what}; use one of ${Object.keys(SCHEDULER_ALIASES).join(', ')} or a diffusers class name (${registeredSchedulers().filter((n) => !/Inverse/.test(n)).join(', ')})`);
   }
-  return schedulerWithOverrides(cls, trainingConfig, { ...extra, ...overrides });
+  // EDM / score-SDE classes on a VP model: the noise range of its beta table (pipelines/formulation.ts)
+  return schedulerWithOverrides(cls, trainingConfig, { ...samplerRangeFor(cls, trainingConfig), ...extra, ...overrides });
 }
 
 /**
