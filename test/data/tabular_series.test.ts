@@ -22,7 +22,7 @@ test('StandardScaler: population mean/std per column (sklearn StandardScaler), z
   back.data.forEach((v, i) => assert.ok(Math.abs(v - x.data[i]) < 1e-6));
   const rt = StandardScaler.fromJSON(JSON.parse(JSON.stringify(s.toJSON())));
   assert.deepEqual(rt.transform(x).data, z.data);
-  assert.throws(() => StandardScaler.fit(NDArray.from([[1], [NaN]])), /row index 1 (0-based), column index 0 is NaN/);
+  assert.throws(() => StandardScaler.fit(NDArray.from([[1], [NaN]])), /row index 1 \(0-based\), column index 0 is NaN/);
   assert.throws(() => StandardScaler.fromJSON({ mean: [0], std: [0] }), /std\[0\] = 0 must be a finite number > 0/);
   assert.throws(() => s.transform(NDArray.zeros([2, 3])), /does not end in 2 columns/);
 });
