@@ -10,7 +10,8 @@ import { defaultTrainConfig, nullClassOf, train, type Progress, type TrainConfig
 import type { TrainPredictionType } from '../training/objectives.ts';
 import { generate } from '../pipelines/generate.ts';
 import { denoiserWithWeightInputs, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
-import { samplingScheduler, writeRunInfo, writeSamples, type RunInfo } from '../pipelines/sample_model.ts';
+import { writeRunInfo, writeSamples, type RunInfo } from '../pipelines/sample_model.ts';
+import { objectiveFromCli, previewScheduler } from './objective_options.ts';
 import { Philox } from '../engine/index.ts';
 import { folderHoldsModel, hasTopLevelModel, loadModelFolder } from '../folders/index.ts';
 import { TOY2D_NAMES } from '../data/index.ts';
@@ -29,6 +30,10 @@ export interface TrainCliOptions {
   ema?: number;
   noEma?: boolean;
   predictionType?: string;
+  /** 'eps' (default) or 'edm' (Karras et al. 2022 preconditioning; objective_options.ts). */
+  objective?: string;
+  /** --objective edm: standard deviation of the data (default 0.5). */
+  sigmaData?: number;
   snrGamma?: number;
   learnedVariance?: boolean;
   gradAccum?: number;
@@ -87,7 +92,7 @@ function trainConfigFrom(o: TrainCliOptions): TrainConfig {
     weightDecay: o.weightDecay ?? c.weightDecay,
     maxGradNorm: o.maxGradNorm ?? c.maxGradNorm,
     gradAccumSteps: o.gradAccum ?? 1,
-    objective: { predictionType: pred, snrGamma: o.snrGamma, varianceType: o.learnedVariance ? 'learned_range' : 'fixed' },
+    objective: { predictionType: pred, snrGamma: o.snrGamma, varianceType: o.learnedVariance ? 'learned_range' : 'fixed', ...objectiveFromCli(o) },
     noiseSchedule: { ...c.noiseSchedule, beta_schedule: o.betaSchedule ?? 'linear', num_train_timesteps: o.trainTimesteps ?? 1000 },
     labelDropout: o.labelDropout ?? 0,
     checkpointEvery: o.checkpointEvery ?? Math.max(1, Math.min(1000, o.steps)),
@@ -167,7 +172,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
       fn: async (step, weights) => {
         writeRunInfo(o.out, info(step));
         const n = desc.kind === 'images' ? 16 : 1000;
-        const sched = samplingScheduler('ddim', { ...config.noiseSchedule, prediction_type: config.objective.predictionType }, { clip_sample: desc.kind === 'images' });
+        const sched = previewScheduler(config.objective, config.noiseSchedule, desc.kind === 'images');
         const cond = isClassConditional(model);
         const x = await generate(withWeights(weights), sched, {
           shape: [n, ...modelSampleShape(model)], steps: 50, generator: new Philox(o.seed + 7),
