@@ -109,11 +109,15 @@ registerEvalCommand(program);
 registerEditCommands(program);
 
 // Every other error: one line (the message, newlines folded) and exit code 1; the stack only with --verbose.
-program.parseAsync(process.argv).catch(async (e: unknown) => {
+// (also for errors thrown outside the command's promise: callbacks, timers, stray rejections)
+const fatal = async (e: unknown) => {
   const verbose = process.argv.includes('--verbose');
   e = (await import('./output_paths.ts')).explainFsError(e);
   const message = (e instanceof Error ? e.message : String(e)).trim().replace(/\s*\n\s*/g, ' | ');
   process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}diffuse: ${message}\n`);
   if (verbose && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   process.exit(1);
-});
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+program.parseAsync(process.argv).catch(fatal);

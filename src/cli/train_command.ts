@@ -16,6 +16,10 @@ import { Philox } from '../engine/index.ts';
 import { folderHoldsModel, hasTopLevelModel, loadModelFolder } from '../folders/index.ts';
 import { TOY2D_NAMES } from '../data/index.ts';
 import { checkModelConfig, readJsonObject } from '../training/config_files.ts';
+import { inspectDataSource } from '../data/data_size.ts';
+import { checkMemory, estimateModelResources, formatBytes, memoryLimit, trainingBytes } from '../models/resources.ts';
+import { checkOutputFolder } from './output_paths.ts';
+import { applyStoredRunSettings, checkResumeFolder } from './resume_check.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -51,6 +55,10 @@ export interface TrainCliOptions {
   limit?: number;
   skipNonfinite?: boolean;
   quiet?: boolean;
+  /** --resume: settings changed on purpose, comma-separated (lr, steps, warmup, weight-decay, max-grad-norm). */
+  override?: string;
+  /** Names of the options typed on the command line (others take the stored run's values on --resume); undefined: all. */
+  explicit?: string[];
 }
 
 /** Model for the data: a registry name (shapes adapted to the data) or a config.json path. */
@@ -101,6 +109,14 @@ function trainConfigFrom(o: TrainCliOptions): TrainConfig {
   };
 }
 
+/** Refuse (one line, with the estimate) a model that cannot be trained in memory at this batch size. */
+function checkTrainingMemory(o: TrainCliOptions, config: unknown, limit: ReturnType<typeof memoryLimit>): void {
+  const r = estimateModelResources(config, `--model ${o.model}`);
+  const bytes = trainingBytes(r, o.batchSize * 1);
+  checkMemory(`train --model ${o.model} (${r.parameters.toLocaleString('en')} parameters, ${r.layers} layers) at --batch-size ${o.batchSize}`, bytes, limit,
+    `weights ${formatBytes(r.parameterBytes)} per copy, activations ${formatBytes(r.activationBytesPerSample)} per sample`);
+}
+
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60), r = Math.round(s % 60);
@@ -125,11 +141,30 @@ export function progressPrinter(quiet = false): (p: Progress) => void {
 }
 
 export async function trainCommand(o: TrainCliOptions): Promise<void> {
+  checkOutputFolder(o.out, '--out');
   // Refuse to touch a folder holding another run unless resuming.
   if (!o.resume && folderHoldsModel(o.out)) {
     throw new Error(`--out ${o.out} already holds a model; pass --resume to continue it or choose another --out (nothing was overwritten)`);
   }
-  if (fs.existsSync(o.out) && !fs.statSync(o.out).isDirectory()) throw new Error(`--out ${o.out}: exists and is not a folder`);
+  // --resume on a folder with nothing to resume (a mistyped path) is an error, not a fresh start.
+  if (o.resume) {
+    checkResumeFolder(o.out);
+    applyStoredRunSettings(o, new Set(o.explicit ?? Object.keys(o)), o.out);
+  } else if (o.override !== undefined) throw new Error(`--override ${o.override}: only meaningful with --resume`);
+  if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) {
+    throw new Error(`--channels ${o.channels}: not supported (allowed: 1 for greyscale or 3 for RGB; an alpha channel is dropped when reading)`);
+  }
+  // Estimates before anything is loaded or allocated: the data from its headers, then the model at this batch size.
+  const limit = memoryLimit();
+  const pre = inspectDataSource(o.data, { imageSize: o.imageSize, channels: o.channels, limit: o.limit });
+  let planned: DiffusionModel | null = null;
+  if (pre) {
+    checkMemory(`--data ${o.data} (${pre.what})`, pre.bytes, limit);
+    if (!o.resume) {
+      planned = resolveModel(o.model, { spec: o.data, kind: 'toy2d', sampleShape: pre.sampleShape, numClasses: null, size: null }, null);
+      checkTrainingMemory(o, planned.toConfig(), limit);
+    }
+  }
   let data: ReturnType<typeof openDataSource>;
   try {
     data = openDataSource(o.data, { batchSize: o.batchSize, seed: o.seed, imageSize: o.imageSize, channels: o.channels as 1 | 3 | undefined, limit: o.limit });
@@ -149,14 +184,20 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
     if (desc.numClasses === null) throw new Error(`--class-cond: the data '${o.data}' has no class labels`);
     classes = desc.numClasses + (config.labelDropout > 0 ? 1 : 0);
   } else if (o.labelDropout) throw new Error('--label-dropout needs --class-cond');
-  let model = resolveModel(o.model, desc, classes);
-  if (o.resume && hasTopLevelModel(o.out)) {
-    model = modelFromConfig(loadModelFolder(o.out).modelConfig, path.join(o.out, 'config.json'));
-  }
+  // The model planned from the data's headers is the one to train when the shapes agree (config warnings once).
+  let model = planned && classes === null && String(pre!.sampleShape) === String(desc.sampleShape) ? planned : resolveModel(o.model, desc, classes);
   if (config.objective.varianceType === 'learned_range') {
     const c = model.toConfig() as unknown as Record<string, unknown>;
     if (c.out_channels === c.in_channels) model = modelFromConfig({ ...c, out_channels: 2 * (c.in_channels as number) }, 'model');
   }
+  if (o.resume && hasTopLevelModel(o.out)) {
+    const stored = modelFromConfig(loadModelFolder(o.out).modelConfig, path.join(o.out, 'config.json'));
+    if ((o.explicit ?? ['model']).includes('model') && JSON.stringify(stored.toConfig()) !== JSON.stringify(model.toConfig())) {
+      throw new Error(`--model ${o.model}: the run in ${o.out} was trained with another model (${(stored.toConfig() as unknown as Record<string, unknown>)._class_name}, ${stored.numParameters().toLocaleString('en')} parameters); resume with the same --model, or leave --model out`);
+    }
+    model = stored;
+  }
+  checkTrainingMemory(o, model.toConfig(), limit);
   const nullClass = config.labelDropout > 0 ? nullClassOf(model) : null;
   const info = (step: number): RunInfo => ({ data: desc, nullClass, step });
   const withWeights = denoiserWithWeightInputs(model);
@@ -165,7 +206,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
   log(`training ${(model.toConfig() as unknown as Record<string, unknown>)._class_name} (${model.numParameters().toLocaleString('en')} parameters) on ${desc.spec} [${desc.sampleShape}] for ${config.steps} steps, batch ${config.batchSize}`);
   const result = await train({
-    model, data, config, outDir: o.out, resume: o.resume,
+    model, data, config, outDir: o.out, resume: o.resume, override: o.override?.split(',').filter((x) => x.trim() !== ''),
     onProgress: progressPrinter(o.quiet),
     onSample: {
       everySteps: o.sampleEvery ?? Math.max(1, config.steps),

@@ -114,9 +114,16 @@ export function checkResumeConfig(stored: Partial<TrainConfig> | Record<string, 
   for (const d of diffTrainConfig(stored, now)) {
     if (over.has(d.key)) continue;
     const name = d.key.flag || d.key.key;
+    let key = d.key.key, a = d.stored, b = d.now;
+    if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a)) {
+      // name the first differing entry of an object setting (e.g. noiseSchedule.beta_schedule)
+      const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;
+      const sub = [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort().find((k) => canon(ao[k]) !== canon(bo[k]));
+      if (sub !== undefined) { key = `${key}.${sub}`; a = ao[sub]; b = bo[sub]; }
+    }
     const how = d.key.overridable
       ? `pass --override ${d.key.flag.replace(/^--/, '') || d.key.key} to change it on purpose`
       : 'it changes what is trained; use the same value or start a new run with another --out';
-    throw new Error(`${name}: ${o.where} was trained with ${d.key.key} = ${show(d.stored)}, this run asks for ${show(d.now)}; ${how} (nothing was changed)`);
+    throw new Error(`${name}: ${o.where} was trained with ${key} = ${show(a)}, this run asks for ${show(b)}; ${how} (nothing was changed)`);
   }
 }

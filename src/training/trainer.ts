@@ -171,7 +171,7 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       checkResumeConfig(st.trainConfig as Partial<TrainConfig> | undefined, c, { step: restored.step, where: last, override: o.override });
       if (st.dataDescription !== undefined && JSON.stringify(st.dataDescription) !== JSON.stringify(desc)) {
         const d = st.dataDescription as { spec?: string; sampleShape?: number[]; size?: number | null };
-        throw new Error(`--data ${desc.spec}: ${last} was trained on '${d.spec}' (samples [${d.sampleShape}], ${d.size ?? 'unbounded'} items, its columns/scaling as stored); this data differs ([${desc.sampleShape}], ${desc.size ?? 'unbounded'} items); use the same data or another --out`);
+        throw new Error(`--data ${desc.spec}: ${last} was trained on '${d.spec}' (samples [${d.sampleShape}], ${d.size ?? 'unbounded'} items, its columns/scaling as stored); this run's data '${desc.spec}' differs (samples [${desc.sampleShape}], ${desc.size ?? 'unbounded'} items); use the same data or another --out`);
       }
       if (!restored.optimizer) throw new Error(`--resume: ${last} has no optimizer.safetensors (AdamW state); continuing without it would train differently from the run it continues; restore the file or resume from an older checkpoint (move this one away)`);
       for (const [what, w] of [['weights', restored.params], ['EMA weights', restored.ema ?? {}]] as const) {
