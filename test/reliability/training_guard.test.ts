@@ -22,8 +22,8 @@ function poisoned(poisonAt: number): DataSource {
   let calls = 0;
   return {
     ...src,
-    next: () => {
-      const b = src.next();
+    next: async () => {
+      const b = await src.next();
       calls += 1;
       return calls === poisonAt ? { x: new NDArray(b.x.shape, new Float32Array(b.x.size).fill(NaN)) } : b;
     },
