@@ -19,6 +19,8 @@ import { z } from 'zod';
 import { checkModelConfigJson, formatSchemaError, isMetadataKey } from '../models/config_schema.ts';
 import { registeredSchedulers, schedulerFromConfig, type ConfigSpec, type KeySpec, type SchedulerClass } from '../samplers/index.ts';
 import { warn } from '../io/warn.ts';
+import { checkBetaRange } from '../samplers/scheduler.ts';
+import { betasFor } from '../schedules/betas.ts';
 
 /** Read a file as a JSON object; errors name the file. */
 export function readJsonObject(file: string): Record<string, unknown> {
@@ -125,7 +127,28 @@ export function checkSchedulerConfig(json: unknown, where: string, className?: s
   if (!r.success) throw new Error(formatSchemaError(where, obj, r.error as z.ZodError));
   const unknownKeys = Object.keys(obj).filter((k) => !known.has(k) && !isMetadataKey(k));
   warnUnknown(where, unknownKeys, 'no scheduler takes it');
-  return Object.fromEntries(Object.entries(obj).filter(([k]) => !unknownKeys.includes(k)));
+  const kept = Object.fromEntries(Object.entries(obj).filter(([k]) => !unknownKeys.includes(k)));
+  checkPhysicalRanges(cls, kept, where);
+  return kept;
+}
+
+/**
+ * The physical range of the beta table (every beta_t in (0, 1): samplers' checkBetaRange), reported
+ * against the file, so `beta_end: 5` is refused when the folder is read, not as NaN samples later.
+ */
+function checkPhysicalRanges(cls: string, cfg: Record<string, unknown>, where: string): void {
+  const spec = (schedulerFromConfig(cls, {}).constructor as unknown as SchedulerClass).configSpec;
+  if (!('beta_end' in spec) && !('trained_betas' in spec)) return;
+  const v = (k: string) => (cfg[k] ?? spec[k]?.default ?? undefined) as never;
+  const c = {
+    num_train_timesteps: v('num_train_timesteps'), beta_start: v('beta_start'), beta_end: v('beta_end'),
+    beta_schedule: v('beta_schedule'), trained_betas: v('trained_betas'), rescale_betas_zero_snr: v('rescale_betas_zero_snr') ?? false,
+  };
+  try {
+    checkBetaRange(betasFor(c, cls), c, cls);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message.replace(/^[A-Za-z]+( config)?: /, '')}`, { cause: e });
+  }
 }
 
 /** Read and check a scheduler_config.json. @example readSchedulerConfigFile('runs/a/scheduler_config.json') */
