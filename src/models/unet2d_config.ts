@@ -162,4 +162,39 @@ function checkUNet2DConfig(c: UNet2DConfig, where: string): void {
       fail('block_out_channels', `has ${ch} channels at a ${t}, whose attention GroupNorm has 32 groups (diffusers fixes it): use a multiple of 32`);
     }
   });
+  checkSkipGroups(c, fail);
+}
+
+/**
+ * The skip blocks choose their GroupNorm groups from the channel counts (min(C / 4, 32); AttnSkipUpBlock2D
+ * min(C_in + C_skip / 4, 32), precedence as diffusers writes it): check those divide the channels, naming the block.
+ */
+function checkSkipGroups(c: UNet2DConfig, fail: (key: string, msg: string) => never): void {
+  const boc = c.block_out_channels;
+  const n = boc.length;
+  const auto = (ch: number) => Math.min(Math.floor(ch / 4), 32);
+  const need = (key: string, what: string, ch: number, g: number) => {
+    if (g < 1 || ch % g !== 0) fail(key, `gives ${what} a GroupNorm over ${ch} channels with ${g} groups (diffusers' rule for this block), which does not divide them: choose other block_out_channels`);
+  };
+  c.down_block_types.forEach((t, i) => {
+    if (!isSkipBlock(t)) return;
+    const inCh = i === 0 ? boc[0] : boc[i - 1];
+    need(`down_block_types[${i}]`, `${t}'s first resnet`, inCh, auto(inCh));
+    need(`down_block_types[${i}]`, `${t}'s resnets`, boc[i], auto(boc[i]));
+  });
+  const rev = [...boc].reverse();
+  c.up_block_types.forEach((t, i) => {
+    if (!isSkipBlock(t)) return;
+    const prev = i === 0 ? rev[0] : rev[i - 1];
+    const out = rev[i];
+    const inCh = rev[Math.min(i + 1, n - 1)];
+    const L = c.layers_per_block + 1;
+    for (let j = 0; j < L; j++) {
+      const resSkip = j === L - 1 ? inCh : out;
+      const resIn = j === 0 ? prev : out;
+      const g = t === 'AttnSkipUpBlock2D' ? Math.min(resIn + Math.floor(resSkip / 4), 32) : auto(resIn + resSkip);
+      need(`up_block_types[${i}]`, `${t}'s resnet ${j}`, resIn + resSkip, g);
+    }
+    need(`up_block_types[${i}]`, `${t}'s resnets`, out, auto(out));
+  });
 }

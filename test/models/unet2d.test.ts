@@ -78,3 +78,31 @@ test('config: diffusers defaults, JSON round trip, unknown keys and unsupported 
   // diffusers metadata keys are accepted
   assert.equal(validateUNet2DConfig({ ...base, _diffusers_version: '0.30.0', num_train_timesteps: 1000 }).num_train_timesteps, 1000);
 });
+
+test('config: the options added for diffusers parity are checked with the key named', () => {
+  const skip = {
+    block_out_channels: [32, 32, 16, 16], in_channels: 3, out_channels: 3, time_embedding_type: 'fourier', norm_num_groups: null, layers_per_block: 1,
+    down_block_types: ['SkipDownBlock2D', 'AttnSkipDownBlock2D', 'SkipDownBlock2D', 'SkipDownBlock2D'],
+    up_block_types: ['SkipUpBlock2D', 'SkipUpBlock2D', 'AttnSkipUpBlock2D', 'SkipUpBlock2D'],
+  };
+  assert.equal(validateUNet2DConfig(skip).norm_num_groups, null, 'null keeps its diffusers meaning (min(C / 4, 32))');
+  const legacy = validateUNet2DConfig({ block_out_channels: [8, 16], norm_num_groups: 4, down_block_types: ['UNetResDownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'UNetResUpBlock2D'] });
+  assert.deepEqual([legacy.down_block_types[0], legacy.up_block_types[1]], ['DownBlock2D', 'UpBlock2D'], 'the legacy "UNetRes" prefix is shortened as diffusers does');
+  assert.equal(validateUNet2DConfig({ ...skip, attention_head_dim: null }).attention_head_dim, null);
+  assert.throws(() => validateUNet2DConfig({ ...skip, in_channels: 1 }), /in_channels = 1 is invalid with SkipDownBlock2D: the skip blocks' skip_conv is built for 3 input channels/);
+  assert.throws(() => validateUNet2DConfig({ ...skip, block_out_channels: [16, 32, 32] , down_block_types: skip.down_block_types.slice(0, 3), up_block_types: ['SkipUpBlock2D', 'AttnSkipUpBlock2D', 'SkipUpBlock2D'] }),
+    /up_block_types\[1\] gives AttnSkipUpBlock2D's resnet 1 a GroupNorm over 48 channels with 32 groups/);
+  assert.throws(() => validateUNet2DConfig({ ...skip, block_out_channels: [16, 16, 16, 16] }), /has 16 channels at a AttnSkipDownBlock2D, whose attention GroupNorm has 32 groups/);
+  const base = { block_out_channels: [8, 16], norm_num_groups: 4, down_block_types: ['DownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'UpBlock2D'] };
+  assert.throws(() => validateUNet2DConfig({ ...base, norm_num_groups: null }), /norm_num_groups = null is invalid with DownBlock2D: only the skip blocks/);
+  assert.throws(() => validateUNet2DConfig({ ...base, time_embedding_type: 'learned' }), /num_train_timesteps = null is invalid with time_embedding_type "learned"/);
+  assert.throws(() => validateUNet2DConfig({ ...base, attention_head_dim: 32 }), /attention_head_dim = 32 is larger than an attention block's 16 channels/);
+  assert.throws(() => validateUNet2DConfig({ ...base, downsample_type: 'fir' }), /downsample_type = "fir" is invalid: expected one of "conv", "resnet"/);
+  assert.throws(() => validateUNet2DConfig({ ...base, act_fn: 'tanh' }), /act_fn = "tanh" is invalid: expected one of "silu", "swish", "mish", "gelu", "relu"/);
+  assert.throws(() => validateUNet2DConfig({ ...base, mid_block_type: 'UNetMidBlock2DCrossAttn' }), /mid_block_type = "UNetMidBlock2DCrossAttn" is invalid: expected one of "UNetMidBlock2D", null/);
+  // the parameter names diffusers gives the new pieces
+  const m = new UNet2DModel({ ...base, time_embedding_type: 'learned', num_train_timesteps: 50, class_embed_type: 'timestep', downsample_type: 'resnet', upsample_type: 'resnet' });
+  const names = m.namedParameters().map(([k]) => k);
+  for (const k of ['time_proj.weight', 'class_embedding.linear_1.weight', 'down_blocks.1.attentions.0.to_q.weight', 'up_blocks.0.upsamplers.0.conv1.weight']) assert.ok(names.includes(k), k);
+  assert.ok(!names.some((k) => k.startsWith('down_blocks.0.downsamplers.0.conv1')), 'DownBlock2D keeps its conv downsampler (downsample_type applies to AttnDownBlock2D only, as in diffusers)');
+});
