@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 // Commands are imported when run, so `diffuse --help` and argument errors start fast.
 import { registerEvalCommand } from './eval_command.ts';
 import { registerEditCommands } from './edit_commands.ts';
+import { registerExportDataCommand } from './export_data_command.ts';
 
 const int = (name: string, min = 1, max = Number.MAX_SAFE_INTEGER) => (v: string) => {
   const n = Number(v);
@@ -107,6 +108,7 @@ program.command('export')
   .action(async (dir: string, o) => { const { exportCommand } = await import('./info_export.ts'); await exportCommand(dir, o); });
 registerEvalCommand(program);
 registerEditCommands(program);
+registerExportDataCommand(program);
 
 // Every other error: one line (the message, newlines folded) and exit code 1; the stack only with --verbose.
 // (also for errors thrown outside the command's promise: callbacks, timers, stray rejections)
