@@ -7,3 +7,4 @@ export * from './standardize.ts';
 export * from './tabular.ts';
 export * from './series.ts';
 export * from './loader.ts';
+export * from './export_image_folder.ts';
