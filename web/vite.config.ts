@@ -47,7 +47,6 @@ function precompress(): Plugin {
   let outDir = '';
   return {
     name: 'diffuse-precompress',
-    apply: 'build',
     configResolved(config) { outDir = path.resolve(config.root, config.build.outDir); },
     async closeBundle() {
       const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));

@@ -135,14 +135,16 @@ export function setupDigits(worker: ModelWorker): DigitsPanel {
   placeholder($<HTMLCanvasElement>('digits-xt'), 'xₜ', false);
   placeholder($<HTMLCanvasElement>('digits-x0hat'), 'x̂₀', false);
   placeholder($<HTMLCanvasElement>('digits-grid'), 'press Guidance grid', false);
-  placeholder($<HTMLCanvasElement>('digits-x0'), 'the run of the first sample appears here', false);
+  const strip = $<HTMLCanvasElement>('digits-x0');
+  strip.width = stripWidth(strip);
+  placeholder(strip, 'the run of the first sample appears here', false);
   return panel;
 }
 
 /** x_t (top) and x̂0 (bottom) of sample 0 at evenly spaced steps; as many columns as fit the page width. */
 function drawStrip(run: DigitRunWire): void {
   const canvas = $<HTMLCanvasElement>('digits-x0');
-  const avail = Math.max(200, Math.min(1060, canvas.parentElement?.clientWidth ?? 700));
+  const avail = stripWidth(canvas);
   const s = 2, cellW = 28 * s + 10;
   const K = Math.max(2, Math.min(10, run.xt.length, Math.floor(avail / cellW)));
   const picks = Array.from({ length: K }, (_, k) => Math.round((k * (run.xt.length - 1)) / Math.max(1, K - 1)));
@@ -158,4 +160,9 @@ function drawStrip(run: DigitRunWire): void {
     else c.fillText('no x̂₀', k * cellW + 8, 22 + 28 * s + 30);
     c.fillText(`t=${Math.round(run.timesteps[i])}`, k * cellW, 12);
   });
+}
+
+/** Width for the strip canvas: its container's width (so its labels are not scaled down), at most 1060 px. */
+function stripWidth(canvas: HTMLCanvasElement): number {
+  return Math.max(200, Math.min(1060, canvas.parentElement?.clientWidth || 700));
 }

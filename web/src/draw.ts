@@ -101,6 +101,7 @@ export function setupDraw(worker: ModelWorker, digits: DigitsPanel): DrawPanel {
       erased.fill(0);
       regionSel.value = 'erased';
       toolSel.value = 'erase';
+      classSel.value = 'any';
       render();
     } finally {
       loadBtn.disabled = false;

@@ -14,3 +14,5 @@ export {
   DDPMScheduler, DDIMScheduler, parseSafetensors, mmdRbf, medianSqDistance, MnistClassifier,
   type RandomGenerator, type Toy2dDataset, type DiffusionModel, type AsyncModelFn, type Scheduler,
 } from '../../src/web.ts';
+// Not (yet) in src/web.ts: the inpainting API (browser-safe, see docs/editing.md). To move into the entry point.
+export { inpaint, type InpaintOptions } from '../../src/pipelines/inpaint.ts';

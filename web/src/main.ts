@@ -47,9 +47,9 @@ async function main(): Promise<void> {
     pg.backend = info.executionProviders.join(',');
     status.textContent = info.label;
     $('footer-ort').textContent = `${info.label}.`;
+    for (const id of ['digits-run', 'digits-grid-run']) $<HTMLButtonElement>(id).disabled = false;
     loadingText.textContent = 'Preparing the 2-D model (tracing and compiling its training step)…';
     await twoD.create();
-    for (const id of ['digits-run', 'digits-grid-run']) $<HTMLButtonElement>(id).disabled = false;
     pg.readyMs = performance.now();
     pg.ready = true;
     loadingText.textContent = `Ready in ${(pg.readyMs / 1000).toFixed(1)} s.`;

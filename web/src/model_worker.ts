@@ -8,13 +8,12 @@
 import {
   DDIMScheduler, DDPMScheduler, DiffusionObjective, Ema, MnistClassifier, NDArray, Philox, TOY2D_RECIPE, TrainStep,
   addNoise, checkParams, createModel, modelConfig, denoiserFor, denoiserWithWeightInputs, diffusionLoss, epsToScore, generate,
-  medianSqDistance, mmdRbf, modelFromConfig, parseSafetensors, samplingScheduler, setBackend, toy2d, warmupCosine,
+  inpaint, medianSqDistance, mmdRbf, modelFromConfig, parseSafetensors, samplingScheduler, setBackend, toy2d, warmupCosine,
   webBackend, withParams, type AsyncModelFn, type DiffusionModel, type Scheduler,
 } from './lib.ts';
 import * as ort from 'onnxruntime-web';
 import classifierUrl from '../../src/eval/assets/mnist_classifier.safetensors?url';
 import type { Api, CompareCell, DigitRunWire, Op, Reply, Request, SampleRun, TrainTick, Wire } from './protocol.ts';
-import { inpaintReplacement } from './inpaint_replacement.ts';
 
 const T = 1000;
 const MODEL_DIR = 'models/unet-s-mnist/';
@@ -359,25 +358,42 @@ const handlers: { [K in Op]: Handler<K> } = {
     checkSteps(steps);
     const m = await digits();
     if (label === null && m.nullClass === null) throw new Error('this checkpoint has no null class: pick a digit to complete');
+    // The library's replacement-method inpainting (src/pipelines/inpaint.ts) with DDIM.
     const scheduler = new DDIMScheduler({ ...m.schedulerConfig, clip_sample: true });
-    const run = await inpaintReplacement(m.denoise, scheduler, {
-      image: unwire(image), known: unwire(known), steps, seed,
-      classLabel: label ?? m.nullClass!, guidanceScale: label === null ? 1 : w, nullClass: m.nullClass ?? undefined,
-      onStep: (k, n) => progress({ k, n }),
+    const run: DigitRunWire = { x: image, xt: [], x0: [], timesteps: [], nfe: 0, seconds: 0 };
+    const t0 = performance.now();
+    const counted: AsyncModelFn = (x, t, c) => { run.nfe++; return m.denoise(x, t, c); };
+    const x = await inpaint(counted, scheduler, {
+      known: unwire(image), mask: unwire(known), steps, generator: new Philox(seed),
+      classLabels: [label ?? m.nullClass!], guidanceScale: label === null ? 1 : w, nullClass: m.nullClass ?? undefined,
+      onStep: ({ index, timestep, sample, predOriginal }) => {
+        run.xt.push(wire(sample.clone()));
+        run.x0.push(predOriginal ? wire(predOriginal.clone()) : null);
+        run.timesteps.push(timestep);
+        progress({ k: index + 1, n: steps });
+      },
     });
-    const probs = await classify(run.x);
-    return { ...run, x: wire(run.x), xt: run.xt.map(wire), x0: run.x0.map((a) => (a ? wire(a) : null)), probs: probs[0] };
+    run.seconds = (performance.now() - t0) / 1000;
+    const probs = await classify(x);
+    return { ...run, x: wire(x), probs: probs[0] };
   },
   async classify({ images }) {
     return { probs: await classify(unwire(images)) };
   },
 };
 
+/** Settles when `init` has set the backend: every other request waits for it. */
+let initialized: Promise<unknown> | null = null;
+
 self.onmessage = async (ev: MessageEvent<Request>) => {
   const { id, op, args } = ev.data;
   try {
     const h = handlers[op] as Handler<Op>;
     if (!h) throw new Error(`model worker: unknown request '${op}'`);
+    if (op === 'init') initialized = h(args as never, () => undefined);
+    else if (!initialized) throw new Error(`model worker: '${op}' before init`);
+    else await initialized;
+    if (op === 'init') { post({ id, kind: 'result', value: await initialized }); return; }
     const value = await h(args as never, (v) => post({ id, kind: 'progress', value: v }));
     post({ id, kind: 'result', value });
   } catch (e) {

@@ -143,10 +143,11 @@ export function lineChart(canvas: HTMLCanvasElement, series: Series[], o: ChartO
     if (o.rightLabel) c.fillText(o.rightLabel(shown), pad.l + W + 4, py + 4);
   }
   const xb = pad.t + H + 14;
-  for (let k = 0; k <= 4; k++) {
-    const xv = (xMax * k) / 4;
+  const step = niceStep(xMax / 4);
+  for (let xv = 0; xv <= xMax + 1e-9; xv += step) {
     const txt = String(Math.round(xv));
-    c.fillText(txt, pad.l + (k / 4) * W - (k === 4 ? c.measureText(txt).width : k === 0 ? 0 : c.measureText(txt).width / 2), xb);
+    const px = X(xv), tw = c.measureText(txt).width;
+    c.fillText(txt, Math.min(pad.l + W - tw, Math.max(pad.l, px - tw / 2)), xb);
   }
   if (o.xTitle) { c.textAlign = 'center'; c.fillText(o.xTitle, pad.l + W / 2, canvas.height - 4); c.textAlign = 'start'; }
   const vertical = (txt: string, x: number) => {
@@ -253,4 +254,11 @@ export function colorBar(canvas: HTMLCanvasElement, lo: string, hi: string): voi
   c.font = '11px system-ui, sans-serif';
   c.fillText(lo, 1, 23);
   c.textAlign = 'right'; c.fillText(hi, canvas.width - 1, 23); c.textAlign = 'start';
+}
+
+/** A round tick spacing (1, 2 or 5 times a power of ten) close to `raw`. */
+export function niceStep(raw: number): number {
+  if (!(raw > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(raw)), f = raw / p;
+  return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
 }

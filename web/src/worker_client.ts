@@ -17,24 +17,34 @@ export class ModelWorker {
   constructor() {
     this.worker = new Worker(new URL('./model_worker.ts', import.meta.url), { type: 'module', name: 'diffuse-model-worker' });
     this.worker.onmessage = (ev: MessageEvent<Reply>) => {
-      const r = ev.data;
-      if (r.kind === 'event') {
-        for (const fn of this.listeners[r.name]) (fn as (v: unknown) => void)(r.value);
-        return;
+      const t0 = performance.now();
+      try { this.dispatch(ev.data); } finally {
+        const ms = performance.now() - t0;
+        if (ms > 30) this.slow.push({ what: ev.data.kind === 'event' ? ev.data.name : ev.data.kind, ms, at: t0 });
       }
-      const p = this.pending.get(r.id);
-      if (!p) return;
-      if (r.kind === 'progress') { p.progress?.(r.value); return; }
-      this.pending.delete(r.id);
-      this.inFlight--;
-      if (r.kind === 'result') p.resolve(r.value);
-      else p.reject(new Error(r.message));
     };
     this.worker.onerror = (ev) => {
       const err = new Error(`model worker failed: ${ev.message || 'could not start (see the console)'}`);
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
     };
+  }
+
+  /** Handlers of worker messages that took over 30 ms on the main thread (the e2e test reports them). */
+  readonly slow: { what: string; ms: number; at: number }[] = [];
+
+  private dispatch(r: Reply): void {
+    if (r.kind === 'event') {
+      for (const fn of this.listeners[r.name]) (fn as (v: unknown) => void)(r.value);
+      return;
+    }
+    const p = this.pending.get(r.id);
+    if (!p) return;
+    if (r.kind === 'progress') { p.progress?.(r.value); return; }
+    this.pending.delete(r.id);
+    this.inFlight--;
+    if (r.kind === 'result') p.resolve(r.value);
+    else p.reject(new Error(r.message));
   }
 
   call<K extends Op>(op: K, args: Api[K][0], progress?: (v: unknown) => void): Promise<Api[K][1]> {
