@@ -244,6 +244,8 @@ async function invertCommand(dir: string, o: InvertCli): Promise<void> {
     x0 = r.rows; header = r.header;
   }
   const B = x0.shape[0];
+  if (o.interpolate !== undefined && B < 2) throw new Error('--interpolate: needs two inputs (--input a --input b); the path runs from the first to the second');
+  if (o.interpolate !== undefined && !o.out) throw new Error('--interpolate: needs --out (a PNG strip, a GIF or a CSV)');
   const model = denoiserFor(m.model, m.weights);
   const cond = await conditioning(m, B, { class: o.class });
   const tick = progress(o.quiet, 'invert', 2 * o.steps);
@@ -258,7 +260,6 @@ async function invertCommand(dir: string, o: InvertCli): Promise<void> {
   }
   if (o.out) {
     if (o.interpolate !== undefined) {
-      if (B < 2) throw new Error('--interpolate: needs two inputs (--input a --input b); the path runs from the first to the second');
       const per = z.size / B;
       const { NDArray } = await import('../engine/index.ts');
       const za = new NDArray([1, ...z.shape.slice(1)], z.data.subarray(0, per)), zb = new NDArray([1, ...z.shape.slice(1)], z.data.subarray(per, 2 * per));
