@@ -52,6 +52,16 @@ test('img2img on the exact GMM model: strength 0 is the identity; data in -> dat
   }
 });
 
+test('img2img with a step-index scheduler (Euler, begin index set) keeps the data distribution (KS)', async () => {
+  const gmm = defaultGaussianMixture();
+  const s = schedulerFromConfig('EulerDiscreteScheduler', { ...CFG }) as BetaScheduler;
+  const x0 = gmm.sample(2000, new Philox(4));
+  const out = await img2img(modelOf(gmm, s), s, { image: x0, strength: 0.6, steps: 50, generator: new Philox(5) });
+  const marg = new GaussianMixture({ weights: gmm.weights, means: Array.from({ length: gmm.numComponents }, (_, k) => [gmm.means[2 * k]]), stds: gmm.stds });
+  const ks = ksStatistic(Array.from({ length: 2000 }, (_, i) => out.data[2 * i]), (v) => mixtureCdf1d(marg, v));
+  assert.ok(ks < 1.95 / Math.sqrt(2000), `KS ${ks}`);
+});
+
 test('DDIM inversion of a Gaussian converges at first order to the exact probability-flow map; decode reconstructs', async () => {
   // data N(mu, s^2 I): the probability-flow ODE maps x0 to sqrt(abar) mu + sqrt(abar s^2 + 1 - abar) (x0 - mu) / s
   const mu = [0.5, -1], sd = 0.3;
