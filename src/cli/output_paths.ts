@@ -94,7 +94,7 @@ export function checkOutputFile(p: string, option: string, extensions?: readonly
  * @example explainFsError(e) // Error('/x/y: a part of the path is a file, not a folder (ENOTDIR)')
  */
 export function explainFsError(e: unknown): unknown {
-  const err = e as NodeJS.ErrnoException;
+  const err = e as NodeJS.ErrnoException & { dest?: string };
   if (!(err instanceof Error) || typeof err.code !== 'string' || !/^E[A-Z]+$/.test(err.code) || !err.syscall) return e;
   const p = err.path ? (err.dest ? `${err.path} -> ${err.dest}` : err.path) : err.syscall;
   return new Error(`${p}: ${reasonOf(err.code)} (${err.code} in ${err.syscall})`, { cause: e });
