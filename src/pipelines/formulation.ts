@@ -3,7 +3,8 @@
  *
  * A model folder says what its network computes through its scheduler_config.json, as diffusers does:
  *  - an EDM scheduler class (EDMEulerScheduler, EDMDPMSolverMultistepScheduler): the network is EDM's F
- *    (Karras et al. 2022), called on c_in x with c_noise = ln(sigma) / 4, and D = c_skip x + c_out F;
+ *    (Karras et al. 2022), called on c_in x with the noise label noise_label_scale * ln(sigma) / 4 (diffusers: scale 1),
+ *    and D = c_skip x + c_out F;
  *  - any other class (DDPMScheduler, ...): a variance-preserving model eps / v / x0(x_vp, t) on the beta table
  *    of that config.
  * Every model is a denoiser D(x; sigma) in the VE frame x = x0 + sigma n (src/diffusion/edm.ts), so
@@ -28,7 +29,7 @@ import type { AsyncModelFn } from './generate.ts';
 
 /** The formulation of a trained model, read from its scheduler config. */
 export type ModelFormulation =
-  | { kind: 'edm'; sigmaData: number; predictionType: EdmPredictionType; sigmaMin: number; sigmaMax: number }
+  | { kind: 'edm'; sigmaData: number; predictionType: EdmPredictionType; sigmaMin: number; sigmaMax: number; noiseLabelScale: number }
   | { kind: 'vp'; alphasCumprod: Float32Array; predictionType: string };
 
 /** The EDM scheduler classes: a config of one of these marks an EDM-preconditioned model. */
@@ -42,7 +43,7 @@ export function modelFormulation(schedulerConfig: Record<string, unknown>): Mode
   const cls = schedulerConfig._class_name;
   if (typeof cls === 'string' && EDM_SCHEDULER_CLASSES.includes(cls)) {
     const s = schedulerFromConfig(cls, schedulerConfig);
-    return { kind: 'edm', sigmaData: s.config.sigma_data, predictionType: s.config.prediction_type, sigmaMin: s.config.sigma_min, sigmaMax: s.config.sigma_max };
+    return { kind: 'edm', sigmaData: s.config.sigma_data, predictionType: s.config.prediction_type, sigmaMin: s.config.sigma_min, sigmaMax: s.config.sigma_max, noiseLabelScale: s.config.noise_label_scale };
   }
   const { _class_name: _, ...rest } = schedulerConfig;
   const s = schedulerFromConfig('DDPMScheduler', rest) as Scheduler & { alphasCumprod: Float32Array };
@@ -74,7 +75,7 @@ export function denoiserOfModel(fn: AsyncModelFn, f: ModelFormulation): (x: NDAr
   if (f.kind === 'edm') {
     return async (x, sigma, labels) => {
       const { cIn, cNoise } = edmPreconditioning(sigma, f.sigmaData, f.predictionType);
-      const F = await fn(x.mulScalar(cIn), new Float32Array(x.shape[0]).fill(cNoise), labels);
+      const F = await fn(x.mulScalar(cIn), new Float32Array(x.shape[0]).fill(f.noiseLabelScale * cNoise), labels);
       const { cSkip, cOut } = edmPreconditioning(sigma, f.sigmaData, f.predictionType);
       return x.map((v, i) => cSkip * v + cOut * F.data[i]);
     };
@@ -115,9 +116,9 @@ export function adaptModelToScheduler(fn: AsyncModelFn, trainingConfig: Record<s
     };
   }
   if (sched instanceof EdmScheduler) {
-    if (f.kind === 'edm' && f.sigmaData === sched.config.sigma_data && f.predictionType === sched.config.prediction_type) return fn;
+    if (f.kind === 'edm' && f.sigmaData === sched.config.sigma_data && f.predictionType === sched.config.prediction_type && f.noiseLabelScale === sched.config.noise_label_scale) return fn;
     return async (xin, t, labels) => {
-      const sigma = sched.stepIndex !== null ? sched.currentSigma() : Math.exp(4 * uniformLevel(t, 'EDM scheduler model'));
+      const sigma = sched.stepIndex !== null ? sched.currentSigma() : Math.exp((4 * uniformLevel(t, 'EDM scheduler model')) / sched.config.noise_label_scale);
       const sd = sched.config.sigma_data as number, pt = sched.config.prediction_type as EdmPredictionType;
       const x = xin.mulScalar(1 / edmPreconditioning(sigma, sd, pt).cIn);
       return edmOutputFromDenoised(await D(x, sigma, labels), x, sigma, sd, pt);

@@ -1,7 +1,7 @@
 /**
  * Shared base of diffusers' EDM scheduler classes (EDMEulerScheduler, EDMDPMSolverMultistepScheduler): no
  * beta table, a Karras (or exponential) sigma grid between sigma_min and sigma_max, timesteps
- * c_noise = ln(sigma) / 4, and the EDM preconditioning (Karras et al. 2022, Table 1) with diffusers' float32
+ * c_noise = ln(sigma) / 4 (times diffuse's `noise_label_scale`, 1 by default = diffusers), and the EDM preconditioning (Karras et al. 2022, Table 1) with diffusers' float32
  * numerics: scaleModelInput multiplies by c_in, `preconditionOutputs` gives D = c_skip x + c_out F.
  *
  * @example
@@ -26,6 +26,8 @@ export const EDM_KEYS: ConfigSpec = {
   num_train_timesteps: key('int', 1000, { min: 1 }),
   rho: key('number', 7.0, { help: 'exponent of the Karras schedule' }),
   final_sigmas_type: enumKey('zero', ['zero', 'sigma_min']),
+  /** diffuse extension (not a diffusers key): timesteps = noise_label_scale * ln(sigma) / 4; 1 = diffusers. */
+  noise_label_scale: key('number', 1, { min: 0, help: "diffuse's scale of the noise label c_noise = ln(sigma) / 4 (1 = diffusers)" }),
 };
 
 const SCALE_WARNING = 'The `scale_model_input` function should be called before `step` to ensure correct denoising.';
@@ -86,9 +88,11 @@ export abstract class EdmScheduler extends Scheduler {
     return Math.sqrt(m * m + 1);
   }
 
-  /** c_noise = ln(sigma) / 4 in float32 (diffusers' precondition_noise). */
+  /** c_noise = ln(sigma) / 4 in float32 (diffusers' precondition_noise), times noise_label_scale when that is not 1. */
   preconditionNoise(sigma: number): number {
-    return f32(0.25 * f32(Math.log(sigma)));
+    const c = f32(0.25 * f32(Math.log(sigma)));
+    const k = this.config.noise_label_scale as number;
+    return k === 1 ? c : f32(k * c);
   }
 
   /** c_in = 1 / sqrt(sigma^2 + sigma_data^2), float32. */

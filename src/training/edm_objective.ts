@@ -2,7 +2,7 @@
  * The EDM training objective (Karras et al. 2022, eq. 8 with the preconditioning of Table 1):
  *
  *   ln sigma ~ N(P_mean, P_std^2),  n ~ N(0, I),  x = x0 + sigma n
- *   model input c_in(sigma) x and noise label c_noise(sigma) = ln(sigma) / 4
+ *   model input c_in(sigma) x and noise label s c_noise(sigma), c_noise = ln(sigma) / 4 (s = noiseLabelScale)
  *   loss = || F(c_in x; c_noise) - (x0 - c_skip x) / c_out ||^2
  *
  * which is lambda(sigma) ||D(x; sigma) - x0||^2 with lambda = 1 / c_out^2 (so every sample has weight 1 on F).
@@ -22,12 +22,19 @@ import { EDM_DEFAULTS, edmPreconditioning } from '../diffusion/edm.ts';
 export interface EdmObjectiveConfig {
   /** Standard deviation of the data (0.5 in EDM; about 1 for standardised tabular / toy data). */
   sigmaData?: number;
-  /** Mean and std of ln(sigma) during training. */
+  /** Mean and std of ln(sigma) during training (default EDM's -1.2 + ln(sigma_data / 0.5), and 1.2). */
   pMean?: number;
   pStd?: number;
-  /** Sampling range written into the model folder's scheduler config. */
+  /** Sampling range written into the model folder's scheduler config (default EDM's 0.002 and 80, times sigma_data / 0.5). */
   sigmaMin?: number;
   sigmaMax?: number;
+  /**
+   * The network's noise label is noiseLabelScale * ln(sigma) / 4 (EDM and diffusers: 1). Default 250: the label then
+   * spans about the range of the integer timesteps 0..999 that the sinusoidal time embeddings of mlp-2d / unet-s
+   * resolve (with 1, only a few of their frequencies vary over [-1.6, 1.1] and toy models trained 5-10x worse;
+   * docs/fast-sampling.md). Recorded in the scheduler config as `noise_label_scale`.
+   */
+  noiseLabelScale?: number;
 }
 
 /** Host side of the EDM objective: sigma / noise draws and the regression target. */
@@ -35,10 +42,16 @@ export class EdmObjective {
   readonly config: Required<EdmObjectiveConfig>;
 
   constructor(config: EdmObjectiveConfig = {}) {
+    // EDM's values are for sigma_data = 0.5; for other data scales every noise level scales with sigma_data
+    // (the formulation is scale-equivariant: x -> k x, sigma -> k sigma), so the defaults do too.
+    const sigmaData = config.sigmaData ?? EDM_DEFAULTS.sigmaData;
+    const k = sigmaData / EDM_DEFAULTS.sigmaData;
     const c = {
-      sigmaData: config.sigmaData ?? EDM_DEFAULTS.sigmaData, pMean: config.pMean ?? EDM_DEFAULTS.pMean, pStd: config.pStd ?? EDM_DEFAULTS.pStd,
-      sigmaMin: config.sigmaMin ?? EDM_DEFAULTS.sigmaMin, sigmaMax: config.sigmaMax ?? EDM_DEFAULTS.sigmaMax,
+      sigmaData, pMean: config.pMean ?? EDM_DEFAULTS.pMean + Math.log(k), pStd: config.pStd ?? EDM_DEFAULTS.pStd,
+      sigmaMin: config.sigmaMin ?? EDM_DEFAULTS.sigmaMin * k, sigmaMax: config.sigmaMax ?? EDM_DEFAULTS.sigmaMax * k,
+      noiseLabelScale: config.noiseLabelScale ?? 250,
     };
+    if (!(c.noiseLabelScale > 0 && Number.isFinite(c.noiseLabelScale))) throw new Error(`EDM objective: noise_label_scale = ${c.noiseLabelScale} must be a finite number > 0`);
     if (!(c.sigmaData > 0 && Number.isFinite(c.sigmaData))) throw new Error(`EDM objective: sigma_data = ${c.sigmaData} must be a finite number > 0`);
     if (!Number.isFinite(c.pMean)) throw new Error(`EDM objective: P_mean = ${c.pMean} must be finite`);
     if (!(c.pStd >= 0 && Number.isFinite(c.pStd))) throw new Error(`EDM objective: P_std = ${c.pStd} must be a finite number >= 0`);
@@ -79,7 +92,7 @@ export class EdmObjective {
         xt.data[i] = cIn * x;
         target.data[i] = (x0.data[i] - cSkip * x) / cOut;
       }
-      t.data[b] = cNoise;
+      t.data[b] = this.config.noiseLabelScale * cNoise;
       weight.data[b] = 1;
     }
     return { x_t: xt, t, target, weight };
@@ -94,7 +107,7 @@ export class EdmObjective {
     const c = this.config;
     return {
       _class_name: 'EDMEulerScheduler', sigma_min: c.sigmaMin, sigma_max: c.sigmaMax, sigma_data: c.sigmaData,
-      sigma_schedule: 'karras', num_train_timesteps: 1000, prediction_type: 'epsilon', rho: EDM_DEFAULTS.rho, final_sigmas_type: 'zero',
+      sigma_schedule: 'karras', num_train_timesteps: 1000, prediction_type: 'epsilon', rho: EDM_DEFAULTS.rho, final_sigmas_type: 'zero', noise_label_scale: c.noiseLabelScale,
     };
   }
 }

@@ -48,7 +48,7 @@ function inner(xIn: NDArray, cNoise: Float32Array | number[]): NDArray {
 
 test('EdmObjective batch and loss equal k-diffusion Denoiser.loss; D = c_skip x + c_out F equals Denoiser.forward', () => {
   for (const c of fx.cases) {
-    const obj = new EdmObjective({ sigmaData: c.sigma_data });
+    const obj = new EdmObjective({ sigmaData: c.sigma_data, noiseLabelScale: 1 });
     const b = obj.makeBatch(x0, fixedNoise, c.sigmas);
     const F = inner(b.x_t, Array.from(b.t.data));
     const per = x0.size / shape[0];
@@ -105,4 +105,20 @@ test('VP outputs <-> denoiser <-> score agree with the Gaussian mixture closed f
   assert.throws(() => edmPreconditioning(0), /sigma = 0 must be a finite number > 0/);
   assert.throws(() => vpOutputToDenoised(x, x, 1, 'flow'), /prediction_type = "flow" is not supported; allowed values: 'epsilon', 'v_prediction', 'sample'/);
   assert.throws(() => new EdmObjective({ sigmaData: -1 }), /sigma_data = -1 must be a finite number > 0/);
+});
+
+test('the noise label scale: EdmObjective feeds s ln(sigma) / 4 and records it; EDM schedulers use it for their timesteps (1 = diffusers)', async () => {
+  const { EDMEulerScheduler } = await import('../../src/samplers/edm_euler.ts');
+  const obj = new EdmObjective({ sigmaData: 2 });
+  const b = obj.makeBatch(x0, fixedNoise, [0.3, 2.5]);
+  close(b.t.data[0], 250 * Math.log(0.3) / 4, 1e-6, 'label of sigma 0.3');
+  const cfg = obj.schedulerConfig();
+  assert.equal(cfg.noise_label_scale, 250);
+  // EDM's defaults scale with sigma_data / 0.5 (scale equivariance)
+  close(cfg.sigma_max as number, 320, 1e-12, 'sigma_max for sigma_data 2');
+  close(obj.config.pMean, -1.2 + Math.log(4), 1e-12, 'P_mean for sigma_data 2');
+  const s = EDMEulerScheduler.fromConfig(cfg);
+  s.setTimesteps(3);
+  close(s.timesteps[0], 250 * Math.log(320) / 4, 1e-6, 'scheduler timestep');
+  assert.equal(EDMEulerScheduler.fromConfig({}).config.noise_label_scale, 1);
 });
