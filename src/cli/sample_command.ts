@@ -11,7 +11,8 @@
  */
 import path from 'node:path';
 import { NDArray, Philox } from '../engine/index.ts';
-import { checkMemory, estimateModelResources, formatBytes, memoryLimit, sampleChunkSize, samplingBytes } from '../models/resources.ts';
+import { checkMemory, estimateModelResources, formatBytes, sampleChunkSize, samplingBytes } from '../models/resources.ts';
+import { memoryLimit } from '../models/memory_limit.ts';
 import { loadTrainedModel, sampleLoaded, toDataUnits, writeSamples, type SampleOptions } from '../pipelines/sample_model.ts';
 import { denoiserFor, modelSampleShape } from '../pipelines/denoiser.ts';
 import { CsvStreamWriter } from '../io/csv_stream.ts';

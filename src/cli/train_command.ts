@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { modelConfig, modelFromConfig, type DiffusionModel } from '../models/registry.ts';
 import { openDataSource, type DataDescription } from '../training/data_source.ts';
-import { defaultTrainConfig, nullClassOf, train, type Progress, type TrainConfig } from '../training/trainer.ts';
+import { defaultTrainConfig, nullClassOf, train, type Progress, type TrainConfig, type TrainResult } from '../training/trainer.ts';
 import type { TrainPredictionType } from '../training/objectives.ts';
 import { generate } from '../pipelines/generate.ts';
 import { denoiserWithWeightInputs, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
@@ -17,9 +17,11 @@ import { folderHoldsModel, hasTopLevelModel, loadModelFolder } from '../folders/
 import { TOY2D_NAMES } from '../data/index.ts';
 import { checkModelConfig, readJsonObject } from '../training/config_files.ts';
 import { inspectDataSource } from '../data/data_size.ts';
-import { checkMemory, estimateModelResources, formatBytes, memoryLimit, trainingBytes } from '../models/resources.ts';
+import { checkMemory, estimateModelResources, formatBytes, trainingBytes } from '../models/resources.ts';
+import { memoryLimit } from '../models/memory_limit.ts';
 import { checkOutputFolder } from './output_paths.ts';
 import { applyStoredRunSettings, checkResumeFolder } from './resume_check.ts';
+import { TOY2D_RECIPE } from '../training/recipes.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -89,7 +91,25 @@ export function resolveModel(spec: string, desc: DataDescription, classes: numbe
   return modelFromConfig(modelConfig(spec, overrides), `model '${spec}'`);
 }
 
-function trainConfigFrom(o: TrainCliOptions): TrainConfig {
+/**
+ * `diffuse train --data <toy set>` with mlp-2d (a fresh run from the command line): every recipe flag the
+ * user did not type (`o.explicit`) takes TOY2D_RECIPE's value (src/training/recipes.ts), the recipe the demo
+ * and the playground use. Library callers (no `explicit`) and resumed runs are left as they are.
+ * @example applyToyRecipeDefaults({ data: 'moons', model: 'mlp-2d', out: 'runs/m', seed: 0, explicit: [] } as TrainCliOptions).steps // TOY2D_RECIPE.steps
+ */
+export function applyToyRecipeDefaults(o: TrainCliOptions): TrainCliOptions {
+  if (o.resume || o.explicit === undefined || o.model !== 'mlp-2d' || !(TOY2D_NAMES as readonly string[]).includes(o.data)) return o;
+  const r = TOY2D_RECIPE, typed = new Set(o.explicit);
+  const set = <K extends keyof TrainCliOptions>(k: K, v: TrainCliOptions[K]) => { if (!typed.has(k)) o[k] = v; };
+  set('steps', r.steps); set('batchSize', r.batchSize); set('lr', r.lr); set('warmup', r.warmupSteps);
+  set('weightDecay', r.weightDecay); set('maxGradNorm', r.maxGradNorm ?? undefined); set('predictionType', r.predictionType);
+  set('snrGamma', r.snrGamma); set('betaSchedule', r.betaSchedule); set('trainTimesteps', r.trainTimesteps);
+  if (!typed.has('ema') && !typed.has('noEma')) { o.ema = r.ema?.maxDecay; o.noEma = r.ema === null; }
+  return o;
+}
+
+/** The TrainConfig of a `diffuse train` command line (after `applyToyRecipeDefaults`). */
+export function trainConfigFrom(o: TrainCliOptions): TrainConfig {
   const c = defaultTrainConfig();
   const pred = (o.predictionType ?? 'epsilon') as TrainPredictionType;
   return {
@@ -140,7 +160,8 @@ export function progressPrinter(quiet = false): (p: Progress) => void {
   };
 }
 
-export async function trainCommand(o: TrainCliOptions): Promise<void> {
+/** Run `diffuse train` with these options; returns the training result (losses, final weights, seconds). */
+export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
   checkOutputFolder(o.out, '--out');
   // Refuse to touch a folder holding another run unless resuming.
   if (!o.resume && folderHoldsModel(o.out)) {
@@ -151,6 +172,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
     checkResumeFolder(o.out);
     applyStoredRunSettings(o, new Set(o.explicit ?? Object.keys(o)), o.out);
   } else if (o.override !== undefined) throw new Error(`--override ${o.override}: only meaningful with --resume`);
+  applyToyRecipeDefaults(o);
   if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) {
     throw new Error(`--channels ${o.channels}: not supported (allowed: 1 for greyscale or 3 for RGB; an alpha channel is dropped when reading)`);
   }
@@ -230,5 +252,6 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   const last = result.losses.slice(-50).filter(Number.isFinite);
   const skipped = result.losses.filter((l) => !Number.isFinite(l)).length;
   log(`done: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss (mean of last ${last.length}) ${(last.reduce((a, b) => a + b, 0) / Math.max(1, last.length)).toFixed(4)}${skipped ? `, ${skipped} steps skipped (non-finite)` : ''}; model in ${o.out}`);
+  return result;
 }
 

@@ -14,16 +14,14 @@
  *   busy cores), so depth is capped at
  *   `MAX_LAYERS` (override: env DIFFUSE_MAX_LAYERS).
  *
- * The memory limit (`memoryLimit()`) is the environment variable DIFFUSE_MEMORY_LIMIT (or the
- * CLI's `--max-memory`, e.g. `4GiB`, `512MB`, `1e9`), else 80% of the machine's memory (the
- * smaller of os.totalmem() and a cgroup limit, process.constrainedMemory()).
+ * No Node.js modules here (the browser playground builds models through registry.ts); the default
+ * memory limit of the machine is in memory_limit.ts.
  *
  * @example
  *   const e = estimateModelResources(modelConfig('mlp-2d'));
  *   e.parameters // 41858
- *   checkMemory('train --model mlp-2d', trainingBytes(e, 128)); // throws ResourceLimitError when over the limit
+ *   checkMemory('train --model mlp-2d', trainingBytes(e, 128), { bytes: 2 ** 30, source: 'example' }); // throws when over
  */
-import os from 'node:os';
 import { validateMLPConfig, type MLPConfig } from './mlp.ts';
 import { UNet2DModel, validateUNet2DConfig, type UNet2DConfig } from './unet2d.ts';
 
@@ -73,36 +71,20 @@ export function parseBytes(s: string): number | null {
   return Number.isFinite(v) && v > 0 ? Math.floor(v) : null;
 }
 
-/** Where the memory limit came from, for messages. */
+/** A memory limit and where it came from, for messages (the Node default: memory_limit.ts). */
 export interface MemoryLimit { bytes: number; source: string }
 
-/**
- * The memory limit jobs are checked against: DIFFUSE_MEMORY_LIMIT, else 80% of the machine's memory.
- * @example memoryLimit() // { bytes: 20132659200, source: '80% of this machine's 23.4 GiB' }
- */
-export function memoryLimit(env: NodeJS.ProcessEnv = process.env): MemoryLimit {
-  const raw = env.DIFFUSE_MEMORY_LIMIT;
-  if (raw !== undefined && raw !== '') {
-    const b = parseBytes(raw);
-    if (b === null) throw new Error(`DIFFUSE_MEMORY_LIMIT = ${JSON.stringify(raw)} is invalid: expected a size such as 4GiB, 512MB or 1e9 (bytes)`);
-    return { bytes: b, source: `--max-memory / DIFFUSE_MEMORY_LIMIT = ${raw}` };
-  }
-  const constrained = (process as unknown as { constrainedMemory?: () => number | undefined }).constrainedMemory?.() || Infinity;
-  const total = Math.min(os.totalmem(), constrained);
-  return { bytes: Math.floor(0.8 * total), source: `80% of this machine's ${formatBytes(total)}` };
-}
-
 /** The layer cap: DIFFUSE_MAX_LAYERS or MAX_LAYERS. */
-export function maxLayers(env: NodeJS.ProcessEnv = process.env): number {
+export function maxLayers(env: Record<string, string | undefined> = typeof process !== 'undefined' ? process.env : {}): number {
   const v = Number(env.DIFFUSE_MAX_LAYERS);
   return Number.isInteger(v) && v > 0 ? v : MAX_LAYERS;
 }
 
 /**
  * Throw a one-line ResourceLimitError when `bytes` exceeds the memory limit.
- * @example checkMemory('sample --n 10000000', 3e9) // throws when over the limit
+ * @example checkMemory('sample --n 10000000', 3e9, memoryLimit()) // throws when over the limit
  */
-export function checkMemory(what: string, bytes: number, limit: MemoryLimit = memoryLimit(), hint = ''): void {
+export function checkMemory(what: string, bytes: number, limit: MemoryLimit, hint = ''): void {
   if (bytes <= limit.bytes) return;
   throw new ResourceLimitError(
     `${what} needs about ${formatBytes(bytes)} of memory, more than the limit of ${formatBytes(limit.bytes)} (${limit.source})${hint ? `; ${hint}` : ''}; nothing was allocated (raise the limit with --max-memory or DIFFUSE_MEMORY_LIMIT)`,

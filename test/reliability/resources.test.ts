@@ -10,9 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  MAX_LAYERS, ResourceLimitError, checkMemory, estimateModelResources, formatBytes, memoryLimit, parseBytes,
+  MAX_LAYERS, ResourceLimitError, checkMemory, estimateModelResources, formatBytes, parseBytes,
   sampleChunkSize, samplingBytes, trainingBytes,
 } from '../../src/models/resources.ts';
+import { memoryLimit } from '../../src/models/memory_limit.ts';
 import { modelConfig, modelFromConfig } from '../../src/models/registry.ts';
 import { inspectDataSource } from '../../src/data/data_size.ts';
 
