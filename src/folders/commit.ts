@@ -125,13 +125,15 @@ export function repairTopLevelModel(outDir: string, found: { dir: string; data: 
 
 /**
  * What --resume starts from: the newest checkpoint that loads (a damaged newer one is reported
- * through `warn`), with the top-level model verified and repaired from it. Null if there is none.
- * @example const found = resumeLatestCheckpoint('runs/a', warn); found?.data.step
+ * through `warn`), with the top-level model verified and repaired from it, and the pruning of an
+ * interrupted save redone (to `keepLast`, when given). Null if there is none.
+ * @example const found = resumeLatestCheckpoint('runs/a', warn, 2); found?.data.step
  */
-export function resumeLatestCheckpoint(outDir: string, warn: (msg: string) => void = () => {}): { dir: string; data: CheckpointData } | null {
+export function resumeLatestCheckpoint(outDir: string, warn: (msg: string) => void = () => {}, keepLast?: number): { dir: string; data: CheckpointData } | null {
   const found = loadLatestCheckpoint(outDir, warn);
   if (!found) return null;
   const repaired = repairTopLevelModel(outDir, found);
   if (repaired) warn(repaired);
+  if (keepLast !== undefined) pruneCheckpoints(outDir, keepLast, found.data.step);
   return found;
 }

@@ -159,7 +159,7 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   let lastCheckpoint: string | null = null;
   if (o.resume) {
     if (outDir === undefined) throw new Error('train: resume needs an outDir holding checkpoints');
-    const found = resumeLatestCheckpoint(outDir, warn); // also repairs OUT's model from it (folders/commit.ts)
+    const found = resumeLatestCheckpoint(outDir, warn, c.keepLast); // also repairs OUT's model and pruning (folders/commit.ts)
     if (found) {
       const last = found.dir;
       restored = found.data;
@@ -245,6 +245,8 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const end = o.stopAfter !== undefined ? Math.min(c.steps, startStep + o.stopAfter) : c.steps;
   let skipped = 0;
+  // A run resumed after its final save: what follows that save (the last preview) may be missing.
+  if (o.resume && startStep === c.steps && o.onSample) await o.onSample.fn(c.steps, ema ? ema.params : ts.params);
   for (let step = startStep; step < end; step++) {
     const batches: Record<string, NDArray>[] = [];
     for (let i = 0; i < c.gradAccumSteps; i++) batches.push(await microBatch());
