@@ -1,8 +1,10 @@
 /**
- * `diffuse demo`: the embedded default job. Trains mlp-2d on a built-in 2D data set for about a
- * minute on 2 cores, samples 2000 points with 20 DPM-Solver++ steps, and writes a scatter plot, a
- * GIF of the denoising trajectory and the MMD to fresh data (beside the MMD between two fresh data
- * sets, the noise floor). Nothing is downloaded.
+ * `diffuse demo`: the embedded default job. Trains mlp-2d on a built-in 2-D data set with the toy recipe
+ * (TOY2D_RECIPE, src/training/recipes.ts: exactly what `diffuse train --data <set>` does by default),
+ * samples 2000 points with the recipe's sampler, and writes three pictures: data and samples side by
+ * side with the score in the title, the denoising trajectory as a GIF and the loss curve. The score is the
+ * MMD ratio of src/eval/mmd_ratio.ts (biased MMD^2 to fresh data over the same for fresh data: 1.0 = as
+ * close to the data as fresh data). Nothing is downloaded.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,10 +12,13 @@ import {
   Philox, add, matmul, mean, mul, sub, tanh, type Value,
 } from '../engine/index.ts';
 import { TrainStep } from '../training/train_step.ts';
-import { trainCommand } from './train_command.ts';
+import { trainCommand, type TrainCliOptions } from './train_command.ts';
 import { sampleModelFolder } from '../pipelines/sample_model.ts';
 import { openDataSource } from '../training/data_source.ts';
-import { mmdRbf } from '../eval/mmd.ts';
+import { mmdRatio } from '../eval/mmd_ratio.ts';
+import { writeScatterComparisonPng } from '../eval/scatter_compare.ts';
+import { writeLinePlotPng } from '../eval/line_plot.ts';
+import { TOY2D_RECIPE } from '../training/recipes.ts';
 
 export interface MlpRegressionOptions {
   steps?: number;
@@ -59,23 +64,68 @@ export async function runMlpRegression(opts: MlpRegressionOptions = {}): Promise
   return losses;
 }
 
-export async function demo(o: { steps: number; seed: number; out: string; data: string }): Promise<void> {
+export interface DemoOptions {
+  /** Training steps (default: the toy recipe's). */
+  steps?: number;
+  seed: number;
+  out: string;
+  data: string;
+}
+
+/**
+ * What the demo runs: the `diffuse train` options (only the data, folder and seed typed, so every other
+ * setting is the toy recipe's, as on the command line) and the recipe's sampler.
+ * @example demoPlan({ seed: 0, out: 'out/demo', data: 'moons' }).sampler // TOY2D_RECIPE.sampler
+ */
+export function demoPlan(o: DemoOptions): { train: TrainCliOptions; sampler: { scheduler: string; steps: number } } {
   const runDir = path.join(o.out, 'model');
-  fs.rmSync(runDir, { recursive: true, force: true }); // the demo's own folder: always a fresh run
+  const train = {
+    data: o.data, model: 'mlp-2d', out: runDir, seed: o.seed, quiet: false,
+    explicit: ['data', 'model', 'out', 'seed', ...(o.steps !== undefined ? ['steps'] : [])],
+    ...(o.steps !== undefined ? { steps: o.steps } : {}),
+  } as TrainCliOptions;
+  return { train, sampler: { ...TOY2D_RECIPE.sampler } };
+}
+
+/** Mean of each window of `k` losses, as plot points at the window's last step. */
+function smoothedLoss(losses: readonly number[], points = 200): { x: number; y: number }[] {
+  const k = Math.max(1, Math.floor(losses.length / points));
+  const out: { x: number; y: number }[] = [];
+  for (let i = 0; i + k <= losses.length; i += k) {
+    let s = 0, c = 0;
+    for (let j = i; j < i + k; j++) if (Number.isFinite(losses[j])) { s += losses[j]; c++; }
+    if (c > 0) out.push({ x: i + k, y: s / c });
+  }
+  return out;
+}
+
+export async function demo(o: DemoOptions): Promise<void> {
   const t0 = performance.now();
-  await trainCommand({
-    data: o.data, model: 'mlp-2d', steps: o.steps, batchSize: 256, lr: 2e-3, out: runDir, seed: o.seed,
-    sampleEvery: Math.max(1, Math.floor(o.steps / 4)), checkpointEvery: o.steps,
-  });
+  const plan = demoPlan(o);
+  const runDir = plan.train.out;
+  fs.rmSync(runDir, { recursive: true, force: true }); // the demo's own folder: always a fresh run
+  const result = await trainCommand(plan.train);
   const trainSecs = (performance.now() - t0) / 1000;
   const n = 2000;
-  const samples = await sampleModelFolder(runDir, { scheduler: 'dpmsolver++', steps: 20, n, seed: o.seed + 1, out: path.join(o.out, 'samples.png') });
-  await sampleModelFolder(runDir, { scheduler: 'dpmsolver++', steps: 20, n: 500, seed: o.seed + 2, out: path.join(o.out, 'trajectory.gif') });
+  const { scheduler, steps } = plan.sampler;
+  const samples = await sampleModelFolder(runDir, { scheduler, steps, n, seed: o.seed + 1 });
+  await sampleModelFolder(runDir, { scheduler, steps, n: 500, seed: o.seed + 2, out: path.join(o.out, 'trajectory.gif') });
   const data = openDataSource(o.data, { batchSize: 1, seed: 0 });
-  const fresh = data.reference(n, 1000 + o.seed), fresh2 = data.reference(n, 2000 + o.seed);
-  const m = mmdRbf(samples, fresh), floor = mmdRbf(fresh2, fresh);
-  console.log(`\n${o.data}: trained ${o.steps} steps in ${trainSecs.toFixed(1)} s; 2000 samples with 20 DPM-Solver++ steps`);
-  console.log(`MMD^2(samples, data) = ${m.toExponential(2)}   MMD^2(data, data) = ${floor.toExponential(2)} (noise floor)`);
-  console.log(`wrote ${path.join(o.out, 'samples.png')}, ${path.join(o.out, 'trajectory.gif')}, previews in ${path.join(runDir, 'samples')}/`);
-
+  const fresh = data.reference(n, 1000 + o.seed);
+  const floors = [2000, 3000, 4000].map((s) => data.reference(n, s + o.seed));
+  const r = mmdRatio(samples, fresh, floors);
+  const figure = path.join(o.out, 'samples.png'), lossPng = path.join(o.out, 'loss.png');
+  writeScatterComparisonPng(figure, fresh, samples, {
+    title: `${o.data}: data vs diffusion samples`,
+    caption: `mlp-2d, ${result.steps} training steps (${trainSecs.toFixed(0)} s), ${steps} ${scheduler} steps; MMD ratio ${r.ratio.toFixed(2)} (1.0 = as close as fresh data)`,
+    labels: [`data (${n} fresh points)`, `samples (${n})`],
+  });
+  writeLinePlotPng(lossPng, {
+    title: `training loss, ${o.data}`, xLabel: 'step', yLabel: 'loss', logX: false,
+    series: [{ name: `mean of ${Math.max(1, Math.floor(result.losses.length / 200))} steps`, points: smoothedLoss(result.losses) }],
+  });
+  const total = (performance.now() - t0) / 1000;
+  console.log(`\n${o.data}: trained ${result.steps} steps in ${trainSecs.toFixed(1)} s; ${n} samples with ${steps} ${scheduler} steps; ${total.toFixed(1)} s in all`);
+  console.log(`MMD ratio ${r.ratio.toFixed(2)}: biased MMD^2(samples, data) = ${r.mmd2.toExponential(2)}, MMD^2(data, data) = ${r.floor.toExponential(2)} (noise floor, mean of ${floors.length} fresh sets)`);
+  console.log(`wrote ${figure} (data | samples), ${path.join(o.out, 'trajectory.gif')}, ${lossPng}; model in ${runDir} (diffuse sample ${runDir} --out x.png)`);
 }

@@ -33,15 +33,15 @@ program.name('diffuse').description('Diffusion models for JavaScript: train, sam
   .configureOutput({ outputError: (str, write) => write(`diffuse: ${str.trim().replace(/^error: /, '')} (see --help)\n`) });
 
 program.command('demo')
-  .description('the embedded default job: train mlp-2d on 8 gaussians (~1 min on 2 cores), sample it, write pictures (no downloads)')
-  .option('--steps <n>', 'training steps', int('--steps'), 3000)
+  .description('the embedded default job: train mlp-2d on 8 gaussians with the toy recipe (< 30 s on 2 cores), sample it, write pictures (no downloads)')
+  .option('--steps <n>', 'training steps (default: the toy recipe\'s, TOY2D_RECIPE)', int('--steps'))
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
   .option('--out <dir>', 'output folder', 'out/demo')
   .option('--data <name>', 'toy data set', '8gaussians')
   .action(async (o) => { const { demo } = await import('./demo.ts'); await demo(o); });
 
 program.command('train')
-  .description('train a diffusion model')
+  .description('train a diffusion model (mlp-2d on a toy set: flags not given take the toy recipe, TOY2D_RECIPE in src/training/recipes.ts)')
   .requiredOption('--data <spec>', 'moons | swissroll | 8gaussians | checkerboard | circles | gmm | mnist | <image folder> | <file.csv> | series:<file.csv>')
   .option('--model <name|config.json>', 'mlp-2d | unet-s | a model config.json', 'mlp-2d')
   .requiredOption('--out <dir>', 'output folder (model, checkpoints, sample previews)')

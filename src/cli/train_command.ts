@@ -61,10 +61,13 @@ export interface TrainCliOptions {
   override?: string;
   /** Names of the options typed on the command line (others take the stored run's values on --resume); undefined: all. */
   explicit?: string[];
+  /** Config keys applied to a named model (set from the toy recipe by applyToyRecipeDefaults). */
+  modelOverrides?: Record<string, unknown>;
 }
 
 /** Model for the data: a registry name (shapes adapted to the data) or a config.json path. */
-export function resolveModel(spec: string, desc: DataDescription, classes: number | null): DiffusionModel {
+/** `extra`: config keys applied to a named model (e.g. the toy recipe's mlp-2d keys). */
+export function resolveModel(spec: string, desc: DataDescription, classes: number | null, extra: Record<string, unknown> = {}): DiffusionModel {
   let cfg: Record<string, unknown>;
   if (spec.endsWith('.json')) {
     // Schema check (key paths; unknown keys are warned about and dropped), then the model's own validation.
@@ -85,7 +88,7 @@ export function resolveModel(spec: string, desc: DataDescription, classes: numbe
     Object.assign(overrides, { in_channels: c, out_channels: c, sample_size: h });
   } else {
     if (desc.sampleShape.length !== 1) throw new Error(`--model ${spec}: an MLP needs vector data; '${desc.spec}' gives samples of shape [${desc.sampleShape}] (use unet-s)`);
-    Object.assign(overrides, { in_channels: desc.sampleShape[0], out_channels: desc.sampleShape[0] });
+    Object.assign(overrides, extra, { in_channels: desc.sampleShape[0], out_channels: desc.sampleShape[0] });
   }
   if (classes !== null) overrides.num_class_embeds = classes;
   return modelFromConfig(modelConfig(spec, overrides), `model '${spec}'`);
@@ -105,6 +108,7 @@ export function applyToyRecipeDefaults(o: TrainCliOptions): TrainCliOptions {
   set('weightDecay', r.weightDecay); set('maxGradNorm', r.maxGradNorm ?? undefined); set('predictionType', r.predictionType);
   set('snrGamma', r.snrGamma); set('betaSchedule', r.betaSchedule); set('trainTimesteps', r.trainTimesteps);
   if (!typed.has('ema') && !typed.has('noEma')) { o.ema = r.ema?.maxDecay; o.noEma = r.ema === null; }
+  o.modelOverrides = { ...r.model, ...o.modelOverrides };
   return o;
 }
 
@@ -183,7 +187,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
   if (pre) {
     checkMemory(`--data ${o.data} (${pre.what})`, pre.bytes, limit);
     if (!o.resume) {
-      planned = resolveModel(o.model, { spec: o.data, kind: 'toy2d', sampleShape: pre.sampleShape, numClasses: null, size: null }, null);
+      planned = resolveModel(o.model, { spec: o.data, kind: 'toy2d', sampleShape: pre.sampleShape, numClasses: null, size: null }, null, o.modelOverrides);
       checkTrainingMemory(o, planned.toConfig(), limit);
     }
   }
@@ -207,7 +211,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
     classes = desc.numClasses + (config.labelDropout > 0 ? 1 : 0);
   } else if (o.labelDropout) throw new Error('--label-dropout needs --class-cond');
   // The model planned from the data's headers is the one to train when the shapes agree (config warnings once).
-  let model = planned && classes === null && String(pre!.sampleShape) === String(desc.sampleShape) ? planned : resolveModel(o.model, desc, classes);
+  let model = planned && classes === null && String(pre!.sampleShape) === String(desc.sampleShape) ? planned : resolveModel(o.model, desc, classes, o.modelOverrides);
   if (config.objective.varianceType === 'learned_range') {
     const c = model.toConfig() as unknown as Record<string, unknown>;
     if (c.out_channels === c.in_channels) model = modelFromConfig({ ...c, out_channels: 2 * (c.in_channels as number) }, 'model');

@@ -33,6 +33,8 @@ const MLP_SHAPE = {
   act_fn: opt(acts),
   num_class_embeds: opt(int(1)),
   class_embedding_dim: opt(int(1)),
+  input_embedding_dim: opt(int(0)),
+  input_embedding_scale: opt(positive()),
 };
 
 /** UNet2DModel: the one schema of unet2d_config.ts (its transforms fill defaults; here only the check matters). */

@@ -1,0 +1,79 @@
+/**
+ * Named training recipes: one source for the hyper-parameters that the CLI defaults (`diffuse train
+ * --data <toy set>`), `diffuse demo` and the browser playground's live 2-D training all use.
+ *
+ * `TOY2D_RECIPE` is mlp-2d on the 2-D toy sets (moons, swissroll, 8gaussians, checkerboard, circles), the
+ * winner of the sweep in docs/toy/recipe.md (bench/toy/sweep.ts): every value here is a measured choice.
+ * This file has no runtime imports, so the browser bundle can use it as well as Node.
+ *
+ * @example
+ *   import { TOY2D_RECIPE, recipeTrainConfig } from 'diffuse';
+ *   const config = recipeTrainConfig(TOY2D_RECIPE, { seed: 1 });   // a full TrainConfig for train()
+ *   config.lr === TOY2D_RECIPE.lr;                                   // true
+ */
+import type { TrainConfig } from './trainer.ts';
+import type { TrainPredictionType } from './objectives.ts';
+
+/** Everything that defines a toy-set training run and how it is sampled. */
+export interface ToyRecipe {
+  /** Overrides of the `mlp-2d` model config (snake_case keys of MLPConfig). */
+  model: Record<string, unknown>;
+  steps: number;
+  batchSize: number;
+  /** Peak AdamW learning rate (linear warm-up, then cosine decay to `minLr`). */
+  lr: number;
+  warmupSteps: number;
+  minLr: number;
+  weightDecay: number;
+  maxGradNorm: number | null;
+  /** EMA of the weights: max decay and the warm-up power of diffusers' EMAModel; null = none. */
+  ema: { maxDecay: number; power: number } | null;
+  predictionType: TrainPredictionType;
+  /** min-SNR-gamma loss weighting (undefined = off). */
+  snrGamma?: number;
+  /** diffusers beta_schedule: 'linear' or 'squaredcos_cap_v2' (cosine). */
+  betaSchedule: string;
+  trainTimesteps: number;
+  /** The sampler the demo and the playground use on this recipe's models. */
+  sampler: { scheduler: string; steps: number };
+}
+
+/** The toy-set recipe (docs/toy/recipe.md has the sweep that picked each value). */
+export const TOY2D_RECIPE: Readonly<ToyRecipe> = Object.freeze({
+  model: {},
+  steps: 3000,
+  batchSize: 256,
+  lr: 2e-3,
+  warmupSteps: 100,
+  minLr: 0,
+  weightDecay: 0,
+  maxGradNorm: 1,
+  ema: { maxDecay: 0.999, power: 0.75 },
+  predictionType: 'epsilon',
+  snrGamma: undefined,
+  betaSchedule: 'linear',
+  trainTimesteps: 1000,
+  sampler: { scheduler: 'dpmsolver++', steps: 20 },
+});
+
+/** The recipe with some keys replaced (nested `model`, `ema` and `sampler` replaced as a whole). */
+export function withRecipeOverrides(recipe: Readonly<ToyRecipe>, overrides: Partial<ToyRecipe> | Record<string, unknown>): ToyRecipe {
+  const known = Object.keys(TOY2D_RECIPE).concat('snrGamma');
+  for (const k of Object.keys(overrides)) {
+    if (!known.includes(k)) throw new Error(`recipe: unknown key '${k}' (allowed: ${known.join(', ')})`);
+  }
+  return { ...recipe, ...(overrides as Partial<ToyRecipe>) };
+}
+
+/** A full TrainConfig (for `train()`) from a recipe; `extra` sets run-specific keys (seed, checkpoints). */
+export function recipeTrainConfig(recipe: Readonly<ToyRecipe>, extra: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    steps: recipe.steps, batchSize: recipe.batchSize, lr: recipe.lr, warmupSteps: recipe.warmupSteps, minLr: recipe.minLr,
+    weightDecay: recipe.weightDecay, beta1: 0.9, beta2: 0.999, maxGradNorm: recipe.maxGradNorm, gradAccumSteps: 1,
+    emaDecay: recipe.ema ? recipe.ema.maxDecay : null, emaPower: recipe.ema ? recipe.ema.power : 0.75,
+    objective: { predictionType: recipe.predictionType, snrGamma: recipe.snrGamma },
+    noiseSchedule: { num_train_timesteps: recipe.trainTimesteps, beta_schedule: recipe.betaSchedule, beta_start: 0.0001, beta_end: 0.02, clip_sample: false },
+    labelDropout: 0, seed: 0, checkpointEvery: Math.max(1, Math.min(1000, recipe.steps)), keepLast: 2, onNonFinite: 'stop',
+    ...extra,
+  };
+}
