@@ -49,6 +49,12 @@ export function liveNodes(g: Graph): Node[] {
   return g.nodes.filter((n) => live.has(n));
 }
 
+/**
+ * The ONNX ModelProto object of a graph and the traced node of each emitted node (compile() reports
+ * ONNX Runtime errors with it). Internal: its type is onnx-proto's, which the package's public
+ * declarations do not expose; `toOnnx` gives the bytes.
+ * @internal
+ */
 export function toOnnxProto(g: Graph, opts: ExportOptions = {}): { model: onnxProto.onnx.ModelProto; origin: NodeOrigin } {
   const nodes: onnxProto.onnx.INodeProto[] = [];
   const initializers: onnxProto.onnx.ITensorProto[] = [];
