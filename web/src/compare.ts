@@ -3,15 +3,14 @@
  * the 2-D model each panel's MMD² is shown beside its floor, the MMD² between two independent samples
  * of the data. The work (step counts that fit the budget, sampling, MMD²) runs in the model worker.
  */
-import { NDArray } from './lib.ts';
 import { $, on } from './dom.ts';
-import { frame2d, imageGrid, scatter } from './plot.ts';
+import { frame2d, imageGrid, scatter, type Arr } from './plot.ts';
 import type { CompareCell, Wire } from './protocol.ts';
 import type { ModelWorker } from './worker_client.ts';
 import type { TwoDState } from './train2d.ts';
 
 export const COMPARED = ['ddpm', 'ddim', 'pndm', 'euler', 'euler-a', 'heun', 'lms', 'kdpm2', 'dpmsolver++', 'sde-dpmsolver++', 'unipc', 'deis'];
-const nd = (w: Wire) => new NDArray(w.shape, w.data);
+const nd = (w: Wire): Arr => w;
 const fmt = (v: number) => (Math.abs(v) < 1e-4 ? v.toExponential(0) : v.toPrecision(2));
 
 function cellFigure(grid: HTMLElement, title: string): { canvas: HTMLCanvasElement; caption: HTMLElement } {
@@ -39,7 +38,7 @@ export function setupCompare(worker: ModelWorker, twoD: TwoDState): void {
     grid.replaceChildren();
     floorLine.textContent = '';
     const figs = new Map(COMPARED.map((name) => [name, cellFigure(grid, name)]));
-    let data: NDArray | null = null, floor = NaN;
+    let data: Arr | null = null, floor = NaN;
     const show = (cell: CompareCell) => {
       const f = figs.get(cell.name)!;
       if (cell.error) { f.caption.textContent = `${cell.name}: ${cell.error}`; return; }

@@ -4,14 +4,14 @@
  * a scrub slider through the first sample's run (x_t and x̂0 at any step) and a same-seed guidance
  * grid. Sampling happens in the model worker (digits.* requests).
  */
-import { NDArray, SCHEDULER_ALIASES } from './lib.ts';
 import { $, on } from './dom.ts';
-import { clear, drawGray, imageGrid, placeholder } from './plot.ts';
+import { clear, drawGray, imageGrid, placeholder, type Arr } from './plot.ts';
+import type { Hello } from './protocol.ts';
 import type { DigitRunWire, DigitsInfo, Wire } from './protocol.ts';
 import type { ModelWorker } from './worker_client.ts';
 
 export const GRID_WEIGHTS = [0, 0.5, 1, 1.5, 2, 3];
-const nd = (w: Wire) => new NDArray(w.shape, w.data);
+const nd = (w: Wire): Arr => w;
 
 export interface DigitsPanel {
   /** The checkpoint's facts, loaded on first use. */
@@ -22,12 +22,12 @@ export interface DigitsPanel {
   gridRuns: number;
 }
 
-export function populateDigits(): void {
+export function populateDigits(hello: Hello): void {
   const classSel = $<HTMLSelectElement>('digits-class');
   classSel.add(new Option('all (0–9)', 'all'));
   for (let d = 0; d < 10; d++) classSel.add(new Option(String(d), String(d)));
   const schedSel = $<HTMLSelectElement>('digits-scheduler');
-  for (const k of Object.keys(SCHEDULER_ALIASES)) schedSel.add(new Option(k, k));
+  for (const k of hello.schedulerNames) schedSel.add(new Option(k, k));
   schedSel.value = 'ddim';
 }
 

@@ -1,10 +1,11 @@
 /**
- * The playground page. The main thread only draws and handles controls: every piece of model work
- * (ONNX Runtime Web, tracing, training, sampling) runs in the model worker (web/src/model_worker.ts).
+ * The playground page. The main thread only draws and handles controls and imports nothing from the
+ * toolkit: every piece of model work (ONNX Runtime Web, tracing, training, sampling, even the forward
+ * view's x_t) runs in the model worker (web/src/model_worker.ts).
  * `window.playground` exposes state for the e2e tests.
  */
 import { $, report, restoreState, trackState } from './dom.ts';
-import { loadDigits, setupForward } from './forward_view.ts';
+import { populateForward, setupForward } from './forward_view.ts';
 import { populateTrain2d, setupTrain2d, type TwoDState } from './train2d.ts';
 import { populateDigits, setupDigits, type DigitsPanel } from './digits.ts';
 import { populateDraw, setupDraw, type DrawPanel } from './draw.ts';
@@ -26,15 +27,16 @@ async function main(): Promise<void> {
   const worker = new ModelWorker();
   const init = worker.call('init', { wasmPaths: new URL('ort/', document.baseURI).href, preferWebGpu: params.get('backend') !== 'wasm' });
 
-  const digitImages = await loadDigits();
-  const fwd = setupForward(digitImages);
-  populateTrain2d();
-  populateDigits();
+  const hello = await worker.call('hello', { baseUrl: document.baseURI });
+  populateForward(hello);
+  populateTrain2d(hello);
+  populateDigits(hello);
   populateDraw();
   trackState();
   restoreState(params);
-  fwd.draw();
-  const twoD = setupTrain2d(worker, fwd.schedule);
+  const fwd = setupForward(worker, hello);
+  await fwd.draw();
+  const twoD = setupTrain2d(worker, hello, fwd.schedule);
   const digits = setupDigits(worker);
   const draw = setupDraw(worker, digits);
   setupCompare(worker, twoD.state);

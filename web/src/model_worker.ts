@@ -6,7 +6,7 @@
  * web/src/protocol.ts). All math is the toolkit's own (web/src/lib.ts).
  */
 import {
-  DDIMScheduler, DDPMScheduler, DiffusionObjective, Ema, MnistClassifier, NDArray, Philox, TOY2D_RECIPE, TrainStep,
+  BETA_SCHEDULES, DDIMScheduler, DDPMScheduler, SCHEDULER_ALIASES, TOY2D_NAMES, alphasFromBetas, betasFor, DiffusionObjective, Ema, MnistClassifier, NDArray, Philox, TOY2D_RECIPE, TrainStep,
   addNoise, checkParams, createModel, modelConfig, denoiserFor, denoiserWithWeightInputs, diffusionLoss, epsToScore, generate,
   inpaint, medianSqDistance, mmdRbf, modelFromConfig, parseSafetensors, samplingScheduler, setBackend, toy2d, warmupCosine,
   webBackend, withParams, type AsyncModelFn, type DiffusionModel, type Scheduler,
@@ -147,6 +147,51 @@ async function trainLoop(maxSteps: number): Promise<void> {
   if (tr === trainer) running = false;
 }
 
+// ---------------------------------------------------------------- forward view
+
+/** Schedules the forward view offers (the ones every scheduler class accepts). */
+const FORWARD_SCHEDULES: string[] = BETA_SCHEDULES.filter((s) => ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid'].includes(s));
+const abarCache = new Map<string, Float32Array>();
+
+/** alpha-bar of a named beta schedule with diffusers' DDPM defaults (beta 1e-4 .. 0.02, T = 1000). */
+function alphasCumprodOf(schedule: string): Float32Array {
+  if (!FORWARD_SCHEDULES.includes(schedule)) throw new Error(`β schedule '${schedule}': expected one of ${FORWARD_SCHEDULES.join(', ')}`);
+  let a = abarCache.get(schedule);
+  if (!a) abarCache.set(schedule, (a = alphasFromBetas(betasFor({ num_train_timesteps: T, beta_schedule: schedule }, 'forward view')).alphasCumprod));
+  return a;
+}
+
+let mnistDigits: Promise<NDArray> | null = null;
+const forwardCache = new Map<string, { x0: NDArray; noise: NDArray }>();
+
+/** MNIST digits shipped with the page: [n, 1, 28, 28] in [-1, 1], digit = index % 10. */
+async function loadMnistDigits(): Promise<NDArray> {
+  const res = await fetch(new URL('data/mnist-digits.bin', baseUrl));
+  if (!res.ok) throw new Error(`data/mnist-digits.bin: HTTP ${res.status}`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const n = bytes.length / 784;
+  if (!Number.isInteger(n)) throw new Error(`data/mnist-digits.bin: ${bytes.length} bytes is not a whole number of 28x28 images`);
+  return new NDArray([n, 1, 28, 28], Float32Array.from(bytes, (v) => (v / 255) * 2 - 1));
+}
+
+/** x0 and its noise for the forward view (drawn once per data set, so moving t is continuous). */
+async function forwardData(name: string): Promise<{ x0: NDArray; noise: NDArray }> {
+  let e = forwardCache.get(name);
+  if (e) return e;
+  let x0: NDArray;
+  const digit = /^digit:(\d)$/.exec(name);
+  if (digit) {
+    const all = await (mnistDigits ??= loadMnistDigits());
+    const d = Number(digit[1]);
+    x0 = new NDArray([1, 1, 28, 28], all.data.slice(d * 784, (d + 1) * 784));
+  } else {
+    x0 = toy2d(name).sample(2000, new Philox(7));
+  }
+  e = { x0, noise: new Philox(11).normal(x0.shape) };
+  forwardCache.set(name, e);
+  return e;
+}
+
 // ---------------------------------------------------------------- digits
 
 interface DigitModel { denoise: AsyncModelFn; schedulerConfig: Record<string, unknown>; nullClass: number | null; info: Record<string, unknown>; weightsBytes: number; provenance: string }
@@ -255,8 +300,24 @@ function stepsForNfe(make: () => Scheduler, budget: number): { steps: number; nf
 
 type Handler<K extends Op> = (args: Api[K][0], progress: (v: unknown) => void) => Promise<Api[K][1]>;
 const handlers: { [K in Op]: Handler<K> } = {
+  async hello({ baseUrl: base }) {
+    baseUrl = base;
+    const r = TOY2D_RECIPE;
+    return {
+      T, toy2dNames: [...TOY2D_NAMES], schedules: FORWARD_SCHEDULES, schedulerNames: Object.keys(SCHEDULER_ALIASES),
+      recipe: { batchSize: r.batchSize, lr: r.lr, steps: r.steps, sampler: { ...r.sampler } },
+    };
+  },
+  async 'forward.curve'({ schedule }) {
+    return { abar: alphasCumprodOf(schedule) };
+  },
+  async 'forward.view'({ data, schedule, t }) {
+    if (!(Number.isInteger(t) && t >= 0 && t < T)) throw new Error(`t = ${t}: expected a whole number from 0 to ${T - 1}`);
+    const { x0, noise } = await forwardData(data);
+    const abar = alphasCumprodOf(schedule);
+    return { xt: wire(addNoise(x0, noise, abar, t)), abar: abar[t], image: x0.ndim === 4 };
+  },
   async init({ wasmPaths, preferWebGpu }) {
-    baseUrl = new URL('..', wasmPaths).href;
     const backend = await webBackend({ wasmPaths, preferWebGpu });
     setBackend(backend);
     const eps = backend.webGpuAdapter ? '[webgpu, wasm] for the digits UNet, [wasm] for the small MLP' : `[wasm]${backend.webGpuAdapter === false ? ' (no WebGPU adapter in this browser)' : ''}`;
@@ -382,6 +443,8 @@ const handlers: { [K in Op]: Handler<K> } = {
   },
 };
 
+/** Requests that need no ONNX Runtime: answered at once, while the engine starts. */
+const UNGATED: Op[] = ['hello', 'forward.curve', 'forward.view'];
 /** Settles when `init` has set the backend: every other request waits for it. */
 let initialized: Promise<unknown> | null = null;
 
@@ -391,6 +454,7 @@ self.onmessage = async (ev: MessageEvent<Request>) => {
     const h = handlers[op] as Handler<Op>;
     if (!h) throw new Error(`model worker: unknown request '${op}'`);
     if (op === 'init') initialized = h(args as never, () => undefined);
+    else if (UNGATED.includes(op)) { post({ id, kind: 'result', value: await h(args as never, () => undefined) }); return; }
     else if (!initialized) throw new Error(`model worker: '${op}' before init`);
     else await initialized;
     if (op === 'init') { post({ id, kind: 'result', value: await initialized }); return; }

@@ -1,7 +1,8 @@
 /**
  * Small canvas helpers: 2-D scatter plots with fixed bounds, line charts, arrows, grayscale image grids.
  */
-import type { NDArray } from './lib.ts';
+/** Points or images as the worker sends them: a shape and flat float data. */
+export interface Arr { readonly shape: readonly number[]; readonly data: Float32Array }
 
 /** World square shown by every 2-D plot (the toy data sets fit in [-4, 4]^2). */
 export const BOUND = 4.5;
@@ -55,7 +56,7 @@ export function frame2d(canvas: HTMLCanvasElement): void {
 }
 
 /** Points [n, 2] as small squares (non-finite points are skipped). */
-export function scatter(canvas: HTMLCanvasElement, pts: NDArray, color: string, size = 2, scale = 1): void {
+export function scatter(canvas: HTMLCanvasElement, pts: Arr, color: string, size = 2, scale = 1): void {
   const c = ctx2d(canvas);
   c.fillStyle = color;
   const d = pts.data;
@@ -68,7 +69,7 @@ export function scatter(canvas: HTMLCanvasElement, pts: NDArray, color: string, 
 }
 
 /** Polylines through point `i` of every frame, for the first `count` points. */
-export function trails(canvas: HTMLCanvasElement, frames: NDArray[], count: number, color: string): void {
+export function trails(canvas: HTMLCanvasElement, frames: Arr[], count: number, color: string): void {
   if (frames.length < 2) return;
   const c = ctx2d(canvas);
   c.strokeStyle = color;
@@ -188,7 +189,7 @@ export function lineChart(canvas: HTMLCanvasElement, series: Series[], o: ChartO
  * Grayscale images [N, 1, h, w] with values in [lo, hi] drawn in a grid of `cols` columns, each
  * pixel `scale` screen pixels; the canvas is resized to fit.
  */
-export function imageGrid(canvas: HTMLCanvasElement, images: NDArray, cols: number, scale: number, range: [number, number] = [-1, 1], gap = 2): void {
+export function imageGrid(canvas: HTMLCanvasElement, images: Arr, cols: number, scale: number, range: [number, number] = [-1, 1], gap = 2): void {
   const [N, , h, w] = images.shape;
   const rows = Math.ceil(N / cols);
   canvas.width = cols * (w * scale + gap) - gap;

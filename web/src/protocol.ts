@@ -19,8 +19,18 @@ export interface DigitsInfo { step: number | string; nullClass: number | null; w
 export interface DigitRunWire { x: Wire; xt: Wire[]; x0: (Wire | null)[]; timesteps: number[]; nfe: number; seconds: number }
 export interface InpaintRun extends DigitRunWire { probs: number[] }
 
+/** Names and defaults the page fills its selects with (answered before the engine is up). */
+export interface Hello {
+  T: number; toy2dNames: string[]; schedules: string[]; schedulerNames: string[];
+  recipe: { batchSize: number; lr: number; steps: number; sampler: { scheduler: string; steps: number } };
+}
+export interface ForwardView { xt: Wire; abar: number; image: boolean }
+
 /** Request name -> [arguments, result]. */
 export interface Api {
+  hello: [{ baseUrl: string }, Hello];
+  'forward.curve': [{ schedule: string }, { abar: Float32Array }];
+  'forward.view': [{ data: string; schedule: string; t: number }, ForwardView];
   init: [{ wasmPaths: string; preferWebGpu: boolean }, BackendInfo];
   'train.create': [TrainSetup, { seconds: number; totalSteps: number }];
   'train.play': [{ maxSteps?: number }, TrainTick];

@@ -3,14 +3,13 @@
  * while it trains, a sampled run to scrub through, and the score field. The model work happens in
  * the model worker (train.* requests); this file only draws.
  */
-import { NDArray, SCHEDULER_ALIASES, TOY2D_NAMES, TOY2D_RECIPE } from './lib.ts';
+import type { Hello } from './protocol.ts';
 import { $, clearError, nextFrame, on, report } from './dom.ts';
-import { arrow, colorBar, ctx2d, frame2d, lineChart, magnitudeColor, placeholder, scatter, trails } from './plot.ts';
+import { arrow, colorBar, ctx2d, frame2d, lineChart, magnitudeColor, placeholder, scatter, trails, type Arr } from './plot.ts';
 import type { ScoreField, SampleRun, TrainTick, Wire } from './protocol.ts';
 import type { ModelWorker } from './worker_client.ts';
 
-const T = 1000;
-const nd = (w: Wire) => new NDArray(w.shape, w.data);
+const nd = (w: Wire): Arr => w;
 
 /** What the page knows about the model being trained (for the other panels and the e2e test). */
 export interface TwoDState { ready: boolean; running: boolean; step: number; totalSteps: number; losses: number[]; dataName: string; liveDraws: number; scoreDraws: number }
@@ -24,19 +23,19 @@ function smooth(v: number[], beta = 0.97): Float32Array {
 }
 
 /** Fill the selects of sections 2 and 3 (before the URL state is restored). */
-export function populateTrain2d(): void {
+export function populateTrain2d(hello: Hello): void {
   const dataSel = $<HTMLSelectElement>('train-data');
-  for (const n of TOY2D_NAMES) dataSel.add(new Option(n, n));
+  for (const n of hello.toy2dNames) dataSel.add(new Option(n, n));
   const schedSel = $<HTMLSelectElement>('sample-scheduler');
-  for (const k of Object.keys(SCHEDULER_ALIASES)) schedSel.add(new Option(k, k));
-  schedSel.value = TOY2D_RECIPE.sampler.scheduler;
-  $<HTMLInputElement>('sample-steps').value = String(TOY2D_RECIPE.sampler.steps);
-  $<HTMLSelectElement>('train-batch').value = String(TOY2D_RECIPE.batchSize);
-  $<HTMLSelectElement>('train-lr').value = String(TOY2D_RECIPE.lr);
+  for (const k of hello.schedulerNames) schedSel.add(new Option(k, k));
+  schedSel.value = hello.recipe.sampler.scheduler;
+  $<HTMLInputElement>('sample-steps').value = String(hello.recipe.sampler.steps);
+  $<HTMLSelectElement>('train-batch').value = String(hello.recipe.batchSize);
+  $<HTMLSelectElement>('train-lr').value = String(hello.recipe.lr);
 }
 
-export function setupTrain2d(worker: ModelWorker, schedule: () => string): { state: TwoDState; create: () => Promise<void> } {
-  const state: TwoDState = { ready: false, running: false, step: 0, totalSteps: TOY2D_RECIPE.steps, losses: [], dataName: '', liveDraws: 0, scoreDraws: 0 };
+export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => string): { state: TwoDState; create: () => Promise<void> } {
+  const state: TwoDState = { ready: false, running: false, step: 0, totalSteps: hello.recipe.steps, losses: [], dataName: '', liveDraws: 0, scoreDraws: 0 };
   const dataSel = $<HTMLSelectElement>('train-data');
   const toggle = $<HTMLButtonElement>('train-toggle');
   const stepBtn = $<HTMLButtonElement>('train-step');
@@ -90,7 +89,7 @@ export function setupTrain2d(worker: ModelWorker, schedule: () => string): { sta
     frame2d(canvas);
     scatter(canvas, nd(run.data), '#b8bec7', 2);
     scatter(canvas, nd(run.frames[run.frames.length - 1]), '#1f6feb', 2);
-    $('live-caption').textContent = `at training step ${run.modelStep} (${TOY2D_RECIPE.sampler.scheduler}, ${run.nfe} model calls)`;
+    $('live-caption').textContent = `at training step ${run.modelStep} (${hello.recipe.sampler.scheduler}, ${run.nfe} model calls)`;
     canvas.setAttribute('aria-label', `600 samples of the model at training step ${run.modelStep}, over the data in grey`);
     state.liveDraws++;
     canvas.dataset.drawn = String(state.liveDraws);
@@ -172,7 +171,7 @@ export function setupTrain2d(worker: ModelWorker, schedule: () => string): { sta
 
   // ---- sampling, with a scrub slider through the run ----
   const scrub = $<HTMLInputElement>('sample-scrub');
-  let run: { frames: NDArray[]; data: NDArray; label: string } | null = null;
+  let run: { frames: Arr[]; data: Arr; label: string } | null = null;
   const drawFrame = (k: number) => {
     if (!run) return;
     const canvas = $<HTMLCanvasElement>('sample-canvas');
