@@ -12,8 +12,9 @@
  *     config: { ...defaultTrainConfig(), steps: 2000 }, outDir: 'runs/moons' });
  */
 import fs from 'node:fs';
-import { NDArray, Philox, type PhiloxState } from '../engine/index.ts';
+import { NDArray, Philox, trace, type PhiloxState, type Value } from '../engine/index.ts';
 import { withParams, checkParams } from '../nn/module.ts';
+import { countDropoutNoise, withDropoutNoise } from '../nn/dropout.ts';
 import type { DiffusionModel } from '../models/registry.ts';
 import { DDPMScheduler } from '../samplers/ddpm.ts';
 import { DiffusionObjective, diffusionLoss, type ObjectiveConfig } from './objectives.ts';
@@ -190,13 +191,23 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
     }
   }
 
+  // Dropout (a model config's `dropout` > 0) is active in the training graph only: one input of uniform draws per
+  // micro-batch, from its own Philox stream keyed by the micro-batch index (nn/dropout.ts); none when the model has no dropout.
+  let dropoutDraws = 0;
+  trace((x: Value, t: Value, y: Value) => {
+    dropoutDraws = countDropoutNoise(() => withParams(model, params, () => model.forward(x, t, conditional ? y : undefined)));
+    return x;
+  }, [{ name: 'x', shape: [B, ...sampleShape] }, { name: 't', shape: [B] }, { name: 'y', shape: [B] }]);
+  const dropoutRoot = new Philox(c.seed).fold(3);
+  let microIndex = startStep * c.gradAccumSteps;
   const ts = await TrainStep.create(
     (p, b) => withParams(model, p, () => {
-      const out = model.forward(b.x_t, b.t, conditional ? b.labels : undefined);
+      const fwd = () => model.forward(b.x_t, b.t, conditional ? b.labels : undefined);
+      const out = dropoutDraws > 0 ? withDropoutNoise(b.dropout_u, fwd) : fwd();
       return edm ? edmLoss(out, b) : diffusionLoss(out, b, objective as DiffusionObjective);
     }),
     params,
-    [...objective.batchSpecs([B, ...sampleShape]), ...(conditional ? [{ name: 'labels', shape: [B] }] : [])],
+    [...objective.batchSpecs([B, ...sampleShape]), ...(conditional ? [{ name: 'labels', shape: [B] }] : []), ...(dropoutDraws > 0 ? [{ name: 'dropout_u', shape: [dropoutDraws] }] : [])],
     {
       optimizer: { beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay },
       maxGradNorm: c.maxGradNorm ?? undefined,
@@ -218,6 +229,8 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       }
       b.labels = lab;
     }
+    if (dropoutDraws > 0) b.dropout_u = dropoutRoot.fold(microIndex).uniform([dropoutDraws]);
+    microIndex++;
     return b;
   };
 
