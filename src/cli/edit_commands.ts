@@ -146,8 +146,6 @@ async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
   const t0 = performance.now();
   const { m, isImage, sampleShape } = await load(dir);
   const { Philox } = await import('../engine/index.ts');
-  const { readImage } = await import('../io/png.ts');
-  const { resizeBilinear } = await import('../data/resize.ts');
   const masks = await import('../pipelines/mask.ts');
   const { inpaint, repaint } = await import('../pipelines/inpaint.ts');
   const { denoiserFor } = await import('../pipelines/denoiser.ts');
@@ -160,10 +158,8 @@ async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
     if ((o.mask === undefined) === (o.region === undefined)) throw new Error('inpaint: pass exactly one of --mask <png> (white = fill in) or --region <x,y,w,h | lower-half | upper-half | left-half | right-half | center>');
     if (o.region) mask = masks.rectangleMask(sampleShape, o.region);
     else {
-      if (!fs.existsSync(o.mask!)) throw new Error(`--mask ${o.mask}: no such file`);
-      const g = readImage(o.mask!, { mode: 'L' }).image;
-      const [, H, W] = sampleShape;
-      mask = masks.maskFromImage(g.shape[1] === H && g.shape[2] === W ? g : resizeBilinear(g, H, W).map((v) => (v >= 0.5 ? 1 : 0)), { channels: sampleShape[0], invert: o.maskInvert });
+      const { readMaskImage } = await import('../pipelines/mask_file.ts');
+      mask = readMaskImage(o.mask!, sampleShape, { invert: o.maskInvert });
     }
   } else {
     if (o.input.length !== 1) throw new Error('--input: vector data takes one CSV file');

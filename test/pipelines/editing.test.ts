@@ -13,6 +13,11 @@ import { img2img, img2imgTimesteps } from '../../src/pipelines/img2img.ts';
 import { ddimDecode, ddimInvert, inversionSchedulers, reconstructionMse } from '../../src/pipelines/invert.ts';
 import { interpolationPath, slerp } from '../../src/pipelines/interpolate.ts';
 import { broadcastMask, knownCoordinatesMask, maskFromImage, maskFromMissing, parseRegion, rectangleMask } from '../../src/pipelines/mask.ts';
+import { readMaskImage } from '../../src/pipelines/mask_file.ts';
+import { writePng } from '../../src/io/png.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const CFG = { num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02 };
 const modelOf = (g: GaussianMixture, s: BetaScheduler) => {
@@ -122,4 +127,19 @@ test('masks: regions, known coordinates, missing values, PNG convention, broadca
   assert.deepEqual(Array.from(maskFromImage(new NDArray([1, 2], [1, 0]), { invert: true, channels: 2 }).data), [1, 0, 1, 0]);
   assert.deepEqual(broadcastMask(new NDArray([2], [1, 0]), [3, 2]).shape, [3, 2]);
   assert.throws(() => broadcastMask(new NDArray([3], [1, 0, 1]), [3, 2]), /fits neither the batch/);
+});
+
+test('readMaskImage: a 56x56 PNG, white lower half, becomes the 28x28 mask with the lower half to fill', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diffuse-mask-'));
+  try {
+    const f = path.join(dir, 'm.png');
+    writePng(f, new NDArray([1, 56, 56]).map((_, i) => (Math.floor(i / 56) >= 28 ? 1 : 0)), { range: '[0,1]' });
+    const m = readMaskImage(f, [3, 28, 28]);
+    assert.deepEqual(m.shape, [3, 28, 28]);
+    assert.deepEqual(Array.from(m.data), Array.from(rectangleMask([3, 28, 28], 'lower-half').data));
+    assert.throws(() => readMaskImage(path.join(dir, 'none.png'), [1, 28, 28]), /--mask .*none.png: no such file/);
+    assert.throws(() => readMaskImage(f, [2]), /mask images are for image models/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
