@@ -37,3 +37,5 @@ export { sampleEdm, edmSigmas } from './edm_sampler.ts';
 export type { EdmSamplerOptions } from './edm_sampler.ts';
 export { samplePc } from './pc_sampling.ts';
 export type { PcOptions, PcPredictor, MaybeAsyncDenoiser } from './pc_sampling.ts';
+export { VeSde, VpSde, scoreFromDenoiserAt, type Sde } from '../diffusion/sde.ts';
+export { edmPreconditioning, edmDenoised, scoreFromDenoised } from '../diffusion/edm.ts';
