@@ -15,6 +15,7 @@
 import { NDArray, Philox } from '../engine/index.ts';
 import { generate, type AsyncModelFn } from '../pipelines/generate.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
+import { adaptModelToScheduler } from '../pipelines/formulation.ts';
 import { samplingScheduler, type LoadedModel } from '../pipelines/sample_model.ts';
 
 export interface CountedSampleOptions {
@@ -59,7 +60,8 @@ export async function sampleCounted(m: LoadedModel, o: CountedSampleOptions): Pr
   const sched = samplingScheduler(o.scheduler, m.schedulerConfig, { clip_sample: image && m.schedulerConfig.clip_sample !== false });
   let base = denoisers.get(m);
   if (!base) { base = denoiserFor(m.model, m.weights); denoisers.set(m, base); }
-  const { fn, count } = countingModel(base);
+  // EDM / VP models with any scheduler (pipelines/formulation.ts); the identity when the formulations agree
+  const { fn, count } = countingModel(adaptModelToScheduler(base, m.schedulerConfig, sched));
   let labels: Float32Array | undefined;
   if (isClassConditional(m.model)) {
     const k = m.info?.data.numClasses ?? null;
