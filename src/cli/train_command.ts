@@ -10,7 +10,7 @@ import { defaultTrainConfig, nullClassOf, train, type Progress, type TrainConfig
 import type { TrainPredictionType } from '../training/objectives.ts';
 import { generate } from '../pipelines/generate.ts';
 import { denoiserWithWeightInputs, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
-import { writeRunInfo, writeSamples, type RunInfo } from '../pipelines/sample_model.ts';
+import { writeSamples, type RunInfo } from '../pipelines/sample_model.ts';
 import { objectiveFromCli, previewScheduler } from './objective_options.ts';
 import { Philox } from '../engine/index.ts';
 import { folderHoldsModel, hasTopLevelModel, loadModelFolder } from '../folders/index.ts';
@@ -231,13 +231,13 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
   const reference = desc.kind === 'toy2d' ? data.reference(1000, o.seed + 1) : undefined;
   const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
   log(`training ${(model.toConfig() as unknown as Record<string, unknown>)._class_name} (${model.numParameters().toLocaleString('en')} parameters) on ${desc.spec} [${desc.sampleShape}] for ${config.steps} steps, batch ${config.batchSize}`);
+  // diffuse.json is written by each save of train() (src/folders/commit.ts), with the model it describes.
   const result = await train({
     model, data, config, outDir: o.out, resume: o.resume, override: o.override?.split(',').filter((x) => x.trim() !== ''),
     onProgress: progressPrinter(o.quiet),
     onSample: {
       everySteps: o.sampleEvery ?? Math.max(1, config.steps),
       fn: async (step, weights) => {
-        writeRunInfo(o.out, info(step));
         const n = desc.kind === 'images' ? 16 : 1000;
         const sched = previewScheduler(config.objective, config.noiseSchedule, desc.kind === 'images');
         const cond = isClassConditional(model);
@@ -252,7 +252,6 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
       },
     },
   });
-  writeRunInfo(o.out, info(result.steps));
   const last = result.losses.slice(-50).filter(Number.isFinite);
   const skipped = result.losses.filter((l) => !Number.isFinite(l)).length;
   log(`done: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss (mean of last ${last.length}) ${(last.reduce((a, b) => a + b, 0) / Math.max(1, last.length)).toFixed(4)}${skipped ? `, ${skipped} steps skipped (non-finite)` : ''}; model in ${o.out}`);
