@@ -17,6 +17,7 @@ import { generate, type AsyncModelFn } from '../pipelines/generate.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
 import { adaptModelToScheduler } from '../pipelines/formulation.ts';
 import { samplingScheduler, type LoadedModel } from '../pipelines/sample_model.ts';
+import { checkEtaSupported } from '../pipelines/sample_checks.ts';
 
 export interface CountedSampleOptions {
   /** Sampler alias or diffusers class name (see SCHEDULER_ALIASES). */
@@ -58,6 +59,7 @@ export async function sampleCounted(m: LoadedModel, o: CountedSampleOptions): Pr
   if (!(Number.isInteger(o.steps) && o.steps >= 1)) throw new Error(`--steps: expected positive integers, got ${o.steps}`);
   const image = isImageModel(m);
   const sched = samplingScheduler(o.scheduler, m.schedulerConfig, { clip_sample: image && m.schedulerConfig.clip_sample !== false });
+  checkEtaSupported(sched, o.eta);
   let base = denoisers.get(m);
   if (!base) { base = denoiserFor(m.model, m.weights); denoisers.set(m, base); }
   // EDM / VP models with any scheduler (pipelines/formulation.ts); the identity when the formulations agree

@@ -9,8 +9,11 @@
  *   report.sweep!.cells[0].mean;
  */
 import path from 'node:path';
-import { loadTrainedModel, type LoadedModel } from '../pipelines/sample_model.ts';
+import { loadTrainedModel, samplingScheduler, type LoadedModel } from '../pipelines/sample_model.ts';
+import { checkEtaSupported } from '../pipelines/sample_checks.ts';
 import { modelSampleShape } from '../pipelines/denoiser.ts';
+import { checkMemory, estimateModelResources, samplingBytes } from '../models/resources.ts';
+import { memoryLimit } from '../models/memory_limit.ts';
 import { SAMPLE_METRICS, createSampleMetric, defaultSampleMetric } from './sample_quality.ts';
 import { LIKELIHOOD_METRICS, modelLikelihood } from './model_likelihood.ts';
 import { runSweep, type SweepResult } from './sweep.ts';
@@ -104,6 +107,8 @@ export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOpt
     };
   }
   const n = o.n ?? (vector ? 2000 : 500);
+  // One batch of n samples per run: refused up front (naming --n) when it cannot fit in memory.
+  checkMemory(`eval --n ${n} (one batch of samples per run)`, samplingBytes(estimateModelResources(m.model.toConfig(), 'the model config'), n), memoryLimit());
   const seeds = o.seeds ?? 3;
   if (!(Number.isInteger(seeds) && seeds >= 1)) throw new Error(`--seeds: expected a positive integer, got ${seeds}`);
   const steps = checkSteps(o.steps ?? [20]);
@@ -116,6 +121,8 @@ export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOpt
     if (!(Number.isInteger(k) && k >= 1)) throw new Error(`--sweep: '${e}' must be scheduler or scheduler:steps with a positive integer step count`);
     return [[e.slice(0, i), k]];
   });
+  // --eta with a scheduler that has none is a usage error, not a failed cell of the table.
+  if (o.eta !== undefined) for (const [s] of pairs) checkEtaSupported(samplingScheduler(s, m.schedulerConfig), o.eta);
   const sm = await createSampleMetric(metric, m, { n, projections: o.projections });
   const seedList = Array.from({ length: seeds }, (_, i) => seed + i);
   const r = await runSweep(m, sm, {
