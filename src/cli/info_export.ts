@@ -11,6 +11,7 @@ import { writeFileAtomicSync } from '../io/atomic.ts';
 import {
   folderHoldsModel, listCheckpoints, loadPipelineFolder, parseWeightsDtype, withFileLock, withFolderLock, writeModelFolder,
 } from '../folders/index.ts';
+import { checkOutputFile, checkOutputFolder } from './output_paths.ts';
 import { modelSampleShape, traceDenoiser, isClassConditional } from '../pipelines/denoiser.ts';
 
 /** What `diffuse info` prints (JSON). @example infoOf('runs/a').layout // 'pipeline' */
@@ -52,6 +53,8 @@ export async function exportCommand(dir: string, o: ExportCliOptions | string): 
   const opts: ExportCliOptions = typeof o === 'string' ? { onnx: o } : o;
   if (!opts.onnx && !opts.out) throw new Error('export: pass --onnx <file.onnx> (a standalone denoiser) and/or --out <folder> (a diffusers pipeline folder)');
   if (opts.onnx && path.extname(opts.onnx).toLowerCase() !== '.onnx') throw new Error(`--onnx ${opts.onnx}: the file name must end in .onnx`);
+  if (opts.onnx !== undefined) checkOutputFile(opts.onnx, '--onnx', ['.onnx']);
+  if (opts.out !== undefined) checkOutputFolder(opts.out, '--out');
   const dtype = opts.dtype === undefined ? 'float32' : parseWeightsDtype(opts.dtype);
   if (opts.dtype !== undefined && !opts.out) throw new Error(`--dtype ${opts.dtype}: applies to --out (the weights of a pipeline folder); the ONNX denoiser computes in float32`);
   if (opts.out && path.resolve(opts.out) === path.resolve(dir)) throw new Error(`--out ${opts.out}: is the folder being exported; choose another folder`);
