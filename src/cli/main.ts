@@ -27,7 +27,10 @@ const program = new Command();
 program.version(version, '-V, --version', 'print the version of diffuse');
 program.name('diffuse').description('Diffusion models for JavaScript: train, sample, measure, export.')
   .option('--verbose', 'print stack traces on errors')
-  .option('--max-memory <size>', 'refuse jobs whose estimated memory exceeds this (e.g. 4GiB, 512MB; default 80% of the machine\'s memory; env DIFFUSE_MEMORY_LIMIT)')
+  .option('--max-memory <size>', 'refuse jobs whose estimated memory exceeds this (e.g. 4GiB, 512MB; default 80% of the machine\'s memory; env DIFFUSE_MEMORY_LIMIT)', (v: string) => {
+    if (!/^\s*\d+(\.\d*)?(e\d+)?\s*[kmgt]?i?b?\s*$/i.test(v) || !(parseFloat(v) > 0)) throw new InvalidArgumentError(`--max-memory: expected a size such as 4GiB, 512MB or 1e9 (bytes), got '${v}'`);
+    return v;
+  })
   .hook('preAction', (cmd) => { const m = cmd.opts().maxMemory; if (m !== undefined) process.env.DIFFUSE_MEMORY_LIMIT = String(m); })
   // Usage errors (bad option values, unknown options): one line with a pointer to --help, exit code 1.
   .configureOutput({ outputError: (str, write) => write(`diffuse: ${str.trim().replace(/^error: /, '')} (see --help)\n`) });
