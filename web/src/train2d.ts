@@ -47,6 +47,7 @@ export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => 
   const scoreT = $<HTMLInputElement>('score-t');
   const buttons = [toggle, stepBtn, reset, sampleBtn];
 
+  placeholder($<HTMLCanvasElement>('loss-chart'), 'the loss appears here while training', false);
   placeholder($<HTMLCanvasElement>('live-canvas'), 'press Train');
   placeholder($<HTMLCanvasElement>('sample-canvas'), 'train a little, then press Sample');
   placeholder($<HTMLCanvasElement>('score-canvas'), 'appears once training runs');

@@ -174,7 +174,8 @@ describe('browser playground (web/)', { skip: noChromium, timeout: 420_000 }, ()
 
   it('digits: guidance 0..3, nothing named at w = 0, the same-seed guidance grid, the x_t / x̂0 scrub', async () => {
     assert.equal(await page.getAttribute('#digits-w', 'max'), '3');
-    await page.selectOption('#digits-class', 'all');
+    // w = 0: the class is ignored, so the caption must not name the chosen digit.
+    await page.selectOption('#digits-class', '3');
     await page.fill('#digits-steps', '10');
     await page.fill('#digits-w', '0');
     await page.dispatchEvent('#digits-w', 'input');
@@ -183,6 +184,7 @@ describe('browser playground (web/)', { skip: noChromium, timeout: 420_000 }, ()
     const caption0 = (await page.textContent('#digits-caption')) ?? '';
     assert.match(caption0, /w = 0\b/);
     assert.doesNotMatch(caption0, /digit \d|digits 0–9/, `a digit is named at w = 0: ${caption0}`);
+    await page.selectOption('#digits-class', 'all');
     await page.fill('#digits-w', '1.5');
     await page.dispatchEvent('#digits-w', 'input');
     await page.click('#digits-run');
