@@ -15,7 +15,7 @@ import { objectiveFromCli, previewScheduler } from './objective_options.ts';
 import { Philox } from '../engine/index.ts';
 import { folderHoldsModel, hasTopLevelModel, loadModelFolder } from '../folders/index.ts';
 import { TOY2D_NAMES } from '../data/index.ts';
-import { checkModelConfig, readJsonObject } from '../training/config_files.ts';
+import { checkModelConfig, readJsonObject } from '../folders/index.ts';
 import { inspectDataSource } from '../data/data_size.ts';
 import { checkMemory, estimateModelResources, formatBytes, trainingBytes } from '../models/resources.ts';
 import { memoryLimit } from '../models/memory_limit.ts';

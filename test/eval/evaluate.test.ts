@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Philox } from '../../src/engine/index.ts';
 import { MLPModel } from '../../src/models/mlp.ts';
-import { saveModelFolder } from '../../src/training/checkpoint.ts';
+import { saveModelFolder } from '../../src/folders/index.ts';
 import { writeRunInfo } from '../../src/pipelines/sample_model.ts';
 import { evaluateModelFolder } from '../../src/eval/evaluate.ts';
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { NDArray, Philox } from '../../src/engine/index.ts';
 import { modelFromConfig, modelConfig } from '../../src/models/registry.ts';
-import { saveModelFolder, saveCheckpoint } from '../../src/training/checkpoint.ts';
+import { saveModelFolder, saveCheckpoint } from '../../src/folders/index.ts';
 import { DDPMScheduler } from '../../src/samplers/index.ts';
 import { encodePng } from '../../src/io/png.ts';
 import { writeRunInfo } from '../../src/pipelines/sample_model.ts';

@@ -12,7 +12,7 @@ import { NDArray } from '../../src/engine/index.ts';
 import { modelFromConfig, modelConfig } from '../../src/models/registry.ts';
 import { openDataSource, type DataSource } from '../../src/training/data_source.ts';
 import { defaultTrainConfig, train, NonFiniteLossError } from '../../src/training/trainer.ts';
-import { listCheckpoints, loadCheckpoint, loadModelFolder } from '../../src/training/checkpoint.ts';
+import { listCheckpoints, loadCheckpoint, loadModelFolder } from '../../src/folders/index.ts';
 import { setWarningHandler } from '../../src/io/warn.ts';
 import { errorLine, runCli, tmpDir } from './_cli.ts';
 
