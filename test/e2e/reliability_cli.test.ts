@@ -103,6 +103,10 @@ test('item 5: one line naming option, value and what is allowed; no stack', { ti
     ['train --out afile/sub', ['train', '--data', 'moons', '--out', at('afile', 'sub')], /^diffuse: --out .*afile\/sub: .*afile is a file, not a folder$/],
     ['sample --out afile/x.csv', ['sample', good, '--out', at('afile', 'x.csv')], /^diffuse: --out .*afile\/x\.csv: .*afile is a file, not a folder$/],
     ['--n 0', ['sample', good, '--n', '0', '--out', at('a.csv')], /^diffuse: option '--n <n>' argument '0' is invalid\. --n: expected an integer >= 1/],
+    ['export --onnx afile/x.onnx', ['export', good, '--onnx', at('afile', 'x.onnx')], /^diffuse: --onnx .*afile\/x\.onnx: .*afile is a file, not a folder$/],
+    ['eval --n 1e10', ['eval', good, '--n', '10000000000', '--seeds', '1'], /^diffuse: eval --n 10000000000 \(one batch of samples per run\) needs about [\d.]+ TiB of memory/],
+    ['eval --eta with euler', ['eval', good, '--n', '100', '--seeds', '1', '--steps', '2', '--scheduler', 'euler', '--eta', '0.3'], /^diffuse: --eta 0\.3: EulerDiscreteScheduler has no eta/],
+    ['--max-memory lots', ['train', '--data', 'moons', '--out', at('mm'), '--max-memory', 'lots'], /^diffuse: option '--max-memory <size>' argument 'lots' is invalid\. --max-memory: expected a size such as 4GiB/],
   ];
   for (const [what, args, re] of cases) oneLine(await runCli(args), re, what);
   // tsx cannot cache under an unusable TMPDIR: --help still works (through bin/, as installed)
