@@ -85,6 +85,7 @@ export function openDataSource(spec: string, o: DataSourceOptions): DataSource {
   }
   mustExist(spec, '--data');
   if (fs.statSync(spec).isDirectory()) {
+    if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new Error(`--channels ${o.channels}: not supported (allowed: 1 for greyscale or 3 for RGB)`);
     const d = loadImageFolder(spec, { size: o.imageSize ?? 28, mode: (o.channels ?? 1) === 1 ? 'L' : 'RGB', maxImages: o.limit, classesFromSubdirs: hasSubdirs(spec) });
     if (d.images.shape[0] === 0) throw new Error(`--data ${spec}: no PNG or JPEG images found`);
     const labels = d.labels ? Int32Array.from(d.labels) : undefined;
