@@ -171,11 +171,12 @@ export function serializeWeights(weights: Record<string, NDArray>, options: { dt
 }
 
 /**
- * Write DIR/diffusion_pytorch_model.safetensors atomically in `dtype`.
+ * Write DIR/diffusion_pytorch_model.safetensors atomically in `dtype` (DIR is created if missing).
  * @example writeWeights('out/unet', weights, { dtype: 'float16' });
  */
 export function writeWeights(dir: string, weights: Record<string, NDArray>, options: { dtype?: WeightsDtype; metadata?: Record<string, string> } = {}): string {
   const file = path.join(dir, WEIGHTS_NAME);
+  fs.mkdirSync(dir, { recursive: true });
   writeFileAtomicSync(file, serializeWeights(weights, options));
   return file;
 }
