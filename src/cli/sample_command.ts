@@ -16,6 +16,7 @@ import { memoryLimit } from '../models/memory_limit.ts';
 import { loadTrainedModel, sampleLoaded, toDataUnits, writeSamples, type SampleOptions } from '../pipelines/sample_model.ts';
 import { denoiserFor, modelSampleShape } from '../pipelines/denoiser.ts';
 import { CsvStreamWriter } from '../io/csv_stream.ts';
+import { detectLayout, readModelConfigFile } from '../folders/index.ts';
 import { checkOutputFile } from './output_paths.ts';
 
 export interface SampleCliOptions {
@@ -34,13 +35,15 @@ export interface SampleCliOptions {
 export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<number> {
   const t0 = performance.now();
   checkOutputFile(o.out, '--out', ['.png', '.csv', '.gif']);
-  const m = loadTrainedModel(dir);
-  const r = estimateModelResources(m.model.toConfig(), path.join(dir, 'config.json'));
+  // The estimate from config.json alone, before the weights are read.
+  const configFile = path.join(detectLayout(dir).modelDir, 'config.json');
+  const r = estimateModelResources(readModelConfigFile(configFile), configFile);
   const chunk = sampleChunkSize(r);
   const ext = path.extname(o.out).toLowerCase();
   const limit = memoryLimit();
   const per = Math.min(chunk, o.n);
   checkMemory(`sample ${dir} (${r.parameters.toLocaleString('en')} parameters) in chunks of ${per}`, samplingBytes(r, per), limit);
+  const m = loadTrainedModel(dir);
   const shape = modelSampleShape(m.model);
   const elems = shape.reduce((a, b) => a * b, 1);
   if (ext === '.gif') {

@@ -76,6 +76,11 @@ test('item 4: refused with one line before allocating, each in seconds', { timeo
     assert.ok(performance.now() - t0 < 60_000, `${what}: took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
   assert.ok(!fs.existsSync(at('never')), 'nothing was written');
+  // sampling a model folder of [30000, 30000]: refused from its config.json, before its (here bogus) weights are read
+  fs.mkdirSync(at('wide-folder'));
+  fs.writeFileSync(at('wide-folder', 'config.json'), JSON.stringify({ _class_name: 'MLPModel', in_channels: 2, hidden_dims: [30000, 30000] }));
+  fs.writeFileSync(at('wide-folder', 'diffusion_pytorch_model.safetensors'), 'not read');
+  oneLine(await runCli(['sample', at('wide-folder'), '--out', at('w.csv'), '--max-memory', '4GiB']), /^diffuse: sample .*wide-folder \(902,100,002 parameters\) in chunks of 64 needs about [\d.]+ GiB of memory, more than the limit of 4\.0 GiB/, 'sample a wide model');
   // num_train_timesteps 1e9 in a model folder's scheduler config
   const t9 = folder('t9', weights, { ...sched, num_train_timesteps: 1e9 });
   oneLine(await runCli(['sample', t9, '--out', at('t9.csv')]), /^diffuse: .*t9\/.*scheduler_config\.json: num_train_timesteps = 1000000000 is invalid: .*1000000/, 'T = 1e9');
