@@ -9,3 +9,4 @@ export * from './unet2d_blocks.ts';
 export * from './unet2d.ts';
 export * from './registry.ts';
 export * from './noisy_classifier.ts';
+export * from './unet2d_legacy.ts';

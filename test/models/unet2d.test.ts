@@ -106,3 +106,20 @@ test('config: the options added for diffusers parity are checked with the key na
   for (const k of ['time_proj.weight', 'class_embedding.linear_1.weight', 'down_blocks.1.attentions.0.to_q.weight', 'up_blocks.0.upsamplers.0.conv1.weight']) assert.ok(names.includes(k), k);
   assert.ok(!names.some((k) => k.startsWith('down_blocks.0.downsamplers.0.conv1')), 'DownBlock2D keeps its conv downsampler (downsample_type applies to AttnDownBlock2D only, as in diffusers)');
 });
+
+test('legacy attention names (query/key/value/proj_attn, as diffusers renames them on load) are upgraded', async () => {
+  const { upgradeLegacyAttentionNames } = await import('../../src/models/unet2d_legacy.ts');
+  const m = new UNet2DModel({ block_out_channels: [8, 16], norm_num_groups: 4, layers_per_block: 1, down_block_types: ['DownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'UpBlock2D'] });
+  const names = m.namedParameters().map(([n]) => n);
+  const legacy: Record<string, string> = {};
+  for (const n of names) {
+    legacy[n.replace('.to_q.', '.query.').replace('.to_k.', '.key.').replace('.to_v.', '.value.').replace('.to_out.0.', '.proj_attn.')] = n;
+  }
+  assert.ok('mid_block.attentions.0.proj_attn.weight' in legacy && 'down_blocks.1.attentions.0.query.bias' in legacy);
+  const { weights, renamed } = upgradeLegacyAttentionNames(m, legacy);
+  // attentions: 1 (down) + 2 (up, layers_per_block + 1) + 1 (mid) = 4 blocks x 4 linears x (weight, bias)
+  assert.equal(renamed, 32);
+  assert.deepEqual(Object.keys(weights).sort(), [...names].sort());
+  for (const [k, v] of Object.entries(weights)) assert.equal(v, k, 'each tensor lands under its new name');
+  assert.equal(upgradeLegacyAttentionNames(m, weights).renamed, 0, 'current names are left as they are');
+});
