@@ -19,6 +19,8 @@ import { mmdRatio } from '../eval/mmd_ratio.ts';
 import { writeScatterComparisonPng } from '../eval/scatter_compare.ts';
 import { writeLinePlotPng } from '../eval/line_plot.ts';
 import { TOY2D_RECIPE } from '../training/recipes.ts';
+import { folderHoldsModel } from '../folders/index.ts';
+import { checkOutputFolder } from './output_paths.ts';
 
 export interface MlpRegressionOptions {
   steps?: number;
@@ -103,7 +105,13 @@ export async function demo(o: DemoOptions): Promise<void> {
   const t0 = performance.now();
   const plan = demoPlan(o);
   const runDir = plan.train.out;
-  fs.rmSync(runDir, { recursive: true, force: true }); // the demo's own folder: always a fresh run
+  checkOutputFolder(o.out, '--out');
+  // The demo's own folder: always a fresh run; but only a folder that holds a diffuse run (or
+  // nothing) is removed, never a user's folder that happens to be called "model".
+  if (fs.existsSync(runDir) && fs.readdirSync(runDir).length > 0 && !folderHoldsModel(runDir)) {
+    throw new Error(`--out ${o.out}: ${runDir} exists and does not hold a diffuse run; the demo would replace it (choose another --out)`);
+  }
+  fs.rmSync(runDir, { recursive: true, force: true });
   const result = await trainCommand(plan.train);
   const trainSecs = (performance.now() - t0) / 1000;
   const n = 2000;

@@ -136,6 +136,12 @@ test('item 6: no more exit 0 with a wrong result', { timeout: 300_000 }, async (
   oneLine(await runCli(['sample', hugeModel, '--scheduler', 'ddim', '--steps', '5', '--out', at('huge.csv')]), /^diffuse: sampling produced (-?Infinity|NaN) at step 1 of 5 \(timestep \d+, DDIMScheduler\)/, 'overflow while sampling');
   oneLine(await runCli(['sample', betaModel, '--out', at('b.csv')]), /^diffuse: .*beta5\/.*scheduler_config\.json: beta_start = 0\.0001, beta_end = 5 \(beta_schedule "linear"\) give beta_\d+ = 1\.0\d+; every beta must lie in \(0, 1\)/, 'beta_end 5');
   for (const f of ['nan.csv', 'huge.csv', 'b.csv', 'i.csv']) assert.ok(!fs.existsSync(at(f)), `${f} was not written`);
+  // demo --out: never removes a user's folder that happens to be called "model"
+  fs.mkdirSync(at('user', 'model'), { recursive: true });
+  fs.writeFileSync(at('user', 'model', 'notes.txt'), 'precious');
+  oneLine(await runCli(['demo', '--out', at('user'), '--steps', '2']), /^diffuse: --out .*user: .*user\/model exists and does not hold a diffuse run; the demo would replace it/, 'demo into a user folder');
+  assert.equal(fs.readFileSync(at('user', 'model', 'notes.txt'), 'utf8'), 'precious');
+  oneLine(await runCli(['demo', '--out', '']), /^diffuse: --out "": an output folder is required/, 'demo --out ""');
   // a valid 252-byte file name (its temporary name must stay within 255 bytes)
   const long = at(`${'n'.repeat(248)}.csv`);
   const r = await runCli(['sample', good, '--n', '4', '--steps', '2', '--out', long]);
