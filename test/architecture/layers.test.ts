@@ -1,0 +1,107 @@
+/**
+ * The layers of src/ import downward only (docs/architecture.md draws them). Each folder may import
+ * the folders listed for it here and nothing above; a new import that bends a layer fails this test
+ * naming the file and the import. The public entry points (src/index.ts, src/web.ts) may import
+ * anything; src/web.ts and the browser-safe modules must not reach a Node.js built-in.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+/** Layer -> the layers it may import (besides itself). */
+export const ALLOWED: Record<string, readonly string[]> = {
+  engine: [],
+  nn: ['engine'],
+  io: ['engine'],
+  schedules: ['engine'],
+  models: ['engine', 'nn'],
+  diffusion: ['engine', 'schedules'],
+  data: ['engine', 'io'],
+  samplers: ['engine', 'schedules', 'diffusion'],
+  folders: ['engine', 'nn', 'io', 'models', 'schedules', 'samplers'],
+  training: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders'],
+  pipelines: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders'],
+  eval: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders', 'pipelines'],
+  api: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders', 'pipelines', 'training', 'eval'],
+  cli: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders', 'pipelines', 'training', 'eval', 'api'],
+};
+
+interface Edge { file: string; spec: string; layer: string; target: string }
+
+function tsFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? tsFiles(p) : e.name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Static and dynamic imports of relative modules (type-only imports count: they are still a dependency). */
+export function importsOf(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)) out.push(m[1] ?? m[2]!);
+  return out;
+}
+
+function layerOf(file: string): string | null {
+  const rel = path.relative(SRC, file).split(path.sep);
+  return rel.length > 1 ? rel[0]! : null;
+}
+
+function edges(): Edge[] {
+  const out: Edge[] = [];
+  for (const file of tsFiles(SRC)) {
+    const layer = layerOf(file);
+    if (!layer) continue;   // src/index.ts, src/web.ts: the public entry points
+    for (const spec of importsOf(file)) {
+      if (!spec.startsWith('.')) continue;
+      const target = layerOf(path.resolve(path.dirname(file), spec));
+      if (target && target !== layer) out.push({ file: path.relative(SRC, file), spec, layer, target });
+    }
+  }
+  return out;
+}
+
+test('every folder of src/ has a place in the layer order', () => {
+  const folders = fs.readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  for (const f of folders) assert.ok(f in ALLOWED, `src/${f}/ is not in test/architecture/layers.test.ts (add it with the layers it may import, and to docs/architecture.md)`);
+});
+
+test('imports point downward only', () => {
+  const bad = edges().filter((e) => !(ALLOWED[e.layer] ?? []).includes(e.target));
+  assert.deepEqual(bad.map((e) => `src/${e.file} (${e.layer}) imports '${e.spec}' (${e.target})`), []);
+});
+
+test('the layer order has no cycle', () => {
+  const seen = new Set<string>(), stack = new Set<string>();
+  const visit = (l: string): void => {
+    assert.ok(!stack.has(l), `cycle through ${l}`);
+    if (seen.has(l)) return;
+    stack.add(l);
+    for (const d of ALLOWED[l] ?? []) visit(d);
+    stack.delete(l);
+    seen.add(l);
+  };
+  for (const l of Object.keys(ALLOWED)) visit(l);
+});
+
+test('the browser entry point (src/web.ts) reaches no Node.js built-in through static imports', () => {
+  const visited = new Set<string>();
+  const nodeImports: string[] = [];
+  const walk = (file: string, via: string[]): void => {
+    if (visited.has(file)) return;
+    visited.add(file);
+    const text = fs.readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^'"]*?\bfrom\s+'([^']+)'/g)) {
+      const spec = m[1]!;
+      if (spec.startsWith('node:') || ['fs', 'path', 'os', 'crypto', 'child_process'].includes(spec)) nodeImports.push(`${[...via, path.relative(SRC, file)].join(' -> ')} imports '${spec}'`);
+      else if (spec.startsWith('.')) walk(path.resolve(path.dirname(file), spec), [...via, path.relative(SRC, file)]);
+    }
+  };
+  walk(path.join(SRC, 'web.ts'), []);
+  assert.deepEqual(nodeImports, []);
+});
