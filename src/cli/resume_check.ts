@@ -47,7 +47,7 @@ export function checkResumeFolder(out: string): void {
 interface TrainFlags {
   steps: number; batchSize: number; lr: number; warmup?: number; weightDecay?: number; maxGradNorm?: number;
   gradAccum?: number; ema?: number; noEma?: boolean; predictionType?: string; snrGamma?: number;
-  learnedVariance?: boolean; betaSchedule?: string; trainTimesteps?: number; labelDropout?: number; seed: number;
+  learnedVariance?: boolean; objective?: string; sigmaData?: number; betaSchedule?: string; trainTimesteps?: number; labelDropout?: number; seed: number;
   checkpointEvery?: number; keepLast?: number;
 }
 
@@ -85,6 +85,8 @@ export function applyStoredRunSettings(o: TrainFlags, explicit: ReadonlySet<stri
   set('predictionType', obj.predictionType);
   set('snrGamma', obj.snrGamma ?? undefined);
   if (!explicit.has('learnedVariance')) o.learnedVariance = obj.varianceType === 'learned_range';
+  if (!explicit.has('objective')) o.objective = obj.formulation === 'edm' ? 'edm' : undefined;
+  set('sigmaData', (obj.edm as Record<string, unknown> | undefined)?.sigmaData ?? undefined);
   set('betaSchedule', ns.beta_schedule);
   set('trainTimesteps', ns.num_train_timesteps);
   set('labelDropout', c.labelDropout);

@@ -218,7 +218,11 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
   }
   if (o.resume && hasTopLevelModel(o.out)) {
     const stored = modelFromConfig(loadModelFolder(o.out).modelConfig, path.join(o.out, 'config.json'));
-    if ((o.explicit ?? ['model']).includes('model') && JSON.stringify(stored.toConfig()) !== JSON.stringify(model.toConfig())) {
+    // A config file must match the run's config; a registry name (adapted to the data, and to the toy
+    // recipe on a fresh run) must name the same model class.
+    const cls = (m: DiffusionModel) => (m.toConfig() as unknown as Record<string, unknown>)._class_name;
+    const differs = o.model.endsWith('.json') ? JSON.stringify(stored.toConfig()) !== JSON.stringify(model.toConfig()) : cls(stored) !== cls(model);
+    if ((o.explicit ?? ['model']).includes('model') && differs) {
       throw new Error(`--model ${o.model}: the run in ${o.out} was trained with another model (${(stored.toConfig() as unknown as Record<string, unknown>)._class_name}, ${stored.numParameters().toLocaleString('en')} parameters); resume with the same --model, or leave --model out`);
     }
     model = stored;

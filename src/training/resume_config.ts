@@ -42,6 +42,10 @@ export const RESUME_KEYS: readonly ResumeKey[] = [
   { key: 'objective.predictionType', flag: '--prediction-type', overridable: false },
   { key: 'objective.snrGamma', flag: '--snr-gamma', overridable: false },
   { key: 'objective.varianceType', flag: '--learned-variance', overridable: false },
+  { key: 'objective.formulation', flag: '--objective', overridable: false },
+  { key: 'objective.edm', flag: '--sigma-data', overridable: false },
+  { key: 'objective.vlbWeight', flag: '', overridable: false },
+  { key: 'objective.decoder', flag: '', overridable: false },
   { key: 'noiseSchedule', flag: '--beta-schedule / --train-timesteps', overridable: false },
   { key: 'labelDropout', flag: '--label-dropout', overridable: false },
   { key: 'seed', flag: '--seed', overridable: false },
@@ -66,6 +70,7 @@ function canon(v: unknown): string {
 
 function same(key: string, a: unknown, b: unknown): boolean {
   if (key === 'objective.varianceType') return (a ?? 'fixed') === (b ?? 'fixed');
+  if (key === 'objective.formulation') return (a ?? 'vp') === (b ?? 'vp');
   return canon(a) === canon(b);
 }
 
@@ -115,6 +120,7 @@ export function checkResumeConfig(stored: Partial<TrainConfig> | Record<string, 
     if (over.has(d.key)) continue;
     const name = d.key.flag || d.key.key;
     let key = d.key.key, a = d.stored, b = d.now;
+    if (key === 'objective.formulation') { a ??= 'vp'; b ??= 'vp'; }
     if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a)) {
       // name the first differing entry of an object setting (e.g. noiseSchedule.beta_schedule)
       const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;

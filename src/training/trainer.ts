@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { NDArray, Philox, trace, type PhiloxState, type Value } from '../engine/index.ts';
 import { withParams, checkParams } from '../nn/module.ts';
 import { countDropoutNoise, withDropoutNoise } from '../nn/dropout.ts';
-import type { DiffusionModel } from '../models/registry.ts';
+import { modelFromConfig, type DiffusionModel } from '../models/registry.ts';
 import { DDPMScheduler } from '../samplers/ddpm.ts';
 import { DiffusionObjective, diffusionLoss, type ObjectiveConfig } from './objectives.ts';
 import { EdmObjective, edmLoss } from './edm_objective.ts';
@@ -167,7 +167,9 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       lastCheckpoint = last;
       checkParams(model, restored.params, `${last}/diffusion_pytorch_model.safetensors`);
       const st = restored.trainerState as Record<string, unknown>;
-      if (JSON.stringify(st.modelConfig) !== JSON.stringify(modelConfig)) throw new Error(`--resume: ${last} was trained with another model config; use another --out or the same --model`);
+      // Compared with defaults filled in, so a checkpoint written before a config key existed still resumes.
+      const storedModel = st.modelConfig && typeof st.modelConfig === 'object' ? modelFromConfig(st.modelConfig, `${last}/trainer_state.json modelConfig`).toConfig() : st.modelConfig;
+      if (JSON.stringify(storedModel) !== JSON.stringify(modelConfig)) throw new Error(`--resume: ${last} was trained with another model config; use another --out or the same --model`);
       // The run's settings, data and saved state must match what this call continues (resume_config.ts).
       checkResumeConfig(st.trainConfig as Partial<TrainConfig> | undefined, c, { step: restored.step, where: last, override: o.override });
       if (st.dataDescription !== undefined && JSON.stringify(st.dataDescription) !== JSON.stringify(desc)) {

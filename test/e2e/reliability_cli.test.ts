@@ -164,7 +164,8 @@ test('item 6: resume compares the stored run; --steps below the run keeps diffus
   oneLine(await runCli([...base, '--resume', '--beta-schedule', 'scaled_linear']), /^diffuse: --beta-schedule \/ --train-timesteps: .*noiseSchedule\.beta_schedule = linear, this run asks for scaled_linear/, 'beta schedule');
   oneLine(await runCli([...base, '--resume', '--no-ema']), /^diffuse: --ema \/ --no-ema: .*emaDecay = 0\.999, this run asks for none/, 'EMA');
   oneLine(await runCli([...base.map((a) => (a === 'moons' ? 'circles' : a)), '--resume']), /^diffuse: --data circles: .*checkpoint-10 was trained on 'moons'/, 'data');
-  oneLine(await runCli([...base.map((a) => (a === at('tiny.json') ? 'mlp-2d' : a)), '--resume']), /^diffuse: --model mlp-2d: the run in .* was trained with another model/, 'model');
+  fs.writeFileSync(at('tiny16.json'), JSON.stringify({ _class_name: 'MLPModel', in_channels: 2, hidden_dims: [16] }));
+  oneLine(await runCli([...base.map((a) => (a === at('tiny.json') ? at('tiny16.json') : a)), '--resume']), /^diffuse: --model .*tiny16\.json: the run in .* was trained with another model/, 'model');
   // flags not typed take the run's values (lr 5e-4 stays), --override raises the steps on purpose
   const more = await runCli([...base, '--resume', '--steps', '15', '--override', 'steps']);
   assert.equal(more.code, 0, more.stderr);
