@@ -7,6 +7,7 @@
  * The build writes a brotli (.br) and a gzip (.gz) copy of every compressible file (above all the
  * 28 MB ort wasm, 4.6 MB in brotli); `vite preview` serves them to browsers that accept them.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -42,6 +43,20 @@ function ortAssets(): Plugin {
 
 const COMPRESSIBLE = /\.(js|mjs|css|html|wasm|json|svg|md|bin|safetensors)$/;
 
+const cacheDir = path.resolve(here, '../node_modules/.cache/diffuse-precompress');
+
+/** Compressed bytes of large files by content hash (the 28 MB wasm is the same in every build). */
+function cached(raw: Buffer, kind: string, make: () => Buffer): Buffer {
+  if (raw.length < 1 << 20) return make();
+  const file = path.join(cacheDir, `${crypto.createHash('sha256').update(raw).digest('hex')}.${kind}`);
+  if (fs.existsSync(file)) return fs.readFileSync(file);
+  const out = make();
+  fs.mkdirSync(cacheDir, { recursive: true });
+  fs.writeFileSync(`${file}.${process.pid}`, out);
+  fs.renameSync(`${file}.${process.pid}`, file);
+  return out;
+}
+
 /** Precompressed copies of the build's files (file.br, file.gz), written after the bundle. */
 function precompress(): Plugin {
   let outDir = '';
@@ -55,9 +70,9 @@ function precompress(): Plugin {
         const raw = fs.readFileSync(file);
         if (raw.length < 1024) continue;
         // Quality 9: within ~10% of the maximum (11) on the wasm, at a tenth of the time.
-        const br = zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+        const br = cached(raw, 'br', () => zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } }));
         if (br.length < raw.length * 0.95) fs.writeFileSync(`${file}.br`, br);
-        const gz = zlib.gzipSync(raw, { level: 9 });
+        const gz = cached(raw, 'gz', () => zlib.gzipSync(raw, { level: 9 }));
         if (gz.length < raw.length * 0.95) fs.writeFileSync(`${file}.gz`, gz);
       }
     },

@@ -61,7 +61,7 @@ export function setupCompare(worker: ModelWorker, twoD: TwoDState): void {
           const v = p as { data?: Wire; floor?: number; cell?: CompareCell };
           if (v.data) {
             data = nd(v.data); floor = v.floor!;
-            floorLine.textContent = `Floor: MMD² between two independent samples of 1,000 data points is ${fmt(floor)}. A sampler near it is as good as this test can tell; far above it (10× or more), the samples visibly differ from the data.`;
+            floorLine.textContent = `Floor: MMD² between two independent samples of 1,000 data points is ${fmt(floor)}. A sampler near it is as good as this test can tell; far above it (10× or more), the samples visibly differ from the data. Blue: samples; grey: data.`;
           }
           if (v.cell) show(v.cell);
         });

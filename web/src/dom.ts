@@ -15,7 +15,7 @@ function errorLine(el: Element | null): HTMLElement | null {
   return (el?.closest('section')?.querySelector(':scope > .error') as HTMLElement | null) ?? null;
 }
 
-/** Show an error next to `el` (its section's error line; the page status line when it has none). */
+/** Show an error next to `el` (its section's error line; else the loading line at the top and the status line). */
 export function report(e: unknown, where: string, el: Element | null = null): void {
   const msg = e instanceof Error ? e.message : String(e);
   console.warn(`${where}: ${msg}`);
@@ -24,6 +24,8 @@ export function report(e: unknown, where: string, el: Element | null = null): vo
   console.error(`${where}: ${msg}`, e);
   const s = document.getElementById('backend-status');
   if (s) { s.textContent = `${where}: ${msg}`; s.classList.add('error'); }
+  const top = document.getElementById('loading');
+  if (top) { top.classList.add('failed'); top.textContent = `${where}: ${msg}`; }
 }
 
 /** Clear the error line of the section holding `el`. */

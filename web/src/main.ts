@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     const info = await init;
     pg.backend = info.executionProviders.join(',');
     status.textContent = info.label;
-    $('footer-ort').textContent = `${info.label}.`;
+    $('footer-ort').textContent = `onnxruntime-web ${info.ortVersion}`;
     for (const id of ['digits-run', 'digits-grid-run']) $<HTMLButtonElement>(id).disabled = false;
     loadingText.textContent = 'Preparing the 2-D model (tracing and compiling its training step)…';
     await twoD.create();

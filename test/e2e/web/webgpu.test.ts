@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
-import { CHROMIUM, CHROMIUM_ARGS, noChromium } from './page.ts';
+import { CHROMIUM, CHROMIUM_ARGS, buildAndServe, noChromium } from './page.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const OUT_DIR = path.join(root, 'tmp/web-e2e/dist-webgpu');
@@ -31,26 +31,22 @@ async function oneDigit(page: Page, url: string): Promise<{ x: number[]; backend
 
 describe('playground on WebGPU (software adapter)', { skip, timeout: 300_000 }, () => {
   let server: PreviewServer;
+  let url: string;
   let browser: Browser;
   const errors: string[] = [];
 
   before(async () => {
-    const { build, preview } = await import('vite');
-    const configFile = path.join(root, 'web/vite.config.ts');
-    await build({ configFile, logLevel: 'warn', build: { outDir: OUT_DIR, emptyOutDir: true } });
-    server = await preview({ configFile, logLevel: 'warn', build: { outDir: OUT_DIR }, preview: { host: '127.0.0.1', port: 4189, strictPort: false } });
+    ({ server, url } = await buildAndServe(OUT_DIR, 4189));
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   });
 
   after(async () => {
     await browser?.close();
-    await new Promise<void>((r) => (server ? server.httpServer.close(() => r()) : r()));
+    await server?.close();
   });
 
   it('the digits UNet gives the same image on WebGPU as on wasm', async (t) => {
-    const url = server.resolvedUrls?.local[0];
-    assert.ok(url, 'vite preview gave no local URL');
     const page = await browser.newPage();
     page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
