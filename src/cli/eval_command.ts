@@ -136,6 +136,8 @@ export function registerEvalCommand(program: Command): void {
       if (o.eta !== undefined && !(Number.isFinite(Number(o.eta)) && Number(o.eta) >= 0 && Number(o.eta) <= 1)) throw new Error(`--eta: expected a number in [0, 1], got '${o.eta}'`);
       if (o.out && path.extname(o.out).toLowerCase() !== '.json') throw new Error(`--out ${o.out}: the report is JSON; use a .json file name`);
       if (o.plot && path.extname(o.plot).toLowerCase() !== '.png') throw new Error(`--plot ${o.plot}: the plot is a PNG; use a .png file name`);
+      // One writer per report: --out is locked from the start of the evaluation to its write (released at exit too).
+      const lock = o.out ? (await import('../folders/lock.ts')).acquireFileLock(o.out, 'eval') : null;
       const { evaluateModelFolder } = await import('../eval/evaluate.ts');
       const report = await evaluateModelFolder(dir, {
         metric: o.metric, scheduler: o.scheduler, sweepSchedulers: o.sweep, steps: o.steps, n: o.n, seed: o.seed, seeds: o.seeds,
@@ -154,5 +156,6 @@ export function registerEvalCommand(program: Command): void {
         await writeSweepPlot(report, plot);
         log(`wrote ${plot}`);
       }
+      lock?.release();
     });
 }
