@@ -443,6 +443,12 @@ const handlers: { [K in Op]: Handler<K> } = {
   },
 };
 
+/**
+ * The scheduler aliases for these models: DDPM-trained (variance-preserving, integer t). The EDM and
+ * VE aliases expect models trained in their own parameterization (c_noise inputs, sigma up to ~157).
+ */
+const VP_SCHEDULERS = Object.keys(SCHEDULER_ALIASES).filter((k) => !k.startsWith('edm-') && k !== 'score-sde-ve');
+
 /** Requests that need no ONNX Runtime: answered at once, while the engine starts. */
 const UNGATED: Op[] = ['hello', 'forward.curve', 'forward.view'];
 /** Settles when `init` has set the backend: every other request waits for it. */
