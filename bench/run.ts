@@ -17,6 +17,7 @@ import { engineBench, engineMarkdown } from './engine.ts';
 import { LEVERS, leverSuite } from './levers.ts';
 import { mlp2dSuite } from './mlp_2d.ts';
 import { unetSSuite } from './unet_s.ts';
+import { runtimesSuite } from './runtimes.ts';
 
 interface Suite {
   title: string;
@@ -49,6 +50,12 @@ const suites: Record<string, Suite> = {
     title: 'mlp-2d: training step and 20-step sampling, ours vs PyTorch (bench/mlp_2d.ts, twin bench/mlp_2d_torch.py)',
     run: (reps, threads) => mlp2dSuite(reps, threads, log),
     default: true,
+  },
+  runtimes: {
+    title: 'The two ONNX Runtime paths of an install: onnxruntime-node vs onnxruntime-web wasm in Node.js (bench/runtimes.ts)',
+    run: (reps) => runtimesSuite(reps, log),
+    default: false,
+    reps: 3,
   },
   ...Object.fromEntries(Object.keys(LEVERS).map((k) => [`lever-${k}`, {
     title: `Lever: ${k} (bench/levers.ts), before/after`,

@@ -1,7 +1,7 @@
 // The quality gates, in one command (`npm run check`; .ci/run runs it before the tests):
 //   1. types: tsc --noEmit over src, test, bench and tools (tsconfig.json) and over the web app (web/tsconfig.json);
 //   2. lint + format: Biome (biome.json) — `npx biome check --write` fixes what it can;
-//   3. layers: imports in src/ point downward only (test/architecture/layers.test.ts).
+//   3. layers: imports in src/ point downward only (test/architecture/layers.test.ts, rule in layers.ts).
 // Exits non-zero naming the gate that failed.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
