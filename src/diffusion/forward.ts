@@ -11,8 +11,7 @@
  */
 import { NDArray, sameShape } from '../engine/ndarray.ts';
 import { checkCoeff, type Coeff } from './broadcast.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** sqrt(alphaBar_t) and sqrt(1 - alphaBar_t) for each timestep index (float32, like torch `** 0.5`). */
 export function forwardCoefficients(alphasCumprod: ArrayLike<number>, timesteps: number | ArrayLike<number>): { sqrtAlphaProd: number[]; sqrtOneMinusAlphaProd: number[] } {

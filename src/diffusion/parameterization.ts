@@ -14,8 +14,7 @@
  */
 import { NDArray, sameShape } from '../engine/ndarray.ts';
 import { checkCoeff, type Coeff } from './broadcast.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** The prediction types diffusers knows (`prediction_type`). */
 export const PREDICTION_TYPES = ['epsilon', 'sample', 'v_prediction'] as const;

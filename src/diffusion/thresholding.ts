@@ -8,8 +8,7 @@
  *   dynamicThreshold(x0, 0.995, 1.0);       // Imagen dynamic thresholding
  */
 import { NDArray } from '../engine/ndarray.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** Clamp every value to [-range, range] (diffusers' `clip_sample` / `clip_sample_range`). @example clipSample(x0, 1) */
 export function clipSample(x: NDArray, range = 1.0): NDArray {

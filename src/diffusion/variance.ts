@@ -15,8 +15,7 @@
  *   const lv = ddpmVariance('learned_range', abarT, abarPrev, predictedVariance);         // an NDArray
  */
 import { NDArray } from '../engine/ndarray.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 export const VARIANCE_TYPES = ['fixed_small', 'fixed_small_log', 'fixed_large', 'fixed_large_log', 'learned', 'learned_range'] as const;
 export type VarianceType = (typeof VARIANCE_TYPES)[number];

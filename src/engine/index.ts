@@ -7,3 +7,4 @@ export * from './autodiff.ts';
 export * from './onnx.ts';
 export * from './runtime.ts';
 export * from './rng.ts';
+export * from './f32.ts';

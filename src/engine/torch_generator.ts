@@ -1,5 +1,6 @@
 import { NDArray } from './ndarray.ts';
 import type { RandomGenerator } from './rng.ts';
+import { f32 } from './f32.ts';
 
 /**
  * TorchGenerator: bit-exact reproduction of PyTorch's CPU generator (checked against torch 1.13),
@@ -237,8 +238,6 @@ function toUint64(seed: number | bigint): bigint {
 // avx_mathfun.h). Every intermediate is rounded to float32 with Math.fround; `fma32` is a
 // correctly rounded float32 fused multiply-add, used exactly where GCC contracted a*b + c.
 // ---------------------------------------------------------------------------------------------
-
-const f32 = Math.fround;
 
 /**
  * Correctly rounded float32 fma(a, b, c) for float32 inputs: a*b is exact in float64 (48 bits);

@@ -21,8 +21,7 @@ import {
 } from './scheduler.ts';
 import { clipOrThreshold, elementwise2, vpPredOriginal } from './ddpm.ts';
 import { drawNoise, stepTimestep } from './step_utils.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /**
  * eps from a VP model output (diffusers' DDIM `pred_epsilon`), float32 in diffusers' order.

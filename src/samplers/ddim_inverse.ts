@@ -22,8 +22,7 @@ import { clipSample } from '../diffusion/thresholding.ts';
 import { elementwise2, vpPredOriginal } from './ddpm.ts';
 import { vpPredEpsilon } from './ddim.ts';
 import { stepTimestep } from './step_utils.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** diffusers' DDIMInverseScheduler (see the file comment). @example DDIMInverseScheduler.fromConfig({}).setTimesteps(50) */
 export class DDIMInverseScheduler extends BetaScheduler {

@@ -25,8 +25,7 @@ import {
   type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { drawNoise, splitChannels, stepTimestep } from './step_utils.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /**
  * x_0 from a model output for VP schedulers, in diffusers' float32 operation order.

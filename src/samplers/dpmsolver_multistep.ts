@@ -26,10 +26,11 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler, f32,
+  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler,
   trainingSigmaMin,
 } from './exponential_integrator.ts';
 import { lincomb } from './step_utils.ts';
+import { f32 } from '../engine/f32.ts';
 
 /** algorithm_type values of DPMSolverMultistepScheduler. */
 export const DPM_ALGORITHM_TYPES = ['dpmsolver', 'dpmsolver++', 'sde-dpmsolver', 'sde-dpmsolver++'] as const;

@@ -21,8 +21,7 @@ import {
 import { kPredOriginal, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
 import { logSigmas, sigmaToT } from '../schedules/sigmas.ts';
 import { drawNoise } from './step_utils.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** diffusers' EulerDiscreteScheduler (see the file comment). @example EulerDiscreteScheduler.fromConfig({ use_karras_sigmas: true }).setTimesteps(25) */
 export class EulerDiscreteScheduler extends SigmaScheduler {

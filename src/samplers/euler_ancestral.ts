@@ -17,8 +17,7 @@ import {
 } from './scheduler.ts';
 import { kPredOriginal, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 import { drawNoise } from './step_utils.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** diffusers' EulerAncestralDiscreteScheduler (see the file comment). @example s.step(eps, t, x, { generator: new TorchGenerator(0) }) */
 export class EulerAncestralDiscreteScheduler extends SigmaScheduler {

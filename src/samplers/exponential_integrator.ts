@@ -30,8 +30,7 @@ import {
   StepIndexScheduler, type SchedulerConfig, type SetTimestepsOptions, type StepOptions,
 } from './scheduler.ts';
 import { lincomb } from './step_utils.ts';
-
-export const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** alpha_t, sigma_t and lambda_t of the VP process at noise level s = sigma_t / alpha_t. */
 export interface VpPoint {

@@ -18,8 +18,7 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** [a0, a1, a1, a2, a2, ...]: the first element once, the rest twice (torch.cat([a[:1], a[1:].repeat_interleave(2)])). */
 export function repeatInner<T extends Float32Array | Float64Array>(a: T, keepLast = false): T {

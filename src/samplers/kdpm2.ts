@@ -20,8 +20,7 @@ import {
 } from './scheduler.ts';
 import { kPredOriginal, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 import { sigmaToT } from '../schedules/sigmas.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** diffusers' KDPM2DiscreteScheduler (see the file comment). @example KDPM2DiscreteScheduler.fromConfig({}).setTimesteps(20) */
 export class KDPM2DiscreteScheduler extends SigmaScheduler {

@@ -20,8 +20,7 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, SigmaScheduler } from './sigma_scheduler.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 // QUADPACK dqk21: Gauss-Kronrod nodes (xgk, in [0, 1], symmetric) and weights (wgk); odd indices are the
 // 10-point Gauss nodes. Exact for polynomials of degree <= 31.

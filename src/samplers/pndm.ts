@@ -24,8 +24,7 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { elementwise2 } from './ddpm.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** diffusers' PNDMScheduler (see the file comment). @example PNDMScheduler.fromConfig({ skip_prk_steps: true }).setTimesteps(50) */
 export class PNDMScheduler extends BetaScheduler {

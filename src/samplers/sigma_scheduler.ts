@@ -13,8 +13,7 @@ import { betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, sigmasFromAlpha
 import { npArange, npInterp, npLinspace, roundHalfEven, torchLinspaceF32 } from '../schedules/numerics.ts';
 import { badSpacing } from '../schedules/timesteps.ts';
 import { checkSigmaGridFlags, StepIndexScheduler, type SchedulerConfig, type SetTimestepsOptions } from './scheduler.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** How inference sigmas are laid out between sigma_max and sigma_min. */
 export type SigmaScheduleKind = 'default' | 'karras' | 'exponential' | 'beta';

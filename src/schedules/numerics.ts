@@ -11,9 +11,10 @@
  *   npLinspace(0, 999, 4);          // [0, 333, 666, 999] (float64, like np.linspace)
  *   torchLinspaceF32(1e-4, 0.02, 1000); // Float32Array, bit-equal to torch.linspace(..., dtype=float32) on CPU
  */
+import { f32 } from '../engine/f32.ts';
 
-/** Round to float32 (PyTorch float32 tensor storage). */
-export const f32 = Math.fround;
+/** Round to float32 (PyTorch float32 tensor storage): the engine's one helper, re-exported for the schedules. */
+export { f32 };
 
 /** Round half to even, like `np.round` / `np.ndarray.round()` (banker's rounding). */
 export function roundHalfEven(x: number): number {
