@@ -20,7 +20,7 @@ import { defaultTrainConfig, nullClassOf, train as runTraining, type Progress, t
 import { recipeTrainConfig, TOY2D_RECIPE } from '../training/recipes.ts';
 import type { TrainPredictionType } from '../training/objectives.ts';
 import type { DataSource } from '../training/data_source.ts';
-import { writeRunInfo, type RunInfo } from '../folders/run_info.ts';
+import type { RunInfo } from '../folders/run_info.ts';
 import { warn } from '../io/warn.ts';
 import { DDPMPipeline } from './ddpm_pipeline.ts';
 import { PretrainedModel } from './pretrained_model.ts';
@@ -126,13 +126,14 @@ export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
   const nullClass = labelDropout > 0 ? nullClassOf(module) : null;
   const info: RunInfo = { data: scaler ? { ...desc, scaler: scaler.toJSON() } : desc, nullClass, step: 0 };
 
+  // The saves write diffuse.json from the data's description (src/folders/commit.ts): it carries the scaler.
+  const described = scaler ? { ...source, describe: () => info.data } : source;
   const result = await runTraining({
-    model: module, data: source, config, outDir: o.outDir, resume: o.resume, onProgress: o.onProgress,
+    model: module, data: described, config, outDir: o.outDir, resume: o.resume, onProgress: o.onProgress,
     initialWeights: o.model instanceof PretrainedModel ? o.model.weights : undefined,
     afterStep: o.signal ? () => o.signal!.aborted : undefined,
   });
   info.step = result.steps;
-  if (o.outDir !== undefined) writeRunInfo(o.outDir, info);
   const model = new PretrainedModel(module, result.weights);
   const scheduler = new DDPMScheduler({ ...config.noiseSchedule, prediction_type: config.objective.predictionType ?? 'epsilon' });
   return { pipeline: new DDPMPipeline(model, scheduler, info), model, losses: result.losses, steps: result.steps, seconds: result.seconds };
