@@ -5,7 +5,7 @@
  *   nice npx tsx bench/fast_sampling/edm_vs_eps.ts --steps 4000 --seeds 2 --out docs/fast-sampling
  *
  * Part 1: for each toy set and training seed, `diffuse train --model mlp-2d` with --objective eps (epsilon,
- * linear betas) and --objective edm (--sigma-data = the data's std), same steps / batch / lr (so the same wall
+ * linear betas) and --objective edm with --sigma-data 0.5 (EDM's value) and = the data's std, same steps / batch / lr (so the same wall
  * time up to the host-side batch preparation; seconds are reported). Each model is sampled with 2000 points by
  * the same samplers (the formulation adapter converts between eps and EDM models): DPM-Solver++(2M) with 10 and 20
  * steps on the VP grid (dpmsolver++), 20 steps on the Karras grid (edm-dpmsolver++), and EDM Euler with 100 steps
@@ -67,13 +67,13 @@ function metrics(name: string, x: NDArray) {
 }
 
 const rows: Record<string, unknown>[] = [];
-async function train(data: string, objective: 'eps' | 'edm', seed: number): Promise<{ dir: string; seconds: number }> {
-  const dir = path.join(runs, `${data}-${objective}-s${seed}`);
+async function train(data: string, objective: 'eps' | 'edm', seed: number, sigmaData?: number): Promise<{ dir: string; seconds: number }> {
+  const dir = path.join(runs, `${data}-${objective}${sigmaData ? `-sd${sigmaData}` : ''}-s${seed}`);
   fs.rmSync(dir, { recursive: true, force: true });
   const t0 = performance.now();
   await trainCommand({
     data, model: 'mlp-2d', steps: STEPS, batchSize: 256, lr: 2e-3, out: dir, seed, checkpointEvery: STEPS, quiet: true,
-    objective, ...(objective === 'edm' ? { sigmaData: Number(dataStd(data).toFixed(3)) } : {}),
+    objective, ...(objective === 'edm' ? { sigmaData } : {}),
   });
   return { dir, seconds: (performance.now() - t0) / 1000 };
 }
@@ -81,14 +81,16 @@ async function train(data: string, objective: 'eps' | 'edm', seed: number): Prom
 if (PART === 'all' || PART === 'objective') {
   for (const data of SETS) {
     for (let seed = 0; seed < SEEDS; seed++) {
-      for (const objective of ['eps', 'edm'] as const) {
-        const { dir, seconds } = await train(data, objective, seed);
+      // EDM with its published sigma_data = 0.5 and with sigma_data = the data's std (EDM's prescription)
+      const variants: ['eps' | 'edm', number | undefined][] = [['eps', undefined], ['edm', 0.5], ['edm', Number(dataStd(data).toFixed(2))]];
+      for (const [objective, sigmaData] of variants) {
+        const { dir, seconds } = await train(data, objective, seed, sigmaData);
         const m = loadTrainedModel(dir);
         // the same samplers for both models (the formulation adapter converts): few-step DPM-Solver++ on the
         // VP grid and on the Karras grid, and a near-converged ODE solve (EDM Euler, 100 steps) for model quality
         for (const [scheduler, steps] of [['dpmsolver++', 10], ['dpmsolver++', 20], ['edm-dpmsolver++', 20], ['edm-euler', 100]] as const) {
           const x = await sampleLoaded(m, { scheduler, steps, n: N, seed: 7 });
-          const row = { data, objective, seed, trainSteps: STEPS, trainSeconds: Math.round(seconds * 10) / 10, scheduler, steps, ...metrics(data, x) };
+          const row = { data, objective, sigmaData, seed, trainSteps: STEPS, trainSeconds: Math.round(seconds * 10) / 10, scheduler, steps, ...metrics(data, x) };
           rows.push(row);
           console.log(JSON.stringify(row));
         }
