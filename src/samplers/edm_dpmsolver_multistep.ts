@@ -19,8 +19,7 @@ import { dynamicThreshold } from '../diffusion/thresholding.ts';
 import { COMMON_KEYS, enumKey, key, registerScheduler, type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput } from './scheduler.ts';
 import { EDM_KEYS, EdmScheduler, edmSigmaGridF32 } from './edm_scheduler.ts';
 import { drawNoise } from './step_utils.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** diffusers' EDMDPMSolverMultistepScheduler (see the file comment). @example EDMDPMSolverMultistepScheduler.fromConfig({ algorithm_type: 'sde-dpmsolver++' }) */
 export class EDMDPMSolverMultistepScheduler extends EdmScheduler {

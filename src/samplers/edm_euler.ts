@@ -21,8 +21,7 @@ import type { NDArray } from '../engine/ndarray.ts';
 import { enumKey, registerScheduler, type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput } from './scheduler.ts';
 import { EDM_KEYS, EdmScheduler, edmSigmaGridF64 } from './edm_scheduler.ts';
 import { drawNoise } from './step_utils.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** diffusers' EDMEulerScheduler (see the file comment). @example EDMEulerScheduler.fromConfig({}).setTimesteps(18) */
 export class EDMEulerScheduler extends EdmScheduler {

@@ -14,8 +14,7 @@ import type { NDArray } from '../engine/ndarray.ts';
 import { karrasSigmas } from '../schedules/sigmas.ts';
 import { torchLinspaceF32 } from '../schedules/numerics.ts';
 import { enumKey, key, Scheduler, type ConfigSpec, type SchedulerConfig } from './scheduler.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** Config keys common to both EDM classes (diffusers' names and defaults). */
 export const EDM_KEYS: ConfigSpec = {

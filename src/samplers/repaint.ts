@@ -32,8 +32,7 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { drawNoise, stepTimestep } from './step_utils.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** setTimesteps' options of RePaint: the step count and the resampling jumps (diffusers' defaults 10 / 10). */
 export interface RePaintTimestepsOptions extends SetTimestepsOptions {

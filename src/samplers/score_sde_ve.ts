@@ -25,8 +25,7 @@ import type { NDArray } from '../engine/ndarray.ts';
 import { torchLinspaceF32 } from '../schedules/numerics.ts';
 import { key, registerScheduler, Scheduler, type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput } from './scheduler.ts';
 import { drawNoise } from './step_utils.ts';
-
-const f32 = Math.fround;
+import { f32 } from '../engine/f32.ts';
 
 /** Result of the predictor step: the sample and its noise-free mean (diffusers' SdeVeOutput). */
 export interface SdeVeStepOutput extends StepOutput {
