@@ -20,6 +20,7 @@ import { samplingScheduler } from '../pipelines/scheduler_choice.ts';
 import { toDataUnits } from '../pipelines/data_units.ts';
 import type { RunInfo } from '../folders/run_info.ts';
 import { PretrainedModel } from './pretrained_model.ts';
+import type { SaveOptions } from './folder.ts';
 
 /** Options of one generation (diffusers' pipeline call). */
 export interface GenerateCallOptions {
@@ -99,10 +100,13 @@ export class DDPMPipeline {
     return toDataUnits(x, this.info);
   }
 
-  /** Write the model, its scheduler config and diffuse.json to `dir`. */
-  async savePretrained(dir: string): Promise<void> {
-    const { savePretrained } = await import('./folder.ts');
-    savePretrained(dir, { modelConfig: this.unet.config, weights: this.unet.weights, schedulerConfig: this.scheduler.toConfig(), info: this.info });
+  /**
+   * Write the pipeline folder diffusers' `DDPMPipeline.from_pretrained` loads: model_index.json, unet/,
+   * scheduler/ (this pipeline's scheduler), plus diffuse.json (what the data was).
+   */
+  async savePretrained(dir: string, o: SaveOptions = {}): Promise<void> {
+    const { savePipeline } = await import('./folder.ts');
+    await savePipeline(dir, { modelConfig: this.unet.config, weights: this.unet.weights, schedulerConfig: this.scheduler.toConfig(), info: this.info }, o);
   }
 }
 

@@ -88,8 +88,8 @@ export class PretrainedModel {
    * (float32, or float16 with `{ dtype: 'float16' }`).
    */
   async savePretrained(dir: string, o: SaveOptions = {}): Promise<void> {
-    const { savePretrained } = await import('./folder.ts');
-    savePretrained(dir, { modelConfig: this.config, weights: this.weights }, o);
+    const { saveModel } = await import('./folder.ts');
+    await saveModel(dir, this.config, this.weights, o);
   }
 
   /**

@@ -58,7 +58,9 @@ test('standardize: data far from unit scale is trained standardised and sampled 
   const x = await pipeline.withScheduler('dpmsolver++').generate({ batchSize: 400, numInferenceSteps: 20, generator: 2 });
   let mx = 0, my = 0;
   for (let i = 0; i < 400; i++) { mx += x.data[2 * i] / 400; my += x.data[2 * i + 1] / 400; }
-  assert.ok(Math.abs(mx - 100) < 3 && Math.abs(my + 50) < 3, `centre (${mx.toFixed(2)}, ${my.toFixed(2)}) vs (100, -50)`);
+  // The ring (radius 20) has std 20 / sqrt(2) ~ 14 per axis. Within 0.4 of that of the true centre
+  // (unit-scale noise on unstandardised data this wide would not come close):
+  assert.ok(Math.abs(mx - 100) < 5.6 && Math.abs(my + 50) < 5.6, `centre (${mx.toFixed(2)}, ${my.toFixed(2)}) vs (100, -50)`);
 });
 
 test('train() takes an iterable and an async iterable of batches, and a Float32Array with sampleShape', async () => {
