@@ -132,3 +132,20 @@ test('generate(): bad batchSize / steps / labels are one clear line', async () =
   await assert.rejects(pipe.generate({ classLabels: 1 }), /no class embedding/);
   await assert.rejects(pipe.generate({ guidanceScale: 2 }), /label dropout/);
 });
+
+test('DDPMPipeline.savePretrained writes the pipeline layout (model_index.json, unet/, scheduler/); float16 weights load back', async () => {
+  const dir = tmp();
+  const pipe = new DDPMPipeline(MLPModel.fromConfig('mlp-2d', { seed: 4 }));
+  await pipe.savePretrained(dir, { dtype: 'float16' });
+  for (const f of ['model_index.json', 'unet/config.json', 'unet/diffusion_pytorch_model.safetensors', 'scheduler/scheduler_config.json']) {
+    assert.ok(fs.existsSync(path.join(dir, f)), f);
+  }
+  const back = await DDPMPipeline.fromPretrained(dir);
+  for (const [k, w] of Object.entries(pipe.unet.weights)) {
+    const b = back.unet.weights[k]!;
+    for (let i = 0; i < w.size; i++) {
+      // float16 keeps 11 significant bits: relative error <= 2^-11 (plus the subnormal floor).
+      assert.ok(Math.abs(b.data[i]! - w.data[i]!) <= Math.abs(w.data[i]!) * 2 ** -11 + 2 ** -24, `${k}[${i}]: ${b.data[i]} vs ${w.data[i]}`);
+    }
+  }
+});
