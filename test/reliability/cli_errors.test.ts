@@ -134,7 +134,7 @@ test('--verbose adds the stack trace; an unknown config key is a warning, not an
     runCli(['info', at('extracfg')]),
   ]);
   assert.equal(verbose.code, 1);
-  assert.match(verbose.stderr, /^diffuse: .*nowhere: no such model folder\nError: .*nowhere: no such model folder\n\s+at loadModelFolder/m);
+  assert.match(verbose.stderr, /^diffuse: .*nowhere: no such model folder\nError: .*nowhere: no such model folder\n\s+at (loadModelFolder|detectLayout)/m);
   assert.equal(extra.code, 0, extra.stderr);
   assert.deepEqual(stderrLines(extra), [`diffuse: warning: ${at('extracfg', 'config.json')}: unknown key "hidden_size" ignored (not a MLPModel key)`]);
   assert.equal(JSON.parse(extra.stdout).model, 'MLPModel');
