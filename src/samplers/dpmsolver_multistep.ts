@@ -29,7 +29,7 @@ import {
   DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler,
   trainingSigmaMin,
 } from './exponential_integrator.ts';
-import { lincomb } from './step_utils.ts';
+import { drawNoise, lincomb } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** algorithm_type values of DPMSolverMultistepScheduler. */
@@ -117,7 +117,7 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
     const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
     this.pushOutput(converted);
     const sde = c.algorithm_type === 'sde-dpmsolver' || c.algorithm_type === 'sde-dpmsolver++';
-    const noise = sde ? this.stepNoise(sample.shape, opts) : null;
+    const noise = sde ? drawNoise(sample.shape, opts, this.className, `algorithm_type = '${this.config.algorithm_type}' is stochastic`) : null;
     let prevSample: NDArray;
     if (order === 1) prevSample = this.firstOrderUpdate(converted, sample, noise);
     else if (order === 2) prevSample = this.secondOrderUpdate(sample, noise);

@@ -28,7 +28,7 @@ import {
   DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler,
   trainingSigmaMin,
 } from './exponential_integrator.ts';
-import { lincomb } from './step_utils.ts';
+import { drawNoise, lincomb } from './step_utils.ts';
 import { DPM_SOLVER_TYPES, mapDpmSolverNames } from './dpmsolver_multistep.ts';
 import { f32 } from '../engine/f32.ts';
 
@@ -147,7 +147,7 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     const c = this.config;
     const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
     this.pushOutput(converted);
-    const noise = c.algorithm_type === 'sde-dpmsolver++' ? this.stepNoise(sample.shape, opts) : null;
+    const noise = c.algorithm_type === 'sde-dpmsolver++' ? drawNoise(sample.shape, opts, this.className, `algorithm_type = '${this.config.algorithm_type}' is stochastic`) : null;
 
     let order = this.orderList[i];
     if (order === undefined) {

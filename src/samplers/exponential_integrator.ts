@@ -468,22 +468,6 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
     return c.thresholding ? dynamicThreshold(x0, c.dynamic_thresholding_ratio, c.sample_max_value) : x0;
   }
 
-  /** Draw the step noise for SDE variants: opts.varianceNoise, else opts.generator.normal(shape). */
-  protected stepNoise(shape: readonly number[], opts: StepOptions): NDArray {
-    if (opts.varianceNoise !== undefined) {
-      if (!sameShape(opts.varianceNoise.shape, shape)) {
-        throw new Error(`${this.className}.step: varianceNoise has shape [${opts.varianceNoise.shape.join(', ')}], expected [${shape.join(', ')}]`);
-      }
-      return opts.varianceNoise;
-    }
-    if (!opts.generator) {
-      throw new Error(`${this.className}.step: algorithm_type = '${this.config.algorithm_type}' is stochastic; pass { generator } or { varianceNoise }`);
-    }
-    const z = opts.generator.normal(shape);
-    if (!sameShape(z.shape, shape)) throw new Error(`${this.className}.step: generator.normal returned shape [${z.shape.join(', ')}], expected [${shape.join(', ')}]`);
-    return z;
-  }
-
   /** The sigma grid kind selected by the config keys. */
   protected gridKind(): SigmaGridKind {
     const c = this.config;

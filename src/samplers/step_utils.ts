@@ -10,17 +10,18 @@ import { NDArray, sameShape } from '../engine/ndarray.ts';
 import type { StepOptions } from './scheduler.ts';
 
 /**
- * Standard-normal noise for a stochastic step: `opts.varianceNoise` if given, else `opts.generator.normal(shape)`
- * (one draw of the full shape, like diffusers' randn_tensor with one generator). No generator -> clear error
- * (there is no hidden global RNG in diffuse).
+ * Standard-normal noise for a stochastic step, one rule for every scheduler (diffusers' DPM-Solver rule):
+ * an explicit `opts.varianceNoise` wins (checked for shape), else one draw of the full shape from
+ * `opts.generator` (like diffusers' randn_tensor with one generator), else a clear error (there is no hidden
+ * global RNG in diffuse). `why` names what makes the step stochastic in that error.
+ * @example drawNoise(x.shape, { generator: new TorchGenerator(0) }, 'DDPMScheduler')
  */
-export function drawNoise(shape: readonly number[], opts: StepOptions, owner: string): NDArray {
+export function drawNoise(shape: readonly number[], opts: StepOptions, owner: string, why = 'this step draws noise'): NDArray {
   if (opts.varianceNoise !== undefined) {
-    if (opts.generator !== undefined) throw new Error(`${owner}.step: pass either generator or varianceNoise, not both`);
     if (!sameShape(opts.varianceNoise.shape, shape)) throw new Error(`${owner}.step: varianceNoise has shape [${opts.varianceNoise.shape.join(', ')}], expected [${shape.join(', ')}]`);
     return opts.varianceNoise;
   }
-  if (!opts.generator) throw new Error(`${owner}.step: this step draws noise; pass { generator } (e.g. new TorchGenerator(seed)) or { varianceNoise }`);
+  if (!opts.generator) throw new Error(`${owner}.step: ${why}; pass { generator } or { varianceNoise } (a generator: e.g. new TorchGenerator(seed))`);
   const z = opts.generator.normal(shape);
   if (!sameShape(z.shape, shape)) throw new Error(`${owner}.step: generator.normal returned shape [${z.shape.join(', ')}], expected [${shape.join(', ')}]`);
   return z;
