@@ -29,10 +29,9 @@ export interface EdmObjectiveConfig {
   sigmaMin?: number;
   sigmaMax?: number;
   /**
-   * The network's noise label is noiseLabelScale * ln(sigma) / 4 (EDM and diffusers: 1). Default 250: the label then
-   * spans about the range of the integer timesteps 0..999 that the sinusoidal time embeddings of mlp-2d / unet-s
-   * resolve (with 1, only a few of their frequencies vary over [-1.6, 1.1] and toy models trained 5-10x worse;
-   * docs/fast-sampling.md). Recorded in the scheduler config as `noise_label_scale`.
+   * The network's noise label is noiseLabelScale * ln(sigma) / 4 (EDM and diffusers: 1, the default). Recorded in
+   * the scheduler config as `noise_label_scale` when it is not 1. Measured on 8gaussians (docs/fast-sampling.md):
+   * 250 (a label spanning about what timesteps 0..999 span) trained no better than 1.
    */
   noiseLabelScale?: number;
 }
@@ -49,7 +48,7 @@ export class EdmObjective {
     const c = {
       sigmaData, pMean: config.pMean ?? EDM_DEFAULTS.pMean + Math.log(k), pStd: config.pStd ?? EDM_DEFAULTS.pStd,
       sigmaMin: config.sigmaMin ?? EDM_DEFAULTS.sigmaMin * k, sigmaMax: config.sigmaMax ?? EDM_DEFAULTS.sigmaMax * k,
-      noiseLabelScale: config.noiseLabelScale ?? 250,
+      noiseLabelScale: config.noiseLabelScale ?? 1,
     };
     if (!(c.noiseLabelScale > 0 && Number.isFinite(c.noiseLabelScale))) throw new Error(`EDM objective: noise_label_scale = ${c.noiseLabelScale} must be a finite number > 0`);
     if (!(c.sigmaData > 0 && Number.isFinite(c.sigmaData))) throw new Error(`EDM objective: sigma_data = ${c.sigmaData} must be a finite number > 0`);
@@ -107,7 +106,8 @@ export class EdmObjective {
     const c = this.config;
     return {
       _class_name: 'EDMEulerScheduler', sigma_min: c.sigmaMin, sigma_max: c.sigmaMax, sigma_data: c.sigmaData,
-      sigma_schedule: 'karras', num_train_timesteps: 1000, prediction_type: 'epsilon', rho: EDM_DEFAULTS.rho, final_sigmas_type: 'zero', noise_label_scale: c.noiseLabelScale,
+      sigma_schedule: 'karras', num_train_timesteps: 1000, prediction_type: 'epsilon', rho: EDM_DEFAULTS.rho, final_sigmas_type: 'zero',
+      ...(c.noiseLabelScale !== 1 ? { noise_label_scale: c.noiseLabelScale } : {}),
     };
   }
 }

@@ -107,9 +107,9 @@ test('VP outputs <-> denoiser <-> score agree with the Gaussian mixture closed f
   assert.throws(() => new EdmObjective({ sigmaData: -1 }), /sigma_data = -1 must be a finite number > 0/);
 });
 
-test('the noise label scale: EdmObjective feeds s ln(sigma) / 4 and records it; EDM schedulers use it for their timesteps (1 = diffusers)', async () => {
+test('the noise label scale: EdmObjective feeds s ln(sigma) / 4 and records it when not 1; EDM schedulers use it for their timesteps (1 = diffusers)', async () => {
   const { EDMEulerScheduler } = await import('../../src/samplers/edm_euler.ts');
-  const obj = new EdmObjective({ sigmaData: 2 });
+  const obj = new EdmObjective({ sigmaData: 2, noiseLabelScale: 250 });
   const b = obj.makeBatch(x0, fixedNoise, [0.3, 2.5]);
   close(b.t.data[0], 250 * Math.log(0.3) / 4, 1e-6, 'label of sigma 0.3');
   const cfg = obj.schedulerConfig();
@@ -121,4 +121,7 @@ test('the noise label scale: EdmObjective feeds s ln(sigma) / 4 and records it; 
   s.setTimesteps(3);
   close(s.timesteps[0], 250 * Math.log(320) / 4, 1e-6, 'scheduler timestep');
   assert.equal(EDMEulerScheduler.fromConfig({}).config.noise_label_scale, 1);
+  // the default is EDM's / diffusers' label, and then the scheduler config holds only diffusers' keys
+  assert.equal(new EdmObjective({}).config.noiseLabelScale, 1);
+  assert.equal('noise_label_scale' in new EdmObjective({}).schedulerConfig(), false);
 });

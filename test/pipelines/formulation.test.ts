@@ -24,9 +24,9 @@ const ac = new DDPMScheduler({}).alphasCumprod;
 
 /** An eps network on the DDPM table (what a VP-trained model computes), asynchronous like ONNX Runtime. */
 const epsNet: AsyncModelFn = async (x, t) => gmm.epsilonModel(ac)(x, t);
-/** An EDM network F(c_in x; 250 c_noise) with sigma_data 0.8. */
+/** An EDM network F(c_in x; c_noise) with sigma_data 0.8. */
 const edmNet: AsyncModelFn = async (xin, c) => {
-  const sigma = Math.exp((4 * c[0]) / 250);   // EdmObjective's default noise_label_scale
+  const sigma = Math.exp(4 * c[0]);   // c_noise = ln(sigma) / 4 (EdmObjective's default noise_label_scale 1)
   const x = xin.mulScalar(1 / edmPreconditioning(sigma, 0.8).cIn);
   return edmOutputFromDenoised(gmm.denoise(x, { sigma }), x, sigma, 0.8);
 };
