@@ -46,8 +46,8 @@ export function setupCompare(worker: ModelWorker, twoD: TwoDState): void {
         frame2d(f.canvas);
         if (data) scatter(f.canvas, data, '#b8bec7', 2);
         scatter(f.canvas, nd(cell.x), '#1f6feb', 1.5);
-        const ratio = cell.mmd! / Math.max(Math.abs(floor), 1e-12);
-        f.caption.textContent = `${cell.name}: ${cell.steps} steps, NFE ${cell.nfe}, MMD² ${fmt(cell.mmd!)} (floor ${fmt(floor)}${Number.isFinite(ratio) && floor > 0 ? `, ${ratio.toFixed(1)}× the floor` : ''})`;
+        const ratio = cell.mmd! / floor;
+        f.caption.textContent = `${cell.name}: ${cell.steps} steps, NFE ${cell.nfe}, MMD² ${fmt(cell.mmd!)} (floor ${fmt(floor)}, ${ratio.toFixed(1)}× the floor)`;
       } else {
         imageGrid(f.canvas, nd(cell.x), 4, 2);
         f.caption.textContent = `${cell.name}: ${cell.steps} steps, NFE ${cell.nfe}`;
@@ -61,7 +61,7 @@ export function setupCompare(worker: ModelWorker, twoD: TwoDState): void {
           const v = p as { data?: Wire; floor?: number; cell?: CompareCell };
           if (v.data) {
             data = nd(v.data); floor = v.floor!;
-            floorLine.textContent = `Floor: MMD² between two independent samples of 1,000 data points is ${fmt(floor)}. A sampler near it is as good as this test can tell; far above it (10× or more), the samples visibly differ from the data. Blue: samples; grey: data.`;
+            floorLine.textContent = `Floor: MMD² of fresh data (1,000 new points from the data set) is ${fmt(floor)}: what a perfect model would score. A sampler near 1× the floor is as good as this test can tell; far above it, the samples visibly differ from the data. Blue: samples; grey: data.`;
           }
           if (v.cell) show(v.cell);
         });

@@ -14,5 +14,7 @@ export {
   DDPMScheduler, DDIMScheduler, parseSafetensors, mmdRbf, medianSqDistance, MnistClassifier,
   type RandomGenerator, type Toy2dDataset, type DiffusionModel, type AsyncModelFn, type Scheduler,
 } from '../../src/web.ts';
-// Not (yet) in src/web.ts: the inpainting API (browser-safe, see docs/editing.md). To move into the entry point.
+// Not (yet) in src/web.ts, both browser-safe: the inpainting API (docs/editing.md) and the MMD ratio to the
+// fresh-data floor (the demo's sample-quality number). To move into the entry point.
 export { inpaint, type InpaintOptions } from '../../src/pipelines/inpaint.ts';
+export { mmdRatio } from '../../src/eval/mmd_ratio.ts';

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   populateTrain2d(hello);
   populateDigits(hello);
   populateDraw();
+  $('recipe-sampler').textContent = `${hello.recipe.sampler.scheduler}, ${hello.recipe.sampler.steps} steps`;
   trackState();
   restoreState(params);
   const fwd = setupForward(worker, hello);

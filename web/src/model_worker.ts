@@ -8,7 +8,7 @@
 import {
   BETA_SCHEDULES, DDIMScheduler, DDPMScheduler, SCHEDULER_ALIASES, TOY2D_NAMES, alphasFromBetas, betasFor, DiffusionObjective, Ema, MnistClassifier, NDArray, Philox, TOY2D_RECIPE, TrainStep,
   addNoise, checkParams, createModel, modelConfig, denoiserFor, denoiserWithWeightInputs, diffusionLoss, epsToScore, generate,
-  inpaint, medianSqDistance, mmdRbf, modelFromConfig, parseSafetensors, samplingScheduler, setBackend, toy2d, warmupCosine,
+  inpaint, mmdRatio, modelFromConfig, parseSafetensors, samplingScheduler, setBackend, toy2d, warmupCosine,
   webBackend, withParams, type AsyncModelFn, type DiffusionModel, type Scheduler,
 } from './lib.ts';
 import * as ort from 'onnxruntime-web';
@@ -371,9 +371,9 @@ const handlers: { [K in Op]: Handler<K> } = {
     const tr = needTrainer();
     const model = tr.denoiser();
     const data = toy2d(tr.dataName).sample(n, new Philox(4));
-    const h = medianSqDistance(data, data);
-    // The floor: MMD² between two independent samples of the data itself, same n and bandwidth.
-    const floor = mmdRbf(toy2d(tr.dataName).sample(n, new Philox(40)), data, h);
+    // The floor: the same statistic for fresh data sets of the same size (what a perfect model scores).
+    const fresh = [toy2d(tr.dataName).sample(n, new Philox(40)), toy2d(tr.dataName).sample(n, new Philox(41))];
+    const floor = mmdRatio(fresh[0], data, fresh).floor;
     progress({ data: wire(data), floor, names });
     const cells: CompareCell[] = [];
     for (const name of names) {
@@ -382,7 +382,7 @@ const handlers: { [K in Op]: Handler<K> } = {
       if (!fit) cell = { name, steps: 0, nfe: 0, x: { shape: [0, 2], data: new Float32Array(0) }, error: `no step count fits NFE ${budget}` };
       else {
         const { x, nfe } = await sampleTrajectory(model, tr.scheduler(name), [n, 2], fit.steps, 0);
-        cell = { name, steps: fit.steps, nfe, x: wire(x), mmd: mmdRbf(x, data, h) };
+        cell = { name, steps: fit.steps, nfe, x: wire(x), mmd: mmdRatio(x, data, fresh).mmd2 };
       }
       cells.push(cell);
       progress({ cell });
