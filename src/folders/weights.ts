@@ -38,22 +38,25 @@ export interface WeightsLocation {
   variant: string | null;
 }
 
-const VARIANT = /^diffusion_pytorch_model\.([A-Za-z0-9_-]+)\.safetensors(\.index\.json)?$/;
+// diffusers' variant names: diffusion_pytorch_model.<v>.safetensors, its shards diffusion_pytorch_model.<v>-0000k-of-0000n.safetensors
+// and their index diffusion_pytorch_model.safetensors.index.<v>.json (diffusers' _add_variant).
+const VARIANT = /^diffusion_pytorch_model\.([A-Za-z0-9_]+)(?:-\d+-of-\d+)?\.safetensors$|^diffusion_pytorch_model\.safetensors\.index\.([A-Za-z0-9_]+)\.json$/;
 const PICKLE = /^diffusion_pytorch_model(\.[A-Za-z0-9_-]+)?\.bin(\.index\.json)?$|^pytorch_model\.bin$/;
 
 /**
  * Find the weights of a model folder: `diffusion_pytorch_model.safetensors`, else its sharded
- * index, else the one variant there is (or `variant`). Throws one line when there are none (and
+ * index, else the one variant there is (or `variant`): `diffusion_pytorch_model.<variant>.safetensors`
+ * or the sharded `diffusion_pytorch_model.safetensors.index.<variant>.json`, as diffusers names them. Throws one line when there are none (and
  * names the `.bin` pickle when that is all there is).
  * @example locateWeights('ddpm-cifar10/unet') // { kind: 'single', file: '.../diffusion_pytorch_model.safetensors', variant: null }
  */
 export function locateWeights(dir: string, variant?: string): WeightsLocation {
   const names = fs.readdirSync(dir);
-  const want = variant ? [`diffusion_pytorch_model.${variant}.safetensors`, `diffusion_pytorch_model.${variant}.safetensors.index.json`] : [WEIGHTS_NAME, WEIGHTS_INDEX_NAME];
+  const want = variant ? [`diffusion_pytorch_model.${variant}.safetensors`, `diffusion_pytorch_model.safetensors.index.${variant}.json`] : [WEIGHTS_NAME, WEIGHTS_INDEX_NAME];
   for (const n of want) {
-    if (names.includes(n)) return { kind: n.endsWith('.index.json') ? 'sharded' : 'single', file: path.join(dir, n), variant: variant ?? null };
+    if (names.includes(n)) return { kind: n.endsWith('.json') ? 'sharded' : 'single', file: path.join(dir, n), variant: variant ?? null };
   }
-  const variants = [...new Set(names.map((n) => VARIANT.exec(n)?.[1]).filter((v): v is string => v !== undefined))];
+  const variants = [...new Set(names.map((n) => { const m = VARIANT.exec(n); return m?.[1] ?? m?.[2]; }).filter((v): v is string => v !== undefined))];
   if (!variant && variants.length === 1) return locateWeights(dir, variants[0]);
   if (!variant && variants.length > 1) {
     throw new Error(`${dir}: no ${WEIGHTS_NAME}, and several variants (${variants.join(', ')}); pick one with --variant`);

@@ -101,5 +101,11 @@ test('bad weights: one line naming the file (unsupported dtype, .bin only, no we
     fs.writeFileSync(path.join(dir, 'diffusion_pytorch_model.ema.safetensors'), serializeSafetensors({ w: NDArray.from([1]) }));
     oneLine(() => locateWeights(dir), /no diffusion_pytorch_model\.safetensors, and several variants \((fp16, ema|ema, fp16)\); pick one with --variant$/);
     assert.equal(locateWeights(dir, 'ema').variant, 'ema');
+    // a sharded variant, named as diffusers names it (index diffusion_pytorch_model.safetensors.index.<v>.json)
+    for (const f of fs.readdirSync(dir)) if (f.endsWith('.safetensors')) fs.rmSync(path.join(dir, f));
+    fs.writeFileSync(path.join(dir, 'diffusion_pytorch_model.bf16-00001-of-00001.safetensors'), serializeSafetensors({ w: NDArray.from([2]) }));
+    fs.writeFileSync(path.join(dir, 'diffusion_pytorch_model.safetensors.index.bf16.json'), JSON.stringify({ weight_map: { w: 'diffusion_pytorch_model.bf16-00001-of-00001.safetensors' } }));
+    assert.deepEqual(locateWeights(dir), { kind: 'sharded', file: path.join(dir, 'diffusion_pytorch_model.safetensors.index.bf16.json'), variant: 'bf16' });
+    assert.deepEqual(Array.from(readWeights(dir).weights.w.data), [2]);
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 });
