@@ -104,18 +104,33 @@ export function readFolderLock(dir: string): LockInfo | null {
   return parseLock(path.join(dir, LOCK_NAME));
 }
 
-/** Create `file` with `info` atomically, failing with EEXIST if it exists. */
+/**
+ * Create `file` holding `info` atomically; false if it exists. A hard link of a complete temporary
+ * file; on file systems without hard links, an exclusive create (O_EXCL) written at once.
+ */
 function linkNew(file: string, info: LockInfo): boolean {
+  const text = `${JSON.stringify(info)}\n`;
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${WRITER_TAG}.${tmpCounter++}.tmp`);
-  fs.writeFileSync(tmp, `${JSON.stringify(info)}\n`, { flag: 'wx' });
   try {
-    fs.linkSync(tmp, file);
-    return true;
+    fs.writeFileSync(tmp, text, { flag: 'wx' });
+    try {
+      fs.linkSync(tmp, file);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV') throw e;
+      try { fs.writeFileSync(file, text, { flag: 'wx' }); return true; } catch (e2) {
+        if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw e2;
+      }
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    fs.rmSync(tmp, { force: true });
+    if (e instanceof FolderLockError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new FolderLockError(`cannot lock ${path.dirname(file)}: ${err.code ?? ''} ${err.message.replace(/^\w+: /, '')}`.replace(/\s+/g, ' '), null);
   }
 }
 
