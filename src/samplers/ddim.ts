@@ -19,23 +19,9 @@ import {
   BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler,
   type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { clipOrThreshold, elementwise2, vpPredOriginal } from './ddpm.ts';
 import { drawNoise, stepTimestep } from './step_utils.ts';
+import { clipOrThreshold, scaledSum, unscaleDiff, vpPredEpsilon, vpPredOriginal } from './vp_math.ts';
 import { f32 } from '../engine/f32.ts';
-
-/**
- * eps from a VP model output (diffusers' DDIM `pred_epsilon`), float32 in diffusers' order.
- * @example vpPredEpsilon(v, x, 0.5, 'v_prediction', x0)
- */
-export function vpPredEpsilon(modelOutput: NDArray, sample: NDArray, alphaProdT: number, predictionType: string, x0: NDArray): NDArray {
-  const sa = f32(Math.sqrt(alphaProdT)), sb = f32(Math.sqrt(f32(1 - alphaProdT)));
-  switch (predictionType) {
-    case 'epsilon': return modelOutput;
-    case 'sample': return elementwise2(sample, x0, (x, p) => f32(f32(x - f32(sa * p)) / sb));
-    case 'v_prediction': return elementwise2(modelOutput, sample, (v, x) => f32(sa * v) + f32(sb * x));
-    default: throw new Error(`prediction_type = ${JSON.stringify(predictionType)} is not supported`);
-  }
-}
 
 /** diffusers' DDIMScheduler (see the file comment). @example DDIMScheduler.fromConfig({ clip_sample: false }).step(eps, t, x, { eta: 0 }) */
 export class DDIMScheduler extends BetaScheduler {
@@ -110,12 +96,14 @@ export class DDIMScheduler extends BetaScheduler {
     const stdDevT = f32(f32(eta) * f32(Math.sqrt(variance)));
     if (opts.useClippedModelOutput) {
       const sa = f32(Math.sqrt(abarT)), sb = f32(Math.sqrt(betaProdT));
-      eps = elementwise2(sample, x0, (x, p) => f32(f32(x - f32(sa * p)) / sb));
+      // eps = (x_t - sqrt(abar_t) x_0) / sqrt(1 - abar_t), from the clipped x_0
+      eps = unscaleDiff(sample, sa, x0, sb);
     }
     // 6. "direction pointing to x_t", 7. x_{t-1} without noise (DDIM eq. 12)
     const dirCoeff = f32(Math.sqrt(f32(f32(1 - abarPrev) - f32(stdDevT * stdDevT))));
     const x0Coeff = f32(Math.sqrt(abarPrev));
-    let prev = elementwise2(x0, eps, (p, e) => f32(x0Coeff * p) + f32(dirCoeff * e));
+    // x_{t-1} = sqrt(abar_prev) x_0 + sqrt(1 - abar_prev - sigma_t^2) eps   (DDIM eq. 12, noise added below)
+    let prev = scaledSum(x0Coeff, x0, dirCoeff, eps);
     if (eta > 0) {
       const noise = drawNoise(modelOutput.shape, opts, this.className);
       prev = prev.add(noise.map((z) => stdDevT * z));

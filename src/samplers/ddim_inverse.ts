@@ -19,9 +19,8 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { clipSample } from '../diffusion/thresholding.ts';
-import { elementwise2, vpPredOriginal } from './ddpm.ts';
-import { vpPredEpsilon } from './ddim.ts';
 import { stepTimestep } from './step_utils.ts';
+import { scaledSum, vpPredEpsilon, vpPredOriginal } from './vp_math.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** diffusers' DDIMInverseScheduler (see the file comment). @example DDIMInverseScheduler.fromConfig({}).setTimesteps(50) */
@@ -94,7 +93,8 @@ export class DDIMInverseScheduler extends BetaScheduler {
     // 5./6. DDIM eq. (12) with sigma = 0, towards the noisier timestep
     const dirCoeff = f32(Math.sqrt(f32(1 - abarPrev)));
     const x0Coeff = f32(Math.sqrt(abarPrev));
-    const prev = elementwise2(x0, eps, (p, e) => f32(x0Coeff * p) + f32(dirCoeff * e));
+    // x_{t'} = sqrt(abar_t') x_0 + sqrt(1 - abar_t') eps   (DDIM eq. 12, sigma = 0)
+    const prev = scaledSum(x0Coeff, x0, dirCoeff, eps);
     return { prevSample: prev, predOriginalSample: x0 };
   }
 

@@ -16,48 +16,15 @@
  */
 import { NDArray } from '../engine/ndarray.ts';
 import { addNoise, getVelocity } from '../diffusion/forward.ts';
-import { clipSample, dynamicThreshold } from '../diffusion/thresholding.ts';
 import { badVarianceType, ddpmVariance, VARIANCE_TYPES } from '../diffusion/variance.ts';
-import { badPredictionType } from '../diffusion/parameterization.ts';
 import { checkNumInferenceSteps, customTimesteps, spacedTimesteps } from '../schedules/timesteps.ts';
 import {
   BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, registerScheduler, timestepsArg,
   type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import { drawNoise, splitChannels, stepTimestep } from './step_utils.ts';
+import { clipOrThreshold, scaledSum, vpPredOriginal } from './vp_math.ts';
 import { f32 } from '../engine/f32.ts';
-
-/**
- * x_0 from a model output for VP schedulers, in diffusers' float32 operation order.
- * epsilon: (x - sqrt(1 - abar) eps) / sqrt(abar); sample: itself; v: sqrt(abar) x - sqrt(1 - abar) v.
- * @example vpPredOriginal(eps, x, 0.5, 'epsilon', 'DDPMScheduler')
- */
-export function vpPredOriginal(modelOutput: NDArray, sample: NDArray, alphaProdT: number, predictionType: string, owner: string, allowed: readonly string[] = ['epsilon', 'sample', 'v_prediction']): NDArray {
-  const betaProdT = f32(1 - alphaProdT);
-  const sa = f32(Math.sqrt(alphaProdT)), sb = f32(Math.sqrt(betaProdT));
-  if (!allowed.includes(predictionType)) throw badPredictionType(predictionType, `${owner}.step`, allowed);
-  switch (predictionType) {
-    case 'epsilon': return elementwise2(sample, modelOutput, (x, e) => f32(f32(x - f32(sb * e)) / sa));
-    case 'sample': return modelOutput;
-    case 'v_prediction': return elementwise2(sample, modelOutput, (x, v) => f32(sa * x) - f32(sb * v));
-    default: throw badPredictionType(predictionType, `${owner}.step`, allowed);
-  }
-}
-
-/** out[i] = f(a[i], b[i]) for equal shapes. */
-export function elementwise2(a: NDArray, b: NDArray, f: (a: number, b: number) => number): NDArray {
-  if (a.size !== b.size) throw new Error(`shape mismatch: [${a.shape.join(', ')}] vs [${b.shape.join(', ')}]`);
-  const out = new NDArray(a.shape);
-  for (let i = 0; i < a.size; i++) out.data[i] = f(a.data[i], b.data[i]);
-  return out;
-}
-
-/** Clip or dynamically threshold x_0 as the config asks (diffusers: thresholding wins over clip_sample). */
-export function clipOrThreshold(x0: NDArray, config: Record<string, any>): NDArray {
-  if (config.thresholding) return dynamicThreshold(x0, config.dynamic_thresholding_ratio, config.sample_max_value);
-  if (config.clip_sample) return clipSample(x0, config.clip_sample_range);
-  return x0;
-}
 
 /** diffusers' DDPMScheduler (see the file comment). @example DDPMScheduler.fromConfig({ variance_type: 'fixed_small' }).setTimesteps(50) */
 export class DDPMScheduler extends BetaScheduler {
@@ -160,7 +127,8 @@ export class DDPMScheduler extends BetaScheduler {
     // 4./5. posterior mean, DDPM eq. (7)
     const x0Coeff = f32(f32(f32(Math.sqrt(abarPrev)) * currentBetaT) / betaProdT);
     const xtCoeff = f32(f32(f32(Math.sqrt(currentAlphaT)) * betaProdTPrev) / betaProdT);
-    let prev = elementwise2(x0, sample, (a, x) => f32(x0Coeff * a) + f32(xtCoeff * x));
+    // mu = sqrt(abar_t') beta_t / (1 - abar_t) x_0 + sqrt(alpha_t) (1 - abar_t') / (1 - abar_t) x_t
+    let prev = scaledSum(x0Coeff, x0, xtCoeff, sample);
 
     // 6. add noise
     if (t > 0 && vt === 'fixed_large_log') {
@@ -197,7 +165,11 @@ export class DDPMScheduler extends BetaScheduler {
 /** noise * g(v): v a scalar or an array of the noise's shape. */
 function scaleNoise(noise: NDArray, v: number | NDArray, g: (v: number) => number): NDArray {
   if (typeof v === 'number') { const k = g(v); return noise.map((z) => k * z); }
-  return elementwise2(v, noise, (vi, z) => g(vi) * z);
+  if (v.size !== noise.size) throw new Error(`shape mismatch: [${v.shape.join(', ')}] vs [${noise.shape.join(', ')}]`);
+  const out = new NDArray(noise.shape), o = out.data, vd = v.data, z = noise.data;
+  // sigma z with sigma = g(variance) per element (learned variances)
+  for (let i = 0; i < o.length; i++) o[i] = g(vd[i]) * z[i];
+  return out;
 }
 
 registerScheduler(DDPMScheduler);

@@ -26,29 +26,14 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler,
-  trainingSigmaMin,
+  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, DPM_SOLVER_TYPES, expIntCoefficients, ExponentialIntegratorScheduler,
+  mapDpmSolverNames, trainingSigmaMin,
 } from './exponential_integrator.ts';
 import { drawNoise, lincomb } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** algorithm_type values of DPMSolverMultistepScheduler. */
 export const DPM_ALGORITHM_TYPES = ['dpmsolver', 'dpmsolver++', 'sde-dpmsolver', 'sde-dpmsolver++'] as const;
-/** solver_type values of the DPM-Solver schedulers (second-order variant). */
-export const DPM_SOLVER_TYPES = ['midpoint', 'heun'] as const;
-
-/**
- * Map the solver names of sibling schedulers to this family's (diffusers' register_to_config in __init__):
- * algorithm_type 'deis' -> 'dpmsolver++'; solver_type 'logrho' | 'bh1' | 'bh2' -> 'midpoint'. Lets a DEIS or
- * UniPC config load unchanged.
- */
-export function mapDpmSolverNames(config: SchedulerConfig): SchedulerConfig {
-  const out = { ...config };
-  if (out.algorithm_type === 'deis') out.algorithm_type = 'dpmsolver++';
-  if (out.solver_type === 'logrho' || out.solver_type === 'bh1' || out.solver_type === 'bh2') out.solver_type = 'midpoint';
-  return out;
-}
-
 /** Extra step options: `varianceNoise` replaces the generator draw of SDE variants. */
 export type DPMSolverStepOptions = StepOptions;
 

@@ -25,11 +25,10 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, expIntCoefficients, ExponentialIntegratorScheduler,
-  trainingSigmaMin,
+  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, DPM_SOLVER_TYPES, expIntCoefficients, ExponentialIntegratorScheduler,
+  mapDpmSolverNames, trainingSigmaMin,
 } from './exponential_integrator.ts';
 import { drawNoise, lincomb } from './step_utils.ts';
-import { DPM_SOLVER_TYPES, mapDpmSolverNames } from './dpmsolver_multistep.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** algorithm_type values of DPMSolverSinglestepScheduler (no 'sde-dpmsolver' here, as in diffusers). */

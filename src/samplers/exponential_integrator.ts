@@ -32,6 +32,21 @@ import {
 import { lincomb } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 
+/** solver_type values of the DPM-Solver schedulers (second-order variant). */
+export const DPM_SOLVER_TYPES = ['midpoint', 'heun'] as const;
+
+/**
+ * Map the solver names of sibling schedulers to this family's (diffusers' register_to_config in __init__):
+ * algorithm_type 'deis' -> 'dpmsolver++'; solver_type 'logrho' | 'bh1' | 'bh2' -> 'midpoint'. Lets a DEIS or
+ * UniPC config load unchanged.
+ */
+export function mapDpmSolverNames(config: SchedulerConfig): SchedulerConfig {
+  const out = { ...config };
+  if (out.algorithm_type === 'deis') out.algorithm_type = 'dpmsolver++';
+  if (out.solver_type === 'logrho' || out.solver_type === 'bh1' || out.solver_type === 'bh2') out.solver_type = 'midpoint';
+  return out;
+}
+
 /** alpha_t, sigma_t and lambda_t of the VP process at noise level s = sigma_t / alpha_t. */
 export interface VpPoint {
   alpha: number;

@@ -9,8 +9,9 @@
  */
 export * from './scheduler.ts';
 export { drawNoise, splitChannels } from './step_utils.ts';
-export { DDPMScheduler, vpPredOriginal, clipOrThreshold } from './ddpm.ts';
-export { DDIMScheduler, vpPredEpsilon } from './ddim.ts';
+export { DDPMScheduler } from './ddpm.ts';
+export { vpPredOriginal, vpPredEpsilon, clipOrThreshold } from './vp_math.ts';
+export { DDIMScheduler } from './ddim.ts';
 export { DDIMInverseScheduler } from './ddim_inverse.ts';
 export { RePaintScheduler, repaintTimesteps } from './repaint.ts';
 export type { RePaintStepOptions, RePaintTimestepsOptions } from './repaint.ts';
@@ -21,7 +22,8 @@ export { EulerDiscreteScheduler } from './euler.ts';
 export { EulerAncestralDiscreteScheduler } from './euler_ancestral.ts';
 export { HeunDiscreteScheduler } from './heun.ts';
 export { KDPM2DiscreteScheduler } from './kdpm2.ts';
-export { LMSDiscreteScheduler, gaussKronrod21, lmsCoefficient } from './lms.ts';
+export { LMSDiscreteScheduler } from './lms.ts';
+export { gaussKronrod21, lmsCoefficient } from './lms_coefficient.ts';
 export * from './k_sampling.ts';
 export * from './k_dpmpp.ts';
 export { DPMSolverMultistepScheduler } from './dpmsolver_multistep.ts';

@@ -16,7 +16,7 @@
 import type { NDArray } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
 import { ancestralStep, callDenoiser, checkNonNegative, sigmaArray, type Denoiser, type KSamplerOptions } from './k_common.ts';
-import { lmsCoefficient } from './lms.ts';
+import { lmsCoefficient } from './lms_coefficient.ts';
 
 export type { Denoiser, KSamplerOptions };
 

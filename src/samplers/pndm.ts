@@ -15,7 +15,7 @@
  *   s.setTimesteps(50);
  *   for (const t of s.timesteps) x = s.step(model(x, t), t, x).prevSample;
  */
-import type { NDArray } from '../engine/ndarray.ts';
+import { NDArray } from '../engine/ndarray.ts';
 import { addNoise } from '../diffusion/forward.ts';
 import { badPredictionType } from '../diffusion/parameterization.ts';
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
@@ -23,7 +23,7 @@ import {
   BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { elementwise2 } from './ddpm.ts';
+import { scaledSum } from './vp_math.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** diffusers' PNDMScheduler (see the file comment). @example PNDMScheduler.fromConfig({ skip_prk_steps: true }).setTimesteps(50) */
@@ -163,18 +163,29 @@ export class PNDMScheduler extends BetaScheduler {
     if (n === 1 && this.counter === 0) {
       this.curSample = sample;
     } else if (n === 1 && this.counter === 1) {
-      modelOutput = elementwise2(modelOutput, e[n - 1], (a, b) => f32(a + b) / 2);
+      const out = new NDArray(modelOutput.shape), o = out.data, a = modelOutput.data, b = e[0].data;
+      // eps' = (e_t + e_0) / 2   (the second-order start of skip_prk_steps)
+      for (let i = 0; i < o.length; i++) o[i] = f32(a[i] + b[i]) / 2;
+      modelOutput = out;
       sample = this.curSample!;
       this.curSample = null;
     } else if (n === 2) {
-      modelOutput = elementwise2(e[1], e[0], (a, b) => f32(f32(3 * a) - b) / 2);
+      const out = new NDArray(e[1].shape), o = out.data, a = e[1].data, b = e[0].data;
+      // eps' = (3 e_0 - e_1) / 2   (Adams-Bashforth 2)
+      for (let i = 0; i < o.length; i++) o[i] = f32(f32(3 * a[i]) - b[i]) / 2;
+      modelOutput = out;
     } else if (n === 3) {
-      const a = e[2].data, b = e[1].data, c = e[0].data;
-      modelOutput = e[2].map((_, i) => f32(f32(f32(23 * a[i]) - f32(16 * b[i])) + f32(5 * c[i])) / 12);
+      const out = new NDArray(e[2].shape), o = out.data, a = e[2].data, b = e[1].data, c = e[0].data;
+      // eps' = (23 e_0 - 16 e_1 + 5 e_2) / 12   (Adams-Bashforth 3)
+      for (let i = 0; i < o.length; i++) o[i] = f32(f32(f32(23 * a[i]) - f32(16 * b[i])) + f32(5 * c[i])) / 12;
+      modelOutput = out;
     } else {
+      const out = new NDArray(e[n - 1].shape), o = out.data;
       const a = e[n - 1].data, b = e[n - 2].data, c = e[n - 3].data, d = e[n - 4].data;
       const k = f32(1 / 24);
-      modelOutput = e[n - 1].map((_, i) => k * f32(f32(f32(f32(55 * a[i]) - f32(59 * b[i])) + f32(37 * c[i])) - f32(9 * d[i])));
+      // eps' = (55 e_0 - 59 e_1 + 37 e_2 - 9 e_3) / 24   (PNDM eq. 12, Adams-Bashforth 4)
+      for (let i = 0; i < o.length; i++) o[i] = k * f32(f32(f32(f32(55 * a[i]) - f32(59 * b[i])) + f32(37 * c[i])) - f32(9 * d[i]));
+      modelOutput = out;
     }
     const prev = this.getPrevSample(sample, t, prevTimestep, modelOutput);
     this.counter += 1;
@@ -189,7 +200,8 @@ export class PNDMScheduler extends BetaScheduler {
     const betaProdTPrev = f32(1 - abarPrev);
     if (this.config.prediction_type === 'v_prediction') {
       const sa = f32(Math.sqrt(abarT)), sb = f32(Math.sqrt(betaProdT));
-      modelOutput = elementwise2(modelOutput, sample, (v, x) => f32(sa * v) + f32(sb * x));
+      // eps = sqrt(abar_t) v + sqrt(1 - abar_t) x_t
+      modelOutput = scaledSum(sa, modelOutput, sb, sample);
     } else if (this.config.prediction_type !== 'epsilon') {
       throw badPredictionType(this.config.prediction_type, `${this.className}.step`, ['epsilon', 'v_prediction']);
     }
@@ -197,7 +209,10 @@ export class PNDMScheduler extends BetaScheduler {
     const sampleCoeff = f32(Math.sqrt(f32(abarPrev / abarT)));
     const denom = f32(f32(abarT * f32(Math.sqrt(betaProdTPrev))) + f32(Math.sqrt(f32(f32(abarT * betaProdT) * abarPrev))));
     const diff = f32(abarPrev - abarT);
-    return elementwise2(sample, modelOutput, (x, e) => f32(sampleCoeff * x) - f32(f32(diff * e) / denom));
+    if (sample.size !== modelOutput.size) throw new Error(`${this.className}.step: model output shape [${modelOutput.shape.join(', ')}] differs from sample shape [${sample.shape.join(', ')}]`);
+    const out = new NDArray(sample.shape), o = out.data, x = sample.data, eps = modelOutput.data;
+    for (let i = 0; i < o.length; i++) o[i] = f32(sampleCoeff * x[i]) - f32(f32(diff * eps[i]) / denom);
+    return out;
   }
 
   /** Forward process q(x_t | x_0) (DDPM eq. 4). @example s.addNoise(x0, noise, 500) */
