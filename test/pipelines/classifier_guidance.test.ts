@@ -51,10 +51,14 @@ test('classifier guidance (scale 1) with the exact classifier samples the chosen
   }
 });
 
-test('ClassifierGradient: grad_x log p(y | x_t, t) equals central finite differences of log probs', async () => {
-  const net = new NoisyClassifier(validateNoisyClassifierConfig({ sample_shape: [3], num_classes: 4, channels: [16, 16], time_embedding_dim: 8 }));
+for (const [kind, cfg] of [
+  ['vectors (MLP)', { sample_shape: [3], num_classes: 4, channels: [16, 16], time_embedding_dim: 8 }],
+  ['images (conv + dense head)', { sample_shape: [1, 6, 6], num_classes: 4, channels: [4, 4], time_embedding_dim: 8, head_dim: 8 }],
+] as const) test(`ClassifierGradient, ${kind}: grad_x log p(y | x_t, t) equals central finite differences of log probs`, async () => {
+  const net = new NoisyClassifier(validateNoisyClassifierConfig(cfg));
   const clf = new ClassifierGradient(net, net.initParams(new Philox(5)));
-  const x = new Philox(6).normal([2, 3]), t = Float32Array.from([10, 700]), y = [1, 3];
+  const D = cfg.sample_shape.reduce((a: number, b: number) => a * b, 1);
+  const x = new Philox(6).normal([2, ...cfg.sample_shape]), t = Float32Array.from([10, 700]), y = [1, 3];
   const { grad, logProb } = await clf.gradLogProb(x, t, y);
   const p0 = await clf.probs(x, t);
   for (let b = 0; b < 2; b++) assert.ok(Math.abs(logProb.data[b] - Math.log(p0.data[b * 4 + y[b]])) < 1e-5);
@@ -63,7 +67,7 @@ test('ClassifierGradient: grad_x log p(y | x_t, t) equals central finite differe
     const plus = x.clone(), minus = x.clone();
     plus.data[i] += h; minus.data[i] -= h;
     const pp = await clf.probs(plus, t), pm = await clf.probs(minus, t);
-    const b = Math.floor(i / 3);
+    const b = Math.floor(i / D);
     const fd = (Math.log(pp.data[b * 4 + y[b]]) - Math.log(pm.data[b * 4 + y[b]])) / (2 * h);
     assert.ok(Math.abs(grad.data[i] - fd) < 2e-3 + 2e-2 * Math.abs(fd), `d/dx[${i}]: autodiff ${grad.data[i]} vs finite difference ${fd}`);
   }
