@@ -46,7 +46,8 @@ export function exportImageFolder(images: NDArray, dir: string, o: ExportImageFo
     throw new Error(`exportImageFolder: images must be [N, 1 or 3, H, W], got [${images.shape.join(', ')}]`);
   }
   const [n, c, h, w] = images.shape;
-  if (o.labels && o.labels.length !== n) throw new Error(`exportImageFolder: ${o.labels.length} labels for ${n} images`);
+  if (o.labels && o.labels.length !== n)
+    throw new Error(`exportImageFolder: ${o.labels.length} labels for ${n} images`);
   if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0 && !o.overwrite) {
     throw new Error(`exportImageFolder: ${dir} is not empty (choose an empty or new folder, or pass overwrite)`);
   }
@@ -61,7 +62,8 @@ export function exportImageFolder(images: NDArray, dir: string, o: ExportImageFo
     if (o.labels) {
       const k = o.labels[i];
       const name = o.classNames?.[k] ?? String(k);
-      if (!/^[^/\\]+$/.test(name) || name === '.' || name === '..') throw new Error(`exportImageFolder: class name ${JSON.stringify(name)} cannot be a folder name`);
+      if (!/^[^/\\]+$/.test(name) || name === '.' || name === '..')
+        throw new Error(`exportImageFolder: class name ${JSON.stringify(name)} cannot be a folder name`);
       fs.mkdirSync(path.join(dir, name), { recursive: true });
       counts[name] = (counts[name] ?? 0) + 1;
       rel = `${name}/${rel}`;
@@ -97,8 +99,19 @@ export function exportDataSet(spec: string, dir: string, o: ExportDataSetOptions
   }
   if (fs.existsSync(spec) && fs.statSync(spec).isDirectory()) {
     const sub = fs.readdirSync(spec, { withFileTypes: true }).some((e) => e.isDirectory() && !e.name.startsWith('.'));
-    const d = loadImageFolder(spec, { size: o.size ?? 28, mode: o.channels === 1 ? 'L' : 'RGB', maxImages: o.limit, classesFromSubdirs: sub });
-    return exportImageFolder(d.images, dir, { labels: withLabels && d.labels ? d.labels : undefined, classNames: d.classNames, overwrite: o.overwrite });
+    const d = loadImageFolder(spec, {
+      size: o.size ?? 28,
+      mode: o.channels === 1 ? 'L' : 'RGB',
+      maxImages: o.limit,
+      classesFromSubdirs: sub,
+    });
+    return exportImageFolder(d.images, dir, {
+      labels: withLabels && d.labels ? d.labels : undefined,
+      classNames: d.classNames,
+      overwrite: o.overwrite,
+    });
   }
-  throw new Error(`export data: ${JSON.stringify(spec)} is not an image data set (allowed: mnist, or a folder of PNG/JPEG images)`);
+  throw new Error(
+    `export data: ${JSON.stringify(spec)} is not an image data set (allowed: mnist, or a folder of PNG/JPEG images)`,
+  );
 }

@@ -35,21 +35,52 @@ import { Module } from '../nn/module.ts';
 import { TimestepEmbedding } from '../nn/timestep_embedding.ts';
 import { Timesteps } from '../nn/timesteps.ts';
 import {
-  AttnDownBlock2D, AttnSkipDownBlock2D, AttnSkipUpBlock2D, AttnUpBlock2D, DownBlock2D, ResnetDownsampleBlock2D, ResnetUpsampleBlock2D,
-  SkipDownBlock2D, SkipUpBlock2D, UNetMidBlock2D, UpBlock2D, type AnyDownBlock, type AnyUpBlock, type BlockCommon, type DownBlockOptions, type UpBlockOptions,
+  AttnDownBlock2D,
+  AttnSkipDownBlock2D,
+  AttnSkipUpBlock2D,
+  AttnUpBlock2D,
+  DownBlock2D,
+  ResnetDownsampleBlock2D,
+  ResnetUpsampleBlock2D,
+  SkipDownBlock2D,
+  SkipUpBlock2D,
+  UNetMidBlock2D,
+  UpBlock2D,
+  type AnyDownBlock,
+  type AnyUpBlock,
+  type BlockCommon,
+  type DownBlockOptions,
+  type UpBlockOptions,
 } from './unet2d_blocks.ts';
 import { validateUNet2DConfig, type DownBlockType, type UNet2DConfig, type UpBlockType } from './unet2d_config.ts';
 
 export {
-  UNET2D_KEYS, UNET2D_CONFIG_SCHEMA, UNET2D_CONFIG_SHAPE, validateUNet2DConfig, isSkipBlock, DOWN_BLOCK_TYPES, UP_BLOCK_TYPES, ACT_FNS,
-  type DownBlockType, type UpBlockType, type UNet2DConfig,
+  UNET2D_KEYS,
+  UNET2D_CONFIG_SCHEMA,
+  UNET2D_CONFIG_SHAPE,
+  validateUNet2DConfig,
+  isSkipBlock,
+  DOWN_BLOCK_TYPES,
+  UP_BLOCK_TYPES,
+  ACT_FNS,
+  type DownBlockType,
+  type UpBlockType,
+  type UNet2DConfig,
 } from './unet2d_config.ts';
 
 const DOWN: Record<DownBlockType, new (o: DownBlockOptions, c: BlockCommon) => AnyDownBlock> = {
-  DownBlock2D, ResnetDownsampleBlock2D, AttnDownBlock2D, SkipDownBlock2D, AttnSkipDownBlock2D,
+  DownBlock2D,
+  ResnetDownsampleBlock2D,
+  AttnDownBlock2D,
+  SkipDownBlock2D,
+  AttnSkipDownBlock2D,
 };
 const UP: Record<UpBlockType, new (o: UpBlockOptions, c: BlockCommon) => AnyUpBlock> = {
-  UpBlock2D, ResnetUpsampleBlock2D, AttnUpBlock2D, SkipUpBlock2D, AttnSkipUpBlock2D,
+  UpBlock2D,
+  ResnetUpsampleBlock2D,
+  AttnUpBlock2D,
+  SkipUpBlock2D,
+  AttnSkipUpBlock2D,
 };
 
 /** The U-Net; see the file comment. Build with `UNet2DModel.fromConfig(json)`. */
@@ -74,8 +105,13 @@ export class UNet2DModel extends Module {
     const n = boc.length;
     this.timeEmbedDim = c.time_embedding_dim ?? boc[0] * 4;
     const common: BlockCommon = {
-      tembChannels: this.timeEmbedDim, eps: c.norm_eps, actFn: c.act_fn, groups: c.norm_num_groups,
-      timeEmbeddingNorm: c.resnet_time_scale_shift, attentionHeadDim: c.attention_head_dim, dropout: c.dropout,
+      tembChannels: this.timeEmbedDim,
+      eps: c.norm_eps,
+      actFn: c.act_fn,
+      groups: c.norm_num_groups,
+      timeEmbeddingNorm: c.resnet_time_scale_shift,
+      attentionHeadDim: c.attention_head_dim,
+      dropout: c.dropout,
     };
 
     this.convIn = this.child('conv_in', new Conv2d(c.in_channels, boc[0], 3, { padding: 1 }));
@@ -89,10 +125,14 @@ export class UNet2DModel extends Module {
       this.timeProj = new Timesteps(boc[0], { flipSinToCos: c.flip_sin_to_cos, downscaleFreqShift: c.freq_shift });
     }
     this.timeEmbedding = this.child('time_embedding', new TimestepEmbedding(timeInputDim, this.timeEmbedDim));
-    this.classEmbedding = c.class_embed_type === 'timestep' ? this.child('class_embedding', new TimestepEmbedding(timeInputDim, this.timeEmbedDim))
-      : c.class_embed_type === 'identity' ? 'identity'
-      : c.num_class_embeds !== null ? this.child('class_embedding', new Embedding(c.num_class_embeds, this.timeEmbedDim))
-      : null;
+    this.classEmbedding =
+      c.class_embed_type === 'timestep'
+        ? this.child('class_embedding', new TimestepEmbedding(timeInputDim, this.timeEmbedDim))
+        : c.class_embed_type === 'identity'
+          ? 'identity'
+          : c.num_class_embeds !== null
+            ? this.child('class_embedding', new Embedding(c.num_class_embeds, this.timeEmbedDim))
+            : null;
 
     const down: AnyDownBlock[] = [];
     let outCh = boc[0];
@@ -100,16 +140,34 @@ export class UNet2DModel extends Module {
       const inCh = outCh;
       outCh = boc[i];
       const last = i === n - 1;
-      down.push(new DOWN[type]({
-        inChannels: inCh, outChannels: outCh, numLayers: c.layers_per_block, addDownsample: !last, downsamplePadding: c.downsample_padding,
-        downsampleType: c.downsample_type,
-      }, common));
+      down.push(
+        new DOWN[type](
+          {
+            inChannels: inCh,
+            outChannels: outCh,
+            numLayers: c.layers_per_block,
+            addDownsample: !last,
+            downsamplePadding: c.downsample_padding,
+            downsampleType: c.downsample_type,
+          },
+          common,
+        ),
+      );
     });
     this.downBlocks = this.children('down_blocks', down);
 
-    const mid = c.mid_block_type === null ? null : new UNetMidBlock2D({
-      channels: boc[n - 1], outputScaleFactor: c.mid_block_scale_factor, addAttention: c.add_attention, attnGroups: c.attn_norm_num_groups,
-    }, common);
+    const mid =
+      c.mid_block_type === null
+        ? null
+        : new UNetMidBlock2D(
+            {
+              channels: boc[n - 1],
+              outputScaleFactor: c.mid_block_scale_factor,
+              addAttention: c.add_attention,
+              attnGroups: c.attn_norm_num_groups,
+            },
+            common,
+          );
 
     const rev = [...boc].reverse();
     const up: AnyUpBlock[] = [];
@@ -117,10 +175,19 @@ export class UNet2DModel extends Module {
     c.up_block_types.forEach((type, i) => {
       const prev = outCh;
       outCh = rev[i];
-      up.push(new UP[type]({
-        inChannels: rev[Math.min(i + 1, n - 1)], prevOutputChannel: prev, outChannels: outCh, numLayers: c.layers_per_block + 1,
-        addUpsample: i !== n - 1, upsampleType: c.upsample_type,
-      }, common));
+      up.push(
+        new UP[type](
+          {
+            inChannels: rev[Math.min(i + 1, n - 1)],
+            prevOutputChannel: prev,
+            outChannels: outCh,
+            numLayers: c.layers_per_block + 1,
+            addUpsample: i !== n - 1,
+            upsampleType: c.upsample_type,
+          },
+          common,
+        ),
+      );
     });
     // diffusers registers up_blocks before mid_block (state-dict order)
     this.upBlocks = this.children('up_blocks', up);
@@ -155,15 +222,21 @@ export class UNet2DModel extends Module {
     const c = this.config;
     const levels = c.block_out_channels.length;
     if (sample.rank !== 4 || sample.shape[1] !== c.in_channels) {
-      throw new Error(`UNet2DModel.forward: sample must be [batch, ${c.in_channels}, height, width], got [${sample.shape.join(', ')}]`);
+      throw new Error(
+        `UNet2DModel.forward: sample must be [batch, ${c.in_channels}, height, width], got [${sample.shape.join(', ')}]`,
+      );
     }
     const [, , H, W] = sample.shape;
     const f = 2 ** (levels - 1);
     if (typeof H !== 'number' || typeof W !== 'number' || H % f !== 0 || W % f !== 0) {
-      throw new Error(`UNet2DModel.forward: height and width must be static and divisible by 2^(levels - 1) = ${f}, got ${String(H)} x ${String(W)}`);
+      throw new Error(
+        `UNet2DModel.forward: height and width must be static and divisible by 2^(levels - 1) = ${f}, got ${String(H)} x ${String(W)}`,
+      );
     }
     if (timestep.rank !== 1 || timestep.shape[0] !== sample.shape[0]) {
-      throw new Error(`UNet2DModel.forward: timestep must be [${String(sample.shape[0])}] (one per sample), got [${timestep.shape.join(', ')}]`);
+      throw new Error(
+        `UNet2DModel.forward: timestep must be [${String(sample.shape[0])}] (one per sample), got [${timestep.shape.join(', ')}]`,
+      );
     }
     // 0. center input (2 x - 1)
     let x = c.center_input_sample ? sub(mul(sample, 2), 1) : sample;
@@ -171,17 +244,27 @@ export class UNet2DModel extends Module {
     let emb = this.timeEmbedding.forward(this.timeProj.forward(timestep));
     const ce = this.classEmbedding;
     if (ce) {
-      if (!classLabels) throw new Error(`UNet2DModel.forward: class labels are required (${c.class_embed_type === null ? 'num_class_embeds is set' : `class_embed_type is "${c.class_embed_type}"`}); pass classLabels`);
+      if (!classLabels)
+        throw new Error(
+          `UNet2DModel.forward: class labels are required (${c.class_embed_type === null ? 'num_class_embeds is set' : `class_embed_type is "${c.class_embed_type}"`}); pass classLabels`,
+        );
       const want = ce === 'identity' ? [sample.shape[0], this.timeEmbedDim] : [sample.shape[0]];
       if (classLabels.rank !== want.length || classLabels.shape.some((d, i) => d !== want[i])) {
-        throw new Error(`UNet2DModel.forward: classLabels must be [${want.map(String).join(', ')}], got [${classLabels.shape.join(', ')}]`);
+        throw new Error(
+          `UNet2DModel.forward: classLabels must be [${want.map(String).join(', ')}], got [${classLabels.shape.join(', ')}]`,
+        );
       }
-      const ye = ce === 'identity' ? classLabels
-        : ce instanceof TimestepEmbedding ? ce.forward(this.timeProj.forward(classLabels))
-        : ce.forward(classLabels);
+      const ye =
+        ce === 'identity'
+          ? classLabels
+          : ce instanceof TimestepEmbedding
+            ? ce.forward(this.timeProj.forward(classLabels))
+            : ce.forward(classLabels);
       emb = add(emb, ye);
     } else if (classLabels) {
-      throw new Error('UNet2DModel.forward: class labels were given but the model has no class embedding (set num_class_embeds in the config)');
+      throw new Error(
+        'UNet2DModel.forward: class labels were given but the model has no class embedding (set num_class_embeds in the config)',
+      );
     }
     // 2. pre-process, 3. down (skip blocks also carry the input image pyramid)
     let skipSample: Value | null = x;

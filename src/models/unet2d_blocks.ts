@@ -55,13 +55,32 @@ function groupsOf(c: BlockCommon, where: string): number {
   return c.groups;
 }
 
-interface ResnetExtra { groups?: number; groupsOut?: number; outputScaleFactor?: number; up?: boolean; down?: boolean; kernel?: 'fir' | null; useInShortcut?: boolean }
+interface ResnetExtra {
+  groups?: number;
+  groupsOut?: number;
+  outputScaleFactor?: number;
+  up?: boolean;
+  down?: boolean;
+  kernel?: 'fir' | null;
+  useInShortcut?: boolean;
+}
 
 function resnet(c: BlockCommon, inChannels: number, outChannels: number, x: ResnetExtra = {}): ResnetBlock2D {
   return new ResnetBlock2D({
-    inChannels, outChannels, tembChannels: c.tembChannels, eps: c.eps, groups: x.groups ?? groupsOf(c, 'ResnetBlock2D'), groupsOut: x.groupsOut,
-    dropout: c.dropout ?? 0, timeEmbeddingNorm: c.timeEmbeddingNorm, nonLinearity: c.actFn, outputScaleFactor: x.outputScaleFactor ?? 1,
-    up: x.up, down: x.down, kernel: x.kernel, useInShortcut: x.useInShortcut,
+    inChannels,
+    outChannels,
+    tembChannels: c.tembChannels,
+    eps: c.eps,
+    groups: x.groups ?? groupsOf(c, 'ResnetBlock2D'),
+    groupsOut: x.groupsOut,
+    dropout: c.dropout ?? 0,
+    timeEmbeddingNorm: c.timeEmbeddingNorm,
+    nonLinearity: c.actFn,
+    outputScaleFactor: x.outputScaleFactor ?? 1,
+    up: x.up,
+    down: x.down,
+    kernel: x.kernel,
+    useInShortcut: x.useInShortcut,
   });
 }
 
@@ -69,9 +88,18 @@ function resnet(c: BlockCommon, inChannels: number, outChannels: number, x: Resn
 function attention(c: BlockCommon, channels: number, groups: number | null, rescaleOutputFactor = 1): Attention {
   const dimHead = c.attentionHeadDim ?? channels;
   const heads = Math.floor(channels / dimHead);
-  if (heads < 1) throw new Error(`attention over ${channels} channels: attention_head_dim ${dimHead} is larger than the channel count`);
+  if (heads < 1)
+    throw new Error(
+      `attention over ${channels} channels: attention_head_dim ${dimHead} is larger than the channel count`,
+    );
   return new Attention(channels, {
-    heads, dimHead, rescaleOutputFactor, eps: c.eps, normNumGroups: groups, residualConnection: true, bias: true,
+    heads,
+    dimHead,
+    rescaleOutputFactor,
+    eps: c.eps,
+    normNumGroups: groups,
+    residualConnection: true,
+    bias: true,
   });
 }
 
@@ -86,7 +114,11 @@ export interface DownBlockOptions {
 }
 
 /** Output of a down block: the hidden state, the skip tensors it contributes (in order), and the image pyramid level (skip blocks). */
-export interface DownBlockOutput { hidden: Value; skips: Value[]; skipSample: Value | null }
+export interface DownBlockOutput {
+  hidden: Value;
+  skips: Value[];
+  skipSample: Value | null;
+}
 
 /** Resnets then an optional strided-conv downsampler (diffusers `DownBlock2D`). */
 export class DownBlock2D extends Module {
@@ -95,9 +127,14 @@ export class DownBlock2D extends Module {
 
   constructor(o: DownBlockOptions, c: BlockCommon) {
     super();
-    this.resnets = this.children('resnets', Array.from({ length: o.numLayers }, (_, i) => resnet(c, i === 0 ? o.inChannels : o.outChannels, o.outChannels)));
+    this.resnets = this.children(
+      'resnets',
+      Array.from({ length: o.numLayers }, (_, i) => resnet(c, i === 0 ? o.inChannels : o.outChannels, o.outChannels)),
+    );
     this.downsamplers = o.addDownsample
-      ? this.children('downsamplers', [new Downsample2D(o.outChannels, { useConv: true, padding: o.downsamplePadding })])
+      ? this.children('downsamplers', [
+          new Downsample2D(o.outChannels, { useConv: true, padding: o.downsamplePadding }),
+        ])
       : null;
   }
 
@@ -123,8 +160,13 @@ export class ResnetDownsampleBlock2D extends Module {
 
   constructor(o: DownBlockOptions, c: BlockCommon) {
     super();
-    this.resnets = this.children('resnets', Array.from({ length: o.numLayers }, (_, i) => resnet(c, i === 0 ? o.inChannels : o.outChannels, o.outChannels)));
-    this.downsamplers = o.addDownsample ? this.children('downsamplers', [resnet(c, o.outChannels, o.outChannels, { down: true })]) : null;
+    this.resnets = this.children(
+      'resnets',
+      Array.from({ length: o.numLayers }, (_, i) => resnet(c, i === 0 ? o.inChannels : o.outChannels, o.outChannels)),
+    );
+    this.downsamplers = o.addDownsample
+      ? this.children('downsamplers', [resnet(c, o.outChannels, o.outChannels, { down: true })])
+      : null;
   }
 
   forward(x: Value, temb: Value, skipSample: Value | null = null): DownBlockOutput {
@@ -151,13 +193,22 @@ export class AttnDownBlock2D extends Module {
   constructor(o: DownBlockOptions, c: BlockCommon) {
     super();
     const g = groupsOf(c, 'AttnDownBlock2D');
-    const resnets = Array.from({ length: o.numLayers }, (_, i) => resnet(c, i === 0 ? o.inChannels : o.outChannels, o.outChannels));
+    const resnets = Array.from({ length: o.numLayers }, (_, i) =>
+      resnet(c, i === 0 ? o.inChannels : o.outChannels, o.outChannels),
+    );
     // diffusers registers `attentions` before `resnets` (state-dict order)
-    this.attentions = this.children('attentions', Array.from({ length: o.numLayers }, () => attention(c, o.outChannels, g)));
+    this.attentions = this.children(
+      'attentions',
+      Array.from({ length: o.numLayers }, () => attention(c, o.outChannels, g)),
+    );
     this.resnets = this.children('resnets', resnets);
-    this.downsamplers = !o.addDownsample ? null
-      : o.downsampleType === 'resnet' ? this.children('downsamplers', [resnet(c, o.outChannels, o.outChannels, { down: true })])
-      : this.children('downsamplers', [new Downsample2D(o.outChannels, { useConv: true, padding: o.downsamplePadding })]);
+    this.downsamplers = !o.addDownsample
+      ? null
+      : o.downsampleType === 'resnet'
+        ? this.children('downsamplers', [resnet(c, o.outChannels, o.outChannels, { down: true })])
+        : this.children('downsamplers', [
+            new Downsample2D(o.outChannels, { useConv: true, padding: o.downsamplePadding }),
+          ]);
   }
 
   forward(x: Value, temb: Value, skipSample: Value | null = null): DownBlockOutput {
@@ -186,15 +237,32 @@ export class SkipDownBlock2D extends Module {
 
   constructor(o: DownBlockOptions, c: BlockCommon, withAttention = false) {
     super();
-    this.attentions = this.children('attentions', withAttention ? Array.from({ length: o.numLayers }, () => attention(c, o.outChannels, 32, SQRT2)) : []);
-    this.resnets = this.children('resnets', Array.from({ length: o.numLayers }, (_, i) => {
-      const inCh = i === 0 ? o.inChannels : o.outChannels;
-      return resnet(c, inCh, o.outChannels, { groups: autoGroups(inCh), groupsOut: autoGroups(o.outChannels), outputScaleFactor: SQRT2 });
-    }));
+    this.attentions = this.children(
+      'attentions',
+      withAttention ? Array.from({ length: o.numLayers }, () => attention(c, o.outChannels, 32, SQRT2)) : [],
+    );
+    this.resnets = this.children(
+      'resnets',
+      Array.from({ length: o.numLayers }, (_, i) => {
+        const inCh = i === 0 ? o.inChannels : o.outChannels;
+        return resnet(c, inCh, o.outChannels, {
+          groups: autoGroups(inCh),
+          groupsOut: autoGroups(o.outChannels),
+          outputScaleFactor: SQRT2,
+        });
+      }),
+    );
     if (o.addDownsample) {
-      this.resnetDown = this.child('resnet_down', resnet(c, o.outChannels, o.outChannels, {
-        groups: autoGroups(o.outChannels), outputScaleFactor: SQRT2, useInShortcut: true, down: true, kernel: 'fir',
-      }));
+      this.resnetDown = this.child(
+        'resnet_down',
+        resnet(c, o.outChannels, o.outChannels, {
+          groups: autoGroups(o.outChannels),
+          outputScaleFactor: SQRT2,
+          useInShortcut: true,
+          down: true,
+          kernel: 'fir',
+        }),
+      );
       this.downsamplers = this.children('downsamplers', [new FirDownsample2D()]);
       this.skipConv = this.child('skip_conv', new Conv2d(3, o.outChannels, 1));
     } else {
@@ -248,13 +316,22 @@ export class UNetMidBlock2D extends Module {
   constructor(o: MidBlockOptions, c: BlockCommon) {
     super();
     const rg = c.groups ?? autoGroups(o.channels);
-    const groups = o.attnGroups === undefined || o.attnGroups === null
-      ? (c.timeEmbeddingNorm === 'default' ? rg : null)
-      : o.attnGroups;
+    const groups =
+      o.attnGroups === undefined || o.attnGroups === null
+        ? c.timeEmbeddingNorm === 'default'
+          ? rg
+          : null
+        : o.attnGroups;
     // diffusers registers `attentions` before `resnets` in this block (state-dict order)
-    this.attentions = this.children('attentions', o.addAttention ? [attention(c, o.channels, groups, o.outputScaleFactor)] : []);
+    this.attentions = this.children(
+      'attentions',
+      o.addAttention ? [attention(c, o.channels, groups, o.outputScaleFactor)] : [],
+    );
     const x = { groups: rg, outputScaleFactor: o.outputScaleFactor };
-    this.resnets = this.children('resnets', [resnet(c, o.channels, o.channels, x), resnet(c, o.channels, o.channels, x)]);
+    this.resnets = this.children('resnets', [
+      resnet(c, o.channels, o.channels, x),
+      resnet(c, o.channels, o.channels, x),
+    ]);
   }
 
   forward(x: Value, temb: Value): Value {
@@ -277,9 +354,16 @@ export interface UpBlockOptions {
 }
 
 /** Output of an up block: the hidden state and the output image pyramid so far (skip blocks; else passed through). */
-export interface UpBlockOutput { hidden: Value; skipSample: Value | null }
+export interface UpBlockOutput {
+  hidden: Value;
+  skipSample: Value | null;
+}
 
-function upResnets(o: UpBlockOptions, c: BlockCommon, extra: (resIn: number, resSkip: number) => ResnetExtra = () => ({})): ResnetBlock2D[] {
+function upResnets(
+  o: UpBlockOptions,
+  c: BlockCommon,
+  extra: (resIn: number, resSkip: number) => ResnetExtra = () => ({}),
+): ResnetBlock2D[] {
   return Array.from({ length: o.numLayers }, (_, i) => {
     const resSkip = i === o.numLayers - 1 ? o.inChannels : o.outChannels;
     const resIn = i === 0 ? o.prevOutputChannel : o.outChannels;
@@ -301,7 +385,9 @@ export class UpBlock2D extends Module {
   constructor(o: UpBlockOptions, c: BlockCommon) {
     super();
     this.resnets = this.children('resnets', upResnets(o, c));
-    this.upsamplers = o.addUpsample ? this.children('upsamplers', [new Upsample2D(o.outChannels, { useConv: true })]) : null;
+    this.upsamplers = o.addUpsample
+      ? this.children('upsamplers', [new Upsample2D(o.outChannels, { useConv: true })])
+      : null;
   }
 
   /** `skips` is consumed from its end (one per resnet). */
@@ -320,7 +406,9 @@ export class ResnetUpsampleBlock2D extends Module {
   constructor(o: UpBlockOptions, c: BlockCommon) {
     super();
     this.resnets = this.children('resnets', upResnets(o, c));
-    this.upsamplers = o.addUpsample ? this.children('upsamplers', [resnet(c, o.outChannels, o.outChannels, { up: true })]) : null;
+    this.upsamplers = o.addUpsample
+      ? this.children('upsamplers', [resnet(c, o.outChannels, o.outChannels, { up: true })])
+      : null;
   }
 
   forward(x: Value, skips: Value[], temb: Value, skipSample: Value | null = null): UpBlockOutput {
@@ -340,11 +428,16 @@ export class AttnUpBlock2D extends Module {
     super();
     const g = groupsOf(c, 'AttnUpBlock2D');
     const resnets = upResnets(o, c);
-    this.attentions = this.children('attentions', Array.from({ length: o.numLayers }, () => attention(c, o.outChannels, g)));
+    this.attentions = this.children(
+      'attentions',
+      Array.from({ length: o.numLayers }, () => attention(c, o.outChannels, g)),
+    );
     this.resnets = this.children('resnets', resnets);
-    this.upsamplers = !o.addUpsample ? null
-      : o.upsampleType === 'resnet' ? this.children('upsamplers', [resnet(c, o.outChannels, o.outChannels, { up: true })])
-      : this.children('upsamplers', [new Upsample2D(o.outChannels, { useConv: true })]);
+    this.upsamplers = !o.addUpsample
+      ? null
+      : o.upsampleType === 'resnet'
+        ? this.children('upsamplers', [resnet(c, o.outChannels, o.outChannels, { up: true })])
+        : this.children('upsamplers', [new Upsample2D(o.outChannels, { useConv: true })]);
   }
 
   forward(x: Value, skips: Value[], temb: Value, skipSample: Value | null = null): UpBlockOutput {
@@ -373,16 +466,28 @@ export class SkipUpBlock2D extends Module {
     super();
     this.attentions = this.children('attentions', withAttention ? [attention(c, o.outChannels, 32, SQRT2)] : []);
     // diffusers' AttnSkipUpBlock2D computes min(resnet_in + res_skip // 4, 32) (precedence as written); SkipUpBlock2D min((in + skip) // 4, 32)
-    this.resnets = this.children('resnets', upResnets(o, c, (resIn, resSkip) => ({
-      groups: withAttention ? Math.min(resIn + Math.floor(resSkip / 4), 32) : autoGroups(resIn + resSkip),
-      groupsOut: autoGroups(o.outChannels), outputScaleFactor: SQRT2,
-    })));
+    this.resnets = this.children(
+      'resnets',
+      upResnets(o, c, (resIn, resSkip) => ({
+        groups: withAttention ? Math.min(resIn + Math.floor(resSkip / 4), 32) : autoGroups(resIn + resSkip),
+        groupsOut: autoGroups(o.outChannels),
+        outputScaleFactor: SQRT2,
+      })),
+    );
     this.upsampler = this.child('upsampler', new FirUpsample2D());
     if (o.addUpsample) {
       const g = autoGroups(o.outChannels);
-      this.resnetUp = this.child('resnet_up', resnet(c, o.outChannels, o.outChannels, {
-        groups: g, groupsOut: g, outputScaleFactor: SQRT2, useInShortcut: true, up: true, kernel: 'fir',
-      }));
+      this.resnetUp = this.child(
+        'resnet_up',
+        resnet(c, o.outChannels, o.outChannels, {
+          groups: g,
+          groupsOut: g,
+          outputScaleFactor: SQRT2,
+          useInShortcut: true,
+          up: true,
+          kernel: 'fir',
+        }),
+      );
       this.skipConv = this.child('skip_conv', new Conv2d(o.outChannels, 3, 3, { padding: 1 }));
       this.skipNorm = this.child('skip_norm', new GroupNorm(g, o.outChannels, { eps: c.eps }));
     } else {

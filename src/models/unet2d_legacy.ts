@@ -11,20 +11,33 @@
  */
 import type { Module } from '../nn/module.ts';
 
-const RENAMES: [string, string][] = [['query', 'to_q'], ['key', 'to_k'], ['value', 'to_v'], ['proj_attn', 'to_out.0']];
+const RENAMES: [string, string][] = [
+  ['query', 'to_q'],
+  ['key', 'to_k'],
+  ['value', 'to_v'],
+  ['proj_attn', 'to_out.0'],
+];
 
 /**
  * Rename the legacy attention parameters of `weights` to the names `model` uses (only for attention blocks
  * of the model, only where the new name is absent). Returns a new record and the number of renamed tensors.
  */
-export function upgradeLegacyAttentionNames<T>(model: Module, weights: Record<string, T>): { weights: Record<string, T>; renamed: number } {
-  const blocks = model.namedParameters().map(([n]) => n).filter((n) => n.endsWith('.to_q.weight')).map((n) => n.slice(0, -'.to_q.weight'.length));
+export function upgradeLegacyAttentionNames<T>(
+  model: Module,
+  weights: Record<string, T>,
+): { weights: Record<string, T>; renamed: number } {
+  const blocks = model
+    .namedParameters()
+    .map(([n]) => n)
+    .filter((n) => n.endsWith('.to_q.weight'))
+    .map((n) => n.slice(0, -'.to_q.weight'.length));
   const out: Record<string, T> = { ...weights };
   let renamed = 0;
   for (const path of blocks) {
     for (const [oldName, newName] of RENAMES) {
       for (const kind of ['weight', 'bias']) {
-        const from = `${path}.${oldName}.${kind}`, to = `${path}.${newName}.${kind}`;
+        const from = `${path}.${oldName}.${kind}`,
+          to = `${path}.${newName}.${kind}`;
         if (Object.hasOwn(out, from) && !Object.hasOwn(out, to)) {
           out[to] = out[from];
           delete out[from];

@@ -26,7 +26,8 @@ function firKernel(channels: number, gain: number): NDArray {
   let total = 0;
   for (const a of K1) for (const b of K1) total += a * b;
   for (let c = 0; c < channels; c++) {
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) k.data[c * 16 + i * 4 + j] = Math.fround(Math.fround((K1[i] * K1[j]) / total) * gain);
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++) k.data[c * 16 + i * 4 + j] = Math.fround(Math.fround((K1[i] * K1[j]) / total) * gain);
   }
   return k;
 }
@@ -56,10 +57,14 @@ export function firUpsample2d(x: Value): Value {
 
 /** diffusers `FirDownsample2D` without conv (no parameters). @example new FirDownsample2D().forward(x) */
 export class FirDownsample2D extends Module {
-  forward(x: Value): Value { return firDownsample2d(x); }
+  forward(x: Value): Value {
+    return firDownsample2d(x);
+  }
 }
 
 /** diffusers `FirUpsample2D` without conv (no parameters). @example new FirUpsample2D().forward(x) */
 export class FirUpsample2D extends Module {
-  forward(x: Value): Value { return firUpsample2d(x); }
+  forward(x: Value): Value {
+    return firUpsample2d(x);
+  }
 }

@@ -28,9 +28,13 @@ export class GaussianFourierProjection extends Module {
   readonly takeLog: boolean;
   readonly flipSinToCos: boolean;
 
-  constructor(readonly embeddingSize: number, opts: GaussianFourierOptions = {}) {
+  constructor(
+    readonly embeddingSize: number,
+    opts: GaussianFourierOptions = {},
+  ) {
     super();
-    if (!Number.isInteger(embeddingSize) || embeddingSize < 1) throw new Error(`GaussianFourierProjection: embeddingSize must be a positive integer, got ${embeddingSize}`);
+    if (!Number.isInteger(embeddingSize) || embeddingSize < 1)
+      throw new Error(`GaussianFourierProjection: embeddingSize must be a positive integer, got ${embeddingSize}`);
     this.weight = this.param('weight', [embeddingSize], init.normal(opts.scale ?? 1));
     this.takeLog = opts.log ?? true;
     this.flipSinToCos = opts.flipSinToCos ?? false;
@@ -38,11 +42,16 @@ export class GaussianFourierProjection extends Module {
 
   /** sigma [n] (float32) -> [n, 2 embeddingSize]. */
   forward(x: Value): Value {
-    if (x.rank !== 1) throw new Error(`GaussianFourierProjection.forward: expected [n] noise levels, got [${x.shape.join(', ')}]`);
+    if (x.rank !== 1)
+      throw new Error(`GaussianFourierProjection.forward: expected [n] noise levels, got [${x.shape.join(', ')}]`);
     const s = this.takeLog ? log(x) : x;
     // torch order: x[:, None] * W[None, :] * 2 * pi, each product rounded to float32
-    const z = mul(mul(mul(reshape(s, [x.shape[0], 1]), reshape(this.weight.value, [1, this.embeddingSize])), 2), Math.PI);
-    const a = sin(z), b = cos(z);
+    const z = mul(
+      mul(mul(reshape(s, [x.shape[0], 1]), reshape(this.weight.value, [1, this.embeddingSize])), 2),
+      Math.PI,
+    );
+    const a = sin(z),
+      b = cos(z);
     return this.flipSinToCos ? concat([b, a], 1) : concat([a, b], 1);
   }
 }

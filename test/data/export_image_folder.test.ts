@@ -17,7 +17,10 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'diffuse-export-'));
 
 test('exportImageFolder: RGB round trip equals the 8-bit quantisation of each value; labels as subfolders', () => {
   const u = new Philox(1).uniform([6, 3, 8, 8]);
-  const x = new NDArray(u.shape, u.data.map((v) => 2 * v - 1));
+  const x = new NDArray(
+    u.shape,
+    u.data.map((v) => 2 * v - 1),
+  );
   const dir = tmp();
   const r = exportImageFolder(x, dir, { labels: [0, 1, 0, 2, 1, 0], classNames: ['cat', 'dog', 'fox'] });
   assert.deepEqual(r.classCounts, { cat: 3, dog: 2, fox: 1 });
@@ -45,7 +48,11 @@ test('exportDataSet: mnist images in order, one folder per digit', () => {
   assert.equal(r.files[3], `${m.labels[3]}/03.png`);
   const back = loadImageFolder(path.join(dir, String(m.labels[3])), { size: 28, mode: 'L' });
   const idx = back.files.indexOf('03.png');
-  const a = back.images.data.slice(idx * 784, (idx + 1) * 784), b = m.images.data.slice(3 * 784, 4 * 784);
+  const a = back.images.data.slice(idx * 784, (idx + 1) * 784),
+    b = m.images.data.slice(3 * 784, 4 * 784);
   for (let k = 0; k < 784; k++) assert.ok(Math.abs(a[k] - b[k]) < 1e-6, `pixel ${k}`);
-  assert.throws(() => exportDataSet('moons', tmp()), /"moons" is not an image data set \(allowed: mnist, or a folder of PNG\/JPEG images\)/);
+  assert.throws(
+    () => exportDataSet('moons', tmp()),
+    /"moons" is not an image data set \(allowed: mnist, or a folder of PNG\/JPEG images\)/,
+  );
 });
