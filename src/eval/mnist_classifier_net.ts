@@ -7,10 +7,7 @@
  *   const clf = new MnistClassifier(weights);                    // weights: Record<string, NDArray>
  *   const { probs } = await clf.run(images);                     // images [N, 1, 28, 28] in [-1, 1]
  */
-import {
-  NDArray, compile, flatten, relu, softmax, trace,
-  type Executable, type Value,
-} from '../engine/index.ts';
+import { NDArray, compile, flatten, relu, softmax, trace, type Executable, type Value } from '../engine/index.ts';
 import { Module, withParams } from '../nn/module.ts';
 import { Conv2d } from '../nn/conv2d.ts';
 import { Linear } from '../nn/linear.ts';
@@ -48,15 +45,22 @@ export class MnistClassifier {
       throw new Error(`MnistClassifier: expected images [N, 1, 28, 28], got [${images.shape.join(', ')}]`);
     }
     const N = images.shape[0];
-    const probs = new NDArray([N, 10]), features = new NDArray([N, FEATURE_DIM]);
+    const probs = new NDArray([N, 10]),
+      features = new NDArray([N, FEATURE_DIM]);
     for (let start = 0; start < N; start += batchSize) {
       const B = Math.min(batchSize, N - start);
       let exe = this.cache.get(B);
       if (!exe) {
-        exe = compile(trace((x: Value) => withParams(this.net, this.weights, () => {
-          const { features: f, logits } = this.net.forward(x);
-          return { probs: softmax(logits, 1), features: f };
-        }), [{ name: 'x', shape: [B, 1, 28, 28] }]));
+        exe = compile(
+          trace(
+            (x: Value) =>
+              withParams(this.net, this.weights, () => {
+                const { features: f, logits } = this.net.forward(x);
+                return { probs: softmax(logits, 1), features: f };
+              }),
+            [{ name: 'x', shape: [B, 1, 28, 28] }],
+          ),
+        );
         this.cache.set(B, exe);
       }
       const x = new NDArray([B, 1, 28, 28], images.data.subarray(start * 784, (start + B) * 784));
@@ -82,4 +86,3 @@ export function argmax(a: ArrayLike<number>, o: number, n: number): number {
   for (let k = 1; k < n; k++) if (a[o + k] > a[o + best]) best = k;
   return best;
 }
-

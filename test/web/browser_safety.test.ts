@@ -13,13 +13,20 @@ import { fileURLToPath } from 'node:url';
 import { NDArray, compile, exp, getBackend, setBackend, trace, type RuntimeBackend } from '../../src/engine/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const NODE_ONLY = /^(node:|fs$|path$|os$|crypto$|child_process$|module$|url$|worker_threads$|onnxruntime-node$|pngjs$|jpeg-js$|gifenc$)/;
+const NODE_ONLY =
+  /^(node:|fs$|path$|os$|crypto$|child_process$|module$|url$|worker_threads$|onnxruntime-node$|pngjs$|jpeg-js$|gifenc$)/;
 
 /** Static import specifiers of a TS file (`import ... from 'x'`, `export ... from 'x'`, `import 'x'`); `import type` is erased, so skipped. */
 function importsOf(file: string): string[] {
-  const src = fs.readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const src = fs
+    .readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '');
   const out: string[] = [];
-  for (const m of src.matchAll(/^\s*(?:import|export)\s+(?!type\s)[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)) out.push(m[1] ?? m[2]);
+  for (const m of src.matchAll(
+    /^\s*(?:import|export)\s+(?!type\s)[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm,
+  ))
+    out.push(m[1] ?? m[2]);
   return out;
 }
 
@@ -37,7 +44,9 @@ test('modules reachable from the page and the model worker import nothing Node-o
   visit(path.join(root, 'web/src/main.ts'));
   visit(path.join(root, 'web/src/model_worker.ts'));
   assert.ok(seen.size > 40, `walked only ${seen.size} modules`);
-  assert.ok(seen.has(path.join(root, 'src/engine/runtime.ts')) && seen.has(path.join(root, 'src/training/train_step.ts')));
+  assert.ok(
+    seen.has(path.join(root, 'src/engine/runtime.ts')) && seen.has(path.join(root, 'src/training/train_step.ts')),
+  );
   assert.deepEqual(offenders, [], `Node-only imports would reach the browser bundle:\n${offenders.join('\n')}`);
 });
 
@@ -47,14 +56,19 @@ test('compile() uses the backend given to setBackend', async () => {
   const counting: RuntimeBackend = {
     name: 'counting-wrapper',
     defaultThreads: () => 1,
-    async createSession(bytes, options) { created++; return node.createSession(bytes, options); },
+    async createSession(bytes, options) {
+      created++;
+      return node.createSession(bytes, options);
+    },
   };
   const g = trace((x) => exp(x), [{ name: 'x', shape: [3] }]);
   try {
     setBackend(counting);
     const f = await compile(g);
     const [y] = await f.run({ x: NDArray.from([0, 1, 2]) });
-    [1, Math.E, Math.exp(2)].forEach((v, i) => assert.ok(Math.abs(y.data[i] - v) < 1e-6 * v, `exp: ${y.data[i]} vs ${v}`));
+    [1, Math.E, Math.exp(2)].forEach((v, i) =>
+      assert.ok(Math.abs(y.data[i] - v) < 1e-6 * v, `exp: ${y.data[i]} vs ${v}`),
+    );
     assert.equal(created, 1);
     await compile(g); // cached per backend + graph
     assert.equal(created, 1);

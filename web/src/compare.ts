@@ -9,14 +9,28 @@ import type { CompareCell, Wire } from './protocol.ts';
 import type { ModelWorker } from './worker_client.ts';
 import type { TwoDState } from './train2d.ts';
 
-export const COMPARED = ['ddpm', 'ddim', 'pndm', 'euler', 'euler-a', 'heun', 'lms', 'kdpm2', 'dpmsolver++', 'sde-dpmsolver++', 'unipc', 'deis'];
+export const COMPARED = [
+  'ddpm',
+  'ddim',
+  'pndm',
+  'euler',
+  'euler-a',
+  'heun',
+  'lms',
+  'kdpm2',
+  'dpmsolver++',
+  'sde-dpmsolver++',
+  'unipc',
+  'deis',
+];
 const nd = (w: Wire): Arr => w;
 const fmt = (v: number) => (Math.abs(v) < 1e-4 ? v.toExponential(0) : v.toPrecision(2));
 
 function cellFigure(grid: HTMLElement, title: string): { canvas: HTMLCanvasElement; caption: HTMLElement } {
   const fig = document.createElement('figure');
   const canvas = document.createElement('canvas');
-  canvas.width = 220; canvas.height = 220;
+  canvas.width = 220;
+  canvas.height = 220;
   canvas.setAttribute('role', 'img');
   canvas.setAttribute('aria-label', `samples of ${title}`);
   const caption = document.createElement('figcaption');
@@ -33,15 +47,20 @@ export function setupCompare(worker: ModelWorker, twoD: TwoDState): void {
   on(btn, 'click', async () => {
     const budget = Number($<HTMLSelectElement>('compare-nfe').value);
     const which = $<HTMLSelectElement>('compare-model').value;
-    if (which === '2d' && twoD.step === 0) throw new Error('train the 2-D model first (section 2: press Train), or compare the digits model');
+    if (which === '2d' && twoD.step === 0)
+      throw new Error('train the 2-D model first (section 2: press Train), or compare the digits model');
     btn.disabled = true;
     grid.replaceChildren();
     floorLine.textContent = '';
     const figs = new Map(COMPARED.map((name) => [name, cellFigure(grid, name)]));
-    let data: Arr | null = null, floor = NaN;
+    let data: Arr | null = null,
+      floor = NaN;
     const show = (cell: CompareCell) => {
       const f = figs.get(cell.name)!;
-      if (cell.error) { f.caption.textContent = `${cell.name}: ${cell.error}`; return; }
+      if (cell.error) {
+        f.caption.textContent = `${cell.name}: ${cell.error}`;
+        return;
+      }
       if (which === '2d') {
         frame2d(f.canvas);
         if (data) scatter(f.canvas, data, '#b8bec7', 2);
@@ -60,7 +79,8 @@ export function setupCompare(worker: ModelWorker, twoD: TwoDState): void {
         await worker.call('train.compare', { budget, n: 1000, names: COMPARED }, (p) => {
           const v = p as { data?: Wire; floor?: number; cell?: CompareCell };
           if (v.data) {
-            data = nd(v.data); floor = v.floor!;
+            data = nd(v.data);
+            floor = v.floor!;
             floorLine.textContent = `Floor: MMD² of fresh data (1,000 new points from the data set) is ${fmt(floor)}: what a perfect model would score. A sampler near 1× the floor is as good as this test can tell; far above it, the samples visibly differ from the data. Blue: samples; grey: data.`;
           }
           if (v.cell) show(v.cell);

@@ -32,8 +32,10 @@ export function populateDigits(hello: Hello): void {
 }
 
 function checkSteps(id: string): number {
-  const v = $<HTMLInputElement>(id).value, steps = Number(v);
-  if (!(Number.isInteger(steps) && steps >= 1 && steps <= 1000)) throw new Error(`steps = ${v || '(empty)'}: expected a whole number from 1 to 1000`);
+  const v = $<HTMLInputElement>(id).value,
+    steps = Number(v);
+  if (!(Number.isInteger(steps) && steps >= 1 && steps <= 1000))
+    throw new Error(`steps = ${v || '(empty)'}: expected a whole number from 1 to 1000`);
   return steps;
 }
 
@@ -45,13 +47,17 @@ export function setupDigits(worker: ModelWorker): DigitsPanel {
   const gridBtn = $<HTMLButtonElement>('digits-grid-run');
   const caption = $('digits-caption');
   const scrub = $<HTMLInputElement>('digits-scrub');
-  on(wIn, 'input', () => { $('digits-w-out').textContent = wIn.value; });
+  on(wIn, 'input', () => {
+    $('digits-w-out').textContent = wIn.value;
+  });
 
   let loading: Promise<DigitsInfo> | null = null;
   const info = () => {
     if (!loading) {
       loading = worker.call('digits.load', {});
-      loading.catch(() => { loading = null; });
+      loading.catch(() => {
+        loading = null;
+      });
     }
     return loading;
   };
@@ -60,36 +66,54 @@ export function setupDigits(worker: ModelWorker): DigitsPanel {
   const drawStep = (k: number) => {
     const run = panel.lastRun;
     if (!run) return;
-    const xt = $<HTMLCanvasElement>('digits-xt'), x0 = $<HTMLCanvasElement>('digits-x0hat');
+    const xt = $<HTMLCanvasElement>('digits-xt'),
+      x0 = $<HTMLCanvasElement>('digits-x0hat');
     drawGray(clear(xt), run.xt[k].data, 28, 28, 0, 0, 5);
     const p = run.x0[k];
-    if (p) drawGray(clear(x0), p.data, 28, 28, 0, 0, 5); else placeholder(x0, 'no x̂₀', false);
+    if (p) drawGray(clear(x0), p.data, 28, 28, 0, 0, 5);
+    else placeholder(x0, 'no x̂₀', false);
     $('digits-scrub-out').textContent = `${k + 1} / ${run.xt.length} (t = ${Math.round(run.timesteps[k])})`;
     xt.setAttribute('aria-label', `noisy image x_t after step ${k + 1} of ${run.xt.length}`);
   };
   on(scrub, 'input', () => drawStep(Number(scrub.value)));
 
-  const busy = (b: boolean) => { btn.disabled = b; gridBtn.disabled = b; };
+  const busy = (b: boolean) => {
+    btn.disabled = b;
+    gridBtn.disabled = b;
+  };
 
   on(btn, 'click', async () => {
     const steps = checkSteps('digits-steps');
     const perClass = Number($<HTMLSelectElement>('digits-n').value);
     const all = classSel.value === 'all';
-    const labels = all ? Array.from({ length: 10 * perClass }, (_, i) => i % 10) : Array.from({ length: perClass }, () => Number(classSel.value));
+    const labels = all
+      ? Array.from({ length: 10 * perClass }, (_, i) => i % 10)
+      : Array.from({ length: perClass }, () => Number(classSel.value));
     const w = Number(wIn.value);
     busy(true);
     try {
       caption.textContent = 'loading the digits model…';
       const m = await info();
       caption.textContent = `sampling ${labels.length} digits…`;
-      const run = await worker.call('digits.sample', { labels, w, scheduler: schedSel.value, steps, seed: Number($<HTMLInputElement>('digits-seed').value) },
-        (p) => { const { k, n } = p as { k: number; n: number }; caption.textContent = `sampling ${labels.length} digits: step ${k} of ${n}…`; });
+      const run = await worker.call(
+        'digits.sample',
+        { labels, w, scheduler: schedSel.value, steps, seed: Number($<HTMLInputElement>('digits-seed').value) },
+        (p) => {
+          const { k, n } = p as { k: number; n: number };
+          caption.textContent = `sampling ${labels.length} digits: step ${k} of ${n}…`;
+        },
+      );
       panel.lastRun = run;
       const canvas = $<HTMLCanvasElement>('digits-canvas');
       imageGrid(canvas, nd(run.x), all ? 10 : Math.min(labels.length, 8), 3);
       canvas.dataset.drawn = String(Number(canvas.dataset.drawn ?? 0) + 1);
       // At w = 0 the class is ignored: no digit is named.
-      const what = w === 0 ? 'unconditional (w = 0: the digit is ignored)' : all ? 'columns: digits 0–9' : `digit ${classSel.value}`;
+      const what =
+        w === 0
+          ? 'unconditional (w = 0: the digit is ignored)'
+          : all
+            ? 'columns: digits 0–9'
+            : `digit ${classSel.value}`;
       caption.textContent = `${labels.length} samples, ${what}, w = ${w}, ${schedSel.value} ${steps} steps: ${run.nfe} model evaluations in ${run.seconds.toFixed(1)} s · checkpoint step ${m.step}`;
       canvas.setAttribute('aria-label', `${labels.length} generated digit images, ${what}`);
       scrub.max = String(run.xt.length - 1);
@@ -107,7 +131,10 @@ export function setupDigits(worker: ModelWorker): DigitsPanel {
     const digit = classSel.value === 'all' ? 3 : Number(classSel.value);
     const seed = Number($<HTMLInputElement>('digits-seed').value);
     const canvas = $<HTMLCanvasElement>('digits-grid');
-    const rows = 2, s = 2, cell = 28 * s + 8, top = 18;
+    const rows = 2,
+      s = 2,
+      cell = 28 * s + 8,
+      top = 18;
     canvas.width = GRID_WEIGHTS.length * cell;
     canvas.height = top + rows * cell;
     const c = clear(canvas);
@@ -119,13 +146,24 @@ export function setupDigits(worker: ModelWorker): DigitsPanel {
       await info();
       for (const [j, w] of GRID_WEIGHTS.entries()) {
         $('digits-grid-caption').textContent = `Guidance grid for digit ${digit}: sampling w = ${w}…`;
-        const run = await worker.call('digits.sample', { labels: Array(rows).fill(digit), w, scheduler: schedSel.value, steps, seed });
-        for (let r = 0; r < rows; r++) drawGray(c, run.x.data.subarray(r * 784, (r + 1) * 784), 28, 28, j * cell + 2, top + r * cell, s);
+        const run = await worker.call('digits.sample', {
+          labels: Array(rows).fill(digit),
+          w,
+          scheduler: schedSel.value,
+          steps,
+          seed,
+        });
+        for (let r = 0; r < rows; r++)
+          drawGray(c, run.x.data.subarray(r * 784, (r + 1) * 784), 28, 28, j * cell + 2, top + r * cell, s);
       }
       panel.gridRuns++;
       canvas.dataset.drawn = String(panel.gridRuns);
-      $('digits-grid-caption').textContent = `Guidance grid: digit ${digit} (not used at w = 0), the same starting noise (seed ${seed}) in every column; w = ${GRID_WEIGHTS.join(', ')}.`;
-      canvas.setAttribute('aria-label', `two samples of digit ${digit} from the same noise at guidance weights ${GRID_WEIGHTS.join(', ')}`);
+      $('digits-grid-caption').textContent =
+        `Guidance grid: digit ${digit} (not used at w = 0), the same starting noise (seed ${seed}) in every column; w = ${GRID_WEIGHTS.join(', ')}.`;
+      canvas.setAttribute(
+        'aria-label',
+        `two samples of digit ${digit} from the same noise at guidance weights ${GRID_WEIGHTS.join(', ')}`,
+      );
     } finally {
       busy(false);
     }
@@ -145,7 +183,8 @@ export function setupDigits(worker: ModelWorker): DigitsPanel {
 function drawStrip(run: DigitRunWire): void {
   const canvas = $<HTMLCanvasElement>('digits-x0');
   const avail = stripWidth(canvas);
-  const s = 2, cellW = 28 * s + 10;
+  const s = 2,
+    cellW = 28 * s + 10;
   const K = Math.max(2, Math.min(10, run.xt.length, Math.floor(avail / cellW)));
   const picks = Array.from({ length: K }, (_, k) => Math.round((k * (run.xt.length - 1)) / Math.max(1, K - 1)));
   canvas.width = K * cellW;

@@ -20,18 +20,31 @@ export function report(e: unknown, where: string, el: Element | null = null): vo
   const msg = e instanceof Error ? e.message : String(e);
   console.warn(`${where}: ${msg}`);
   const line = errorLine(el);
-  if (line) { line.textContent = msg; line.hidden = false; return; }
+  if (line) {
+    line.textContent = msg;
+    line.hidden = false;
+    return;
+  }
   console.error(`${where}: ${msg}`, e);
   const s = document.getElementById('backend-status');
-  if (s) { s.textContent = `${where}: ${msg}`; s.classList.add('error'); }
+  if (s) {
+    s.textContent = `${where}: ${msg}`;
+    s.classList.add('error');
+  }
   const top = document.getElementById('loading');
-  if (top) { top.classList.add('failed'); top.textContent = `${where}: ${msg}`; }
+  if (top) {
+    top.classList.add('failed');
+    top.textContent = `${where}: ${msg}`;
+  }
 }
 
 /** Clear the error line of the section holding `el`. */
 export function clearError(el: Element): void {
   const line = errorLine(el);
-  if (line && !line.hidden) { line.hidden = true; line.textContent = ''; }
+  if (line && !line.hidden) {
+    line.hidden = true;
+    line.textContent = '';
+  }
 }
 
 /** addEventListener with async handlers: a failure is shown beside the control, a success clears it. */
@@ -41,7 +54,8 @@ export function on(el: HTMLElement, type: string, fn: (ev: Event) => unknown): v
     const fail = (e: unknown) => report(e, `#${el.id} ${type}`, el);
     try {
       const r = fn(ev);
-      if (r instanceof Promise) r.then(done, fail); else done();
+      if (r instanceof Promise) r.then(done, fail);
+      else done();
     } catch (e) {
       fail(e);
     }
@@ -77,7 +91,8 @@ export function trackState(): void {
   const write = () => {
     const params = new URLSearchParams(location.search);
     for (const el of fields()) {
-      if (el.value === defaults.get(el)) params.delete(el.dataset.state!); else params.set(el.dataset.state!, el.value);
+      if (el.value === defaults.get(el)) params.delete(el.dataset.state!);
+      else params.set(el.dataset.state!, el.value);
     }
     const q = params.toString();
     history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}${location.hash}`);

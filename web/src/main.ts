@@ -14,7 +14,16 @@ import { ModelWorker } from './worker_client.ts';
 
 declare global {
   interface Window {
-    playground?: { ready: boolean; backend: string; interactiveMs: number; readyMs: number; twoD: TwoDState; digits: DigitsPanel; draw: DrawPanel; worker: ModelWorker };
+    playground?: {
+      ready: boolean;
+      backend: string;
+      interactiveMs: number;
+      readyMs: number;
+      twoD: TwoDState;
+      digits: DigitsPanel;
+      draw: DrawPanel;
+      worker: ModelWorker;
+    };
   }
 }
 
@@ -25,7 +34,10 @@ async function main(): Promise<void> {
   const loadingText = $('loading-text');
   // The worker starts loading ONNX Runtime at once; the page is usable (section 1) meanwhile.
   const worker = new ModelWorker();
-  const init = worker.call('init', { wasmPaths: new URL('ort/', document.baseURI).href, preferWebGpu: params.get('backend') !== 'wasm' });
+  const init = worker.call('init', {
+    wasmPaths: new URL('ort/', document.baseURI).href,
+    preferWebGpu: params.get('backend') !== 'wasm',
+  });
 
   const hello = await worker.call('hello', { baseUrl: document.baseURI });
   populateForward(hello);
@@ -41,7 +53,16 @@ async function main(): Promise<void> {
   const digits = setupDigits(worker);
   const draw = setupDraw(worker, digits);
   setupCompare(worker, twoD.state);
-  const pg = { ready: false, backend: '', interactiveMs: performance.now(), readyMs: NaN, twoD: twoD.state, digits, draw, worker };
+  const pg = {
+    ready: false,
+    backend: '',
+    interactiveMs: performance.now(),
+    readyMs: NaN,
+    twoD: twoD.state,
+    digits,
+    draw,
+    worker,
+  };
   window.playground = pg;
 
   try {

@@ -5,26 +5,93 @@
  */
 
 /** A tensor on the wire. */
-export interface Wire { shape: number[]; data: Float32Array }
+export interface Wire {
+  shape: number[];
+  data: Float32Array;
+}
 
-export interface BackendInfo { label: string; executionProviders: string[]; webGpuAdapter?: boolean; crossOriginIsolated: boolean; ortVersion: string }
+export interface BackendInfo {
+  label: string;
+  executionProviders: string[];
+  webGpuAdapter?: boolean;
+  crossOriginIsolated: boolean;
+  ortVersion: string;
+}
 
-export interface TrainSetup { data: string; schedule: string; batch: number; lr: number; seed?: number }
-export interface TrainTick { step: number; totalSteps: number; losses: number[]; rate: number; running: boolean; lr: number; finished: boolean }
-export interface SampleRun { frames: Wire[]; nfe: number; seconds: number; modelStep: number; data: Wire }
-export interface ScoreField { grid: Wire; score: Wire; xt: Wire; modelStep: number; t: number }
-export interface CompareCell { name: string; steps: number; nfe: number; x: Wire; mmd?: number; error?: string }
-export interface CompareStart { data?: Wire; floor?: number; names: string[] }
-export interface DigitsInfo { step: number | string; nullClass: number | null; weightsBytes: number; provenance: string }
-export interface DigitRunWire { x: Wire; xt: Wire[]; x0: (Wire | null)[]; timesteps: number[]; nfe: number; seconds: number }
-export interface InpaintRun extends DigitRunWire { probs: number[] }
+export interface TrainSetup {
+  data: string;
+  schedule: string;
+  batch: number;
+  lr: number;
+  seed?: number;
+}
+export interface TrainTick {
+  step: number;
+  totalSteps: number;
+  losses: number[];
+  rate: number;
+  running: boolean;
+  lr: number;
+  finished: boolean;
+}
+export interface SampleRun {
+  frames: Wire[];
+  nfe: number;
+  seconds: number;
+  modelStep: number;
+  data: Wire;
+}
+export interface ScoreField {
+  grid: Wire;
+  score: Wire;
+  xt: Wire;
+  modelStep: number;
+  t: number;
+}
+export interface CompareCell {
+  name: string;
+  steps: number;
+  nfe: number;
+  x: Wire;
+  mmd?: number;
+  error?: string;
+}
+export interface CompareStart {
+  data?: Wire;
+  floor?: number;
+  names: string[];
+}
+export interface DigitsInfo {
+  step: number | string;
+  nullClass: number | null;
+  weightsBytes: number;
+  provenance: string;
+}
+export interface DigitRunWire {
+  x: Wire;
+  xt: Wire[];
+  x0: (Wire | null)[];
+  timesteps: number[];
+  nfe: number;
+  seconds: number;
+}
+export interface InpaintRun extends DigitRunWire {
+  probs: number[];
+}
 
 /** Names and defaults the page fills its selects with (answered before the engine is up). */
 export interface Hello {
-  T: number; toy2dNames: string[]; schedules: string[]; schedulerNames: string[];
+  T: number;
+  toy2dNames: string[];
+  schedules: string[];
+  schedulerNames: string[];
   recipe: { batchSize: number; lr: number; steps: number; sampler: { scheduler: string; steps: number } };
 }
-export interface ForwardView { xt: Wire; abar: number; image: boolean }
+export interface ForwardView {
+  xt: Wire;
+  abar: number;
+  image: boolean;
+}
 
 /** Request name -> [arguments, result]. */
 export interface Api {
@@ -41,13 +108,20 @@ export interface Api {
   'digits.load': [Record<string, never>, DigitsInfo];
   'digits.sample': [{ labels: number[]; w: number; scheduler: string; steps: number; seed: number }, DigitRunWire];
   'digits.compare': [{ budget: number; labels: number[]; w: number; names: string[] }, { cells: CompareCell[] }];
-  'digits.inpaint': [{ image: Wire; known: Wire; label: number | null; w: number; steps: number; seed: number }, InpaintRun];
+  'digits.inpaint': [
+    { image: Wire; known: Wire; label: number | null; w: number; steps: number; seed: number },
+    InpaintRun,
+  ];
   classify: [{ images: Wire }, { probs: number[][] }];
 }
 export type Op = keyof Api;
 
 /** Page -> worker. */
-export interface Request { id: number; op: Op; args: unknown }
+export interface Request {
+  id: number;
+  op: Op;
+  args: unknown;
+}
 /** Worker -> page: a result, an error, progress of a request, or an event (live training ticks). */
 export type Reply =
   | { id: number; kind: 'result'; value: unknown }

@@ -5,20 +5,43 @@
  */
 import type { Hello } from './protocol.ts';
 import { $, clearError, nextFrame, on, report } from './dom.ts';
-import { arrow, colorBar, ctx2d, frame2d, lineChart, magnitudeColor, placeholder, scatter, trails, type Arr } from './plot.ts';
+import {
+  arrow,
+  colorBar,
+  ctx2d,
+  frame2d,
+  lineChart,
+  magnitudeColor,
+  placeholder,
+  scatter,
+  trails,
+  type Arr,
+} from './plot.ts';
 import type { ScoreField, SampleRun, TrainTick, Wire } from './protocol.ts';
 import type { ModelWorker } from './worker_client.ts';
 
 const nd = (w: Wire): Arr => w;
 
 /** What the page knows about the model being trained (for the other panels and the e2e test). */
-export interface TwoDState { ready: boolean; running: boolean; step: number; totalSteps: number; losses: number[]; dataName: string; liveDraws: number; scoreDraws: number }
+export interface TwoDState {
+  ready: boolean;
+  running: boolean;
+  step: number;
+  totalSteps: number;
+  losses: number[];
+  dataName: string;
+  liveDraws: number;
+  scoreDraws: number;
+}
 
 /** Smoothed copy (exponential moving average, bias-corrected) of a loss curve. */
 function smooth(v: number[], beta = 0.97): Float32Array {
   const out = new Float32Array(v.length);
   let m = 0;
-  for (let i = 0; i < v.length; i++) { m = beta * m + (1 - beta) * v[i]; out[i] = m / (1 - beta ** (i + 1)); }
+  for (let i = 0; i < v.length; i++) {
+    m = beta * m + (1 - beta) * v[i];
+    out[i] = m / (1 - beta ** (i + 1));
+  }
   return out;
 }
 
@@ -34,8 +57,21 @@ export function populateTrain2d(hello: Hello): void {
   $<HTMLSelectElement>('train-lr').value = String(hello.recipe.lr);
 }
 
-export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => string): { state: TwoDState; create: () => Promise<void> } {
-  const state: TwoDState = { ready: false, running: false, step: 0, totalSteps: hello.recipe.steps, losses: [], dataName: '', liveDraws: 0, scoreDraws: 0 };
+export function setupTrain2d(
+  worker: ModelWorker,
+  hello: Hello,
+  schedule: () => string,
+): { state: TwoDState; create: () => Promise<void> } {
+  const state: TwoDState = {
+    ready: false,
+    running: false,
+    step: 0,
+    totalSteps: hello.recipe.steps,
+    losses: [],
+    dataName: '',
+    liveDraws: 0,
+    scoreDraws: 0,
+  };
   const dataSel = $<HTMLSelectElement>('train-data');
   const toggle = $<HTMLButtonElement>('train-toggle');
   const stepBtn = $<HTMLButtonElement>('train-step');
@@ -57,15 +93,31 @@ export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => 
   const drawLoss = () => {
     const l = state.losses;
     const s = smooth(l);
-    lineChart($<HTMLCanvasElement>('loss-chart'), [{ values: l, color: '#c9d7ea' }, { values: s, color: '#1f6feb' }], {
-      yMin: 0, yMax: Math.max(1.2, ...s.slice(0, 20)), xMax: Math.max(100, l.length - 1),
-      xTitle: 'training step', yTitle: 'loss (noise-guess error)',
-      legend: [{ label: 'each step', color: '#c9d7ea' }, { label: 'smoothed', color: '#1f6feb' }],
-    });
+    lineChart(
+      $<HTMLCanvasElement>('loss-chart'),
+      [
+        { values: l, color: '#c9d7ea' },
+        { values: s, color: '#1f6feb' },
+      ],
+      {
+        yMin: 0,
+        yMax: Math.max(1.2, ...s.slice(0, 20)),
+        xMax: Math.max(100, l.length - 1),
+        xTitle: 'training step',
+        yTitle: 'loss (noise-guess error)',
+        legend: [
+          { label: 'each step', color: '#c9d7ea' },
+          { label: 'smoothed', color: '#1f6feb' },
+        ],
+      },
+    );
     const last = l.length ? s[l.length - 1] : NaN;
     status.textContent = `loss ${Number.isFinite(last) ? last.toFixed(3) : '–'} (smoothed) · ${state.dataName}, batch ${$<HTMLSelectElement>('train-batch').value}`;
     status.dataset.steps = String(state.step);
-    $('loss-chart').setAttribute('aria-label', `training loss over ${state.step} steps, now ${Number.isFinite(last) ? last.toFixed(3) : 'not measured'}`);
+    $('loss-chart').setAttribute(
+      'aria-label',
+      `training loss over ${state.step} steps, now ${Number.isFinite(last) ? last.toFixed(3) : 'not measured'}`,
+    );
   };
   const showCounter = (rate = 0) => {
     counter.textContent = `step ${state.step} / ${state.totalSteps}${state.running && rate ? ` · ${rate.toFixed(0)} steps/s` : ''}`;
@@ -82,7 +134,10 @@ export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => 
     state.step = t.step;
     showCounter(t.rate);
     const now = performance.now();
-    if (now - lastLossDraw > 200) { drawLoss(); lastLossDraw = now; }
+    if (now - lastLossDraw > 200) {
+      drawLoss();
+      lastLossDraw = now;
+    }
     if (now - lastScore > 3000 && !scoreBusy) void drawScore().catch((e) => report(e, 'score field', scoreT));
   });
   worker.on('live', (run: SampleRun) => {
@@ -90,8 +145,12 @@ export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => 
     frame2d(canvas);
     scatter(canvas, nd(run.data), '#b8bec7', 2);
     scatter(canvas, nd(run.frames[run.frames.length - 1]), '#1f6feb', 2);
-    $('live-caption').textContent = `at training step ${run.modelStep} (${hello.recipe.sampler.scheduler}, ${run.nfe} model calls)`;
-    canvas.setAttribute('aria-label', `600 samples of the model at training step ${run.modelStep}, over the data in grey`);
+    $('live-caption').textContent =
+      `at training step ${run.modelStep} (${hello.recipe.sampler.scheduler}, ${run.nfe} model calls)`;
+    canvas.setAttribute(
+      'aria-label',
+      `600 samples of the model at training step ${run.modelStep}, over the data in grey`,
+    );
     state.liveDraws++;
     canvas.dataset.drawn = String(state.liveDraws);
   });
@@ -102,7 +161,10 @@ export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => 
     setRunning(false);
     status.textContent = 'preparing the training step (tracing and compiling the network)…';
     const r = await worker.call('train.create', {
-      data: dataSel.value, schedule: schedule(), batch: Number($<HTMLSelectElement>('train-batch').value), lr: Number($<HTMLSelectElement>('train-lr').value),
+      data: dataSel.value,
+      schedule: schedule(),
+      batch: Number($<HTMLSelectElement>('train-batch').value),
+      lr: Number($<HTMLSelectElement>('train-lr').value),
     });
     Object.assign(state, { ready: true, step: 0, losses: [], totalSteps: r.totalSteps, dataName: dataSel.value });
     for (const b of buttons) b.disabled = false;
@@ -112,7 +174,12 @@ export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => 
   };
 
   const play = async () => {
-    if (state.running) { setRunning(false); const t = await worker.call('train.pause', {}); state.losses.push(...t.losses); return; }
+    if (state.running) {
+      setRunning(false);
+      const t = await worker.call('train.pause', {});
+      state.losses.push(...t.losses);
+      return;
+    }
     setRunning(true);
     const t = await worker.call('train.play', {});
     setRunning(false);
@@ -130,13 +197,17 @@ export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => 
     drawLoss();
     showCounter();
   });
-  const restart = async () => { await worker.call('train.pause', {}).catch(() => undefined); await create(); };
+  const restart = async () => {
+    await worker.call('train.pause', {}).catch(() => undefined);
+    await create();
+  };
   on(reset, 'click', restart);
   // A new data set, batch size or learning rate means a new model.
   for (const id of ['train-data', 'train-batch', 'train-lr']) on($(id), 'change', restart);
 
   // ---- score field: arrows of one length (direction), colour for strength ----
-  let lastScore = 0, scoreBusy = false;
+  let lastScore = 0,
+    scoreBusy = false;
   const drawScore = async () => {
     if (!state.ready || state.step === 0 || scoreBusy) return;
     scoreBusy = true;
@@ -156,18 +227,30 @@ export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => 
         const n = norms[k];
         if (!(n > 0)) continue;
         c.strokeStyle = magnitudeColor(Math.sqrt(n / maxNorm)); // sqrt: weak and strong stay distinguishable
-        arrow(c, canvas, f.grid.data[2 * k], f.grid.data[2 * k + 1], (f.score.data[2 * k] / n) * len, (f.score.data[2 * k + 1] / n) * len);
+        arrow(
+          c,
+          canvas,
+          f.grid.data[2 * k],
+          f.grid.data[2 * k + 1],
+          (f.score.data[2 * k] / n) * len,
+          (f.score.data[2 * k + 1] / n) * len,
+        );
       }
       colorBar($<HTMLCanvasElement>('score-legend'), '0', `|score| ${maxNorm.toFixed(1)}`);
       $('score-caption').textContent = `model at training step ${f.modelStep}, t = ${f.t}`;
-      canvas.setAttribute('aria-label', `score field at t = ${f.t}: arrows point towards the data; strongest |score| ${maxNorm.toFixed(1)}`);
+      canvas.setAttribute(
+        'aria-label',
+        `score field at t = ${f.t}: arrows point towards the data; strongest |score| ${maxNorm.toFixed(1)}`,
+      );
       state.scoreDraws++;
       clearError(scoreT);
     } finally {
       scoreBusy = false;
     }
   };
-  on(scoreT, 'input', () => { $('score-t-out').textContent = scoreT.value; });
+  on(scoreT, 'input', () => {
+    $('score-t-out').textContent = scoreT.value;
+  });
   on(scoreT, 'change', drawScore);
 
   // ---- sampling, with a scrub slider through the run ----
@@ -183,17 +266,30 @@ export function setupTrain2d(worker: ModelWorker, hello: Hello, schedule: () => 
     const n = run.frames.length - 1;
     $('sample-scrub-out').textContent = `${k} / ${n}`;
     $('sample-caption').textContent = run.label;
-    canvas.setAttribute('aria-label', `samples after step ${k} of ${n} of the reverse process${k === 0 ? ' (pure noise)' : ''}`);
+    canvas.setAttribute(
+      'aria-label',
+      `samples after step ${k} of ${n} of the reverse process${k === 0 ? ' (pure noise)' : ''}`,
+    );
   };
   on(scrub, 'input', () => drawFrame(Number(scrub.value)));
   on(sampleBtn, 'click', async () => {
     const steps = Number($<HTMLInputElement>('sample-steps').value);
-    if (!(Number.isInteger(steps) && steps >= 1 && steps <= 1000)) throw new Error(`steps = ${$<HTMLInputElement>('sample-steps').value}: expected a whole number from 1 to 1000`);
+    if (!(Number.isInteger(steps) && steps >= 1 && steps <= 1000))
+      throw new Error(`steps = ${$<HTMLInputElement>('sample-steps').value}: expected a whole number from 1 to 1000`);
     if (state.step === 0) throw new Error('train the model first (section 2: press Train)');
     sampleBtn.disabled = true;
     try {
-      const r = await worker.call('train.sample', { scheduler: schedSel.value, steps, n: Number($<HTMLSelectElement>('sample-n').value), seed: Number($<HTMLInputElement>('sample-seed').value) });
-      run = { frames: r.frames.map(nd), data: nd(r.data), label: `${schedSel.value}: ${r.nfe} model evaluations in ${r.seconds.toFixed(2)} s · model at training step ${r.modelStep}` };
+      const r = await worker.call('train.sample', {
+        scheduler: schedSel.value,
+        steps,
+        n: Number($<HTMLSelectElement>('sample-n').value),
+        seed: Number($<HTMLInputElement>('sample-seed').value),
+      });
+      run = {
+        frames: r.frames.map(nd),
+        data: nd(r.data),
+        label: `${schedSel.value}: ${r.nfe} model evaluations in ${r.seconds.toFixed(2)} s · model at training step ${r.modelStep}`,
+      };
       const n = run.frames.length - 1;
       scrub.max = String(n);
       scrub.disabled = false;

@@ -9,16 +9,24 @@ type Events = { tick: TrainTick; live: SampleRun };
 export class ModelWorker {
   private readonly worker: Worker;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; progress?: (v: unknown) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; progress?: (v: unknown) => void }
+  >();
   private readonly listeners: { [K in keyof Events]: ((v: Events[K]) => void)[] } = { tick: [], live: [] };
   /** Requests sent and not yet answered (the e2e test reads it). */
   inFlight = 0;
 
   constructor() {
-    this.worker = new Worker(new URL('./model_worker.ts', import.meta.url), { type: 'module', name: 'diffuse-model-worker' });
+    this.worker = new Worker(new URL('./model_worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'diffuse-model-worker',
+    });
     this.worker.onmessage = (ev: MessageEvent<Reply>) => {
       const t0 = performance.now();
-      try { this.dispatch(ev.data); } finally {
+      try {
+        this.dispatch(ev.data);
+      } finally {
         const ms = performance.now() - t0;
         if (ms > 30) this.slow.push({ what: ev.data.kind === 'event' ? ev.data.name : ev.data.kind, ms, at: t0 });
       }
@@ -40,7 +48,10 @@ export class ModelWorker {
     }
     const p = this.pending.get(r.id);
     if (!p) return;
-    if (r.kind === 'progress') { p.progress?.(r.value); return; }
+    if (r.kind === 'progress') {
+      p.progress?.(r.value);
+      return;
+    }
     this.pending.delete(r.id);
     this.inFlight--;
     if (r.kind === 'result') p.resolve(r.value);

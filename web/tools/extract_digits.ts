@@ -10,7 +10,8 @@ import { loadMnist } from '../../src/data/mnist.ts';
 
 const N = 40;
 const { images, labels } = loadMnist({ limit: N, range: '[0,1]' });
-for (let i = 0; i < N; i++) if (labels[i] !== i % 10) throw new Error(`extract_digits: image ${i} is a ${labels[i]}, expected ${i % 10}`);
+for (let i = 0; i < N; i++)
+  if (labels[i] !== i % 10) throw new Error(`extract_digits: image ${i} is a ${labels[i]}, expected ${i % 10}`);
 const out = Uint8Array.from(images.data, (v) => Math.round(v * 255));
 const file = new URL('../public/data/mnist-digits.bin', import.meta.url);
 fs.writeFileSync(file, out);

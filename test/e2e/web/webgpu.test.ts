@@ -25,8 +25,13 @@ async function oneDigit(page: Page, url: string): Promise<{ x: number[]; backend
   await page.selectOption('#digits-n', '1');
   await page.fill('#digits-steps', '1');
   await page.click('#digits-run');
-  await page.waitForFunction(() => document.getElementById('digits-canvas')?.dataset.drawn === '1', undefined, { timeout: 200_000 });
-  return page.evaluate(() => ({ x: Array.from(window.playground!.digits.lastRun!.x.data), backend: window.playground!.backend }));
+  await page.waitForFunction(() => document.getElementById('digits-canvas')?.dataset.drawn === '1', undefined, {
+    timeout: 200_000,
+  });
+  return page.evaluate(() => ({
+    x: Array.from(window.playground!.digits.lastRun!.x.data),
+    backend: window.playground!.backend,
+  }));
 }
 
 describe('playground on WebGPU (software adapter)', { skip, timeout: 300_000 }, () => {
@@ -48,20 +53,29 @@ describe('playground on WebGPU (software adapter)', { skip, timeout: 300_000 }, 
 
   it('the digits UNet gives the same image on WebGPU as on wasm', async (t) => {
     const page = await browser.newPage();
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    const adapter = await page.goto(url).then(() => page.evaluate(async () => {
-      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-      return gpu ? (await gpu.requestAdapter()) !== null : false;
-    }));
-    if (!adapter) { t.skip('this Chromium offers no WebGPU adapter (SwiftShader)'); return; }
+    const adapter = await page.goto(url).then(() =>
+      page.evaluate(async () => {
+        const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+        return gpu ? (await gpu.requestAdapter()) !== null : false;
+      }),
+    );
+    if (!adapter) {
+      t.skip('this Chromium offers no WebGPU adapter (SwiftShader)');
+      return;
+    }
     const gpu = await oneDigit(page, url);
     assert.equal(gpu.backend, 'webgpu,wasm');
     const wasm = await oneDigit(page, `${url}?backend=wasm`);
     assert.equal(wasm.backend, 'wasm');
     assert.equal(gpu.x.length, 784);
     let maxDiff = 0;
-    gpu.x.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - wasm.x[i])); });
+    gpu.x.forEach((v, i) => {
+      maxDiff = Math.max(maxDiff, Math.abs(v - wasm.x[i]));
+    });
     assert.ok(maxDiff < 1e-3, `WebGPU and wasm digits differ by up to ${maxDiff}`);
     assert.deepEqual(errors, []);
   });
