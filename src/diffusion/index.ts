@@ -12,3 +12,4 @@ export * from './gaussian_mixture.ts';
 export * from './edm.ts';
 export { conditionalGaussianMixture, mixtureCdf1d, ksStatistic, erf } from './gmm_conditional.ts';
 export * from './sde.ts';
+export * from './vlb_terms.ts';

@@ -5,7 +5,7 @@
  *     L_T     = KL(q(x_T | x0) || N(0, I))                                 (prior term, closed form)
  *     L_{t-1} = KL(q(x_{t-1} | x_t, x0) || p_theta(x_{t-1} | x_t)),  x_t ~ q(x_t | x0)
  *     L_0     = -log p_theta(x0 | x1)                                     (decoder)
- * The per-term formulas are the training code's (src/training/objectives.ts `vlbTermPerSample`, checked
+ * The per-term formulas are the training code's (src/diffusion/vlb_terms.ts `vlbTermPerSample`, checked
  * there against a PyTorch implementation of the papers): Gaussian KLs in closed form, the decoder either
  * the discretised Gaussian over 256 bins of images in [-1, 1] (DDPM sec. 3.3) -> bits/dim, or a continuous
  * Gaussian density for real-valued low-dimensional data -> nats.
@@ -24,7 +24,7 @@
  *   r.nats.mean;        // upper bound on -log p(x0), nats per point
  */
 import { NDArray, compile, trace, type Executable, type RandomGenerator, type Value } from '../engine/index.ts';
-import { VLB_COEFFS, vlbCoefficients, vlbTermPerSample, type DecoderType } from '../training/objectives.ts';
+import { VLB_COEFFS, vlbCoefficients, vlbTermPerSample, type DecoderType } from '../diffusion/vlb_terms.ts';
 import { predictionToEps } from '../diffusion/parameterization.ts';
 import type { AsyncModelFn } from '../pipelines/generate.ts';
 import { meanAndStandardError, type MeanSe } from './stats.ts';
