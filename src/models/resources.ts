@@ -4,9 +4,10 @@
  * Used to refuse a job with one clear line (naming the key, the estimate and the limit) instead of
  * being killed by the OS, crashing V8 or compiling for minutes without output.
  *
- * - Parameters: exact. The MLP by its formula; the U-Net by building (shapes only, no weights) the
- *   same config with `layers_per_block` 1 and 2 and extrapolating linearly in layers_per_block
- *   (every extra layer adds one resnet, and one attention in attention blocks, to each block).
+ * - Parameters: exact. The MLP by building it (shapes only, no weights: cheap once the depth is
+ *   checked); the U-Net by building the same config with `layers_per_block` 1 and 2 and
+ *   extrapolating linearly in layers_per_block (every extra layer adds one resnet, and one attention
+ *   in attention blocks, to each block).
  * - Activations: an upper-bound style estimate (float32 tensors kept by one forward pass per sample,
  *   attention score matrices included), good to a small factor; it is only used against limits.
  * - Layers: Linear / resnet / attention modules; the traced graph grows linearly with them and the
@@ -22,7 +23,7 @@
  *   e.parameters // 41858
  *   checkMemory('train --model mlp-2d', trainingBytes(e, 128), { bytes: 2 ** 30, source: 'example' }); // throws when over
  */
-import { validateMLPConfig, type MLPConfig } from './mlp.ts';
+import { MLPModel, validateMLPConfig, type MLPConfig } from './mlp.ts';
 import { UNet2DModel, validateUNet2DConfig, type UNet2DConfig } from './unet2d.ts';
 
 /** Deepest model accepted (Linear / resnet / attention modules); see the file comment. */
@@ -94,17 +95,13 @@ export function checkMemory(what: string, bytes: number, limit: MemoryLimit, hin
 const F32 = 4;
 
 function mlpResources(c: MLPConfig): ModelResources {
-  const inW = c.in_channels + c.time_embedding_dim + (c.num_class_embeds === null ? 0 : c.class_embedding_dim);
-  let params = c.num_class_embeds === null ? 0 : c.num_class_embeds * c.class_embedding_dim;
-  let width = inW, act = inW;
-  for (const h of c.hidden_dims) {
-    params += width * h + h;
-    act += 3 * h; // matmul, bias add, activation
-    width = h;
-  }
-  params += width * c.out_channels + c.out_channels;
+  // Built (shapes only, no weights) for the exact count, whatever input embeddings the config adds.
+  const model = new MLPModel(c);
+  const inW = model.layers.length ? model.layers[0].inFeatures : model.projOut.inFeatures;
+  let act = inW;
+  for (const h of c.hidden_dims) act += 3 * h; // matmul, bias add, activation
   act += 2 * c.out_channels + c.in_channels;
-  return { parameters: params, parameterBytes: F32 * params, activationBytesPerSample: F32 * act, sampleElements: c.in_channels, layers: c.hidden_dims.length + 1 };
+  return { parameters: model.numParameters(), parameterBytes: F32 * model.numParameters(), activationBytesPerSample: F32 * act, sampleElements: c.in_channels, layers: c.hidden_dims.length + 1 };
 }
 
 function unetLayers(c: UNet2DConfig): number {

@@ -27,6 +27,8 @@ test('parameter counts: closed form for the MLP, the built model for U-Nets (ext
     assert.equal(estimateModelResources(c).parameters, modelFromConfig(c).numParameters(), JSON.stringify(o));
   }
   assert.equal(estimateModelResources(modelConfig('unet-s')).parameters, 1_112_801); // registry.ts's documented count
+  const embedded = modelConfig('mlp-2d', { input_embedding_dim: 64 } as Record<string, unknown>);
+  assert.equal(estimateModelResources(embedded).parameters, modelFromConfig(embedded).numParameters());
 });
 
 test('too deep: hidden_dims of 10M entries, layers_per_block 1e6 and a 5000-layer MLP are refused before anything is built', () => {
