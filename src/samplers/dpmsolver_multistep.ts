@@ -116,6 +116,8 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
    * Multistep second order (DPM-Solver++(2M), Lu et al. 2022b Algorithm 2, and its noise-prediction and SDE
    * counterparts): D0 = m0, D1 = (m0 - m1) / r0 with r0 = h_0 / h; 'midpoint' weights D1 by half the
    * first-order coefficient, 'heun' by the exact phi_2 coefficient ((e^{-h} - 1)/h + 1 for '++').
+   * (sampleDpmpp2m in k_dpmpp.ts is the same update with k-diffusion's float64 weights; see the note there
+   * on why the scalar weights are computed twice while the array update is the one `lincomb`.)
    */
   protected secondOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
     const i = this.stepIdx as number;

@@ -12,15 +12,16 @@
  *   let x = noise.mulScalar(s.initNoiseSigma);
  *   for (const t of s.timesteps) x = s.step(model(s.scaleModelInput(x, t), t), t, x).prevSample;
  */
-import type { NDArray } from '../engine/ndarray.ts';
+import { NDArray } from '../engine/ndarray.ts';
 import { getVelocity as vpVelocity } from '../diffusion/forward.ts';
 import {
   betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
+import { eulerStep, kPredOriginal, odeDerivative, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
 import { logSigmas, sigmaToT } from '../schedules/sigmas.ts';
 import { drawNoise } from './step_utils.ts';
+import { churnAt } from './churn.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** diffusers' EulerDiscreteScheduler (see the file comment). @example EulerDiscreteScheduler.fromConfig({ use_karras_sigmas: true }).setTimesteps(25) */
@@ -106,17 +107,15 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
     this.warnIfInputNotScaled();
     const i = this.beginStep(timestep);
-    const sChurn = opts.sChurn ?? 0, sTmin = opts.sTmin ?? 0, sTmax = opts.sTmax ?? Infinity, sNoise = opts.sNoise ?? 1;
     const sigma = this.sigmas[i];
-    const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (this.sigmas.length - 1), 2 ** 0.5 - 1) : 0;
-    const sigmaHat = f32(sigma * f32(gamma + 1));
+    const { gamma, sigmaHat, noiseStd } = churnAt(sigma, this.sigmas.length - 1, opts, f32);
     let x = sample;
     if (gamma > 0) {
-      // EDM Algorithm 2 line 6: x_hat = x + sqrt(sigma_hat^2 - sigma^2) eps
-      const noise = drawNoise(modelOutput.shape, opts, this.className);
-      const k = f32(Math.sqrt(f32(f32(sigmaHat * sigmaHat) - f32(sigma * sigma))));
-      const sn = f32(sNoise);
-      x = sample.map((v, j) => v + f32(f32(noise.data[j] * sn) * k));
+      const z = drawNoise(modelOutput.shape, opts, this.className).data, sn = f32(opts.sNoise ?? 1);
+      const xHat = new NDArray(sample.shape), o = xHat.data, xs = sample.data;
+      // x_hat = x + sqrt(sigma_hat^2 - sigma^2) S_noise z   (EDM Algorithm 2 line 6, diffusers' order)
+      for (let j = 0; j < o.length; j++) o[j] = xs[j] + f32(f32(z[j] * sn) * noiseStd);
+      x = xHat;
     }
     // 1. x_0 (epsilon uses sigma_hat, v_prediction uses sigma, as diffusers)
     let x0: NDArray;
@@ -124,7 +123,8 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     else x0 = kPredOriginal(modelOutput, x, sigma, this.config.prediction_type, this.className);
     // 2. ODE derivative d = (x - x_0) / sigma_hat, 3. Euler step
     const dt = f32(this.sigmas[i + 1] - sigmaHat);
-    const prev = x.map((v, j) => v + f32(f32(f32(v - x0.data[j]) / sigmaHat) * dt));
+    // x_next = x_hat + (x_hat - x_0) / sigma_hat * (sigma_next - sigma_hat)
+    const prev = eulerStep(x, odeDerivative(x, x0, sigmaHat), dt);
     this.stepIdx = i + 1;
     return { prevSample: prev, predOriginalSample: x0 };
   }

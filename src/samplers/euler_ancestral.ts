@@ -10,12 +10,12 @@
  *   s.setTimesteps(30);
  *   for (const t of s.timesteps) x = s.step(model(s.scaleModelInput(x, t), t), t, x, { generator }).prevSample;
  */
-import type { NDArray } from '../engine/ndarray.ts';
+import { NDArray } from '../engine/ndarray.ts';
 import {
   betaTableKeys, COMMON_KEYS, registerScheduler,
   type ConfigSpec, type SchedulerConfig, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
+import { kPredOriginal, odeDerivative, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 import { drawNoise } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 
@@ -52,7 +52,10 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     // 2. derivative, 3. Euler step to sigma_down, 4. noise
     const dt = f32(sigmaDown - sigma);
     const noise = drawNoise(modelOutput.shape, opts, this.className);
-    const prev = sample.map((v, j) => f32(v + f32(f32(f32(v - x0.data[j]) / sigma) * dt)) + f32(noise.data[j] * sigmaUp));
+    const d = odeDerivative(sample, x0, sigma).data, xs = sample.data, z = noise.data;
+    const prev = new NDArray(sample.shape), o = prev.data;
+    // x_next = (x + d (sigma_down - sigma)) + sigma_up z
+    for (let j = 0; j < o.length; j++) o[j] = f32(xs[j] + f32(d[j] * dt)) + f32(z[j] * sigmaUp);
     this.stepIdx = i + 1;
     return { prevSample: prev, predOriginalSample: x0 };
   }

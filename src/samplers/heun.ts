@@ -11,13 +11,13 @@
  *   s.setTimesteps(20);    // 39 model calls
  *   for (const t of s.timesteps) x = s.step(model(s.scaleModelInput(x, t), t), t, x).prevSample;
  */
-import type { NDArray } from '../engine/ndarray.ts';
+import { NDArray } from '../engine/ndarray.ts';
 import { clipSample } from '../diffusion/thresholding.ts';
 import {
   betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
+import { eulerStep, kPredOriginal, odeDerivative, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** [a0, a1, a1, a2, a2, ...]: the first element once, the rest twice (torch.cat([a[:1], a[1:].repeat_interleave(2)])). */
@@ -93,7 +93,7 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
     let derivative: NDArray, dt: number, base: NDArray;
     if (first) {
       // 2. d = (x - x_0) / sigma (EDM Alg. 1 line 4), 3. dt = sigma_next - sigma
-      derivative = sample.map((v, j) => f32(v - x0.data[j]) / sigmaHat);
+      derivative = odeDerivative(sample, x0, sigmaHat);
       dt = f32(sigmaNext - sigmaHat);
       this.prevDerivative = derivative;
       this.dt = dt;
@@ -101,16 +101,18 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
       base = sample;
     } else {
       // 2. d' at sigma_next, averaged with d (EDM Alg. 1 line 8: trapezoidal rule)
-      const d2 = sample.map((v, j) => f32(v - x0.data[j]) / sigmaNext);
-      const d1 = this.prevDerivative!;
-      derivative = d2.map((v, j) => f32(d1.data[j] + v) / 2);
+      const d2 = odeDerivative(sample, x0, sigmaNext).data, d1 = this.prevDerivative!.data;
+      derivative = new NDArray(sample.shape);
+      // d = (d_1 + d_2) / 2
+      for (let j = 0; j < d2.length; j++) derivative.data[j] = f32(d1[j] + d2[j]) / 2;
       dt = this.dt!;
       base = this.firstSample!;
       this.prevDerivative = null;
       this.dt = null;
       this.firstSample = null;
     }
-    const prev = base.map((v, j) => v + f32(derivative.data[j] * dt));
+    // x_next = x + d dt
+    const prev = eulerStep(base, derivative, dt);
     this.stepIdx = i + 1;
     return { prevSample: prev, predOriginalSample: x0 };
   }

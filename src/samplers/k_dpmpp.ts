@@ -83,6 +83,13 @@ const sigmaOf = (t: number): number => Math.exp(-t);
  * DPM-Solver++(2M), Lu et al. 2022b Algorithm 2: multistep second order in t = -log sigma.
  * The first step and any step to sigma = 0 are first order (DPM-Solver++(1) = DDIM).
  *
+ * The same update as DPMSolverMultistepScheduler's second order ('dpmsolver++', 'midpoint'); both build the
+ * array with the one `lincomb`, but the scalar weights are computed twice on purpose: here in float64 in the
+ * VE frame with k-diffusion's formula (sigma_next / sigma, -expm1(-h); test/samplers/k_dpmpp_oracle), there as
+ * diffusers' float32 torch scalars in the VP frame (alpha_t (e^{-h} - 1), each operation rounded; the diffusers
+ * fixtures). Either formula in both places changes the other's results by float32 rounding every step (not
+ * bit-identical), so the two coefficient formulas stay.
+ *
  * @example
  *   const x = sampleDpmpp2m(denoiser, xT, [14.6, 7.0, 3.1, 1.2, 0.4, 0]);
  */

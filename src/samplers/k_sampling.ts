@@ -13,22 +13,16 @@
  *   const sigmas = [...karrasSigmas(0.02, 80, 20), 0];
  *   const x0 = sampleHeun(denoise, generator.normal([4, 2]).mulScalar(sigmas[0]), sigmas);
  */
-import type { NDArray } from '../engine/ndarray.ts';
+import { NDArray } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
 import { ancestralStep, callDenoiser, checkNonNegative, sigmaArray, type Denoiser, type KSamplerOptions } from './k_common.ts';
 import { lmsCoefficient } from './lms_coefficient.ts';
+import { churnAt, type ChurnParams } from './churn.ts';
 
 export type { Denoiser, KSamplerOptions };
 
-/** Churn of EDM Algorithm 2 (used by sampleEuler, sampleHeun, sampleDpm2). */
-export interface KChurnOptions extends KSamplerOptions {
-  /** Total churn S_churn (0 = deterministic ODE sampler). */
-  sChurn?: number;
-  /** Churn only for sigma in [sTmin, sTmax]. */
-  sTmin?: number;
-  sTmax?: number;
-  /** Noise inflation S_noise. */
-  sNoise?: number;
+/** Churn of EDM Algorithm 2 (used by sampleEuler, sampleHeun, sampleDpm2; see churn.ts). */
+export interface KChurnOptions extends KSamplerOptions, ChurnParams {
   /** Needed when sChurn > 0. */
   generator?: RandomGenerator;
 }
@@ -49,12 +43,18 @@ export interface KLmsOptions extends KSamplerOptions {
 
 /** d = (x - D) / sigma: the ODE derivative dx/dsigma (k-diffusion `to_d`). */
 function toD(x: NDArray, sigma: number, denoised: NDArray): NDArray {
-  return x.map((v, j) => (v - denoised.data[j]) / sigma);
+  const out = new NDArray(x.shape), o = out.data, xs = x.data, p = denoised.data;
+  // d = (x - D) / sigma
+  for (let j = 0; j < o.length; j++) o[j] = (xs[j] - p[j]) / sigma;
+  return out;
 }
 
 /** x + a * d */
 function axpy(x: NDArray, a: number, d: NDArray): NDArray {
-  return x.map((v, j) => v + a * d.data[j]);
+  const out = new NDArray(x.shape), o = out.data, xs = x.data, ds = d.data;
+  // x + a d
+  for (let j = 0; j < o.length; j++) o[j] = xs[j] + a * ds[j];
+  return out;
 }
 
 /**
@@ -63,15 +63,13 @@ function axpy(x: NDArray, a: number, d: NDArray): NDArray {
  * runs consume the generator in k-diffusion's order.
  */
 function churn(x: NDArray, sigma: number, nSteps: number, o: KChurnOptions, fn: string): { x: NDArray; sigmaHat: number } {
-  const sChurn = o.sChurn ?? 0, sTmin = o.sTmin ?? 0, sTmax = o.sTmax ?? Infinity, sNoise = o.sNoise ?? 1;
-  checkNonNegative(sChurn, 'sChurn', fn, true);
-  const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / nSteps, Math.SQRT2 - 1) : 0;
-  const sigmaHat = sigma * (gamma + 1);
+  checkNonNegative(o.sChurn ?? 0, 'sChurn', fn, true);
+  const { gamma, sigmaHat, noiseStd } = churnAt(sigma, nSteps, o);
   const eps = o.generator ? o.generator.normal(x.shape) : null;
   if (gamma > 0) {
     if (!eps) throw new Error(`${fn}: sChurn > 0 adds noise and needs opts.generator`);
-    const k = Math.sqrt(sigmaHat * sigmaHat - sigma * sigma) * sNoise;
-    x = axpy(x, k, eps);
+    // x_hat = x + (sqrt(sigma_hat^2 - sigma^2) S_noise) z   (k-diffusion's order)
+    x = axpy(x, noiseStd * (o.sNoise ?? 1), eps);
   }
   return { x, sigmaHat };
 }
@@ -141,7 +139,9 @@ export function sampleHeun(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
       const x2 = axpy(x, dt, d);
       const d2 = toD(x2, s[i + 1], callDenoiser(model, x2, s[i + 1], fn));
       // EDM Algorithm 1 line 8: x_{i+1} = x_i + (t_{i+1} - t_i) (d_i + d'_i) / 2
-      x = x.map((v, j) => v + dt * 0.5 * (d.data[j] + d2.data[j]));
+      const xNext = new NDArray(x.shape), o = xNext.data, xs = x.data, a = d.data, b = d2.data;
+      for (let j = 0; j < o.length; j++) o[j] = xs[j] + dt * 0.5 * (a[j] + b[j]);
+      x = xNext;
     }
   }
   return x;
@@ -207,7 +207,10 @@ export function sampleLms(model: Denoiser, x: NDArray, sigmas: ArrayLike<number>
       const d = ds[ds.length - 1 - j].data;
       for (let k = 0; k < acc.length; k++) acc[k] += c * d[k];
     }
-    x = x.map((v, k) => v + acc[k]);
+    const xNext = new NDArray(x.shape), o = xNext.data, xs = x.data;
+    // x_{i+1} = x_i + sum_j c_j d_{i-j}
+    for (let k = 0; k < o.length; k++) o[k] = xs[k] + acc[k];
+    x = xNext;
   }
   return x;
 }

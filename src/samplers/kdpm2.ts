@@ -18,7 +18,7 @@ import {
   betaTableKeys, COMMON_KEYS, key, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
+import { eulerStep, kPredOriginal, odeDerivative, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 import { sigmaToT } from '../schedules/sigmas.ts';
 import { f32 } from '../engine/f32.ts';
 
@@ -95,19 +95,20 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
     let derivative: NDArray, dt: number, base: NDArray;
     if (first) {
       // Euler to the log-midpoint
-      derivative = sample.map((v, j) => f32(v - x0.data[j]) / sigmaHat);
+      derivative = odeDerivative(sample, x0, sigmaHat);
       dt = f32(sigmaInterpol - sigmaHat);
       this.firstSample = sample;
       base = sample;
     } else {
       // DPM-Solver-2: the full step with the midpoint derivative
-      derivative = sample.map((v, j) => f32(v - x0.data[j]) / sigmaInterpol);
+      derivative = odeDerivative(sample, x0, sigmaInterpol);
       dt = f32(sigmaNext - sigmaHat);
       base = this.firstSample!;
       this.firstSample = null;
     }
     this.stepIdx = i + 1;
-    const prev = base.map((v, j) => v + f32(derivative.data[j] * dt));
+    // x_next = x + d dt
+    const prev = eulerStep(base, derivative, dt);
     return { prevSample: prev, predOriginalSample: x0 };
   }
 }

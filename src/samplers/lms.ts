@@ -14,12 +14,12 @@
  *   s.setTimesteps(50);
  *   for (const t of s.timesteps) x = s.step(model(s.scaleModelInput(x, t), t), t, x).prevSample;
  */
-import type { NDArray } from '../engine/ndarray.ts';
+import { NDArray } from '../engine/ndarray.ts';
 import {
   betaTableKeys, COMMON_KEYS, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { kPredOriginal, SigmaScheduler } from './sigma_scheduler.ts';
+import { kPredOriginal, odeDerivative, SigmaScheduler } from './sigma_scheduler.ts';
 import { f32 } from '../engine/f32.ts';
 import { lmsCoefficient } from './lms_coefficient.ts';
 
@@ -66,7 +66,7 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
     const sigma = this.sigmas[i];
     // 1. x_0, 2. derivative (x - x_0) / sigma
     const x0 = kPredOriginal(modelOutput, sample, sigma, this.config.prediction_type, this.className);
-    const derivative = sample.map((v, j) => f32(v - x0.data[j]) / sigma);
+    const derivative = odeDerivative(sample, x0, sigma);
     this.derivatives.push(derivative);
     if (this.derivatives.length > order) this.derivatives.shift();
     // 3. coefficients (lower order while the history warms up)
@@ -79,12 +79,15 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
     const hist = this.derivatives;
     // zip(coeffs, reversed(derivatives)): when starting mid-schedule (img2img) the history is shorter
     // than the order and diffusers uses only the coefficients that have a derivative
-    coeffs.slice(0, hist.length).forEach((c, j) => {
+    for (let j = 0; j < Math.min(coeffs.length, hist.length); j++) {
       const d = hist[hist.length - 1 - j].data;
-      const c32 = f32(c);
+      const c32 = f32(coeffs[j]);
+      // acc = sum_j c_j d_{t-j}
       for (let k = 0; k < n; k++) acc[k] = acc[k] + f32(c32 * d[k]);
-    });
-    const prev = sample.map((v, k) => v + acc[k]);
+    }
+    const prev = new NDArray(sample.shape), xs = sample.data;
+    // x_{t+1} = x_t + acc
+    for (let k = 0; k < n; k++) prev.data[k] = xs[k] + acc[k];
     this.stepIdx = i + 1;
     return { prevSample: prev, predOriginalSample: x0 };
   }

@@ -131,6 +131,29 @@ export function kPredOriginal(modelOutput: NDArray, sample: NDArray, sigma: numb
 }
 
 /**
+ * d = (x - x_0) / sigma, the probability-flow ODE derivative dx/dsigma (EDM Algorithm 1 line 4), float32 in
+ * diffusers' order (the difference rounded, then the quotient).
+ * @example odeDerivative(x, x0, 14.6)
+ */
+export function odeDerivative(x: NDArray, x0: NDArray, sigma: number): NDArray {
+  const out = new NDArray(x.shape), o = out.data, xs = x.data, p = x0.data;
+  // d = (x - x_0) / sigma
+  for (let i = 0; i < o.length; i++) o[i] = f32(xs[i] - p[i]) / sigma;
+  return out;
+}
+
+/**
+ * x + d dt, the Euler step in sigma (EDM Algorithm 1 line 5), the product rounded to float32 like diffusers.
+ * @example eulerStep(x, odeDerivative(x, x0, sigma), sigmaNext - sigma)
+ */
+export function eulerStep(x: NDArray, d: NDArray, dt: number): NDArray {
+  const out = new NDArray(x.shape), o = out.data, xs = x.data, ds = d.data;
+  // x_next = x + d dt
+  for (let i = 0; i < o.length; i++) o[i] = xs[i] + f32(ds[i] * dt);
+  return out;
+}
+
+/**
  * The sigma layout chosen by use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas (at most one;
  * 'default' for classes without these keys).
  * @example sigmaScheduleFromConfig({ use_karras_sigmas: true }, 'EulerDiscreteScheduler')  // 'karras'
