@@ -97,6 +97,20 @@ program.command('sample')
   .requiredOption('--out <file>', 'file.png (grid or scatter) | file.csv | file.gif (trajectory)')
   .action(async (dir: string, o) => { const { sampleCommand } = await import('./sample_command.ts'); await sampleCommand(dir, o); });
 
+program.command('distill')
+  .description('progressive distillation: a student that samples in --steps-to steps (run it with --scheduler edm-euler)')
+  .argument('<teacher>', 'trained model folder')
+  .requiredOption('--steps-to <k>', 'student steps (1, 2, 4, ...)', int('--steps-to'))
+  .requiredOption('--out <folder>', 'where to write the student model folder')
+  .option('--data <spec>', "training data (default: the teacher's, from its diffuse.json)")
+  .option('--start-steps <n>', 'student steps of the first round (the teacher then runs 2x)', int('--start-steps'), 32)
+  .option('--iters <n>', 'optimizer steps per halving round', int('--iters'), 600)
+  .option('--batch-size <n>', 'batch size', int('--batch-size'), 256)
+  .option('--lr <x>', 'peak learning rate of each round (cosine decay)', num('--lr', 0), 1e-3)
+  .option('--seed <n>', 'random seed', int('--seed', 0), 0)
+  .option('--quiet', 'no progress output')
+  .action(async (teacher: string, o) => { const { distillCommand } = await import('./distill_command.ts'); await distillCommand(teacher, o); });
+
 program.command('info')
   .description('describe a model folder')
   .argument('<dir>')
