@@ -70,7 +70,8 @@ export interface DistillOptions {
   /** Largest noise level (default: the teacher's sigma_max, or its beta table's largest sigma). */
   sigmaMax?: number;
   rho?: number;
-  onRound?: (info: { steps: number; seconds: number; loss: number }) => void;
+  /** Called after each round with the student of `steps` steps (its weights and scheduler config). */
+  onRound?: (info: { steps: number; seconds: number; loss: number; weights: Record<string, NDArray>; schedulerConfig: Record<string, unknown> }) => void;
 }
 
 export interface DistillResult {
@@ -139,7 +140,7 @@ export async function progressiveDistill(o: DistillOptions): Promise<DistillResu
     weights = { ...ts.params };
     const seconds = (performance.now() - t0) / 1000;
     rounds.push({ steps: N, seconds, loss });
-    o.onRound?.({ steps: N, seconds, loss });
+    o.onRound?.({ steps: N, seconds, loss, weights, schedulerConfig: studentConfig(N) });
     teacherD = denoiserOfModel(denoiserFor(model, weights), modelFormulation(studentConfig(N)));
   }
   return { weights, schedulerConfig: studentConfig(K), rounds };
