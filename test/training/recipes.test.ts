@@ -26,6 +26,8 @@ test('diffuse train on a toy set with no flags trains with TOY2D_RECIPE', () => 
   const fromCli = recipeKeys(trainConfigFrom(cli()));
   const fromRecipe = recipeKeys(recipeTrainConfig(TOY2D_RECIPE));
   assert.deepEqual(fromCli, fromRecipe);
+  assert.deepEqual(cli().modelOverrides, TOY2D_RECIPE.model);
+  assert.ok(Object.isFrozen(TOY2D_RECIPE.model) && Object.isFrozen(TOY2D_RECIPE.sampler), 'consumers cannot change the shared recipe');
   // the CLI has no flag for the EMA warm-up power: the recipe must keep the trainer's
   assert.equal(TOY2D_RECIPE.ema?.power ?? defaultTrainConfig().emaPower, defaultTrainConfig().emaPower);
   assert.equal(TOY2D_RECIPE.minLr, defaultTrainConfig().minLr);
@@ -50,6 +52,7 @@ test('the demo trains through the CLI defaults (the recipe) and samples with the
   const o = applyToyRecipeDefaults({ ...plan.train });
   assert.deepEqual(recipeKeys(trainConfigFrom(o)), { ...recipeKeys(recipeTrainConfig(TOY2D_RECIPE)) });
   assert.equal(o.seed, 3);
+  assert.deepEqual(o.modelOverrides, TOY2D_RECIPE.model);
   const short = applyToyRecipeDefaults({ ...demoPlan({ seed: 0, out: 'o', data: 'moons', steps: 11 }).train });
   assert.equal(short.steps, 11);
 });
