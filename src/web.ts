@@ -39,4 +39,4 @@ export { TOY2D_RECIPE, recipeTrainConfig } from './training/recipes.ts';
 export { TOY2D_NAMES, toy2d, type Toy2dDataset } from './data/toy2d.ts';
 export { parseSafetensors } from './io/safetensors_bytes.ts';
 export { mmdRbf, medianSqDistance } from './eval/mmd.ts';
-export { MnistClassifier } from './eval/mnist_classifier_net.ts';
+export { MnistClassifier } from './models/mnist_classifier_net.ts';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { train, defaultTrainConfig } from '../../src/training/trainer.ts';
 import { modelFromConfig, modelConfig } from '../../src/models/registry.ts';
-import { openDataSource } from '../../src/training/data_source.ts';
+import { openDataSource } from '../../src/data/data_source.ts';
 import { loadTrainedModel, sampleLoaded } from '../../src/pipelines/sample_model.ts';
 import { toy2d } from '../../src/data/toy2d.ts';
 import { mmdRatio } from '../../src/eval/mmd_ratio.ts';

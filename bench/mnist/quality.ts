@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { NDArray, Philox } from '../../src/engine/index.ts';
 import { createModel } from '../../src/models/registry.ts';
 import { loadMnist } from '../../src/data/mnist.ts';
-import { openDataSource } from '../../src/training/data_source.ts';
+import { openDataSource } from '../../src/data/data_source.ts';
 import { defaultTrainConfig, train } from '../../src/training/trainer.ts';
 import { generate } from '../../src/pipelines/generate.ts';
 import { denoiserFor } from '../../src/pipelines/denoiser.ts';

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Philox } from '../../src/engine/index.ts';
 import { modelFromConfig, modelConfig } from '../../src/models/registry.ts';
-import { openDataSource } from '../../src/training/data_source.ts';
+import { openDataSource } from '../../src/data/data_source.ts';
 import { train } from '../../src/training/trainer.ts';
 import { generate } from '../../src/pipelines/generate.ts';
 import { denoiserFor, modelSampleShape } from '../../src/pipelines/denoiser.ts';

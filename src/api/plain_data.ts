@@ -11,7 +11,7 @@
  */
 import { NDArray, Philox } from '../engine/index.ts';
 import { DataLoader, tensorDataset, type DataLoaderState, type TensorBatch } from '../data/index.ts';
-import type { DataBatch, DataDescription, DataSource } from '../training/data_source.ts';
+import type { DataBatch, DataDescription, DataSource } from '../data/data_source.ts';
 
 /** A batch as a user may give it. */
 export type PlainBatch = NDArray | number[][] | number[][][][] | { x: NDArray | number[][] | number[][][][]; labels?: ArrayLike<number> };

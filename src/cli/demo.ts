@@ -14,7 +14,7 @@ import {
 import { TrainStep } from '../training/train_step.ts';
 import { trainCommand, type TrainCliOptions } from './train_command.ts';
 import { sampleModelFolder } from '../pipelines/sample_model.ts';
-import { openDataSource } from '../training/data_source.ts';
+import { openDataSource } from '../data/data_source.ts';
 import { mmdRatio } from '../eval/mmd_ratio.ts';
 import { writeScatterComparisonPng } from '../eval/scatter_compare.ts';
 import { writeLinePlotPng } from '../eval/line_plot.ts';

@@ -281,7 +281,7 @@ interface TrainClfCli { data: string; model: string; steps: number; batchSize: n
 
 async function trainClassifierCommand(o: TrainClfCli): Promise<void> {
   const t0 = performance.now();
-  const { openDataSource } = await import('../training/data_source.ts');
+  const { openDataSource } = await import('../data/data_source.ts');
   const { NoisyClassifier, validateNoisyClassifierConfig } = await import('../models/noisy_classifier.ts');
   const { trainNoisyClassifier } = await import('../training/train_noisy_classifier.ts');
   const { saveNoisyClassifier } = await import('../pipelines/classifier_folder.ts');

@@ -79,7 +79,9 @@ export async function formatReport(r: EvalReport): Promise<string> {
 }
 
 async function trainClassifierCommand(file: string, log: (s: string) => void): Promise<void> {
-  const { MnistClassifier, mnistSplit, saveClassifierWeights, trainMnistClassifier } = await import('../eval/mnist_classifier.ts');
+  const { MnistClassifier } = await import('../eval/mnist_classifier.ts');
+  const { mnistSplit } = await import('../data/mnist.ts');
+  const { saveClassifierWeights, trainMnistClassifier } = await import('../training/train_mnist_classifier.ts');
   const t0 = performance.now();
   const w = await trainMnistClassifier({ onEpoch: (e, loss) => log(`epoch ${e + 1}: mean training loss ${loss.toFixed(4)}`) });
   const clf = new MnistClassifier(w);

@@ -16,7 +16,7 @@ import { memoryLimit } from '../models/memory_limit.ts';
 import { loadTrainedModel, sampleLoaded, toDataUnits, writeSamples, type SampleOptions } from '../pipelines/sample_model.ts';
 import { denoiserFor, modelSampleShape } from '../pipelines/denoiser.ts';
 import { CsvStreamWriter } from '../io/csv_stream.ts';
-import { detectLayout, readModelConfigFile } from '../folders/index.ts';
+import { detectLayout, readModelConfigFile, withFileLock } from '../folders/index.ts';
 import { checkOutputFile } from './output_paths.ts';
 
 export interface SampleCliOptions {
@@ -65,32 +65,37 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
     return sampleLoaded(m, { ...base, n, generator, labelOffset: k * chunk, denoiser }, trajectory);
   };
   if (chunks > 1) log(`sampling ${o.n.toLocaleString('en')} samples in ${chunks} chunks of up to ${chunk} (${formatBytes(samplingBytes(r, chunk))} each)`);
-  if (ext === '.csv') {
-    if (shape.length !== 1) throw new Error(`--out ${o.out}: image samples are written as .png or .gif`);
-    const w = new CsvStreamWriter(o.out, m.info?.data.columns);
-    try {
-      for (let k = 0; k < chunks; k++) {
-        w.append(toDataUnits(await drawChunk(k), m.info));
-        if (chunks > 1) log(`  chunk ${k + 1}/${chunks}: ${w.rows.toLocaleString('en')} rows written`);
-      }
-      w.commit();
-    } finally {
-      w.abort();
-    }
-  } else {
-    const trajectory: NDArray[] = [];
-    let all: NDArray;
-    if (chunks === 1) all = await drawChunk(0, ext === '.gif' ? trajectory : undefined);
-    else {
-      all = new NDArray([o.n, ...shape]);
-      for (let k = 0; k < chunks; k++) {
-        const x = await drawChunk(k);
-        all.data.set(x.data, k * chunk * elems);
-        log(`  chunk ${k + 1}/${chunks}`);
-      }
-    }
-    writeSamples(o.out, all, m.info, trajectory);
-  }
+  // One writer per output file (folders/lock.ts): a second `sample` to the same file fails instead of racing.
+  await withFileLock(o.out, 'sample', () => writeOutput());
   process.stderr.write(`wrote ${o.out} (${o.n} samples, ${o.steps} ${o.scheduler ?? 'ddim'} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   return o.n;
+
+  async function writeOutput(): Promise<void> {
+    if (ext === '.csv') {
+      if (shape.length !== 1) throw new Error(`--out ${o.out}: image samples are written as .png or .gif`);
+      const w = new CsvStreamWriter(o.out, m.info?.data.columns);
+      try {
+        for (let k = 0; k < chunks; k++) {
+          w.append(toDataUnits(await drawChunk(k), m.info));
+          if (chunks > 1) log(`  chunk ${k + 1}/${chunks}: ${w.rows.toLocaleString('en')} rows written`);
+        }
+        w.commit();
+      } finally {
+        w.abort();
+      }
+    } else {
+      const trajectory: NDArray[] = [];
+      let all: NDArray;
+      if (chunks === 1) all = await drawChunk(0, ext === '.gif' ? trajectory : undefined);
+      else {
+        all = new NDArray([o.n, ...shape]);
+        for (let k = 0; k < chunks; k++) {
+          const x = await drawChunk(k);
+          all.data.set(x.data, k * chunk * elems);
+          log(`  chunk ${k + 1}/${chunks}`);
+        }
+      }
+      writeSamples(o.out, all, m.info, trajectory);
+    }
+  }
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { modelConfig, modelFromConfig, type DiffusionModel } from '../models/registry.ts';
-import { openDataSource, type DataDescription } from '../training/data_source.ts';
+import { openDataSource, type DataDescription } from '../data/data_source.ts';
 import { defaultTrainConfig, nullClassOf, train, type Progress, type TrainConfig, type TrainResult } from '../training/trainer.ts';
 import type { TrainPredictionType } from '../training/objectives.ts';
 import { generate } from '../pipelines/generate.ts';

@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { NDArray } from '../engine/ndarray.ts';
+import { Philox } from '../engine/rng.ts';
 import type { ValueRange } from '../io/image.ts';
 
 export const MNIST_SIZE = 28;
@@ -136,4 +137,25 @@ export function loadMnist(options: MnistOptions = {}): MnistData {
 /** The raw cached bytes (0..255) and labels, in round-robin order; do not modify. @example mnistBytes().pixels.length // 7840000 */
 export function mnistBytes(): Readonly<MnistCache> {
   return loadCache();
+}
+
+/** Digits of the fixed training split (classifier training and FID-MNIST reference statistics); the rest are held out. */
+export const MNIST_TRAIN_SPLIT = 8000;
+
+/**
+ * The fixed train / held-out split of the 10,000 digits: a Philox(20240) permutation, first 8,000 train.
+ * @example const { train, heldOut } = mnistSplit(); train.images.shape // [8000, 1, 28, 28]
+ */
+export function mnistSplit(): { train: { images: NDArray; labels: Uint8Array }; heldOut: { images: NDArray; labels: Uint8Array } } {
+  const { images, labels } = loadMnist();
+  const N = images.shape[0];
+  const perm = new Philox(20240).permutation(N);
+  const take = (idx: Uint32Array) => {
+    const x = new NDArray([idx.length, 1, 28, 28]);
+    const y = new Uint8Array(idx.length);
+    idx.forEach((i, r) => { x.data.set(images.data.subarray(i * 784, (i + 1) * 784), r * 784); y[r] = labels[i]; });
+    return { images: x, labels: y };
+  };
+  const cut = Math.min(MNIST_TRAIN_SPLIT, N);
+  return { train: take(perm.subarray(0, cut)), heldOut: take(perm.subarray(cut)) };
 }

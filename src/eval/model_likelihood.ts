@@ -15,7 +15,7 @@
 import { Philox } from '../engine/index.ts';
 import type { LoadedModel } from '../pipelines/sample_model.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
-import { openDataSource } from '../training/data_source.ts';
+import { openDataSource } from '../data/data_source.ts';
 import { EXACT_MAX_DIM, EpsDivergence, trainedEpsModel } from './divergence.ts';
 import { bitsPerDimFromNll, dequantize, pfOdeLikelihood } from './pf_ode_likelihood.ts';
 import { variationalBound, type VlbVarianceType } from './vlb.ts';

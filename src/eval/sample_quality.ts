@@ -22,7 +22,7 @@
  *   const floor = await metric.baseline(0);
  */
 import { NDArray, Philox } from '../engine/index.ts';
-import { openDataSource, type DataSource } from '../training/data_source.ts';
+import { openDataSource, type DataSource } from '../data/data_source.ts';
 import { toy2d, TOY2D_NAMES } from '../data/toy2d.ts';
 import type { LoadedModel } from '../pipelines/sample_model.ts';
 import { modelSampleShape } from '../pipelines/denoiser.ts';
@@ -30,7 +30,8 @@ import { medianSqDistance, mmdRbf } from './mmd.ts';
 import { slicedWasserstein } from './sliced_wasserstein.ts';
 import { meanLogDensity } from './log_density.ts';
 import { frechetDistance, gaussianStats, type GaussianStats } from './frechet.ts';
-import { FEATURE_DIM, argmax, loadMnistClassifier, mnistSplit, type MnistClassifier } from './mnist_classifier.ts';
+import { FEATURE_DIM, argmax, loadMnistClassifier, type MnistClassifier } from './mnist_classifier.ts';
+import { mnistSplit } from '../data/mnist.ts';
 
 import { SAMPLE_METRICS, type SampleMetricName } from './metric_names.ts';
 

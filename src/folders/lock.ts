@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { WRITER_TAG } from '../io/atomic.ts';
+import { WRITER_TAG, fitTempBase } from '../io/atomic.ts';
 import { LOCK_NAME } from './names.ts';
 import { forgetWriter, recordWriter } from './temporaries.ts';
 
@@ -157,7 +157,8 @@ export function acquireFolderLock(dir: string, command: string): FolderLock {
 export function acquireFileLock(file: string, command: string): FolderLock {
   const dir = path.dirname(path.resolve(file));
   fs.mkdirSync(dir, { recursive: true });
-  const lockFile = path.join(dir, `.${path.basename(file)}.lock`);
+  // shortened for long names: the lock's own temporaries (.<lock>.takeover, .<lock>.<tag>.<n>.tmp) must fit 255 bytes too
+  const lockFile = path.join(dir, `.${fitTempBase(path.basename(file), '..lock.takeover.0123456789.999999.tmp')}.lock`);
   return acquireLock(file, lockFile, path.join(fs.realpathSync(dir), path.basename(file)), command, false);
 }
 

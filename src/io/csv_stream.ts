@@ -3,8 +3,9 @@
  * rows go to a temporary file beside the target (`.<name>.<WRITER_TAG>.<n>.tmp`, the atomic writers'
  * naming, shortened to fit 255 bytes), which is fsynced and renamed over the target by `commit()`.
  * Until then the target is untouched. `abort()` removes the temporary; so does an interrupt
- * (SIGINT, SIGTERM, SIGHUP) or an exit while the writer is open, so a stopped `diffuse sample`
- * leaves no hidden file behind (only a SIGKILL can, and the name carries this process's tag).
+ * (SIGINT, SIGTERM, SIGHUP: the process then exits with 128 + the signal's number, running the
+ * other exit handlers) or an exit while the writer is open, so a stopped `diffuse sample` leaves no
+ * hidden file behind (only a SIGKILL can, and the name carries this process's tag).
  *
  * @example
  *   const w = new CsvStreamWriter('samples.csv', ['x', 'y']);
@@ -12,6 +13,7 @@
  *   w.commit();
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { NDArray } from '../engine/ndarray.ts';
 import { WRITER_TAG, fitTempBase, fsyncDirSync } from './atomic.ts';
@@ -31,9 +33,9 @@ function installHandlers(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
       removeOpenTemporaries();
-      // The default action of the signal, now that the temporaries are gone.
-      process.removeAllListeners(sig);
-      process.kill(process.pid, sig);
+      // Exit as the signal would (128 + its number), through process.exit so that the other exit
+      // handlers (e.g. releasing an output lock) run too.
+      process.exit(128 + (os.constants.signals[sig] ?? 0));
     });
   }
 }

@@ -73,6 +73,13 @@ function makeNoise(opts: KStochasticOptions, x: NDArray, fn: string): NoiseSampl
   };
 }
 
+/** The start of every stochastic sampler: eta (>= 0, default 1), sNoise (default 1), the checked sigmas, the noise source. */
+function stochasticStart(opts: KStochasticOptions, x: NDArray, sigmas: ArrayLike<number>, fn: string): { eta: number; sNoise: number; s: Float64Array; noise: NoiseSampler } {
+  const eta = opts.eta ?? 1;
+  checkNonNegative(eta, 'eta', fn);
+  return { eta, sNoise: opts.sNoise ?? 1, s: sigmaArray(sigmas, fn), noise: makeNoise(opts, x, fn) };
+}
+
 const tOf = (sigma: number): number => -Math.log(sigma); // log-SNR time of the VE frame
 const sigmaOf = (t: number): number => Math.exp(-t);
 
@@ -144,11 +151,7 @@ export function sampleDpmpp2mSde(
   if (solverType !== 'midpoint' && solverType !== 'heun') {
     throw new Error(`${fn}: opts.solverType = ${JSON.stringify(solverType)} is not supported; expected 'midpoint' or 'heun'`);
   }
-  const eta = opts.eta ?? 1;
-  checkNonNegative(eta, 'eta', fn);
-  const sNoise = opts.sNoise ?? 1;
-  const s = sigmaArray(sigmas, fn);
-  const noise = makeNoise(opts, x, fn);
+  const { eta, sNoise, s, noise } = stochasticStart(opts, x, sigmas, fn);
   let oldDenoised: NDArray | null = null;
   let hLast = NaN;
   for (let i = 0; i < s.length - 1; i++) {
@@ -195,11 +198,7 @@ export function sampleDpmpp3mSde(
   opts: KStochasticOptions = {},
 ): NDArray {
   const fn = 'sampleDpmpp3mSde';
-  const eta = opts.eta ?? 1;
-  checkNonNegative(eta, 'eta', fn);
-  const sNoise = opts.sNoise ?? 1;
-  const s = sigmaArray(sigmas, fn);
-  const noise = makeNoise(opts, x, fn);
+  const { eta, sNoise, s, noise } = stochasticStart(opts, x, sigmas, fn);
   let d1Prev: NDArray | null = null; // D_{i-1}
   let d2Prev: NDArray | null = null; // D_{i-2}
   let h1: number | null = null;
@@ -260,11 +259,7 @@ export function sampleDpmpp2sAncestral(
   opts: KStochasticOptions = {},
 ): NDArray {
   const fn = 'sampleDpmpp2sAncestral';
-  const eta = opts.eta ?? 1;
-  checkNonNegative(eta, 'eta', fn);
-  const sNoise = opts.sNoise ?? 1;
-  const s = sigmaArray(sigmas, fn);
-  const noise = makeNoise(opts, x, fn);
+  const { eta, sNoise, s, noise } = stochasticStart(opts, x, sigmas, fn);
   for (let i = 0; i < s.length - 1; i++) {
     const denoised = callDenoiser(model, x, s[i], fn);
     const { sigmaDown, sigmaUp } = ancestralStep(s[i], s[i + 1], eta);

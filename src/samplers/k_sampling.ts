@@ -75,6 +75,17 @@ function churn(x: NDArray, sigma: number, nSteps: number, o: KChurnOptions, fn: 
 }
 
 /**
+ * EDM Algorithm 2 lines 4-7 for step i: churn x up to sigma_hat, one model call D(x_hat; sigma_hat) (reported to
+ * the callback), and the derivative d = (x_hat - D) / sigma_hat.
+ */
+function churnAndDerivative(model: Denoiser, x: NDArray, s: Float64Array, i: number, opts: KChurnOptions, fn: string): { x: NDArray; sigmaHat: number; d: NDArray } {
+  const c = churn(x, s[i], s.length - 1, opts, fn);
+  const denoised = callDenoiser(model, c.x, c.sigmaHat, fn);
+  opts.callback?.({ i, x: c.x, sigma: s[i], sigmaHat: c.sigmaHat, denoised });
+  return { x: c.x, sigmaHat: c.sigmaHat, d: toD(c.x, c.sigmaHat, denoised) };
+}
+
+/**
  * Euler's method (EDM Algorithm 2 with S_churn; k-diffusion `sample_euler`): one model call per step.
  * @example sampleEuler(denoise, xT, [80, 10, 1, 0.1, 0])
  */
@@ -82,11 +93,8 @@ export function sampleEuler(model: Denoiser, x: NDArray, sigmas: ArrayLike<numbe
   const fn = 'sampleEuler';
   const s = sigmaArray(sigmas, fn);
   for (let i = 0; i < s.length - 1; i++) {
-    const c = churn(x, s[i], s.length - 1, opts, fn);
+    const c = churnAndDerivative(model, x, s, i, opts, fn), d = c.d;
     x = c.x;
-    const denoised = callDenoiser(model, x, c.sigmaHat, fn);
-    opts.callback?.({ i, x, sigma: s[i], sigmaHat: c.sigmaHat, denoised });
-    const d = toD(x, c.sigmaHat, denoised);
     x = axpy(x, s[i + 1] - c.sigmaHat, d);
   }
   return x;
@@ -127,11 +135,8 @@ export function sampleHeun(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
   const fn = 'sampleHeun';
   const s = sigmaArray(sigmas, fn);
   for (let i = 0; i < s.length - 1; i++) {
-    const c = churn(x, s[i], s.length - 1, opts, fn);
+    const c = churnAndDerivative(model, x, s, i, opts, fn), d = c.d;
     x = c.x;
-    const denoised = callDenoiser(model, x, c.sigmaHat, fn);
-    opts.callback?.({ i, x, sigma: s[i], sigmaHat: c.sigmaHat, denoised });
-    const d = toD(x, c.sigmaHat, denoised);
     const dt = s[i + 1] - c.sigmaHat;
     if (s[i + 1] === 0) {
       x = axpy(x, dt, d);
@@ -157,11 +162,8 @@ export function sampleDpm2(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
   const fn = 'sampleDpm2';
   const s = sigmaArray(sigmas, fn);
   for (let i = 0; i < s.length - 1; i++) {
-    const c = churn(x, s[i], s.length - 1, opts, fn);
+    const c = churnAndDerivative(model, x, s, i, opts, fn), d = c.d;
     x = c.x;
-    const denoised = callDenoiser(model, x, c.sigmaHat, fn);
-    opts.callback?.({ i, x, sigma: s[i], sigmaHat: c.sigmaHat, denoised });
-    const d = toD(x, c.sigmaHat, denoised);
     if (s[i + 1] === 0) {
       x = axpy(x, s[i + 1] - c.sigmaHat, d);
     } else {

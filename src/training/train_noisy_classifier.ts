@@ -17,7 +17,7 @@ import { DDPMScheduler } from '../samplers/ddpm.ts';
 import type { NoisyClassifier } from '../models/noisy_classifier.ts';
 import { TrainStep } from './train_step.ts';
 import { warmupCosine } from './lr_schedule.ts';
-import type { DataSource } from './data_source.ts';
+import type { DataSource } from '../data/data_source.ts';
 
 /** Options of `trainNoisyClassifier`. */
 export interface NoisyClassifierTrainOptions {

@@ -24,7 +24,7 @@ import { Ema } from './ema.ts';
 import { warmupCosine } from './lr_schedule.ts';
 import { acquireFolderLock, cleanStaleTemporaries, commitTrainingSave, resumeLatestCheckpoint } from '../folders/index.ts';
 import { warn } from '../io/warn.ts';
-import type { DataSource } from './data_source.ts';
+import type { DataSource } from '../data/data_source.ts';
 import type { CheckpointData } from '../folders/index.ts';
 import { checkResumeConfig } from './resume_config.ts';
 

@@ -180,8 +180,10 @@ test('item 6: an interrupted sample leaves no temporary file', { timeout: 300_00
   const run = startCli(['sample', good, '--n', '5000000', '--steps', '10', '--scheduler', 'ddim', '--out', path.join(dir, 'big.csv')]);
   await run.waitFor(/chunk 1\/\d+: [\d,]+ rows written/);
   assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')).length, 1, 'the stream is being written to a temporary');
+  // one writer per output file: a second sample to the same file fails at once
+  oneLine(await runCli(['sample', good, '--n', '5', '--out', path.join(dir, 'big.csv')]), /^diffuse: .*big\.csv is in use by another diffuse process \(pid \d+ .*`sample`/, 'a second writer');
   run.child.kill('SIGINT');
   const r = await run.done;
   assert.ok(r.signal === 'SIGINT' || r.code !== 0, `stopped (code ${r.code}, signal ${r.signal})`);
-  assert.deepEqual(listFiles(dir), [], 'neither the target nor a temporary is left');
+  assert.deepEqual(listFiles(dir), [], 'neither the target, a temporary nor the lock is left');
 });

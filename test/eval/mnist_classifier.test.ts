@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray, Philox } from '../../src/engine/index.ts';
-import { loadMnistClassifier, mnistSplit, trainMnistClassifier } from '../../src/eval/mnist_classifier.ts';
+import { loadMnistClassifier } from '../../src/eval/mnist_classifier.ts';
+import { mnistSplit } from '../../src/data/mnist.ts';
+import { trainMnistClassifier } from '../../src/training/train_mnist_classifier.ts';
 import { createSampleMetric } from '../../src/eval/sample_quality.ts';
 import type { LoadedModel } from '../../src/pipelines/sample_model.ts';
 

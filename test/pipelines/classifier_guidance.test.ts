@@ -15,7 +15,7 @@ import { generate } from '../../src/pipelines/generate.ts';
 import { ClassifierGradient, classifierGuidedModel, type ClassLogProbGradient } from '../../src/pipelines/classifier_guidance.ts';
 import { NoisyClassifier, validateNoisyClassifierConfig } from '../../src/models/noisy_classifier.ts';
 import { trainNoisyClassifier } from '../../src/training/train_noisy_classifier.ts';
-import type { DataSource } from '../../src/training/data_source.ts';
+import type { DataSource } from '../../src/data/data_source.ts';
 
 const gmm = new GaussianMixture({ weights: [0.6, 0.3, 0.1], means: [[-1.5, 0], [1.5, 1], [0, -2]], stds: [0.4, 0.3, 0.5] });
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { NDArray, Philox } from '../../src/engine/index.ts';
 import { modelFromConfig, modelConfig } from '../../src/models/registry.ts';
-import { openDataSource } from '../../src/training/data_source.ts';
+import { openDataSource } from '../../src/data/data_source.ts';
 import { defaultTrainConfig, train } from '../../src/training/trainer.ts';
 import { loadTrainedModel, sampleLoaded, sampleModelFolder, writeRunInfo } from '../../src/pipelines/sample_model.ts';
 import { denoiserFor } from '../../src/pipelines/denoiser.ts';

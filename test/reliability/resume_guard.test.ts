@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NDArray } from '../../src/engine/index.ts';
 import { modelFromConfig, modelConfig } from '../../src/models/registry.ts';
-import { openDataSource } from '../../src/training/data_source.ts';
+import { openDataSource } from '../../src/data/data_source.ts';
 import { defaultTrainConfig, train, type TrainConfig } from '../../src/training/trainer.ts';
 import { checkResumeConfig, diffTrainConfig, resumeKeyFor } from '../../src/training/resume_config.ts';
 import { listCheckpoints, loadCheckpoint, writeCheckpoint } from '../../src/folders/checkpoint.ts';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NDArray } from '../../src/engine/index.ts';
 import { modelFromConfig, modelConfig } from '../../src/models/registry.ts';
-import { openDataSource, type DataSource } from '../../src/training/data_source.ts';
+import { openDataSource, type DataSource } from '../../src/data/data_source.ts';
 import { defaultTrainConfig, train, NonFiniteLossError } from '../../src/training/trainer.ts';
 import { listCheckpoints, loadCheckpoint, loadModelFolder } from '../../src/folders/index.ts';
 import { setWarningHandler } from '../../src/io/warn.ts';

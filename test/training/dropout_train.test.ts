@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultTrainConfig, train } from '../../src/training/trainer.ts';
-import { openDataSource } from '../../src/training/data_source.ts';
+import { openDataSource } from '../../src/data/data_source.ts';
 import { UNet2DModel } from '../../src/models/unet2d.ts';
 import { traceDenoiser } from '../../src/pipelines/denoiser.ts';
 import { Philox } from '../../src/engine/index.ts';

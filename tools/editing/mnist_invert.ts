@@ -10,7 +10,7 @@ import { NDArray } from '../../src/engine/index.ts';
 import { loadPipelineFolder } from '../../src/folders/index.ts';
 import { denoiserFor } from '../../src/pipelines/denoiser.ts';
 import { ddimDecode, ddimInvert, reconstructionMse } from '../../src/pipelines/invert.ts';
-import { mnistSplit } from '../../src/eval/mnist_classifier.ts';
+import { mnistSplit } from '../../src/data/mnist.ts';
 
 const arg = (name: string, def: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
 const N = Number(arg('n', '100'));

@@ -15,11 +15,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NDArray, Philox, type PhiloxState } from '../engine/index.ts';
-import {
-  DataLoader, TOY2D_NAMES, loadImageFolder, loadMnist, loadSeries, loadTabular, tensorDataset, toy2d,
-  type DataLoaderState, type TensorBatch,
-} from '../data/index.ts';
-import type { StandardScalerJSON } from '../data/standardize.ts';
+import { DataLoader, tensorDataset, type DataLoaderState, type TensorBatch } from './loader.ts';
+import { TOY2D_NAMES, toy2d } from './toy2d.ts';
+import { loadImageFolder } from './image_folder.ts';
+import { loadMnist } from './mnist.ts';
+import { loadSeries } from './series.ts';
+import { loadTabular } from './tabular.ts';
+import type { StandardScalerJSON } from './standardize.ts';
 
 export type DataKind = 'toy2d' | 'images' | 'tabular' | 'series';
 
