@@ -26,7 +26,7 @@ test('ratio ~1 for fresh data, large for a shifted copy; the kernel is 1/16 of t
   const ref = draw(1), floors = [draw(2), draw(3), draw(4)];
   const fresh = mmdRatio(draw(5), ref, floors);
   assert.ok(fresh.ratio > 0.7 && fresh.ratio < 1.4, `fresh data ratio ${fresh.ratio}`);
-  const shifted = mmdRatio(draw(5).map((v) => v + 0.3), ref, floors);
+  const shifted = mmdRatio(draw(5).map((v) => v + 0.5), ref, floors);
   assert.ok(shifted.ratio > 3, `shifted ratio ${shifted.ratio}`);
   assert.ok(Math.abs(fresh.bandwidthSq - medianSqDistance(ref, ref) / 256) < 1e-9);
   const wide = mmdRatio(draw(5), ref, floors, { lengthScale: 1 });
