@@ -36,7 +36,7 @@ export { generate, type AsyncModelFn, type GenerateOptions } from './pipelines/g
 // The diffusion process.
 export { addNoise, getVelocity } from './diffusion/forward.ts';
 export { predictionToX0, predictionToEps, epsToScore, scoreToEps, type PredictionType } from './diffusion/parameterization.ts';
-export { GaussianMixture, type GaussianMixtureSpec } from './diffusion/gaussian_mixture.ts';
+export { GaussianMixture, type GaussianMixtureSpec } from './data/gaussian_mixture.ts';
 export { betasFor, alphasFromBetas, BETA_SCHEDULES } from './schedules/index.ts';
 
 // Training building blocks (the named recipe, the compiled step, EMA, learning-rate schedule).

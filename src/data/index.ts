@@ -8,3 +8,5 @@ export * from './tabular.ts';
 export * from './series.ts';
 export * from './loader.ts';
 export * from './export_image_folder.ts';
+export * from './gaussian_mixture.ts';
+export { conditionalGaussianMixture, mixtureCdf1d, ksStatistic, erf } from './gmm_conditional.ts';

@@ -17,7 +17,7 @@
  */
 import { NDArray } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
-import { GaussianMixture } from '../diffusion/gaussian_mixture.ts';
+import { GaussianMixture } from '../data/gaussian_mixture.ts';
 
 /** A 2D distribution to sample from (and, where known in closed form, its log density). */
 export interface Toy2dDataset {
@@ -204,7 +204,7 @@ export function defaultGaussianMixture(): GaussianMixture {
 }
 
 /**
- * A Gaussian mixture with exact density (src/diffusion/gaussian_mixture.ts; its `sample` defines the draws).
+ * A Gaussian mixture with exact density (src/data/gaussian_mixture.ts; its `sample` defines the draws).
  * @example gmm({ mixture: GaussianMixture.onCircle({ components: 6, radius: 2, stds: 0.2 }) })
  */
 export function gmm(options: { mixture?: GaussianMixture } = {}): Toy2dDataset & { mixture: GaussianMixture } {

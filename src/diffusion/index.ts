@@ -8,8 +8,6 @@ export * from './forward.ts';
 export * from './parameterization.ts';
 export * from './thresholding.ts';
 export * from './variance.ts';
-export * from './gaussian_mixture.ts';
 export * from './edm.ts';
-export { conditionalGaussianMixture, mixtureCdf1d, ksStatistic, erf } from './gmm_conditional.ts';
 export * from './sde.ts';
 export * from './vlb_terms.ts';

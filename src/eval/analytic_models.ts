@@ -8,7 +8,7 @@
  * - Gaussian data N(mu, diag(s^2)):  p_sigma = N(mu, diag(s^2 + sigma^2)), eps* = sigma (y - mu) / (s^2 + sigma^2).
  * - Mixture sum_k w_k N(mu_k, s_k^2 I): p_sigma = sum_k w_k N(mu_k, (s_k^2 + sigma^2) I), with responsibilities
  *   r_k(y) = softmax_k(log w_k - d/2 log(2 pi v_k) - |y - mu_k|^2 / (2 v_k)), v_k = s_k^2 + sigma^2:
- *   eps* = sigma sum_k r_k (y - mu_k) / v_k   (the same closed form as src/diffusion/gaussian_mixture.ts, traced).
+ *   eps* = sigma sum_k r_k (y - mu_k) / v_k   (the same closed form as src/data/gaussian_mixture.ts, traced).
  *
  * @example
  *   const m = gaussianMixtureEpsModel(GaussianMixture.onCircle({ components: 8, radius: 2, stds: 0.3 }), [0.002, 80]);
@@ -17,7 +17,7 @@
 import {
   NDArray, add, constant, matmul, mul, reshape, softmax, sqrt, square, sub, sum, div, log, transpose, type Value,
 } from '../engine/index.ts';
-import type { GaussianMixture } from '../diffusion/gaussian_mixture.ts';
+import type { GaussianMixture } from '../data/gaussian_mixture.ts';
 import type { TracedEpsModel } from './divergence.ts';
 
 function column(v: Value): Value {

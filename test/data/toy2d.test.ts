@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { Philox } from '../../src/engine/rng.ts';
-import { GaussianMixture } from '../../src/diffusion/gaussian_mixture.ts';
+import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
 import { TOY2D_NAMES, checkerboard, circles, eightGaussians, gmm, moons, sampleToy2d, swissRoll, toy2d } from '../../src/data/toy2d.ts';
 
 const N = 20000;
@@ -104,7 +104,7 @@ test('checkerboard: only the 8 squares with floor(x/2) + floor(y/2) even, each w
   for (const [k, c] of counts) assert.ok(Math.abs(c / N - 1 / 8) < 5 * Math.sqrt((1 / 8) * (7 / 8) / N), `square ${k}: ${c / N}`);
 });
 
-test("'gmm' wraps src/diffusion/gaussian_mixture.ts: same samples and exact density", () => {
+test("'gmm' wraps src/data/gaussian_mixture.ts: same samples and exact density", () => {
   const ds = gmm();
   assert.deepEqual(ds.sample(64, new Philox(9)).data, ds.mixture.sample(64, new Philox(9)).data);
   const x = NDArray.from([[0, 0], [2, 2]]);

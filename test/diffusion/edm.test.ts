@@ -13,7 +13,7 @@ import {
   edmPreconditioning, edmDenoised, edmOutputFromDenoised, edmLossWeight, sampleLogNormalSigmas,
   vpOutputToDenoised, denoisedToVpOutput, scoreFromDenoised, denoisedFromScore,
 } from '../../src/diffusion/edm.ts';
-import { GaussianMixture } from '../../src/diffusion/gaussian_mixture.ts';
+import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
 import { EdmObjective } from '../../src/training/edm_objective.ts';
 
 const fx = JSON.parse(readFileSync(new URL('../fixtures/k_diffusion/edm_preconditioning.json', import.meta.url), 'utf8'));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray, Philox } from '../../src/engine/index.ts';
-import { GaussianMixture } from '../../src/diffusion/gaussian_mixture.ts';
+import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
 import { EpsDivergence } from '../../src/eval/divergence.ts';
 import { gaussianEpsModel, gaussianMixtureEpsModel } from '../../src/eval/analytic_models.ts';
 import { pfOdeLikelihood } from '../../src/eval/pf_ode_likelihood.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { NDArray, Philox, type RandomGenerator } from '../../src/engine/index.ts';
 import { variationalBound, type VlbVarianceType } from '../../src/eval/vlb.ts';
-import { GaussianMixture } from '../../src/diffusion/gaussian_mixture.ts';
+import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
 import { linearBetas, alphasFromBetas } from '../../src/schedules/betas.ts';
 
 // Golden values: tools/fixtures/eval_vlb_torch.py (float64 torch implementation of DDPM eq. 5 and the

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NDArray, Philox } from '../../src/engine/index.ts';
-import { GaussianMixture } from '../../src/diffusion/gaussian_mixture.ts';
-import { erf, ksStatistic } from '../../src/diffusion/gmm_conditional.ts';
+import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
+import { erf, ksStatistic } from '../../src/data/gmm_conditional.ts';
 import { schedulerFromConfig, type BetaScheduler } from '../../src/samplers/index.ts';
 import { generate } from '../../src/pipelines/generate.ts';
 import { ClassifierGradient, classifierGuidedModel, type ClassLogProbGradient } from '../../src/pipelines/classifier_guidance.ts';

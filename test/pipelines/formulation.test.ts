@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray, Philox } from '../../src/engine/index.ts';
-import { GaussianMixture } from '../../src/diffusion/gaussian_mixture.ts';
+import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
 import { edmOutputFromDenoised, edmPreconditioning } from '../../src/diffusion/edm.ts';
 import { DDPMScheduler } from '../../src/samplers/ddpm.ts';
 import { ScoreSdeVeScheduler } from '../../src/samplers/score_sde_ve.ts';

@@ -12,8 +12,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NDArray, Philox } from '../../src/engine/index.ts';
-import { GaussianMixture } from '../../src/diffusion/gaussian_mixture.ts';
-import { conditionalGaussianMixture, erf, ksStatistic, mixtureCdf1d } from '../../src/diffusion/gmm_conditional.ts';
+import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
+import { conditionalGaussianMixture, erf, ksStatistic, mixtureCdf1d } from '../../src/data/gmm_conditional.ts';
 import { defaultGaussianMixture } from '../../src/data/toy2d.ts';
 import { schedulerFromConfig, type BetaScheduler } from '../../src/samplers/index.ts';
 import { inpaint, repaint } from '../../src/pipelines/inpaint.ts';

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { Philox } from '../../src/engine/rng.ts';
-import { GaussianMixture } from '../../src/diffusion/gaussian_mixture.ts';
+import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
 import { edmOutputFromDenoised, edmPreconditioning, scoreFromDenoised } from '../../src/diffusion/edm.ts';
 import { VeSde, VpSde } from '../../src/diffusion/sde.ts';
 import { EDMEulerScheduler } from '../../src/samplers/edm_euler.ts';

@@ -1,5 +1,5 @@
 /**
- * The closed-form Gaussian-mixture oracle (src/diffusion/gaussian_mixture.ts) and what it tells us about
+ * The closed-form Gaussian-mixture oracle (src/data/gaussian_mixture.ts) and what it tells us about
  * the samplers.
  *
  * 1. The oracle itself against closed forms: log-density vs the direct mixture formula, score vs central
@@ -17,7 +17,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { Philox } from '../../src/engine/rng.ts';
-import { GaussianMixture } from '../../src/diffusion/gaussian_mixture.ts';
+import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
 import * as S from '../../src/samplers/index.ts';
 import { karrasSigmas } from '../../src/schedules/sigmas.ts';
 

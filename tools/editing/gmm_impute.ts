@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { NDArray, Philox } from '../../src/engine/index.ts';
 import { defaultGaussianMixture } from '../../src/data/toy2d.ts';
-import { conditionalGaussianMixture, ksStatistic, mixtureCdf1d } from '../../src/diffusion/gmm_conditional.ts';
+import { conditionalGaussianMixture, ksStatistic, mixtureCdf1d } from '../../src/data/gmm_conditional.ts';
 import { loadPipelineFolder } from '../../src/folders/index.ts';
 import { denoiserFor } from '../../src/pipelines/denoiser.ts';
 import { schedulerWithOverrides } from '../../src/pipelines/scheduler_choice.ts';
