@@ -66,6 +66,7 @@ export class DDIMScheduler extends BetaScheduler {
     const abarT = this.alphasCumprod[timestep];
     const abarPrev = prevTimestep >= 0 ? this.alphasCumprod[prevTimestep] : this.finalAlphaCumprod;
     const betaProdT = f32(1 - abarT), betaProdTPrev = f32(1 - abarPrev);
+    // sigma_t^2 / eta^2 = (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)
     return f32(f32(betaProdTPrev / betaProdT) * f32(1 - f32(abarT / abarPrev)));
   }
 
@@ -85,7 +86,7 @@ export class DDIMScheduler extends BetaScheduler {
     // 2. alphas, betas
     const abarT = this.alphasCumprod[t];
     const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT] : this.finalAlphaCumprod;
-    const betaProdT = f32(1 - abarT);
+    const betaProdT = f32(1 - abarT); // 1 - abar_t
     // 3. x_0 and eps (DDIM eq. 12, "predicted x_0")
     let x0 = vpPredOriginal(modelOutput, sample, abarT, this.config.prediction_type, this.className);
     let eps = vpPredEpsilon(modelOutput, sample, abarT, this.config.prediction_type, x0);
@@ -93,19 +94,22 @@ export class DDIMScheduler extends BetaScheduler {
     x0 = clipOrThreshold(x0, this.config);
     // 5. sigma_t, DDIM eq. (16)
     const variance = this.getVariance(t, prevT);
+    // sigma_t = eta sqrt(variance)
     const stdDevT = f32(f32(eta) * f32(Math.sqrt(variance)));
     if (opts.useClippedModelOutput) {
-      const sa = f32(Math.sqrt(abarT)), sb = f32(Math.sqrt(betaProdT));
+      const sa = f32(Math.sqrt(abarT)), sb = f32(Math.sqrt(betaProdT)); // sqrt(abar_t), sqrt(1 - abar_t)
       // eps = (x_t - sqrt(abar_t) x_0) / sqrt(1 - abar_t), from the clipped x_0
       eps = unscaleDiff(sample, sa, x0, sb);
     }
     // 6. "direction pointing to x_t", 7. x_{t-1} without noise (DDIM eq. 12)
+    // sqrt(1 - abar_prev - sigma_t^2), sqrt(abar_prev)
     const dirCoeff = f32(Math.sqrt(f32(f32(1 - abarPrev) - f32(stdDevT * stdDevT))));
     const x0Coeff = f32(Math.sqrt(abarPrev));
     // x_{t-1} = sqrt(abar_prev) x_0 + sqrt(1 - abar_prev - sigma_t^2) eps   (DDIM eq. 12, noise added below)
     let prev = scaledSum(x0Coeff, x0, dirCoeff, eps);
     if (eta > 0) {
       const noise = drawNoise(modelOutput.shape, opts, this.className);
+      // x_{t-1} += sigma_t z
       prev = prev.add(noise.map((z) => stdDevT * z));
     }
     return { prevSample: prev, predOriginalSample: x0 };

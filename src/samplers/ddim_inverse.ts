@@ -91,6 +91,7 @@ export class DDIMInverseScheduler extends BetaScheduler {
     // 4. clip
     if (this.config.clip_sample) x0 = clipSample(x0, this.config.clip_sample_range);
     // 5./6. DDIM eq. (12) with sigma = 0, towards the noisier timestep
+    // sqrt(1 - abar_t'), sqrt(abar_t')
     const dirCoeff = f32(Math.sqrt(f32(1 - abarPrev)));
     const x0Coeff = f32(Math.sqrt(abarPrev));
     // x_{t'} = sqrt(abar_t') x_0 + sqrt(1 - abar_t') eps   (DDIM eq. 12, sigma = 0)

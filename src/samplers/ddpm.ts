@@ -115,6 +115,7 @@ export class DDPMScheduler extends BetaScheduler {
     // 1. alphas, betas
     const abarT = this.alphasCumprod[t];
     const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT] : 1.0;
+    // 1 - abar_t, 1 - abar_t', alpha_t = abar_t / abar_t', beta_t = 1 - alpha_t
     const betaProdT = f32(1 - abarT);
     const betaProdTPrev = f32(1 - abarPrev);
     const currentAlphaT = f32(abarT / abarPrev);
@@ -125,6 +126,7 @@ export class DDPMScheduler extends BetaScheduler {
     x0 = clipOrThreshold(x0, this.config);
 
     // 4./5. posterior mean, DDPM eq. (7)
+    // c_0 = sqrt(abar_t') beta_t / (1 - abar_t), c_t = sqrt(alpha_t) (1 - abar_t') / (1 - abar_t)
     const x0Coeff = f32(f32(f32(Math.sqrt(abarPrev)) * currentBetaT) / betaProdT);
     const xtCoeff = f32(f32(f32(Math.sqrt(currentAlphaT)) * betaProdTPrev) / betaProdT);
     // mu = sqrt(abar_t') beta_t / (1 - abar_t) x_0 + sqrt(alpha_t) (1 - abar_t') / (1 - abar_t) x_t
@@ -139,6 +141,8 @@ export class DDPMScheduler extends BetaScheduler {
       const noise = drawNoise(modelOutput.shape, opts, this.className);
       const v = this.getVariance(t, predictedVariance);
       let scaled: NDArray;
+      // x_{t'} = mu + sigma_t z: sigma_t = v for fixed_small_log (already a std), exp(log_var / 2) for learned_range,
+      // sqrt(var) otherwise
       if (vt === 'fixed_small_log') {
         scaled = scaleNoise(noise, v, (s) => s);
       } else if (vt === 'learned_range') {

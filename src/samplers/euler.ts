@@ -48,6 +48,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     const desc = Float32Array.from(train).reverse();
     this.sigmas = withFinalSigma(desc, 0);
     if (this.config.timestep_type === 'continuous' && this.config.prediction_type === 'v_prediction') {
+      // t = log(sigma) / 4 (EDM's c_noise)
       this.timesteps = Float64Array.from(desc, (s) => f32(0.25 * f32(Math.log(s))));
     } else {
       this.timesteps = new Float64Array(T).map((_, i) => T - 1 - i);
@@ -87,11 +88,13 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
         sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, interpolation: c.interpolation_type, customTimesteps: timesteps,
       });
       const a0 = this.alphasCumprod[0];
+      // sigma_min = sqrt((1 - abar_0) / abar_0)
       const last = c.final_sigmas_type === 'sigma_min' ? f32(Math.sqrt(f32(f32(1 - a0) / a0))) : 0;
       ts = r.timesteps;
       sig = withFinalSigma(r.sigmas, last);
     }
     if (c.timestep_type === 'continuous' && c.prediction_type === 'v_prediction') {
+      // t = log(sigma) / 4 (EDM's c_noise)
       ts = Float64Array.from(sig.subarray(0, sig.length - 1), (s) => f32(0.25 * f32(Math.log(s))));
     }
     this.timesteps = ts;
@@ -122,7 +125,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     if (this.config.prediction_type === 'epsilon') x0 = kPredOriginal(modelOutput, x, sigmaHat, 'epsilon', this.className);
     else x0 = kPredOriginal(modelOutput, x, sigma, this.config.prediction_type, this.className);
     // 2. ODE derivative d = (x - x_0) / sigma_hat, 3. Euler step
-    const dt = f32(this.sigmas[i + 1] - sigmaHat);
+    const dt = f32(this.sigmas[i + 1] - sigmaHat); // dt = sigma_next - sigma_hat
     // x_next = x_hat + (x_hat - x_0) / sigma_hat * (sigma_next - sigma_hat)
     const prev = eulerStep(x, odeDerivative(x, x0, sigmaHat), dt);
     this.stepIdx = i + 1;

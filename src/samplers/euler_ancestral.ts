@@ -46,11 +46,12 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     const x0 = kPredOriginal(modelOutput, sample, sigma, this.config.prediction_type, this.className, false);
     // ancestral split of the step sigma -> sigma_next
     const sFrom = sigma, sTo = this.sigmas[i + 1];
+    // sigma_up = sqrt(sigma_next^2 (sigma^2 - sigma_next^2) / sigma^2), sigma_down = sqrt(sigma_next^2 - sigma_up^2)
     const sTo2 = f32(sTo * sTo), sFrom2 = f32(sFrom * sFrom);
     const sigmaUp = f32(Math.sqrt(f32(f32(sTo2 * f32(sFrom2 - sTo2)) / sFrom2)));
     const sigmaDown = f32(Math.sqrt(f32(sTo2 - f32(sigmaUp * sigmaUp))));
     // 2. derivative, 3. Euler step to sigma_down, 4. noise
-    const dt = f32(sigmaDown - sigma);
+    const dt = f32(sigmaDown - sigma); // dt = sigma_down - sigma
     const noise = drawNoise(modelOutput.shape, opts, this.className);
     const d = odeDerivative(sample, x0, sigma).data, xs = sample.data, z = noise.data;
     const prev = new NDArray(sample.shape), o = prev.data;

@@ -94,7 +94,7 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
     if (first) {
       // 2. d = (x - x_0) / sigma (EDM Alg. 1 line 4), 3. dt = sigma_next - sigma
       derivative = odeDerivative(sample, x0, sigmaHat);
-      dt = f32(sigmaNext - sigmaHat);
+      dt = f32(sigmaNext - sigmaHat); // dt = sigma_next - sigma
       this.prevDerivative = derivative;
       this.dt = dt;
       this.firstSample = sample;

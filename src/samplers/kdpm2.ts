@@ -55,6 +55,7 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
     // midpoints in log sigma: exp(lerp(log s_i, log s_{i-1}, 0.5)) (torch.lerp with weight 0.5)
     const interp = new Float32Array(sig.length);
     for (let i = 0; i < sig.length; i++) {
+      // log s_i, log s_{i-1}, lerp = log s_{i-1} - (log s_{i-1} - log s_i) / 2
       const a = f32(Math.log(sig[i]));
       const b = f32(Math.log(sig[(i - 1 + sig.length) % sig.length]));
       const lerp = f32(b - f32(b - a) * 0.5);
@@ -96,13 +97,13 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
     if (first) {
       // Euler to the log-midpoint
       derivative = odeDerivative(sample, x0, sigmaHat);
-      dt = f32(sigmaInterpol - sigmaHat);
+      dt = f32(sigmaInterpol - sigmaHat); // dt = sigma_mid - sigma
       this.firstSample = sample;
       base = sample;
     } else {
       // DPM-Solver-2: the full step with the midpoint derivative
       derivative = odeDerivative(sample, x0, sigmaInterpol);
-      dt = f32(sigmaNext - sigmaHat);
+      dt = f32(sigmaNext - sigmaHat); // dt = sigma_next - sigma
       base = this.firstSample!;
       this.firstSample = null;
     }

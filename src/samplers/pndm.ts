@@ -117,6 +117,7 @@ export class PNDMScheduler extends BetaScheduler {
     const diffToPrev = this.counter % 2 ? 0 : Math.floor(Math.floor(T / this.numInferenceSteps) / 2);
     const prevTimestep = timestep - diffToPrev;
     const t = this.prkTimesteps[Math.floor(this.counter / 4) * 4];
+    // PRK weights 1/6, 1/3, 1/3, 1/6 as float32 scalars: eps' = (e_1 + 2 e_2 + 2 e_3 + e_4) / 6
     const sixth = f32(1 / 6), third = f32(1 / 3);
     const acc = (w: number) => {
       const scaled = modelOutput.map((v) => w * v);
@@ -196,21 +197,22 @@ export class PNDMScheduler extends BetaScheduler {
   private getPrevSample(sample: NDArray, timestep: number, prevTimestep: number, modelOutput: NDArray): NDArray {
     const abarT = this.alphasCumprod[timestep];
     const abarPrev = prevTimestep >= 0 ? this.alphasCumprod[prevTimestep] : this.finalAlphaCumprod;
-    const betaProdT = f32(1 - abarT);
-    const betaProdTPrev = f32(1 - abarPrev);
+    const betaProdT = f32(1 - abarT); // 1 - abar_t
+    const betaProdTPrev = f32(1 - abarPrev); // 1 - abar_t'
     if (this.config.prediction_type === 'v_prediction') {
-      const sa = f32(Math.sqrt(abarT)), sb = f32(Math.sqrt(betaProdT));
+      const sa = f32(Math.sqrt(abarT)), sb = f32(Math.sqrt(betaProdT)); // sqrt(abar_t), sqrt(1 - abar_t)
       // eps = sqrt(abar_t) v + sqrt(1 - abar_t) x_t
       modelOutput = scaledSum(sa, modelOutput, sb, sample);
     } else if (this.config.prediction_type !== 'epsilon') {
       throw badPredictionType(this.config.prediction_type, `${this.className}.step`, ['epsilon', 'v_prediction']);
     }
-    // x_{t'} = sqrt(abar_t'/abar_t) x_t - (abar_t' - abar_t) eps / (abar_t sqrt(1-abar_t') + sqrt(abar_t (1-abar_t) abar_t'))
+    // sqrt(abar_t' / abar_t); abar_t sqrt(1 - abar_t') + sqrt(abar_t (1 - abar_t) abar_t'); abar_t' - abar_t
     const sampleCoeff = f32(Math.sqrt(f32(abarPrev / abarT)));
     const denom = f32(f32(abarT * f32(Math.sqrt(betaProdTPrev))) + f32(Math.sqrt(f32(f32(abarT * betaProdT) * abarPrev))));
     const diff = f32(abarPrev - abarT);
     if (sample.size !== modelOutput.size) throw new Error(`${this.className}.step: model output shape [${modelOutput.shape.join(', ')}] differs from sample shape [${sample.shape.join(', ')}]`);
     const out = new NDArray(sample.shape), o = out.data, x = sample.data, eps = modelOutput.data;
+    // x_{t'} = sqrt(abar_t'/abar_t) x_t - (abar_t' - abar_t) eps / (abar_t sqrt(1-abar_t') + sqrt(abar_t (1-abar_t) abar_t'))
     for (let i = 0; i < o.length; i++) o[i] = f32(sampleCoeff * x[i]) - f32(f32(diff * eps[i]) / denom);
     return out;
   }
