@@ -37,6 +37,7 @@ export { generate, type AsyncModelFn, type GenerateOptions } from './pipelines/g
 export { addNoise, getVelocity } from './diffusion/forward.ts';
 export { predictionToX0, predictionToEps, epsToScore, scoreToEps, type PredictionType } from './diffusion/parameterization.ts';
 export { GaussianMixture, type GaussianMixtureSpec } from './data/gaussian_mixture.ts';
+export { conditionalGaussianMixture } from './data/gmm_conditional.ts';
 export { betasFor, alphasFromBetas, BETA_SCHEDULES } from './schedules/index.ts';
 
 // Training building blocks (the named recipe, the compiled step, EMA, learning-rate schedule).
@@ -48,6 +49,7 @@ export { warmupCosine } from './training/lr_schedule.ts';
 
 // Data sets.
 export { toy2d, sampleToy2d, TOY2D_NAMES, type Toy2dName, type Toy2dDataset } from './data/toy2d.ts';
+export { mnistSplit } from './data/mnist.ts';
 export { loadMnist, type MnistData } from './data/mnist.ts';
 export { loadImageFolder, type ImageFolderData, type ImageFolderOptions } from './data/image_folder.ts';
 export { loadTabular, type TabularData } from './data/tabular.ts';
@@ -63,6 +65,26 @@ export { loadMnistClassifier } from './eval/mnist_classifier.ts';
 export { evaluateModelFolder, type EvaluateOptions, type EvalReport } from './eval/evaluate.ts';
 export { variationalBound } from './eval/vlb.ts';
 export { pfOdeLikelihood } from './eval/pf_ode_likelihood.ts';
+
+// Model folders: diffusers layouts (pipeline, bare model, diffuse's flat layout, checkpoints), weights
+// dtypes (F16/BF16/F32/F64 read; f32 or f16 written), the commit protocol of training saves, the lock.
+export {
+  loadPipelineFolder, loadModelFolder, writeModelFolder, detectLayout, folderHoldsModel, DEFAULT_SCHEDULER_CONFIG,
+  readWeights, writeWeights, locateWeights, parseWeightsDtype,
+  commitTrainingSave, verifyTopLevelModel, repairTopLevelModel, resumeLatestCheckpoint,
+  writeCheckpoint, saveCheckpoint, loadCheckpoint, listCheckpoints, latestCheckpoint,
+  acquireFolderLock, acquireFileLock, withFolderLock, withFileLock, FolderLockError,
+  readRunInfo, writeRunInfo, readModelConfigFile, readSchedulerConfigFile,
+  type LoadedModel, type ModelFolder, type ModelFiles, type FolderLayout, type WeightsDtype, type CheckpointData,
+  type TrainingSave, type FolderLock, type LockInfo, type RunInfo,
+} from './folders/index.ts';
+
+// Model configs (diffusers' UNet2DModel keys, validated) and old checkpoints' names.
+export { validateUNet2DConfig, UNET2D_CONFIG_SCHEMA, UNET2D_KEYS, DOWN_BLOCK_TYPES, UP_BLOCK_TYPES, type UNet2DConfig } from './models/unet2d_config.ts';
+export { upgradeLegacyAttentionNames } from './models/unet2d_legacy.ts';
+export { modelConfig, modelFromConfig, createModel, MODEL_NAMES, type DiffusionModel } from './models/registry.ts';
+export { exportImageFolder, exportDataSet, type ExportImageFolderOptions, type ExportDataSetOptions } from './data/export_image_folder.ts';
+export { mmdRatio, type MmdRatio } from './eval/mmd_ratio.ts';
 
 // Files: pictures, tables, weights.
 export { writePng, readImage, encodePng } from './io/png.ts';

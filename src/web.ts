@@ -39,4 +39,6 @@ export { TOY2D_RECIPE, recipeTrainConfig } from './training/recipes.ts';
 export { TOY2D_NAMES, toy2d, type Toy2dDataset } from './data/toy2d.ts';
 export { parseSafetensors } from './io/safetensors_bytes.ts';
 export { mmdRbf, medianSqDistance } from './eval/mmd.ts';
+export { mmdRatio, type MmdRatio } from './eval/mmd_ratio.ts';
+export { inpaint, type InpaintOptions } from './pipelines/inpaint.ts';
 export { MnistClassifier } from './models/mnist_classifier_net.ts';

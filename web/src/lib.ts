@@ -47,7 +47,5 @@ export {
   type AsyncModelFn,
   type Scheduler,
 } from '../../src/web.ts';
-// Not (yet) in src/web.ts, both browser-safe: the inpainting API (docs/editing.md) and the MMD ratio to the
-// fresh-data floor (the demo's sample-quality number). To move into the entry point.
-export { inpaint, type InpaintOptions } from '../../src/pipelines/inpaint.ts';
-export { mmdRatio } from '../../src/eval/mmd_ratio.ts';
+// The inpainting API (docs/editing.md) and the MMD ratio to the fresh-data floor (the demo's number).
+export { inpaint, mmdRatio, type InpaintOptions } from '../../src/web.ts';
