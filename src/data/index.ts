@@ -10,3 +10,4 @@ export * from './loader.ts';
 export * from './export_image_folder.ts';
 export * from './gaussian_mixture.ts';
 export { conditionalGaussianMixture, mixtureCdf1d, ksStatistic, erf } from './gmm_conditional.ts';
+export * from './data_size.ts';

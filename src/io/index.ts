@@ -7,3 +7,4 @@ export * from './gif.ts';
 export * from './scatter.ts';
 export * from './csv.ts';
 export { parseStrictJson, StrictJsonError, JsonNumber, type JsonValue } from './strict_json.ts';
+export * from './csv_stream.ts';

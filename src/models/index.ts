@@ -10,3 +10,4 @@ export * from './unet2d.ts';
 export * from './registry.ts';
 export * from './noisy_classifier.ts';
 export * from './unet2d_legacy.ts';
+export * from './resources.ts';
