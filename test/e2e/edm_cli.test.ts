@@ -42,6 +42,21 @@ test('train --objective edm writes an EDM model folder that every sampler family
   }
 });
 
+test('diffuse distill makes a 2-step student that samples the ring', async () => {
+  const student = path.join(dir, 'student');
+  const r = await runCli(['distill', run, '--steps-to', '2', '--start-steps', '8', '--iters', '300', '--out', student, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = path.join(dir, 'student.csv');
+  const s = await runCli(['sample', student, '--scheduler', 'edm-euler', '--steps', '2', '--n', '800', '--out', out]);
+  assert.equal(s.code, 0, s.stderr);
+  const rows = readCsv(out);
+  const radius = rows.reduce((a, q) => a + Math.hypot(q[0], q[1]), 0) / rows.length;
+  assert.ok(Math.abs(radius - 2.83) < 0.5, `2-step student: mean radius ${radius} should be near 2.83`);
+  const bad = await runCli(['distill', run, '--steps-to', '3', '--out', path.join(dir, 'bad3')]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--steps-to 3: must be a power of 2/);
+});
+
 test('--objective misuse: one-line errors naming the flag', async () => {
   const bad = await runCli(['train', '--data', 'moons', '--objective', 'flow', '--steps', '1', '--out', path.join(dir, 'bad1')]);
   assert.notEqual(bad.code, 0);
