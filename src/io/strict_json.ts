@@ -47,133 +47,143 @@ const NUMBER_RE = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
  * @example parseStrictJson('{"x": 1, "x": 2}')   // throws: duplicate key "x" at character 9
  */
 export function parseStrictJson(text: string, options: StrictJsonOptions = {}): JsonValue {
-  const maxDepth = options.maxDepth ?? 64;
-  let i = 0;
-  const n = text.length;
+  const p = new StrictJsonParser(text, options.maxDepth ?? 64);
+  const value = p.value(0);
+  p.ws();
+  if (p.i < text.length) p.fail(`unexpected ${p.describe(p.i)} after the JSON value`);
+  return value;
+}
 
-  const fail = (msg: string, at = i): never => { throw new StrictJsonError(`${msg} at character ${at}`, at); };
-  const ws = () => {
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) i++;
+const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+/** A recursive-descent JSON parser over `text`; `i` is the read position. */
+class StrictJsonParser {
+  i = 0;
+
+  constructor(private readonly text: string, private readonly maxDepth: number) {}
+
+  fail(msg: string, at = this.i): never {
+    throw new StrictJsonError(`${msg} at character ${at}`, at);
+  }
+
+  /** Skip JSON whitespace (space, tab, LF, CR). */
+  ws(): void {
+    while (this.i < this.text.length) {
+      const c = this.text.charCodeAt(this.i);
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.i++;
       else break;
     }
-  };
-  const describe = (at: number) => (at >= n ? 'end of input' : JSON.stringify(text[at]));
+  }
 
-  const parseString = (): string => {
-    // text[i] === '"'
-    const start = i;
-    i++;
-    let out = '';
-    let chunk = i;
+  describe(at: number): string {
+    return at >= this.text.length ? 'end of input' : JSON.stringify(this.text[at]);
+  }
+
+  value(depth: number): JsonValue {
+    this.ws();
+    if (this.i >= this.text.length) this.fail('unexpected end of input');
+    const c = this.text[this.i]!;
+    if (c === '{') return this.object(depth);
+    if (c === '[') return this.array(depth);
+    if (c === '"') return this.string();
+    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
+      if (this.text.startsWith(word, this.i)) { this.i += word.length; return v; }
+    }
+    if (c === '-' || (c >= '0' && c <= '9')) return this.number();
+    return this.fail(`unexpected ${this.describe(this.i)}`);
+  }
+
+  private object(depth: number): Map<string, JsonValue> {
+    if (depth >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
+    this.i++;
+    const obj = new Map<string, JsonValue>();
+    this.ws();
+    if (this.text[this.i] === '}') { this.i++; return obj; }
     for (;;) {
-      if (i >= n) fail('unterminated string', start);
-      const c = text.charCodeAt(i);
-      if (c === 0x22) { out += text.slice(chunk, i); i++; return out; }
-      if (c < 0x20) fail(`control character U+${c.toString(16).padStart(4, '0')} in string`);
+      this.ws();
+      if (this.text[this.i] !== '"') this.fail(`expected a string key, found ${this.describe(this.i)}`);
+      const keyAt = this.i;
+      const key = this.string();
+      if (obj.has(key)) this.fail(`duplicate key ${JSON.stringify(key)}`, keyAt);
+      this.ws();
+      if (this.text[this.i] !== ':') this.fail(`expected ':' after key ${JSON.stringify(key)}, found ${this.describe(this.i)}`);
+      this.i++;
+      obj.set(key, this.value(depth + 1));
+      this.ws();
+      if (this.text[this.i] === ',') { this.i++; continue; }
+      if (this.text[this.i] === '}') { this.i++; return obj; }
+      this.fail(`expected ',' or '}' in object, found ${this.describe(this.i)}`);
+    }
+  }
+
+  private array(depth: number): JsonValue[] {
+    if (depth >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`);
+    this.i++;
+    const arr: JsonValue[] = [];
+    this.ws();
+    if (this.text[this.i] === ']') { this.i++; return arr; }
+    for (;;) {
+      arr.push(this.value(depth + 1));
+      this.ws();
+      if (this.text[this.i] === ',') { this.i++; continue; }
+      if (this.text[this.i] === ']') { this.i++; return arr; }
+      this.fail(`expected ',' or ']' in array, found ${this.describe(this.i)}`);
+    }
+  }
+
+  private number(): JsonNumber {
+    NUMBER_RE.lastIndex = this.i;
+    const m = NUMBER_RE.exec(this.text);
+    if (!m) return this.fail('invalid number');
+    const raw = m[0];
+    const after = this.text[this.i + raw.length];
+    if (after !== undefined && /[0-9.eE+-]/.test(after)) this.fail(`invalid number ${JSON.stringify(this.text.slice(this.i, this.i + raw.length + 1))}`);
+    this.i += raw.length;
+    return new JsonNumber(raw, Number(raw));
+  }
+
+  /** A string literal starting at text[i] === '"'. */
+  private string(): string {
+    const start = this.i;
+    this.i++;
+    let out = '';
+    let chunk = this.i;
+    for (;;) {
+      if (this.i >= this.text.length) this.fail('unterminated string', start);
+      const c = this.text.charCodeAt(this.i);
+      if (c === 0x22) { out += this.text.slice(chunk, this.i); this.i++; return out; }
+      if (c < 0x20) this.fail(`control character U+${c.toString(16).padStart(4, '0')} in string`);
       if (c === 0x5c) {
-        out += text.slice(chunk, i);
-        const e = text[i + 1];
-        switch (e) {
-          case '"': out += '"'; i += 2; break;
-          case '\\': out += '\\'; i += 2; break;
-          case '/': out += '/'; i += 2; break;
-          case 'b': out += '\b'; i += 2; break;
-          case 'f': out += '\f'; i += 2; break;
-          case 'n': out += '\n'; i += 2; break;
-          case 'r': out += '\r'; i += 2; break;
-          case 't': out += '\t'; i += 2; break;
-          case 'u': {
-            const cu = hex4(i + 2);
-            i += 6;
-            if (cu >= 0xd800 && cu <= 0xdbff) {
-              // a high surrogate must be followed by an escaped low surrogate
-              if (text[i] !== '\\' || text[i + 1] !== 'u') fail('lone high surrogate in \\u escape');
-              const lo = hex4(i + 2);
-              if (lo < 0xdc00 || lo > 0xdfff) fail('high surrogate not followed by a low surrogate');
-              i += 6;
-              out += String.fromCharCode(cu, lo);
-            } else if (cu >= 0xdc00 && cu <= 0xdfff) {
-              fail('lone low surrogate in \\u escape');
-            } else out += String.fromCharCode(cu);
-            break;
-          }
-          default: fail(`invalid escape ${e === undefined ? 'at end of input' : JSON.stringify('\\' + e)}`);
-        }
-        chunk = i;
+        out += this.text.slice(chunk, this.i) + this.escape();
+        chunk = this.i;
         continue;
       }
-      i++;
+      this.i++;
     }
-  };
-  const hex4 = (at: number): number => {
-    const h = text.slice(at, at + 4);
-    if (!/^[0-9a-fA-F]{4}$/.test(h)) fail('invalid \\u escape', at);
+  }
+
+  /** The escape sequence at text[i] === '\\' (advancing past it), surrogate pairs included. */
+  private escape(): string {
+    const e = this.text[this.i + 1];
+    if (e !== undefined && e in ESCAPES) { this.i += 2; return ESCAPES[e]!; }
+    if (e !== 'u') return this.fail(`invalid escape ${e === undefined ? 'at end of input' : JSON.stringify('\\' + e)}`);
+    const cu = this.hex4(this.i + 2);
+    this.i += 6;
+    if (cu >= 0xdc00 && cu <= 0xdfff) this.fail('lone low surrogate in \\u escape');
+    if (cu < 0xd800 || cu > 0xdbff) return String.fromCharCode(cu);
+    // a high surrogate must be followed by an escaped low surrogate
+    if (this.text[this.i] !== '\\' || this.text[this.i + 1] !== 'u') this.fail('lone high surrogate in \\u escape');
+    const lo = this.hex4(this.i + 2);
+    if (lo < 0xdc00 || lo > 0xdfff) this.fail('high surrogate not followed by a low surrogate');
+    this.i += 6;
+    return String.fromCharCode(cu, lo);
+  }
+
+  private hex4(at: number): number {
+    const h = this.text.slice(at, at + 4);
+    if (!/^[0-9a-fA-F]{4}$/.test(h)) this.fail('invalid \\u escape', at);
     return parseInt(h, 16);
-  };
-
-  const parseValue = (depth: number): JsonValue => {
-    ws();
-    if (i >= n) fail('unexpected end of input');
-    const c = text[i];
-    if (c === '{') {
-      if (depth >= maxDepth) fail(`nesting deeper than ${maxDepth}`);
-      i++;
-      const obj = new Map<string, JsonValue>();
-      ws();
-      if (text[i] === '}') { i++; return obj; }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail(`expected a string key, found ${describe(i)}`);
-        const keyAt = i;
-        const key = parseString();
-        if (obj.has(key)) fail(`duplicate key ${JSON.stringify(key)}`, keyAt);
-        ws();
-        if (text[i] !== ':') fail(`expected ':' after key ${JSON.stringify(key)}, found ${describe(i)}`);
-        i++;
-        obj.set(key, parseValue(depth + 1));
-        ws();
-        if (text[i] === ',') { i++; continue; }
-        if (text[i] === '}') { i++; return obj; }
-        fail(`expected ',' or '}' in object, found ${describe(i)}`);
-      }
-    }
-    if (c === '[') {
-      if (depth >= maxDepth) fail(`nesting deeper than ${maxDepth}`);
-      i++;
-      const arr: JsonValue[] = [];
-      ws();
-      if (text[i] === ']') { i++; return arr; }
-      for (;;) {
-        arr.push(parseValue(depth + 1));
-        ws();
-        if (text[i] === ',') { i++; continue; }
-        if (text[i] === ']') { i++; return arr; }
-        fail(`expected ',' or ']' in array, found ${describe(i)}`);
-      }
-    }
-    if (c === '"') return parseString();
-    if (text.startsWith('true', i)) { i += 4; return true; }
-    if (text.startsWith('false', i)) { i += 5; return false; }
-    if (text.startsWith('null', i)) { i += 4; return null; }
-    if (c === '-' || (c >= '0' && c <= '9')) {
-      NUMBER_RE.lastIndex = i;
-      const m = NUMBER_RE.exec(text);
-      if (!m) fail('invalid number');
-      const raw = m![0];
-      const after = text[i + raw.length];
-      if (after !== undefined && /[0-9.eE+-]/.test(after)) fail(`invalid number ${JSON.stringify(text.slice(i, i + raw.length + 1))}`);
-      i += raw.length;
-      return new JsonNumber(raw, Number(raw));
-    }
-    return fail(`unexpected ${describe(i)}`);
-  };
-
-  const value = parseValue(0);
-  ws();
-  if (i < n) fail(`unexpected ${describe(i)} after the JSON value`);
-  return value;
+  }
 }
 
 /** Human-readable JSON-ish rendering of a parsed value, for error messages (truncated to `max` characters). */
