@@ -123,6 +123,7 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
     const i = this.stepIdx as number;
     const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1);
     const m0 = this.output(0), m1 = this.output(1);
+    // h = lambda_t - lambda_s0, h_0 = lambda_s0 - lambda_s1, r0 = h_0 / h
     const h = f32(t.lambda - s0.lambda);
     const h0 = f32(s0.lambda - s1.lambda);
     const r0 = f32(h0 / h);
@@ -148,11 +149,13 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
     const i = this.stepIdx as number;
     const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1), s2 = this.point(i - 2);
     const m0 = this.output(0), m1 = this.output(1), m2 = this.output(2);
+    // h = lambda_t - lambda_s0, h_0 = lambda_s0 - lambda_s1, h_1 = lambda_s1 - lambda_s2; r_k = h_k / h
     const h = f32(t.lambda - s0.lambda);
     const h0 = f32(s0.lambda - s1.lambda);
     const h1 = f32(s1.lambda - s2.lambda);
     const r0 = f32(h0 / h);
     const r1 = f32(h1 / h);
+    // k_0 = 1 / r0, k_1 = 1 / r1, w = r0 / (r0 + r1), v = 1 / (r0 + r1)
     const k0 = f32(1 / r0), k1 = f32(1 / r1);
     const w = f32(r0 / f32(r0 + r1)), v = f32(1 / f32(r0 + r1));
     const co = expIntCoefficients(c.algorithm_type, t, s0, h);

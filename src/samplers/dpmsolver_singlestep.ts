@@ -171,9 +171,10 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     const i = this.stepIdx as number;
     const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1);
     const m0 = this.output(0), m1 = this.output(1);
+    // h = lambda_t - lambda_s1, h_0 = lambda_s0 - lambda_s1, k_0 = 1 / r0 = h / h_0 (via r0 = h_0 / h)
     const h = f32(t.lambda - s1.lambda);
     const h0 = f32(s0.lambda - s1.lambda);
-    const k0 = f32(1 / f32(h0 / h)); // 1 / r0
+    const k0 = f32(1 / f32(h0 / h));
     const co = expIntCoefficients(this.config.algorithm_type, t, s1, h);
     const w1 = this.config.solver_type === 'heun' ? co.b1Heun : co.b1Midpoint;
     const terms: Array<[number, NDArray]> = [[co.a, sample], [w1 * k0, m0], [co.b0 - w1 * k0, m1]];
@@ -190,6 +191,7 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     const i = this.stepIdx as number;
     const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1), s2 = this.point(i - 2);
     const m0 = this.output(0), m1 = this.output(1), m2 = this.output(2);
+    // h = lambda_t - lambda_s2, h_k = lambda_sk - lambda_s2, r_k = h_k / h, k_k = 1 / r_k
     const h = f32(t.lambda - s2.lambda);
     const h0 = f32(s0.lambda - s2.lambda);
     const h1 = f32(s1.lambda - s2.lambda);

@@ -27,7 +27,7 @@ import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
 import { checkNumInferenceSteps, customTimesteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
 import {
   betaTableKeys, checkSigmaGridFlags, COMMON_KEYS, enumKey, key, listAllowed, type ConfigSpec,
-  StepIndexScheduler, type SchedulerConfig, type SetTimestepsOptions, type StepOptions,
+  StepIndexScheduler, type SchedulerConfig, type SetTimestepsOptions,
 } from './scheduler.ts';
 import { lincomb } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
@@ -60,6 +60,7 @@ export interface VpPoint {
  * @example vpFromSigma(1)  // { alpha: 0.7071..., sigma: 0.7071..., lambda: 0 }
  */
 export function vpFromSigma(s: number): VpPoint {
+  // alpha = 1 / sqrt(s^2 + 1), sigma = s alpha, lambda = log alpha - log sigma
   const alpha = f32(1 / f32(Math.sqrt(f32(f32(s * s) + 1))));
   const sigma = f32(s * alpha);
   const lambda = f32(f32(Math.log(alpha)) - f32(Math.log(sigma)));
@@ -192,6 +193,8 @@ export function expIntCoefficients(algorithm: string, t: VpPoint, s: VpPoint, h:
   switch (algorithm) {
     case 'dpmsolver++': {
       const em = f32(f32(Math.exp(-h)) - 1); // e^{-h} - 1
+      // a = sigma_t / sigma_s, b0 = -alpha_t (e^{-h} - 1), b1 = b0 / 2 (midpoint) or alpha_t ((e^{-h} - 1)/h + 1) (heun),
+      // b2 = -alpha_t ((e^{-h} - 1 + h) / h^2 - 1/2)
       return {
         a: f32(t.sigma / s.sigma),
         b0: -f32(t.alpha * em),
@@ -203,6 +206,8 @@ export function expIntCoefficients(algorithm: string, t: VpPoint, s: VpPoint, h:
     }
     case 'dpmsolver': {
       const ep = f32(f32(Math.exp(h)) - 1); // e^{h} - 1
+      // a = alpha_t / alpha_s, b0 = -sigma_t (e^h - 1), b1 = b0 / 2 (midpoint) or -sigma_t ((e^h - 1)/h - 1) (heun),
+      // b2 = -sigma_t ((e^h - 1 - h) / h^2 - 1/2)
       return {
         a: f32(t.alpha / s.alpha),
         b0: -f32(t.sigma * ep),
@@ -215,6 +220,8 @@ export function expIntCoefficients(algorithm: string, t: VpPoint, s: VpPoint, h:
     case 'sde-dpmsolver++': {
       const one = f32(1 - f32(Math.exp(f32(-2 * h)))); // 1 - e^{-2h}
       const m2h = f32(-2 * h);
+      // a = sigma_t / sigma_s e^{-h}, b0 = alpha_t (1 - e^{-2h}), b1 = b0 / 2 or alpha_t ((1 - e^{-2h}) / (-2h) + 1),
+      // z = sigma_t sqrt(1 - e^{-2h})
       return {
         a: f32(f32(t.sigma / s.sigma) * f32(Math.exp(-h))),
         b0: f32(t.alpha * one),
@@ -225,7 +232,8 @@ export function expIntCoefficients(algorithm: string, t: VpPoint, s: VpPoint, h:
       };
     }
     case 'sde-dpmsolver': {
-      const ep = f32(f32(Math.exp(h)) - 1);
+      const ep = f32(f32(Math.exp(h)) - 1); // e^{h} - 1
+      // a = alpha_t / alpha_s, b0 = -2 sigma_t (e^h - 1), z = sigma_t sqrt(e^{2h} - 1)
       return {
         a: f32(t.alpha / s.alpha),
         b0: -f32(2 * f32(t.sigma * ep)),
@@ -259,6 +267,7 @@ export interface ExpIntCoefficients {
 /** sqrt((1 - abar_0) / abar_0) in float32: diffusers' final sigma for final_sigmas_type = 'sigma_min'. */
 export function trainingSigmaMin(alphasCumprod: Float32Array): number {
   const a = alphasCumprod[0];
+  // sigma_min = sqrt((1 - abar_0) / abar_0)
   return f32(Math.sqrt(f32(f32(1 - a) / a)));
 }
 
@@ -410,6 +419,7 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
     let clipped = 0;
     for (let t = 0; t < this.alphasCumprod.length; t++) {
       const a = this.alphasCumprod[t];
+      // lambda_t = log sqrt(abar_t) - log sqrt(1 - abar_t)
       const lam = f32(f32(Math.log(f32(Math.sqrt(a)))) - f32(Math.log(f32(Math.sqrt(f32(1 - a))))));
       if (lam < thr) clipped++;
     }
