@@ -104,7 +104,8 @@ export function applyToyRecipeDefaults(o: TrainCliOptions): TrainCliOptions {
   if (o.resume || o.explicit === undefined || o.model !== 'mlp-2d' || !(TOY2D_NAMES as readonly string[]).includes(o.data)) return o;
   const r = TOY2D_RECIPE, typed = new Set(o.explicit);
   const set = <K extends keyof TrainCliOptions>(k: K, v: TrainCliOptions[K]) => { if (!typed.has(k)) o[k] = v; };
-  set('steps', r.steps); set('batchSize', r.batchSize); set('lr', r.lr); set('warmup', r.warmupSteps);
+  set('steps', r.steps); set('batchSize', r.batchSize); set('lr', r.lr);
+  set('warmup', Math.min(r.warmupSteps, Math.floor(o.steps / 10))); // a short run typed with --steps still reaches the peak lr
   set('weightDecay', r.weightDecay); set('maxGradNorm', r.maxGradNorm ?? undefined); set('predictionType', r.predictionType);
   set('snrGamma', r.snrGamma); set('betaSchedule', r.betaSchedule); set('trainTimesteps', r.trainTimesteps);
   if (!typed.has('ema') && !typed.has('noEma')) { o.ema = r.ema?.maxDecay; o.noEma = r.ema === null; }

@@ -38,6 +38,7 @@ test('typed flags win over the recipe; library callers and other data keep their
   assert.equal(o.steps, 7);
   assert.equal(o.lr, 0.5);
   assert.equal(o.batchSize, TOY2D_RECIPE.batchSize);
+  assert.equal(cli({ steps: 50 }, ['data', 'out', 'steps']).warmup, 5, 'a short typed run warms up over a tenth of its steps');
   const noEma = cli({ noEma: true, ema: undefined }, ['data', 'out', 'ema']);
   assert.equal(trainConfigFrom(noEma).emaDecay, null);
   const lib = applyToyRecipeDefaults({ data: 'moons', model: 'mlp-2d', out: 'x', seed: 0, steps: 5, batchSize: 8, lr: 1e-3 } as TrainCliOptions);
