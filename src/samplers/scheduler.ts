@@ -25,6 +25,7 @@ import type { RandomGenerator } from '../engine/rng.ts';
 import { alphasFromBetas, betasFor, BETA_SCHEDULES } from '../schedules/betas.ts';
 import { checkNumInferenceSteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
 import { PREDICTION_TYPES } from '../diffusion/parameterization.ts';
+import type { ChurnParams } from './churn.ts';
 
 /** A JSON-like config value. */
 export type ConfigValue = number | string | boolean | null | number[] | ConfigValue[] | { [k: string]: ConfigValue };
@@ -48,8 +49,9 @@ export interface KeySpec {
 }
 export type ConfigSpec = Record<string, KeySpec>;
 
-/** Options of `step`. Which ones a scheduler reads is documented on its class. */
-export interface StepOptions {
+/** Options of `step`. Which ones a scheduler reads is documented on its class. sChurn, sTmin, sTmax, sNoise: the churn of
+ * Karras et al. (2022) Algorithm 2 (EulerDiscreteScheduler, EDMEulerScheduler; see churn.ts). */
+export interface StepOptions extends ChurnParams {
   /** Source of the noise of stochastic steps (DDPM, DDIM with eta > 0, ancestral samplers, s_churn). */
   generator?: RandomGenerator;
   /** DDIM: weight of the noise, eta in [0, 1] (0 = deterministic DDIM, 1 = DDPM-like; DDIM eq. 16). */
@@ -58,11 +60,6 @@ export interface StepOptions {
   useClippedModelOutput?: boolean;
   /** Use this noise instead of drawing from the generator. */
   varianceNoise?: NDArray;
-  /** Euler: Karras et al. (2022) Algorithm 2 churn parameters. */
-  sChurn?: number;
-  sTmin?: number;
-  sTmax?: number;
-  sNoise?: number;
 }
 
 /** Result of one `step`. */
