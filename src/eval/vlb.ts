@@ -26,7 +26,8 @@
 import { NDArray, compile, trace, type Executable, type RandomGenerator, type Value } from '../engine/index.ts';
 import { VLB_COEFFS, vlbCoefficients, vlbTermPerSample, type DecoderType } from '../diffusion/vlb_terms.ts';
 import { predictionToEps } from '../diffusion/parameterization.ts';
-import type { AsyncModelFn } from '../pipelines/generate.ts';
+import { firstChannels, type AsyncModelFn } from '../pipelines/generate.ts';
+import { splitChannels } from '../samplers/step_utils.ts';
 import { meanAndStandardError, type MeanSe } from './stats.ts';
 
 export type VlbVarianceType = 'fixed_small' | 'fixed_large' | 'learned_range';
@@ -83,6 +84,45 @@ function termGraph(shape: readonly number[], decoder: DecoderType) {
 export async function variationalBound(model: AsyncModelFn, x0: NDArray, o: VlbOptions): Promise<VlbResult> {
   const abar = Float64Array.from(o.alphasCumprod);
   const T = abar.length;
+  checkVlbOptions(o, x0, T);
+  const N = x0.shape[0], D = x0.size / N;
+  const sampleShape = x0.shape.slice(1);
+  const terms = chooseTerms(o.timesteps ?? 'all', T, N, o.generator);
+  const coeffs = Array.from({ length: T }, (_, t) => vlbCoefficients(abar, t));
+
+  const perPoint = new Float64Array(N), decoderPart = new Float64Array(N), diffusionPart = new Float64Array(N);
+  const batch = Math.min(o.batchSize ?? 1024, terms.point.length);
+  const bShape = [batch, ...sampleShape];
+  let exe: Promise<Executable> | undefined;
+  let modelCalls = 0;
+  for (let start = 0; start < terms.point.length; start += batch) {
+    const rows = Math.min(batch, terms.point.length - start);
+    const b = noisyBatch(x0, terms, start, rows, bShape, abar, o);
+    const out = await model(b.xt, b.t, b.labels);
+    modelCalls++;
+    const { eps, v } = epsAndVariance(out, b, sampleShape[0]!, o);
+    const feeds: Record<string, NDArray> = { eps, v, x_t: b.xt, x0: b.x0 };
+    for (const n of VLB_COEFFS) feeds[n] = new NDArray([batch], Float32Array.from(b.t, (t) => coeffs[t]![n]));
+    exe ??= compile(termGraph(bShape, o.decoder));
+    const [bits] = await (await exe).run(feeds);
+    for (let r = 0; r < rows; r++) {
+      const p = start + r, i = terms.point[p]!;
+      const nats = terms.weight[p]! * bits!.data[r]! * D * Math.LN2;
+      perPoint[i] += nats;
+      if (terms.t[p] === 0) decoderPart[i] += nats; else diffusionPart[i] += nats;
+    }
+  }
+  const priorPart = priorKl(x0, abar[T - 1]!);
+  for (let i = 0; i < N; i++) perPoint[i] += priorPart[i]!;
+  const avg = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / N;
+  return {
+    perPoint, nats: meanAndStandardError(perPoint), bitsPerDim: meanAndStandardError(Array.from(perPoint, (v) => v / (D * Math.LN2))),
+    terms: { prior: avg(priorPart), decoder: avg(decoderPart), diffusion: avg(diffusionPart) },
+    modelCalls, termsEvaluated: terms.point.length, dims: D,
+  };
+}
+
+function checkVlbOptions(o: VlbOptions, x0: NDArray, T: number): void {
   if (T < 2) throw new Error(`variationalBound: alphasCumprod has ${T} entries; need at least 2`);
   if (!VARIANCES.includes(o.varianceType)) {
     throw new Error(`variationalBound: variance_type '${o.varianceType}' is not supported (allowed: ${VARIANCES.join(', ')})`);
@@ -94,107 +134,85 @@ export async function variationalBound(model: AsyncModelFn, x0: NDArray, o: VlbO
   }
   const M = o.batchSize ?? 1024;
   if (!(Number.isInteger(M) && M >= 1)) throw new Error(`variationalBound: batchSize = ${M} must be a positive integer`);
-  const N = x0.shape[0];
+  const N = x0.shape[0]!;
   if (x0.ndim < 2 || N < 1) throw new Error(`variationalBound: expected data [N, ...] with N >= 1, got shape [${x0.shape.join(', ')}]`);
   if (o.labels && o.labels.length !== N) throw new Error(`variationalBound: ${o.labels.length} labels for ${N} points`);
-  const D = x0.size / N;
-  const sampleShape = x0.shape.slice(1);
-  const C = sampleShape[0];
+}
 
-  // (point, t, weight) terms: L_0 for every point, then all t >= 1 or K stratified ones.
-  const pi: number[] = [], pt: number[] = [], pw: number[] = [];
+/** The (point, t, weight) terms to evaluate: L_0 for every point, then all t >= 1 or K stratified ones. */
+interface Terms { point: number[]; t: number[]; weight: number[] }
+
+function chooseTerms(ts: 'all' | number, T: number, N: number, generator: RandomGenerator): Terms {
+  const point: number[] = [], t: number[] = [], weight: number[] = [];
   if (ts === 'all') {
-    for (let t = 0; t < T; t++) for (let i = 0; i < N; i++) { pi.push(i); pt.push(t); pw.push(1); }
-  } else {
-    for (let i = 0; i < N; i++) { pi.push(i); pt.push(0); pw.push(1); }
-    const u = o.generator.uniform([ts, N]).data;
-    for (let k = 0; k < ts; k++) {
-      const lo = 1 + Math.floor((k * (T - 1)) / ts), hi = 1 + Math.floor(((k + 1) * (T - 1)) / ts); // stratum [lo, hi)
-      for (let i = 0; i < N; i++) {
-        pi.push(i); pt.push(Math.min(hi - 1, lo + Math.floor(u[k * N + i] * (hi - lo)))); pw.push(hi - lo);
-      }
+    for (let k = 0; k < T; k++) for (let i = 0; i < N; i++) { point.push(i); t.push(k); weight.push(1); }
+    return { point, t, weight };
+  }
+  for (let i = 0; i < N; i++) { point.push(i); t.push(0); weight.push(1); }
+  const u = generator.uniform([ts, N]).data;
+  for (let k = 0; k < ts; k++) {
+    const lo = 1 + Math.floor((k * (T - 1)) / ts), hi = 1 + Math.floor(((k + 1) * (T - 1)) / ts); // stratum [lo, hi)
+    for (let i = 0; i < N; i++) {
+      point.push(i); t.push(Math.min(hi - 1, lo + Math.floor(u[k * N + i]! * (hi - lo)))); weight.push(hi - lo);
     }
   }
-  const coeffs = Array.from({ length: T }, (_, t) => vlbCoefficients(abar, t));
+  return { point, t, weight };
+}
 
-  const perPoint = new Float64Array(N), decoderPart = new Float64Array(N), diffusionPart = new Float64Array(N);
-  const batch = Math.min(M, pi.length);
-  const bShape = [batch, ...sampleShape];
-  let exe: Promise<Executable> | undefined;
-  let modelCalls = 0;
-  for (let start = 0; start < pi.length; start += batch) {
-    const rows = Math.min(batch, pi.length - start);
-    const x0b = new NDArray(bShape), xt = new NDArray(bShape);
-    const tArr = new Float32Array(batch);
-    const labels = o.labels ? new Float32Array(batch) : undefined;
-    const alpha = new Float64Array(batch), sig = new Float64Array(batch);
-    const noise = o.generator.normal(bShape);
-    for (let r = 0; r < batch; r++) {
-      const p = start + Math.min(r, rows - 1); // pad the last batch with its last row
-      const i = pi[p], t = pt[p];
-      tArr[r] = t;
-      if (labels) labels[r] = o.labels![i];
-      alpha[r] = Math.sqrt(abar[t]); sig[r] = Math.sqrt(1 - abar[t]);
-      for (let j = 0; j < D; j++) {
-        const v = x0.data[i * D + j];
-        x0b.data[r * D + j] = v;
-        xt.data[r * D + j] = alpha[r] * v + sig[r] * noise.data[r * D + j]; // q(x_t | x0), DDPM eq. 4
-      }
-    }
-    const out = await model(xt, tArr, labels);
-    modelCalls++;
-    let epsOut = out, vOut: NDArray;
-    if (o.varianceType === 'learned_range') {
-      if (out.shape[1] !== 2 * C) throw new Error(`variationalBound: variance_type learned_range needs a model with 2 x ${C} output channels, got ${out.shape[1]}`);
-      [epsOut, vOut] = splitChannels(out, C);
-    } else {
-      if (out.shape[1] !== C) epsOut = splitChannels(out, C)[0];
-      // -1 selects beta~_t, +1 beta_t (eq. 15); fixed_large uses beta~_1 at t = 0 like Improved DDPM
-      vOut = new NDArray(bShape);
-      for (let r = 0; r < batch; r++) vOut.data.fill(o.varianceType === 'fixed_large' && tArr[r] > 0 ? 1 : -1, r * D, (r + 1) * D);
-    }
-    const eps = predictionToEps(epsOut, o.predictionType, xt, alpha, sig);
-    const feeds: Record<string, NDArray> = { eps, v: vOut, x_t: xt, x0: x0b };
-    for (const n of VLB_COEFFS) feeds[n] = new NDArray([batch], Float32Array.from(tArr, (t) => coeffs[t][n]));
-    exe ??= compile(termGraph(bShape, o.decoder));
-    const [bits] = await (await exe).run(feeds);
-    for (let r = 0; r < rows; r++) {
-      const p = start + r, i = pi[p];
-      const nats = pw[p] * bits.data[r] * D * Math.LN2;
-      perPoint[i] += nats;
-      if (pt[p] === 0) decoderPart[i] += nats; else diffusionPart[i] += nats;
+interface NoisyBatch { x0: NDArray; xt: NDArray; t: Float32Array; labels?: Float32Array; alpha: Float64Array; sigma: Float64Array }
+
+/** Rows start..start+rows of the terms as a batch (the last batch padded with its last row): x_t ~ q(x_t | x0). */
+function noisyBatch(x0: NDArray, terms: Terms, start: number, rows: number, bShape: number[], abar: Float64Array, o: VlbOptions): NoisyBatch {
+  const batch = bShape[0]!, D = x0.size / x0.shape[0]!;
+  const b: NoisyBatch = {
+    x0: new NDArray(bShape), xt: new NDArray(bShape), t: new Float32Array(batch),
+    labels: o.labels ? new Float32Array(batch) : undefined, alpha: new Float64Array(batch), sigma: new Float64Array(batch),
+  };
+  const noise = o.generator.normal(bShape);
+  for (let r = 0; r < batch; r++) {
+    const p = start + Math.min(r, rows - 1);
+    const i = terms.point[p]!, t = terms.t[p]!;
+    b.t[r] = t;
+    if (b.labels) b.labels[r] = o.labels![i]!;
+    b.alpha[r] = Math.sqrt(abar[t]!);
+    b.sigma[r] = Math.sqrt(1 - abar[t]!);
+    for (let j = 0; j < D; j++) {
+      const v = x0.data[i * D + j]!;
+      b.x0.data[r * D + j] = v;
+      // x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps   (DDPM eq. 4)
+      b.xt.data[r * D + j] = b.alpha[r]! * v + b.sigma[r]! * noise.data[r * D + j]!;
     }
   }
-  // L_T = KL(N(sqrt(abar_T) x0, (1 - abar_T) I) || N(0, I)), in closed form
-  const aT = abar[T - 1];
-  const priorPart = new Float64Array(N);
+  return b;
+}
+
+/** The predicted noise and the variance output v (learned, or -1 / +1 for fixed small / large) of a model output. */
+function epsAndVariance(out: NDArray, b: NoisyBatch, C: number, o: VlbOptions): { eps: NDArray; v: NDArray } {
+  let epsOut = out, v: NDArray;
+  if (o.varianceType === 'learned_range') {
+    if (out.shape[1] !== 2 * C) throw new Error(`variationalBound: variance_type learned_range needs a model with 2 x ${C} output channels, got ${out.shape[1]}`);
+    [epsOut, v] = splitChannels(out, C);
+  } else {
+    if (out.shape[1] !== C) epsOut = firstChannels(out, C);
+    // -1 selects beta~_t, +1 beta_t (eq. 15); fixed_large uses beta~_1 at t = 0 like Improved DDPM
+    v = new NDArray(b.xt.shape);
+    const D = b.xt.size / b.xt.shape[0]!;
+    for (let r = 0; r < b.t.length; r++) v.data.fill(o.varianceType === 'fixed_large' && b.t[r]! > 0 ? 1 : -1, r * D, (r + 1) * D);
+  }
+  return { eps: predictionToEps(epsOut, o.predictionType, b.xt, b.alpha, b.sigma), v };
+}
+
+/** L_T = KL(N(sqrt(abar_T) x0, (1 - abar_T) I) || N(0, I)) per point, in closed form (nats). */
+function priorKl(x0: NDArray, aT: number): Float64Array {
+  const N = x0.shape[0]!, D = x0.size / N;
+  const out = new Float64Array(N);
   for (let i = 0; i < N; i++) {
     let kl = 0;
     for (let j = 0; j < D; j++) {
-      const m = Math.sqrt(aT) * x0.data[i * D + j];
+      const m = Math.sqrt(aT) * x0.data[i * D + j]!;
       kl += 0.5 * (-1 - Math.log(1 - aT) + (1 - aT) + m * m);
     }
-    priorPart[i] = kl;
-    perPoint[i] += kl;
+    out[i] = kl;
   }
-  const nats = meanAndStandardError(perPoint);
-  const bpd = meanAndStandardError(Array.from(perPoint, (v) => v / (D * Math.LN2)));
-  const avg = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / N;
-  return {
-    perPoint, nats, bitsPerDim: bpd,
-    terms: { prior: avg(priorPart), decoder: avg(decoderPart), diffusion: avg(diffusionPart) },
-    modelCalls, termsEvaluated: pi.length, dims: D,
-  };
-}
-
-/** The first c channels of x [B, C', ...] and the rest. */
-function splitChannels(x: NDArray, c: number): [NDArray, NDArray] {
-  const B = x.shape[0], C2 = x.shape[1];
-  const inner = x.size / (B * C2);
-  const a = new NDArray([B, c, ...x.shape.slice(2)]), b = new NDArray([B, C2 - c, ...x.shape.slice(2)]);
-  for (let i = 0; i < B; i++) {
-    a.data.set(x.data.subarray(i * C2 * inner, (i * C2 + c) * inner), i * c * inner);
-    b.data.set(x.data.subarray((i * C2 + c) * inner, (i + 1) * C2 * inner), i * (C2 - c) * inner);
-  }
-  return [a, b];
+  return out;
 }
