@@ -17,17 +17,8 @@ import {
   betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { eulerStep, kPredOriginal, odeDerivative, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
+import { eulerStep, kPredOriginal, odeDerivative, repeatInner, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
 import { f32 } from '../engine/f32.ts';
-
-/** [a0, a1, a1, a2, a2, ...]: the first element once, the rest twice (torch.cat([a[:1], a[1:].repeat_interleave(2)])). */
-export function repeatInner<T extends Float32Array | Float64Array>(a: T, keepLast = false): T {
-  const out: number[] = a.length ? [a[0]] : [];
-  const end = keepLast ? a.length - 1 : a.length;
-  for (let i = 1; i < end; i++) out.push(a[i], a[i]);
-  if (keepLast && a.length > 1) out.push(a[a.length - 1]);
-  return (a instanceof Float32Array ? Float32Array.from(out) : Float64Array.from(out)) as T;
-}
 
 /** diffusers' HeunDiscreteScheduler (see the file comment). @example HeunDiscreteScheduler.fromConfig({}).setTimesteps(20) */
 export class HeunDiscreteScheduler extends SigmaScheduler {

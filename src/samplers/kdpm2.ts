@@ -18,7 +18,7 @@ import {
   betaTableKeys, COMMON_KEYS, key, registerScheduler, SIGMA_GRID_KEYS,
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
-import { eulerStep, kPredOriginal, odeDerivative, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
+import { eulerStep, kPredOriginal, odeDerivative, repeatInner, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 import { sigmaToT } from '../schedules/sigmas.ts';
 import { f32 } from '../engine/f32.ts';
 
@@ -62,12 +62,7 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
       interp[i] = Math.exp(lerp);
     }
     // sigmas: [s0, s1, s1, ..., s_{n-1}, s_{n-1}, 0, 0, 0] (diffusers' layout), same for the midpoints
-    const dup = (a: Float32Array) => {
-      const out: number[] = [a[0]];
-      for (let i = 1; i < a.length; i++) out.push(a[i], a[i]);
-      out.push(a[a.length - 1]);
-      return Float32Array.from(out);
-    };
+    const dup = (a: Float32Array) => Float32Array.from([...repeatInner(a), a[a.length - 1]]);
     this.sigmas = dup(sig);
     this.sigmasInterpol = dup(interp);
     // timesteps: [t0, t_mid1, t1, t_mid2, t2, ..., t_mid_{n-1}, t_{n-1}]

@@ -130,6 +130,15 @@ export function kPredOriginal(modelOutput: NDArray, sample: NDArray, sigma: numb
   return out;
 }
 
+/** [a0, a1, a1, a2, a2, ...]: the first element once, the rest twice (torch.cat([a[:1], a[1:].repeat_interleave(2)])). */
+export function repeatInner<T extends Float32Array | Float64Array>(a: T, keepLast = false): T {
+  const out: number[] = a.length ? [a[0]] : [];
+  const end = keepLast ? a.length - 1 : a.length;
+  for (let i = 1; i < end; i++) out.push(a[i], a[i]);
+  if (keepLast && a.length > 1) out.push(a[a.length - 1]);
+  return (a instanceof Float32Array ? Float32Array.from(out) : Float64Array.from(out)) as T;
+}
+
 /**
  * d = (x - x_0) / sigma, the probability-flow ODE derivative dx/dsigma (EDM Algorithm 1 line 4), float32 in
  * diffusers' order (the difference rounded, then the quotient).
