@@ -15,7 +15,7 @@
  *   const y = firDownsample2d(x);   // [n, c, 8, 8] -> [n, c, 4, 4]
  *   const z = firUpsample2d(x);     // [n, c, 8, 8] -> [n, c, 16, 16]
  */
-import { NDArray, constant, conv2d, pad, reshape, type Value } from '../engine/index.ts';
+import { NDArray, constant, conv2d, f32, pad, reshape, type Value } from '../engine/index.ts';
 import { Module } from './module.ts';
 
 const K1 = [1, 3, 3, 1];
@@ -27,7 +27,8 @@ function firKernel(channels: number, gain: number): NDArray {
   for (const a of K1) for (const b of K1) total += a * b;
   for (let c = 0; c < channels; c++) {
     for (let i = 0; i < 4; i++)
-      for (let j = 0; j < 4; j++) k.data[c * 16 + i * 4 + j] = Math.fround(Math.fround((K1[i] * K1[j]) / total) * gain);
+      // k_ij = K1_i K1_j / sum(K1 K1^T) * gain, float32
+      for (let j = 0; j < 4; j++) k.data[c * 16 + i * 4 + j] = f32(f32((K1[i] * K1[j]) / total) * gain);
   }
   return k;
 }

@@ -11,7 +11,7 @@
  * @example
  *   const e = getTimestepEmbedding(t, 32, { flipSinToCos: true, downscaleFreqShift: 0 });   // t ['batch'] -> ['batch', 32]
  */
-import { NDArray, concat, constant, cos, mul, pad, reshape, sin, type Value } from '../engine/index.ts';
+import { NDArray, concat, constant, cos, f32, mul, pad, reshape, sin, type Value } from '../engine/index.ts';
 import { Module } from './module.ts';
 
 export interface SinusoidalEmbeddingOptions {
@@ -40,10 +40,11 @@ function checkOptions(dim: number, o: SinusoidalEmbeddingOptions): Required<Sinu
 export function timestepFrequencies(dim: number, opts: SinusoidalEmbeddingOptions = {}): Float32Array {
   const o = checkOptions(dim, opts);
   const half = Math.floor(dim / 2);
-  const a = Math.fround(-Math.log(o.maxPeriod));
-  const d = Math.fround(half - o.downscaleFreqShift);
+  // freq_i = exp(-log(max_period) i / (half - downscale_freq_shift)), float32 like torch
+  const a = f32(-Math.log(o.maxPeriod));
+  const d = f32(half - o.downscaleFreqShift);
   const f = new Float32Array(half);
-  for (let i = 0; i < half; i++) f[i] = Math.exp(Math.fround(Math.fround(a * i) / d));
+  for (let i = 0; i < half; i++) f[i] = Math.exp(f32(f32(a * i) / d));
   return f;
 }
 
