@@ -30,8 +30,28 @@ export {
   DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, UniPCMultistepScheduler, DEISMultistepScheduler,
   type SchedulerConfig, type StepOptions, type StepOutput, type SetTimestepsOptions,
 } from './samplers/index.ts';
+export { EDMEulerScheduler } from './samplers/edm_euler.ts';
+export { EDMDPMSolverMultistepScheduler } from './samplers/edm_dpmsolver_multistep.ts';
+export { ScoreSdeVeScheduler } from './samplers/score_sde_ve.ts';
+export { RePaintScheduler } from './samplers/repaint.ts';
+export { sampleEdm, edmSigmas, type EdmSamplerOptions } from './samplers/edm_sampler.ts';
+export { samplePc, type PcOptions } from './samplers/pc_sampling.ts';
 export { SCHEDULER_ALIASES, samplingScheduler } from './pipelines/scheduler_choice.ts';
 export { generate, type AsyncModelFn, type GenerateOptions } from './pipelines/generate.ts';
+export { adaptModelToScheduler, modelFormulation, denoiserOfModel, generateScoreSde, type ModelFormulation } from './pipelines/formulation.ts';
+
+// Editing with a trained model: inpainting (replacement, RePaint), image-to-image (SDEdit), DDIM
+// inversion and interpolation, classifier guidance.
+export { inpaint, repaint, noiseFill, maskedMse, type InpaintOptions, type RePaintOptions } from './pipelines/inpaint.ts';
+export { rectangleMask, maskFromImage, knownCoordinatesMask, maskFromMissing, parseRegion } from './pipelines/mask.ts';
+export { readMaskImage } from './pipelines/mask_file.ts';
+export { img2img, type Img2ImgOptions } from './pipelines/img2img.ts';
+export { ddimInvert, ddimDecode, reconstructionMse, type InversionOptions } from './pipelines/invert.ts';
+export { slerp, interpolationPath } from './pipelines/interpolate.ts';
+export { classifierGuidedModel, type ClassifierGuidanceOptions } from './pipelines/classifier_guidance.ts';
+export { NoisyClassifier, type NoisyClassifierConfig } from './models/noisy_classifier.ts';
+export { trainNoisyClassifier, type NoisyClassifierTrainOptions } from './training/train_noisy_classifier.ts';
+export { saveNoisyClassifier, loadNoisyClassifier } from './pipelines/classifier_folder.ts';
 
 // The diffusion process.
 export { addNoise, getVelocity } from './diffusion/forward.ts';
@@ -39,6 +59,11 @@ export { predictionToX0, predictionToEps, epsToScore, scoreToEps, type Predictio
 export { GaussianMixture, type GaussianMixtureSpec } from './data/gaussian_mixture.ts';
 export { conditionalGaussianMixture } from './data/gmm_conditional.ts';
 export { betasFor, alphasFromBetas, BETA_SCHEDULES } from './schedules/index.ts';
+export {
+  EDM_DEFAULTS, edmPreconditioning, edmDenoised, edmOutputFromDenoised, edmLossWeight, sampleLogNormalSigmas,
+  vpOutputToDenoised, denoisedToVpOutput, scoreFromDenoised, denoisedFromScore,
+} from './diffusion/edm.ts';
+export { VeSde, VpSde, scoreFromDenoiserAt, type Sde } from './diffusion/sde.ts';
 
 // Training building blocks (the named recipe, the compiled step, EMA, learning-rate schedule).
 export { TOY2D_RECIPE, recipeTrainConfig, type ToyRecipe } from './training/recipes.ts';
@@ -46,6 +71,8 @@ export { defaultTrainConfig, type TrainConfig } from './training/trainer.ts';
 export { TrainStep } from './training/train_step.ts';
 export { Ema } from './training/ema.ts';
 export { warmupCosine } from './training/lr_schedule.ts';
+export { EdmObjective, edmLoss, type EdmObjectiveConfig } from './training/edm_objective.ts';
+export { progressiveDistill, distillationTarget, type DistillOptions, type DistillResult } from './training/distill.ts';
 
 // Data sets.
 export { toy2d, sampleToy2d, TOY2D_NAMES, type Toy2dName, type Toy2dDataset } from './data/toy2d.ts';
