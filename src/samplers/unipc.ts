@@ -197,30 +197,39 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     return { hh, hPhi1, Bh, R, b };
   }
 
-  /** UniP-p: predictor from the current grid point s0 to the next point t (Zhao et al. 2023). */
-  protected predict(sample: NDArray, order: number): NDArray {
-    const i = this.stepIdx as number;
-    const t = this.point(i + 1), s0 = this.point(i);
-    const h = f32(t.lambda - s0.lambda);
-    const m0 = this.output(0);
+  /**
+   * What the predictor and the corrector share, for an update from grid point j (s0) to j + 1 (t) with `order`
+   * model outputs: r_k = (lambda_{s_k} - lambda_s0) / h for the earlier outputs m_k (r = 1 last), the order
+   * conditions, and the scalar weights a (of the base sample), c0 (of m0) and cRes (of the B(h) correction sum).
+   */
+  private updateFrame(j: number, order: number): { rks: number[]; prev: NDArray[]; R: number[][]; b: number[]; a: number; c0: number; cRes: number } {
+    const t = this.point(j + 1), s0 = this.point(j);
+    const h = f32(t.lambda - s0.lambda); // h = lambda_t - lambda_s0
     const rks: number[] = [];
     const prev: NDArray[] = [];
     for (let k = 1; k < order; k++) {
-      rks.push(f32(f32(this.point(i - k).lambda - s0.lambda) / h));
+      // r_k = (lambda_{s_k} - lambda_s0) / h
+      rks.push(f32(f32(this.point(j - k).lambda - s0.lambda) / h));
       prev.push(this.output(k));
     }
     rks.push(1);
     const { hPhi1, Bh, R, b } = this.orderConditions(rks, h, order);
+    const x0Form = this.config.predict_x0;
+    // a = sigma_t / sigma_s0 (x_0 form) or alpha_t / alpha_s0; c0 = -scale (e^{hh} - 1); cRes = -scale B(h);
+    // scale = alpha_t (x_0 form) or sigma_t
+    const a = x0Form ? f32(t.sigma / s0.sigma) : f32(t.alpha / s0.alpha);
+    const scale = x0Form ? t.alpha : t.sigma;
+    return { rks, prev, R, b, a, c0: -f32(scale * hPhi1), cRes: -f32(scale * Bh) };
+  }
+
+  /** UniP-p: predictor from the current grid point s0 to the next point t (Zhao et al. 2023). */
+  protected predict(sample: NDArray, order: number): NDArray {
+    const { rks, prev, R, b, a, c0, cRes } = this.updateFrame(this.stepIdx as number, order);
     let rhos: number[] = [];
     if (order === 2) rhos = [0.5];
     else if (order > 2) rhos = solveLinearF32(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1));
-    const x0Form = this.config.predict_x0;
-    const a = x0Form ? f32(t.sigma / s0.sigma) : f32(t.alpha / s0.alpha);
-    const scale = x0Form ? t.alpha : t.sigma;
-    const c0 = -f32(scale * hPhi1);
     // x_t = a x + c0 m0 + cRes * sum_k rho_k (m_k - m0) / r_k. Terms with no difference are skipped, so a
     // final sigma of 0 with 'bh1' (B(h) = hh = -inf) gives x_t = x0 where diffusers computes -inf * 0 = NaN.
-    const cRes = -f32(scale * Bh);
     const terms: Array<[number, NDArray]> = [[a, sample]];
     let m0coef = c0;
     for (let k = 0; k < prev.length; k++) {
@@ -228,7 +237,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
       terms.push([w, prev[k]]);
       m0coef -= w;
     }
-    terms.push([m0coef, m0]);
+    terms.push([m0coef, this.output(0)]);
     return lincomb(terms);
   }
 
@@ -238,26 +247,11 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
    * value replaces the predicted x_t entirely.
    */
   protected correct(modelT: NDArray, lastSample: NDArray, order: number): NDArray {
-    const i = this.stepIdx as number;
-    const t = this.point(i), s0 = this.point(i - 1);
-    const h = f32(t.lambda - s0.lambda);
-    const m0 = this.output(0);
-    const rks: number[] = [];
-    const prev: NDArray[] = [];
-    for (let k = 1; k < order; k++) {
-      rks.push(f32(f32(this.point(i - (k + 1)).lambda - s0.lambda) / h));
-      prev.push(this.output(k));
-    }
-    rks.push(1);
-    const { hPhi1, Bh, R, b } = this.orderConditions(rks, h, order);
+    const { rks, prev, R, b, a, c0, cRes } = this.updateFrame((this.stepIdx as number) - 1, order);
     const rhos = order === 1 ? [0.5] : solveLinearF32(R, b);
-    const x0Form = this.config.predict_x0;
-    const a = x0Form ? f32(t.sigma / s0.sigma) : f32(t.alpha / s0.alpha);
-    const scale = x0Form ? t.alpha : t.sigma;
-    const cRes = -f32(scale * Bh);
     // x_t = a x + c0 m0 + cRes * (sum_k rho_k (m_k - m0)/r_k + rho_last (m_t - m0))
     const terms: Array<[number, NDArray]> = [[a, lastSample]];
-    let m0coef = -f32(scale * hPhi1);
+    let m0coef = c0;
     for (let k = 0; k < prev.length; k++) {
       const w = cRes * rhos[k] / rks[k];
       terms.push([w, prev[k]]);
@@ -266,7 +260,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     const wt = cRes * rhos[rhos.length - 1];
     terms.push([wt, modelT]);
     m0coef -= wt;
-    terms.push([m0coef, m0]);
+    terms.push([m0coef, this.output(0)]);
     return lincomb(terms);
   }
 }
