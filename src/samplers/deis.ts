@@ -26,9 +26,9 @@ import {
   type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
 } from './scheduler.ts';
 import {
-  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler, trainingSigmaMin,
+  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler,
 } from './exponential_integrator.ts';
-import { lincomb } from './step_utils.ts';
+import { lincomb, trainingSigmaMin } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** Map sibling solver names (diffusers): algorithm_type dpmsolver/dpmsolver++ -> deis; solver_type midpoint/heun/bh1/bh2 -> logrho. */

@@ -26,9 +26,9 @@ import {
 } from './scheduler.ts';
 import {
   DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, DPM_SOLVER_TYPES, expIntCoefficients, ExponentialIntegratorScheduler,
-  mapDpmSolverNames, trainingSigmaMin,
+  mapDpmSolverNames,
 } from './exponential_integrator.ts';
-import { drawNoise, lincomb } from './step_utils.ts';
+import { drawNoise, lincomb, trainingSigmaMin } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** algorithm_type values of DPMSolverSinglestepScheduler (no 'sde-dpmsolver' here, as in diffusers). */

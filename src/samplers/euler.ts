@@ -20,7 +20,7 @@ import {
 } from './scheduler.ts';
 import { eulerStep, kPredOriginal, odeDerivative, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
 import { logSigmas, sigmaToT } from '../schedules/sigmas.ts';
-import { drawNoise } from './step_utils.ts';
+import { drawNoise, trainingSigmaMin } from './step_utils.ts';
 import { churnAt } from './churn.ts';
 import { f32 } from '../engine/f32.ts';
 
@@ -87,9 +87,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
       const r = this.sigmaGrid(n, {
         sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, interpolation: c.interpolation_type, customTimesteps: timesteps,
       });
-      const a0 = this.alphasCumprod[0];
-      // sigma_min = sqrt((1 - abar_0) / abar_0)
-      const last = c.final_sigmas_type === 'sigma_min' ? f32(Math.sqrt(f32(f32(1 - a0) / a0))) : 0;
+      const last = c.final_sigmas_type === 'sigma_min' ? trainingSigmaMin(this.alphasCumprod) : 0;
       ts = r.timesteps;
       sig = withFinalSigma(r.sigmas, last);
     }

@@ -264,13 +264,6 @@ export interface ExpIntCoefficients {
   z: number;
 }
 
-/** sqrt((1 - abar_0) / abar_0) in float32: diffusers' final sigma for final_sigmas_type = 'sigma_min'. */
-export function trainingSigmaMin(alphasCumprod: Float32Array): number {
-  const a = alphasCumprod[0];
-  // sigma_min = sqrt((1 - abar_0) / abar_0)
-  return f32(Math.sqrt(f32(f32(1 - a) / a)));
-}
-
 /**
  * The keys that open every DPM-family config (diffusers' names, defaults and order): the beta table,
  * solver_order, prediction_type and dynamic thresholding. Subclasses override solver_order where it differs.

@@ -8,6 +8,7 @@
  */
 import { NDArray, sameShape } from '../engine/ndarray.ts';
 import type { StepOptions } from './scheduler.ts';
+import { f32 } from '../engine/f32.ts';
 
 /**
  * Standard-normal noise for a stochastic step, one rule for every scheduler (diffusers' DPM-Solver rule):
@@ -67,4 +68,12 @@ export function lincomb(terms: ReadonlyArray<readonly [number, NDArray]>): NDArr
   const out = new NDArray(first.shape);
   out.data.set(acc);
   return out;
+}
+
+/** sqrt((1 - abar_0) / abar_0) in float32: diffusers' final sigma for final_sigmas_type = 'sigma_min'
+ * (Euler and the DPM-Solver family). @example trainingSigmaMin(scheduler.alphasCumprod) */
+export function trainingSigmaMin(alphasCumprod: Float32Array): number {
+  const a = alphasCumprod[0];
+  // sigma_min = sqrt((1 - abar_0) / abar_0)
+  return f32(Math.sqrt(f32(f32(1 - a) / a)));
 }
