@@ -230,15 +230,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     else if (order > 2) rhos = solveLinearF32(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1));
     // x_t = a x + c0 m0 + cRes * sum_k rho_k (m_k - m0) / r_k. Terms with no difference are skipped, so a
     // final sigma of 0 with 'bh1' (B(h) = hh = -inf) gives x_t = x0 where diffusers computes -inf * 0 = NaN.
-    const terms: Array<[number, NDArray]> = [[a, sample]];
-    let m0coef = c0;
-    for (let k = 0; k < prev.length; k++) {
-      const w = cRes * rhos[k] / rks[k];
-      terms.push([w, prev[k]]);
-      m0coef -= w;
-    }
-    terms.push([m0coef, this.output(0)]);
-    return lincomb(terms);
+    return this.combine(a, sample, c0, cRes, rks, rhos, prev, null);
   }
 
   /**
@@ -250,16 +242,26 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     const { rks, prev, R, b, a, c0, cRes } = this.updateFrame((this.stepIdx as number) - 1, order);
     const rhos = order === 1 ? [0.5] : solveLinearF32(R, b);
     // x_t = a x + c0 m0 + cRes * (sum_k rho_k (m_k - m0)/r_k + rho_last (m_t - m0))
-    const terms: Array<[number, NDArray]> = [[a, lastSample]];
+    return this.combine(a, lastSample, c0, cRes, rks, rhos, prev, modelT);
+  }
+
+  /**
+   * x_t = a x + c0 m0 + cRes (sum_k rho_k (m_k - m0) / r_k [+ rho_last (m_t - m0)]), accumulated by `lincomb` with
+   * m0's weight collecting the -w of every difference (the corrector passes its model output m_t).
+   */
+  private combine(a: number, x: NDArray, c0: number, cRes: number, rks: number[], rhos: number[], prev: NDArray[], modelT: NDArray | null): NDArray {
+    const terms: Array<[number, NDArray]> = [[a, x]];
     let m0coef = c0;
     for (let k = 0; k < prev.length; k++) {
       const w = cRes * rhos[k] / rks[k];
       terms.push([w, prev[k]]);
       m0coef -= w;
     }
-    const wt = cRes * rhos[rhos.length - 1];
-    terms.push([wt, modelT]);
-    m0coef -= wt;
+    if (modelT) {
+      const wt = cRes * rhos[rhos.length - 1];
+      terms.push([wt, modelT]);
+      m0coef -= wt;
+    }
     terms.push([m0coef, this.output(0)]);
     return lincomb(terms);
   }
