@@ -113,6 +113,15 @@ export { modelConfig, modelFromConfig, createModel, MODEL_NAMES, type DiffusionM
 export { exportImageFolder, exportDataSet, type ExportImageFolderOptions, type ExportDataSetOptions } from './data/export_image_folder.ts';
 export { mmdRatio, type MmdRatio } from './eval/mmd_ratio.ts';
 
+// Resources: memory and depth estimated from a config before anything is allocated; resume checks.
+export {
+  estimateModelResources, checkModelDepth, checkMemory, trainingBytes, samplingBytes, sampleChunkSize, formatBytes, parseBytes,
+  ResourceLimitError, type ModelResources, type MemoryLimit,
+} from './models/resources.ts';
+export { memoryLimit } from './models/memory_limit.ts';
+export { inspectDataSource, type DataSizeEstimate } from './data/data_size.ts';
+export { checkResumeConfig, type ResumeDifference } from './training/resume_config.ts';
+
 // Files: pictures, tables, weights.
 export { writePng, readImage, encodePng } from './io/png.ts';
 export { writeScatterPng, scatterPng } from './io/scatter.ts';
