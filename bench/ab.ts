@@ -16,7 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { fmt, interleave, oursWorker } from './workers.ts';
 
 const args = process.argv.slice(2);
-const opt = (f: string, d?: string): string | undefined => { const i = args.indexOf(f); return i >= 0 ? args[i + 1] : d; };
+const opt = (f: string, d?: string): string | undefined => {
+  const i = args.indexOf(f);
+  return i >= 0 ? args[i + 1] : d;
+};
 const rev = opt('--rev');
 if (!rev) throw new Error('bench/ab.ts: give --rev <commit> (the "before" revision)');
 const workload = opt('--workload', 'unet-train')!;
@@ -29,19 +32,31 @@ const sha = execFileSync('git', ['rev-parse', '--short', rev], { cwd: root, enco
 const dir = mkdtempSync(path.join(tmpdir(), `diffuse-ab-${sha}-`));
 execFileSync('git', ['worktree', 'add', '--detach', '-f', dir, sha], { cwd: root, stdio: 'ignore' });
 try {
-  if (!existsSync(path.join(dir, 'node_modules'))) symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+  if (!existsSync(path.join(dir, 'node_modules')))
+    symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
   const workers = [
     await oursWorker(`revision ${sha} (before)`, workload, threads, {}, dir),
     await oursWorker('working tree (after)', workload, threads),
   ];
   const rows = await interleave(workers, reps, warmup, (s) => console.error(s));
   const base = rows[0];
-  console.log(`\n${workload}, ${threads} thread(s), ${reps} alternating repetitions after ${warmup} warm-up; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-  console.log('| variant | wall ms, median (min–max) | CPU ms, median (min–max) | peak RSS MiB | speed vs before (wall / CPU) |');
+  console.log(
+    `\n${workload}, ${threads} thread(s), ${reps} alternating repetitions after ${warmup} warm-up; load average ${(
+      await import('node:os')
+    )
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
+  console.log(
+    '| variant | wall ms, median (min–max) | CPU ms, median (min–max) | peak RSS MiB | speed vs before (wall / CPU) |',
+  );
   console.log('|---|---|---|---|---|');
   for (const r of rows) {
     const cpu = r.cpu && base.cpu ? `${(base.cpu.median / r.cpu.median).toFixed(2)}x` : '–';
-    console.log(`| ${r.label} | ${fmt(r.ms)} | ${r.cpu ? fmt(r.cpu, 1, 0) : '–'} | ${r.maxRssMb.toFixed(0)} | ${(base.ms.median / r.ms.median).toFixed(2)}x / ${cpu} |`);
+    console.log(
+      `| ${r.label} | ${fmt(r.ms)} | ${r.cpu ? fmt(r.cpu, 1, 0) : '–'} | ${r.maxRssMb.toFixed(0)} | ${(base.ms.median / r.ms.median).toFixed(2)}x / ${cpu} |`,
+    );
   }
 } finally {
   execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: root, stdio: 'ignore' });

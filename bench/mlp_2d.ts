@@ -10,11 +10,18 @@ import { pairMarkdown, runPairs, type PairSpec } from './unet_s.ts';
 
 export const MLP_2D: PairSpec[] = [
   {
-    name: 'mlp-2d train step, batch 128 (fwd + bwd + AdamW)', workload: 'mlp-train', items: 128, unit: 'pts', warmup: 3,
+    name: 'mlp-2d train step, batch 128 (fwd + bwd + AdamW)',
+    workload: 'mlp-train',
+    items: 128,
+    unit: 'pts',
+    warmup: 3,
     torch: { script: './mlp_2d_torch.py', args: (th) => [String(th), '--serve', 'train'] },
   },
   {
-    name: 'mlp-2d sampling, 10,000 points x 20 DDIM steps', workload: 'mlp-sample', items: 10000, unit: 'pts',
+    name: 'mlp-2d sampling, 10,000 points x 20 DDIM steps',
+    workload: 'mlp-sample',
+    items: 10000,
+    unit: 'pts',
     torch: { script: './mlp_2d_torch.py', args: (th) => [String(th), '--serve', 'sample'] },
   },
 ];

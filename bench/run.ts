@@ -28,7 +28,9 @@ interface Suite {
   reps?: number;
 }
 
-const log = (s: string): void => { process.stderr.write(`  ${s}\n`); };
+const log = (s: string): void => {
+  process.stderr.write(`  ${s}\n`);
+};
 const suites: Record<string, Suite> = {
   engine: {
     title: 'Engine micro-benchmark (bench/engine.ts, PyTorch twin bench/engine_torch.py)',
@@ -52,26 +54,38 @@ const suites: Record<string, Suite> = {
     default: true,
   },
   runtimes: {
-    title: 'The two ONNX Runtime paths of an install: onnxruntime-node vs onnxruntime-web wasm in Node.js (bench/runtimes.ts)',
+    title:
+      'The two ONNX Runtime paths of an install: onnxruntime-node vs onnxruntime-web wasm in Node.js (bench/runtimes.ts)',
     run: (reps) => runtimesSuite(reps, log),
     default: false,
     reps: 3,
   },
-  ...Object.fromEntries(Object.keys(LEVERS).map((k) => [`lever-${k}`, {
-    title: `Lever: ${k} (bench/levers.ts), before/after`,
-    run: (reps: number, threads: number) => leverSuite(k, reps, threads, log),
-    default: false,
-    reps: 5,
-  } satisfies Suite])),
+  ...Object.fromEntries(
+    Object.keys(LEVERS).map((k) => [
+      `lever-${k}`,
+      {
+        title: `Lever: ${k} (bench/levers.ts), before/after`,
+        run: (reps: number, threads: number) => leverSuite(k, reps, threads, log),
+        default: false,
+        reps: 5,
+      } satisfies Suite,
+    ]),
+  ),
 };
 
 function machine(threads: number): string {
   const cpus = os.cpus();
   const req = createRequire(import.meta.url);
   let ortVersion = '?';
-  try { ortVersion = (req('onnxruntime-node/package.json') as { version: string }).version; } catch { /* not resolvable */ }
-  return `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
-    `${os.type()} ${os.release()}; Node ${process.version}; onnxruntime-node ${ortVersion}; ${threads} thread(s)`;
+  try {
+    ortVersion = (req('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    /* not resolvable */
+  }
+  return (
+    `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
+    `${os.type()} ${os.release()}; Node ${process.version}; onnxruntime-node ${ortVersion}; ${threads} thread(s)`
+  );
 }
 
 async function main(): Promise<void> {
@@ -89,13 +103,17 @@ async function main(): Promise<void> {
   const shown = args.filter((a) => a !== '--no-write');
   const names = args.filter((a, i) => !a.startsWith('--') && !['--reps', '--threads'].includes(args[i - 1]));
   const chosen = names.length ? names : Object.keys(suites).filter((k) => suites[k].default);
-  for (const n of chosen) if (!suites[n]) throw new Error(`bench: unknown suite '${n}' (suites: ${Object.keys(suites).join(', ')})`);
+  for (const n of chosen)
+    if (!suites[n]) throw new Error(`bench: unknown suite '${n}' (suites: ${Object.keys(suites).join(', ')})`);
   const file = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
   for (const n of chosen) {
     const t0 = performance.now();
-    const load0 = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    const load0 = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
     process.stderr.write(`suite ${n}\n`);
-    const table = await suites[n].run(repsGiven ? reps : suites[n].reps ?? reps, threads);
+    const table = await suites[n].run(repsGiven ? reps : (suites[n].reps ?? reps), threads);
     const secs = ((performance.now() - t0) / 1000).toFixed(0);
     // a run with a non-default thread count gets its own section
     const key = threads === defaultThreads() ? n : `${n}-${threads}-threads`;
@@ -104,7 +122,10 @@ async function main(): Promise<void> {
       `## ${suites[n].title}${key === n ? '' : `, ${threads} thread(s)`}`,
       '',
       `- machine: ${machine(threads)}`,
-      `- date: ${new Date().toISOString()}; load average before / after: ${load0} / ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the box slows both columns)`,
+      `- date: ${new Date().toISOString()}; load average before / after: ${load0} / ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (other work on the box slows both columns)`,
       `- command: \`npm run bench${shown.length ? ` -- ${shown.join(' ')}` : ''}\` (this suite: ${secs} s)`,
       '',
       table,
@@ -112,7 +133,9 @@ async function main(): Promise<void> {
     ].join('\n');
     console.log(section.split('\n').slice(1, -1).join('\n') + '\n');
     if (write) {
-      let md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nWritten by `npm run bench` (bench/run.ts); each section is replaced when its suite runs again.\n';
+      let md = existsSync(file)
+        ? readFileSync(file, 'utf8')
+        : '# Benchmarks\n\nWritten by `npm run bench` (bench/run.ts); each section is replaced when its suite runs again.\n';
       const re = new RegExp(`<!-- bench:${key}:start -->[\\s\\S]*?<!-- bench:${key}:end -->`);
       md = re.test(md) ? md.replace(re, section) : `${md.trimEnd()}\n\n${section}\n`;
       writeFileSync(file, md);

@@ -24,10 +24,20 @@ export interface PairSpec {
   warmup?: number;
 }
 
-export interface PairRow { spec: PairSpec; ours: Measured; torch?: Measured; torchNote?: string }
+export interface PairRow {
+  spec: PairSpec;
+  ours: Measured;
+  torch?: Measured;
+  torchNote?: string;
+}
 
 /** Run each workload: ours and the twin in child processes, interleaved. */
-export async function runPairs(specs: PairSpec[], reps: number, threads: number, log: (s: string) => void): Promise<PairRow[]> {
+export async function runPairs(
+  specs: PairSpec[],
+  reps: number,
+  threads: number,
+  log: (s: string) => void,
+): Promise<PairRow[]> {
   const rows: PairRow[] = [];
   for (const spec of specs) {
     log(`${spec.name}: starting workers`);
@@ -56,22 +66,34 @@ export function pairMarkdown(rows: PairRow[]): string {
       : 'skipped | – | – | – | –';
     lines.push(`| ${r.spec.name} | ${ours} | ${torch} |`);
     if (r.torchNote) notes.add(`PyTorch column skipped: ${r.torchNote}.`);
-    else if (r.torch) notes.add(`PyTorch ${String(r.torch.info.torch_version)} (${String(r.torch.info.threads)} threads${r.torch.info.impl ? `, ${String(r.torch.info.impl)} twin` : ''}).`);
+    else if (r.torch)
+      notes.add(
+        `PyTorch ${String(r.torch.info.torch_version)} (${String(r.torch.info.threads)} threads${r.torch.info.impl ? `, ${String(r.torch.info.impl)} twin` : ''}).`,
+      );
   }
-  lines.push('', ...notes,
-    'Each workload runs in its own child process per side (peak RSS = that process\'s maxrss, runtime and all); ' +
-    'ours and PyTorch alternate single repetitions after a warm-up, so both see the same machine load. Speed ratio = PyTorch median wall time / ours. ' +
-    'CPU ms = median user + system time of the process per repetition, all threads (less sensitive to load than wall time, but it counts spin-waiting threads).');
+  lines.push(
+    '',
+    ...notes,
+    "Each workload runs in its own child process per side (peak RSS = that process's maxrss, runtime and all); " +
+      'ours and PyTorch alternate single repetitions after a warm-up, so both see the same machine load. Speed ratio = PyTorch median wall time / ours. ' +
+      'CPU ms = median user + system time of the process per repetition, all threads (less sensitive to load than wall time, but it counts spin-waiting threads).',
+  );
   return lines.join('\n');
 }
 
 export const UNET_S: PairSpec[] = [
   {
-    name: 'unet-s train step, batch 64 (fwd + bwd + AdamW)', workload: 'unet-train', items: 64, unit: 'img',
+    name: 'unet-s train step, batch 64 (fwd + bwd + AdamW)',
+    workload: 'unet-train',
+    items: 64,
+    unit: 'img',
     torch: { script: './unet_s_torch.py', args: (th) => [String(th), '--impl', 'standalone', '--serve', 'train'] },
   },
   {
-    name: 'unet-s sampling forward, batch 256', workload: 'unet-sample', items: 256, unit: 'img',
+    name: 'unet-s sampling forward, batch 256',
+    workload: 'unet-sample',
+    items: 256,
+    unit: 'img',
     torch: { script: './unet_s_torch.py', args: (th) => [String(th), '--impl', 'standalone', '--serve', 'sample'] },
   },
 ];

@@ -16,7 +16,14 @@
  * The denoiser is compiled here exactly as `denoiserFor` does (traceDenoiser + compile), with those options.
  */
 import { readFileSync } from 'node:fs';
-import { NDArray, Philox, compile, setIm2colMaxBytes, type Executable, type SessionOptions } from '../src/engine/index.ts';
+import {
+  NDArray,
+  Philox,
+  compile,
+  setIm2colMaxBytes,
+  type Executable,
+  type SessionOptions,
+} from '../src/engine/index.ts';
 import { createModel } from '../src/models/registry.ts';
 import { withParams } from '../src/nn/module.ts';
 import { modelSampleShape, traceDenoiser } from '../src/pipelines/denoiser.ts';
@@ -54,12 +61,19 @@ function peakRssMiB(): number {
   try {
     const m = readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
     if (m) return Number(m[1]) / 1024;
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return process.resourceUsage().maxRSS / 1024;
 }
 
 /** denoiserFor (src/pipelines/denoiser.ts) for one batch size, compiled with the variant's session options. */
-async function denoiser(model: DiffusionModel, weights: Record<string, NDArray>, B: number, session: SessionOptions): Promise<AsyncModelFn> {
+async function denoiser(
+  model: DiffusionModel,
+  weights: Record<string, NDArray>,
+  B: number,
+  session: SessionOptions,
+): Promise<AsyncModelFn> {
   const exe = await compile(traceDenoiser(model, weights, modelSampleShape(model), B), session);
   return async (x, t) => (await exe.run({ sample: x, timestep: new NDArray([B], t) }))[0];
 }
@@ -71,10 +85,12 @@ async function denoiser(model: DiffusionModel, weights: Record<string, NDArray>,
  */
 function trainedLike(params: Record<string, NDArray>): Record<string, NDArray> {
   const rng = new Philox(99);
-  return Object.fromEntries(Object.entries(params).map(([k, a]) => {
-    const u = rng.uniform(a.shape);
-    return [k, a.map((x, i) => x + 0.01 * (u.data[i] - 0.5))];
-  }));
+  return Object.fromEntries(
+    Object.entries(params).map(([k, a]) => {
+      const u = rng.uniform(a.shape);
+      return [k, a.map((x, i) => x + 0.01 * (u.data[i] - 0.5))];
+    }),
+  );
 }
 
 /**
@@ -89,12 +105,22 @@ function recycleOutputs(ts: TrainStep): void {
   exe.run = async (feeds, opts = {}) => {
     const r = await run(feeds, spare ? { ...opts, outputs: spare } : opts);
     const f = feeds as Record<string, NDArray>;
-    spare = Object.fromEntries(ts.paramNames.flatMap((n) => [[`new_p.${n}`, f[`p.${n}`]], [`new_m.${n}`, f[`m.${n}`]], [`new_v.${n}`, f[`v.${n}`]]]));
+    spare = Object.fromEntries(
+      ts.paramNames.flatMap((n) => [
+        [`new_p.${n}`, f[`p.${n}`]],
+        [`new_m.${n}`, f[`m.${n}`]],
+        [`new_v.${n}`, f[`v.${n}`]],
+      ]),
+    );
     return r;
   };
 }
 
-async function setup(workload: string, session: SessionOptions, v: Variant): Promise<{ rep: Rep; info: Record<string, unknown> }> {
+async function setup(
+  workload: string,
+  session: SessionOptions,
+  v: Variant,
+): Promise<{ rep: Rep; info: Record<string, unknown> }> {
   const { alphasCumprod } = alphasFromBetas(linearBetas(1e-4, 0.02, 1000));
   const objective = new DiffusionObjective(alphasCumprod, { predictionType: 'epsilon' });
   const rng = new Philox(1);
@@ -108,11 +134,17 @@ async function setup(workload: string, session: SessionOptions, v: Variant): Pro
     const batch = objective.makeBatch(x0, rng);
     const ts = await TrainStep.create(
       (p, b) => withParams(model, p, () => diffusionLoss(model.forward(b.x_t, b.t), b, objective)),
-      params, objective.batchSpecs(shape),
+      params,
+      objective.batchSpecs(shape),
       { optimizer: { weightDecay: 0.01 }, session },
     );
     if (v.reuseOutputs) recycleOutputs(ts);
-    return { rep: async () => { await ts.step(batch, 1e-3); }, info: { batch: B, params: model.numParameters() } };
+    return {
+      rep: async () => {
+        await ts.step(batch, 1e-3);
+      },
+      info: { batch: B, params: model.numParameters() },
+    };
   }
   if (workload === 'unet-sample') {
     const model = createModel('unet-s');
@@ -121,21 +153,40 @@ async function setup(workload: string, session: SessionOptions, v: Variant): Pro
     const denoise = await denoiser(model, params, B, session);
     const x = rng.normal([B, 1, 28, 28]);
     const t = new Float32Array(B).fill(500);
-    return { rep: async () => { await denoise(x, t); }, info: { batch: B, params: model.numParameters() } };
+    return {
+      rep: async () => {
+        await denoise(x, t);
+      },
+      info: { batch: B, params: model.numParameters() },
+    };
   }
   if (workload === 'mlp-sample') {
     const model = createModel('mlp-2d');
     const params = trainedLike(model.initParams(new Philox(0)));
-    const N = 10000, steps = 20;
-    const scheduler = DDIMScheduler.fromConfig({ num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 1e-4, beta_end: 0.02, clip_sample: false });
+    const N = 10000,
+      steps = 20;
+    const scheduler = DDIMScheduler.fromConfig({
+      num_train_timesteps: 1000,
+      beta_schedule: 'linear',
+      beta_start: 1e-4,
+      beta_end: 0.02,
+      clip_sample: false,
+    });
     const noise = rng.normal([N, 2]);
     if (v.fusedSteps && v.fusedSteps > 1) {
       const run = await fusedDdimSampler(model, params, scheduler, N, steps, v.fusedSteps, session);
-      return { rep: async () => { await run(noise); }, info: { points: N, steps, fusedSteps: v.fusedSteps } };
+      return {
+        rep: async () => {
+          await run(noise);
+        },
+        info: { points: N, steps, fusedSteps: v.fusedSteps },
+      };
     }
     const denoise = await denoiser(model, params, N, session);
     return {
-      rep: async () => { await generate(denoise, scheduler, { shape: [N, 2], steps, generator: rng, initialNoise: noise }); },
+      rep: async () => {
+        await generate(denoise, scheduler, { shape: [N, 2], steps, generator: rng, initialNoise: noise });
+      },
       info: { points: N, steps },
     };
   }
@@ -145,13 +196,18 @@ async function setup(workload: string, session: SessionOptions, v: Variant): Pro
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const workload = args[0];
-  const opt = (flag: string): string | undefined => { const i = args.indexOf(flag); return i >= 0 ? args[i + 1] : undefined; };
+  const opt = (flag: string): string | undefined => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
   const threads = Number(opt('--threads') ?? 2);
   const variant = JSON.parse(opt('--variant') ?? '{}') as Variant;
   if (variant.engine?.im2colMaxMiB !== undefined) setIm2colMaxBytes(variant.engine.im2colMaxMiB * 2 ** 20);
   const t0 = performance.now();
   const { rep, info } = await setup(workload, { intraOpNumThreads: threads, ...variant.session }, variant);
-  const out = (o: unknown): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
+  const out = (o: unknown): void => {
+    process.stdout.write(`${JSON.stringify(o)}\n`);
+  };
   out({ ready: true, workload, threads, setup_ms: Math.round(performance.now() - t0), ...info });
   let buf = '';
   process.stdin.setEncoding('utf8');
@@ -163,9 +219,11 @@ async function main(): Promise<void> {
       buf = buf.slice(nl + 1);
       try {
         if (line.startsWith('run ')) {
-          const ms: number[] = [], cpuMs: number[] = [];
+          const ms: number[] = [],
+            cpuMs: number[] = [];
           for (let i = 0, n = Number(line.slice(4)); i < n; i++) {
-            const s = performance.now(), c = process.cpuUsage();
+            const s = performance.now(),
+              c = process.cpuUsage();
             await rep();
             ms.push(performance.now() - s);
             const d = process.cpuUsage(c);

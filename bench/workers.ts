@@ -24,7 +24,12 @@ import { fileURLToPath } from 'node:url';
 
 export const PYTHON = '/usr/bin/python3';
 
-export interface Stats { median: number; min: number; max: number; reps: number }
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  reps: number;
+}
 
 export function stats(ts: number[]): Stats {
   const s = [...ts].sort((a, b) => a - b);
@@ -39,22 +44,36 @@ export class Worker {
   private closed = false;
   stderr = '';
   info: Record<string, unknown> = {};
-  private constructor(readonly label: string, private proc: ChildProcessWithoutNullStreams) {}
+  private constructor(
+    readonly label: string,
+    private proc: ChildProcessWithoutNullStreams,
+  ) {}
 
   /** Start a worker and wait for its "ready" line; throws with the child's stderr when it fails. */
   static async start(label: string, cmd: string, args: string[], env: Record<string, string> = {}): Promise<Worker> {
     const proc = spawn(cmd, args, { env: { ...process.env, ...env } });
     const w = new Worker(label, proc);
-    proc.stderr.on('data', (d) => { w.stderr += String(d); });
+    proc.stderr.on('data', (d) => {
+      w.stderr += String(d);
+    });
     createInterface({ input: proc.stdout }).on('line', (l) => {
       if (!l.startsWith('{')) return; // stray prints
       const f = w.waiting.shift();
-      if (f) f(l); else w.lines.push(l);
+      if (f) f(l);
+      else w.lines.push(l);
     });
-    proc.on('close', () => { w.closed = true; for (const f of w.waiting.splice(0)) f(null); });
-    proc.on('error', (e) => { w.stderr += `\nspawn error: ${e.message}`; });
+    proc.on('close', () => {
+      w.closed = true;
+      for (const f of w.waiting.splice(0)) f(null);
+    });
+    proc.on('error', (e) => {
+      w.stderr += `\nspawn error: ${e.message}`;
+    });
     const first = await w.next();
-    if (first === null) throw new Error(`worker ${label} (${cmd} ${args.join(' ')}) exited before it was ready:\n${w.stderr.trim().split('\n').slice(-8).join('\n')}`);
+    if (first === null)
+      throw new Error(
+        `worker ${label} (${cmd} ${args.join(' ')}) exited before it was ready:\n${w.stderr.trim().split('\n').slice(-8).join('\n')}`,
+      );
     w.info = JSON.parse(first) as Record<string, unknown>;
     return w;
   }
@@ -69,7 +88,8 @@ export class Worker {
   private async ask(cmd: string): Promise<Record<string, unknown>> {
     this.proc.stdin.write(`${cmd}\n`);
     const l = await this.next();
-    if (l === null) throw new Error(`worker ${this.label} died on '${cmd}':\n${this.stderr.trim().split('\n').slice(-8).join('\n')}`);
+    if (l === null)
+      throw new Error(`worker ${this.label} died on '${cmd}':\n${this.stderr.trim().split('\n').slice(-8).join('\n')}`);
     const r = JSON.parse(l) as Record<string, unknown>;
     if (typeof r.error === 'string') throw new Error(`worker ${this.label}: ${r.error}`);
     return r;
@@ -87,7 +107,9 @@ export class Worker {
     return (await this.ask('rss')).max_rss_mb as number;
   }
 
-  close(): void { if (!this.closed) this.proc.stdin.end(); }
+  close(): void {
+    if (!this.closed) this.proc.stdin.end();
+  }
 }
 
 const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
@@ -96,9 +118,24 @@ const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
  * Start our worker for `workload` with a variant (see bench/worker.ts); `root` runs the worker of
  * another checkout of the project instead (bench/ab.ts: the same workload at an older revision).
  */
-export function oursWorker(label: string, workload: string, threads: number, variant: Record<string, unknown> = {}, root?: string): Promise<Worker> {
+export function oursWorker(
+  label: string,
+  workload: string,
+  threads: number,
+  variant: Record<string, unknown> = {},
+  root?: string,
+): Promise<Worker> {
   const script = root ? `${root}/bench/worker.ts` : here('./worker.ts');
-  return Worker.start(label, process.execPath, ['--import', 'tsx', script, workload, '--threads', String(threads), '--variant', JSON.stringify(variant)]);
+  return Worker.start(label, process.execPath, [
+    '--import',
+    'tsx',
+    script,
+    workload,
+    '--threads',
+    String(threads),
+    '--variant',
+    JSON.stringify(variant),
+  ]);
 }
 
 /**
@@ -113,7 +150,12 @@ export function torchThreadEnv(threads: number): Record<string, string> {
 }
 
 /** Start a PyTorch twin with `threads` threads (see torchThreadEnv), or return why it cannot run. */
-export async function torchWorker(label: string, script: string, args: string[], threads: number): Promise<Worker | string> {
+export async function torchWorker(
+  label: string,
+  script: string,
+  args: string[],
+  threads: number,
+): Promise<Worker | string> {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   try {
     return await Worker.start(label, PYTHON, [here(script), ...args], torchThreadEnv(threads));
@@ -138,23 +180,34 @@ export interface Measured {
  * Warm every worker up, then run `reps` rounds of one timed repetition of each (same load for
  * all), then read each worker's peak RSS. Closes the workers.
  */
-export async function interleave(workers: Worker[], reps: number, warmup: number, log: (s: string) => void = () => {}): Promise<Measured[]> {
+export async function interleave(
+  workers: Worker[],
+  reps: number,
+  warmup: number,
+  log: (s: string) => void = () => {},
+): Promise<Measured[]> {
   try {
     for (const w of workers) await w.run(warmup);
-    const times: number[][] = workers.map(() => []), cpus: number[][] = workers.map(() => []);
+    const times: number[][] = workers.map(() => []),
+      cpus: number[][] = workers.map(() => []);
     for (let i = 0; i < reps; i++) {
       for (let k = 0; k < workers.length; k++) {
         const r = await workers[k].run(1);
         times[k].push(...r.ms);
         cpus[k].push(...r.cpu);
       }
-      log(`  round ${i + 1}/${reps}: ${workers.map((w, k) => `${w.label} ${times[k][i].toFixed(1)} ms (cpu ${cpus[k][i]?.toFixed(0)})`).join(', ')}`);
+      log(
+        `  round ${i + 1}/${reps}: ${workers.map((w, k) => `${w.label} ${times[k][i].toFixed(1)} ms (cpu ${cpus[k][i]?.toFixed(0)})`).join(', ')}`,
+      );
     }
     const out: Measured[] = [];
     for (let k = 0; k < workers.length; k++) {
       out.push({
-        label: workers[k].label, ms: stats(times[k]), cpu: cpus[k].length === reps ? stats(cpus[k]) : undefined,
-        maxRssMb: await workers[k].maxRssMb(), info: workers[k].info,
+        label: workers[k].label,
+        ms: stats(times[k]),
+        cpu: cpus[k].length === reps ? stats(cpus[k]) : undefined,
+        maxRssMb: await workers[k].maxRssMb(),
+        info: workers[k].info,
       });
     }
     return out;

@@ -17,11 +17,13 @@ if (!['fast', 'e2e'].includes(tier)) {
 }
 
 function find(dir) {
-  return readdirSync(dir).sort().flatMap((n) => {
-    const p = join(dir, n);
-    if (statSync(p).isDirectory()) return n === 'fixtures' ? [] : find(p);
-    return n.endsWith('.test.ts') ? [p] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((n) => {
+      const p = join(dir, n);
+      if (statSync(p).isDirectory()) return n === 'fixtures' ? [] : find(p);
+      return n.endsWith('.test.ts') ? [p] : [];
+    });
 }
 
 const e2e = (f) => f.startsWith(join('test', 'e2e') + '/');
@@ -30,12 +32,22 @@ const files = find('test').filter((f) => (tier === 'e2e' ? e2e(f) : !e2e(f)));
 // file and are printed after the run, followed by the summary again, so the run ends on its counts.
 mkdirSync('tmp', { recursive: true });
 const timings = join('tmp', `test-timings-${tier}.txt`);
-const child = spawn(process.execPath, [
-  '--import', 'tsx', '--test', '--test-concurrency=2',
-  '--test-reporter=tap', '--test-reporter-destination=stdout',
-  '--test-reporter=./scripts/file_timings.mjs', `--test-reporter-destination=${timings}`,
-  ...args, ...files,
-], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=tap',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/file_timings.mjs',
+    `--test-reporter-destination=${timings}`,
+    ...args,
+    ...files,
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
 const summary = [];
 const lines = createInterface({ input: child.stdout });
 lines.on('line', (line) => {

@@ -24,11 +24,26 @@ export { NDArray, Philox, TorchGenerator, type RandomGenerator } from './engine/
 
 // Schedulers (diffusers' names, config keys and numerics) and the sampling loop.
 export {
-  Scheduler, schedulerFromConfig, registeredSchedulers,
-  DDPMScheduler, DDIMScheduler, DDIMInverseScheduler, PNDMScheduler,
-  EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, HeunDiscreteScheduler, KDPM2DiscreteScheduler, LMSDiscreteScheduler,
-  DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, UniPCMultistepScheduler, DEISMultistepScheduler,
-  type SchedulerConfig, type StepOptions, type StepOutput, type SetTimestepsOptions,
+  Scheduler,
+  schedulerFromConfig,
+  registeredSchedulers,
+  DDPMScheduler,
+  DDIMScheduler,
+  DDIMInverseScheduler,
+  PNDMScheduler,
+  EulerDiscreteScheduler,
+  EulerAncestralDiscreteScheduler,
+  HeunDiscreteScheduler,
+  KDPM2DiscreteScheduler,
+  LMSDiscreteScheduler,
+  DPMSolverMultistepScheduler,
+  DPMSolverSinglestepScheduler,
+  UniPCMultistepScheduler,
+  DEISMultistepScheduler,
+  type SchedulerConfig,
+  type StepOptions,
+  type StepOutput,
+  type SetTimestepsOptions,
 } from './samplers/index.ts';
 export { EDMEulerScheduler } from './samplers/edm_euler.ts';
 export { EDMDPMSolverMultistepScheduler } from './samplers/edm_dpmsolver_multistep.ts';
@@ -38,11 +53,24 @@ export { sampleEdm, edmSigmas, type EdmSamplerOptions } from './samplers/edm_sam
 export { samplePc, type PcOptions } from './samplers/pc_sampling.ts';
 export { SCHEDULER_ALIASES, samplingScheduler } from './pipelines/scheduler_choice.ts';
 export { generate, type AsyncModelFn, type GenerateOptions } from './pipelines/generate.ts';
-export { adaptModelToScheduler, modelFormulation, denoiserOfModel, generateScoreSde, type ModelFormulation } from './pipelines/formulation.ts';
+export {
+  adaptModelToScheduler,
+  modelFormulation,
+  denoiserOfModel,
+  generateScoreSde,
+  type ModelFormulation,
+} from './pipelines/formulation.ts';
 
 // Editing with a trained model: inpainting (replacement, RePaint), image-to-image (SDEdit), DDIM
 // inversion and interpolation, classifier guidance.
-export { inpaint, repaint, noiseFill, maskedMse, type InpaintOptions, type RePaintOptions } from './pipelines/inpaint.ts';
+export {
+  inpaint,
+  repaint,
+  noiseFill,
+  maskedMse,
+  type InpaintOptions,
+  type RePaintOptions,
+} from './pipelines/inpaint.ts';
 export { rectangleMask, maskFromImage, knownCoordinatesMask, maskFromMissing, parseRegion } from './pipelines/mask.ts';
 export { readMaskImage } from './pipelines/mask_file.ts';
 export { img2img, type Img2ImgOptions } from './pipelines/img2img.ts';
@@ -55,13 +83,27 @@ export { saveNoisyClassifier, loadNoisyClassifier } from './pipelines/classifier
 
 // The diffusion process.
 export { addNoise, getVelocity } from './diffusion/forward.ts';
-export { predictionToX0, predictionToEps, epsToScore, scoreToEps, type PredictionType } from './diffusion/parameterization.ts';
+export {
+  predictionToX0,
+  predictionToEps,
+  epsToScore,
+  scoreToEps,
+  type PredictionType,
+} from './diffusion/parameterization.ts';
 export { GaussianMixture, type GaussianMixtureSpec } from './data/gaussian_mixture.ts';
 export { conditionalGaussianMixture } from './data/gmm_conditional.ts';
 export { betasFor, alphasFromBetas, BETA_SCHEDULES } from './schedules/index.ts';
 export {
-  EDM_DEFAULTS, edmPreconditioning, edmDenoised, edmOutputFromDenoised, edmLossWeight, sampleLogNormalSigmas,
-  vpOutputToDenoised, denoisedToVpOutput, scoreFromDenoised, denoisedFromScore,
+  EDM_DEFAULTS,
+  edmPreconditioning,
+  edmDenoised,
+  edmOutputFromDenoised,
+  edmLossWeight,
+  sampleLogNormalSigmas,
+  vpOutputToDenoised,
+  denoisedToVpOutput,
+  scoreFromDenoised,
+  denoisedFromScore,
 } from './diffusion/edm.ts';
 export { VeSde, VpSde, scoreFromDenoiserAt, type Sde } from './diffusion/sde.ts';
 
@@ -96,27 +138,78 @@ export { pfOdeLikelihood } from './eval/pf_ode_likelihood.ts';
 // Model folders: diffusers layouts (pipeline, bare model, diffuse's flat layout, checkpoints), weights
 // dtypes (F16/BF16/F32/F64 read; f32 or f16 written), the commit protocol of training saves, the lock.
 export {
-  loadPipelineFolder, loadModelFolder, writeModelFolder, detectLayout, folderHoldsModel, DEFAULT_SCHEDULER_CONFIG,
-  readWeights, writeWeights, locateWeights, parseWeightsDtype,
-  commitTrainingSave, verifyTopLevelModel, repairTopLevelModel, resumeLatestCheckpoint,
-  writeCheckpoint, saveCheckpoint, loadCheckpoint, listCheckpoints, latestCheckpoint,
-  acquireFolderLock, acquireFileLock, withFolderLock, withFileLock, FolderLockError,
-  readRunInfo, writeRunInfo, readModelConfigFile, readSchedulerConfigFile,
-  type LoadedModel, type ModelFolder, type ModelFiles, type FolderLayout, type WeightsDtype, type CheckpointData,
-  type TrainingSave, type FolderLock, type LockInfo, type RunInfo,
+  loadPipelineFolder,
+  loadModelFolder,
+  writeModelFolder,
+  detectLayout,
+  folderHoldsModel,
+  DEFAULT_SCHEDULER_CONFIG,
+  readWeights,
+  writeWeights,
+  locateWeights,
+  parseWeightsDtype,
+  commitTrainingSave,
+  verifyTopLevelModel,
+  repairTopLevelModel,
+  resumeLatestCheckpoint,
+  writeCheckpoint,
+  saveCheckpoint,
+  loadCheckpoint,
+  listCheckpoints,
+  latestCheckpoint,
+  acquireFolderLock,
+  acquireFileLock,
+  withFolderLock,
+  withFileLock,
+  FolderLockError,
+  readRunInfo,
+  writeRunInfo,
+  readModelConfigFile,
+  readSchedulerConfigFile,
+  type LoadedModel,
+  type ModelFolder,
+  type ModelFiles,
+  type FolderLayout,
+  type WeightsDtype,
+  type CheckpointData,
+  type TrainingSave,
+  type FolderLock,
+  type LockInfo,
+  type RunInfo,
 } from './folders/index.ts';
 
 // Model configs (diffusers' UNet2DModel keys, validated) and old checkpoints' names.
-export { validateUNet2DConfig, UNET2D_CONFIG_SCHEMA, UNET2D_KEYS, DOWN_BLOCK_TYPES, UP_BLOCK_TYPES, type UNet2DConfig } from './models/unet2d_config.ts';
+export {
+  validateUNet2DConfig,
+  UNET2D_CONFIG_SCHEMA,
+  UNET2D_KEYS,
+  DOWN_BLOCK_TYPES,
+  UP_BLOCK_TYPES,
+  type UNet2DConfig,
+} from './models/unet2d_config.ts';
 export { upgradeLegacyAttentionNames } from './models/unet2d_legacy.ts';
 export { modelConfig, modelFromConfig, createModel, MODEL_NAMES, type DiffusionModel } from './models/registry.ts';
-export { exportImageFolder, exportDataSet, type ExportImageFolderOptions, type ExportDataSetOptions } from './data/export_image_folder.ts';
+export {
+  exportImageFolder,
+  exportDataSet,
+  type ExportImageFolderOptions,
+  type ExportDataSetOptions,
+} from './data/export_image_folder.ts';
 export { mmdRatio, type MmdRatio } from './eval/mmd_ratio.ts';
 
 // Resources: memory and depth estimated from a config before anything is allocated; resume checks.
 export {
-  estimateModelResources, checkModelDepth, checkMemory, trainingBytes, samplingBytes, sampleChunkSize, formatBytes, parseBytes,
-  ResourceLimitError, type ModelResources, type MemoryLimit,
+  estimateModelResources,
+  checkModelDepth,
+  checkMemory,
+  trainingBytes,
+  samplingBytes,
+  sampleChunkSize,
+  formatBytes,
+  parseBytes,
+  ResourceLimitError,
+  type ModelResources,
+  type MemoryLimit,
 } from './models/resources.ts';
 export { memoryLimit } from './models/memory_limit.ts';
 export { inspectDataSource, type DataSizeEstimate } from './data/data_size.ts';

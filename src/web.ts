@@ -7,7 +7,15 @@
  *   import { setBackend, webBackend, DDPMScheduler } from 'diffuse/web';
  *   setBackend(await webBackend({ wasmPaths: '/ort/' }));   // before the first compile()
  */
-export { NDArray, Philox, TorchGenerator, compile, setBackend, type RandomGenerator, type Executable } from './engine/index.ts';
+export {
+  NDArray,
+  Philox,
+  TorchGenerator,
+  compile,
+  setBackend,
+  type RandomGenerator,
+  type Executable,
+} from './engine/index.ts';
 export { webBackend, hasWebGpu, type WebBackendOptions } from './engine/runtime_web.ts';
 
 // Models with weights and the pipeline (fromPretrained / savePretrained need Node.js; use fromConfig + weights here).
@@ -19,8 +27,15 @@ export { BETA_SCHEDULES, betasFor, alphasFromBetas } from './schedules/index.ts'
 export { addNoise, getVelocity } from './diffusion/forward.ts';
 export { epsToScore, predictionToX0 } from './diffusion/parameterization.ts';
 export {
-  Scheduler, schedulerFromConfig, registeredSchedulers, DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler,
-  UniPCMultistepScheduler, EulerDiscreteScheduler, HeunDiscreteScheduler,
+  Scheduler,
+  schedulerFromConfig,
+  registeredSchedulers,
+  DDPMScheduler,
+  DDIMScheduler,
+  DPMSolverMultistepScheduler,
+  UniPCMultistepScheduler,
+  EulerDiscreteScheduler,
+  HeunDiscreteScheduler,
 } from './samplers/index.ts';
 export { SCHEDULER_ALIASES, samplingScheduler } from './pipelines/scheduler_choice.ts';
 export { generate, type AsyncModelFn, type GenerateOptions } from './pipelines/generate.ts';

@@ -13,7 +13,7 @@
  *   const pipe = await DDPMPipeline.fromPretrained('runs/moons');
  *   const points = await pipe.withScheduler('dpmsolver++').generate({ batchSize: 500, numInferenceSteps: 20, generator: new Philox(0) });
  */
-import { NDArray, Philox, type RandomGenerator } from '../engine/index.ts';
+import { type NDArray, Philox, type RandomGenerator } from '../engine/index.ts';
 import { DDPMScheduler, type Scheduler } from '../samplers/index.ts';
 import { generate } from '../pipelines/generate.ts';
 import { samplingScheduler } from '../pipelines/scheduler_choice.ts';
@@ -53,10 +53,18 @@ export class DDPMPipeline {
 
   /** Load a diffuse output folder, a diffusers pipeline folder or a bare model folder. */
   static async fromPretrained(dir: string): Promise<DDPMPipeline> {
-    const { loadPretrained } = await import('./folder.ts');   // Node.js only: loaded on use
+    const { loadPretrained } = await import('./folder.ts'); // Node.js only: loaded on use
     const m = loadPretrained(dir);
     const model = new PretrainedModel(m.model, m.weights);
-    return new DDPMPipeline(model, samplingScheduler(String(m.schedulerConfig._class_name ?? 'DDPMScheduler'), m.schedulerConfig, clipFor(model, m.info, m.schedulerConfig)), m.info);
+    return new DDPMPipeline(
+      model,
+      samplingScheduler(
+        String(m.schedulerConfig._class_name ?? 'DDPMScheduler'),
+        m.schedulerConfig,
+        clipFor(model, m.info, m.schedulerConfig),
+      ),
+      m.info,
+    );
   }
 
   /** Does the model produce images (then `clip_sample` of the scheduler config applies)? */
@@ -70,7 +78,10 @@ export class DDPMPipeline {
    */
   withScheduler(scheduler: string | Scheduler, overrides: Record<string, unknown> = {}): DDPMPipeline {
     const cfg = this.scheduler.toConfig();
-    const s = typeof scheduler === 'string' ? samplingScheduler(scheduler, cfg, { ...clipFor(this.unet, this.info, cfg), ...overrides }) : scheduler;
+    const s =
+      typeof scheduler === 'string'
+        ? samplingScheduler(scheduler, cfg, { ...clipFor(this.unet, this.info, cfg), ...overrides })
+        : scheduler;
     return new DDPMPipeline(this.unet, s, this.info);
   }
 
@@ -79,22 +90,34 @@ export class DDPMPipeline {
     const n = o.batchSize ?? 1;
     if (!(Number.isInteger(n) && n >= 1)) throw new Error(`generate: batchSize must be a positive integer, got ${n}`);
     const steps = o.numInferenceSteps ?? 50;
-    if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`generate: numInferenceSteps must be a positive integer, got ${steps}`);
-    const generator = typeof o.generator === 'number' || o.generator === undefined ? new Philox(o.generator ?? 0) : o.generator;
+    if (!(Number.isInteger(steps) && steps >= 1))
+      throw new Error(`generate: numInferenceSteps must be a positive integer, got ${steps}`);
+    const generator =
+      typeof o.generator === 'number' || o.generator === undefined ? new Philox(o.generator ?? 0) : o.generator;
     const w = o.guidanceScale ?? 1;
     const nullClass = this.info?.nullClass ?? null;
-    if (w !== 1 && nullClass === null) throw new Error('generate: guidanceScale needs a model trained with label dropout (its null class is recorded in diffuse.json)');
+    if (w !== 1 && nullClass === null)
+      throw new Error(
+        'generate: guidanceScale needs a model trained with label dropout (its null class is recorded in diffuse.json)',
+      );
     let labels: Float32Array | undefined;
     if (this.unet.classConditional) {
       if (o.classLabels === undefined) throw new Error('generate: this model is class-conditional; pass classLabels');
-      labels = typeof o.classLabels === 'number' ? new Float32Array(n).fill(o.classLabels) : Float32Array.from(o.classLabels);
+      labels =
+        typeof o.classLabels === 'number' ? new Float32Array(n).fill(o.classLabels) : Float32Array.from(o.classLabels);
       if (labels.length !== n) throw new Error(`generate: ${labels.length} class labels for batchSize ${n}`);
     } else if (o.classLabels !== undefined) {
       throw new Error('generate: classLabels given, but this model has no class embedding');
     }
     const x = await generate(this.unet.asDenoiser(), this.scheduler, {
-      shape: [n, ...this.unet.sampleShape], steps, generator, classLabels: labels, guidanceScale: w,
-      nullClass: nullClass ?? undefined, eta: o.eta, initialNoise: o.latents,
+      shape: [n, ...this.unet.sampleShape],
+      steps,
+      generator,
+      classLabels: labels,
+      guidanceScale: w,
+      nullClass: nullClass ?? undefined,
+      eta: o.eta,
+      initialNoise: o.latents,
       onStep: o.onStep ? (s) => o.onStep!({ ...s, steps: this.scheduler.timesteps.length }) : undefined,
     });
     return toDataUnits(x, this.info);
@@ -106,7 +129,16 @@ export class DDPMPipeline {
    */
   async savePretrained(dir: string, o: SaveOptions = {}): Promise<void> {
     const { savePipeline } = await import('./folder.ts');
-    await savePipeline(dir, { modelConfig: this.unet.config, weights: this.unet.weights, schedulerConfig: this.scheduler.toConfig(), info: this.info }, o);
+    await savePipeline(
+      dir,
+      {
+        modelConfig: this.unet.config,
+        weights: this.unet.weights,
+        schedulerConfig: this.scheduler.toConfig(),
+        info: this.info,
+      },
+      o,
+    );
   }
 }
 

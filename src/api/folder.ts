@@ -28,7 +28,12 @@ export function loadPretrained(dir: string): LoadedModel {
 }
 
 /** Write a bare model folder (diffusers' ModelMixin.save_pretrained): config.json + weights. */
-export async function saveModel(dir: string, modelConfig: Record<string, unknown>, weights: Record<string, NDArray>, o: SaveOptions = {}): Promise<void> {
+export async function saveModel(
+  dir: string,
+  modelConfig: Record<string, unknown>,
+  weights: Record<string, NDArray>,
+  o: SaveOptions = {},
+): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   await withFolderLock(dir, 'savePretrained', () => {
     writeFileAtomicSync(path.join(dir, CONFIG_NAME), `${JSON.stringify(modelConfig, null, 2)}\n`);
@@ -39,5 +44,7 @@ export async function saveModel(dir: string, modelConfig: Record<string, unknown
 /** Write a pipeline folder (model_index.json, unet/, scheduler/, diffuse.json) that diffusers' DDPMPipeline loads. */
 export async function savePipeline(dir: string, files: ModelFiles, o: SaveOptions = {}): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
-  await withFolderLock(dir, 'savePretrained', () => { writeModelFolder(dir, files, { dtype: o.dtype }); });
+  await withFolderLock(dir, 'savePretrained', () => {
+    writeModelFolder(dir, files, { dtype: o.dtype });
+  });
 }

@@ -15,9 +15,14 @@
  *   const eps = await unet.forward(NDArray.zeros([2, 1, 8, 8]), [10, 500]);   // [2, 1, 8, 8]
  *   await unet.savePretrained('my-unet');
  */
-import { NDArray, Philox } from '../engine/index.ts';
+import { type NDArray, Philox } from '../engine/index.ts';
 import { checkParams } from '../nn/module.ts';
-import { modelConfig as namedModelConfig, modelFromConfig, MODEL_NAMES, type DiffusionModel } from '../models/registry.ts';
+import {
+  modelConfig as namedModelConfig,
+  modelFromConfig,
+  MODEL_NAMES,
+  type DiffusionModel,
+} from '../models/registry.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
 import type { AsyncModelFn } from '../pipelines/generate.ts';
 import type { SaveOptions } from './folder.ts';
@@ -36,7 +41,10 @@ export class PretrainedModel {
   private weightsSeen: Record<string, NDArray> | null = null;
 
   /** Wrap an architecture and weights (names and shapes are checked). */
-  constructor(readonly module: DiffusionModel, public weights: Record<string, NDArray>) {
+  constructor(
+    readonly module: DiffusionModel,
+    public weights: Record<string, NDArray>,
+  ) {
     checkParams(module, weights, 'weights');
   }
 
@@ -64,7 +72,11 @@ export class PretrainedModel {
    * A randomly initialised model from a config object (diffusers keys; `_class_name` may be left
    * out when called on UNet2DModel / MLPModel) or a named config ('mlp-2d', 'unet-s').
    */
-  static fromConfig<T extends PretrainedModel>(this: PretrainedModelClass<T>, config: Record<string, unknown> | string, o: FromConfigOptions = {}): T {
+  static fromConfig<T extends PretrainedModel>(
+    this: PretrainedModelClass<T>,
+    config: Record<string, unknown> | string,
+    o: FromConfigOptions = {},
+  ): T {
     const module = buildModule(this.className, config);
     return new this(module, module.initParams(new Philox(o.seed ?? 0)));
   }
@@ -74,11 +86,13 @@ export class PretrainedModel {
    * folder (config.json + weights).
    */
   static async fromPretrained<T extends PretrainedModel>(this: PretrainedModelClass<T>, dir: string): Promise<T> {
-    const { loadPretrained } = await import('./folder.ts');   // Node.js only: loaded on use
+    const { loadPretrained } = await import('./folder.ts'); // Node.js only: loaded on use
     const loaded = loadPretrained(dir);
     const cls = loaded.model.toConfig()._class_name;
     if (this.className !== null && cls !== this.className) {
-      throw new Error(`${dir}: holds a ${cls}, not a ${this.className} (load it with ${cls}.fromPretrained or PretrainedModel.fromPretrained)`);
+      throw new Error(
+        `${dir}: holds a ${cls}, not a ${this.className} (load it with ${cls}.fromPretrained or PretrainedModel.fromPretrained)`,
+      );
     }
     return new this(loaded.model, loaded.weights);
   }
@@ -131,12 +145,17 @@ export class MLPModel extends PretrainedModel {
 
 function buildModule(className: string | null, config: Record<string, unknown> | string): DiffusionModel {
   if (typeof config === 'string') {
-    if (!MODEL_NAMES.includes(config)) throw new Error(`fromConfig: model ${JSON.stringify(config)} is unknown (named configs: ${MODEL_NAMES.join(', ')})`);
+    if (!MODEL_NAMES.includes(config))
+      throw new Error(
+        `fromConfig: model ${JSON.stringify(config)} is unknown (named configs: ${MODEL_NAMES.join(', ')})`,
+      );
     const module = modelFromConfig(namedModelConfig(config));
-    if (className !== null && module.toConfig()._class_name !== className) throw new Error(`fromConfig: '${config}' is a ${module.toConfig()._class_name}, not a ${className}`);
+    if (className !== null && module.toConfig()._class_name !== className)
+      throw new Error(`fromConfig: '${config}' is a ${module.toConfig()._class_name}, not a ${className}`);
     return module;
   }
   const cls = config._class_name ?? className;
-  if (className !== null && cls !== className) throw new Error(`fromConfig: _class_name = ${JSON.stringify(cls)} does not match ${className}`);
+  if (className !== null && cls !== className)
+    throw new Error(`fromConfig: _class_name = ${JSON.stringify(cls)} does not match ${className}`);
   return modelFromConfig({ ...config, _class_name: cls });
 }

@@ -16,7 +16,13 @@ import { NDArray } from '../engine/index.ts';
 import { StandardScaler } from '../data/standardize.ts';
 import { modelConfig, modelFromConfig } from '../models/registry.ts';
 import { DDPMScheduler } from '../samplers/index.ts';
-import { defaultTrainConfig, nullClassOf, train as runTraining, type Progress, type TrainConfig } from '../training/trainer.ts';
+import {
+  defaultTrainConfig,
+  nullClassOf,
+  train as runTraining,
+  type Progress,
+  type TrainConfig,
+} from '../training/trainer.ts';
 import { recipeTrainConfig, TOY2D_RECIPE } from '../training/recipes.ts';
 import type { TrainPredictionType } from '../training/objectives.ts';
 import type { DataSource } from '../data/data_source.ts';
@@ -92,9 +98,16 @@ export interface TrainOnDataResult {
 export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
   const seed = o.seed ?? 0;
   const vectorDefaults = recipeTrainConfig(TOY2D_RECIPE, { seed });
-  const batchSize = o.batchSize ?? (isImageShape(peekShape(o)) ? defaultTrainConfig().batchSize : vectorDefaults.batchSize);
+  const batchSize =
+    o.batchSize ?? (isImageShape(peekShape(o)) ? defaultTrainConfig().batchSize : vectorDefaults.batchSize);
   const { data, scaler } = standardized(o);
-  const source = await dataSourceFrom(data, { batchSize, seed, sampleShape: o.sampleShape, labels: o.labels, numClasses: o.numClasses });
+  const source = await dataSourceFrom(data, {
+    batchSize,
+    seed,
+    sampleShape: o.sampleShape,
+    labels: o.labels,
+    numClasses: o.numClasses,
+  });
   const desc = source.describe();
   const images = desc.kind === 'images';
   if (images) warnIfOutsideUnitRange(data);
@@ -113,7 +126,11 @@ export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
     maxGradNorm: o.maxGradNorm === undefined ? base.maxGradNorm : o.maxGradNorm,
     gradAccumSteps: o.gradAccumSteps ?? 1,
     emaDecay: o.emaDecay === undefined ? base.emaDecay : o.emaDecay,
-    objective: { ...base.objective, predictionType: o.predictionType ?? base.objective.predictionType, snrGamma: o.snrGamma ?? base.objective.snrGamma },
+    objective: {
+      ...base.objective,
+      predictionType: o.predictionType ?? base.objective.predictionType,
+      snrGamma: o.snrGamma ?? base.objective.snrGamma,
+    },
     noiseSchedule: {
       ...base.noiseSchedule,
       ...(o.betaSchedule !== undefined ? { beta_schedule: o.betaSchedule } : {}),
@@ -129,14 +146,28 @@ export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
   // The saves write diffuse.json from the data's description (src/folders/commit.ts): it carries the scaler.
   const described = scaler ? { ...source, describe: () => info.data } : source;
   const result = await runTraining({
-    model: module, data: described, config, outDir: o.outDir, resume: o.resume, onProgress: o.onProgress,
+    model: module,
+    data: described,
+    config,
+    outDir: o.outDir,
+    resume: o.resume,
+    onProgress: o.onProgress,
     initialWeights: o.model instanceof PretrainedModel ? o.model.weights : undefined,
     afterStep: o.signal ? () => o.signal!.aborted : undefined,
   });
   info.step = result.steps;
   const model = new PretrainedModel(module, result.weights);
-  const scheduler = new DDPMScheduler({ ...config.noiseSchedule, prediction_type: config.objective.predictionType ?? 'epsilon' });
-  return { pipeline: new DDPMPipeline(model, scheduler, info), model, losses: result.losses, steps: result.steps, seconds: result.seconds };
+  const scheduler = new DDPMScheduler({
+    ...config.noiseSchedule,
+    prediction_type: config.objective.predictionType ?? 'epsilon',
+  });
+  return {
+    pipeline: new DDPMPipeline(model, scheduler, info),
+    model,
+    losses: result.losses,
+    steps: result.steps,
+    seconds: result.seconds,
+  };
 }
 
 function peekShape(o: TrainOnDataOptions): readonly number[] | null {
@@ -154,36 +185,60 @@ function isImageShape(shape: readonly number[] | null): boolean {
 function standardized(o: TrainOnDataOptions): { data: PlainData; scaler: StandardScaler | null } {
   if (!o.standardize) return { data: o.data, scaler: null };
   const x = o.data instanceof NDArray ? o.data : Array.isArray(o.data) ? NDArray.from(o.data) : null;
-  if (!x || x.ndim !== 2) throw new Error('standardize: needs vector data given as an array [N, D] (standardise a stream of batches yourself)');
+  if (!x || x.ndim !== 2)
+    throw new Error(
+      'standardize: needs vector data given as an array [N, D] (standardise a stream of batches yourself)',
+    );
   const scaler = StandardScaler.fit(x);
   const D = x.shape[1];
   return { data: x.map((v, i) => (v - scaler.mean[i % D]) / scaler.std[i % D]), scaler };
 }
 
 function range(data: PlainData): [number, number] | null {
-  const x = data instanceof NDArray ? data : Array.isArray(data) ? NDArray.from(data) : data instanceof Float32Array ? new NDArray([data.length], data) : null;
+  const x =
+    data instanceof NDArray
+      ? data
+      : Array.isArray(data)
+        ? NDArray.from(data)
+        : data instanceof Float32Array
+          ? new NDArray([data.length], data)
+          : null;
   if (!x) return null;
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < x.size; i++) { const v = x.data[i]; if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (let i = 0; i < x.size; i++) {
+    const v = x.data[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   return [lo, hi];
 }
 
 function warnIfOutsideUnitRange(data: PlainData): void {
   const r = range(data);
   if (r && (r[0] < -1.001 || r[1] > 1.001)) {
-    warn(`data: image values span [${r[0].toPrecision(3)}, ${r[1].toPrecision(3)}]; image models expect [-1, 1] (scale pixels as 2 * p / 255 - 1); samples are clipped to [-1, 1] only when the training data was in that range`);
+    warn(
+      `data: image values span [${r[0].toPrecision(3)}, ${r[1].toPrecision(3)}]; image models expect [-1, 1] (scale pixels as 2 * p / 255 - 1); samples are clipped to [-1, 1] only when the training data was in that range`,
+    );
   }
 }
 
 function warnIfFarFromUnitScale(data: PlainData): void {
   const r = range(data);
   if (r && Math.max(Math.abs(r[0]), Math.abs(r[1])) > 20) {
-    warn(`data: values reach ${Math.max(Math.abs(r[0]), Math.abs(r[1])).toPrecision(3)}; the noise has unit scale, so pass standardize: true (samples come back in data units)`);
+    warn(
+      `data: values reach ${Math.max(Math.abs(r[0]), Math.abs(r[1])).toPrecision(3)}; the noise has unit scale, so pass standardize: true (samples come back in data units)`,
+    );
   }
 }
 
 /** The model for this data: the one given, or mlp-2d / unet-s shaped to it. */
-function buildModel(model: TrainOnDataOptions['model'], sampleShape: readonly number[], numClasses: number | null, labelDropout: number) {
+function buildModel(
+  model: TrainOnDataOptions['model'],
+  sampleShape: readonly number[],
+  numClasses: number | null,
+  labelDropout: number,
+) {
   if (model instanceof PretrainedModel) return model.module;
   const classes = numClasses === null ? null : numClasses + (labelDropout > 0 ? 1 : 0);
   if (model !== undefined && typeof model === 'object') return modelFromConfig(model);
@@ -191,10 +246,18 @@ function buildModel(model: TrainOnDataOptions['model'], sampleShape: readonly nu
   const name = model ?? (images ? 'unet-s' : 'mlp-2d');
   if (images) {
     const [C, H, W] = sampleShape;
-    if (H !== W) throw new Error(`data: images of ${H}x${W}; the default UNet needs square images (pass a model config)`);
-    return modelFromConfig(modelConfig(name, { in_channels: C, out_channels: C, sample_size: H, num_class_embeds: classes }));
+    if (H !== W)
+      throw new Error(`data: images of ${H}x${W}; the default UNet needs square images (pass a model config)`);
+    return modelFromConfig(
+      modelConfig(name, { in_channels: C, out_channels: C, sample_size: H, num_class_embeds: classes }),
+    );
   }
-  if (sampleShape.length !== 1) throw new Error(`data: samples of shape [${sampleShape.join(', ')}]; vectors [D] or images [C, H, W] are supported`);
+  if (sampleShape.length !== 1)
+    throw new Error(
+      `data: samples of shape [${sampleShape.join(', ')}]; vectors [D] or images [C, H, W] are supported`,
+    );
   const D = sampleShape[0];
-  return modelFromConfig(modelConfig(name, { ...TOY2D_RECIPE.model, in_channels: D, out_channels: D, num_class_embeds: classes }));
+  return modelFromConfig(
+    modelConfig(name, { ...TOY2D_RECIPE.model, in_channels: D, out_channels: D, num_class_embeds: classes }),
+  );
 }

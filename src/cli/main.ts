@@ -6,46 +6,78 @@ import { registerEvalCommand } from './eval_command.ts';
 import { registerEditCommands } from './edit_commands.ts';
 import { registerExportDataCommand } from './export_data_command.ts';
 
-const int = (name: string, min = 1, max = Number.MAX_SAFE_INTEGER) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}${Math.abs(n) > max ? ' and <= 2^53 - 1' : ''}` : `in [${min}, ${max}]`;
-    throw new InvalidArgumentError(`${name}: expected an integer ${range}, got '${v}'`);
-  }
-  return n;
-};
-const num = (name: string, min = -Infinity, max = Infinity) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name}: expected a number in [${min}, ${max}], got '${v}'`);
-  return n;
-};
+const int =
+  (name: string, min = 1, max = Number.MAX_SAFE_INTEGER) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      const range =
+        max === Number.MAX_SAFE_INTEGER
+          ? `>= ${min}${Math.abs(n) > max ? ' and <= 2^53 - 1' : ''}`
+          : `in [${min}, ${max}]`;
+      throw new InvalidArgumentError(`${name}: expected an integer ${range}, got '${v}'`);
+    }
+    return n;
+  };
+const num =
+  (name: string, min = -Infinity, max = Infinity) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name}: expected a number in [${min}, ${max}], got '${v}'`);
+    return n;
+  };
 
 // package.json is two folders up from both src/cli/ and dist/cli/.
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 const program = new Command();
 program.version(version, '-V, --version', 'print the version of diffuse');
-program.name('diffuse').description('Diffusion models for JavaScript: train, sample, measure, export.')
+program
+  .name('diffuse')
+  .description('Diffusion models for JavaScript: train, sample, measure, export.')
   .option('--verbose', 'print stack traces on errors')
-  .option('--max-memory <size>', 'refuse jobs whose estimated memory exceeds this (e.g. 4GiB, 512MB; default 80% of the machine\'s memory; env DIFFUSE_MEMORY_LIMIT)', (v: string) => {
-    if (!/^\s*\d+(\.\d*)?(e\d+)?\s*[kmgt]?i?b?\s*$/i.test(v) || !(parseFloat(v) > 0)) throw new InvalidArgumentError(`--max-memory: expected a size such as 4GiB, 512MB or 1e9 (bytes), got '${v}'`);
-    return v;
+  .option(
+    '--max-memory <size>',
+    "refuse jobs whose estimated memory exceeds this (e.g. 4GiB, 512MB; default 80% of the machine's memory; env DIFFUSE_MEMORY_LIMIT)",
+    (v: string) => {
+      if (!/^\s*\d+(\.\d*)?(e\d+)?\s*[kmgt]?i?b?\s*$/i.test(v) || !(parseFloat(v) > 0))
+        throw new InvalidArgumentError(`--max-memory: expected a size such as 4GiB, 512MB or 1e9 (bytes), got '${v}'`);
+      return v;
+    },
+  )
+  .hook('preAction', (cmd) => {
+    const m = cmd.opts().maxMemory;
+    if (m !== undefined) process.env.DIFFUSE_MEMORY_LIMIT = String(m);
   })
-  .hook('preAction', (cmd) => { const m = cmd.opts().maxMemory; if (m !== undefined) process.env.DIFFUSE_MEMORY_LIMIT = String(m); })
   // Usage errors (bad option values, unknown options): one line with a pointer to --help, exit code 1.
-  .configureOutput({ outputError: (str, write) => write(`diffuse: ${str.trim().replace(/^error: /, '')} (see --help)\n`) });
+  .configureOutput({
+    outputError: (str, write) => write(`diffuse: ${str.trim().replace(/^error: /, '')} (see --help)\n`),
+  });
 
-program.command('demo')
-  .description('the embedded default job: train mlp-2d on 8 gaussians with the toy recipe (< 30 s on 2 cores), sample it, write pictures (no downloads)')
-  .option('--steps <n>', 'training steps (default: the toy recipe\'s, TOY2D_RECIPE)', int('--steps'))
+program
+  .command('demo')
+  .description(
+    'the embedded default job: train mlp-2d on 8 gaussians with the toy recipe (< 30 s on 2 cores), sample it, write pictures (no downloads)',
+  )
+  .option('--steps <n>', "training steps (default: the toy recipe's, TOY2D_RECIPE)", int('--steps'))
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
   .option('--out <dir>', 'output folder', 'out/demo')
   .option('--data <name>', 'toy data set', '8gaussians')
-  .action(async (o) => { const { demo } = await import('./demo.ts'); await demo(o); });
+  .action(async (o) => {
+    const { demo } = await import('./demo.ts');
+    await demo(o);
+  });
 
-program.command('train')
-  .description('train a diffusion model (mlp-2d on a toy set: flags not given take the toy recipe, TOY2D_RECIPE in src/training/recipes.ts)')
-  .requiredOption('--data <spec>', 'moons | swissroll | 8gaussians | checkerboard | circles | gmm | mnist | <image folder> | <file.csv> | series:<file.csv>')
+program
+  .command('train')
+  .description(
+    'train a diffusion model (mlp-2d on a toy set: flags not given take the toy recipe, TOY2D_RECIPE in src/training/recipes.ts)',
+  )
+  .requiredOption(
+    '--data <spec>',
+    'moons | swissroll | 8gaussians | checkerboard | circles | gmm | mnist | <image folder> | <file.csv> | series:<file.csv>',
+  )
   .option('--model <name|config.json>', 'mlp-2d | unet-s | a model config.json', 'mlp-2d')
   .requiredOption('--out <dir>', 'output folder (model, checkpoints, sample previews)')
   .option('--steps <n>', 'optimizer steps', int('--steps'), 2000)
@@ -60,12 +92,23 @@ program.command('train')
   .option('--prediction-type <t>', 'epsilon | sample | v_prediction', 'epsilon')
   .option('--snr-gamma <g>', 'min-SNR-gamma loss weighting', num('--snr-gamma', 0))
   .option('--learned-variance', 'learn sigma_theta (learned_range, hybrid loss of Improved DDPM)')
-  .option('--objective <o>', 'eps (DDPM-style, see --prediction-type) | edm (Karras et al. 2022 preconditioned denoiser)')
-  .option('--sigma-data <x>', 'with --objective edm: standard deviation of the data (default 0.5)', num('--sigma-data', 0))
+  .option(
+    '--objective <o>',
+    'eps (DDPM-style, see --prediction-type) | edm (Karras et al. 2022 preconditioned denoiser)',
+  )
+  .option(
+    '--sigma-data <x>',
+    'with --objective edm: standard deviation of the data (default 0.5)',
+    num('--sigma-data', 0),
+  )
   .option('--beta-schedule <s>', 'linear | scaled_linear | squaredcos_cap_v2 | sigmoid', 'linear')
   .option('--train-timesteps <n>', 'number of diffusion steps T', int('--train-timesteps', 2, 1_000_000), 1000)
   .option('--class-cond', 'condition on class labels')
-  .option('--label-dropout <p>', 'drop labels with probability p (enables classifier-free guidance)', num('--label-dropout', 0, 0.99))
+  .option(
+    '--label-dropout <p>',
+    'drop labels with probability p (enables classifier-free guidance)',
+    num('--label-dropout', 0, 0.99),
+  )
   .option('--checkpoint-every <n>', 'checkpoint interval in steps', int('--checkpoint-every'))
   .option('--sample-every <n>', 'sample preview interval in steps', int('--sample-every'))
   .option('--keep-last <n>', 'checkpoints to keep', int('--keep-last'), 2)
@@ -73,21 +116,35 @@ program.command('train')
   .option('--channels <n>', 'image channels for image folders (1 or 3)', int('--channels', 1, 3), 1)
   .option('--limit <n>', 'use only the first n items of a finite data set', int('--limit'))
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
-  .option('--resume', 'continue the newest checkpoint in --out (flags not given take the run\'s stored values; a changed setting is an error)')
-  .option('--override <settings>', 'with --resume: settings to change on purpose, comma-separated (lr, steps, warmup, weight-decay, max-grad-norm)')
+  .option(
+    '--resume',
+    "continue the newest checkpoint in --out (flags not given take the run's stored values; a changed setting is an error)",
+  )
+  .option(
+    '--override <settings>',
+    'with --resume: settings to change on purpose, comma-separated (lr, steps, warmup, weight-decay, max-grad-norm)',
+  )
   .option('--skip-nonfinite', 'skip steps whose loss is NaN/inf instead of stopping')
   .option('--quiet', 'no progress output')
   .action(async (o, cmd) => {
     o.explicit = Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli');
-    if (o.ema === false) { o.noEma = true; o.ema = undefined; }
+    if (o.ema === false) {
+      o.noEma = true;
+      o.ema = undefined;
+    }
     const { trainCommand } = await import('./train_command.ts');
     await trainCommand(o);
   });
 
-program.command('sample')
+program
+  .command('sample')
   .description('sample a trained model folder')
   .argument('<dir>', 'model folder written by `diffuse train` (or a diffusers-layout folder)')
-  .option('--scheduler <name>', 'ddpm | ddim | pndm | dpmsolver++ | unipc | deis | euler | euler-a | heun | kdpm2 | lms | edm-euler | edm-dpmsolver++ | edm-sde-dpmsolver++ | score-sde-ve | a diffusers class name', 'dpmsolver++')
+  .option(
+    '--scheduler <name>',
+    'ddpm | ddim | pndm | dpmsolver++ | unipc | deis | euler | euler-a | heun | kdpm2 | lms | edm-euler | edm-dpmsolver++ | edm-sde-dpmsolver++ | score-sde-ve | a diffusers class name',
+    'dpmsolver++',
+  )
   .option('--steps <n>', 'inference steps', int('--steps'), 20)
   .option('--n <n>', 'number of samples (drawn in chunks; a .csv is written as it goes)', int('--n'), 64)
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
@@ -95,10 +152,16 @@ program.command('sample')
   .option('--guidance <w>', 'classifier-free guidance weight', num('--guidance', 0), 1)
   .option('--eta <x>', 'noise of DDIM-type steps (schedulers with an eta: ddim)', num('--eta', 0, 1))
   .requiredOption('--out <file>', 'file.png (grid or scatter) | file.csv | file.gif (trajectory)')
-  .action(async (dir: string, o) => { const { sampleCommand } = await import('./sample_command.ts'); await sampleCommand(dir, o); });
+  .action(async (dir: string, o) => {
+    const { sampleCommand } = await import('./sample_command.ts');
+    await sampleCommand(dir, o);
+  });
 
-program.command('distill')
-  .description('progressive distillation: a student that samples in --steps-to steps (run it with --scheduler edm-euler)')
+program
+  .command('distill')
+  .description(
+    'progressive distillation: a student that samples in --steps-to steps (run it with --scheduler edm-euler)',
+  )
   .argument('<teacher>', 'trained model folder')
   .requiredOption('--steps-to <k>', 'student steps (1, 2, 4, ...)', int('--steps-to'))
   .requiredOption('--out <folder>', 'where to write the student model folder')
@@ -109,20 +172,36 @@ program.command('distill')
   .option('--lr <x>', 'peak learning rate of each round (cosine decay)', num('--lr', 0), 1e-3)
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
   .option('--quiet', 'no progress output')
-  .action(async (teacher: string, o) => { const { distillCommand } = await import('./distill_command.ts'); await distillCommand(teacher, o); });
+  .action(async (teacher: string, o) => {
+    const { distillCommand } = await import('./distill_command.ts');
+    await distillCommand(teacher, o);
+  });
 
-program.command('info')
+program
+  .command('info')
   .description('describe a model folder')
   .argument('<dir>')
-  .action(async (dir: string) => { const { infoCommand } = await import('./info_export.ts'); infoCommand(dir); });
+  .action(async (dir: string) => {
+    const { infoCommand } = await import('./info_export.ts');
+    infoCommand(dir);
+  });
 
-program.command('export')
-  .description('export the denoiser as a standalone ONNX model (--onnx) and/or the model as a diffusers pipeline folder (--out)')
+program
+  .command('export')
+  .description(
+    'export the denoiser as a standalone ONNX model (--onnx) and/or the model as a diffusers pipeline folder (--out)',
+  )
   .argument('<dir>', 'model folder: a diffusers pipeline folder, a bare model folder or a diffuse run')
   .option('--onnx <file>', 'output .onnx file')
-  .option('--out <folder>', 'write a pipeline folder (model_index.json, unet/, scheduler/) that DDPMPipeline.from_pretrained loads')
+  .option(
+    '--out <folder>',
+    'write a pipeline folder (model_index.json, unet/, scheduler/) that DDPMPipeline.from_pretrained loads',
+  )
   .option('--dtype <fp32|fp16>', 'weights dtype of --out (default fp32)')
-  .action(async (dir: string, o) => { const { exportCommand } = await import('./info_export.ts'); await exportCommand(dir, o); });
+  .action(async (dir: string, o) => {
+    const { exportCommand } = await import('./info_export.ts');
+    await exportCommand(dir, o);
+  });
 registerEvalCommand(program);
 registerEditCommands(program);
 registerExportDataCommand(program);

@@ -34,7 +34,12 @@ export function reasonOf(code: string | undefined): string {
 function existingAncestor(p: string): string {
   let cur = path.resolve(p);
   for (;;) {
-    try { fs.statSync(cur); return cur; } catch { /* go up */ }
+    try {
+      fs.statSync(cur);
+      return cur;
+    } catch {
+      /* go up */
+    }
     const up = path.dirname(cur);
     if (up === cur) return cur;
     cur = up;
@@ -45,7 +50,9 @@ function checkWritableAncestor(p: string, option: string, shown = p): void {
   const anc = existingAncestor(p);
   const st = fs.statSync(anc);
   if (!st.isDirectory()) {
-    throw new Error(`${option} ${shown}: ${anc === path.resolve(shown) ? 'exists and is a file, not a folder' : `${anc} is a file, not a folder`}`);
+    throw new Error(
+      `${option} ${shown}: ${anc === path.resolve(shown) ? 'exists and is a file, not a folder' : `${anc} is a file, not a folder`}`,
+    );
   }
   try {
     fs.accessSync(anc, fs.constants.W_OK);
@@ -57,7 +64,10 @@ function checkWritableAncestor(p: string, option: string, shown = p): void {
 
 function checkNames(p: string, option: string): void {
   for (const part of path.resolve(p).split(path.sep)) {
-    if (Buffer.byteLength(part) > 255) throw new Error(`${option} ${p}: the name ${JSON.stringify(part.slice(0, 20) + '...')} is ${Buffer.byteLength(part)} bytes long (at most 255 bytes per name)`);
+    if (Buffer.byteLength(part) > 255)
+      throw new Error(
+        `${option} ${p}: the name ${JSON.stringify(part.slice(0, 20) + '...')} is ${Buffer.byteLength(part)} bytes long (at most 255 bytes per name)`,
+      );
   }
 }
 
@@ -66,7 +76,10 @@ function checkNames(p: string, option: string): void {
  * @example checkOutputFolder('runs/a', '--out')
  */
 export function checkOutputFolder(p: string, option: string): void {
-  if (typeof p !== 'string' || p.trim() === '') throw new Error(`${option} ${JSON.stringify(p ?? '')}: an output folder is required (an empty path is not allowed)`);
+  if (typeof p !== 'string' || p.trim() === '')
+    throw new Error(
+      `${option} ${JSON.stringify(p ?? '')}: an output folder is required (an empty path is not allowed)`,
+    );
   checkNames(p, option);
   checkWritableAncestor(p, option);
 }
@@ -76,14 +89,22 @@ export function checkOutputFolder(p: string, option: string): void {
  * @example checkOutputFile('out/x.png', '--out', ['.png', '.csv', '.gif'])
  */
 export function checkOutputFile(p: string, option: string, extensions?: readonly string[]): void {
-  if (typeof p !== 'string' || p.trim() === '') throw new Error(`${option} ${JSON.stringify(p ?? '')}: an output file is required (an empty path is not allowed${extensions ? `; use a name ending in ${extensions.join(', ')}` : ''})`);
+  if (typeof p !== 'string' || p.trim() === '')
+    throw new Error(
+      `${option} ${JSON.stringify(p ?? '')}: an output file is required (an empty path is not allowed${extensions ? `; use a name ending in ${extensions.join(', ')}` : ''})`,
+    );
   if (extensions) {
     const ext = path.extname(p).toLowerCase();
-    if (!extensions.includes(ext)) throw new Error(`${option} ${p}: unknown extension '${ext}' (use ${extensions.join(', ')})`);
+    if (!extensions.includes(ext))
+      throw new Error(`${option} ${p}: unknown extension '${ext}' (use ${extensions.join(', ')})`);
   }
   checkNames(p, option);
   let st: fs.Stats | null = null;
-  try { st = fs.statSync(p); } catch { /* does not exist yet */ }
+  try {
+    st = fs.statSync(p);
+  } catch {
+    /* does not exist yet */
+  }
   if (st?.isDirectory()) throw new Error(`${option} ${p}: is a folder; give a file name`);
   checkWritableAncestor(path.dirname(path.resolve(p)), option, p);
 }

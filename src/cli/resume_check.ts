@@ -19,7 +19,11 @@ const TRAINER_STATE = 'trainer_state.json';
 export function newestCheckpointDir(out: string): string | null {
   let best = -1;
   let names: string[] = [];
-  try { names = fs.readdirSync(out); } catch { return null; }
+  try {
+    names = fs.readdirSync(out);
+  } catch {
+    return null;
+  }
   for (const n of names) {
     const m = CHECKPOINT_RE.exec(n);
     if (m && Number(m[1]) > best && fs.existsSync(path.join(out, n, TRAINER_STATE))) best = Number(m[1]);
@@ -34,21 +38,43 @@ export function newestCheckpointDir(out: string): string | null {
  */
 export function checkResumeFolder(out: string): void {
   let st: fs.Stats;
-  try { st = fs.statSync(out); } catch {
-    throw new Error(`--resume: --out ${out} does not exist, so there is nothing to resume (check the path, or drop --resume to start a new run)`);
+  try {
+    st = fs.statSync(out);
+  } catch {
+    throw new Error(
+      `--resume: --out ${out} does not exist, so there is nothing to resume (check the path, or drop --resume to start a new run)`,
+    );
   }
   if (!st.isDirectory()) throw new Error(`--resume: --out ${out} is a file, not a run folder`);
   if (fs.readdirSync(out).length === 0) {
-    throw new Error(`--resume: --out ${out} is empty, so there is nothing to resume (check the path, or drop --resume to start a new run)`);
+    throw new Error(
+      `--resume: --out ${out} is empty, so there is nothing to resume (check the path, or drop --resume to start a new run)`,
+    );
   }
 }
 
 /** Options of `diffuse train` that a stored run fills when the user did not type them. */
 interface TrainFlags {
-  steps: number; batchSize: number; lr: number; warmup?: number; weightDecay?: number; maxGradNorm?: number;
-  gradAccum?: number; ema?: number; noEma?: boolean; predictionType?: string; snrGamma?: number;
-  learnedVariance?: boolean; objective?: string; sigmaData?: number; betaSchedule?: string; trainTimesteps?: number; labelDropout?: number; seed: number;
-  checkpointEvery?: number; keepLast?: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmup?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  gradAccum?: number;
+  ema?: number;
+  noEma?: boolean;
+  predictionType?: string;
+  snrGamma?: number;
+  learnedVariance?: boolean;
+  objective?: string;
+  sigmaData?: number;
+  betaSchedule?: string;
+  trainTimesteps?: number;
+  labelDropout?: number;
+  seed: number;
+  checkpointEvery?: number;
+  keepLast?: number;
 }
 
 /**
@@ -80,7 +106,13 @@ export function applyStoredRunSettings(o: TrainFlags, explicit: ReadonlySet<stri
   set('maxGradNorm', c.maxGradNorm ?? undefined);
   set('gradAccum', c.gradAccumSteps);
   if (!explicit.has('ema') && !explicit.has('noEma')) {
-    if (c.emaDecay === null) { o.noEma = true; o.ema = undefined; } else if (typeof c.emaDecay === 'number') { o.noEma = false; o.ema = c.emaDecay; }
+    if (c.emaDecay === null) {
+      o.noEma = true;
+      o.ema = undefined;
+    } else if (typeof c.emaDecay === 'number') {
+      o.noEma = false;
+      o.ema = c.emaDecay;
+    }
   }
   set('predictionType', obj.predictionType);
   set('snrGamma', obj.snrGamma ?? undefined);

@@ -11,9 +11,21 @@
  */
 import path from 'node:path';
 import { NDArray, Philox } from '../engine/index.ts';
-import { checkMemory, estimateModelResources, formatBytes, sampleChunkSize, samplingBytes } from '../models/resources.ts';
+import {
+  checkMemory,
+  estimateModelResources,
+  formatBytes,
+  sampleChunkSize,
+  samplingBytes,
+} from '../models/resources.ts';
 import { memoryLimit } from '../models/memory_limit.ts';
-import { loadTrainedModel, sampleLoaded, toDataUnits, writeSamples, type SampleOptions } from '../pipelines/sample_model.ts';
+import {
+  loadTrainedModel,
+  sampleLoaded,
+  toDataUnits,
+  writeSamples,
+  type SampleOptions,
+} from '../pipelines/sample_model.ts';
 import { denoiserFor, modelSampleShape } from '../pipelines/denoiser.ts';
 import { CsvStreamWriter } from '../io/csv_stream.ts';
 import { detectLayout, readModelConfigFile, withFileLock } from '../folders/index.ts';
@@ -42,19 +54,44 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
   const ext = path.extname(o.out).toLowerCase();
   const limit = memoryLimit();
   const per = Math.min(chunk, o.n);
-  checkMemory(`sample ${dir} (${r.parameters.toLocaleString('en')} parameters) in chunks of ${per}`, samplingBytes(r, per), limit);
+  checkMemory(
+    `sample ${dir} (${r.parameters.toLocaleString('en')} parameters) in chunks of ${per}`,
+    samplingBytes(r, per),
+    limit,
+  );
   const m = loadTrainedModel(dir);
   const shape = modelSampleShape(m.model);
   const elems = shape.reduce((a, b) => a * b, 1);
   if (ext === '.gif') {
-    if (o.n > chunk) throw new Error(`--n ${o.n}: a .gif holds the trajectory of every step, drawn in one batch: at most ${chunk} samples for this model (write a .csv or .png for more)`);
-    checkMemory(`--n ${o.n} --steps ${o.steps} --out ${o.out} (the trajectory of every step)`, 4 * elems * o.n * (o.steps + 2), limit, 'write a .csv to stream any --n');
+    if (o.n > chunk)
+      throw new Error(
+        `--n ${o.n}: a .gif holds the trajectory of every step, drawn in one batch: at most ${chunk} samples for this model (write a .csv or .png for more)`,
+      );
+    checkMemory(
+      `--n ${o.n} --steps ${o.steps} --out ${o.out} (the trajectory of every step)`,
+      4 * elems * o.n * (o.steps + 2),
+      limit,
+      'write a .csv to stream any --n',
+    );
   } else if (ext === '.png') {
     // the samples kept for the picture, plus the RGBA raster of an image grid
     const raster = shape.length === 3 ? 4 * o.n * shape[1] * shape[2] : 0;
-    checkMemory(`--n ${o.n} --out ${o.out} (${o.n} samples of [${shape}] kept for one picture)`, 8 * elems * o.n + 2 * raster, limit, 'write a .csv to stream any --n');
+    checkMemory(
+      `--n ${o.n} --out ${o.out} (${o.n} samples of [${shape}] kept for one picture)`,
+      8 * elems * o.n + 2 * raster,
+      limit,
+      'write a .csv to stream any --n',
+    );
   }
-  const base: SampleOptions = { scheduler: o.scheduler, steps: o.steps, n: o.n, seed: o.seed, classLabel: o.class, guidance: o.guidance, eta: o.eta };
+  const base: SampleOptions = {
+    scheduler: o.scheduler,
+    steps: o.steps,
+    n: o.n,
+    seed: o.seed,
+    classLabel: o.class,
+    guidance: o.guidance,
+    eta: o.eta,
+  };
   const chunks = Math.ceil(o.n / chunk);
   const log = o.quiet || chunks === 1 ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
   const denoiser = denoiserFor(m.model, m.weights); // compiled once per batch size, shared by the chunks
@@ -64,10 +101,15 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
     const generator = chunks === 1 ? new Philox(o.seed) : new Philox(o.seed).fold(k);
     return sampleLoaded(m, { ...base, n, generator, labelOffset: k * chunk, denoiser }, trajectory);
   };
-  if (chunks > 1) log(`sampling ${o.n.toLocaleString('en')} samples in ${chunks} chunks of up to ${chunk} (${formatBytes(samplingBytes(r, chunk))} each)`);
+  if (chunks > 1)
+    log(
+      `sampling ${o.n.toLocaleString('en')} samples in ${chunks} chunks of up to ${chunk} (${formatBytes(samplingBytes(r, chunk))} each)`,
+    );
   // One writer per output file (folders/lock.ts): a second `sample` to the same file fails instead of racing.
   await withFileLock(o.out, 'sample', () => writeOutput());
-  process.stderr.write(`wrote ${o.out} (${o.n} samples, ${o.steps} ${o.scheduler ?? 'ddim'} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  process.stderr.write(
+    `wrote ${o.out} (${o.n} samples, ${o.steps} ${o.scheduler ?? 'ddim'} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
   return o.n;
 
   async function writeOutput(): Promise<void> {

@@ -6,7 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { modelConfig, modelFromConfig, type DiffusionModel } from '../models/registry.ts';
 import { openDataSource, type DataDescription } from '../data/data_source.ts';
-import { defaultTrainConfig, nullClassOf, train, type Progress, type TrainConfig, type TrainResult } from '../training/trainer.ts';
+import {
+  defaultTrainConfig,
+  nullClassOf,
+  train,
+  type Progress,
+  type TrainConfig,
+  type TrainResult,
+} from '../training/trainer.ts';
 import type { TrainPredictionType } from '../training/objectives.ts';
 import { generate } from '../pipelines/generate.ts';
 import { denoiserWithWeightInputs, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
@@ -67,7 +74,12 @@ export interface TrainCliOptions {
 
 /** Model for the data: a registry name (shapes adapted to the data) or a config.json path. */
 /** `extra`: config keys applied to a named model (e.g. the toy recipe's mlp-2d keys). */
-export function resolveModel(spec: string, desc: DataDescription, classes: number | null, extra: Record<string, unknown> = {}): DiffusionModel {
+export function resolveModel(
+  spec: string,
+  desc: DataDescription,
+  classes: number | null,
+  extra: Record<string, unknown> = {},
+): DiffusionModel {
   let cfg: Record<string, unknown>;
   if (spec.endsWith('.json')) {
     // Schema check (key paths; unknown keys are warned about and dropped), then the model's own validation.
@@ -76,18 +88,26 @@ export function resolveModel(spec: string, desc: DataDescription, classes: numbe
     const c = model.toConfig() as unknown as Record<string, unknown>;
     const image = c._class_name === 'UNet2DModel';
     if (image !== (desc.sampleShape.length === 3) || c.in_channels !== desc.sampleShape[0]) {
-      throw new Error(`--model ${spec}: in_channels = ${c.in_channels} (${image ? 'an image model' : 'a vector model'}) does not fit the data '${desc.spec}', whose samples have shape [${desc.sampleShape}]`);
+      throw new Error(
+        `--model ${spec}: in_channels = ${c.in_channels} (${image ? 'an image model' : 'a vector model'}) does not fit the data '${desc.spec}', whose samples have shape [${desc.sampleShape}]`,
+      );
     }
     return model;
   }
   const overrides: Record<string, unknown> = {};
   const isUnet = (modelConfig(spec) as unknown as Record<string, unknown>)._class_name === 'UNet2DModel';
   if (isUnet) {
-    if (desc.sampleShape.length !== 3) throw new Error(`--model ${spec}: an image model needs image data; '${desc.spec}' gives samples of shape [${desc.sampleShape}] (use mlp-2d)`);
+    if (desc.sampleShape.length !== 3)
+      throw new Error(
+        `--model ${spec}: an image model needs image data; '${desc.spec}' gives samples of shape [${desc.sampleShape}] (use mlp-2d)`,
+      );
     const [c, h] = desc.sampleShape;
     Object.assign(overrides, { in_channels: c, out_channels: c, sample_size: h });
   } else {
-    if (desc.sampleShape.length !== 1) throw new Error(`--model ${spec}: an MLP needs vector data; '${desc.spec}' gives samples of shape [${desc.sampleShape}] (use unet-s)`);
+    if (desc.sampleShape.length !== 1)
+      throw new Error(
+        `--model ${spec}: an MLP needs vector data; '${desc.spec}' gives samples of shape [${desc.sampleShape}] (use unet-s)`,
+      );
     Object.assign(overrides, extra, { in_channels: desc.sampleShape[0], out_channels: desc.sampleShape[0] });
   }
   if (classes !== null) overrides.num_class_embeds = classes;
@@ -101,14 +121,32 @@ export function resolveModel(spec: string, desc: DataDescription, classes: numbe
  * @example applyToyRecipeDefaults({ data: 'moons', model: 'mlp-2d', out: 'runs/m', seed: 0, explicit: [] } as TrainCliOptions).steps // TOY2D_RECIPE.steps
  */
 export function applyToyRecipeDefaults(o: TrainCliOptions): TrainCliOptions {
-  if (o.resume || o.explicit === undefined || o.model !== 'mlp-2d' || !(TOY2D_NAMES as readonly string[]).includes(o.data)) return o;
-  const r = TOY2D_RECIPE, typed = new Set(o.explicit);
-  const set = <K extends keyof TrainCliOptions>(k: K, v: TrainCliOptions[K]) => { if (!typed.has(k)) o[k] = v; };
-  set('steps', r.steps); set('batchSize', r.batchSize); set('lr', r.lr);
+  if (
+    o.resume ||
+    o.explicit === undefined ||
+    o.model !== 'mlp-2d' ||
+    !(TOY2D_NAMES as readonly string[]).includes(o.data)
+  )
+    return o;
+  const r = TOY2D_RECIPE,
+    typed = new Set(o.explicit);
+  const set = <K extends keyof TrainCliOptions>(k: K, v: TrainCliOptions[K]) => {
+    if (!typed.has(k)) o[k] = v;
+  };
+  set('steps', r.steps);
+  set('batchSize', r.batchSize);
+  set('lr', r.lr);
   set('warmup', Math.min(r.warmupSteps, Math.floor(o.steps / 10))); // a short run typed with --steps still reaches the peak lr
-  set('weightDecay', r.weightDecay); set('maxGradNorm', r.maxGradNorm ?? undefined); set('predictionType', r.predictionType);
-  set('snrGamma', r.snrGamma); set('betaSchedule', r.betaSchedule); set('trainTimesteps', r.trainTimesteps);
-  if (!typed.has('ema') && !typed.has('noEma')) { o.ema = r.ema?.maxDecay; o.noEma = r.ema === null; }
+  set('weightDecay', r.weightDecay);
+  set('maxGradNorm', r.maxGradNorm ?? undefined);
+  set('predictionType', r.predictionType);
+  set('snrGamma', r.snrGamma);
+  set('betaSchedule', r.betaSchedule);
+  set('trainTimesteps', r.trainTimesteps);
+  if (!typed.has('ema') && !typed.has('noEma')) {
+    o.ema = r.ema?.maxDecay;
+    o.noEma = r.ema === null;
+  }
   o.modelOverrides = { ...r.model, ...o.modelOverrides };
   return o;
 }
@@ -119,14 +157,26 @@ export function trainConfigFrom(o: TrainCliOptions): TrainConfig {
   const pred = (o.predictionType ?? 'epsilon') as TrainPredictionType;
   return {
     ...c,
-    steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed: o.seed,
+    steps: o.steps,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    seed: o.seed,
     warmupSteps: o.warmup ?? Math.min(c.warmupSteps, Math.floor(o.steps / 10)),
-    emaDecay: o.noEma ? null : o.ema ?? c.emaDecay,
+    emaDecay: o.noEma ? null : (o.ema ?? c.emaDecay),
     weightDecay: o.weightDecay ?? c.weightDecay,
     maxGradNorm: o.maxGradNorm ?? c.maxGradNorm,
     gradAccumSteps: o.gradAccum ?? 1,
-    objective: { predictionType: pred, snrGamma: o.snrGamma, varianceType: o.learnedVariance ? 'learned_range' : 'fixed', ...objectiveFromCli(o) },
-    noiseSchedule: { ...c.noiseSchedule, beta_schedule: o.betaSchedule ?? 'linear', num_train_timesteps: o.trainTimesteps ?? 1000 },
+    objective: {
+      predictionType: pred,
+      snrGamma: o.snrGamma,
+      varianceType: o.learnedVariance ? 'learned_range' : 'fixed',
+      ...objectiveFromCli(o),
+    },
+    noiseSchedule: {
+      ...c.noiseSchedule,
+      beta_schedule: o.betaSchedule ?? 'linear',
+      num_train_timesteps: o.trainTimesteps ?? 1000,
+    },
     labelDropout: o.labelDropout ?? 0,
     checkpointEvery: o.checkpointEvery ?? Math.max(1, Math.min(1000, o.steps)),
     keepLast: o.keepLast ?? c.keepLast,
@@ -138,13 +188,18 @@ export function trainConfigFrom(o: TrainCliOptions): TrainConfig {
 function checkTrainingMemory(o: TrainCliOptions, config: unknown, limit: ReturnType<typeof memoryLimit>): void {
   const r = estimateModelResources(config, `--model ${o.model}`);
   const bytes = trainingBytes(r, o.batchSize * 1);
-  checkMemory(`train --model ${o.model} (${r.parameters.toLocaleString('en')} parameters, ${r.layers} layers) at --batch-size ${o.batchSize}`, bytes, limit,
-    `weights ${formatBytes(r.parameterBytes)} per copy, activations ${formatBytes(r.activationBytesPerSample)} per sample`);
+  checkMemory(
+    `train --model ${o.model} (${r.parameters.toLocaleString('en')} parameters, ${r.layers} layers) at --batch-size ${o.batchSize}`,
+    bytes,
+    limit,
+    `weights ${formatBytes(r.parameterBytes)} per copy, activations ${formatBytes(r.activationBytesPerSample)} per sample`,
+  );
 }
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60), r = Math.round(s % 60);
+  const m = Math.floor(s / 60),
+    r = Math.round(s % 60);
   return m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
 }
 
@@ -155,12 +210,16 @@ export function progressPrinter(quiet = false): (p: Progress) => void {
   return (p) => {
     if (quiet) return;
     const frac = p.step / p.steps;
-    const width = 24, filled = Math.round(frac * width);
+    const width = 24,
+      filled = Math.round(frac * width);
     const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.itPerSec.toFixed(1)} it/s ETA ${fmtTime(p.etaSec)}`;
     if (tty) process.stderr.write(`\r${line}${p.step === p.steps ? '\n' : ''}`);
     else {
       const pct = Math.floor(frac * 20);
-      if (pct !== lastPct || p.step === p.steps) { lastPct = pct; process.stderr.write(`${line}\n`); }
+      if (pct !== lastPct || p.step === p.steps) {
+        lastPct = pct;
+        process.stderr.write(`${line}\n`);
+      }
     }
   };
 }
@@ -170,7 +229,9 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
   checkOutputFolder(o.out, '--out');
   // Refuse to touch a folder holding another run unless resuming.
   if (!o.resume && folderHoldsModel(o.out)) {
-    throw new Error(`--out ${o.out} already holds a model; pass --resume to continue it or choose another --out (nothing was overwritten)`);
+    throw new Error(
+      `--out ${o.out} already holds a model; pass --resume to continue it or choose another --out (nothing was overwritten)`,
+    );
   }
   // --resume on a folder with nothing to resume (a mistyped path) is an error, not a fresh start.
   if (o.resume) {
@@ -179,7 +240,9 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
   } else if (o.override !== undefined) throw new Error(`--override ${o.override}: only meaningful with --resume`);
   applyToyRecipeDefaults(o);
   if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) {
-    throw new Error(`--channels ${o.channels}: not supported (allowed: 1 for greyscale or 3 for RGB; an alpha channel is dropped when reading)`);
+    throw new Error(
+      `--channels ${o.channels}: not supported (allowed: 1 for greyscale or 3 for RGB; an alpha channel is dropped when reading)`,
+    );
   }
   // Estimates before anything is loaded or allocated: the data from its headers, then the model at this batch size.
   const limit = memoryLimit();
@@ -188,18 +251,32 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
   if (pre) {
     checkMemory(`--data ${o.data} (${pre.what})`, pre.bytes, limit);
     if (!o.resume) {
-      planned = resolveModel(o.model, { spec: o.data, kind: 'toy2d', sampleShape: pre.sampleShape, numClasses: null, size: null }, null, o.modelOverrides);
+      planned = resolveModel(
+        o.model,
+        { spec: o.data, kind: 'toy2d', sampleShape: pre.sampleShape, numClasses: null, size: null },
+        null,
+        o.modelOverrides,
+      );
       checkTrainingMemory(o, planned.toConfig(), limit);
     }
   }
   let data: ReturnType<typeof openDataSource>;
   try {
-    data = openDataSource(o.data, { batchSize: o.batchSize, seed: o.seed, imageSize: o.imageSize, channels: o.channels as 1 | 3 | undefined, limit: o.limit });
+    data = openDataSource(o.data, {
+      batchSize: o.batchSize,
+      seed: o.seed,
+      imageSize: o.imageSize,
+      channels: o.channels as 1 | 3 | undefined,
+      limit: o.limit,
+    });
   } catch (e) {
     // Name the data in every data error (some readers only name the row or column).
     const m = (e as Error).message;
     if (/^--data .*: no such file or folder$/.test(m) && !/[\\/.]/.test(o.data)) {
-      throw new Error(`--data ${o.data}: not a known data set (${[...TOY2D_NAMES, 'mnist'].join(', ')}) nor an existing file or folder`, { cause: e });
+      throw new Error(
+        `--data ${o.data}: not a known data set (${[...TOY2D_NAMES, 'mnist'].join(', ')}) nor an existing file or folder`,
+        { cause: e },
+      );
     }
     throw m.includes(o.data) ? e : new Error(`--data ${o.data}: ${m}`, { cause: e });
   }
@@ -212,19 +289,27 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
     classes = desc.numClasses + (config.labelDropout > 0 ? 1 : 0);
   } else if (o.labelDropout) throw new Error('--label-dropout needs --class-cond');
   // The model planned from the data's headers is the one to train when the shapes agree (config warnings once).
-  let model = planned && classes === null && String(pre!.sampleShape) === String(desc.sampleShape) ? planned : resolveModel(o.model, desc, classes, o.modelOverrides);
+  let model =
+    planned && classes === null && String(pre!.sampleShape) === String(desc.sampleShape)
+      ? planned
+      : resolveModel(o.model, desc, classes, o.modelOverrides);
   if (config.objective.varianceType === 'learned_range') {
     const c = model.toConfig() as unknown as Record<string, unknown>;
-    if (c.out_channels === c.in_channels) model = modelFromConfig({ ...c, out_channels: 2 * (c.in_channels as number) }, 'model');
+    if (c.out_channels === c.in_channels)
+      model = modelFromConfig({ ...c, out_channels: 2 * (c.in_channels as number) }, 'model');
   }
   if (o.resume && hasTopLevelModel(o.out)) {
     const stored = modelFromConfig(loadModelFolder(o.out).modelConfig, path.join(o.out, 'config.json'));
     // A config file must match the run's config; a registry name (adapted to the data, and to the toy
     // recipe on a fresh run) must name the same model class.
     const cls = (m: DiffusionModel) => (m.toConfig() as unknown as Record<string, unknown>)._class_name;
-    const differs = o.model.endsWith('.json') ? JSON.stringify(stored.toConfig()) !== JSON.stringify(model.toConfig()) : cls(stored) !== cls(model);
+    const differs = o.model.endsWith('.json')
+      ? JSON.stringify(stored.toConfig()) !== JSON.stringify(model.toConfig())
+      : cls(stored) !== cls(model);
     if ((o.explicit ?? ['model']).includes('model') && differs) {
-      throw new Error(`--model ${o.model}: the run in ${o.out} was trained with another model (${(stored.toConfig() as unknown as Record<string, unknown>)._class_name}, ${stored.numParameters().toLocaleString('en')} parameters); resume with the same --model, or leave --model out`);
+      throw new Error(
+        `--model ${o.model}: the run in ${o.out} was trained with another model (${(stored.toConfig() as unknown as Record<string, unknown>)._class_name}, ${stored.numParameters().toLocaleString('en')} parameters); resume with the same --model, or leave --model out`,
+      );
     }
     model = stored;
   }
@@ -235,10 +320,17 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
   const previewDir = path.join(o.out, 'samples');
   const reference = desc.kind === 'toy2d' ? data.reference(1000, o.seed + 1) : undefined;
   const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
-  log(`training ${(model.toConfig() as unknown as Record<string, unknown>)._class_name} (${model.numParameters().toLocaleString('en')} parameters) on ${desc.spec} [${desc.sampleShape}] for ${config.steps} steps, batch ${config.batchSize}`);
+  log(
+    `training ${(model.toConfig() as unknown as Record<string, unknown>)._class_name} (${model.numParameters().toLocaleString('en')} parameters) on ${desc.spec} [${desc.sampleShape}] for ${config.steps} steps, batch ${config.batchSize}`,
+  );
   // diffuse.json is written by each save of train() (src/folders/commit.ts), with the model it describes.
   const result = await train({
-    model, data, config, outDir: o.out, resume: o.resume, override: o.override?.split(',').filter((x) => x.trim() !== ''),
+    model,
+    data,
+    config,
+    outDir: o.out,
+    resume: o.resume,
+    override: o.override?.split(',').filter((x) => x.trim() !== ''),
     onProgress: progressPrinter(o.quiet),
     onSample: {
       everySteps: o.sampleEvery ?? Math.max(1, config.steps),
@@ -247,19 +339,28 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
         const sched = previewScheduler(config.objective, config.noiseSchedule, desc.kind === 'images');
         const cond = isClassConditional(model);
         const x = await generate(withWeights(weights), sched, {
-          shape: [n, ...modelSampleShape(model)], steps: 50, generator: new Philox(o.seed + 7),
+          shape: [n, ...modelSampleShape(model)],
+          steps: 50,
+          generator: new Philox(o.seed + 7),
           classLabels: cond ? Float32Array.from({ length: n }, (_, i) => i % (desc.numClasses ?? 1)) : undefined,
         });
         if (desc.kind === 'images' || desc.sampleShape[0] === 2) {
           fs.mkdirSync(previewDir, { recursive: true });
-          writeSamples(path.join(previewDir, `step-${String(step).padStart(6, '0')}.png`), x, info(step), undefined, reference);
+          writeSamples(
+            path.join(previewDir, `step-${String(step).padStart(6, '0')}.png`),
+            x,
+            info(step),
+            undefined,
+            reference,
+          );
         }
       },
     },
   });
   const last = result.losses.slice(-50).filter(Number.isFinite);
   const skipped = result.losses.filter((l) => !Number.isFinite(l)).length;
-  log(`done: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss (mean of last ${last.length}) ${(last.reduce((a, b) => a + b, 0) / Math.max(1, last.length)).toFixed(4)}${skipped ? `, ${skipped} steps skipped (non-finite)` : ''}; model in ${o.out}`);
+  log(
+    `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss (mean of last ${last.length}) ${(last.reduce((a, b) => a + b, 0) / Math.max(1, last.length)).toFixed(4)}${skipped ? `, ${skipped} steps skipped (non-finite)` : ''}; model in ${o.out}`,
+  );
   return result;
 }
-

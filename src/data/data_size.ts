@@ -47,7 +47,8 @@ function headLines(file: string, lines: number, max = 256 * 2 ** 20): string {
   try {
     const chunks: Buffer[] = [];
     const buf = Buffer.alloc(1 << 20);
-    let total = 0, found = 0;
+    let total = 0,
+      found = 0;
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n <= 0) break;
@@ -69,21 +70,34 @@ function csvSize(file: string, o: InspectOptions, series: boolean): DataSizeEsti
   const records = head.split(/\r?\n/).filter((l) => l.trim() !== '');
   const first = records[0] ?? '';
   const columns = first.split(',').length; // quoted commas only make this an over-estimate
-  const isHeader = first.split(',').some((c) => !/^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(c) && !/^\s*[+-]?(nan|inf|infinity)\s*$/i.test(c));
+  const isHeader = first
+    .split(',')
+    .some((c) => !/^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(c) && !/^\s*[+-]?(nan|inf|infinity)\s*$/i.test(c));
   const dataLine = (isHeader ? records[1] : records[0]) ?? first;
   const rows = Math.max(1, Math.round((size - (isHeader ? first.length + 1 : 0)) / Math.max(1, dataLine.length + 1)));
   const cells = rows * columns;
   const bytes = 2 * size + 48 * cells + 3 * 4 * cells;
   if (series) {
     const w = o.window ?? 32;
-    return { sampleShape: [w], items: rows, bytes: bytes + 4 * w * rows, what: `about ${rows.toLocaleString('en')} rows` };
+    return {
+      sampleShape: [w],
+      items: rows,
+      bytes: bytes + 4 * w * rows,
+      what: `about ${rows.toLocaleString('en')} rows`,
+    };
   }
   const kept = o.limit ? Math.min(o.limit, rows) : rows;
-  return { sampleShape: [columns], items: kept, bytes, what: `about ${rows.toLocaleString('en')} rows x ${columns.toLocaleString('en')} columns` };
+  return {
+    sampleShape: [columns],
+    items: kept,
+    bytes,
+    what: `about ${rows.toLocaleString('en')} rows x ${columns.toLocaleString('en')} columns`,
+  };
 }
 
 function countImages(dir: string): { files: number; largest: number } {
-  let files = 0, largest = 0;
+  let files = 0,
+    largest = 0;
   const walk = (rel: string) => {
     for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
       if (e.name.startsWith('.')) continue;
@@ -91,7 +105,11 @@ function countImages(dir: string): { files: number; largest: number } {
       if (e.isDirectory()) walk(r);
       else if (IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) {
         files++;
-        try { largest = Math.max(largest, fs.statSync(path.join(dir, r)).size); } catch { /* reported by the loader */ }
+        try {
+          largest = Math.max(largest, fs.statSync(path.join(dir, r)).size);
+        } catch {
+          /* reported by the loader */
+        }
       }
     }
   };
@@ -106,7 +124,8 @@ function countImages(dir: string): { files: number; largest: number } {
  */
 export function inspectDataSource(spec: string, o: InspectOptions = {}): DataSizeEstimate | null {
   try {
-    if ((TOY2D_NAMES as readonly string[]).includes(spec)) return { sampleShape: [2], items: 0, bytes: 0, what: 'a toy set' };
+    if ((TOY2D_NAMES as readonly string[]).includes(spec))
+      return { sampleShape: [2], items: 0, bytes: 0, what: 'a toy set' };
     if (spec === 'mnist') {
       const n = o.limit ? Math.min(o.limit, 60000) : 60000;
       return { sampleShape: [1, 28, 28], items: n, bytes: 3 * 4 * 784 * n, what: `${n} MNIST images` };
@@ -114,10 +133,16 @@ export function inspectDataSource(spec: string, o: InspectOptions = {}): DataSiz
     if (spec.startsWith('series:')) return csvSize(spec.slice('series:'.length), o, true);
     const st = fs.statSync(spec);
     if (st.isDirectory()) {
-      const side = o.imageSize ?? 28, ch = o.channels ?? 1;
+      const side = o.imageSize ?? 28,
+        ch = o.channels ?? 1;
       const { files, largest } = countImages(spec);
       const n = o.limit ? Math.min(o.limit, files) : files;
-      return { sampleShape: [ch, side, side], items: n, bytes: 3 * 4 * ch * side * side * n + 2 * largest, what: `${n} images of ${ch} x ${side} x ${side}` };
+      return {
+        sampleShape: [ch, side, side],
+        items: n,
+        bytes: 3 * 4 * ch * side * side * n + 2 * largest,
+        what: `${n} images of ${ch} x ${side} x ${side}`,
+      };
     }
     if (path.extname(spec).toLowerCase() === '.csv') return csvSize(spec, o, false);
     return null;

@@ -87,18 +87,33 @@ export function openDataSource(spec: string, o: DataSourceOptions): DataSource {
   }
   mustExist(spec, '--data');
   if (fs.statSync(spec).isDirectory()) {
-    if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new Error(`--channels ${o.channels}: not supported (allowed: 1 for greyscale or 3 for RGB)`);
-    const d = loadImageFolder(spec, { size: o.imageSize ?? 28, mode: (o.channels ?? 1) === 1 ? 'L' : 'RGB', maxImages: o.limit, classesFromSubdirs: hasSubdirs(spec) });
+    if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3)
+      throw new Error(`--channels ${o.channels}: not supported (allowed: 1 for greyscale or 3 for RGB)`);
+    const d = loadImageFolder(spec, {
+      size: o.imageSize ?? 28,
+      mode: (o.channels ?? 1) === 1 ? 'L' : 'RGB',
+      maxImages: o.limit,
+      classesFromSubdirs: hasSubdirs(spec),
+    });
     if (d.images.shape[0] === 0) throw new Error(`--data ${spec}: no PNG or JPEG images found`);
     const labels = d.labels ? Int32Array.from(d.labels) : undefined;
-    return finiteSource(spec, 'images', d.images, labels, d.classNames?.length ?? null, o, { classNames: d.classNames });
+    return finiteSource(spec, 'images', d.images, labels, d.classNames?.length ?? null, o, {
+      classNames: d.classNames,
+    });
   }
   if (path.extname(spec).toLowerCase() === '.csv') {
     const t = loadTabular(spec);
-    const x = o.limit ? new NDArray([Math.min(o.limit, t.data.shape[0]), t.data.shape[1]], t.data.data.subarray(0, Math.min(o.limit, t.data.shape[0]) * t.data.shape[1])) : t.data;
+    const x = o.limit
+      ? new NDArray(
+          [Math.min(o.limit, t.data.shape[0]), t.data.shape[1]],
+          t.data.data.subarray(0, Math.min(o.limit, t.data.shape[0]) * t.data.shape[1]),
+        )
+      : t.data;
     return finiteSource(spec, 'tabular', x, undefined, null, o, { columns: t.columns, scaler: t.scaler.toJSON() });
   }
-  throw new Error(`--data ${spec}: not a known data set (${[...TOY2D_NAMES, 'mnist'].join(', ')}), an image folder, a .csv file, or series:<file.csv>`);
+  throw new Error(
+    `--data ${spec}: not a known data set (${[...TOY2D_NAMES, 'mnist'].join(', ')}), an image folder, a .csv file, or series:<file.csv>`,
+  );
 }
 
 function mustExist(file: string, what: string): void {
@@ -121,17 +136,26 @@ function toySource(name: string, o: DataSourceOptions): DataSource {
     describe: () => ({ spec: name, kind: 'toy2d', sampleShape: [2], numClasses: null, size: null }),
     next: () => ({ x: ds.sample(o.batchSize, rng) }),
     state: () => rng.state(),
-    restore: (s) => { rng = Philox.fromState(s as PhiloxState); },
+    restore: (s) => {
+      rng = Philox.fromState(s as PhiloxState);
+    },
     reference: (n, seed) => ds.sample(n, new Philox(seed).fold(0x5eed)),
   };
 }
 
 function finiteSource(
-  spec: string, kind: DataKind, x: NDArray, labels: Int32Array | undefined, numClasses: number | null,
-  o: DataSourceOptions, extra: Partial<DataDescription>,
+  spec: string,
+  kind: DataKind,
+  x: NDArray,
+  labels: Int32Array | undefined,
+  numClasses: number | null,
+  o: DataSourceOptions,
+  extra: Partial<DataDescription>,
 ): DataSource {
   if (o.batchSize > x.shape[0]) {
-    throw new Error(`--batch-size ${o.batchSize}: the data '${spec}' has only ${x.shape[0]} items (allowed: a batch size up to ${x.shape[0]}; every batch is full)`);
+    throw new Error(
+      `--batch-size ${o.batchSize}: the data '${spec}' has only ${x.shape[0]} items (allowed: a batch size up to ${x.shape[0]}; every batch is full)`,
+    );
   }
   const dataset = tensorDataset(x, labels);
   let loader = new DataLoader<TensorBatch>(dataset, { batchSize: o.batchSize, seed: o.seed });
@@ -139,7 +163,9 @@ function finiteSource(
     describe: () => ({ spec, kind, sampleShape: [...x.shape.slice(1)], numClasses, size: x.shape[0], ...extra }),
     next: () => loader.next().batch,
     state: () => loader.state(),
-    restore: (s) => { loader = DataLoader.fromState(dataset, s as DataLoaderState); },
+    restore: (s) => {
+      loader = DataLoader.fromState(dataset, s as DataLoaderState);
+    },
     reference: (n, seed) => {
       const idx = new Philox(seed).permutation(x.shape[0]).subarray(0, Math.min(n, x.shape[0]));
       return dataset.gather(idx).x;

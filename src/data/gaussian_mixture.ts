@@ -94,12 +94,15 @@ export class GaussianMixture {
   readonly stds: Float64Array;
 
   constructor(spec: GaussianMixtureSpec) {
-    if (spec === null || typeof spec !== 'object') throw new Error(`GaussianMixture: expected {weights, means, stds}, got ${String(spec)}`);
+    if (spec === null || typeof spec !== 'object')
+      throw new Error(`GaussianMixture: expected {weights, means, stds}, got ${String(spec)}`);
     const { weights, means, stds } = spec;
     const K = weights?.length ?? 0;
     if (!(K >= 1)) throw new Error('GaussianMixture: weights must hold at least one component weight');
     if (!means || means.length !== K) {
-      throw new Error(`GaussianMixture: means has ${means?.length ?? 0} rows but weights has ${K}; give one mean per component`);
+      throw new Error(
+        `GaussianMixture: means has ${means?.length ?? 0} rows but weights has ${K}; give one mean per component`,
+      );
     }
     const d = means[0]?.length ?? 0;
     if (!(d >= 1)) throw new Error('GaussianMixture: means[0] is empty; each mean needs d >= 1 coordinates');
@@ -107,21 +110,26 @@ export class GaussianMixture {
     this.numComponents = K;
     this.weights = new Float64Array(K);
     let total = 0;
-    for (let k = 0; k < K; k++) total += (this.weights[k] = positiveFinite(weights[k], `weights[${k}]`));
+    for (let k = 0; k < K; k++) total += this.weights[k] = positiveFinite(weights[k], `weights[${k}]`);
     for (let k = 0; k < K; k++) this.weights[k] /= total;
     this.means = new Float64Array(K * d);
     for (let k = 0; k < K; k++) {
       const m = means[k];
-      if (!m || m.length !== d) throw new Error(`GaussianMixture: means[${k}] has length ${m?.length ?? 0}, expected d = ${d} like means[0]`);
+      if (!m || m.length !== d)
+        throw new Error(`GaussianMixture: means[${k}] has length ${m?.length ?? 0}, expected d = ${d} like means[0]`);
       for (let i = 0; i < d; i++) {
-        if (!Number.isFinite(m[i])) throw new Error(`GaussianMixture: means[${k}][${i}] = ${m[i]} is not a finite number`);
+        if (!Number.isFinite(m[i]))
+          throw new Error(`GaussianMixture: means[${k}][${i}] = ${m[i]} is not a finite number`);
         this.means[k * d + i] = m[i];
       }
     }
     this.stds = new Float64Array(K);
     if (typeof stds === 'number') this.stds.fill(positiveFinite(stds, 'stds'));
     else {
-      if (!stds || stds.length !== K) throw new Error(`GaussianMixture: stds has ${stds?.length ?? 0} values but there are ${K} components; give one std per component or a single number`);
+      if (!stds || stds.length !== K)
+        throw new Error(
+          `GaussianMixture: stds has ${stds?.length ?? 0} values but there are ${K} components; give one std per component or a single number`,
+        );
       for (let k = 0; k < K; k++) this.stds[k] = positiveFinite(stds[k], `stds[${k}]`);
     }
   }
@@ -130,26 +138,40 @@ export class GaussianMixture {
    * K components with means evenly spaced on a circle of the given radius in 2D (the "8 gaussians" toy data).
    * @example GaussianMixture.onCircle({ components: 8, radius: 2, stds: 0.2 })
    */
-  static onCircle(o: { components: number; radius: number; stds: ArrayLike<number> | number; weights?: ArrayLike<number> }): GaussianMixture {
+  static onCircle(o: {
+    components: number;
+    radius: number;
+    stds: ArrayLike<number> | number;
+    weights?: ArrayLike<number>;
+  }): GaussianMixture {
     const K = o.components;
-    if (!Number.isInteger(K) || K < 1) throw new Error(`GaussianMixture.onCircle: components = ${K} must be an integer >= 1`);
+    if (!Number.isInteger(K) || K < 1)
+      throw new Error(`GaussianMixture.onCircle: components = ${K} must be an integer >= 1`);
     positiveFinite(o.radius, 'onCircle radius');
-    const means = Array.from({ length: K }, (_, k) => [o.radius * Math.cos((2 * Math.PI * k) / K), o.radius * Math.sin((2 * Math.PI * k) / K)]);
+    const means = Array.from({ length: K }, (_, k) => [
+      o.radius * Math.cos((2 * Math.PI * k) / K),
+      o.radius * Math.sin((2 * Math.PI * k) / K),
+    ]);
     return new GaussianMixture({ weights: o.weights ?? new Array(K).fill(1), means, stds: o.stds });
   }
 
   /** Exact mean E[x0] (length d). @example gmm.mean() */
   mean(): Float64Array {
-    const d = this.dim, m = new Float64Array(d);
-    for (let k = 0; k < this.numComponents; k++) for (let i = 0; i < d; i++) m[i] += this.weights[k] * this.means[k * d + i];
+    const d = this.dim,
+      m = new Float64Array(d);
+    for (let k = 0; k < this.numComponents; k++)
+      for (let i = 0; i < d; i++) m[i] += this.weights[k] * this.means[k * d + i];
     return m;
   }
 
   /** Exact covariance Cov[x0], row-major [d, d]: sum_k w_k (s_k^2 I + mu_k mu_k^T) - m m^T. @example gmm.covariance() */
   covariance(): Float64Array {
-    const d = this.dim, m = this.mean(), c = new Float64Array(d * d);
+    const d = this.dim,
+      m = this.mean(),
+      c = new Float64Array(d * d);
     for (let k = 0; k < this.numComponents; k++) {
-      const w = this.weights[k], s2 = this.stds[k] * this.stds[k];
+      const w = this.weights[k],
+        s2 = this.stds[k] * this.stds[k];
       for (let i = 0; i < d; i++) {
         c[i * d + i] += w * s2;
         for (let j = 0; j < d; j++) c[i * d + j] += w * this.means[k * d + i] * this.means[k * d + j];
@@ -165,16 +187,19 @@ export class GaussianMixture {
    * @example const x0 = gmm.sample(500, new Philox(3));
    */
   sample(n: number, generator: RandomGenerator): NDArray {
-    if (!Number.isInteger(n) || n < 0) throw new Error(`GaussianMixture.sample: n = ${n} must be a non-negative integer`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`GaussianMixture.sample: n = ${n} must be a non-negative integer`);
     if (!generator || typeof generator.normal !== 'function' || typeof generator.uniform !== 'function') {
       throw new Error('GaussianMixture.sample: a RandomGenerator (e.g. new Philox(seed)) is required');
     }
-    const d = this.dim, K = this.numComponents;
+    const d = this.dim,
+      K = this.numComponents;
     const u = generator.uniform([n]).data;
     const z = generator.normal([n, d]).data;
     const out = new NDArray([n, d]);
     for (let r = 0; r < n; r++) {
-      let k = 0, acc = this.weights[0];
+      let k = 0,
+        acc = this.weights[0];
       while (k < K - 1 && u[r] >= acc) acc += this.weights[++k];
       for (let i = 0; i < d; i++) out.data[r * d + i] = this.means[k * d + i] + this.stds[k] * z[r * d + i];
     }
@@ -186,20 +211,29 @@ export class GaussianMixture {
     if (level === undefined) return { c: 1, v: 0 };
     if ('alphaBar' in level) {
       const a = level.alphaBar;
-      if (!(Number.isFinite(a) && a >= 0 && a <= 1)) throw new Error(`GaussianMixture.${fn}: alphaBar = ${a} must be in [0, 1]`);
+      if (!(Number.isFinite(a) && a >= 0 && a <= 1))
+        throw new Error(`GaussianMixture.${fn}: alphaBar = ${a} must be in [0, 1]`);
       return { c: Math.sqrt(a), v: 1 - a };
     }
     if ('sigma' in level) {
       const s = level.sigma;
-      if (!(Number.isFinite(s) && s >= 0)) throw new Error(`GaussianMixture.${fn}: sigma = ${s} must be a finite number >= 0`);
+      if (!(Number.isFinite(s) && s >= 0))
+        throw new Error(`GaussianMixture.${fn}: sigma = ${s} must be a finite number >= 0`);
       return { c: 1, v: s * s };
     }
     throw new Error(`GaussianMixture.${fn}: noise level ${JSON.stringify(level)} must be {alphaBar} or {sigma}`);
   }
 
   private rows(x: NDArray, fn: string): number {
-    if (x.ndim < 1 || x.size % this.dim !== 0 || (x.ndim >= 2 && x.size / x.shape[0] !== this.dim) || (x.ndim === 1 && x.size !== this.dim)) {
-      throw new Error(`GaussianMixture.${fn}: x has shape [${x.shape.join(', ')}]; expected [d] or [n, ...] with ${this.dim} values per row (d = ${this.dim})`);
+    if (
+      x.ndim < 1 ||
+      x.size % this.dim !== 0 ||
+      (x.ndim >= 2 && x.size / x.shape[0] !== this.dim) ||
+      (x.ndim === 1 && x.size !== this.dim)
+    ) {
+      throw new Error(
+        `GaussianMixture.${fn}: x has shape [${x.shape.join(', ')}]; expected [d] or [n, ...] with ${this.dim} values per row (d = ${this.dim})`,
+      );
     }
     return x.ndim === 1 ? 1 : x.shape[0];
   }
@@ -208,9 +242,18 @@ export class GaussianMixture {
    * For each row of x: log p(x) (into `logp`) and, if `grad` is given, grad log p(x) (into grad), at noise
    * level (c, v). Log-sum-exp over components for stability.
    */
-  private evaluate(xd: ArrayLike<number>, n: number, c: number, v: number, logp: Float64Array | null, grad: Float64Array | null): void {
-    const d = this.dim, K = this.numComponents;
-    const varK = new Float64Array(K), logCoef = new Float64Array(K);
+  private evaluate(
+    xd: ArrayLike<number>,
+    n: number,
+    c: number,
+    v: number,
+    logp: Float64Array | null,
+    grad: Float64Array | null,
+  ): void {
+    const d = this.dim,
+      K = this.numComponents;
+    const varK = new Float64Array(K),
+      logCoef = new Float64Array(K);
     for (let k = 0; k < K; k++) {
       varK[k] = c * c * this.stds[k] * this.stds[k] + v;
       logCoef[k] = Math.log(this.weights[k]) - 0.5 * d * (LOG_2PI + Math.log(varK[k]));
@@ -220,7 +263,10 @@ export class GaussianMixture {
       let mx = -Infinity;
       for (let k = 0; k < K; k++) {
         let q = 0;
-        for (let i = 0; i < d; i++) { const diff = xd[r * d + i] - c * this.means[k * d + i]; q += diff * diff; }
+        for (let i = 0; i < d; i++) {
+          const diff = xd[r * d + i] - c * this.means[k * d + i];
+          q += diff * diff;
+        }
         lk[k] = logCoef[k] - (0.5 * q) / varK[k];
         if (lk[k] > mx) mx = lk[k];
       }
@@ -302,7 +348,10 @@ export class GaussianMixture {
   denoise(x: NDArray, level: NoiseLevel): NDArray {
     const n = this.rows(x, 'denoise');
     const { c, v } = this.levelParams(level, 'denoise');
-    if (c === 0) throw new Error('GaussianMixture.denoise: alphaBar = 0 carries no information about x0 (E[x0|x] is the data mean); use mean()');
+    if (c === 0)
+      throw new Error(
+        'GaussianMixture.denoise: alphaBar = 0 carries no information about x0 (E[x0|x] is the data mean); use mean()',
+      );
     const g = new Float64Array(x.size);
     this.evaluate(x.data, n, c, v, null, g);
     const out = new NDArray(x.shape);
@@ -319,26 +368,36 @@ export class GaussianMixture {
    */
   epsilonModel(alphasCumprod: ArrayLike<number>, opts: EpsilonModelOptions = {}): EpsilonModelFn {
     const T = alphasCumprod?.length ?? 0;
-    if (!(T >= 1)) throw new Error('GaussianMixture.epsilonModel: alphasCumprod is empty; pass the scheduler\'s alphasCumprod table');
+    if (!(T >= 1))
+      throw new Error("GaussianMixture.epsilonModel: alphasCumprod is empty; pass the scheduler's alphasCumprod table");
     const table = Float64Array.from(alphasCumprod);
     for (let i = 0; i < T; i++) {
-      if (!(table[i] >= 0 && table[i] <= 1)) throw new Error(`GaussianMixture.epsilonModel: alphasCumprod[${i}] = ${table[i]} is not in [0, 1]`);
+      if (!(table[i] >= 0 && table[i] <= 1))
+        throw new Error(`GaussianMixture.epsilonModel: alphasCumprod[${i}] = ${table[i]} is not in [0, 1]`);
     }
     const interpolation = opts.interpolation ?? 'log_sigma';
     if (interpolation !== 'log_sigma' && interpolation !== 'linear_sigma') {
-      throw new Error(`GaussianMixture.epsilonModel: interpolation = ${JSON.stringify(interpolation)} is not supported (allowed: 'log_sigma', 'linear_sigma')`);
+      throw new Error(
+        `GaussianMixture.epsilonModel: interpolation = ${JSON.stringify(interpolation)} is not supported (allowed: 'log_sigma', 'linear_sigma')`,
+      );
     }
     const alphaBarAt = (t: number): number => {
       if (!Number.isFinite(t) || t < -1e-6 || t > T - 1 + 1e-6) {
-        throw new Error(`GaussianMixture.epsilonModel: timestep ${t} is outside [0, ${T - 1}] (the alphasCumprod table has ${T} entries)`);
+        throw new Error(
+          `GaussianMixture.epsilonModel: timestep ${t} is outside [0, ${T - 1}] (the alphasCumprod table has ${T} entries)`,
+        );
       }
       const tc = Math.min(Math.max(t, 0), T - 1);
-      const lo = Math.floor(tc), w = tc - lo;
+      const lo = Math.floor(tc),
+        w = tc - lo;
       if (w === 0 || lo === T - 1) return table[lo];
-      const a0 = table[lo], a1 = table[lo + 1];
-      const s0 = Math.sqrt((1 - a0) / a0), s1 = Math.sqrt((1 - a1) / a1);
+      const a0 = table[lo],
+        a1 = table[lo + 1];
+      const s0 = Math.sqrt((1 - a0) / a0),
+        s1 = Math.sqrt((1 - a1) / a1);
       if (!(Number.isFinite(s0) && Number.isFinite(s1) && s0 > 0 && s1 > 0)) return a0 + w * (a1 - a0);
-      const s = interpolation === 'log_sigma' ? Math.exp((1 - w) * Math.log(s0) + w * Math.log(s1)) : (1 - w) * s0 + w * s1;
+      const s =
+        interpolation === 'log_sigma' ? Math.exp((1 - w) * Math.log(s0) + w * Math.log(s1)) : (1 - w) * s0 + w * s1;
       return 1 / (1 + s * s);
     };
     return (x: NDArray, t: number | ArrayLike<number>): NDArray => {

@@ -17,18 +17,30 @@ import { GaussianMixture } from './gaussian_mixture.ts';
  * The mixture of the unknown coordinates given `values` at the `knownDims` (see the module doc).
  * @example conditionalGaussianMixture(defaultGaussianMixture(), [0], [2])
  */
-export function conditionalGaussianMixture(gmm: GaussianMixture, knownDims: readonly number[], values: readonly number[]): GaussianMixture {
-  const d = gmm.dim, K = gmm.numComponents;
-  if (knownDims.length !== values.length) throw new Error(`conditionalGaussianMixture: ${knownDims.length} known dimensions but ${values.length} values`);
-  for (const j of knownDims) if (!Number.isInteger(j) || j < 0 || j >= d) throw new Error(`conditionalGaussianMixture: known dimension ${j} is not in 0..${d - 1}`);
-  if (new Set(knownDims).size !== knownDims.length) throw new Error('conditionalGaussianMixture: known dimensions repeat');
+export function conditionalGaussianMixture(
+  gmm: GaussianMixture,
+  knownDims: readonly number[],
+  values: readonly number[],
+): GaussianMixture {
+  const d = gmm.dim,
+    K = gmm.numComponents;
+  if (knownDims.length !== values.length)
+    throw new Error(`conditionalGaussianMixture: ${knownDims.length} known dimensions but ${values.length} values`);
+  for (const j of knownDims)
+    if (!Number.isInteger(j) || j < 0 || j >= d)
+      throw new Error(`conditionalGaussianMixture: known dimension ${j} is not in 0..${d - 1}`);
+  if (new Set(knownDims).size !== knownDims.length)
+    throw new Error('conditionalGaussianMixture: known dimensions repeat');
   const unknown = Array.from({ length: d }, (_, i) => i).filter((i) => !knownDims.includes(i));
-  if (unknown.length === 0) throw new Error('conditionalGaussianMixture: every coordinate is known; nothing to condition');
+  if (unknown.length === 0)
+    throw new Error('conditionalGaussianMixture: every coordinate is known; nothing to condition');
   const logw = new Float64Array(K);
   for (let k = 0; k < K; k++) {
     const s2 = gmm.stds[k] ** 2;
     let l = Math.log(gmm.weights[k]) - 0.5 * knownDims.length * Math.log(2 * Math.PI * s2);
-    knownDims.forEach((j, a) => { l -= (values[a] - gmm.means[k * d + j]) ** 2 / (2 * s2); });
+    knownDims.forEach((j, a) => {
+      l -= (values[a] - gmm.means[k * d + j]) ** 2 / (2 * s2);
+    });
     logw[k] = l;
   }
   const mx = Math.max(...logw);
@@ -43,7 +55,8 @@ export function erf(x: number): number {
   const ax = Math.abs(x);
   if (ax < 2.5) {
     // erf x = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1))
-    let term = ax, sum = ax;
+    let term = ax,
+      sum = ax;
     for (let n = 1; n < 80; n++) {
       term *= (-ax * ax) / n;
       const add = term / (2 * n + 1);
@@ -54,7 +67,7 @@ export function erf(x: number): number {
   }
   // erfc x = exp(-x^2)/sqrt(pi) * 1/(x + 1/2/(x + 1/(x + 3/2/(x + 2/(x + ...)))))  (Lentz-free backward evaluation)
   let f = ax;
-  for (let n = 60; n >= 1; n--) f = ax + (n / 2) / f;
+  for (let n = 60; n >= 1; n--) f = ax + n / 2 / f;
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
   return Math.sign(x) * (1 - erfc);
 }
@@ -63,7 +76,8 @@ export function erf(x: number): number {
 export function mixtureCdf1d(gmm: GaussianMixture, x: number): number {
   if (gmm.dim !== 1) throw new Error(`mixtureCdf1d: the mixture has dimension ${gmm.dim}, expected 1`);
   let p = 0;
-  for (let k = 0; k < gmm.numComponents; k++) p += gmm.weights[k] * 0.5 * (1 + erf((x - gmm.means[k]) / (gmm.stds[k] * Math.SQRT2)));
+  for (let k = 0; k < gmm.numComponents; k++)
+    p += gmm.weights[k] * 0.5 * (1 + erf((x - gmm.means[k]) / (gmm.stds[k] * Math.SQRT2)));
   return p;
 }
 

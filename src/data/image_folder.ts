@@ -64,12 +64,20 @@ function listImages(root: string, recursive: boolean): string[] {
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const r = rel ? `${rel}/${e.name}` : e.name;
-      let isDir = e.isDirectory(), isFile = e.isFile();
+      let isDir = e.isDirectory(),
+        isFile = e.isFile();
       if (e.isSymbolicLink()) {
-        try { const st = fs.statSync(path.join(root, r)); isDir = st.isDirectory(); isFile = st.isFile(); } catch { continue; }
+        try {
+          const st = fs.statSync(path.join(root, r));
+          isDir = st.isDirectory();
+          isFile = st.isFile();
+        } catch {
+          continue;
+        }
       }
-      if (isDir) { if (recursive) walk(r); }
-      else if (isFile && EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(r);
+      if (isDir) {
+        if (recursive) walk(r);
+      } else if (isFile && EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(r);
     }
   };
   walk('');
@@ -82,32 +90,53 @@ function listImages(root: string, recursive: boolean): string[] {
  */
 export function loadImageFolder(dir: string, options: ImageFolderOptions): ImageFolderData {
   const { size } = options;
-  if (!Number.isInteger(size) || size < 1 || size > 4096) throw new Error(`image folder ${dir}: size = ${size} must be an integer in 1..4096`);
+  if (!Number.isInteger(size) || size < 1 || size > 4096)
+    throw new Error(`image folder ${dir}: size = ${size} must be an integer in 1..4096`);
   const mode = options.mode ?? 'RGB';
-  if (mode !== 'L' && mode !== 'RGB') throw new Error(`image folder ${dir}: mode = ${JSON.stringify(mode)} is not supported (allowed: "L", "RGB")`);
+  if (mode !== 'L' && mode !== 'RGB')
+    throw new Error(`image folder ${dir}: mode = ${JSON.stringify(mode)} is not supported (allowed: "L", "RGB")`);
   const range = options.range ?? '[-1,1]';
-  if (range !== '[-1,1]' && range !== '[0,1]') throw new Error(`image folder ${dir}: range = ${JSON.stringify(range)} is not supported (allowed: "[-1,1]", "[0,1]")`);
+  if (range !== '[-1,1]' && range !== '[0,1]')
+    throw new Error(
+      `image folder ${dir}: range = ${JSON.stringify(range)} is not supported (allowed: "[-1,1]", "[0,1]")`,
+    );
   const onError = options.onError ?? 'throw';
-  if (onError !== 'throw' && onError !== 'skip') throw new Error(`image folder ${dir}: onError = ${JSON.stringify(onError)} is not supported (allowed: "throw", "skip")`);
+  if (onError !== 'throw' && onError !== 'skip')
+    throw new Error(
+      `image folder ${dir}: onError = ${JSON.stringify(onError)} is not supported (allowed: "throw", "skip")`,
+    );
   let st: fs.Stats;
-  try { st = fs.statSync(dir); } catch (e) { throw new Error(`image folder ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (e as Error).message}`); }
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    throw new Error(
+      `image folder ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (e as Error).message}`,
+    );
+  }
   if (!st.isDirectory()) throw new Error(`image folder ${dir}: is not a directory`);
 
   const byClass = options.classesFromSubdirs ?? false;
-  let files = listImages(dir, byClass ? true : options.recursive ?? true);
+  let files = listImages(dir, byClass ? true : (options.recursive ?? true));
   if (options.maxImages !== undefined) {
-    if (!Number.isInteger(options.maxImages) || options.maxImages < 1) throw new Error(`image folder ${dir}: maxImages = ${options.maxImages} must be a positive integer`);
+    if (!Number.isInteger(options.maxImages) || options.maxImages < 1)
+      throw new Error(`image folder ${dir}: maxImages = ${options.maxImages} must be a positive integer`);
     files = files.slice(0, options.maxImages);
   }
   if (files.length === 0) {
-    throw new Error(`image folder ${dir}: no images found (looked for ${EXTENSIONS.join(', ')}${byClass || (options.recursive ?? true) ? ', in subfolders too' : ''})`);
+    throw new Error(
+      `image folder ${dir}: no images found (looked for ${EXTENSIONS.join(', ')}${byClass || (options.recursive ?? true) ? ', in subfolders too' : ''})`,
+    );
   }
   let classNames: string[] | undefined;
   if (byClass) {
     const top = files.find((f) => !f.includes('/'));
-    if (top) throw new Error(`image folder ${dir}: classesFromSubdirs expects every image inside a class subfolder, but ${top} is at the top level`);
+    if (top)
+      throw new Error(
+        `image folder ${dir}: classesFromSubdirs expects every image inside a class subfolder, but ${top} is at the top level`,
+      );
     classNames = [...new Set(files.map((f) => f.split('/')[0]))].sort();
-    if (classNames.length > 65535) throw new Error(`image folder ${dir}: ${classNames.length} classes is more than 65535`);
+    if (classNames.length > 65535)
+      throw new Error(`image folder ${dir}: ${classNames.length} classes is more than 65535`);
   }
 
   const c = mode === 'L' ? 1 : 3;
@@ -121,7 +150,10 @@ export function loadImageFolder(dir: string, options: ImageFolderOptions): Image
     try {
       img = readImage(full, { mode, maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS }).image;
     } catch (e) {
-      if (onError === 'skip' && e instanceof ImageDecodeError) { skipped.push({ file: rel, reason: e.message }); continue; }
+      if (onError === 'skip' && e instanceof ImageDecodeError) {
+        skipped.push({ file: rel, reason: e.message });
+        continue;
+      }
       throw e;
     }
     const out = resizeCenterCrop(img, size).data;
@@ -129,14 +161,19 @@ export function loadImageFolder(dir: string, options: ImageFolderOptions): Image
     chunks.push(out);
     kept.push(rel);
   }
-  if (kept.length === 0) throw new Error(`image folder ${dir}: none of the ${files.length} files could be decoded (first: ${skipped[0]?.reason})`);
+  if (kept.length === 0)
+    throw new Error(
+      `image folder ${dir}: none of the ${files.length} files could be decoded (first: ${skipped[0]?.reason})`,
+    );
   const images = new NDArray([kept.length, c, size, size]);
   chunks.forEach((ch, i) => images.data.set(ch, i * per));
   const result: ImageFolderData = { images, files: kept, skipped };
   if (classNames) {
     const index = new Map(classNames.map((n, i) => [n, i]));
     const labels = classNames.length <= 256 ? new Uint8Array(kept.length) : new Uint16Array(kept.length);
-    kept.forEach((f, i) => { labels[i] = index.get(f.split('/')[0])!; });
+    kept.forEach((f, i) => {
+      labels[i] = index.get(f.split('/')[0])!;
+    });
     result.labels = labels;
     result.classNames = classNames;
   }

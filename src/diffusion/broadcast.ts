@@ -21,7 +21,9 @@ export function checkCoeff(c: Coeff, x: NDArray, name: string): void {
   if (typeof c === 'number') return;
   const B = x.ndim === 0 ? 1 : x.shape[0];
   if (c.length !== B && c.length !== 1) {
-    throw new Error(`${name}: got ${c.length} values for a batch of ${B} (shape [${x.shape.join(', ')}]); pass one value per batch element or a single number`);
+    throw new Error(
+      `${name}: got ${c.length} values for a batch of ${B} (shape [${x.shape.join(', ')}]); pass one value per batch element or a single number`,
+    );
   }
 }
 

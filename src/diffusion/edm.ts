@@ -25,10 +25,23 @@ import type { NDArray } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
 
 /** EDM's published hyper-parameters (Karras et al. 2022, Table 1 and sec. 5). */
-export const EDM_DEFAULTS: Readonly<Record<'sigmaMin' | 'sigmaMax' | 'sigmaData' | 'rho' | 'pMean' | 'pStd' | 'sChurn' | 'sTmin' | 'sTmax' | 'sNoise', number>> = Object.freeze({
-  sigmaMin: 0.002, sigmaMax: 80, sigmaData: 0.5, rho: 7, pMean: -1.2, pStd: 1.2,
+export const EDM_DEFAULTS: Readonly<
+  Record<
+    'sigmaMin' | 'sigmaMax' | 'sigmaData' | 'rho' | 'pMean' | 'pStd' | 'sChurn' | 'sTmin' | 'sTmax' | 'sNoise',
+    number
+  >
+> = Object.freeze({
+  sigmaMin: 0.002,
+  sigmaMax: 80,
+  sigmaData: 0.5,
+  rho: 7,
+  pMean: -1.2,
+  pStd: 1.2,
   /** Stochastic sampler settings of Table 5 (ImageNet-64): S_churn, S_tmin, S_tmax, S_noise. */
-  sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003,
+  sChurn: 40,
+  sTmin: 0.05,
+  sTmax: 50,
+  sNoise: 1.003,
 });
 
 /** 'epsilon': D = c_skip x + c_out F (EDM); 'v_prediction': the same with -c_out (diffusers' names). */
@@ -50,22 +63,39 @@ function checkSigma(sigma: number, what: string): void {
  * c_skip, c_out, c_in, c_noise of EDM Table 1 at noise level sigma (float64).
  * @example edmPreconditioning(0.5)  // { cSkip: 0.5, cOut: 0.3535..., cIn: 1.4142..., cNoise: -0.1733... }
  */
-export function edmPreconditioning(sigma: number, sigmaData = EDM_DEFAULTS.sigmaData, predictionType: EdmPredictionType = 'epsilon'): EdmPreconditioning {
+export function edmPreconditioning(
+  sigma: number,
+  sigmaData = EDM_DEFAULTS.sigmaData,
+  predictionType: EdmPredictionType = 'epsilon',
+): EdmPreconditioning {
   checkSigma(sigma, 'edmPreconditioning');
   if (!(sigmaData > 0)) throw new Error(`edmPreconditioning: sigma_data = ${sigmaData} must be > 0`);
   if (predictionType !== 'epsilon' && predictionType !== 'v_prediction') {
-    throw new Error(`edmPreconditioning: prediction_type = ${JSON.stringify(predictionType)} is not supported; allowed values: 'epsilon', 'v_prediction'`);
+    throw new Error(
+      `edmPreconditioning: prediction_type = ${JSON.stringify(predictionType)} is not supported; allowed values: 'epsilon', 'v_prediction'`,
+    );
   }
   const s2 = sigma * sigma + sigmaData * sigmaData;
   const cOut = (sigma * sigmaData) / Math.sqrt(s2);
-  return { cSkip: (sigmaData * sigmaData) / s2, cOut: predictionType === 'epsilon' ? cOut : -cOut, cIn: 1 / Math.sqrt(s2), cNoise: 0.25 * Math.log(sigma) };
+  return {
+    cSkip: (sigmaData * sigmaData) / s2,
+    cOut: predictionType === 'epsilon' ? cOut : -cOut,
+    cIn: 1 / Math.sqrt(s2),
+    cNoise: 0.25 * Math.log(sigma),
+  };
 }
 
 /**
  * D = c_skip x + c_out F: the denoised sample from the raw network output F (EDM eq. 7).
  * @example const D = edmDenoised(x, F, sigma, 0.5);
  */
-export function edmDenoised(x: NDArray, F: NDArray, sigma: number, sigmaData = EDM_DEFAULTS.sigmaData, predictionType: EdmPredictionType = 'epsilon'): NDArray {
+export function edmDenoised(
+  x: NDArray,
+  F: NDArray,
+  sigma: number,
+  sigmaData = EDM_DEFAULTS.sigmaData,
+  predictionType: EdmPredictionType = 'epsilon',
+): NDArray {
   const { cSkip, cOut } = edmPreconditioning(sigma, sigmaData, predictionType);
   return x.map((v, i) => cSkip * v + cOut * F.data[i]);
 }
@@ -75,7 +105,13 @@ export function edmDenoised(x: NDArray, F: NDArray, sigma: number, sigmaData = E
  * the EDM training target with D = x0, eq. 8).
  * @example const target = edmOutputFromDenoised(x0, x0.add(noise.mulScalar(sigma)), sigma);
  */
-export function edmOutputFromDenoised(D: NDArray, x: NDArray, sigma: number, sigmaData = EDM_DEFAULTS.sigmaData, predictionType: EdmPredictionType = 'epsilon'): NDArray {
+export function edmOutputFromDenoised(
+  D: NDArray,
+  x: NDArray,
+  sigma: number,
+  sigmaData = EDM_DEFAULTS.sigmaData,
+  predictionType: EdmPredictionType = 'epsilon',
+): NDArray {
   const { cSkip, cOut } = edmPreconditioning(sigma, sigmaData, predictionType);
   return D.map((d, i) => (d - cSkip * x.data[i]) / cOut);
 }
@@ -94,8 +130,16 @@ export function edmLossWeight(sigma: number, sigmaData = EDM_DEFAULTS.sigmaData)
  * Training noise levels: ln(sigma) ~ N(P_mean, P_std^2) (EDM sec. 5, "log-normal"), one per batch row.
  * @example const sigmas = sampleLogNormalSigmas(new Philox(0), 64);   // EDM's P_mean -1.2, P_std 1.2
  */
-export function sampleLogNormalSigmas(rng: RandomGenerator, n: number, pMean = EDM_DEFAULTS.pMean, pStd = EDM_DEFAULTS.pStd): Float64Array {
-  if (!(pStd >= 0) || !Number.isFinite(pMean)) throw new Error(`sampleLogNormalSigmas: P_mean = ${pMean}, P_std = ${pStd}; expected finite values with P_std >= 0`);
+export function sampleLogNormalSigmas(
+  rng: RandomGenerator,
+  n: number,
+  pMean = EDM_DEFAULTS.pMean,
+  pStd = EDM_DEFAULTS.pStd,
+): Float64Array {
+  if (!(pStd >= 0) || !Number.isFinite(pMean))
+    throw new Error(
+      `sampleLogNormalSigmas: P_mean = ${pMean}, P_std = ${pStd}; expected finite values with P_std >= 0`,
+    );
   const z = rng.normal([n]).data;
   return Float64Array.from(z, (v) => Math.exp(pMean + pStd * v));
 }
@@ -110,14 +154,22 @@ export type VpPredictionType = 'epsilon' | 'v_prediction' | 'sample';
  * sample: the output itself.
  * @example const D = vpOutputToDenoised(eps, x, 2.0, 'epsilon');
  */
-export function vpOutputToDenoised(output: NDArray, x: NDArray, sigma: number, predictionType: VpPredictionType | string): NDArray {
+export function vpOutputToDenoised(
+  output: NDArray,
+  x: NDArray,
+  sigma: number,
+  predictionType: VpPredictionType | string,
+): NDArray {
   if (predictionType === 'epsilon') return x.map((v, i) => v - sigma * output.data[i]);
   if (predictionType === 'v_prediction') {
-    const a = 1 / (1 + sigma * sigma), b = sigma / Math.sqrt(1 + sigma * sigma);
+    const a = 1 / (1 + sigma * sigma),
+      b = sigma / Math.sqrt(1 + sigma * sigma);
     return x.map((v, i) => a * v - b * output.data[i]);
   }
   if (predictionType === 'sample') return output;
-  throw new Error(`vpOutputToDenoised: prediction_type = ${JSON.stringify(predictionType)} is not supported; allowed values: 'epsilon', 'v_prediction', 'sample'`);
+  throw new Error(
+    `vpOutputToDenoised: prediction_type = ${JSON.stringify(predictionType)} is not supported; allowed values: 'epsilon', 'v_prediction', 'sample'`,
+  );
 }
 
 /**
@@ -125,14 +177,21 @@ export function vpOutputToDenoised(output: NDArray, x: NDArray, sigma: number, p
  * for denoiser output D at (x, sigma): eps = (x - D) / sigma; v = (eps - sigma D) / sqrt(1 + sigma^2); sample = D.
  * @example const eps = denoisedToVpOutput(D, x, 2.0, 'epsilon');
  */
-export function denoisedToVpOutput(D: NDArray, x: NDArray, sigma: number, predictionType: VpPredictionType | string): NDArray {
+export function denoisedToVpOutput(
+  D: NDArray,
+  x: NDArray,
+  sigma: number,
+  predictionType: VpPredictionType | string,
+): NDArray {
   if (predictionType === 'epsilon') return x.map((v, i) => (v - D.data[i]) / sigma);
   if (predictionType === 'v_prediction') {
     const k = 1 / Math.sqrt(1 + sigma * sigma);
     return x.map((v, i) => k * ((v - D.data[i]) / sigma - sigma * D.data[i]));
   }
   if (predictionType === 'sample') return D;
-  throw new Error(`denoisedToVpOutput: prediction_type = ${JSON.stringify(predictionType)} is not supported; allowed values: 'epsilon', 'v_prediction', 'sample'`);
+  throw new Error(
+    `denoisedToVpOutput: prediction_type = ${JSON.stringify(predictionType)} is not supported; allowed values: 'epsilon', 'v_prediction', 'sample'`,
+  );
 }
 
 /**

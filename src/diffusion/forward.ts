@@ -14,12 +14,18 @@ import { checkCoeff, type Coeff } from './broadcast.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** sqrt(alphaBar_t) and sqrt(1 - alphaBar_t) for each timestep index (float32, like torch `** 0.5`). */
-export function forwardCoefficients(alphasCumprod: ArrayLike<number>, timesteps: number | ArrayLike<number>): { sqrtAlphaProd: number[]; sqrtOneMinusAlphaProd: number[] } {
+export function forwardCoefficients(
+  alphasCumprod: ArrayLike<number>,
+  timesteps: number | ArrayLike<number>,
+): { sqrtAlphaProd: number[]; sqrtOneMinusAlphaProd: number[] } {
   const ts = typeof timesteps === 'number' ? [timesteps] : Array.from(timesteps);
-  const sqrtAlphaProd: number[] = [], sqrtOneMinusAlphaProd: number[] = [];
+  const sqrtAlphaProd: number[] = [],
+    sqrtOneMinusAlphaProd: number[] = [];
   for (const t of ts) {
     if (!Number.isInteger(t) || t < 0 || t >= alphasCumprod.length) {
-      throw new Error(`timesteps: ${t} is not a valid training timestep; expected an integer in [0, ${alphasCumprod.length - 1}]`);
+      throw new Error(
+        `timesteps: ${t} is not a valid training timestep; expected an integer in [0, ${alphasCumprod.length - 1}]`,
+      );
     }
     const a = alphasCumprod[t];
     sqrtAlphaProd.push(f32(Math.sqrt(a)));
@@ -30,7 +36,8 @@ export function forwardCoefficients(alphasCumprod: ArrayLike<number>, timesteps:
 
 /** x_t = alpha * x_0 + sigma * noise, per batch element (alpha, sigma scalars or one per element). */
 export function mixPerSample(a: NDArray, alpha: Coeff, b: NDArray, sigma: Coeff, name = 'addNoise'): NDArray {
-  if (!sameShape(a.shape, b.shape)) throw new Error(`${name}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
+  if (!sameShape(a.shape, b.shape))
+    throw new Error(`${name}: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
   checkCoeff(alpha, a, name);
   checkCoeff(sigma, a, name);
   const out = new NDArray(a.shape);
@@ -49,7 +56,12 @@ export function mixPerSample(a: NDArray, alpha: Coeff, b: NDArray, sigma: Coeff,
  * `timesteps` is one integer timestep, or one per batch element (shape[0] of x0).
  * @example addNoise(x0, noise, alphasCumprod, 999)
  */
-export function addNoise(x0: NDArray, noise: NDArray, alphasCumprod: ArrayLike<number>, timesteps: number | ArrayLike<number>): NDArray {
+export function addNoise(
+  x0: NDArray,
+  noise: NDArray,
+  alphasCumprod: ArrayLike<number>,
+  timesteps: number | ArrayLike<number>,
+): NDArray {
   const { sqrtAlphaProd, sqrtOneMinusAlphaProd } = forwardCoefficients(alphasCumprod, timesteps);
   return mixPerSample(x0, sqrtAlphaProd, noise, sqrtOneMinusAlphaProd, 'addNoise');
 }
@@ -58,7 +70,18 @@ export function addNoise(x0: NDArray, noise: NDArray, alphasCumprod: ArrayLike<n
  * Velocity target v = sqrt(alphaBar_t) noise - sqrt(1 - alphaBar_t) x_0 (Salimans & Ho 2022, sec. 4).
  * @example getVelocity(x0, noise, alphasCumprod, [10, 500])
  */
-export function getVelocity(x0: NDArray, noise: NDArray, alphasCumprod: ArrayLike<number>, timesteps: number | ArrayLike<number>): NDArray {
+export function getVelocity(
+  x0: NDArray,
+  noise: NDArray,
+  alphasCumprod: ArrayLike<number>,
+  timesteps: number | ArrayLike<number>,
+): NDArray {
   const { sqrtAlphaProd, sqrtOneMinusAlphaProd } = forwardCoefficients(alphasCumprod, timesteps);
-  return mixPerSample(noise, sqrtAlphaProd, x0, sqrtOneMinusAlphaProd.map((s) => -s), 'getVelocity');
+  return mixPerSample(
+    noise,
+    sqrtAlphaProd,
+    x0,
+    sqrtOneMinusAlphaProd.map((s) => -s),
+    'getVelocity',
+  );
 }

@@ -21,13 +21,27 @@ export const PREDICTION_TYPES = ['epsilon', 'sample', 'v_prediction'] as const;
 export type PredictionType = (typeof PREDICTION_TYPES)[number];
 
 /** Error for an unknown prediction type, naming the key and the allowed values. */
-export function badPredictionType(value: unknown, owner = 'prediction_type', allowed: readonly string[] = PREDICTION_TYPES): Error {
-  return new Error(`${owner}: prediction_type = ${JSON.stringify(value)} is not supported; allowed values: ${allowed.map((s) => `'${s}'`).join(', ')}`);
+export function badPredictionType(
+  value: unknown,
+  owner = 'prediction_type',
+  allowed: readonly string[] = PREDICTION_TYPES,
+): Error {
+  return new Error(
+    `${owner}: prediction_type = ${JSON.stringify(value)} is not supported; allowed values: ${allowed.map((s) => `'${s}'`).join(', ')}`,
+  );
 }
 
 /** out[b, i] = f(p[b, i], q[b, i], c1[b], c2[b]) with shape checks. */
-function zip2(p: NDArray, q: NDArray, c1: Coeff, c2: Coeff, name: string, f: (p: number, q: number, c1: number, c2: number) => number): NDArray {
-  if (!sameShape(p.shape, q.shape)) throw new Error(`${name}: shapes [${p.shape.join(', ')}] and [${q.shape.join(', ')}] differ`);
+function zip2(
+  p: NDArray,
+  q: NDArray,
+  c1: Coeff,
+  c2: Coeff,
+  name: string,
+  f: (p: number, q: number, c1: number, c2: number) => number,
+): NDArray {
+  if (!sameShape(p.shape, q.shape))
+    throw new Error(`${name}: shapes [${p.shape.join(', ')}] and [${q.shape.join(', ')}] differ`);
   checkCoeff(c1, p, name);
   checkCoeff(c2, p, name);
   const out = new NDArray(p.shape);
@@ -35,7 +49,8 @@ function zip2(p: NDArray, q: NDArray, c1: Coeff, c2: Coeff, name: string, f: (p:
   const per = B === 0 ? 0 : p.size / B;
   const at = (c: Coeff, b: number) => (typeof c === 'number' ? c : c.length === 1 ? c[0] : c[b]);
   for (let b = 0; b < B; b++) {
-    const k1 = at(c1, b), k2 = at(c2, b);
+    const k1 = at(c1, b),
+      k2 = at(c2, b);
     for (let i = b * per; i < (b + 1) * per; i++) out.data[i] = f(p.data[i], q.data[i], k1, k2);
   }
   return out;
@@ -48,10 +63,14 @@ function zip2(p: NDArray, q: NDArray, c1: Coeff, c2: Coeff, name: string, f: (p:
  */
 export function predictionToX0(output: NDArray, type: string, xt: NDArray, alpha: Coeff, sigma: Coeff): NDArray {
   switch (type) {
-    case 'epsilon': return zip2(xt, output, sigma, alpha, 'predictionToX0', (x, e, s, a) => f32(f32(x - f32(s * e)) / a));
-    case 'sample': return output;
-    case 'v_prediction': return zip2(xt, output, alpha, sigma, 'predictionToX0', (x, v, a, s) => f32(a * x) - f32(s * v));
-    default: throw badPredictionType(type, 'predictionToX0');
+    case 'epsilon':
+      return zip2(xt, output, sigma, alpha, 'predictionToX0', (x, e, s, a) => f32(f32(x - f32(s * e)) / a));
+    case 'sample':
+      return output;
+    case 'v_prediction':
+      return zip2(xt, output, alpha, sigma, 'predictionToX0', (x, v, a, s) => f32(a * x) - f32(s * v));
+    default:
+      throw badPredictionType(type, 'predictionToX0');
   }
 }
 
@@ -61,10 +80,14 @@ export function predictionToX0(output: NDArray, type: string, xt: NDArray, alpha
  */
 export function predictionToEps(output: NDArray, type: string, xt: NDArray, alpha: Coeff, sigma: Coeff): NDArray {
   switch (type) {
-    case 'epsilon': return output;
-    case 'sample': return zip2(xt, output, alpha, sigma, 'predictionToEps', (x, x0, a, s) => f32(f32(x - f32(a * x0)) / s));
-    case 'v_prediction': return zip2(output, xt, alpha, sigma, 'predictionToEps', (v, x, a, s) => f32(a * v) + f32(s * x));
-    default: throw badPredictionType(type, 'predictionToEps');
+    case 'epsilon':
+      return output;
+    case 'sample':
+      return zip2(xt, output, alpha, sigma, 'predictionToEps', (x, x0, a, s) => f32(f32(x - f32(a * x0)) / s));
+    case 'v_prediction':
+      return zip2(output, xt, alpha, sigma, 'predictionToEps', (v, x, a, s) => f32(a * v) + f32(s * x));
+    default:
+      throw badPredictionType(type, 'predictionToEps');
   }
 }
 

@@ -44,16 +44,30 @@ export class VeSde implements Sde {
   constructor(o: { sigmaMin?: number; sigmaMax?: number } = {}) {
     this.sigmaMin = o.sigmaMin ?? 0.01;
     this.sigmaMax = o.sigmaMax ?? 50;
-    if (!(this.sigmaMin > 0 && this.sigmaMax > this.sigmaMin)) throw new Error(`VeSde: sigma_min = ${this.sigmaMin}, sigma_max = ${this.sigmaMax}; need 0 < sigma_min < sigma_max`);
+    if (!(this.sigmaMin > 0 && this.sigmaMax > this.sigmaMin))
+      throw new Error(
+        `VeSde: sigma_min = ${this.sigmaMin}, sigma_max = ${this.sigmaMax}; need 0 < sigma_min < sigma_max`,
+      );
   }
 
-  sigma(t: number): number { return this.sigmaMin * (this.sigmaMax / this.sigmaMin) ** t; }
-  marginal(t: number): { alpha: number; std: number } { return { alpha: 1, std: this.sigma(t) }; }
-  drift(x: NDArray): NDArray { return x.map(() => 0); }
-  diffusion(t: number): number { return this.sigma(t) * Math.sqrt(2 * Math.log(this.sigmaMax / this.sigmaMin)); }
-  get priorStd(): number { return this.sigmaMax; }
+  sigma(t: number): number {
+    return this.sigmaMin * (this.sigmaMax / this.sigmaMin) ** t;
+  }
+  marginal(t: number): { alpha: number; std: number } {
+    return { alpha: 1, std: this.sigma(t) };
+  }
+  drift(x: NDArray): NDArray {
+    return x.map(() => 0);
+  }
+  diffusion(t: number): number {
+    return this.sigma(t) * Math.sqrt(2 * Math.log(this.sigmaMax / this.sigmaMin));
+  }
+  get priorStd(): number {
+    return this.sigmaMax;
+  }
   discretize(x: NDArray, t: number, tNext: number): { f: NDArray; G: number } {
-    const s = this.sigma(t), sn = this.sigma(tNext);
+    const s = this.sigma(t),
+      sn = this.sigma(tNext);
     return { f: x.map(() => 0), G: Math.sqrt(Math.abs(s * s - sn * sn)) };
   }
 }
@@ -67,20 +81,35 @@ export class VpSde implements Sde {
   constructor(o: { betaMin?: number; betaMax?: number } = {}) {
     this.betaMin = o.betaMin ?? 0.1;
     this.betaMax = o.betaMax ?? 20;
-    if (!(this.betaMin > 0 && this.betaMax >= this.betaMin)) throw new Error(`VpSde: beta_min = ${this.betaMin}, beta_max = ${this.betaMax}; need 0 < beta_min <= beta_max`);
+    if (!(this.betaMin > 0 && this.betaMax >= this.betaMin))
+      throw new Error(`VpSde: beta_min = ${this.betaMin}, beta_max = ${this.betaMax}; need 0 < beta_min <= beta_max`);
   }
 
-  beta(t: number): number { return this.betaMin + t * (this.betaMax - this.betaMin); }
+  beta(t: number): number {
+    return this.betaMin + t * (this.betaMax - this.betaMin);
+  }
   /** log alpha(t) = -t^2 (beta_max - beta_min) / 4 - t beta_min / 2. */
-  logAlpha(t: number): number { return -0.25 * t * t * (this.betaMax - this.betaMin) - 0.5 * t * this.betaMin; }
+  logAlpha(t: number): number {
+    return -0.25 * t * t * (this.betaMax - this.betaMin) - 0.5 * t * this.betaMin;
+  }
   marginal(t: number): { alpha: number; std: number } {
     const la = this.logAlpha(t);
     return { alpha: Math.exp(la), std: Math.sqrt(-Math.expm1(2 * la)) };
   }
-  sigma(t: number): number { const { alpha, std } = this.marginal(t); return std / alpha; }
-  drift(x: NDArray, t: number): NDArray { const k = -0.5 * this.beta(t); return x.map((v) => k * v); }
-  diffusion(t: number): number { return Math.sqrt(this.beta(t)); }
-  get priorStd(): number { return 1; }
+  sigma(t: number): number {
+    const { alpha, std } = this.marginal(t);
+    return std / alpha;
+  }
+  drift(x: NDArray, t: number): NDArray {
+    const k = -0.5 * this.beta(t);
+    return x.map((v) => k * v);
+  }
+  diffusion(t: number): number {
+    return Math.sqrt(this.beta(t));
+  }
+  get priorStd(): number {
+    return 1;
+  }
   discretize(x: NDArray, t: number, tNext: number): { f: NDArray; G: number } {
     // beta_i of the step: alpha(t)^2 / alpha(t_next)^2 = 1 - beta_i (forward direction t_next -> t)
     const beta = -Math.expm1(2 * (this.logAlpha(t) - this.logAlpha(tNext)));

@@ -32,7 +32,8 @@ export function quantileF32(values: ArrayLike<number>, q: number): number {
   const below = Math.trunc(rank);
   const above = Math.ceil(rank);
   const w = f32(rank - below);
-  const lo = sorted[below], hi = sorted[above];
+  const lo = sorted[below],
+    hi = sorted[above];
   const diff = f32(hi - lo);
   // torch.lerp: weight < 0.5 ? lo + w (hi - lo) : hi - (hi - lo)(1 - w)
   return Math.abs(w) < 0.5 ? f32(lo + w * diff) : f32(hi - diff * f32(1 - w));
@@ -45,7 +46,8 @@ export function quantileF32(values: ArrayLike<number>, q: number): number {
  */
 export function dynamicThreshold(x: NDArray, ratio = 0.995, sampleMaxValue = 1.0): NDArray {
   if (x.ndim < 2) throw new Error(`dynamicThreshold: expected a batch [B, C, ...], got shape [${x.shape.join(', ')}]`);
-  if (!(ratio >= 0 && ratio <= 1)) throw new Error(`dynamicThreshold: dynamic_thresholding_ratio = ${ratio} must be in [0, 1]`);
+  if (!(ratio >= 0 && ratio <= 1))
+    throw new Error(`dynamicThreshold: dynamic_thresholding_ratio = ${ratio} must be in [0, 1]`);
   const B = x.shape[0];
   const per = x.size / B;
   const out = new NDArray(x.shape);

@@ -14,15 +14,24 @@
  *   const v = ddpmVariance('fixed_small', alphasCumprod[t], t > 0 ? alphasCumprod[prev] : 1);  // a number
  *   const lv = ddpmVariance('learned_range', abarT, abarPrev, predictedVariance);         // an NDArray
  */
-import { NDArray } from '../engine/ndarray.ts';
+import type { NDArray } from '../engine/ndarray.ts';
 import { f32 } from '../engine/f32.ts';
 
-export const VARIANCE_TYPES = ['fixed_small', 'fixed_small_log', 'fixed_large', 'fixed_large_log', 'learned', 'learned_range'] as const;
+export const VARIANCE_TYPES = [
+  'fixed_small',
+  'fixed_small_log',
+  'fixed_large',
+  'fixed_large_log',
+  'learned',
+  'learned_range',
+] as const;
 export type VarianceType = (typeof VARIANCE_TYPES)[number];
 
 /** Error for an unknown `variance_type`. */
 export function badVarianceType(value: unknown, owner = 'variance_type'): Error {
-  return new Error(`${owner}: variance_type = ${JSON.stringify(value)} is not supported; allowed values: ${VARIANCE_TYPES.map((s) => `'${s}'`).join(', ')}`);
+  return new Error(
+    `${owner}: variance_type = ${JSON.stringify(value)} is not supported; allowed values: ${VARIANCE_TYPES.map((s) => `'${s}'`).join(', ')}`,
+  );
 }
 
 /**
@@ -42,19 +51,34 @@ export function posteriorVariance(alphaProdT: number, alphaProdTPrev: number): n
  * learned_range). Learned types need `predictedVariance` and return an NDArray.
  * @example ddpmVariance('fixed_large', 0.5, 0.6)  // 1 - 0.5 / 0.6
  */
-export function ddpmVariance(type: string, alphaProdT: number, alphaProdTPrev: number, predictedVariance?: NDArray | null): number | NDArray {
+export function ddpmVariance(
+  type: string,
+  alphaProdT: number,
+  alphaProdTPrev: number,
+  predictedVariance?: NDArray | null,
+): number | NDArray {
   const currentBetaT = f32(1 - f32(alphaProdT / alphaProdTPrev));
   const variance = posteriorVariance(alphaProdT, alphaProdTPrev);
   switch (type) {
-    case 'fixed_small': return variance;
-    case 'fixed_small_log': return f32(Math.exp(f32(0.5 * f32(Math.log(variance)))));
-    case 'fixed_large': return currentBetaT;
-    case 'fixed_large_log': return f32(Math.log(currentBetaT));
+    case 'fixed_small':
+      return variance;
+    case 'fixed_small_log':
+      return f32(Math.exp(f32(0.5 * f32(Math.log(variance)))));
+    case 'fixed_large':
+      return currentBetaT;
+    case 'fixed_large_log':
+      return f32(Math.log(currentBetaT));
     case 'learned':
-      if (!predictedVariance) throw new Error("ddpmVariance: variance_type 'learned' needs the model's predicted variance (a model output with 2x the sample's channels)");
+      if (!predictedVariance)
+        throw new Error(
+          "ddpmVariance: variance_type 'learned' needs the model's predicted variance (a model output with 2x the sample's channels)",
+        );
       return predictedVariance;
     case 'learned_range': {
-      if (!predictedVariance) throw new Error("ddpmVariance: variance_type 'learned_range' needs the model's predicted variance (a model output with 2x the sample's channels)");
+      if (!predictedVariance)
+        throw new Error(
+          "ddpmVariance: variance_type 'learned_range' needs the model's predicted variance (a model output with 2x the sample's channels)",
+        );
       const minLog = f32(Math.log(variance));
       const maxLog = f32(Math.log(currentBetaT));
       // Improved DDPM eq. (15): log Sigma = v log beta_t + (1 - v) log beta~_t, v = (out + 1) / 2
@@ -63,6 +87,7 @@ export function ddpmVariance(type: string, alphaProdT: number, alphaProdTPrev: n
         return f32(f32(frac * maxLog) + f32(f32(1 - frac) * minLog));
       });
     }
-    default: throw badVarianceType(type, 'ddpmVariance');
+    default:
+      throw badVarianceType(type, 'ddpmVariance');
   }
 }

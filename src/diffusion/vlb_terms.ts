@@ -8,23 +8,50 @@
  *   const c = vlbCoefficients(alphasCumprod, t);                          // host constants of timestep t
  *   const bits = vlbTermPerSample(eps, v, { x_t, x0, ...cInputs }, 'discretized');   // [B]
  */
-import { add, clip, div, exp, greater, log, mean, mul, reshape, square, sub, tanh, where, type Value } from '../engine/index.ts';
+import {
+  add,
+  clip,
+  div,
+  exp,
+  greater,
+  log,
+  mean,
+  mul,
+  reshape,
+  square,
+  sub,
+  tanh,
+  where,
+  type Value,
+} from '../engine/index.ts';
 
 /** How L_vlb scores x0 at t = 0: a discretised Gaussian over 256 bins (images in [-1, 1]) or a continuous Gaussian. */
 export type DecoderType = 'discretized' | 'continuous';
 
 /** Names of the per-sample graph inputs of the VLB terms (values from `vlbCoefficients`). */
-export const VLB_COEFFS = ['sqrt_recip_abar', 'sqrt_recipm1_abar', 'post_coef1', 'post_coef2', 'post_logvar', 'log_beta', 'is_t0'] as const;
+export const VLB_COEFFS = [
+  'sqrt_recip_abar',
+  'sqrt_recipm1_abar',
+  'post_coef1',
+  'post_coef2',
+  'post_logvar',
+  'log_beta',
+  'is_t0',
+] as const;
 
 /** Per-timestep constants of the true posterior q(x_{t-1} | x_t, x0) (DDPM eqs. 6–7), float64 like Improved DDPM. */
-export function vlbCoefficients(alphasCumprod: ArrayLike<number>, t: number): Record<(typeof VLB_COEFFS)[number], number> {
+export function vlbCoefficients(
+  alphasCumprod: ArrayLike<number>,
+  t: number,
+): Record<(typeof VLB_COEFFS)[number], number> {
   const abar = alphasCumprod[t];
   const abarPrev = t > 0 ? alphasCumprod[t - 1] : 1;
   const beta = 1 - abar / abarPrev;
   const postVar = (beta * (1 - abarPrev)) / (1 - abar);
   // Improved DDPM clips the log posterior variance at t = 0 (where it is 0) to its value at t = 1.
   const postVar1 = (() => {
-    const a1 = alphasCumprod[1], a0 = alphasCumprod[0];
+    const a1 = alphasCumprod[1],
+      a0 = alphasCumprod[0];
     return ((1 - a1 / a0) * (1 - a0)) / (1 - a1);
   })();
   return {
@@ -38,9 +65,7 @@ export function vlbCoefficients(alphasCumprod: ArrayLike<number>, t: number): Re
   };
 }
 
-
 const LN2 = Math.log(2);
-
 
 /**
  * L_t of the VLB in bits per dimension for each batch row [B] (Improved DDPM sec. 2, eq. 5; the decoder
@@ -61,10 +86,17 @@ export function vlbTermPerSample(eps: Value, v: Value, b: Record<string, Value>,
   const trueMean = add(mul(ps('post_coef1'), b.x0), mul(ps('post_coef2'), x));
   // KL(q || p) between diagonal Gaussians, in nats
   const trueLogvar = ps('post_logvar');
-  const kl = mul(0.5, add(add(sub(logvar, trueLogvar), -1), add(exp(sub(trueLogvar, logvar)), mul(square(sub(trueMean, modelMean)), exp(mul(logvar, -1))))));
-  const nll = decoder === 'discretized'
-    ? discretizedGaussianNll(b.x0, modelMean, logvar)
-    : mul(0.5, add(add(logvar, Math.log(2 * Math.PI)), mul(square(sub(b.x0, modelMean)), exp(mul(logvar, -1)))));
+  const kl = mul(
+    0.5,
+    add(
+      add(sub(logvar, trueLogvar), -1),
+      add(exp(sub(trueLogvar, logvar)), mul(square(sub(trueMean, modelMean)), exp(mul(logvar, -1)))),
+    ),
+  );
+  const nll =
+    decoder === 'discretized'
+      ? discretizedGaussianNll(b.x0, modelMean, logvar)
+      : mul(0.5, add(add(logvar, Math.log(2 * Math.PI)), mul(square(sub(b.x0, modelMean)), exp(mul(logvar, -1)))));
   const isT0 = b.is_t0;
   const klBits = div(meanFlat(kl), LN2);
   const nllBits = div(meanFlat(nll), LN2);
@@ -78,13 +110,17 @@ export function vlbTermPerSample(eps: Value, v: Value, b: Record<string, Value>,
 function discretizedGaussianNll(x0: Value, mu: Value, logvar: Value): Value {
   const invStd = exp(mul(logvar, -0.5));
   const centered = sub(x0, mu);
-  const cdf = (z: Value) => mul(0.5, add(1, tanh(mul(Math.sqrt(2 / Math.PI), add(z, mul(0.044715, mul(z, mul(z, z))))))));
+  const cdf = (z: Value) =>
+    mul(0.5, add(1, tanh(mul(Math.sqrt(2 / Math.PI), add(z, mul(0.044715, mul(z, mul(z, z))))))));
   const cdfPlus = cdf(mul(invStd, add(centered, 1 / 255)));
   const cdfMin = cdf(mul(invStd, sub(centered, 1 / 255)));
   const logCdfPlus = log(clip(cdfPlus, 1e-12));
   const logOneMinusCdfMin = log(clip(sub(1, cdfMin), 1e-12));
-  const logProbs = where(greater(-0.999, x0), logCdfPlus,
-    where(greater(x0, 0.999), logOneMinusCdfMin, log(clip(sub(cdfPlus, cdfMin), 1e-12))));
+  const logProbs = where(
+    greater(-0.999, x0),
+    logCdfPlus,
+    where(greater(x0, 0.999), logOneMinusCdfMin, log(clip(sub(cdfPlus, cdfMin), 1e-12))),
+  );
   return mul(logProbs, -1);
 }
 
@@ -97,4 +133,3 @@ function perSample(c: Value, x: Value): Value {
 function meanFlat(x: Value): Value {
   return mean(x, [...Array(x.rank).keys()].slice(1));
 }
-

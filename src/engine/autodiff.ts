@@ -10,7 +10,7 @@
  *     { name: 'w', shape: [3, 1] }, { name: 'x', shape: [8, 3] }]);
  *   // outputs: loss, grad_0 (d loss / d w)
  */
-import { Value, formatShape } from './graph.ts';
+import { type Value, formatShape } from './graph.ts';
 import { getOp, scalarConst } from './trace.ts';
 import { add } from './ops/add.ts';
 import { broadcastTo } from './ops/broadcast.ts';
@@ -18,7 +18,9 @@ import { broadcastTo } from './ops/broadcast.ts';
 /** Gradients of a scalar `loss` with respect to each of `wrt` (zeros where unconnected). */
 export function grad(loss: Value, wrt: Value[], seed?: Value): Value[] {
   if (!seed && loss.shape.length !== 0 && !(loss.shape.length === 1 && loss.shape[0] === 1)) {
-    throw new Error(`grad: loss must be a scalar, got shape [${formatShape(loss.shape)}]; reduce it (e.g. mean) or pass a seed cotangent`);
+    throw new Error(
+      `grad: loss must be a scalar, got shape [${formatShape(loss.shape)}]; reduce it (e.g. mean) or pass a seed cotangent`,
+    );
   }
   const g = loss.graph;
   const wrtIds = new Set(wrt.map((v) => v.id));
@@ -45,7 +47,9 @@ export function grad(loss: Value, wrt: Value[], seed?: Value): Value[] {
       const gi = gIns[k];
       if (!gi || !depends.has(inp.id)) return;
       if (gi.shape.length !== inp.shape.length || gi.shape.some((d, j) => d !== inp.shape[j])) {
-        throw new Error(`grad: VJP of '${node.op}' returned shape [${formatShape(gi.shape)}] for input of shape [${formatShape(inp.shape)}]`);
+        throw new Error(
+          `grad: VJP of '${node.op}' returned shape [${formatShape(gi.shape)}] for input of shape [${formatShape(inp.shape)}]`,
+        );
       }
       const prev = cot.get(inp.id);
       cot.set(inp.id, prev ? add(prev, gi) : gi);
@@ -69,10 +73,14 @@ export function valueAndGrad(
   return (...args: Value[]) => {
     const out = fn(...args);
     const [loss, ...aux] = Array.isArray(out) ? out : [out];
-    const grads = grad(loss, argnums.map((i) => {
-      if (i < 0 || i >= args.length) throw new Error(`valueAndGrad: argnum ${i} out of range for ${args.length} arguments`);
-      return args[i];
-    }));
+    const grads = grad(
+      loss,
+      argnums.map((i) => {
+        if (i < 0 || i >= args.length)
+          throw new Error(`valueAndGrad: argnum ${i} out of range for ${args.length} arguments`);
+        return args[i];
+      }),
+    );
     return [loss, ...aux, ...grads];
   };
 }

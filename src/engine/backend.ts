@@ -53,7 +53,10 @@ export interface BackendSession {
    * Run the model. `outputs` optionally gives float32 buffers to write outputs into (by name; a backend
    * that cannot may ignore them and return its own); the returned data then is that buffer.
    */
-  run(feeds: Record<string, BackendTensor>, outputs?: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>>;
+  run(
+    feeds: Record<string, BackendTensor>,
+    outputs?: Record<string, BackendTensor>,
+  ): Promise<Record<string, BackendOutput>>;
   release(): Promise<void>;
 }
 
@@ -92,7 +95,9 @@ export function setBackend(backend: RuntimeBackend): void {
 export async function getBackend(): Promise<RuntimeBackend> {
   if (current) return current;
   if (!isNode) {
-    throw new Error('engine: no ONNX Runtime backend is set; in a browser call setBackend(await webBackend()) (diffuse/web) before compile()');
+    throw new Error(
+      'engine: no ONNX Runtime backend is set; in a browser call setBackend(await webBackend()) (diffuse/web) before compile()',
+    );
   }
   loadingDefault ??= loadNodeDefault();
   const loaded = await loadingDefault;
@@ -121,9 +126,13 @@ async function loadNodeDefault(): Promise<RuntimeBackend> {
     const specifier = `./runtime_web${ownExtension}`;
     web = (await import(/* @vite-ignore */ specifier)) as typeof import('./runtime_web.ts');
   } catch {
-    throw new Error(`diffuse: no ONNX Runtime could be loaded: onnxruntime-node failed (${firstLine(nodeError)}) and onnxruntime-web is not installed; run \`npm i onnxruntime-node\` (ONNXRUNTIME_NODE_INSTALL=skip when offline) or \`npm i onnxruntime-web\``);
+    throw new Error(
+      `diffuse: no ONNX Runtime could be loaded: onnxruntime-node failed (${firstLine(nodeError)}) and onnxruntime-web is not installed; run \`npm i onnxruntime-node\` (ONNXRUNTIME_NODE_INSTALL=skip when offline) or \`npm i onnxruntime-web\``,
+    );
   }
-  warnOnce(`diffuse: onnxruntime-node is not available (${firstLine(nodeError)}); running on onnxruntime-web's wasm build, several times slower. To fix: ONNXRUNTIME_NODE_INSTALL=skip npm i onnxruntime-node`);
+  warnOnce(
+    `diffuse: onnxruntime-node is not available (${firstLine(nodeError)}); running on onnxruntime-web's wasm build, several times slower. To fix: ONNXRUNTIME_NODE_INSTALL=skip npm i onnxruntime-node`,
+  );
   return web.webBackend();
 }
 
@@ -144,7 +153,8 @@ export function currentBackend(): RuntimeBackend | undefined {
 /** Cores of this machine (Node: os.availableParallelism; browsers: navigator.hardwareConcurrency). */
 export function hostParallelism(): number {
   type OsLike = { availableParallelism?: () => number; cpus: () => unknown[] };
-  const getBuiltin = (globalThis.process as { getBuiltinModule?: (id: string) => unknown } | undefined)?.getBuiltinModule;
+  const getBuiltin = (globalThis.process as { getBuiltinModule?: (id: string) => unknown } | undefined)
+    ?.getBuiltinModule;
   const os = isNode && typeof getBuiltin === 'function' ? (getBuiltin('node:os') as OsLike | undefined) : undefined;
   if (os) return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;

@@ -18,18 +18,24 @@ function defaultThreads(): number {
 class NodeSession implements BackendSession {
   constructor(private readonly session: ort.InferenceSession) {}
 
-  async run(feeds: Record<string, BackendTensor>, outputs?: Record<string, BackendTensor>): Promise<Record<string, BackendOutput>> {
+  async run(
+    feeds: Record<string, BackendTensor>,
+    outputs?: Record<string, BackendTensor>,
+  ): Promise<Record<string, BackendOutput>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, [...t.dims]);
     let out: ort.InferenceSession.OnnxValueMapType;
     if (outputs && Object.keys(outputs).length) {
       // preallocated outputs: ORT writes into these buffers (the others it allocates itself)
-      const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(this.session.outputNames.map((n) => [n, null]));
+      const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(
+        this.session.outputNames.map((n) => [n, null]),
+      );
       for (const [name, t] of Object.entries(outputs)) fetches[name] = new ort.Tensor(t.type, t.data, [...t.dims]);
       out = await this.session.run(ortFeeds, fetches);
     } else out = await this.session.run(ortFeeds);
     const result: Record<string, BackendOutput> = {};
-    for (const [name, t] of Object.entries(out)) result[name] = { data: (t as ort.Tensor).data as ArrayLike<number | bigint>, dims: (t as ort.Tensor).dims };
+    for (const [name, t] of Object.entries(out))
+      result[name] = { data: (t as ort.Tensor).data as ArrayLike<number | bigint>, dims: (t as ort.Tensor).dims };
     return result;
   }
 
@@ -50,8 +56,11 @@ function probeNchwcBlock(): Promise<number> {
   nchwcProbe ??= (async () => {
     try {
       const bytes = nchwcProbeModel();
-      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
-      const x = Float32Array.from({ length: 64 }, (_, i) => i);  // [1, 32, 1, 2]: x[c, w] = 2c + w
+      const session = await ort.InferenceSession.create(bytes, {
+        graphOptimizationLevel: 'disabled',
+        intraOpNumThreads: 1,
+      });
+      const x = Float32Array.from({ length: 64 }, (_, i) => i); // [1, 32, 1, 2]: x[c, w] = 2c + w
       const out = await session.run({ x: new ort.Tensor('float32', x, [1, 32, 1, 2]) });
       const y = (Object.values(out)[0] as ort.Tensor).data as Float32Array;
       await session.release();
@@ -68,18 +77,24 @@ function probeNchwcBlock(): Promise<number> {
 function nchwcProbeModel(): Uint8Array {
   const { onnx } = onnxProto;
   const info = (name: string, dims?: number[]): onnxProto.onnx.IValueInfoProto => ({
-    name, type: { tensorType: { elemType: 1, ...(dims ? { shape: { dim: dims.map((d) => ({ dimValue: d })) } } : {}) } },
+    name,
+    type: { tensorType: { elemType: 1, ...(dims ? { shape: { dim: dims.map((d) => ({ dimValue: d })) } } : {}) } },
   });
-  return onnx.ModelProto.encode(onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft.nchwc', version: 1 }],
-    graph: {
-      name: 'nchwc_probe',
-      node: [{ name: 'probe', opType: 'ReorderInput', domain: 'com.microsoft.nchwc', input: ['x'], output: ['y'] }],
-      input: [info('x', [1, 32, 1, 2])],
-      output: [info('y')],
-    },
-  })).finish();
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [
+        { domain: '', version: 17 },
+        { domain: 'com.microsoft.nchwc', version: 1 },
+      ],
+      graph: {
+        name: 'nchwc_probe',
+        node: [{ name: 'probe', opType: 'ReorderInput', domain: 'com.microsoft.nchwc', input: ['x'], output: ['y'] }],
+        input: [info('x', [1, 32, 1, 2])],
+        output: [info('y')],
+      },
+    }),
+  ).finish();
 }
 
 /** onnxruntime-node as a RuntimeBackend. */

@@ -17,8 +17,12 @@ export class Value {
     readonly dtype: DType,
     readonly producer: Node | null,
   ) {}
-  get rank(): number { return this.shape.length; }
-  toString(): string { return `Value#${this.id}<${this.dtype}>[${formatShape(this.shape)}]`; }
+  get rank(): number {
+    return this.shape.length;
+  }
+  toString(): string {
+    return `Value#${this.id}<${this.dtype}>[${formatShape(this.shape)}]`;
+  }
 }
 
 export type Attrs = Record<string, unknown>;
@@ -41,7 +45,9 @@ export class Graph {
   outputs: Value[] = [];
   private nextId = 0;
 
-  newId(): number { return this.nextId++; }
+  newId(): number {
+    return this.nextId++;
+  }
 
   addInput(name: string, shape: Shape, dtype: DType = 'float32'): Value {
     if (this.inputs.some((v) => v.name === name)) throw new Error(`graph input '${name}' is declared twice`);
@@ -73,7 +79,8 @@ export function staticSize(shape: Shape): number | undefined {
 /** Normalise a possibly negative axis against a rank. */
 export function normAxis(axis: number, rank: number, what: string): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new Error(`${what}: axis ${axis} out of range for rank ${rank}`);
+  if (!Number.isInteger(a) || a < 0 || a >= rank)
+    throw new Error(`${what}: axis ${axis} out of range for rank ${rank}`);
   return a;
 }
 

@@ -14,7 +14,8 @@ export class NDArray {
 
   constructor(shape: readonly number[], data?: Float32Array | ArrayLike<number>) {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new Error(`NDArray: invalid shape [${shape.join(', ')}]: dimensions must be non-negative integers`);
+      if (!Number.isInteger(d) || d < 0)
+        throw new Error(`NDArray: invalid shape [${shape.join(', ')}]: dimensions must be non-negative integers`);
     }
     const n = sizeOf(shape);
     this.shape = Object.freeze([...shape]);
@@ -22,27 +23,42 @@ export class NDArray {
     else {
       this.data = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
       if (this.data.length !== n) {
-        throw new Error(`NDArray: data length ${this.data.length} does not match shape [${shape.join(', ')}] (size ${n})`);
+        throw new Error(
+          `NDArray: data length ${this.data.length} does not match shape [${shape.join(', ')}] (size ${n})`,
+        );
       }
     }
   }
 
-  get size(): number { return this.data.length; }
-  get ndim(): number { return this.shape.length; }
+  get size(): number {
+    return this.data.length;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
 
-  static zeros(shape: readonly number[]): NDArray { return new NDArray(shape); }
-  static ones(shape: readonly number[]): NDArray { return NDArray.full(shape, 1); }
+  static zeros(shape: readonly number[]): NDArray {
+    return new NDArray(shape);
+  }
+  static ones(shape: readonly number[]): NDArray {
+    return NDArray.full(shape, 1);
+  }
   static full(shape: readonly number[], value: number): NDArray {
     const a = new NDArray(shape);
     a.data.fill(value);
     return a;
   }
-  static scalar(value: number): NDArray { return new NDArray([], [value]); }
+  static scalar(value: number): NDArray {
+    return new NDArray([], [value]);
+  }
   /** From a (nested) JS array; the shape is inferred. */
   static from(nested: unknown): NDArray {
     const shape: number[] = [];
     let cur: unknown = nested;
-    while (Array.isArray(cur)) { shape.push(cur.length); cur = cur[0]; }
+    while (Array.isArray(cur)) {
+      shape.push(cur.length);
+      cur = cur[0];
+    }
     const flat = (Array.isArray(nested) ? (nested as unknown[]).flat(Infinity) : [nested]) as number[];
     return new NDArray(shape, flat);
   }
@@ -53,7 +69,9 @@ export class NDArray {
     return a;
   }
 
-  clone(): NDArray { return new NDArray(this.shape, this.data.slice()); }
+  clone(): NDArray {
+    return new NDArray(this.shape, this.data.slice());
+  }
   /** Same data, new shape (one dimension may be -1). Shares memory. */
   reshape(shape: readonly number[]): NDArray {
     const s = [...shape];
@@ -62,43 +80,80 @@ export class NDArray {
       const rest = s.reduce((p, d, i) => (i === neg ? p : p * d), 1);
       s[neg] = rest === 0 ? 0 : this.size / rest;
     }
-    if (sizeOf(s) !== this.size) throw new Error(`NDArray.reshape: cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]`);
+    if (sizeOf(s) !== this.size)
+      throw new Error(`NDArray.reshape: cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]`);
     return new NDArray(s, this.data);
   }
   /** Value of a one-element array. */
   item(): number {
-    if (this.size !== 1) throw new Error(`NDArray.item: array of shape [${this.shape.join(', ')}] has ${this.size} elements, expected 1`);
+    if (this.size !== 1)
+      throw new Error(`NDArray.item: array of shape [${this.shape.join(', ')}] has ${this.size} elements, expected 1`);
     return this.data[0];
   }
-  toArray(): number[] { return Array.from(this.data); }
+  toArray(): number[] {
+    return Array.from(this.data);
+  }
 
   map(f: (v: number, i: number) => number): NDArray {
     const out = new NDArray(this.shape);
-    const a = this.data, o = out.data;
+    const a = this.data,
+      o = out.data;
     for (let i = 0; i < a.length; i++) o[i] = f(a[i], i);
     return out;
   }
   private zip(other: NDArray | number, f: (a: number, b: number) => number, name: string): NDArray {
     if (typeof other === 'number') return this.map((v) => f(v, other));
-    if (other.size === 1 && this.size !== 1) { const b = other.data[0]; return this.map((v) => f(v, b)); }
-    if (this.size === 1 && other.size !== 1) { const a = this.data[0]; return other.map((v) => f(a, v)); }
+    if (other.size === 1 && this.size !== 1) {
+      const b = other.data[0];
+      return this.map((v) => f(v, b));
+    }
+    if (this.size === 1 && other.size !== 1) {
+      const a = this.data[0];
+      return other.map((v) => f(a, v));
+    }
     if (!sameShape(this.shape, other.shape)) {
-      throw new Error(`NDArray.${name}: shapes [${this.shape.join(', ')}] and [${other.shape.join(', ')}] differ (eager helpers broadcast only scalars)`);
+      throw new Error(
+        `NDArray.${name}: shapes [${this.shape.join(', ')}] and [${other.shape.join(', ')}] differ (eager helpers broadcast only scalars)`,
+      );
     }
     const out = new NDArray(this.shape);
-    const a = this.data, b = other.data, o = out.data;
+    const a = this.data,
+      b = other.data,
+      o = out.data;
     for (let i = 0; i < a.length; i++) o[i] = f(a[i], b[i]);
     return out;
   }
-  add(o: NDArray | number): NDArray { return this.zip(o, (a, b) => a + b, 'add'); }
-  sub(o: NDArray | number): NDArray { return this.zip(o, (a, b) => a - b, 'sub'); }
-  mul(o: NDArray | number): NDArray { return this.zip(o, (a, b) => a * b, 'mul'); }
-  div(o: NDArray | number): NDArray { return this.zip(o, (a, b) => a / b, 'div'); }
-  mulScalar(s: number): NDArray { return this.map((v) => v * s); }
-  neg(): NDArray { return this.map((v) => -v); }
-  sum(): number { let s = 0; for (const v of this.data) s += v; return s; }
-  mean(): number { return this.size === 0 ? NaN : this.sum() / this.size; }
-  absMax(): number { let m = 0; for (const v of this.data) m = Math.max(m, Math.abs(v)); return m; }
+  add(o: NDArray | number): NDArray {
+    return this.zip(o, (a, b) => a + b, 'add');
+  }
+  sub(o: NDArray | number): NDArray {
+    return this.zip(o, (a, b) => a - b, 'sub');
+  }
+  mul(o: NDArray | number): NDArray {
+    return this.zip(o, (a, b) => a * b, 'mul');
+  }
+  div(o: NDArray | number): NDArray {
+    return this.zip(o, (a, b) => a / b, 'div');
+  }
+  mulScalar(s: number): NDArray {
+    return this.map((v) => v * s);
+  }
+  neg(): NDArray {
+    return this.map((v) => -v);
+  }
+  sum(): number {
+    let s = 0;
+    for (const v of this.data) s += v;
+    return s;
+  }
+  mean(): number {
+    return this.size === 0 ? NaN : this.sum() / this.size;
+  }
+  absMax(): number {
+    let m = 0;
+    for (const v of this.data) m = Math.max(m, Math.abs(v));
+    return m;
+  }
 }
 
 export function sizeOf(shape: readonly number[]): number {

@@ -8,7 +8,7 @@
  *   const bytes = toOnnx(trace((x) => relu(x), [{ name: 'x', shape: ['batch', 4] }]));
  */
 import onnxProto from 'onnx-proto';
-import { Graph, Node, Value, type DType, type Shape } from './graph.ts';
+import type { Graph, Node, Value, DType, Shape } from './graph.ts';
 import { PORTABLE_TARGET, getOp, type LowerCtx, type LowerTarget, type OnnxAttr } from './trace.ts';
 
 const { onnx } = onnxProto;
@@ -55,7 +55,10 @@ export function liveNodes(g: Graph): Node[] {
  * declarations do not expose; `toOnnx` gives the bytes.
  * @internal
  */
-export function toOnnxProto(g: Graph, opts: ExportOptions = {}): { model: onnxProto.onnx.ModelProto; origin: NodeOrigin } {
+export function toOnnxProto(
+  g: Graph,
+  opts: ExportOptions = {},
+): { model: onnxProto.onnx.ModelProto; origin: NodeOrigin } {
   const nodes: onnxProto.onnx.INodeProto[] = [];
   const initializers: onnxProto.onnx.ITensorProto[] = [];
   const origin: NodeOrigin = new Map();
@@ -64,7 +67,10 @@ export function toOnnxProto(g: Graph, opts: ExportOptions = {}): { model: onnxPr
   const name = (v: Value): string => {
     if (v.name !== undefined) return v.name;
     let n = names.get(v.id);
-    if (!n) { n = `v${v.id}`; names.set(v.id, n); }
+    if (!n) {
+      n = `v${v.id}`;
+      names.set(v.id, n);
+    }
     return n;
   };
   let current: Node | undefined;
@@ -79,7 +85,14 @@ export function toOnnxProto(g: Graph, opts: ExportOptions = {}): { model: onnxPr
       const nodeName = `${current!.op}_${current!.id}${sub++ ? `_${sub - 1}` : ''}`;
       origin.set(nodeName, current!);
       if (domain) domains.add(domain);
-      nodes.push({ name: nodeName, opType, input: inputs, output: outs, attribute: Object.entries(attrs).map(([k, a]) => attribute(k, a)), ...(domain ? { domain } : {}) });
+      nodes.push({
+        name: nodeName,
+        opType,
+        input: inputs,
+        output: outs,
+        attribute: Object.entries(attrs).map(([k, a]) => attribute(k, a)),
+        ...(domain ? { domain } : {}),
+      });
       return outs;
     },
     constInt64(values, shape = [values.length], nm) {
@@ -91,7 +104,12 @@ export function toOnnxProto(g: Graph, opts: ExportOptions = {}): { model: onnxPr
     constFloat(values, shape = [values.length], nm) {
       const n = nm ?? `c${fresh++}`;
       const f = values instanceof Float32Array ? values : Float32Array.from(values);
-      initializers.push({ name: n, dataType: DTYPE.float32, dims: [...shape], rawData: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) });
+      initializers.push({
+        name: n,
+        dataType: DTYPE.float32,
+        dims: [...shape],
+        rawData: new Uint8Array(f.buffer, f.byteOffset, f.byteLength),
+      });
       return n;
     },
   };

@@ -28,8 +28,10 @@ const PHILOX_M1 = 0xcd9e8d57;
 const PHILOX_W0 = 0x9e3779b9;
 const PHILOX_W1 = 0xbb67ae85;
 /** 16-bit halves of the multipliers, for the high word of the 32x32 -> 64-bit product. */
-const M0_HI = PHILOX_M0 >>> 16, M0_LO = PHILOX_M0 & 0xffff;
-const M1_HI = PHILOX_M1 >>> 16, M1_LO = PHILOX_M1 & 0xffff;
+const M0_HI = PHILOX_M0 >>> 16,
+  M0_LO = PHILOX_M0 & 0xffff;
+const M1_HI = PHILOX_M1 >>> 16,
+  M1_LO = PHILOX_M1 & 0xffff;
 
 const TWO_POW_32 = 4294967296;
 const TWO_POW_M24 = 1 / 16777216;
@@ -46,8 +48,10 @@ const DOMAIN_FOLD = 2;
 function roundKeys(k0: number, k1: number): Int32Array {
   const ks = new Int32Array(20);
   for (let r = 0; r < 10; r++) {
-    ks[2 * r] = k0; ks[2 * r + 1] = k1;
-    k0 = (k0 + PHILOX_W0) | 0; k1 = (k1 + PHILOX_W1) | 0;
+    ks[2 * r] = k0;
+    ks[2 * r + 1] = k1;
+    k0 = (k0 + PHILOX_W0) | 0;
+    k1 = (k1 + PHILOX_W1) | 0;
   }
   return ks;
 }
@@ -58,18 +62,33 @@ function roundKeys(k0: number, k1: number): Int32Array {
  * 16-bit limbs: M c = Mh ch 2^32 + (Mh cl + Ml ch) 2^16 + Ml cl, each partial product taken with
  * Math.imul (exact, < 2^32) and the carries of the middle column added explicitly.
  */
-function philoxBlock(c0: number, c1: number, c2: number, c3: number, ks: Int32Array, out: Uint32Array, o: number): void {
-  c0 |= 0; c1 |= 0; c2 |= 0; c3 |= 0;
+function philoxBlock(
+  c0: number,
+  c1: number,
+  c2: number,
+  c3: number,
+  ks: Int32Array,
+  out: Uint32Array,
+  o: number,
+): void {
+  c0 |= 0;
+  c1 |= 0;
+  c2 |= 0;
+  c3 |= 0;
   for (let r = 0; r < 20; r += 2) {
     // (hi0, lo0) = M0 * c0
-    let cl = c0 & 0xffff, ch = c0 >>> 16;
-    let lh = Math.imul(M0_LO, ch), hl = Math.imul(M0_HI, cl);
+    let cl = c0 & 0xffff,
+      ch = c0 >>> 16;
+    let lh = Math.imul(M0_LO, ch),
+      hl = Math.imul(M0_HI, cl);
     let mid = (Math.imul(M0_LO, cl) >>> 16) + (lh & 0xffff) + (hl & 0xffff);
     const hi0 = (Math.imul(M0_HI, ch) + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) | 0;
     const lo0 = Math.imul(PHILOX_M0, c0);
     // (hi1, lo1) = M1 * c2
-    cl = c2 & 0xffff; ch = c2 >>> 16;
-    lh = Math.imul(M1_LO, ch); hl = Math.imul(M1_HI, cl);
+    cl = c2 & 0xffff;
+    ch = c2 >>> 16;
+    lh = Math.imul(M1_LO, ch);
+    hl = Math.imul(M1_HI, cl);
     mid = (Math.imul(M1_LO, cl) >>> 16) + (lh & 0xffff) + (hl & 0xffff);
     const hi1 = (Math.imul(M1_HI, ch) + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) | 0;
     const lo1 = Math.imul(PHILOX_M1, c2);
@@ -79,7 +98,10 @@ function philoxBlock(c0: number, c1: number, c2: number, c3: number, ks: Int32Ar
     c2 = hi0 ^ c3 ^ ks[r + 1];
     c3 = lo0;
   }
-  out[o] = c0; out[o + 1] = c1; out[o + 2] = c2; out[o + 3] = c3;
+  out[o] = c0;
+  out[o + 1] = c1;
+  out[o + 2] = c2;
+  out[o + 3] = c3;
 }
 
 /**
@@ -91,7 +113,14 @@ function philoxBlock(c0: number, c1: number, c2: number, c3: number, ks: Int32Ar
  *   philox4x32(0, 0, 0, 0, 0, 0, out, 0);   // out = [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
  */
 export function philox4x32(
-  c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array, o = 0,
+  c0: number,
+  c1: number,
+  c2: number,
+  c3: number,
+  k0: number,
+  k1: number,
+  out: Uint32Array,
+  o = 0,
 ): void {
   philoxBlock(c0, c1, c2, c3, roundKeys(k0 | 0, k1 | 0), out, o);
 }
@@ -107,7 +136,9 @@ export interface PhiloxState {
 
 function checkUint32(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= TWO_POW_32) {
-    throw new Error(`Philox.fromState: ${what} = ${JSON.stringify(v)} is not a 32-bit unsigned integer (0 .. 4294967295)`);
+    throw new Error(
+      `Philox.fromState: ${what} = ${JSON.stringify(v)} is not a 32-bit unsigned integer (0 .. 4294967295)`,
+    );
   }
   return v;
 }
@@ -119,7 +150,9 @@ function toWords64(v: number | bigint, what: string): [number, number] {
     return [Number(v & 0xffffffffn), Number(v >> 32n)];
   }
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new Error(`${what} = ${String(v)} is invalid: expected a non-negative safe integer (0 .. 2^53-1) or a bigint in [0, 2^64)`);
+    throw new Error(
+      `${what} = ${String(v)} is invalid: expected a non-negative safe integer (0 .. 2^53-1) or a bigint in [0, 2^64)`,
+    );
   }
   return [v % TWO_POW_32, Math.floor(v / TWO_POW_32)];
 }
@@ -167,12 +200,18 @@ export class Philox implements RandomGenerator {
   /** Builds a generator from a raw key and block counter. */
   private static fromWords(k0: number, k1: number, ctrLo = 0, ctrHi = 0): Philox {
     const p = new Philox(0);
-    p.k0 = k0 >>> 0; p.k1 = k1 >>> 0; p.ks = roundKeys(k0, k1); p.ctrLo = ctrLo >>> 0; p.ctrHi = ctrHi >>> 0;
+    p.k0 = k0 >>> 0;
+    p.k1 = k1 >>> 0;
+    p.ks = roundKeys(k0, k1);
+    p.ctrLo = ctrLo >>> 0;
+    p.ctrHi = ctrHi >>> 0;
     return p;
   }
 
   /** The 64-bit key as [lo, hi]. */
-  get key(): [number, number] { return [this.k0, this.k1]; }
+  get key(): [number, number] {
+    return [this.k0, this.k1];
+  }
 
   /** JSON-able snapshot (key + next block counter). @example const s = rng.state(); const r2 = Philox.fromState(s); */
   state(): PhiloxState {
@@ -181,24 +220,34 @@ export class Philox implements RandomGenerator {
 
   /** Restores a generator saved with `state()`; it continues exactly where the saved one stood. @example Philox.fromState(JSON.parse(text)) */
   static fromState(s: PhiloxState): Philox {
-    if (s === null || typeof s !== 'object') throw new Error(`Philox.fromState: expected an object {algorithm, key, counter}, got ${JSON.stringify(s)}`);
+    if (s === null || typeof s !== 'object')
+      throw new Error(`Philox.fromState: expected an object {algorithm, key, counter}, got ${JSON.stringify(s)}`);
     if (s.algorithm !== 'philox4x32-10') {
-      throw new Error(`Philox.fromState: algorithm = ${JSON.stringify(s.algorithm)} is not supported (allowed: "philox4x32-10")`);
+      throw new Error(
+        `Philox.fromState: algorithm = ${JSON.stringify(s.algorithm)} is not supported (allowed: "philox4x32-10")`,
+      );
     }
-    if (!Array.isArray(s.key) || s.key.length !== 2) throw new Error(`Philox.fromState: key = ${JSON.stringify(s.key)} must be [k0, k1]`);
-    if (!Array.isArray(s.counter) || s.counter.length !== 2) throw new Error(`Philox.fromState: counter = ${JSON.stringify(s.counter)} must be [lo, hi]`);
+    if (!Array.isArray(s.key) || s.key.length !== 2)
+      throw new Error(`Philox.fromState: key = ${JSON.stringify(s.key)} must be [k0, k1]`);
+    if (!Array.isArray(s.counter) || s.counter.length !== 2)
+      throw new Error(`Philox.fromState: counter = ${JSON.stringify(s.counter)} must be [lo, hi]`);
     return Philox.fromWords(
-      checkUint32(s.key[0], 'key[0]'), checkUint32(s.key[1], 'key[1]'),
-      checkUint32(s.counter[0], 'counter[0]'), checkUint32(s.counter[1], 'counter[1]'),
+      checkUint32(s.key[0], 'key[0]'),
+      checkUint32(s.key[1], 'key[1]'),
+      checkUint32(s.counter[0], 'counter[0]'),
+      checkUint32(s.counter[1], 'counter[1]'),
     );
   }
 
   /** An independent copy at the same position. @example const r2 = rng.clone(); */
-  clone(): Philox { return Philox.fromWords(this.k0, this.k1, this.ctrLo, this.ctrHi); }
+  clone(): Philox {
+    return Philox.fromWords(this.k0, this.k1, this.ctrLo, this.ctrHi);
+  }
 
   /** Skips `blocks` blocks (4 words each) of the stream. @example rng.advance(1000); */
   advance(blocks: number): this {
-    if (!Number.isSafeInteger(blocks) || blocks < 0) throw new Error(`Philox.advance: blocks = ${blocks} must be a non-negative safe integer`);
+    if (!Number.isSafeInteger(blocks) || blocks < 0)
+      throw new Error(`Philox.advance: blocks = ${blocks} must be a non-negative safe integer`);
     const lo = this.ctrLo + (blocks % TWO_POW_32);
     this.ctrLo = lo >>> 0;
     this.ctrHi = (this.ctrHi + Math.floor(blocks / TWO_POW_32) + (lo >= TWO_POW_32 ? 1 : 0)) >>> 0;
@@ -241,19 +290,23 @@ export class Philox implements RandomGenerator {
   private fillWords(out: Uint32Array): void {
     const n = out.length;
     const b = this.block;
-    let lo = this.ctrLo, hi = this.ctrHi;
+    let lo = this.ctrLo,
+      hi = this.ctrHi;
     const ks = this.ks;
     let i = 0;
     for (; i + 4 <= n; i += 4) {
       philoxBlock(lo, hi, 0, DOMAIN_STREAM, ks, out, i);
-      lo = (lo + 1) >>> 0; if (lo === 0) hi = (hi + 1) >>> 0;
+      lo = (lo + 1) >>> 0;
+      if (lo === 0) hi = (hi + 1) >>> 0;
     }
     if (i < n) {
       philoxBlock(lo, hi, 0, DOMAIN_STREAM, ks, b, 0);
-      lo = (lo + 1) >>> 0; if (lo === 0) hi = (hi + 1) >>> 0;
+      lo = (lo + 1) >>> 0;
+      if (lo === 0) hi = (hi + 1) >>> 0;
       for (let j = 0; i < n; i++, j++) out[i] = b[j];
     }
-    this.ctrLo = lo; this.ctrHi = hi;
+    this.ctrLo = lo;
+    this.ctrHi = hi;
   }
 
   /** A word source for variable-length consumers (rejection sampling); call `done` to commit the counter. */
@@ -264,12 +317,15 @@ export class Philox implements RandomGenerator {
       next: () => {
         if (j === 4) {
           philoxBlock(this.ctrLo, this.ctrHi, 0, DOMAIN_STREAM, this.ks, b, 0);
-          this.ctrLo = (this.ctrLo + 1) >>> 0; if (this.ctrLo === 0) this.ctrHi = (this.ctrHi + 1) >>> 0;
+          this.ctrLo = (this.ctrLo + 1) >>> 0;
+          if (this.ctrLo === 0) this.ctrHi = (this.ctrHi + 1) >>> 0;
           j = 0;
         }
         return b[j++];
       },
-      done: () => { j = 4; },
+      done: () => {
+        j = 4;
+      },
     };
   }
 
@@ -314,21 +370,25 @@ export class Philox implements RandomGenerator {
     const d = out.data;
     const b = this.block;
     const ks = this.ks;
-    let lo = this.ctrLo, hi = this.ctrHi;
+    let lo = this.ctrLo,
+      hi = this.ctrHi;
     for (let i = 0; i < n; i += 4) {
       philoxBlock(lo, hi, 0, DOMAIN_STREAM, ks, b, 0);
-      lo = (lo + 1) >>> 0; if (lo === 0) hi = (hi + 1) >>> 0;
+      lo = (lo + 1) >>> 0;
+      if (lo === 0) hi = (hi + 1) >>> 0;
       if (i + 4 <= n) {
         boxMuller(b[0], b[1], d, i);
         boxMuller(b[2], b[3], d, i + 2);
-      } else { // the last, partial block
+      } else {
+        // the last, partial block
         const tmp = new Float32Array(4);
         boxMuller(b[0], b[1], tmp, 0);
         boxMuller(b[2], b[3], tmp, 2);
         for (let j = 0; i + j < n; j++) d[i + j] = tmp[j];
       }
     }
-    this.ctrLo = lo; this.ctrHi = hi;
+    this.ctrLo = lo;
+    this.ctrHi = hi;
     return out;
   }
 
@@ -375,7 +435,9 @@ export class Philox implements RandomGenerator {
     const s = this.wordStream();
     for (let i = n - 1; i > 0; i--) {
       const j = drawBelow(s.next, i + 1);
-      const t = p[i]; p[i] = p[j]; p[j] = t;
+      const t = p[i];
+      p[i] = p[j];
+      p[j] = t;
     }
     s.done();
     return p;
@@ -388,14 +450,24 @@ export class Philox implements RandomGenerator {
  */
 function boxMuller(a: number, b: number, d: Float32Array, i: number): void {
   const r = Math.sqrt(-2 * Math.log((a + 1) * TWO_POW_M32));
-  const t = (b + 0x20000000) | 0;                        // shift by 1/8 turn so q = round(4 u2) mod 4
-  const q = t >>> 30;                                    // quadrant 0..3
+  const t = (b + 0x20000000) | 0; // shift by 1/8 turn so q = round(4 u2) mod 4
+  const q = t >>> 30; // quadrant 0..3
   const phi = TWO_PI_M32 * ((t & 0x3fffffff) - 0x20000000); // 2 pi (u2 - q/4), in [-pi/4, pi/4)
-  const c = r * Math.cos(phi), s = r * Math.sin(phi);
-  if (q === 0) { d[i] = c; d[i + 1] = s; }
-  else if (q === 1) { d[i] = -s; d[i + 1] = c; }
-  else if (q === 2) { d[i] = -c; d[i + 1] = -s; }
-  else { d[i] = s; d[i + 1] = -c; }
+  const c = r * Math.cos(phi),
+    s = r * Math.sin(phi);
+  if (q === 0) {
+    d[i] = c;
+    d[i + 1] = s;
+  } else if (q === 1) {
+    d[i] = -s;
+    d[i + 1] = c;
+  } else if (q === 2) {
+    d[i] = -c;
+    d[i + 1] = -s;
+  } else {
+    d[i] = s;
+    d[i + 1] = -c;
+  }
 }
 
 function checkMax(max: number, where: string): void {

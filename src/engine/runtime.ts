@@ -7,10 +7,23 @@
  *   const [y] = await f.run({ x: NDArray.from([0, 1, 2]) });
  */
 import type { Graph, Node } from './graph.ts';
-import { currentBackend, getBackend, hostParallelism, type BackendSession, type BackendTensor, type SessionOptions as BackendSessionOptions } from './backend.ts';
+import {
+  currentBackend,
+  getBackend,
+  hostParallelism,
+  type BackendSession,
+  type BackendTensor,
+  type SessionOptions as BackendSessionOptions,
+} from './backend.ts';
 import { NDArray, sizeOf } from './ndarray.ts';
 import { toOnnxProto, type NodeOrigin } from './onnx.ts';
-import { optimizeGraph, rematerialize, type OptimizeOptions, type RematOptions, type RematPolicy } from './optimize/index.ts';
+import {
+  optimizeGraph,
+  rematerialize,
+  type OptimizeOptions,
+  type RematOptions,
+  type RematPolicy,
+} from './optimize/index.ts';
 import onnxProto from 'onnx-proto';
 
 /** Options of `compile()`: the backend's session options plus the engine's own graph passes. */
@@ -60,8 +73,12 @@ export class Executable {
     readonly modelBytes: Uint8Array,
   ) {}
 
-  get inputNames(): string[] { return this.graph.inputs.map((v) => v.name!); }
-  get outputNames(): string[] { return this.graph.outputs.map((v) => v.name!); }
+  get inputNames(): string[] {
+    return this.graph.inputs.map((v) => v.name!);
+  }
+  get outputNames(): string[] {
+    return this.graph.outputs.map((v) => v.name!);
+  }
 
   /**
    * Run with inputs by name (or positionally); returns outputs in graph order. `outputs` may give
@@ -71,16 +88,26 @@ export class Executable {
    * @example const [y] = await f.run({ x }, { outputs: { output: yPrev } });
    */
   async run(feeds: Feeds | NDArray[], opts: { outputs?: Record<string, NDArray> } = {}): Promise<NDArray[]> {
-    const named: Feeds = Array.isArray(feeds) ? Object.fromEntries(feeds.map((a, i) => [this.inputNames[i], a])) : feeds;
+    const named: Feeds = Array.isArray(feeds)
+      ? Object.fromEntries(feeds.map((a, i) => [this.inputNames[i], a]))
+      : feeds;
     const ortFeeds: Record<string, BackendTensor> = {};
     for (const v of this.graph.inputs) {
       const a = named[v.name!];
-      if (a === undefined) throw new Error(`run: missing input '${v.name}' (expected inputs: ${this.inputNames.join(', ')})`);
+      if (a === undefined)
+        throw new Error(`run: missing input '${v.name}' (expected inputs: ${this.inputNames.join(', ')})`);
       if (a instanceof NDArray) {
         if (a.ndim !== v.shape.length || v.shape.some((d, i) => typeof d === 'number' && d !== a.shape[i])) {
-          throw new Error(`run: input '${v.name}' has shape [${a.shape.join(', ')}], the graph expects [${v.shape.join(', ')}]`);
+          throw new Error(
+            `run: input '${v.name}' has shape [${a.shape.join(', ')}], the graph expects [${v.shape.join(', ')}]`,
+          );
         }
-        if (v.dtype === 'int64') ortFeeds[v.name!] = { type: 'int64', data: BigInt64Array.from(a.data, (x) => BigInt(Math.round(x))), dims: [...a.shape] };
+        if (v.dtype === 'int64')
+          ortFeeds[v.name!] = {
+            type: 'int64',
+            data: BigInt64Array.from(a.data, (x) => BigInt(Math.round(x))),
+            dims: [...a.shape],
+          };
         else ortFeeds[v.name!] = { type: 'float32', data: a.data, dims: [...a.shape] };
       } else {
         const shape = v.shape.map((d) => (typeof d === 'number' ? d : a.length));
@@ -89,7 +116,8 @@ export class Executable {
       }
     }
     for (const k of Object.keys(named)) {
-      if (!this.inputNames.includes(k)) throw new Error(`run: unknown input '${k}' (expected inputs: ${this.inputNames.join(', ')})`);
+      if (!this.inputNames.includes(k))
+        throw new Error(`run: unknown input '${k}' (expected inputs: ${this.inputNames.join(', ')})`);
     }
     let outBuffers: Record<string, BackendTensor> | undefined;
     if (opts.outputs) {
@@ -97,11 +125,18 @@ export class Executable {
       for (const [n, a] of Object.entries(opts.outputs)) {
         const v = this.graph.outputs.find((o) => o.name === n);
         if (!v) throw new Error(`run: unknown output '${n}' (outputs: ${this.outputNames.join(', ')})`);
-        if (v.dtype !== 'float32' || a.ndim !== v.shape.length || v.shape.some((d, i) => typeof d === 'number' && d !== a.shape[i])) {
-          throw new Error(`run: output buffer '${n}' has shape [${a.shape.join(', ')}], the graph's output is ${v.dtype} [${v.shape.join(', ')}]`);
+        if (
+          v.dtype !== 'float32' ||
+          a.ndim !== v.shape.length ||
+          v.shape.some((d, i) => typeof d === 'number' && d !== a.shape[i])
+        ) {
+          throw new Error(
+            `run: output buffer '${n}' has shape [${a.shape.join(', ')}], the graph's output is ${v.dtype} [${v.shape.join(', ')}]`,
+          );
         }
         for (const f of Object.values(named)) {
-          if (f instanceof NDArray && f.data.buffer === a.data.buffer) throw new Error(`run: output buffer '${n}' shares memory with an input`);
+          if (f instanceof NDArray && f.data.buffer === a.data.buffer)
+            throw new Error(`run: output buffer '${n}' shares memory with an input`);
         }
         outBuffers[n] = { type: 'float32', data: a.data, dims: [...a.shape] };
       }
@@ -131,7 +166,10 @@ function explain(e: Error, origin: NodeOrigin, phase: string): Error {
   for (const [nodeName, node] of origin) {
     const re = new RegExp(`\\b${nodeName}\\b`);
     if (re.test(msg)) {
-      return new Error(`ONNX Runtime rejected op '${node.op}' (node ${nodeName}, called at ${node.caller}) while ${phase}: ${msg}`, { cause: e });
+      return new Error(
+        `ONNX Runtime rejected op '${node.op}' (node ${nodeName}, called at ${node.caller}) while ${phase}: ${msg}`,
+        { cause: e },
+      );
     }
   }
   return new Error(`ONNX Runtime failed while ${phase}: ${msg}`, { cause: e });
@@ -156,7 +194,8 @@ async function cacheKey(bytes: Uint8Array, options: SessionOptions): Promise<str
     return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
   }
   // Insecure browser contexts have no crypto.subtle: two 32-bit FNV-1a hashes with different seeds + length.
-  let h1 = 0x811c9dc5, h2 = 0x01000193 ^ all.length;
+  let h1 = 0x811c9dc5,
+    h2 = 0x01000193 ^ all.length;
   for (let i = 0; i < all.length; i++) {
     h1 = Math.imul(h1 ^ all[i], 0x01000193);
     h2 = Math.imul(h2 ^ all[i], 0x5bd1e995);
@@ -174,7 +213,12 @@ export async function compile(graph: Graph, compileOptions: SessionOptions = {})
       graph = r.graph;
       // ORT's own CSE would merge the recomputed copies back into the forward pass
       const off = options.config?.['optimization.disable_specified_optimizers'];
-      options.config = { ...options.config, 'optimization.disable_specified_optimizers': off ? `${off},CommonSubexpressionElimination` : 'CommonSubexpressionElimination' };
+      options.config = {
+        ...options.config,
+        'optimization.disable_specified_optimizers': off
+          ? `${off},CommonSubexpressionElimination`
+          : 'CommonSubexpressionElimination',
+      };
     }
   }
   const backend = await getBackend();
@@ -205,7 +249,11 @@ export async function clearCache(): Promise<void> {
   const all = [...cache.values()];
   cache.clear();
   for (const p of all) {
-    try { await (await p).session.release(); } catch { /* already failed */ }
+    try {
+      await (await p).session.release();
+    } catch {
+      /* already failed */
+    }
   }
 }
 

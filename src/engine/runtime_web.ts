@@ -43,7 +43,8 @@ class WebSession implements BackendSession {
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, [...t.dims]);
       const out = await this.session.run(ortFeeds);
       const result: Record<string, BackendOutput> = {};
-      for (const [name, t] of Object.entries(out)) result[name] = { data: t.data as ArrayLike<number | bigint>, dims: t.dims };
+      for (const [name, t] of Object.entries(out))
+        result[name] = { data: t.data as ArrayLike<number | bigint>, dims: t.dims };
       return result;
     };
     const next = queue.then(go, go);
@@ -73,10 +74,13 @@ export async function hasWebGpu(): Promise<boolean> {
  * whose WebGPU session cannot be created at all is retried on wasm alone), else ['wasm'].
  * ONNX Runtime's own log is limited to errors (its warnings would land in the console as errors).
  */
-export async function webBackend(options: WebBackendOptions = {}): Promise<RuntimeBackend & { executionProviders: string[]; webGpuAdapter?: boolean }> {
+export async function webBackend(
+  options: WebBackendOptions = {},
+): Promise<RuntimeBackend & { executionProviders: string[]; webGpuAdapter?: boolean }> {
   if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
   if (options.numThreads !== undefined) {
-    if (!(Number.isInteger(options.numThreads) && options.numThreads >= 1)) throw new Error(`webBackend: numThreads must be a positive integer, got ${options.numThreads}`);
+    if (!(Number.isInteger(options.numThreads) && options.numThreads >= 1))
+      throw new Error(`webBackend: numThreads must be a positive integer, got ${options.numThreads}`);
     ort.env.wasm.numThreads = options.numThreads;
   }
   const webGpuAdapter = options.preferWebGpu ? await hasWebGpu() : undefined;
@@ -90,13 +94,14 @@ export async function webBackend(options: WebBackendOptions = {}): Promise<Runti
     defaultThreads: () => ort.env.wasm.numThreads ?? 1,
     async createSession(bytes: Uint8Array, opts: SessionOptions): Promise<BackendSession> {
       const eps = opts.executionProviders ?? (webGpuAdapter && useWebGpuFor(bytes) ? executionProviders : ['wasm']);
-      const create = (providers: string[]) => ort.InferenceSession.create(bytes, {
-        logSeverityLevel: 3,
-        graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
-        enableCpuMemArena: opts.enableCpuMemArena ?? true,
-        enableMemPattern: opts.enableMemPattern ?? true,
-        executionProviders: providers,
-      });
+      const create = (providers: string[]) =>
+        ort.InferenceSession.create(bytes, {
+          logSeverityLevel: 3,
+          graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+          enableCpuMemArena: opts.enableCpuMemArena ?? true,
+          enableMemPattern: opts.enableMemPattern ?? true,
+          executionProviders: providers,
+        });
       try {
         return new WebSession(await create(eps));
       } catch (e) {

@@ -75,7 +75,9 @@ export class TorchGenerator implements RandomGenerator {
   }
 
   /** The seed as PyTorch reports it from `initial_seed()` (the uint64 value). @example new TorchGenerator(-1).initialSeed // 18446744073709551615n */
-  get initialSeed(): bigint { return this.seedValue; }
+  get initialSeed(): bigint {
+    return this.seedValue;
+  }
 
   /** Next 32-bit output of MT19937 (PyTorch's `random()`). @example new TorchGenerator(5489).random() // 3499211612 */
   random(): number {
@@ -160,9 +162,13 @@ export class TorchGenerator implements RandomGenerator {
   }
 
   /** Alias of `normal` with PyTorch's name. @example g.randn([3]) */
-  randn(shape: readonly number[]): NDArray { return this.normal(shape); }
+  randn(shape: readonly number[]): NDArray {
+    return this.normal(shape);
+  }
   /** Alias of `uniform` with PyTorch's name. @example g.rand([3]) */
-  rand(shape: readonly number[]): NDArray { return this.uniform(shape); }
+  rand(shape: readonly number[]): NDArray {
+    return this.uniform(shape);
+  }
 
   /** JSON-able snapshot for checkpoints. @example const s = g.state(); TorchGenerator.fromState(s) */
   state(): TorchGeneratorState {
@@ -181,17 +187,26 @@ export class TorchGenerator implements RandomGenerator {
     const where = 'TorchGenerator.fromState';
     if (s === null || typeof s !== 'object') throw new Error(`${where}: expected an object, got ${JSON.stringify(s)}`);
     if (s.algorithm !== 'torch-cpu-mt19937') {
-      throw new Error(`${where}: algorithm = ${JSON.stringify(s.algorithm)} is not supported (allowed: "torch-cpu-mt19937")`);
+      throw new Error(
+        `${where}: algorithm = ${JSON.stringify(s.algorithm)} is not supported (allowed: "torch-cpu-mt19937")`,
+      );
     }
-    if (!Array.isArray(s.mt) || s.mt.length !== MT_N || !s.mt.every((w) => Number.isInteger(w) && w >= 0 && w < 4294967296)) {
+    if (
+      !Array.isArray(s.mt) ||
+      s.mt.length !== MT_N ||
+      !s.mt.every((w) => Number.isInteger(w) && w >= 0 && w < 4294967296)
+    ) {
       throw new Error(`${where}: mt must be an array of ${MT_N} 32-bit unsigned integers`);
     }
-    if (!Number.isInteger(s.left) || s.left < 1 || s.left > MT_N) throw new Error(`${where}: left = ${s.left} must be an integer in [1, ${MT_N}]`);
-    if (!Number.isInteger(s.next) || s.next < 0 || s.next > MT_N) throw new Error(`${where}: next = ${s.next} must be an integer in [0, ${MT_N}]`);
+    if (!Number.isInteger(s.left) || s.left < 1 || s.left > MT_N)
+      throw new Error(`${where}: left = ${s.left} must be an integer in [1, ${MT_N}]`);
+    if (!Number.isInteger(s.next) || s.next < 0 || s.next > MT_N)
+      throw new Error(`${where}: next = ${s.next} must be an integer in [0, ${MT_N}]`);
     if (s.cachedNormal !== null && typeof s.cachedNormal !== 'number') {
       throw new Error(`${where}: cachedNormal = ${JSON.stringify(s.cachedNormal)} must be a number or null`);
     }
-    if (typeof s.seed !== 'string' || !/^\d+$/.test(s.seed)) throw new Error(`${where}: seed = ${JSON.stringify(s.seed)} must be a decimal string`);
+    if (typeof s.seed !== 'string' || !/^\d+$/.test(s.seed))
+      throw new Error(`${where}: seed = ${JSON.stringify(s.seed)} must be a decimal string`);
     const g = new TorchGenerator(0);
     g.mt.set(s.mt);
     g.left = s.left;
@@ -225,7 +240,10 @@ function toUint64(seed: number | bigint): bigint {
   let s: bigint;
   if (typeof seed === 'bigint') s = seed;
   else if (typeof seed === 'number' && Number.isSafeInteger(seed)) s = BigInt(seed);
-  else throw new Error(`TorchGenerator: seed = ${String(seed)} is invalid: expected a safe integer or a bigint in [-2^63, 2^64)`);
+  else
+    throw new Error(
+      `TorchGenerator: seed = ${String(seed)} is invalid: expected a safe integer or a bigint in [-2^63, 2^64)`,
+    );
   if (s < -(1n << 63n) || s >= 1n << 64n) {
     throw new Error(`TorchGenerator: seed = ${s} is out of range: torch.manual_seed accepts integers in [-2^63, 2^64)`);
   }
@@ -248,22 +266,22 @@ function fma32(a: number, b: number, c: number): number {
   const p = a * b;
   const s = p + c;
   const bb = s - p;
-  const e = (p - (s - bb)) + (c - bb);
+  const e = p - (s - bb) + (c - bb);
   const r = f32(s);
   if (e === 0 || s === r) return r;
-  const other = 2 * s - r;                 // the other float32 neighbour, if s is a tie
-  if (f32(other) !== other) return r;      // s is not a tie: rounding s is rounding s + e
-  return (e > 0) === (other > r) ? other : r;
+  const other = 2 * s - r; // the other float32 neighbour, if s is a tie
+  if (f32(other) !== other) return r; // s is not a tie: rounding s is rounding s + e
+  return e > 0 === other > r ? other : r;
 }
 
 const SCRATCH = new DataView(new ArrayBuffer(4));
 
 const SQRTHF = f32(0.707106781186547524);
 const LOG_P = [
-  7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
-  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+  7.0376836292e-2, -1.151461031e-1, 1.167699874e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1,
+  2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
 ].map(f32);
-const LOG_Q1 = f32(-2.12194440e-4);
+const LOG_Q1 = f32(-2.1219444e-4);
 const LOG_Q2 = f32(0.693359375);
 
 /**
@@ -280,21 +298,30 @@ export function avx2Log(x: number): number {
   SCRATCH.setUint32(0, ((bits & 0x807fffff) | 0x3f000000) >>> 0); // mantissa into [0.5, 1)
   const m = SCRATCH.getFloat32(0);
   let t: number;
-  if (m < SQRTHF) { e = f32(e - 1); t = f32(f32(m - 1) + m); } else t = f32(m - 1);
+  if (m < SQRTHF) {
+    e = f32(e - 1);
+    t = f32(f32(m - 1) + m);
+  } else t = f32(m - 1);
   const z = f32(t * t);
   let y = LOG_P[0];
-  for (let i = 1; i < 9; i++) y = fma32(y, t, LOG_P[i]);   // Horner, fused
+  for (let i = 1; i < 9; i++) y = fma32(y, t, LOG_P[i]); // Horner, fused
   y = f32(y * t);
-  y = fma32(y, z, f32(e * LOG_Q1));                        // y*z + e*q1, GCC fused the first product
+  y = fma32(y, z, f32(e * LOG_Q1)); // y*z + e*q1, GCC fused the first product
   y = f32(y - f32(z * 0.5));
   t = f32(t + y);
   return fma32(e, LOG_Q2, t);
 }
 
 const FOPI = f32(1.27323954473516); // 4 / pi
-const DP1 = f32(-0.78515625), DP2 = f32(-2.4187564849853515625e-4), DP3 = f32(-3.77489497744594108e-8);
-const SIN_P0 = f32(-1.9515295891e-4), SIN_P1 = f32(8.3321608736e-3), SIN_P2 = f32(-1.6666654611e-1);
-const COS_P0 = f32(2.443315711809948e-5), COS_P1 = f32(-1.388731625493765e-3), COS_P2 = f32(4.166664568298827e-2);
+const DP1 = f32(-0.78515625),
+  DP2 = f32(-2.4187564849853515625e-4),
+  DP3 = f32(-3.77489497744594108e-8);
+const SIN_P0 = f32(-1.9515295891e-4),
+  SIN_P1 = f32(8.3321608736e-3),
+  SIN_P2 = f32(-1.6666654611e-1);
+const COS_P0 = f32(2.443315711809948e-5),
+  COS_P1 = f32(-1.388731625493765e-3),
+  COS_P2 = f32(4.166664568298827e-2);
 
 /**
  * [sin(x), cos(x)] of a float32 x >= 0 as PyTorch's AVX2 `sincos256_ps` computes them (Cephes
@@ -310,7 +337,7 @@ export function avx2SinCos(x: number): [number, number] {
   j = (j + 1) & ~1;
   const yj = f32(j);
   const flipSin = ((j & 4) !== 0) !== neg;
-  const flipCos = ((~(j - 2)) & 4) !== 0;
+  const flipCos = (~(j - 2) & 4) !== 0;
   const cosFirst = (j & 2) === 0;
   // extended-precision modular arithmetic: x - j * pi/4 (fused)
   x = fma32(yj, DP1, x);
@@ -338,7 +365,7 @@ const TWO_PI_F32 = f32(2 * Math.PI);
 /** In place: 16 float32 uniforms at d[o..o+15] -> 16 normals (PyTorch normal_fill_16_AVX2, std 1, mean 0). */
 function normalFill16(d: Float32Array, o: number): void {
   for (let j = 0; j < 8; j++) {
-    const u1 = f32(1 - d[o + j]);                 // [0, 1) -> (0, 1] for the log
+    const u1 = f32(1 - d[o + j]); // [0, 1) -> (0, 1] for the log
     const u2 = d[o + j + 8];
     const radius = f32(Math.sqrt(f32(-2 * avx2Log(u1))));
     const theta = f32(TWO_PI_F32 * u2);

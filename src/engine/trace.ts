@@ -18,7 +18,13 @@ export interface LowerCtx {
    * Emit an ONNX node; returns its output names (fresh ones unless given). `domain` names an operator
    * set other than the default one (e.g. ONNX Runtime's 'com.microsoft.nchwc', see LowerTarget).
    */
-  emit(opType: string, inputs: string[], attrs?: Record<string, OnnxAttr>, outputs?: string[] | number, domain?: string): string[];
+  emit(
+    opType: string,
+    inputs: string[],
+    attrs?: Record<string, OnnxAttr>,
+    outputs?: string[] | number,
+    domain?: string,
+  ): string[];
   /** What the runtime that will run the model offers beyond standard ONNX (nothing for a plain export). */
   target: LowerTarget;
   /** An int64 initializer (e.g. axes, shapes); 1-D unless a shape is given. */
@@ -167,7 +173,8 @@ export function applyOp(op: string, operands: Operand[], attrs: Attrs = {}): Val
   const g = currentGraph(op);
   const inputs = operands.map((o) => (typeof o === 'number' ? scalarConst(o) : o));
   for (const v of inputs) {
-    if (v.graph !== g) throw new Error(`${op}: input ${v} belongs to another graph (a Value was captured from a different trace)`);
+    if (v.graph !== g)
+      throw new Error(`${op}: input ${v} belongs to another graph (a Value was captured from a different trace)`);
   }
   let infos: { shape: Shape; dtype: DType }[];
   try {

@@ -15,7 +15,21 @@
  *   const f = EpsDivergence.create(m, { probes: 0 });    // exact divergence by autodiff
  */
 import {
-  NDArray, add, constant, matmul, mul, reshape, softmax, sqrt, square, sub, sum, div, log, transpose, type Value,
+  NDArray,
+  add,
+  constant,
+  matmul,
+  mul,
+  reshape,
+  softmax,
+  sqrt,
+  square,
+  sub,
+  sum,
+  div,
+  log,
+  transpose,
+  type Value,
 } from '../engine/index.ts';
 import type { GaussianMixture } from '../data/gaussian_mixture.ts';
 import type { TracedEpsModel } from './divergence.ts';
@@ -34,9 +48,16 @@ function veFrame(x: Value, sigma: Value): Value {
  * The exact eps of Gaussian data N(mean, diag(std^2)) (see the module doc); cond = sigma.
  * @example gaussianEpsModel([0, 1], [1, 0.5], [0.01, 100])
  */
-export function gaussianEpsModel(mean: readonly number[], std: readonly number[], sigmaRange: readonly [number, number]): TracedEpsModel {
+export function gaussianEpsModel(
+  mean: readonly number[],
+  std: readonly number[],
+  sigmaRange: readonly [number, number],
+): TracedEpsModel {
   const d = mean.length;
-  if (d < 1 || std.length !== d) throw new Error(`gaussianEpsModel: mean (length ${d}) and std (length ${std.length}) must have the same positive length`);
+  if (d < 1 || std.length !== d)
+    throw new Error(
+      `gaussianEpsModel: mean (length ${d}) and std (length ${std.length}) must have the same positive length`,
+    );
   for (const s of std) if (!(s > 0)) throw new Error(`gaussianEpsModel: std entries must be > 0, got ${s}`);
   return {
     sampleShape: [d],
@@ -46,7 +67,12 @@ export function gaussianEpsModel(mean: readonly number[], std: readonly number[]
     eps(x, _cond, sigma) {
       const s = column(sigma);
       const mu = constant(new NDArray([1, d], mean));
-      const s2 = constant(new NDArray([1, d], std.map((v) => v * v)));
+      const s2 = constant(
+        new NDArray(
+          [1, d],
+          std.map((v) => v * v),
+        ),
+      );
       return div(mul(s, sub(veFrame(x, sigma), mu)), add(s2, mul(s, s)));
     },
   };
@@ -57,15 +83,22 @@ export function gaussianEpsModel(mean: readonly number[], std: readonly number[]
  * @example gaussianMixtureEpsModel(defaultGaussianMixture(), [0.002, 80])
  */
 export function gaussianMixtureEpsModel(gmm: GaussianMixture, sigmaRange: readonly [number, number]): TracedEpsModel {
-  const d = gmm.dim, K = gmm.numComponents;
+  const d = gmm.dim,
+    K = gmm.numComponents;
   const mus = new NDArray([K, d], Float32Array.from(gmm.means));
-  const muSq = new NDArray([1, K], Float32Array.from({ length: K }, (_, k) => {
-    let q = 0;
-    for (let i = 0; i < d; i++) q += gmm.means[k * d + i] ** 2;
-    return q;
-  }));
+  const muSq = new NDArray(
+    [1, K],
+    Float32Array.from({ length: K }, (_, k) => {
+      let q = 0;
+      for (let i = 0; i < d; i++) q += gmm.means[k * d + i] ** 2;
+      return q;
+    }),
+  );
   const logW = new NDArray([1, K], Float32Array.from(gmm.weights, Math.log));
-  const s2 = new NDArray([1, K], Float32Array.from(gmm.stds, (s) => s * s));
+  const s2 = new NDArray(
+    [1, K],
+    Float32Array.from(gmm.stds, (s) => s * s),
+  );
   return {
     sampleShape: [d],
     classConditional: false,

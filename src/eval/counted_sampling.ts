@@ -12,7 +12,7 @@
  *   const r = await sampleCounted(loaded, { scheduler: 'heun', steps: 20, n: 1000, seed: 0 });
  *   r.nfe;      // 39
  */
-import { NDArray, Philox } from '../engine/index.ts';
+import { type NDArray, Philox } from '../engine/index.ts';
 import { generate, type AsyncModelFn } from '../pipelines/generate.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
 import { adaptModelToScheduler } from '../pipelines/formulation.ts';
@@ -40,7 +40,13 @@ export interface CountedSamples {
 /** A model function that counts its calls. @example const { fn, count } = countingModel(model); */
 export function countingModel(model: AsyncModelFn): { fn: AsyncModelFn; count: () => number } {
   let calls = 0;
-  return { fn: (x, t, labels) => { calls++; return model(x, t, labels); }, count: () => calls };
+  return {
+    fn: (x, t, labels) => {
+      calls++;
+      return model(x, t, labels);
+    },
+    count: () => calls,
+  };
 }
 
 /** Whether the loaded model produces images ([C, H, W] samples). */
@@ -56,12 +62,18 @@ const denoisers = new WeakMap<LoadedModel, AsyncModelFn>();
  */
 export async function sampleCounted(m: LoadedModel, o: CountedSampleOptions): Promise<CountedSamples> {
   if (!(Number.isInteger(o.n) && o.n >= 1)) throw new Error(`--n: expected a positive integer, got ${o.n}`);
-  if (!(Number.isInteger(o.steps) && o.steps >= 1)) throw new Error(`--steps: expected positive integers, got ${o.steps}`);
+  if (!(Number.isInteger(o.steps) && o.steps >= 1))
+    throw new Error(`--steps: expected positive integers, got ${o.steps}`);
   const image = isImageModel(m);
-  const sched = samplingScheduler(o.scheduler, m.schedulerConfig, { clip_sample: image && m.schedulerConfig.clip_sample !== false });
+  const sched = samplingScheduler(o.scheduler, m.schedulerConfig, {
+    clip_sample: image && m.schedulerConfig.clip_sample !== false,
+  });
   checkEtaSupported(sched, o.eta);
   let base = denoisers.get(m);
-  if (!base) { base = denoiserFor(m.model, m.weights); denoisers.set(m, base); }
+  if (!base) {
+    base = denoiserFor(m.model, m.weights);
+    denoisers.set(m, base);
+  }
   // EDM / VP models with any scheduler (pipelines/formulation.ts); the identity when the formulations agree
   const { fn, count } = countingModel(adaptModelToScheduler(base, m.schedulerConfig, sched));
   let labels: Float32Array | undefined;
@@ -71,7 +83,11 @@ export async function sampleCounted(m: LoadedModel, o: CountedSampleOptions): Pr
   }
   const t0 = performance.now();
   const samples = await generate(fn, sched, {
-    shape: [o.n, ...modelSampleShape(m.model)], steps: o.steps, generator: new Philox(o.seed), classLabels: labels, eta: o.eta,
+    shape: [o.n, ...modelSampleShape(m.model)],
+    steps: o.steps,
+    generator: new Philox(o.seed),
+    classLabels: labels,
+    eta: o.eta,
   });
   return { samples, nfe: count(), labels, seconds: (performance.now() - t0) / 1000 };
 }

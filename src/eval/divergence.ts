@@ -20,8 +20,24 @@
  *   const { eps, div } = await f.evaluate(x, 1.5);
  */
 import {
-  NDArray, compile, constant, div as divide, grad, mul, add, sub, sum, rsqrt, slice, broadcastTo, reshape,
-  trace, type Executable, type InputSpec, type Philox, type Value,
+  NDArray,
+  compile,
+  constant,
+  div as divide,
+  grad,
+  mul,
+  add,
+  sub,
+  sum,
+  rsqrt,
+  slice,
+  broadcastTo,
+  reshape,
+  trace,
+  type Executable,
+  type InputSpec,
+  type Philox,
+  type Value,
 } from '../engine/index.ts';
 import { withParams } from '../nn/module.ts';
 import type { DiffusionModel } from '../models/registry.ts';
@@ -50,7 +66,12 @@ export interface EpsWithDivergence {
   readonly sigmaRange: readonly [number, number];
   /** 0 = exact trace; K > 0 = Hutchinson with K probes per evaluation. */
   readonly probes: number;
-  evaluate(x: NDArray, sigma: number, probes?: readonly NDArray[], labels?: Float32Array): Promise<{ eps: NDArray; div: Float64Array }>;
+  evaluate(
+    x: NDArray,
+    sigma: number,
+    probes?: readonly NDArray[],
+    labels?: Float32Array,
+  ): Promise<{ eps: NDArray; div: Float64Array }>;
 }
 
 /**
@@ -74,7 +95,11 @@ export function epsFromPrediction(out: Value, x: Value, sigma: Value, prediction
  * converted to eps.
  * @example const m = trainedEpsModel(loaded.model, loaded.weights, loaded.schedulerConfig);
  */
-export function trainedEpsModel(model: DiffusionModel, weights: Record<string, NDArray>, schedulerConfig: Record<string, unknown>): TracedEpsModel {
+export function trainedEpsModel(
+  model: DiffusionModel,
+  weights: Record<string, NDArray>,
+  schedulerConfig: Record<string, unknown>,
+): TracedEpsModel {
   const { sigmas, timestepOf } = sigmaTable(trainingAlphasCumprod(schedulerConfig));
   const predictionType = String(schedulerConfig.prediction_type ?? 'epsilon');
   const shape = modelSampleShape(model);
@@ -112,12 +137,19 @@ export function rademacher(shape: readonly number[], count: number, generator: P
  */
 export function traceEpsDivergence(m: TracedEpsModel, batch: number, probes: number) {
   const D = m.sampleShape.reduce((a, b) => a * b, 1);
-  if (!(Number.isInteger(probes) && probes >= 0)) throw new Error(`divergence: probes = ${probes} must be a non-negative integer (0 = exact trace)`);
+  if (!(Number.isInteger(probes) && probes >= 0))
+    throw new Error(`divergence: probes = ${probes} must be a non-negative integer (0 = exact trace)`);
   if (probes === 0 && D > EXACT_MAX_DIM) {
-    throw new Error(`divergence: the exact trace needs ${D} backward passes (samples of shape [${m.sampleShape.join(', ')}]); it is allowed up to D = ${EXACT_MAX_DIM}. Use Hutchinson probes instead (e.g. --divergence hutchinson --probes 1)`);
+    throw new Error(
+      `divergence: the exact trace needs ${D} backward passes (samples of shape [${m.sampleShape.join(', ')}]); it is allowed up to D = ${EXACT_MAX_DIM}. Use Hutchinson probes instead (e.g. --divergence hutchinson --probes 1)`,
+    );
   }
   const xShape = [batch, ...m.sampleShape];
-  const specs: InputSpec[] = [{ name: 'sample', shape: xShape }, { name: 'cond', shape: [batch] }, { name: 'sigma', shape: [batch] }];
+  const specs: InputSpec[] = [
+    { name: 'sample', shape: xShape },
+    { name: 'cond', shape: [batch] },
+    { name: 'sigma', shape: [batch] },
+  ];
   if (m.classConditional) specs.push({ name: 'class_labels', shape: [batch] });
   for (let k = 0; k < probes; k++) specs.push({ name: `probe_${k}`, shape: xShape });
   const rest = [...Array(xShape.length).keys()].slice(1);
@@ -126,7 +158,9 @@ export function traceEpsDivergence(m: TracedEpsModel, batch: number, probes: num
     const labels = m.classConditional ? xs[3] : undefined;
     const eps = m.eps(x, cond, sigma, labels);
     if (eps.shape.length !== xShape.length || eps.shape.some((d, i) => d !== xShape[i])) {
-      throw new Error(`divergence: the model's eps has shape [${eps.shape.join(', ')}], expected [${xShape.join(', ')}]`);
+      throw new Error(
+        `divergence: the model's eps has shape [${eps.shape.join(', ')}], expected [${xShape.join(', ')}]`,
+      );
     }
     let div: Value | undefined;
     if (probes === 0) {
@@ -156,10 +190,17 @@ export function traceEpsDivergence(m: TracedEpsModel, batch: number, probes: num
 /** Compiled eps + divergence for one traced model; compiles one graph per batch size. */
 export class EpsDivergence implements EpsWithDivergence {
   private readonly cache = new Map<number, Promise<Executable>>();
-  private constructor(readonly model: TracedEpsModel, readonly probes: number) {}
+  private constructor(
+    readonly model: TracedEpsModel,
+    readonly probes: number,
+  ) {}
 
-  get sampleShape(): readonly number[] { return this.model.sampleShape; }
-  get sigmaRange(): readonly [number, number] { return this.model.sigmaRange; }
+  get sampleShape(): readonly number[] {
+    return this.model.sampleShape;
+  }
+  get sigmaRange(): readonly [number, number] {
+    return this.model.sigmaRange;
+  }
 
   /**
    * @param probes 0 = exact trace (D <= EXACT_MAX_DIM), K = Hutchinson with K Rademacher probes.
@@ -171,17 +212,31 @@ export class EpsDivergence implements EpsWithDivergence {
     return f;
   }
 
-  async evaluate(x: NDArray, sigma: number, probes: readonly NDArray[] = [], labels?: Float32Array): Promise<{ eps: NDArray; div: Float64Array }> {
+  async evaluate(
+    x: NDArray,
+    sigma: number,
+    probes: readonly NDArray[] = [],
+    labels?: Float32Array,
+  ): Promise<{ eps: NDArray; div: Float64Array }> {
     const B = x.shape[0];
-    if (probes.length !== this.probes) throw new Error(`EpsDivergence.evaluate: got ${probes.length} probes, configured for ${this.probes}`);
-    if (this.model.classConditional && !labels) throw new Error('EpsDivergence.evaluate: this model is class-conditional; pass class labels');
+    if (probes.length !== this.probes)
+      throw new Error(`EpsDivergence.evaluate: got ${probes.length} probes, configured for ${this.probes}`);
+    if (this.model.classConditional && !labels)
+      throw new Error('EpsDivergence.evaluate: this model is class-conditional; pass class labels');
     let exe = this.cache.get(B);
-    if (!exe) { exe = compile(traceEpsDivergence(this.model, B, this.probes)); this.cache.set(B, exe); }
+    if (!exe) {
+      exe = compile(traceEpsDivergence(this.model, B, this.probes));
+      this.cache.set(B, exe);
+    }
     const feeds: Record<string, NDArray> = {
-      sample: x, cond: NDArray.full([B], this.model.conditioning(sigma)), sigma: NDArray.full([B], sigma),
+      sample: x,
+      cond: NDArray.full([B], this.model.conditioning(sigma)),
+      sigma: NDArray.full([B], sigma),
     };
     if (this.model.classConditional) feeds.class_labels = new NDArray([B], labels!);
-    probes.forEach((p, k) => { feeds[`probe_${k}`] = p; });
+    probes.forEach((p, k) => {
+      feeds[`probe_${k}`] = p;
+    });
     const [eps, div] = await (await exe).run(feeds);
     return { eps, div: Float64Array.from(div.data) };
   }

@@ -71,7 +71,8 @@ export interface EvalReport {
 }
 
 function checkSteps(steps: number[]): number[] {
-  for (const s of steps) if (!(Number.isInteger(s) && s >= 1)) throw new Error(`--steps: ${s} is not a positive integer`);
+  for (const s of steps)
+    if (!(Number.isInteger(s) && s >= 1)) throw new Error(`--steps: ${s} is not a positive integer`);
   return steps;
 }
 
@@ -88,7 +89,8 @@ export async function evaluateModelFolder(dir: string, o: EvaluateOptions = {}):
 export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOptions = {}): Promise<EvalReport> {
   const t0 = performance.now();
   const metric = o.metric ?? defaultSampleMetric(m);
-  if (!(EVAL_METRICS as readonly string[]).includes(metric)) throw new Error(`--metric ${metric}: unknown; allowed: ${EVAL_METRICS.join(', ')}`);
+  if (!(EVAL_METRICS as readonly string[]).includes(metric))
+    throw new Error(`--metric ${metric}: unknown; allowed: ${EVAL_METRICS.join(', ')}`);
   const seed = o.seed ?? 0;
   if (!(Number.isInteger(seed) && seed >= 0)) throw new Error(`--seed: expected a non-negative integer, got ${seed}`);
   const vector = modelSampleShape(m.model).length === 1;
@@ -96,29 +98,64 @@ export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOpt
   const base = { model: path.resolve(dir), data: m.info?.data.spec ?? null, tool: 'diffuse eval' as const };
 
   if ((LIKELIHOOD_METRICS as readonly string[]).includes(metric)) {
-    if (o.sweepSchedulers) throw new Error(`--sweep: only sample metrics (${SAMPLE_METRICS.join(', ')}) depend on the sampler; '${metric}' does not`);
+    if (o.sweepSchedulers)
+      throw new Error(
+        `--sweep: only sample metrics (${SAMPLE_METRICS.join(', ')}) depend on the sampler; '${metric}' does not`,
+      );
     const n = o.n ?? (vector ? 1000 : 64);
-    const settings = { metric, n, seed, rtol: o.rtol ?? 1e-5, atol: o.atol ?? 1e-5, probes: o.probes ?? null, batch_size: o.batchSize ?? null, vlb_timesteps: o.vlbTimesteps ?? null };
+    const settings = {
+      metric,
+      n,
+      seed,
+      rtol: o.rtol ?? 1e-5,
+      atol: o.atol ?? 1e-5,
+      probes: o.probes ?? null,
+      batch_size: o.batchSize ?? null,
+      vlb_timesteps: o.vlbTimesteps ?? null,
+    };
     log(`eval: ${metric} on ${n} points ...`);
-    const r = await modelLikelihood(m, metric, { n, seed, rtol: o.rtol, atol: o.atol, probes: o.probes, batchSize: o.batchSize, vlbTimesteps: o.vlbTimesteps });
+    const r = await modelLikelihood(m, metric, {
+      n,
+      seed,
+      rtol: o.rtol,
+      atol: o.atol,
+      probes: o.probes,
+      batchSize: o.batchSize,
+      vlbTimesteps: o.vlbTimesteps,
+    });
     return {
-      ...base, metric, label: `${metric === 'nll' ? 'ODE NLL' : 'VLB'}, ${r.unit}`, description: r.description, unit: r.unit, lower_is_better: true, value: r.value, standard_error: r.standardError,
-      settings, details: r.details, seconds: (performance.now() - t0) / 1000,
+      ...base,
+      metric,
+      label: `${metric === 'nll' ? 'ODE NLL' : 'VLB'}, ${r.unit}`,
+      description: r.description,
+      unit: r.unit,
+      lower_is_better: true,
+      value: r.value,
+      standard_error: r.standardError,
+      settings,
+      details: r.details,
+      seconds: (performance.now() - t0) / 1000,
     };
   }
   const n = o.n ?? (vector ? 2000 : 500);
   // One batch of n samples per run: refused up front (naming --n) when it cannot fit in memory.
-  checkMemory(`eval --n ${n} (one batch of samples per run)`, samplingBytes(estimateModelResources(m.model.toConfig(), 'the model config'), n), memoryLimit());
+  checkMemory(
+    `eval --n ${n} (one batch of samples per run)`,
+    samplingBytes(estimateModelResources(m.model.toConfig(), 'the model config'), n),
+    memoryLimit(),
+  );
   const seeds = o.seeds ?? 3;
   if (!(Number.isInteger(seeds) && seeds >= 1)) throw new Error(`--seeds: expected a positive integer, got ${seeds}`);
   const steps = checkSteps(o.steps ?? [20]);
   const schedulers = o.sweepSchedulers ?? [o.scheduler ?? 'dpmsolver++'];
-  if (!o.sweepSchedulers && steps.length > 1) throw new Error('--steps: several step counts need --sweep scheduler=...');
+  if (!o.sweepSchedulers && steps.length > 1)
+    throw new Error('--steps: several step counts need --sweep scheduler=...');
   const pairs = schedulers.flatMap((e): [string, number][] => {
     const i = e.lastIndexOf(':');
     if (i < 0) return steps.map((k): [string, number] => [e, k]);
     const k = Number(e.slice(i + 1));
-    if (!(Number.isInteger(k) && k >= 1)) throw new Error(`--sweep: '${e}' must be scheduler or scheduler:steps with a positive integer step count`);
+    if (!(Number.isInteger(k) && k >= 1))
+      throw new Error(`--sweep: '${e}' must be scheduler or scheduler:steps with a positive integer step count`);
     return [[e.slice(0, i), k]];
   });
   // --eta with a scheduler that has none is a usage error, not a failed cell of the table.
@@ -126,14 +163,40 @@ export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOpt
   const sm = await createSampleMetric(metric, m, { n, projections: o.projections });
   const seedList = Array.from({ length: seeds }, (_, i) => seed + i);
   const r = await runSweep(m, sm, {
-    schedulers, steps, pairs, seeds: seedList, n, eta: o.eta,
-    onRun: (i) => log(`eval: seed ${i.seed} ${i.scheduler} ${i.steps} steps (${i.nfe} NFE): ${metric} ${i.value.toPrecision(5)} (${i.seconds.toFixed(1)} s)`),
+    schedulers,
+    steps,
+    pairs,
+    seeds: seedList,
+    n,
+    eta: o.eta,
+    onRun: (i) =>
+      log(
+        `eval: seed ${i.seed} ${i.scheduler} ${i.steps} steps (${i.nfe} NFE): ${metric} ${i.value.toPrecision(5)} (${i.seconds.toFixed(1)} s)`,
+      ),
   });
   const headline = r.cells[r.cells.length - 1];
   return {
-    ...base, metric, label: sm.label, description: sm.description, unit: null, lower_is_better: sm.lowerIsBetter,
-    value: headline.mean, standard_error: headline.se,
-    settings: { metric, schedulers, steps, cells: pairs, n, seeds: seedList, eta: o.eta ?? null, projections: metric === 'swd' ? o.projections ?? 256 : null, sweep: !!o.sweepSchedulers },
-    baseline: r.baseline, sweep: r.cells, seconds: (performance.now() - t0) / 1000,
+    ...base,
+    metric,
+    label: sm.label,
+    description: sm.description,
+    unit: null,
+    lower_is_better: sm.lowerIsBetter,
+    value: headline.mean,
+    standard_error: headline.se,
+    settings: {
+      metric,
+      schedulers,
+      steps,
+      cells: pairs,
+      n,
+      seeds: seedList,
+      eta: o.eta ?? null,
+      projections: metric === 'swd' ? (o.projections ?? 256) : null,
+      sweep: !!o.sweepSchedulers,
+    },
+    baseline: r.baseline,
+    sweep: r.cells,
+    seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -65,25 +65,33 @@ export function frechetDistance(
   if (a.mean.length !== d || b.mean.length !== d || a.cov.length !== d * d || b.cov.length !== d * d) {
     throw new Error(`frechetDistance: means must have ${d} entries and covariances ${d} x ${d}`);
   }
-  let meanTerm = 0, tr = 0;
+  let meanTerm = 0,
+    tr = 0;
   for (let i = 0; i < d; i++) {
     meanTerm += (a.mean[i] - b.mean[i]) ** 2;
     tr += a.cov[i * d + i] + b.cov[i * d + i];
   }
   // tr (S1^(1/2) S2 S1^(1/2))^(1/2) = sum of sqrt of the eigenvalues of that symmetric PSD matrix
   const r = sqrtPsd(a.cov, d);
-  const m = new Float64Array(d * d), rs = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let k = 0; k < d; k++) {
-    const rik = r[i * d + k];
-    if (rik === 0) continue;
-    for (let j = 0; j < d; j++) rs[i * d + j] += rik * b.cov[k * d + j];
-  }
-  for (let i = 0; i < d; i++) for (let k = 0; k < d; k++) {
-    const v = rs[i * d + k];
-    if (v === 0) continue;
-    for (let j = 0; j < d; j++) m[i * d + j] += v * r[k * d + j];
-  }
-  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) { const s = 0.5 * (m[i * d + j] + m[j * d + i]); m[i * d + j] = m[j * d + i] = s; }
+  const m = new Float64Array(d * d),
+    rs = new Float64Array(d * d);
+  for (let i = 0; i < d; i++)
+    for (let k = 0; k < d; k++) {
+      const rik = r[i * d + k];
+      if (rik === 0) continue;
+      for (let j = 0; j < d; j++) rs[i * d + j] += rik * b.cov[k * d + j];
+    }
+  for (let i = 0; i < d; i++)
+    for (let k = 0; k < d; k++) {
+      const v = rs[i * d + k];
+      if (v === 0) continue;
+      for (let j = 0; j < d; j++) m[i * d + j] += v * r[k * d + j];
+    }
+  for (let i = 0; i < d; i++)
+    for (let j = i + 1; j < d; j++) {
+      const s = 0.5 * (m[i * d + j] + m[j * d + i]);
+      m[i * d + j] = m[j * d + i] = s;
+    }
   const { values } = symmetricEigen(m, d);
   let trSqrt = 0;
   for (const v of values) trSqrt += Math.sqrt(Math.max(v, 0));

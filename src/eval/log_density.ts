@@ -18,6 +18,7 @@ import { meanAndStandardError, type MeanSe } from './stats.ts';
  */
 export function meanLogDensity(samples: NDArray, logDensity: (x: NDArray) => ArrayLike<number>): MeanSe {
   const lp = logDensity(samples);
-  if (lp.length !== samples.shape[0]) throw new Error(`meanLogDensity: the density returned ${lp.length} values for ${samples.shape[0]} samples`);
+  if (lp.length !== samples.shape[0])
+    throw new Error(`meanLogDensity: the density returned ${lp.length} values for ${samples.shape[0]} samples`);
   return meanAndStandardError(lp);
 }

@@ -14,7 +14,10 @@ function rows(x: NDArray): [number, number] {
 
 function sqDist(a: Float32Array, i: number, b: Float32Array, j: number, d: number): number {
   let s = 0;
-  for (let k = 0; k < d; k++) { const t = a[i * d + k] - b[j * d + k]; s += t * t; }
+  for (let k = 0; k < d; k++) {
+    const t = a[i * d + k] - b[j * d + k];
+    s += t * t;
+  }
   return s;
 }
 
@@ -40,7 +43,9 @@ export function mmdRbf(x: NDArray, y: NDArray, bandwidthSq?: number): number {
   if (n < 2 || m < 2) throw new Error('mmd: need at least 2 points in each set');
   const h = bandwidthSq ?? medianSqDistance(x, y);
   const k = (a: Float32Array, i: number, b: Float32Array, j: number) => Math.exp(-sqDist(a, i, b, j, d) / (2 * h));
-  let kxx = 0, kyy = 0, kxy = 0;
+  let kxx = 0,
+    kyy = 0,
+    kxy = 0;
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) kxx += k(x.data, i, x.data, j);
   for (let i = 0; i < m; i++) for (let j = i + 1; j < m; j++) kyy += k(y.data, i, y.data, j);
   for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) kxy += k(x.data, i, y.data, j);

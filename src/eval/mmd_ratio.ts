@@ -22,14 +22,21 @@ import type { NDArray } from '../engine/index.ts';
 import { medianSqDistance } from './mmd.ts';
 
 function kernelMean(a: NDArray, b: NDArray, h: number, same: boolean): number {
-  const n = a.shape[0], m = b.shape[0], d = a.size / n;
+  const n = a.shape[0],
+    m = b.shape[0],
+    d = a.size / n;
   if (b.size / m !== d) throw new Error(`mmdRatio: point dimensions differ (${d} vs ${b.size / m})`);
-  const x = a.data, y = b.data, s = -1 / (2 * h);
+  const x = a.data,
+    y = b.data,
+    s = -1 / (2 * h);
   let sum = 0;
   for (let i = 0; i < n; i++) {
     for (let j = same ? i + 1 : 0; j < m; j++) {
       let q = 0;
-      for (let k = 0; k < d; k++) { const t = x[i * d + k] - y[j * d + k]; q += t * t; }
+      for (let k = 0; k < d; k++) {
+        const t = x[i * d + k] - y[j * d + k];
+        q += t * t;
+      }
       sum += Math.exp(q * s);
     }
   }
@@ -59,7 +66,12 @@ export interface MmdRatio {
  * Biased MMD^2 of `samples` to `reference` over the mean of the same estimator for fresh data sets
  * (`floorSets`, each independent of `reference`, ideally with as many points as `samples`).
  */
-export function mmdRatio(samples: NDArray, reference: NDArray, floorSets: readonly NDArray[], o: { lengthScale?: number } = {}): MmdRatio {
+export function mmdRatio(
+  samples: NDArray,
+  reference: NDArray,
+  floorSets: readonly NDArray[],
+  o: { lengthScale?: number } = {},
+): MmdRatio {
   if (floorSets.length === 0) throw new Error('mmdRatio: need at least one fresh data set for the floor');
   const scale = o.lengthScale ?? 1 / 16;
   if (!(scale > 0)) throw new Error(`mmdRatio: lengthScale must be > 0, got ${scale}`);

@@ -41,7 +41,8 @@ export const CLASSIFIER_WEIGHTS = fileURLToPath(new URL('./assets/mnist_classifi
  * @example const clf = await loadMnistClassifier();
  */
 export async function loadMnistClassifier(file = CLASSIFIER_WEIGHTS): Promise<MnistClassifier> {
-  if (!fs.existsSync(file)) throw new Error(`${file}: no MNIST classifier weights (make them with \`diffuse eval --train-classifier\`)`);
+  if (!fs.existsSync(file))
+    throw new Error(`${file}: no MNIST classifier weights (make them with \`diffuse eval --train-classifier\`)`);
   const tensors = new Map(readSafetensors(file, { source: `MNIST classifier ${file}` }).toNDArrays());
   const net = new MnistClassifierNet();
   const weights: Record<string, NDArray> = {};

@@ -76,23 +76,32 @@ export async function pfOdeLikelihood(f: EpsWithDivergence, x0: NDArray, o: PfOd
   const shape = f.sampleShape;
   const D = shape.reduce((a, b) => a * b, 1);
   if (x0.ndim !== shape.length + 1 || shape.some((d, i) => d !== x0.shape[i + 1])) {
-    throw new Error(`pfOdeLikelihood: data of shape [${x0.shape.join(', ')}] do not match the model's samples [N, ${shape.join(', ')}]`);
+    throw new Error(
+      `pfOdeLikelihood: data of shape [${x0.shape.join(', ')}] do not match the model's samples [N, ${shape.join(', ')}]`,
+    );
   }
   const N = x0.shape[0];
   if (N < 1) throw new Error('pfOdeLikelihood: no data points');
   const sigmaMin = o.sigmaMin ?? f.sigmaRange[0];
   const sigmaMax = o.sigmaMax ?? f.sigmaRange[1];
   if (!(sigmaMin > 0 && sigmaMax > sigmaMin && Number.isFinite(sigmaMax))) {
-    throw new Error(`pfOdeLikelihood: need 0 < sigmaMin < sigmaMax < inf, got sigmaMin = ${sigmaMin}, sigmaMax = ${sigmaMax}`);
+    throw new Error(
+      `pfOdeLikelihood: need 0 < sigmaMin < sigmaMax < inf, got sigmaMin = ${sigmaMin}, sigmaMax = ${sigmaMax}`,
+    );
   }
   const batchSize = o.batchSize ?? N;
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`pfOdeLikelihood: batchSize = ${batchSize} must be a positive integer`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1))
+    throw new Error(`pfOdeLikelihood: batchSize = ${batchSize} must be a positive integer`);
   if (o.labels && o.labels.length !== N) throw new Error(`pfOdeLikelihood: ${o.labels.length} labels for ${N} points`);
   const probeRng = new Philox(o.seed ?? 0).fold(0x7ace);
 
-  const nll = new Float64Array(N), priorLogp = new Float64Array(N), deltaLogp = new Float64Array(N);
+  const nll = new Float64Array(N),
+    priorLogp = new Float64Array(N),
+    deltaLogp = new Float64Array(N);
   const latent = new NDArray(x0.shape);
-  let nfe = 0, steps = 0, rejected = 0;
+  let nfe = 0,
+    steps = 0,
+    rejected = 0;
   const logVarT = Math.log1p(sigmaMax * sigmaMax);
   for (let start = 0; start < N; start += batchSize) {
     const B = Math.min(batchSize, N - start);
@@ -113,17 +122,34 @@ export async function pfOdeLikelihood(f: EpsWithDivergence, x0: NDArray, o: PfOd
       return dz;
     };
     const r = await solveRk45(rhs, Math.log(sigmaMin), Math.log(sigmaMax), z0, o);
-    nfe += r.nfe; steps += r.steps; rejected += r.rejected;
+    nfe += r.nfe;
+    steps += r.steps;
+    rejected += r.rejected;
     for (let b = 0; b < B; b++) {
       let q = 0;
-      for (let i = 0; i < D; i++) { const v = r.y[b * D + i]; q += v * v; latent.data[(start + b) * D + i] = v; }
+      for (let i = 0; i < D; i++) {
+        const v = r.y[b * D + i];
+        q += v * v;
+        latent.data[(start + b) * D + i] = v;
+      }
       const lp = -0.5 * D * (LOG_2PI + logVarT) - (0.5 * q) / (1 + sigmaMax * sigmaMax);
       priorLogp[start + b] = lp;
       deltaLogp[start + b] = r.y[B * D + b];
       nll[start + b] = -(lp + r.y[B * D + b]);
     }
   }
-  return { nll, nllMean: meanAndStandardError(nll), priorLogp, deltaLogp, latent, nfe, steps, rejected, sigmaMin, sigmaMax };
+  return {
+    nll,
+    nllMean: meanAndStandardError(nll),
+    priorLogp,
+    deltaLogp,
+    latent,
+    nfe,
+    steps,
+    rejected,
+    sigmaMin,
+    sigmaMax,
+  };
 }
 
 /**

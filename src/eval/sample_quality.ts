@@ -76,7 +76,10 @@ function isMnistShaped(m: LoadedModel): boolean {
 
 function dataSourceOf(m: LoadedModel): DataSource {
   const spec = m.info?.data.spec;
-  if (!spec) throw new Error('eval: the model folder has no diffuse.json (written by `diffuse train`), so the data it was trained on is unknown; reference-based metrics need it');
+  if (!spec)
+    throw new Error(
+      'eval: the model folder has no diffuse.json (written by `diffuse train`), so the data it was trained on is unknown; reference-based metrics need it',
+    );
   return openDataSource(spec, { batchSize: 1, seed: 0 });
 }
 
@@ -117,20 +120,32 @@ export async function createSampleMetric(name: string, m: LoadedModel, o: Sample
   const metric = name as SampleMetricName;
   if (metric === 'mmd' || metric === 'swd' || metric === 'logp') {
     if (isMnistShaped(m) || modelSampleShape(m.model).length !== 1) {
-      throw new Error(`--metric ${metric}: meant for low-dimensional vector data; this model makes samples of shape [${modelSampleShape(m.model)}] (use fid-mnist, confidence or accuracy)`);
+      throw new Error(
+        `--metric ${metric}: meant for low-dimensional vector data; this model makes samples of shape [${modelSampleShape(m.model)}] (use fid-mnist, confidence or accuracy)`,
+      );
     }
     const data = dataSourceOf(m);
     const reference = (s: number) => data.reference(n, referenceSeed(s));
     const fresh = (s: number) => data.reference(n, baselineSeed(s));
     if (metric === 'mmd') {
       const h = (ref: NDArray) => {
-        const half = Math.floor(ref.shape[0] / 2), d = ref.size / ref.shape[0];
-        const a = new NDArray([half, d], ref.data.subarray(0, half * d)), b = new NDArray([ref.shape[0] - half, d], ref.data.subarray(half * d));
+        const half = Math.floor(ref.shape[0] / 2),
+          d = ref.size / ref.shape[0];
+        const a = new NDArray([half, d], ref.data.subarray(0, half * d)),
+          b = new NDArray([ref.shape[0] - half, d], ref.data.subarray(half * d));
         return medianSqDistance(a, b);
       };
-      const score = async (x: NDArray, s: number) => { const ref = reference(s); const bw = h(ref); return { value: mmdRbf(x, ref, bw), extra: { bandwidth_sq: bw } }; };
+      const score = async (x: NDArray, s: number) => {
+        const ref = reference(s);
+        const bw = h(ref);
+        return { value: mmdRbf(x, ref, bw), extra: { bandwidth_sq: bw } };
+      };
       return {
-        name: metric, label: 'MMD^2 (unbiased, RBF)', lowerIsBetter: true, score, baseline: (s) => score(fresh(s), s),
+        name: metric,
+        label: 'MMD^2 (unbiased, RBF)',
+        lowerIsBetter: true,
+        score,
+        baseline: (s) => score(fresh(s), s),
         description: `unbiased MMD^2 (RBF kernel, bandwidth^2 = median squared distance of the reference) between ${n} samples and ${n} fresh data points`,
       };
     }
@@ -141,13 +156,19 @@ export async function createSampleMetric(name: string, m: LoadedModel, o: Sample
         return { value: r.distance, extra: { projection_se: r.se ?? NaN } };
       };
       return {
-        name: metric, label: 'sliced Wasserstein-2', lowerIsBetter: true, score, baseline: (s) => score(fresh(s), s),
+        name: metric,
+        label: 'sliced Wasserstein-2',
+        lowerIsBetter: true,
+        score,
+        baseline: (s) => score(fresh(s), s),
         description: `sliced Wasserstein-2 distance (${L} random directions) between ${n} samples and ${n} fresh data points`,
       };
     }
     const spec = m.info!.data.spec;
     if (!(TOY2D_NAMES as readonly string[]).includes(spec) || !toy2d(spec).logDensity) {
-      throw new Error(`--metric logp: needs data with a known density (8gaussians, gmm); this model was trained on '${spec}'`);
+      throw new Error(
+        `--metric logp: needs data with a known density (8gaussians, gmm); this model was trained on '${spec}'`,
+      );
     }
     const ds = toy2d(spec);
     const score = async (x: NDArray) => {
@@ -155,20 +176,34 @@ export async function createSampleMetric(name: string, m: LoadedModel, o: Sample
       return { value: r.mean, extra: { per_sample_se: r.se ?? NaN } };
     };
     return {
-      name: metric, label: 'mean log p_data(sample), nats', lowerIsBetter: false, score: (x) => score(x), baseline: (s) => score(fresh(s)),
+      name: metric,
+      label: 'mean log p_data(sample), nats',
+      lowerIsBetter: false,
+      score: (x) => score(x),
+      baseline: (s) => score(fresh(s)),
       description: `mean exact log-density of ${n} samples under the true '${spec}' distribution (nats); baseline = the same for data (-entropy)`,
     };
   }
   // classifier-based metrics
-  if (!isMnistShaped(m)) throw new Error(`--metric ${metric}: needs 28x28 grayscale digit samples (a model trained on mnist); this model makes [${modelSampleShape(m.model)}]`);
-  if (m.info && m.info.data.spec !== 'mnist') process.stderr.write(`eval: warning: the model was trained on '${m.info.data.spec}', not mnist; the MNIST classifier may not fit it\n`);
+  if (!isMnistShaped(m))
+    throw new Error(
+      `--metric ${metric}: needs 28x28 grayscale digit samples (a model trained on mnist); this model makes [${modelSampleShape(m.model)}]`,
+    );
+  if (m.info && m.info.data.spec !== 'mnist')
+    process.stderr.write(
+      `eval: warning: the model was trained on '${m.info.data.spec}', not mnist; the MNIST classifier may not fit it\n`,
+    );
   const clf = o.classifier ?? (await loadMnistClassifier());
   const held = mnistSplit().heldOut;
   const heldSubset = (s: number) => {
     const k = Math.min(n, held.images.shape[0]);
     const idx = new Philox(baselineSeed(s)).permutation(held.images.shape[0]).subarray(0, k);
-    const x = new NDArray([k, 1, 28, 28]), y = new Float32Array(k);
-    idx.forEach((i, r) => { x.data.set(held.images.data.subarray(i * 784, (i + 1) * 784), r * 784); y[r] = held.labels[i]; });
+    const x = new NDArray([k, 1, 28, 28]),
+      y = new Float32Array(k);
+    idx.forEach((i, r) => {
+      x.data.set(held.images.data.subarray(i * 784, (i + 1) * 784), r * 784);
+      y[r] = held.labels[i];
+    });
     return { x, y };
   };
   const clampImages = (x: NDArray) => x.map((v) => (Number.isFinite(v) ? Math.max(-1, Math.min(1, v)) : 0));
@@ -179,24 +214,42 @@ export async function createSampleMetric(name: string, m: LoadedModel, o: Sample
       return { value: fid, extra: { confidence: confidence(probs) } };
     };
     return {
-      name: metric, label: 'FID-MNIST', lowerIsBetter: true, score: (x) => score(x), baseline: (s) => score(heldSubset(s).x),
+      name: metric,
+      label: 'FID-MNIST',
+      lowerIsBetter: true,
+      score: (x) => score(x),
+      baseline: (s) => score(heldSubset(s).x),
       description: `Fréchet distance of the MNIST classifier's ${FEATURE_DIM} penultimate features: ${n} samples vs its 8000 training digits; baseline = ${Math.min(n, held.images.shape[0])} held-out real digits`,
     };
   }
   if (metric === 'accuracy') {
     const score = async (x: NDArray, labels?: Float32Array) => {
-      if (!labels) throw new Error('--metric accuracy: needs a class-conditional model (samples with requested labels); use confidence or fid-mnist');
+      if (!labels)
+        throw new Error(
+          '--metric accuracy: needs a class-conditional model (samples with requested labels); use confidence or fid-mnist',
+        );
       const { probs } = await clf.run(clampImages(x));
       return { value: clf.accuracy(probs, labels), extra: { confidence: confidence(probs) } };
     };
     return {
-      name: metric, label: 'class accuracy', lowerIsBetter: false, score: (x, _s, labels) => score(x, labels), baseline: (s) => { const h = heldSubset(s); return score(h.x, h.y); },
+      name: metric,
+      label: 'class accuracy',
+      lowerIsBetter: false,
+      score: (x, _s, labels) => score(x, labels),
+      baseline: (s) => {
+        const h = heldSubset(s);
+        return score(h.x, h.y);
+      },
       description: `fraction of ${n} class-conditional samples the MNIST classifier assigns to their requested digit; baseline = its accuracy on held-out real digits`,
     };
   }
   const score = async (x: NDArray) => ({ value: confidence((await clf.run(clampImages(x))).probs) });
   return {
-    name: metric, label: 'classifier confidence', lowerIsBetter: false, score: (x) => score(x), baseline: (s) => score(heldSubset(s).x),
+    name: metric,
+    label: 'classifier confidence',
+    lowerIsBetter: false,
+    score: (x) => score(x),
+    baseline: (s) => score(heldSubset(s).x),
     description: `mean top-class probability of the MNIST classifier on ${n} samples; baseline = the same on held-out real digits`,
   };
 }

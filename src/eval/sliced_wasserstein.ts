@@ -32,7 +32,8 @@ export interface SlicedWassersteinResult {
 }
 
 function rows(x: NDArray, what: string): [number, number] {
-  if (x.ndim < 2 || x.shape[0] < 1) throw new Error(`slicedWasserstein: ${what} must be [n, d] points with n >= 1, got shape [${x.shape.join(', ')}]`);
+  if (x.ndim < 2 || x.shape[0] < 1)
+    throw new Error(`slicedWasserstein: ${what} must be [n, d] points with n >= 1, got shape [${x.shape.join(', ')}]`);
   return [x.shape[0], x.size / x.shape[0]];
 }
 
@@ -41,11 +42,16 @@ function rows(x: NDArray, what: string): [number, number] {
  * @example wassersteinPow1d(Float64Array.of(0, 1), Float64Array.of(0, 1, 2), 1) // 0.5
  */
 export function wassersteinPow1d(a: Float64Array, b: Float64Array, p: number): number {
-  const n = a.length, m = b.length;
-  let i = 0, j = 0, u = 0, acc = 0;
+  const n = a.length,
+    m = b.length;
+  let i = 0,
+    j = 0,
+    u = 0,
+    acc = 0;
   while (i < n && j < m) {
     // the next breakpoint of either quantile function: (i+1)/n vs (j+1)/m, compared in integers
-    const ci = (i + 1) * m, cj = (j + 1) * n;
+    const ci = (i + 1) * m,
+      cj = (j + 1) * n;
     const next = ci <= cj ? (i + 1) / n : (j + 1) / m;
     const d = Math.abs(a[i] - b[j]);
     acc += (next - u) * (p === 1 ? d : p === 2 ? d * d : d ** p);
@@ -65,19 +71,30 @@ export function slicedWasserstein(x: NDArray, y: NDArray, o: SlicedWassersteinOp
   const [m, d2] = rows(y, 'y');
   if (d !== d2) throw new Error(`slicedWasserstein: point dimensions differ (x has ${d}, y has ${d2})`);
   const L = o.projections ?? 256;
-  if (!(Number.isInteger(L) && L >= 1)) throw new Error(`slicedWasserstein: projections = ${L} must be a positive integer`);
+  if (!(Number.isInteger(L) && L >= 1))
+    throw new Error(`slicedWasserstein: projections = ${L} must be a positive integer`);
   const p = o.p ?? 2;
   if (!(p >= 1 && Number.isFinite(p))) throw new Error(`slicedWasserstein: p = ${p} must be a finite number >= 1`);
   const dirs = new Philox(o.seed ?? 0).fold(0x51ced).normal([L, d]).data;
-  const px = new Float64Array(n), py = new Float64Array(m);
+  const px = new Float64Array(n),
+    py = new Float64Array(m);
   const vals = new Float64Array(L);
   for (let l = 0; l < L; l++) {
     let norm = 0;
     for (let k = 0; k < d; k++) norm += dirs[l * d + k] ** 2;
     norm = Math.sqrt(norm) || 1;
-    for (let i = 0; i < n; i++) { let s = 0; for (let k = 0; k < d; k++) s += x.data[i * d + k] * dirs[l * d + k]; px[i] = s / norm; }
-    for (let j = 0; j < m; j++) { let s = 0; for (let k = 0; k < d; k++) s += y.data[j * d + k] * dirs[l * d + k]; py[j] = s / norm; }
-    px.sort(); py.sort();
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += x.data[i * d + k] * dirs[l * d + k];
+      px[i] = s / norm;
+    }
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += y.data[j * d + k] * dirs[l * d + k];
+      py[j] = s / norm;
+    }
+    px.sort();
+    py.sort();
     vals[l] = wassersteinPow1d(px, py, p);
   }
   let mean = 0;

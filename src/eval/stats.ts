@@ -25,7 +25,10 @@ export function meanAndStandardError(values: ArrayLike<number>): MeanSe {
   m /= n;
   if (n < 2) return { mean: m, se: null, std: null, n };
   let s = 0;
-  for (let i = 0; i < n; i++) { const d = values[i] - m; s += d * d; }
+  for (let i = 0; i < n; i++) {
+    const d = values[i] - m;
+    s += d * d;
+  }
   const std = Math.sqrt(s / (n - 1));
   return { mean: m, se: std / Math.sqrt(n), std, n };
 }

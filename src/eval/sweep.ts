@@ -26,7 +26,14 @@ export interface SweepConfig {
   n: number;
   eta?: number;
   /** Called after every run (progress lines). */
-  onRun?: (info: { scheduler: string; steps: number; seed: number; nfe: number; value: number; seconds: number }) => void;
+  onRun?: (info: {
+    scheduler: string;
+    steps: number;
+    seed: number;
+    nfe: number;
+    value: number;
+    seconds: number;
+  }) => void;
 }
 
 /** One (sampler, steps) cell: the metric per seed and its mean with the standard error over seeds. */
@@ -70,11 +77,24 @@ function meanExtras(list: (Record<string, number> | undefined)[]): Record<string
  * @example await runSweep(loaded, metric, { schedulers: ['heun'], steps: [5, 10], seeds: [0], n: 500 })
  */
 export async function runSweep(m: LoadedModel, metric: SampleMetric, c: SweepConfig): Promise<SweepResult> {
-  const pairs: [string, number][] = c.pairs ?? c.schedulers.flatMap((s) => c.steps.map((k): [string, number] => [s, k]));
-  if (!pairs.length) throw new Error('--sweep: no (scheduler, steps) cells (e.g. --sweep scheduler=ddpm,ddim,dpmsolver++ --steps 5,10,20)');
+  const pairs: [string, number][] =
+    c.pairs ?? c.schedulers.flatMap((s) => c.steps.map((k): [string, number] => [s, k]));
+  if (!pairs.length)
+    throw new Error(
+      '--sweep: no (scheduler, steps) cells (e.g. --sweep scheduler=ddpm,ddim,dpmsolver++ --steps 5,10,20)',
+    );
   if (!c.seeds.length) throw new Error('--seeds: need at least one seed');
   for (const [name] of pairs) samplingScheduler(name, m.schedulerConfig); // unknown names are usage errors, before any work
-  const runs = new Map<string, { nfe: number; values: number[]; extras: (Record<string, number> | undefined)[]; seconds: number[]; errors: string[] }>();
+  const runs = new Map<
+    string,
+    {
+      nfe: number;
+      values: number[];
+      extras: (Record<string, number> | undefined)[];
+      seconds: number[];
+      errors: string[];
+    }
+  >();
   const key = (s: string, k: number) => `${s}\u0000${k}`;
   const baseline: number[] = [];
   for (const seed of c.seeds) {
@@ -84,11 +104,15 @@ export async function runSweep(m: LoadedModel, metric: SampleMetric, c: SweepCon
         const cell = runs.get(key(scheduler, steps)) ?? { nfe: NaN, values: [], extras: [], seconds: [], errors: [] };
         runs.set(key(scheduler, steps), cell);
         // A sampler that fails (throws, or returns non-finite samples) fails its cell, not the sweep.
-        let value = NaN, nfe = NaN, seconds = NaN;
+        let value = NaN,
+          nfe = NaN,
+          seconds = NaN;
         try {
           const r = await sampleCounted(m, { scheduler, steps, n: c.n, seed, eta: c.eta });
-          nfe = r.nfe; seconds = r.seconds;
-          if (!Number.isNaN(cell.nfe) && cell.nfe !== r.nfe) throw new Error(`made ${r.nfe} model calls at seed ${seed} but ${cell.nfe} before`);
+          nfe = r.nfe;
+          seconds = r.seconds;
+          if (!Number.isNaN(cell.nfe) && cell.nfe !== r.nfe)
+            throw new Error(`made ${r.nfe} model calls at seed ${seed} but ${cell.nfe} before`);
           cell.nfe = r.nfe;
           let bad = 0;
           for (const v of r.samples.data) if (!Number.isFinite(v)) bad++;
@@ -99,7 +123,8 @@ export async function runSweep(m: LoadedModel, metric: SampleMetric, c: SweepCon
         } catch (e) {
           cell.errors.push(`seed ${seed}: ${(e as Error).message}`);
         }
-        cell.values.push(value); cell.seconds.push(seconds);
+        cell.values.push(value);
+        cell.seconds.push(seconds);
         c.onRun?.({ scheduler, steps, seed, nfe, value, seconds });
       }
     }
@@ -111,16 +136,31 @@ export async function runSweep(m: LoadedModel, metric: SampleMetric, c: SweepCon
       const s = meanAndStandardError(r.values); // NaN when any seed failed
       const secs = r.seconds.filter(Number.isFinite);
       cells.push({
-        scheduler, steps, nfe: r.nfe, values: r.values, mean: s.mean, se: Number.isFinite(s.mean) ? s.se : null, std: Number.isFinite(s.mean) ? s.std : null,
-        extra: meanExtras(r.extras), seconds: secs.length ? secs.reduce((a, b) => a + b, 0) / secs.length : NaN,
+        scheduler,
+        steps,
+        nfe: r.nfe,
+        values: r.values,
+        mean: s.mean,
+        se: Number.isFinite(s.mean) ? s.se : null,
+        std: Number.isFinite(s.mean) ? s.std : null,
+        extra: meanExtras(r.extras),
+        seconds: secs.length ? secs.reduce((a, b) => a + b, 0) / secs.length : NaN,
         ...(r.errors.length ? { errors: r.errors } : {}),
       });
     }
   }
   const b = meanAndStandardError(baseline);
   return {
-    metric: { name: metric.name, label: metric.label, description: metric.description, lowerIsBetter: metric.lowerIsBetter },
-    cells, baseline: { values: baseline, mean: b.mean, se: b.se, std: b.std }, seeds: c.seeds, n: c.n,
+    metric: {
+      name: metric.name,
+      label: metric.label,
+      description: metric.description,
+      lowerIsBetter: metric.lowerIsBetter,
+    },
+    cells,
+    baseline: { values: baseline, mean: b.mean, se: b.se, std: b.std },
+    seeds: c.seeds,
+    n: c.n,
   };
 }
 
@@ -136,13 +176,30 @@ function fmt(v: number | null): string {
  */
 export function formatSweepTable(r: SweepResult): string {
   const head = ['scheduler', 'steps', 'NFE', `${r.metric.name} (mean)`, 'std err', 'sd', 's/run'];
-  const rows = r.cells.map((c) => [c.scheduler, String(c.steps), Number.isNaN(c.nfe) ? '-' : String(c.nfe),
-    c.errors ? `failed (${c.errors.length}/${c.values.length})` : fmt(c.mean), fmt(c.se), fmt(c.std), Number.isFinite(c.seconds) ? c.seconds.toFixed(2) : '-']);
+  const rows = r.cells.map((c) => [
+    c.scheduler,
+    String(c.steps),
+    Number.isNaN(c.nfe) ? '-' : String(c.nfe),
+    c.errors ? `failed (${c.errors.length}/${c.values.length})` : fmt(c.mean),
+    fmt(c.se),
+    fmt(c.std),
+    Number.isFinite(c.seconds) ? c.seconds.toFixed(2) : '-',
+  ]);
   rows.push(['data vs data', '-', '-', fmt(r.baseline.mean), fmt(r.baseline.se), fmt(r.baseline.std), '-']);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((s, i) => (i < 1 ? s.padEnd(w[i]) : s.padStart(w[i]))).join('  ');
-  const notes = r.cells.filter((c) => c.errors).map((c) => `${c.scheduler} ${c.steps} steps failed: ${c.errors![0]}${c.errors!.length > 1 ? ` (and ${c.errors!.length - 1} more seeds)` : ''}`);
-  return [line(head), line(w.map((k) => '-'.repeat(k))), ...rows.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
+  const notes = r.cells
+    .filter((c) => c.errors)
+    .map(
+      (c) =>
+        `${c.scheduler} ${c.steps} steps failed: ${c.errors![0]}${c.errors!.length > 1 ? ` (and ${c.errors!.length - 1} more seeds)` : ''}`,
+    );
+  return [
+    line(head),
+    line(w.map((k) => '-'.repeat(k))),
+    ...rows.map(line),
+    ...(notes.length ? ['', ...notes] : []),
+  ].join('\n');
 }
 
 /**
@@ -154,14 +211,26 @@ export function sweepPlotSpec(r: SweepResult, title: string, yLabel?: string): L
   const names = [...new Set(r.cells.map((c) => c.scheduler))];
   // Distances whose ideal is 0 span decades (few-step samplers are far off): symmetric-log y axis, linear
   // within the data-vs-data spread (the metric's resolution at this n).
-  const ses = r.cells.map((c) => c.se).filter((v): v is number => v !== null && v > 0).sort((a, b) => a - b);
-  const resolution = r.baseline.std && r.baseline.std > 0 ? r.baseline.std : ses.length ? ses[Math.floor(ses.length / 2)] : undefined;
+  const ses = r.cells
+    .map((c) => c.se)
+    .filter((v): v is number => v !== null && v > 0)
+    .sort((a, b) => a - b);
+  const resolution =
+    r.baseline.std && r.baseline.std > 0 ? r.baseline.std : ses.length ? ses[Math.floor(ses.length / 2)] : undefined;
   const symlog = r.metric.lowerIsBetter && resolution !== undefined;
   return {
-    title, xLabel: 'NFE (model evaluations, log scale)', logX: true,
-    yScale: symlog ? 'symlog' : 'linear', linThreshold: symlog ? resolution : undefined,
-    yLabel: yLabel ?? `${r.metric.label ?? r.metric.name} (mean +- s.e. over ${r.seeds.length} seeds, n = ${r.n}${symlog ? `; symlog axis, linear within +-${resolution!.toPrecision(2)}` : ''})`,
-    series: names.map((s) => ({ name: s, points: r.cells.filter((c) => c.scheduler === s).map((c) => ({ x: c.nfe, y: c.mean, se: c.se })) })),
+    title,
+    xLabel: 'NFE (model evaluations, log scale)',
+    logX: true,
+    yScale: symlog ? 'symlog' : 'linear',
+    linThreshold: symlog ? resolution : undefined,
+    yLabel:
+      yLabel ??
+      `${r.metric.label ?? r.metric.name} (mean +- s.e. over ${r.seeds.length} seeds, n = ${r.n}${symlog ? `; symlog axis, linear within +-${resolution!.toPrecision(2)}` : ''})`,
+    series: names.map((s) => ({
+      name: s,
+      points: r.cells.filter((c) => c.scheduler === s).map((c) => ({ x: c.nfe, y: c.mean, se: c.se })),
+    })),
     references: Number.isFinite(r.baseline.mean) ? [{ name: 'data vs data', y: r.baseline.mean }] : [],
   };
 }

@@ -27,7 +27,8 @@ export interface SymmetricEigen {
  */
 export function symmetricEigen(a: ArrayLike<number>, n: number, maxSweeps = 100): SymmetricEigen {
   if (!(Number.isInteger(n) && n >= 1)) throw new Error(`symmetricEigen: n = ${n} must be a positive integer`);
-  if (a.length !== n * n) throw new Error(`symmetricEigen: the matrix has ${a.length} entries, expected ${n} x ${n} = ${n * n}`);
+  if (a.length !== n * n)
+    throw new Error(`symmetricEigen: the matrix has ${a.length} entries, expected ${n} x ${n} = ${n * n}`);
   const A = Float64Array.from(a);
   let total = 0;
   for (let i = 0; i < n * n; i++) {
@@ -36,8 +37,10 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, maxSweeps = 100)
   }
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      const x = A[i * n + j], y = A[j * n + i];
-      if (Math.abs(x - y) > 1e-8 * Math.sqrt(total) + 1e-300) throw new Error(`symmetricEigen: the matrix is not symmetric (a[${i}][${j}] = ${x}, a[${j}][${i}] = ${y})`);
+      const x = A[i * n + j],
+        y = A[j * n + i];
+      if (Math.abs(x - y) > 1e-8 * Math.sqrt(total) + 1e-300)
+        throw new Error(`symmetricEigen: the matrix is not symmetric (a[${i}][${j}] = ${x}, a[${j}][${i}] = ${y})`);
       A[i * n + j] = A[j * n + i] = 0.5 * (x + y);
     }
   }
@@ -56,20 +59,24 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, maxSweeps = 100)
         // Golub & Van Loan Algorithm 8.5.1 (symSchur2)
         const tau = (A[q * n + q] - A[p * n + p]) / (2 * apq);
         const t = (tau >= 0 ? 1 : -1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
-        const c = 1 / Math.sqrt(1 + t * t), s = t * c;
+        const c = 1 / Math.sqrt(1 + t * t),
+          s = t * c;
         // A <- J^T A J with J the rotation in the (p, q) plane
         for (let k = 0; k < n; k++) {
-          const akp = A[k * n + p], akq = A[k * n + q];
+          const akp = A[k * n + p],
+            akq = A[k * n + q];
           A[k * n + p] = c * akp - s * akq;
           A[k * n + q] = s * akp + c * akq;
         }
         for (let k = 0; k < n; k++) {
-          const apk = A[p * n + k], aqk = A[q * n + k];
+          const apk = A[p * n + k],
+            aqk = A[q * n + k];
           A[p * n + k] = c * apk - s * aqk;
           A[q * n + k] = s * apk + c * aqk;
         }
         for (let k = 0; k < n; k++) {
-          const vkp = V[k * n + p], vkq = V[k * n + q];
+          const vkp = V[k * n + p],
+            vkq = V[k * n + q];
           V[k * n + p] = c * vkp - s * vkq;
           V[k * n + q] = s * vkp + c * vkq;
         }

@@ -17,7 +17,8 @@ import { samplingScheduler } from '../pipelines/sample_model.ts';
  */
 export function trainingAlphasCumprod(schedulerConfig: Record<string, unknown>): Float32Array {
   const s = samplingScheduler('ddpm', schedulerConfig);
-  if (!(s instanceof BetaScheduler)) throw new Error('trainingAlphasCumprod: the scheduler config does not define a beta table');
+  if (!(s instanceof BetaScheduler))
+    throw new Error('trainingAlphasCumprod: the scheduler config does not define a beta table');
   return s.alphasCumprod;
 }
 
@@ -27,10 +28,14 @@ export function trainingAlphasCumprod(schedulerConfig: Record<string, unknown>):
  * GaussianMixture.epsilonModel and the k-samplers use), clamped to [0, T-1].
  * @example const { sigmas, timestepOf } = sigmaTable(alphasCumprod); timestepOf(sigmas[10]) // 10
  */
-export function sigmaTable(alphasCumprod: ArrayLike<number>): { sigmas: Float64Array; timestepOf: (sigma: number) => number } {
+export function sigmaTable(alphasCumprod: ArrayLike<number>): {
+  sigmas: Float64Array;
+  timestepOf: (sigma: number) => number;
+} {
   const T = alphasCumprod.length;
   if (T < 2) throw new Error(`sigmaTable: alphasCumprod has ${T} entries; need at least 2`);
-  const sigmas = new Float64Array(T), logs = new Float64Array(T);
+  const sigmas = new Float64Array(T),
+    logs = new Float64Array(T);
   for (let i = 0; i < T; i++) {
     const a = alphasCumprod[i];
     if (!(a > 0 && a < 1)) throw new Error(`sigmaTable: alphasCumprod[${i}] = ${a} is not in (0, 1)`);
@@ -42,8 +47,13 @@ export function sigmaTable(alphasCumprod: ArrayLike<number>): { sigmas: Float64A
     const l = Math.log(sigma);
     if (!(l > logs[0])) return 0;
     if (!(l < logs[T - 1])) return T - 1;
-    let lo = 0, hi = T - 1; // binary search: logs[lo] <= l < logs[hi]
-    while (hi - lo > 1) { const m = (lo + hi) >> 1; if (logs[m] <= l) lo = m; else hi = m; }
+    let lo = 0,
+      hi = T - 1; // binary search: logs[lo] <= l < logs[hi]
+    while (hi - lo > 1) {
+      const m = (lo + hi) >> 1;
+      if (logs[m] <= l) lo = m;
+      else hi = m;
+    }
     return lo + (l - logs[lo]) / (logs[hi] - logs[lo]);
   };
   return { sigmas, timestepOf };

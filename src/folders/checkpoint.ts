@@ -25,12 +25,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NDArray } from '../engine/index.ts';
+import type { NDArray } from '../engine/index.ts';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.ts';
 import { faultPoint, writeDirAtomicSync } from '../io/atomic.ts';
 import { readJsonObject, readModelConfigFile, readSchedulerConfigFile } from './config_files.ts';
 import {
-  CONFIG_NAME, EMA_WEIGHTS_NAME, OPTIMIZER_NAME, SCHEDULER_CONFIG_NAME, TRAINER_STATE_NAME, WEIGHTS_NAME, checkpointName,
+  CONFIG_NAME,
+  EMA_WEIGHTS_NAME,
+  OPTIMIZER_NAME,
+  SCHEDULER_CONFIG_NAME,
+  TRAINER_STATE_NAME,
+  WEIGHTS_NAME,
+  checkpointName,
 } from './names.ts';
 
 export { CONFIG_NAME, SCHEDULER_CONFIG_NAME, TRAINER_STATE_NAME, WEIGHTS_NAME };
@@ -96,7 +102,8 @@ function testPauseInCheckpoint(step: number, tmpDir: string): void {
 /** Steps of the complete checkpoints in OUT, ascending. Temporary folders are ignored. @example listCheckpoints('runs/a') // [200, 300] */
 export function listCheckpoints(outDir: string): number[] {
   if (!fs.existsSync(outDir)) return [];
-  return fs.readdirSync(outDir)
+  return fs
+    .readdirSync(outDir)
     .map((n) => /^checkpoint-(\d+)$/.exec(n))
     .filter((m): m is RegExpExecArray => m !== null && fs.existsSync(path.join(outDir, m[0], TRAINER_STATE_NAME)))
     .map((m) => Number(m[1]))
@@ -131,7 +138,10 @@ export function pruneCheckpoints(outDir: string, keepLast: number, protect?: num
  * edited by hand) is reported through `warn` and the one before it is tried. Null if OUT has none.
  * @example const last = loadLatestCheckpoint('runs/moons', console.warn); // { dir, data } | null
  */
-export function loadLatestCheckpoint(outDir: string, warn: (msg: string) => void = () => {}): { dir: string; data: CheckpointData } | null {
+export function loadLatestCheckpoint(
+  outDir: string,
+  warn: (msg: string) => void = () => {},
+): { dir: string; data: CheckpointData } | null {
   const steps = listCheckpoints(outDir).reverse();
   let first: Error | null = null;
   for (const s of steps) {
@@ -143,7 +153,10 @@ export function loadLatestCheckpoint(outDir: string, warn: (msg: string) => void
       warn(`${dir} cannot be loaded (${(e as Error).message}); trying the checkpoint before it`);
     }
   }
-  if (first) throw new Error(`no checkpoint in ${outDir} can be loaded; the newest failed with: ${first.message}`, { cause: first });
+  if (first)
+    throw new Error(`no checkpoint in ${outDir} can be loaded; the newest failed with: ${first.message}`, {
+      cause: first,
+    });
   return null;
 }
 
@@ -166,7 +179,8 @@ export function loadCheckpoint(dir: string): CheckpointData {
   const opt = path.join(dir, OPTIMIZER_NAME);
   if (fs.existsSync(opt)) {
     const f = readSafetensors(opt, { source: `checkpoint ${opt}` });
-    const m: Record<string, NDArray> = {}, v: Record<string, NDArray> = {};
+    const m: Record<string, NDArray> = {},
+      v: Record<string, NDArray> = {};
     for (const [k, a] of f.toNDArrays()) {
       if (k.startsWith('m.')) m[k.slice(2)] = a;
       else if (k.startsWith('v.')) v[k.slice(2)] = a;

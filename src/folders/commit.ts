@@ -55,11 +55,18 @@ const FLAT_FILES = [WEIGHTS_NAME, CONFIG_NAME, SCHEDULER_CONFIG_NAME];
  */
 export function commitTrainingSave(outDir: string, s: TrainingSave): string {
   installFaultInjectionFromEnv();
-  writeModelFolder(outDir, { ...s.model, info: { ...s.model.info, step: s.step } }, { metadata: { step: String(s.step) } });
+  writeModelFolder(
+    outDir,
+    { ...s.model, info: { ...s.model.info, step: s.step } },
+    { metadata: { step: String(s.step) } },
+  );
   // A run begun before the pipeline layout: its flat model files go once the pipeline model is complete.
   for (const f of FLAT_FILES) {
     const p = path.join(outDir, f);
-    if (fs.existsSync(p)) { faultPoint('remove', p); fs.rmSync(p, { force: true }); }
+    if (fs.existsSync(p)) {
+      faultPoint('remove', p);
+      fs.rmSync(p, { force: true });
+    }
   }
   const ck = writeCheckpoint(outDir, { ...s.checkpoint, step: s.step });
   pruneCheckpoints(outDir, s.keepLast, s.step);
@@ -70,14 +77,16 @@ export function commitTrainingSave(outDir: string, s: TrainingSave): string {
 export function topLevelModelStep(outDir: string): { step: number } | { problem: string } {
   try {
     const layout = detectLayout(outDir);
-    if (layout.kind !== 'pipeline' && layout.kind !== 'diffuse') return { problem: `the folder has a ${layout.kind} layout` };
+    if (layout.kind !== 'pipeline' && layout.kind !== 'diffuse')
+      return { problem: `the folder has a ${layout.kind} layout` };
     readModelConfigFile(path.join(layout.modelDir, CONFIG_NAME));
     if (layout.schedulerConfigFile) readSchedulerConfigFile(layout.schedulerConfigFile);
     const w = weightsMetadata(layout.weights.file, 'step');
     if (w === null) return { problem: `${layout.weights.file} is unreadable or has no step` };
     const info = readRunInfo(outDir);
     if (!info) return { problem: 'diffuse.json is missing' };
-    if (String(info.step) !== w) return { problem: `the weights are of step ${w} but diffuse.json says ${info.step} (an interrupted save)` };
+    if (String(info.step) !== w)
+      return { problem: `the weights are of step ${w} but diffuse.json says ${info.step} (an interrupted save)` };
     return { step: info.step };
   } catch (e) {
     return { problem: (e as Error).message };
@@ -88,16 +97,24 @@ export function topLevelModelStep(outDir: string): { step: number } | { problem:
  * Check the top-level model against the newest good checkpoint (step S): fine when it is complete,
  * of one save, and not older than S. @example verifyTopLevelModel('runs/a', 300) // { ok: true }
  */
-export function verifyTopLevelModel(outDir: string, checkpointStep: number): { ok: true } | { ok: false; problem: string } {
+export function verifyTopLevelModel(
+  outDir: string,
+  checkpointStep: number,
+): { ok: true } | { ok: false; problem: string } {
   const r = topLevelModelStep(outDir);
   if ('problem' in r) return { ok: false, problem: r.problem };
-  if (r.step < checkpointStep) return { ok: false, problem: `the model is of step ${r.step}, older than checkpoint-${checkpointStep}` };
+  if (r.step < checkpointStep)
+    return { ok: false, problem: `the model is of step ${r.step}, older than checkpoint-${checkpointStep}` };
   return { ok: true };
 }
 
 /** The model files a checkpoint stands for: its EMA weights (else raw), configs, diffuse.json. */
 export function modelFilesOfCheckpoint(ck: CheckpointData): ModelFiles & { info: RunInfo | null } {
-  const st = ck.trainerState as { runInfo?: RunInfo; dataDescription?: RunInfo['data']; trainConfig?: { labelDropout?: number } };
+  const st = ck.trainerState as {
+    runInfo?: RunInfo;
+    dataDescription?: RunInfo['data'];
+    trainConfig?: { labelDropout?: number };
+  };
   let info: RunInfo | null = st.runInfo ? { ...st.runInfo, step: ck.step } : null;
   if (!info && st.dataDescription) {
     const n = (ck.modelConfig as { num_class_embeds?: number | null }).num_class_embeds;
@@ -129,7 +146,11 @@ export function repairTopLevelModel(outDir: string, found: { dir: string; data: 
  * interrupted save redone (to `keepLast`, when given). Null if there is none.
  * @example const found = resumeLatestCheckpoint('runs/a', warn, 2); found?.data.step
  */
-export function resumeLatestCheckpoint(outDir: string, warn: (msg: string) => void = () => {}, keepLast?: number): { dir: string; data: CheckpointData } | null {
+export function resumeLatestCheckpoint(
+  outDir: string,
+  warn: (msg: string) => void = () => {},
+  keepLast?: number,
+): { dir: string; data: CheckpointData } | null {
   const found = loadLatestCheckpoint(outDir, warn);
   if (!found) return null;
   const repaired = repairTopLevelModel(outDir, found);

@@ -17,7 +17,13 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { checkModelConfigJson, formatSchemaError, isMetadataKey } from '../models/config_schema.ts';
-import { registeredSchedulers, schedulerFromConfig, type ConfigSpec, type KeySpec, type SchedulerClass } from '../samplers/index.ts';
+import {
+  registeredSchedulers,
+  schedulerFromConfig,
+  type ConfigSpec,
+  type KeySpec,
+  type SchedulerClass,
+} from '../samplers/index.ts';
 import { warn } from '../io/warn.ts';
 import { checkBetaRange } from '../samplers/scheduler.ts';
 import { betasFor } from '../schedules/betas.ts';
@@ -36,12 +42,16 @@ export function readJsonObject(file: string): Record<string, unknown> {
   } catch (e) {
     throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${file}: expected a JSON object, got ${Array.isArray(v) ? 'an array' : JSON.stringify(v)}`);
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new Error(`${file}: expected a JSON object, got ${Array.isArray(v) ? 'an array' : JSON.stringify(v)}`);
   return v as Record<string, unknown>;
 }
 
 function warnUnknown(where: string, keys: string[], hint: string): void {
-  if (keys.length) warn(`${where}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => JSON.stringify(k)).join(', ')} ignored (${hint})`);
+  if (keys.length)
+    warn(
+      `${where}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => JSON.stringify(k)).join(', ')} ignored (${hint})`,
+    );
 }
 
 /**
@@ -76,15 +86,22 @@ function zodForKey(ks: KeySpec): z.ZodType {
       s = n;
       break;
     }
-    case 'bool': s = z.boolean(); break;
-    case 'string': s = z.string(); break;
+    case 'bool':
+      s = z.boolean();
+      break;
+    case 'string':
+      s = z.string();
+      break;
     case 'enum': {
       const values = (ks.values ?? []).filter((v): v is string => v !== null);
       s = values.length ? z.enum(values as [string, ...string[]]) : z.never();
       break;
     }
-    case 'numbers': s = z.array(z.number()); break;
-    default: s = z.unknown();
+    case 'numbers':
+      s = z.array(z.number());
+      break;
+    default:
+      s = z.unknown();
   }
   // null means "the default" for keys that are not nullable (diffusers' configs hold such nulls).
   return s.nullable().optional();
@@ -101,7 +118,8 @@ export function schedulerConfigSchema(className: string): { schema: z.ZodType; k
     for (const [k, ks] of Object.entries(spec)) shape[k] = zodForKey(ks);
     const known = new Set<string>();
     for (const name of registeredSchedulers()) {
-      for (const k of Object.keys((schedulerFromConfig(name, {}).constructor as unknown as SchedulerClass).configSpec)) known.add(k);
+      for (const k of Object.keys((schedulerFromConfig(name, {}).constructor as unknown as SchedulerClass).configSpec))
+        known.add(k);
     }
     hit = { schema: z.object(shape).catchall(z.unknown()), known };
     schemaCache.set(className, hit);
@@ -115,12 +133,15 @@ export function schedulerConfigSchema(className: string): { schema: z.ZodType; k
  * @example checkSchedulerConfig({ _class_name: 'DDPMScheduler', beta_end: 0.02 }, 'scheduler_config.json')
  */
 export function checkSchedulerConfig(json: unknown, where: string, className?: string): Record<string, unknown> {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${where}: expected a JSON object`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new Error(`${where}: expected a JSON object`);
   const obj = json as Record<string, unknown>;
   const cls = className ?? obj._class_name ?? 'DDPMScheduler'; // no _class_name: the training schedule's class
   const names = registeredSchedulers();
   if (typeof cls !== 'string' || !names.includes(cls)) {
-    throw new Error(`${where}: _class_name = ${JSON.stringify(cls) ?? 'missing'} is invalid: expected one of ${names.map((n) => JSON.stringify(n)).join(', ')}`);
+    throw new Error(
+      `${where}: _class_name = ${JSON.stringify(cls) ?? 'missing'} is invalid: expected one of ${names.map((n) => JSON.stringify(n)).join(', ')}`,
+    );
   }
   const { schema, known } = schedulerConfigSchema(cls);
   const r = schema.safeParse(obj);
@@ -141,8 +162,12 @@ function checkPhysicalRanges(cls: string, cfg: Record<string, unknown>, where: s
   if (!('beta_end' in spec) && !('trained_betas' in spec)) return;
   const v = (k: string) => (cfg[k] ?? spec[k]?.default ?? undefined) as never;
   const c = {
-    num_train_timesteps: v('num_train_timesteps'), beta_start: v('beta_start'), beta_end: v('beta_end'),
-    beta_schedule: v('beta_schedule'), trained_betas: v('trained_betas'), rescale_betas_zero_snr: v('rescale_betas_zero_snr') ?? false,
+    num_train_timesteps: v('num_train_timesteps'),
+    beta_start: v('beta_start'),
+    beta_end: v('beta_end'),
+    beta_schedule: v('beta_schedule'),
+    trained_betas: v('trained_betas'),
+    rescale_betas_zero_snr: v('rescale_betas_zero_snr') ?? false,
   };
   try {
     checkBetaRange(betasFor(c, cls), c, cls);

@@ -23,20 +23,29 @@ let installed: string | null = null;
 /** Install the hook for `spec` (see the file comment); null removes it. Counting restarts. @example installFaultInjection('kill@7') */
 export function installFaultInjection(spec: string | null): void {
   installed = spec;
-  if (!spec) { setAtomicFaultHook(null); return; }
+  if (!spec) {
+    setAtomicFaultHook(null);
+    return;
+  }
   let n = 0;
   const log = /^log:(.+)$/.exec(spec);
   const at = /^(kill|enospc)@(\d+)$/.exec(spec);
-  if (!log && !at) throw new Error(`DIFFUSE_TEST_FAULT=${spec} is invalid: expected log:<file>, kill@<n> or enospc@<n>`);
+  if (!log && !at)
+    throw new Error(`DIFFUSE_TEST_FAULT=${spec} is invalid: expected log:<file>, kill@<n> or enospc@<n>`);
   setAtomicFaultHook((op: AtomicOp, target: string) => {
     n += 1;
-    if (log) { fs.appendFileSync(log[1], `${n} ${op} ${target}\n`); return; }
+    if (log) {
+      fs.appendFileSync(log[1], `${n} ${op} ${target}\n`);
+      return;
+    }
     if (n !== Number(at![2])) return;
     if (at![1] === 'kill') {
       process.kill(process.pid, 'SIGKILL');
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000); // the signal is on its way
     }
-    const e = new Error(`ENOSPC: no space left on device (injected at operation ${n}: ${op} ${target})`) as NodeJS.ErrnoException;
+    const e = new Error(
+      `ENOSPC: no space left on device (injected at operation ${n}: ${op} ${target})`,
+    ) as NodeJS.ErrnoException;
     e.code = 'ENOSPC';
     throw e;
   });

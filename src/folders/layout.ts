@@ -21,8 +21,15 @@ import { readJsonObject } from './config_files.ts';
 import { listCheckpoints } from './checkpoint.ts';
 import { locateWeights, type WeightsLocation } from './weights.ts';
 import {
-  CONFIG_NAME, EMA_WEIGHTS_NAME, MODEL_INDEX_NAME, RUN_INFO_NAME, SCHEDULER_CONFIG_NAME, SCHEDULER_FOLDER,
-  TRAINER_STATE_NAME, UNET_FOLDER, checkpointName,
+  CONFIG_NAME,
+  EMA_WEIGHTS_NAME,
+  MODEL_INDEX_NAME,
+  RUN_INFO_NAME,
+  SCHEDULER_CONFIG_NAME,
+  SCHEDULER_FOLDER,
+  TRAINER_STATE_NAME,
+  UNET_FOLDER,
+  checkpointName,
 } from './names.ts';
 
 export type FolderLayoutKind = 'pipeline' | 'model' | 'diffuse' | 'checkpoint';
@@ -50,7 +57,12 @@ const exists = (...p: string[]) => fs.existsSync(path.join(...p));
 function component(index: Record<string, unknown>, name: string, file: string): [string, string] | null {
   const v = index[name];
   if (v === undefined) return null;
-  if (!Array.isArray(v) || v.length !== 2 || (v[0] !== null && typeof v[0] !== 'string') || (v[1] !== null && typeof v[1] !== 'string')) {
+  if (
+    !Array.isArray(v) ||
+    v.length !== 2 ||
+    (v[0] !== null && typeof v[0] !== 'string') ||
+    (v[1] !== null && typeof v[1] !== 'string')
+  ) {
     throw new Error(`${file}: ${name} = ${JSON.stringify(v)} is invalid: expected [library, class name]`);
   }
   return v[0] === null || v[1] === null ? null : [v[0], v[1]];
@@ -62,13 +74,19 @@ function pipelineLayout(dir: string, variant?: string): FolderLayout {
   const unet = component(index, UNET_FOLDER, file);
   if (!unet) {
     const names = Object.keys(index).filter((k) => !k.startsWith('_'));
-    throw new Error(`${file}: no "unet" component (components: ${names.join(', ') || 'none'}); diffuse reads unconditional UNet pipelines such as DDPMPipeline`);
+    throw new Error(
+      `${file}: no "unet" component (components: ${names.join(', ') || 'none'}); diffuse reads unconditional UNet pipelines such as DDPMPipeline`,
+    );
   }
   const modelDir = path.join(dir, UNET_FOLDER);
-  if (!exists(modelDir, CONFIG_NAME)) throw new Error(`${file}: names the component unet, but ${path.join(modelDir, CONFIG_NAME)} does not exist`);
+  if (!exists(modelDir, CONFIG_NAME))
+    throw new Error(`${file}: names the component unet, but ${path.join(modelDir, CONFIG_NAME)} does not exist`);
   const sched = path.join(dir, SCHEDULER_FOLDER, SCHEDULER_CONFIG_NAME);
   return {
-    kind: 'pipeline', dir, modelDir, weights: locateWeights(modelDir, variant),
+    kind: 'pipeline',
+    dir,
+    modelDir,
+    weights: locateWeights(modelDir, variant),
     schedulerConfigFile: fs.existsSync(sched) ? sched : null,
     runInfoDir: exists(dir, RUN_INFO_NAME) ? dir : null,
     pipelineClass: typeof index._class_name === 'string' ? index._class_name : null,
@@ -82,22 +100,31 @@ function pipelineLayout(dir: string, variant?: string): FolderLayout {
  */
 export function detectLayout(dir: string, variant?: string): FolderLayout {
   if (!fs.existsSync(dir)) throw new Error(`${dir}: no such model folder`);
-  if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder (a model folder holds model_index.json or config.json)`);
+  if (!fs.statSync(dir).isDirectory())
+    throw new Error(`${dir}: not a folder (a model folder holds model_index.json or config.json)`);
   if (exists(dir, MODEL_INDEX_NAME)) return pipelineLayout(dir, variant);
   if (exists(dir, CONFIG_NAME)) {
     if (exists(dir, TRAINER_STATE_NAME)) {
       const ema = path.join(dir, EMA_WEIGHTS_NAME);
       return {
-        kind: 'checkpoint', dir, modelDir: dir,
+        kind: 'checkpoint',
+        dir,
+        modelDir: dir,
         weights: fs.existsSync(ema) ? { kind: 'single', file: ema, variant: null } : locateWeights(dir, variant),
         schedulerConfigFile: exists(dir, SCHEDULER_CONFIG_NAME) ? path.join(dir, SCHEDULER_CONFIG_NAME) : null,
-        runInfoDir: null, pipelineClass: null,
+        runInfoDir: null,
+        pipelineClass: null,
       };
     }
     if (exists(dir, SCHEDULER_CONFIG_NAME)) {
       return {
-        kind: 'diffuse', dir, modelDir: dir, weights: locateWeights(dir, variant), schedulerConfigFile: path.join(dir, SCHEDULER_CONFIG_NAME),
-        runInfoDir: exists(dir, RUN_INFO_NAME) ? dir : null, pipelineClass: null,
+        kind: 'diffuse',
+        dir,
+        modelDir: dir,
+        weights: locateWeights(dir, variant),
+        schedulerConfigFile: path.join(dir, SCHEDULER_CONFIG_NAME),
+        runInfoDir: exists(dir, RUN_INFO_NAME) ? dir : null,
+        pipelineClass: null,
       };
     }
     // A bare model folder; inside a pipeline folder (its unet/), the pipeline's scheduler and diffuse.json apply.
@@ -105,15 +132,21 @@ export function detectLayout(dir: string, variant?: string): FolderLayout {
     const inPipeline = exists(parent, MODEL_INDEX_NAME);
     const sched = path.join(parent, SCHEDULER_FOLDER, SCHEDULER_CONFIG_NAME);
     return {
-      kind: 'model', dir, modelDir: dir, weights: locateWeights(dir, variant),
+      kind: 'model',
+      dir,
+      modelDir: dir,
+      weights: locateWeights(dir, variant),
       schedulerConfigFile: inPipeline && fs.existsSync(sched) ? sched : null,
-      runInfoDir: inPipeline && exists(parent, RUN_INFO_NAME) ? parent : null, pipelineClass: null,
+      runInfoDir: inPipeline && exists(parent, RUN_INFO_NAME) ? parent : null,
+      pipelineClass: null,
     };
   }
   const steps = listCheckpoints(dir);
   if (steps.length) {
     const last = path.join(dir, checkpointName(steps[steps.length - 1]));
-    throw new Error(`${dir}: holds checkpoints but no model (no ${MODEL_INDEX_NAME}); \`diffuse train --resume --out ${dir}\` restores it, or read ${last}`);
+    throw new Error(
+      `${dir}: holds checkpoints but no model (no ${MODEL_INDEX_NAME}); \`diffuse train --resume --out ${dir}\` restores it, or read ${last}`,
+    );
   }
   throw new Error(`${dir}: not a model folder (no ${MODEL_INDEX_NAME} or ${CONFIG_NAME})`);
 }

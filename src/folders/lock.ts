@@ -54,7 +54,10 @@ export interface FolderLock {
 
 /** The folder is locked by another live writer (or a lock that cannot be checked). */
 export class FolderLockError extends Error {
-  constructor(message: string, readonly holder: LockInfo | null) {
+  constructor(
+    message: string,
+    readonly holder: LockInfo | null,
+  ) {
     super(message);
     this.name = 'FolderLockError';
   }
@@ -76,7 +79,12 @@ export function processStartTicks(pid: number): string | null {
 }
 
 function pidRunning(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
@@ -93,10 +101,28 @@ export function lockIsStale(info: LockInfo): boolean {
 
 function parseLock(file: string): LockInfo | null {
   let j: unknown;
-  try { j = JSON.parse(fs.readFileSync(file, 'utf8')); } catch { return null; }
+  try {
+    j = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
   const o = j as Partial<LockInfo>;
-  if (!o || typeof o !== 'object' || !Number.isInteger(o.pid) || typeof o.host !== 'string' || typeof o.tag !== 'string') return null;
-  return { pid: o.pid!, host: o.host, started: String(o.started), command: String(o.command), tag: o.tag, procStart: typeof o.procStart === 'string' ? o.procStart : null };
+  if (
+    !o ||
+    typeof o !== 'object' ||
+    !Number.isInteger(o.pid) ||
+    typeof o.host !== 'string' ||
+    typeof o.tag !== 'string'
+  )
+    return null;
+  return {
+    pid: o.pid!,
+    host: o.host,
+    started: String(o.started),
+    command: String(o.command),
+    tag: o.tag,
+    procStart: typeof o.procStart === 'string' ? o.procStart : null,
+  };
 }
 
 /** The lock of DIR, or null when there is none (or it cannot be read). @example readFolderLock('runs/a')?.pid */
@@ -119,8 +145,12 @@ function linkNew(file: string, info: LockInfo): boolean {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return false;
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV') throw e;
-      try { fs.writeFileSync(file, text, { flag: 'wx' }); return true; } catch (e2) {
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS' && code !== 'EXDEV')
+        throw e;
+      try {
+        fs.writeFileSync(file, text, { flag: 'wx' });
+        return true;
+      } catch (e2) {
         if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') return false;
         throw e2;
       }
@@ -130,7 +160,10 @@ function linkNew(file: string, info: LockInfo): boolean {
   } catch (e) {
     if (e instanceof FolderLockError) throw e;
     const err = e as NodeJS.ErrnoException;
-    throw new FolderLockError(`cannot lock ${path.dirname(file)}: ${err.code ?? ''} ${err.message.replace(/^\w+: /, '')}`.replace(/\s+/g, ' '), null);
+    throw new FolderLockError(
+      `cannot lock ${path.dirname(file)}: ${err.code ?? ''} ${err.message.replace(/^\w+: /, '')}`.replace(/\s+/g, ' '),
+      null,
+    );
   }
 }
 
@@ -165,19 +198,36 @@ export function acquireFileLock(file: string, command: string): FolderLock {
 function acquireLock(what: string, file: string, key: string, command: string, record: boolean): FolderLock {
   const dir = path.dirname(file);
   const mine = held.get(key);
-  if (mine) throw new FolderLockError(`${what} is in use by this process (\`${mine.info.command}\`); one writer per ${record ? 'folder' : 'file'}`, mine.info);
+  if (mine)
+    throw new FolderLockError(
+      `${what} is in use by this process (\`${mine.info.command}\`); one writer per ${record ? 'folder' : 'file'}`,
+      mine.info,
+    );
   const info: LockInfo = {
-    pid: process.pid, host: os.hostname(), started: new Date().toISOString(), command, tag: WRITER_TAG, procStart: processStartTicks(process.pid),
+    pid: process.pid,
+    host: os.hostname(),
+    started: new Date().toISOString(),
+    command,
+    tag: WRITER_TAG,
+    procStart: processStartTicks(process.pid),
   };
   for (let attempt = 0; attempt < 5; attempt++) {
     if (linkNew(file, info)) {
       const lock: FolderLock = {
-        dir: what, file, info,
+        dir: what,
+        file,
+        info,
         release: () => {
           if (held.get(key) !== lock) return;
           held.delete(key);
           process.removeListener('exit', onExit);
-          if (record) { try { forgetWriter(dir); } catch { /* the lock goes anyway */ } }
+          if (record) {
+            try {
+              forgetWriter(dir);
+            } catch {
+              /* the lock goes anyway */
+            }
+          }
           if (parseLock(file)?.tag === WRITER_TAG) fs.rmSync(file, { force: true });
         },
       };
@@ -189,15 +239,27 @@ function acquireLock(what: string, file: string, key: string, command: string, r
     }
     const other = parseLock(file);
     if (!other) {
-      throw new FolderLockError(`${what} is locked by ${file}, which cannot be read; if no diffuse process writes there, delete that file`, null);
+      throw new FolderLockError(
+        `${what} is locked by ${file}, which cannot be read; if no diffuse process writes there, delete that file`,
+        null,
+      );
     }
     if (!lockIsStale(other)) {
-      const where = other.host === os.hostname() ? '' : ' (another host: its process cannot be checked from here; if it is gone, delete the lock file)';
-      throw new FolderLockError(`${what} is in use by another diffuse process (${describeHolder(other)})${where}; wait for it to finish or choose another ${record ? 'folder' : 'file'} (lock: ${file})`, other);
+      const where =
+        other.host === os.hostname()
+          ? ''
+          : ' (another host: its process cannot be checked from here; if it is gone, delete the lock file)';
+      throw new FolderLockError(
+        `${what} is in use by another diffuse process (${describeHolder(other)})${where}; wait for it to finish or choose another ${record ? 'folder' : 'file'} (lock: ${file})`,
+        other,
+      );
     }
     takeOver(file, other, info);
   }
-  throw new FolderLockError(`${what}: could not take the lock ${file} (it changed hands 5 times while trying)`, parseLock(file));
+  throw new FolderLockError(
+    `${what}: could not take the lock ${file} (it changed hands 5 times while trying)`,
+    parseLock(file),
+  );
 }
 
 /** Remove a stale lock under the takeover lock; leaves `file` absent (or taken by another process). */
@@ -205,8 +267,14 @@ function takeOver(file: string, stale: LockInfo, me: LockInfo): void {
   const guard = `${file}.takeover`;
   if (!linkNew(guard, me)) {
     const g = parseLock(guard);
-    if (g && lockIsStale(g)) { fs.rmSync(guard, { force: true }); return; }
-    throw new FolderLockError(`${path.dirname(file)} is being taken over by another process (${g ? describeHolder(g) : guard}); try again`, g);
+    if (g && lockIsStale(g)) {
+      fs.rmSync(guard, { force: true });
+      return;
+    }
+    throw new FolderLockError(
+      `${path.dirname(file)} is being taken over by another process (${g ? describeHolder(g) : guard}); try again`,
+      g,
+    );
   }
   try {
     const now = parseLock(file);

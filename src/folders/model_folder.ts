@@ -19,7 +19,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NDArray } from '../engine/index.ts';
+import type { NDArray } from '../engine/index.ts';
 import { writeFileAtomicSync } from '../io/atomic.ts';
 import { serializeSafetensors, type SafetensorsDtype } from '../io/safetensors.ts';
 import { warn } from '../io/warn.ts';
@@ -28,7 +28,13 @@ import { detectLayout, type FolderLayout } from './layout.ts';
 import { readRunInfo, writeRunInfo, checkRunInfoJson, type RunInfo } from './run_info.ts';
 import { readWeightsAt, writeWeights, type WeightsDtype } from './weights.ts';
 import {
-  CONFIG_NAME, MODEL_INDEX_NAME, SCHEDULER_CONFIG_NAME, SCHEDULER_FOLDER, TRAINER_STATE_NAME, UNET_FOLDER, WEIGHTS_NAME,
+  CONFIG_NAME,
+  MODEL_INDEX_NAME,
+  SCHEDULER_CONFIG_NAME,
+  SCHEDULER_FOLDER,
+  TRAINER_STATE_NAME,
+  UNET_FOLDER,
+  WEIGHTS_NAME,
 } from './names.ts';
 
 /**
@@ -36,7 +42,11 @@ import {
  * (linear betas 1e-4 .. 0.02 over 1000 steps, epsilon prediction) — what `DDPMPipeline` trains with.
  */
 export const DEFAULT_SCHEDULER_CONFIG: Readonly<Record<string, unknown>> = Object.freeze({
-  _class_name: 'DDPMScheduler', num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear',
+  _class_name: 'DDPMScheduler',
+  num_train_timesteps: 1000,
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
   prediction_type: 'epsilon',
 });
 
@@ -62,7 +72,11 @@ export interface ModelFolder extends ModelFiles {
 /** diffuse.json of a checkpoint folder, from its trainer state (or null). */
 function checkpointRunInfo(dir: string): RunInfo | null {
   const state = readJsonObject(path.join(dir, TRAINER_STATE_NAME));
-  if (state.runInfo !== undefined) return { ...checkRunInfoJson(state.runInfo, `${path.join(dir, TRAINER_STATE_NAME)} runInfo`), step: Number(state.step) };
+  if (state.runInfo !== undefined)
+    return {
+      ...checkRunInfoJson(state.runInfo, `${path.join(dir, TRAINER_STATE_NAME)} runInfo`),
+      step: Number(state.step),
+    };
   return null;
 }
 
@@ -79,18 +93,32 @@ export function loadModelFolder(dir: string, options: { variant?: string } = {})
   let schedulerConfig: Record<string, unknown>;
   if (layout.schedulerConfigFile) schedulerConfig = readSchedulerConfigFile(layout.schedulerConfigFile);
   else {
-    warn(`${dir}: no scheduler config; using the default DDPMScheduler (linear betas 0.0001..0.02, 1000 steps, epsilon prediction)`);
+    warn(
+      `${dir}: no scheduler config; using the default DDPMScheduler (linear betas 0.0001..0.02, 1000 steps, epsilon prediction)`,
+    );
     schedulerConfig = checkSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG }, 'default scheduler config');
   }
   const w = readWeightsAt(layout.weights);
-  const info = layout.kind === 'checkpoint' ? checkpointRunInfo(dir) : layout.runInfoDir ? readRunInfo(layout.runInfoDir) : null;
-  return { layout, modelConfig, schedulerConfig, weights: w.weights, info, weightsFiles: w.files, weightsDtypes: w.dtypes };
+  const info =
+    layout.kind === 'checkpoint' ? checkpointRunInfo(dir) : layout.runInfoDir ? readRunInfo(layout.runInfoDir) : null;
+  return {
+    layout,
+    modelConfig,
+    schedulerConfig,
+    weights: w.weights,
+    info,
+    weightsFiles: w.files,
+    weightsDtypes: w.dtypes,
+  };
 }
 
 const json = (x: unknown) => `${JSON.stringify(x, null, 2)}\n`;
 
 /** The model_index.json of a diffuse pipeline folder. @example modelIndexFor({ _class_name: 'UNet2DModel' }, { _class_name: 'DDIMScheduler' }) */
-export function modelIndexFor(modelConfig: Record<string, unknown>, schedulerConfig: Record<string, unknown>): Record<string, unknown> {
+export function modelIndexFor(
+  modelConfig: Record<string, unknown>,
+  schedulerConfig: Record<string, unknown>,
+): Record<string, unknown> {
   const cls = String(modelConfig._class_name);
   const diffusersModel = cls === 'UNet2DModel';
   return {
@@ -117,7 +145,10 @@ export interface WriteModelFolderOptions {
  */
 export function writeModelFolder(dir: string, files: ModelFiles, options: WriteModelFolderOptions = {}): string[] {
   const written: string[] = [];
-  const put = (file: string, data: string | Uint8Array) => { writeFileAtomicSync(file, data); written.push(file); };
+  const put = (file: string, data: string | Uint8Array) => {
+    writeFileAtomicSync(file, data);
+    written.push(file);
+  };
   fs.mkdirSync(dir, { recursive: true });
   const layout = options.layout ?? 'pipeline';
   const modelDir = layout === 'pipeline' ? path.join(dir, UNET_FOLDER) : dir;
@@ -127,8 +158,12 @@ export function writeModelFolder(dir: string, files: ModelFiles, options: WriteM
   put(path.join(modelDir, CONFIG_NAME), json(files.modelConfig));
   written.push(writeWeights(modelDir, files.weights, { dtype: options.dtype, metadata: options.metadata }));
   put(path.join(schedDir, SCHEDULER_CONFIG_NAME), json(files.schedulerConfig));
-  if (layout === 'pipeline') put(path.join(dir, MODEL_INDEX_NAME), json(modelIndexFor(files.modelConfig, files.schedulerConfig)));
-  if (files.info) { writeRunInfo(dir, files.info); written.push(path.join(dir, 'diffuse.json')); }
+  if (layout === 'pipeline')
+    put(path.join(dir, MODEL_INDEX_NAME), json(modelIndexFor(files.modelConfig, files.schedulerConfig)));
+  if (files.info) {
+    writeRunInfo(dir, files.info);
+    written.push(path.join(dir, 'diffuse.json'));
+  }
   return written;
 }
 
@@ -137,7 +172,13 @@ export function writeModelFolder(dir: string, files: ModelFiles, options: WriteM
  * Kept for callers and tests of that layout; new code writes the pipeline layout (writeModelFolder).
  * @example saveModelFolder('out/flat', modelConfig, weights, schedulerConfig)
  */
-export function saveModelFolder(outDir: string, modelConfig: Record<string, unknown>, weights: Record<string, NDArray>, schedulerConfig: Record<string, unknown>, metadata: Record<string, string> = {}): void {
+export function saveModelFolder(
+  outDir: string,
+  modelConfig: Record<string, unknown>,
+  weights: Record<string, NDArray>,
+  schedulerConfig: Record<string, unknown>,
+  metadata: Record<string, string> = {},
+): void {
   fs.mkdirSync(outDir, { recursive: true });
   writeFileAtomicSync(path.join(outDir, CONFIG_NAME), json(modelConfig));
   writeFileAtomicSync(path.join(outDir, SCHEDULER_CONFIG_NAME), json(schedulerConfig));

@@ -33,6 +33,10 @@ export interface LoadedModel {
 export function loadPipelineFolder(dir: string, options: { variant?: string } = {}): LoadedModel {
   const folder = loadModelFolder(dir, options);
   const model = modelFromConfig(folder.modelConfig, path.join(folder.layout.modelDir, CONFIG_NAME));
-  checkParams(model, folder.weights, folder.weightsFiles.length === 1 ? folder.weightsFiles[0] : folder.layout.weights.file);
+  checkParams(
+    model,
+    folder.weights,
+    folder.weightsFiles.length === 1 ? folder.weightsFiles[0] : folder.layout.weights.file,
+  );
   return { model, weights: folder.weights, schedulerConfig: folder.schedulerConfig, info: folder.info, folder };
 }

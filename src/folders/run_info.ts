@@ -21,11 +21,13 @@ import { RUN_INFO_NAME } from './names.ts';
 
 const int = (min: number) => z.number().int().min(min);
 
-const SCALER = z.object({
-  mean: z.array(z.number()),
-  std: z.array(z.number().positive()),
-  columns: z.array(z.string()).nullable().optional(),
-}).refine((s) => s.mean.length === s.std.length, { message: 'mean and std must have the same length', path: ['std'] });
+const SCALER = z
+  .object({
+    mean: z.array(z.number()),
+    std: z.array(z.number().positive()),
+    columns: z.array(z.string()).nullable().optional(),
+  })
+  .refine((s) => s.mean.length === s.std.length, { message: 'mean and std must have the same length', path: ['std'] });
 
 const DATA = z.object({
   spec: z.string(),

@@ -27,8 +27,19 @@ const OLD = /^(checkpoint-\d+)\.old-([0-9a-f]{10})-\d+$/;
 /** The tags recorded in DIR/.diffuse-writers (malformed lines are ignored). @example recordedWriters('runs/a') */
 export function recordedWriters(dir: string): string[] {
   let text: string;
-  try { text = fs.readFileSync(path.join(dir, WRITERS_NAME), 'utf8'); } catch { return []; }
-  return [...new Set(text.split('\n').map((l) => l.trim()).filter((l) => TAG.test(l)))];
+  try {
+    text = fs.readFileSync(path.join(dir, WRITERS_NAME), 'utf8');
+  } catch {
+    return [];
+  }
+  return [
+    ...new Set(
+      text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => TAG.test(l)),
+    ),
+  ];
 }
 
 /**
@@ -48,7 +59,10 @@ export function recordWriter(dir: string): void {
 
 function writeWriters(dir: string, tags: string[]): void {
   const file = path.join(dir, WRITERS_NAME);
-  if (!tags.length) { fs.rmSync(file, { force: true }); return; }
+  if (!tags.length) {
+    fs.rmSync(file, { force: true });
+    return;
+  }
   // Whole-file rewrite without a temporary: a torn write only loses tags of files that are gone already.
   fs.writeFileSync(file, tags.map((t) => `${t}\n`).join(''));
 }
@@ -56,7 +70,11 @@ function writeWriters(dir: string, tags: string[]): void {
 /** Remove this process's tag from DIR/.diffuse-writers (on a clean exit: it left no temporaries). @example forgetWriter('runs/a') */
 export function forgetWriter(dir: string): void {
   const tags = recordedWriters(dir);
-  if (tags.includes(WRITER_TAG)) writeWriters(dir, tags.filter((t) => t !== WRITER_TAG));
+  if (tags.includes(WRITER_TAG))
+    writeWriters(
+      dir,
+      tags.filter((t) => t !== WRITER_TAG),
+    );
 }
 
 /**
@@ -73,7 +91,11 @@ export function cleanStaleTemporaries(dir: string): string[] {
   for (const sub of ['', UNET_FOLDER, SCHEDULER_FOLDER, 'samples']) {
     const d = path.join(dir, sub);
     let names: string[];
-    try { names = fs.readdirSync(d); } catch { continue; }
+    try {
+      names = fs.readdirSync(d);
+    } catch {
+      continue;
+    }
     for (const name of names) {
       const p = path.join(d, name);
       const rel = sub ? `${sub}/${name}` : name;
@@ -94,6 +116,9 @@ export function cleanStaleTemporaries(dir: string): string[] {
       }
     }
   }
-  writeWriters(dir, recordedWriters(dir).filter((t) => !dead.has(t)));
+  writeWriters(
+    dir,
+    recordedWriters(dir).filter((t) => !dead.has(t)),
+  );
   return done;
 }

@@ -16,8 +16,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NDArray } from '../engine/index.ts';
-import { readSafetensors, serializeSafetensors, float32ToFloat16Bits, type SafetensorsDtype, type SafetensorsInput } from '../io/safetensors.ts';
+import type { NDArray } from '../engine/index.ts';
+import {
+  readSafetensors,
+  serializeSafetensors,
+  float32ToFloat16Bits,
+  type SafetensorsDtype,
+  type SafetensorsInput,
+} from '../io/safetensors.ts';
 import { writeFileAtomicSync } from '../io/atomic.ts';
 import { warn } from '../io/warn.ts';
 import { readJsonObject } from './config_files.ts';
@@ -40,7 +46,8 @@ export interface WeightsLocation {
 
 // diffusers' variant names: diffusion_pytorch_model.<v>.safetensors, its shards diffusion_pytorch_model.<v>-0000k-of-0000n.safetensors
 // and their index diffusion_pytorch_model.safetensors.index.<v>.json (diffusers' _add_variant).
-const VARIANT = /^diffusion_pytorch_model\.([A-Za-z0-9_]+)(?:-\d+-of-\d+)?\.safetensors$|^diffusion_pytorch_model\.safetensors\.index\.([A-Za-z0-9_]+)\.json$/;
+const VARIANT =
+  /^diffusion_pytorch_model\.([A-Za-z0-9_]+)(?:-\d+-of-\d+)?\.safetensors$|^diffusion_pytorch_model\.safetensors\.index\.([A-Za-z0-9_]+)\.json$/;
 const PICKLE = /^diffusion_pytorch_model(\.[A-Za-z0-9_-]+)?\.bin(\.index\.json)?$|^pytorch_model\.bin$/;
 
 /**
@@ -52,30 +59,55 @@ const PICKLE = /^diffusion_pytorch_model(\.[A-Za-z0-9_-]+)?\.bin(\.index\.json)?
  */
 export function locateWeights(dir: string, variant?: string): WeightsLocation {
   const names = fs.readdirSync(dir);
-  const want = variant ? [`diffusion_pytorch_model.${variant}.safetensors`, `diffusion_pytorch_model.safetensors.index.${variant}.json`] : [WEIGHTS_NAME, WEIGHTS_INDEX_NAME];
+  const want = variant
+    ? [`diffusion_pytorch_model.${variant}.safetensors`, `diffusion_pytorch_model.safetensors.index.${variant}.json`]
+    : [WEIGHTS_NAME, WEIGHTS_INDEX_NAME];
   for (const n of want) {
-    if (names.includes(n)) return { kind: n.endsWith('.json') ? 'sharded' : 'single', file: path.join(dir, n), variant: variant ?? null };
+    if (names.includes(n))
+      return { kind: n.endsWith('.json') ? 'sharded' : 'single', file: path.join(dir, n), variant: variant ?? null };
   }
-  const variants = [...new Set(names.map((n) => { const m = VARIANT.exec(n); return m?.[1] ?? m?.[2]; }).filter((v): v is string => v !== undefined))];
+  const variants = [
+    ...new Set(
+      names
+        .map((n) => {
+          const m = VARIANT.exec(n);
+          return m?.[1] ?? m?.[2];
+        })
+        .filter((v): v is string => v !== undefined),
+    ),
+  ];
   if (!variant && variants.length === 1) return locateWeights(dir, variants[0]);
   if (!variant && variants.length > 1) {
-    throw new Error(`${dir}: no ${WEIGHTS_NAME}, and several variants (${variants.join(', ')}); pick one with --variant`);
+    throw new Error(
+      `${dir}: no ${WEIGHTS_NAME}, and several variants (${variants.join(', ')}); pick one with --variant`,
+    );
   }
   const pickles = names.filter((n) => PICKLE.test(n));
   if (pickles.length) {
-    throw new Error(`${dir}: only PyTorch pickle weights (${pickles.join(', ')}); diffuse never unpickles (a pickle can run code): convert them to safetensors, e.g. in Python: UNet2DModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)`);
+    throw new Error(
+      `${dir}: only PyTorch pickle weights (${pickles.join(', ')}); diffuse never unpickles (a pickle can run code): convert them to safetensors, e.g. in Python: UNet2DModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)`,
+    );
   }
-  throw new Error(`${dir}: no model weights (expected ${variant ? want[0] : WEIGHTS_NAME} or a sharded ${variant ? want[1] : WEIGHTS_INDEX_NAME})`);
+  throw new Error(
+    `${dir}: no model weights (expected ${variant ? want[0] : WEIGHTS_NAME} or a sharded ${variant ? want[1] : WEIGHTS_INDEX_NAME})`,
+  );
 }
 
 /** Read one safetensors weights file; every tensor must have a float dtype of WEIGHT_DTYPES. */
-function readWeightsFile(file: string, into: Map<string, NDArray>, dtypes: Set<SafetensorsDtype>, only?: (name: string) => boolean): string[] {
+function readWeightsFile(
+  file: string,
+  into: Map<string, NDArray>,
+  dtypes: Set<SafetensorsDtype>,
+  only?: (name: string) => boolean,
+): string[] {
   const f = readSafetensors(file, { source: file });
   const names: string[] = [];
   for (const [name, e] of f.entries) {
     if (only && !only(name)) continue;
     if (!WEIGHT_DTYPES.includes(e.dtype)) {
-      throw new Error(`${file}: tensor ${JSON.stringify(name)} has dtype ${e.dtype}; model weights must be ${WEIGHT_DTYPES.join(', ')}`);
+      throw new Error(
+        `${file}: tensor ${JSON.stringify(name)} has dtype ${e.dtype}; model weights must be ${WEIGHT_DTYPES.join(', ')}`,
+      );
     }
     dtypes.add(e.dtype);
     into.set(name, f.ndarray(name));
@@ -88,11 +120,22 @@ function readWeightsFile(file: string, into: Map<string, NDArray>, dtypes: Set<S
 function readSharded(index: string, into: Map<string, NDArray>, dtypes: Set<SafetensorsDtype>): string[] {
   const json = readJsonObject(index);
   const map = json.weight_map;
-  if (!map || typeof map !== 'object' || Array.isArray(map)) throw new Error(`${index}: weight_map = ${JSON.stringify(map) ?? 'missing'} is invalid: expected an object of tensor name -> shard file`);
+  if (!map || typeof map !== 'object' || Array.isArray(map))
+    throw new Error(
+      `${index}: weight_map = ${JSON.stringify(map) ?? 'missing'} is invalid: expected an object of tensor name -> shard file`,
+    );
   const byShard = new Map<string, Set<string>>();
   for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof shard !== 'string' || shard !== path.basename(shard) || shard === '..' || shard === '.' || !shard.endsWith('.safetensors')) {
-      throw new Error(`${index}: weight_map[${JSON.stringify(name)}] = ${JSON.stringify(shard)} is invalid: expected a .safetensors file name in the same folder`);
+    if (
+      typeof shard !== 'string' ||
+      shard !== path.basename(shard) ||
+      shard === '..' ||
+      shard === '.' ||
+      !shard.endsWith('.safetensors')
+    ) {
+      throw new Error(
+        `${index}: weight_map[${JSON.stringify(name)}] = ${JSON.stringify(shard)} is invalid: expected a .safetensors file name in the same folder`,
+      );
     }
     if (!byShard.has(shard)) byShard.set(shard, new Set());
     byShard.get(shard)!.add(name);
@@ -100,13 +143,25 @@ function readSharded(index: string, into: Map<string, NDArray>, dtypes: Set<Safe
   const files: string[] = [];
   for (const [shard, wanted] of byShard) {
     const file = path.join(path.dirname(index), shard);
-    if (!fs.existsSync(file)) throw new Error(`${index}: shard ${shard} (holding ${JSON.stringify([...wanted][0])}${wanted.size > 1 ? ` and ${wanted.size - 1} more` : ''}) does not exist`);
+    if (!fs.existsSync(file))
+      throw new Error(
+        `${index}: shard ${shard} (holding ${JSON.stringify([...wanted][0])}${wanted.size > 1 ? ` and ${wanted.size - 1} more` : ''}) does not exist`,
+      );
     const header = readSafetensors(file, { source: file });
     const extra = header.names().filter((n) => !wanted.has(n));
-    if (extra.length) warn(`${file}: ${extra.length} tensor(s) not listed in ${path.basename(index)} ignored (${extra.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')})`);
+    if (extra.length)
+      warn(
+        `${file}: ${extra.length} tensor(s) not listed in ${path.basename(index)} ignored (${extra
+          .slice(0, 3)
+          .map((n) => JSON.stringify(n))
+          .join(', ')})`,
+      );
     const got = new Set(readWeightsFile(file, into, dtypes, (n) => wanted.has(n)));
     const missing = [...wanted].filter((n) => !got.has(n));
-    if (missing.length) throw new Error(`${index}: tensor ${JSON.stringify(missing[0])} is mapped to ${shard}, which does not hold it${missing.length > 1 ? ` (${missing.length} such tensors)` : ''}`);
+    if (missing.length)
+      throw new Error(
+        `${index}: tensor ${JSON.stringify(missing[0])} is mapped to ${shard}, which does not hold it${missing.length > 1 ? ` (${missing.length} such tensors)` : ''}`,
+      );
     files.push(file);
   }
   return files;
@@ -137,7 +192,10 @@ export function readWeightsAt(location: WeightsLocation): LoadedWeights {
   const dtypes = new Set<SafetensorsDtype>();
   let files: string[];
   if (location.kind === 'sharded') files = readSharded(location.file, into, dtypes);
-  else { readWeightsFile(location.file, into, dtypes); files = [location.file]; }
+  else {
+    readWeightsFile(location.file, into, dtypes);
+    files = [location.file];
+  }
   return { weights: Object.fromEntries(into), location, files, dtypes: [...dtypes] };
 }
 
@@ -155,17 +213,26 @@ export function weightsMetadata(file: string, key: string): string | null {
  * values beyond +-65504 become +-Infinity — refused, so a model is never silently broken).
  * @example const bytes = serializeWeights(weights, { dtype: 'float16', metadata: { step: '300' } });
  */
-export function serializeWeights(weights: Record<string, NDArray>, options: { dtype?: WeightsDtype; metadata?: Record<string, string> } = {}): Uint8Array {
+export function serializeWeights(
+  weights: Record<string, NDArray>,
+  options: { dtype?: WeightsDtype; metadata?: Record<string, string> } = {},
+): Uint8Array {
   const dtype = options.dtype ?? 'float32';
-  if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`--dtype ${String(dtype)} is invalid: expected fp32 or fp16`);
+  if (dtype !== 'float32' && dtype !== 'float16')
+    throw new Error(`--dtype ${String(dtype)} is invalid: expected fp32 or fp16`);
   const tensors: Record<string, SafetensorsInput> = {};
   for (const [name, a] of Object.entries(weights)) {
-    if (dtype === 'float32') { tensors[name] = a; continue; }
+    if (dtype === 'float32') {
+      tensors[name] = a;
+      continue;
+    }
     const bits = new Uint16Array(a.size);
     for (let i = 0; i < a.size; i++) {
       bits[i] = float32ToFloat16Bits(a.data[i]);
       if ((bits[i] & 0x7c00) === 0x7c00 && Number.isFinite(a.data[i])) {
-        throw new Error(`--dtype fp16: weight ${JSON.stringify(name)}[${i}] = ${a.data[i]} overflows float16 (largest 65504); keep fp32`);
+        throw new Error(
+          `--dtype fp16: weight ${JSON.stringify(name)}[${i}] = ${a.data[i]} overflows float16 (largest 65504); keep fp32`,
+        );
       }
     }
     tensors[name] = { dtype: 'F16', shape: a.shape, data: bits };
@@ -177,7 +244,11 @@ export function serializeWeights(weights: Record<string, NDArray>, options: { dt
  * Write DIR/diffusion_pytorch_model.safetensors atomically in `dtype` (DIR is created if missing).
  * @example writeWeights('out/unet', weights, { dtype: 'float16' });
  */
-export function writeWeights(dir: string, weights: Record<string, NDArray>, options: { dtype?: WeightsDtype; metadata?: Record<string, string> } = {}): string {
+export function writeWeights(
+  dir: string,
+  weights: Record<string, NDArray>,
+  options: { dtype?: WeightsDtype; metadata?: Record<string, string> } = {},
+): string {
   const file = path.join(dir, WEIGHTS_NAME);
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomicSync(file, serializeWeights(weights, options));

@@ -45,7 +45,9 @@ let faultHook: ((op: AtomicOp, target: string) => void) | null = null;
  * directory creation and removal of the atomic writers. Returns the previous hook. For tests.
  * @example setAtomicFaultHook((op, p) => { if (op === 'rename') throw new Error('ENOSPC'); });
  */
-export function setAtomicFaultHook(fn: ((op: AtomicOp, target: string) => void) | null): ((op: AtomicOp, target: string) => void) | null {
+export function setAtomicFaultHook(
+  fn: ((op: AtomicOp, target: string) => void) | null,
+): ((op: AtomicOp, target: string) => void) | null {
   const prev = faultHook;
   faultHook = fn;
   return prev;
@@ -148,8 +150,18 @@ export function writeFileAtomicSync(target: string, data: Uint8Array | string, o
     faultPoint('rename', target);
     fs.renameSync(tmp, target);
   } catch (e) {
-    if (!closed) { try { fs.closeSync(fd); } catch { /* already failing */ } }
-    try { fs.unlinkSync(tmp); } catch { /* may not exist */ }
+    if (!closed) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* already failing */
+      }
+    }
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* may not exist */
+    }
     throw new Error(`cannot write ${target}: ${(e as Error).message}`, { cause: e });
   }
   if (doSync) fsyncDirSync(dir);
@@ -159,7 +171,11 @@ export function writeFileAtomicSync(target: string, data: Uint8Array | string, o
  * Async version of `writeFileAtomicSync`.
  * @example await writeFileAtomic('out/samples.csv', csvText);
  */
-export async function writeFileAtomic(target: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const bytes = toBytes(data);
   const doSync = options.fsync ?? true;
   let handle: fsp.FileHandle | undefined;
@@ -184,8 +200,18 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
     faultPoint('rename', target);
     await fsp.rename(tmp, target);
   } catch (e) {
-    if (handle) { try { await handle.close(); } catch { /* already failing */ } }
-    try { await fsp.unlink(tmp); } catch { /* may not exist */ }
+    if (handle) {
+      try {
+        await handle.close();
+      } catch {
+        /* already failing */
+      }
+    }
+    try {
+      await fsp.unlink(tmp);
+    } catch {
+      /* may not exist */
+    }
     throw new Error(`cannot write ${target}: ${(e as Error).message}`, { cause: e });
   }
   if (doSync) fsyncDirSync(path.dirname(target));
@@ -204,7 +230,11 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
  *     fs.writeFileSync(path.join(tmp, 'diffusion_pytorch_model.safetensors'), bytes);
  *   });
  */
-export function writeDirAtomicSync(target: string, fill: (tmpDir: string) => void, options: { fsync?: boolean } = {}): void {
+export function writeDirAtomicSync(
+  target: string,
+  fill: (tmpDir: string) => void,
+  options: { fsync?: boolean } = {},
+): void {
   const doSync = options.fsync ?? true;
   const parent = path.dirname(target);
   const base = path.basename(target);
@@ -212,7 +242,11 @@ export function writeDirAtomicSync(target: string, fill: (tmpDir: string) => voi
   for (let attempt = 0; ; attempt++) {
     const suffix = `.${WRITER_TAG}.${counter++}.tmpdir`;
     tmpDir = path.join(parent, `.${fitTempBase(base, suffix)}${suffix}`);
-    try { faultPoint('mkdir', target); fs.mkdirSync(tmpDir); break; } catch (e) {
+    try {
+      faultPoint('mkdir', target);
+      fs.mkdirSync(tmpDir);
+      break;
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 1000) {
         throw new Error(`cannot create ${target}: ${(e as Error).message}`, { cause: e });
       }
@@ -226,7 +260,11 @@ export function writeDirAtomicSync(target: string, fill: (tmpDir: string) => voi
         const p = path.join(tmpDir, name);
         if (!fs.statSync(p).isFile()) continue;
         const fd = fs.openSync(p, 'r');
-        try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
       }
       fsyncDirSync(tmpDir);
     }
@@ -238,7 +276,14 @@ export function writeDirAtomicSync(target: string, fill: (tmpDir: string) => voi
     faultPoint('rename', target);
     fs.renameSync(tmpDir, target);
   } catch (e) {
-    if (old !== undefined && !fs.existsSync(target)) { try { fs.renameSync(old, target); old = undefined; } catch { /* keep .old */ } }
+    if (old !== undefined && !fs.existsSync(target)) {
+      try {
+        fs.renameSync(old, target);
+        old = undefined;
+      } catch {
+        /* keep .old */
+      }
+    }
     fs.rmSync(tmpDir, { recursive: true, force: true });
     throw new Error(`cannot write directory ${target}: ${(e as Error).message}`, { cause: e });
   }

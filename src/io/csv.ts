@@ -20,8 +20,16 @@ import { writeFileAtomicSync } from './atomic.ts';
 
 /** A CSV error with its location (1-based line and column; 0 when not about one cell). */
 export class CsvError extends Error {
-  constructor(readonly source: string, readonly line: number, readonly column: number, detail: string, readonly columnName?: string) {
-    super(`${source}${line ? ` line ${line}` : ''}${column ? `, column ${column}` : ''}${columnName !== undefined ? ` (${JSON.stringify(columnName)})` : ''}: ${detail}`);
+  constructor(
+    readonly source: string,
+    readonly line: number,
+    readonly column: number,
+    detail: string,
+    readonly columnName?: string,
+  ) {
+    super(
+      `${source}${line ? ` line ${line}` : ''}${column ? `, column ${column}` : ''}${columnName !== undefined ? ` (${JSON.stringify(columnName)})` : ''}: ${detail}`,
+    );
     this.name = 'CsvError';
   }
 }
@@ -47,12 +55,16 @@ export interface CsvTable {
   data: NDArray;
 }
 
-interface RawRecord { line: number; cells: string[] }
+interface RawRecord {
+  line: number;
+  cells: string[];
+}
 
 /** Splits text into records of raw cells, tracking the physical line where each record starts. */
 function splitRecords(text: string, delimiter: string, source: string): RawRecord[] {
   const out: RawRecord[] = [];
-  let i = 0, line = 1;
+  let i = 0,
+    line = 1;
   const n = text.length;
   if (text.charCodeAt(0) === 0xfeff) i = 1; // BOM
   while (i < n) {
@@ -69,7 +81,11 @@ function splitRecords(text: string, delimiter: string, source: string): RawRecor
           if (i >= n) throw new CsvError(source, qLine, cells.length + 1, 'unterminated quoted field');
           const c = text[i];
           if (c === '"') {
-            if (text[i + 1] === '"') { cell += '"'; i += 2; continue; }
+            if (text[i + 1] === '"') {
+              cell += '"';
+              i += 2;
+              continue;
+            }
             i++;
             break;
           }
@@ -80,7 +96,12 @@ function splitRecords(text: string, delimiter: string, source: string): RawRecor
         // after the closing quote: spaces, then a delimiter or the end of the record
         while (text[i] === ' ' || text[i] === '\t') i++;
         if (i < n && text[i] !== delimiter && text[i] !== '\n' && text[i] !== '\r') {
-          throw new CsvError(source, line, cells.length + 1, `unexpected ${JSON.stringify(text[i])} after a closing quote`);
+          throw new CsvError(
+            source,
+            line,
+            cells.length + 1,
+            `unexpected ${JSON.stringify(text[i])} after a closing quote`,
+          );
         }
       } else {
         let j = i;
@@ -90,9 +111,12 @@ function splitRecords(text: string, delimiter: string, source: string): RawRecor
       }
       cells.push(cell);
       cell = '';
-      if (i >= n) { inRecord = false; }
-      else if (text[i] === delimiter) { i++; }
-      else { // newline: \n, \r\n or \r
+      if (i >= n) {
+        inRecord = false;
+      } else if (text[i] === delimiter) {
+        i++;
+      } else {
+        // newline: \n, \r\n or \r
         if (text[i] === '\r' && text[i + 1] === '\n') i++;
         i++;
         line++;
@@ -124,7 +148,9 @@ export function parseCsv(text: string, options: CsvReadOptions = {}): CsvTable {
   const source = options.source ?? 'csv';
   const delimiter = options.delimiter ?? ',';
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new Error(`parseCsv: delimiter = ${JSON.stringify(delimiter)} must be one character other than a quote or newline`);
+    throw new Error(
+      `parseCsv: delimiter = ${JSON.stringify(delimiter)} must be one character other than a quote or newline`,
+    );
   }
   const headerOpt = options.header ?? 'auto';
   if (headerOpt !== true && headerOpt !== false && headerOpt !== 'auto') {
@@ -142,24 +168,48 @@ export function parseCsv(text: string, options: CsvReadOptions = {}): CsvTable {
     headerLine = records[0].line;
     const seen = new Map<string, number>();
     header.forEach((h, j) => {
-      if (seen.has(h)) throw new CsvError(source, headerLine, j + 1, `duplicate column name ${JSON.stringify(h)} (also column ${seen.get(h)! + 1})`);
+      if (seen.has(h))
+        throw new CsvError(
+          source,
+          headerLine,
+          j + 1,
+          `duplicate column name ${JSON.stringify(h)} (also column ${seen.get(h)! + 1})`,
+        );
       seen.set(h, j);
     });
   }
   const body = hasHeader ? records.slice(1) : records;
-  const width = header ? header.length : body[0]?.cells.length ?? 0;
+  const width = header ? header.length : (body[0]?.cells.length ?? 0);
 
   // column selection
   let keep: number[] = Array.from({ length: width }, (_, j) => j);
   if (options.columns) {
     keep = options.columns.map((c) => {
       if (typeof c === 'number') {
-        if (!Number.isInteger(c) || c < 0 || c >= width) throw new CsvError(source, 0, 0, `column index ${c} is out of range (the table has ${width} columns, 0..${width - 1})`);
+        if (!Number.isInteger(c) || c < 0 || c >= width)
+          throw new CsvError(
+            source,
+            0,
+            0,
+            `column index ${c} is out of range (the table has ${width} columns, 0..${width - 1})`,
+          );
         return c;
       }
-      if (!header) throw new CsvError(source, 0, 0, `column ${JSON.stringify(c)} selected by name, but the file has no header row (select by 0-based index instead)`);
+      if (!header)
+        throw new CsvError(
+          source,
+          0,
+          0,
+          `column ${JSON.stringify(c)} selected by name, but the file has no header row (select by 0-based index instead)`,
+        );
       const j = header.indexOf(c);
-      if (j < 0) throw new CsvError(source, 0, 0, `no column named ${JSON.stringify(c)} (columns: ${header.map((h) => JSON.stringify(h)).join(', ')})`);
+      if (j < 0)
+        throw new CsvError(
+          source,
+          0,
+          0,
+          `no column named ${JSON.stringify(c)} (columns: ${header.map((h) => JSON.stringify(h)).join(', ')})`,
+        );
       return j;
     });
   }
@@ -168,20 +218,40 @@ export function parseCsv(text: string, options: CsvReadOptions = {}): CsvTable {
   const allowNonFinite = options.allowNonFinite ?? false;
   body.forEach((rec, r) => {
     if (rec.cells.length !== width) {
-      const what = header ? `the header (line ${headerLine}) has ${width}` : `the first row (line ${body[0].line}) has ${width}`;
+      const what = header
+        ? `the header (line ${headerLine}) has ${width}`
+        : `the first row (line ${body[0].line}) has ${width}`;
       throw new CsvError(source, rec.line, 0, `row has ${rec.cells.length} cells, ${what}`);
     }
     keep.forEach((j, k) => {
       const raw = rec.cells[j];
       const v = parseCell(raw);
       if (v === undefined) {
-        throw new CsvError(source, rec.line, j + 1, raw.trim() === '' ? 'empty cell' : `${JSON.stringify(raw)} is not a number`, name(j));
+        throw new CsvError(
+          source,
+          rec.line,
+          j + 1,
+          raw.trim() === '' ? 'empty cell' : `${JSON.stringify(raw)} is not a number`,
+          name(j),
+        );
       }
       if (v.nonFinite && !allowNonFinite) {
-        throw new CsvError(source, rec.line, j + 1, `non-finite value ${JSON.stringify(raw.trim())} is not allowed (cells must be finite numbers; fix or remove this row)`, name(j));
+        throw new CsvError(
+          source,
+          rec.line,
+          j + 1,
+          `non-finite value ${JSON.stringify(raw.trim())} is not allowed (cells must be finite numbers; fix or remove this row)`,
+          name(j),
+        );
       }
       if (!v.nonFinite && !Number.isFinite(Math.fround(v.value))) {
-        throw new CsvError(source, rec.line, j + 1, `${JSON.stringify(raw.trim())} is beyond the float32 range (magnitudes up to 3.4028235e38 are allowed)`, name(j));
+        throw new CsvError(
+          source,
+          rec.line,
+          j + 1,
+          `${JSON.stringify(raw.trim())} is beyond the float32 range (magnitudes up to 3.4028235e38 are allowed)`,
+          name(j),
+        );
       }
       data.data[r * keep.length + k] = v.value;
     });
@@ -230,11 +300,13 @@ function quoteIfNeeded(s: string): string {
  * @example formatCsv(NDArray.from([[1, 2], [3, 4]]), { header: ['x', 'y'] }) // 'x,y\n1,2\n3,4\n'
  */
 export function formatCsv(data: NDArray, options: { header?: readonly string[] } = {}): string {
-  if (data.ndim !== 1 && data.ndim !== 2) throw new Error(`formatCsv: data shape [${data.shape.join(', ')}] is not [rows, cols] or [rows]`);
+  if (data.ndim !== 1 && data.ndim !== 2)
+    throw new Error(`formatCsv: data shape [${data.shape.join(', ')}] is not [rows, cols] or [rows]`);
   const [rows, cols] = data.ndim === 2 ? data.shape : [data.shape[0], 1];
   const lines: string[] = [];
   if (options.header) {
-    if (options.header.length !== cols) throw new Error(`formatCsv: header has ${options.header.length} names, data has ${cols} columns`);
+    if (options.header.length !== cols)
+      throw new Error(`formatCsv: header has ${options.header.length} names, data has ${cols} columns`);
     lines.push(options.header.map(quoteIfNeeded).join(','));
   }
   const d = data.data;

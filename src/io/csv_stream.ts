@@ -52,14 +52,16 @@ export class CsvStreamWriter {
 
   constructor(target: string, header?: readonly string[]) {
     this.target = target;
-    let fd: number | null = null, tmp = '';
+    let fd: number | null = null,
+      tmp = '';
     for (let attempt = 0; fd === null; attempt++) {
       const suffix = `.${WRITER_TAG}.${1_000_000 + counter++}.tmp`;
       tmp = path.join(path.dirname(target), `.${fitTempBase(path.basename(target), suffix)}${suffix}`);
       try {
         fd = fs.openSync(tmp, 'wx', 0o644);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 1000) throw new Error(`cannot write ${target}: ${(e as Error).message}`, { cause: e });
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 1000)
+          throw new Error(`cannot write ${target}: ${(e as Error).message}`, { cause: e });
       }
     }
     this.fd = fd;
@@ -85,7 +87,8 @@ export class CsvStreamWriter {
   /** Append rows [n, cols] (or [n]). */
   append(rows: NDArray): void {
     const cols = rows.ndim === 2 ? rows.shape[1] : 1;
-    if (this.columns !== null && cols !== this.columns) throw new Error(`${this.target}: ${cols} columns, the file has ${this.columns}`);
+    if (this.columns !== null && cols !== this.columns)
+      throw new Error(`${this.target}: ${cols} columns, the file has ${this.columns}`);
     this.columns = cols;
     this.write(formatCsv(rows));
     this.rows += rows.shape[0];
@@ -109,7 +112,20 @@ export class CsvStreamWriter {
 
   /** Close and remove the temporary file; the target is untouched. Safe to call twice. */
   abort(): void {
-    if (this.fd !== null) { try { fs.closeSync(this.fd); } catch { /* closing anyway */ } this.fd = null; }
-    if (open.delete(this)) { try { fs.unlinkSync(this.tempPath); } catch { /* already gone */ } }
+    if (this.fd !== null) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* closing anyway */
+      }
+      this.fd = null;
+    }
+    if (open.delete(this)) {
+      try {
+        fs.unlinkSync(this.tempPath);
+      } catch {
+        /* already gone */
+      }
+    }
   }
 }

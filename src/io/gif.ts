@@ -10,7 +10,7 @@
  *   writeGif('trajectory.gif', trajectoryFrames(trajectory, { range: '[-1,1]', nrow: 4 }), { delayMs: 60 });
  */
 import gifenc from 'gifenc';
-import { NDArray } from '../engine/ndarray.ts';
+import type { NDArray } from '../engine/ndarray.ts';
 import { writeFileAtomicSync } from './atomic.ts';
 import { checkRange, makeGrid, toRgba, type GridOptions, type RgbaImage, type ValueRange } from './image.ts';
 
@@ -42,29 +42,44 @@ export function encodeGif(frames: readonly RgbaImage[], options: GifOptions = {}
     throw new Error(`encodeGif: frame size ${width} x ${height} is outside 1..65535 (the GIF limit)`);
   }
   frames.forEach((f, i) => {
-    if (f.width !== width || f.height !== height) throw new Error(`encodeGif: frame ${i} is ${f.width} x ${f.height}, frame 0 is ${width} x ${height} (all frames must have one size)`);
-    if (f.data.length !== width * height * 4) throw new Error(`encodeGif: frame ${i} has ${f.data.length} bytes, expected ${width * height * 4} (RGBA)`);
+    if (f.width !== width || f.height !== height)
+      throw new Error(
+        `encodeGif: frame ${i} is ${f.width} x ${f.height}, frame 0 is ${width} x ${height} (all frames must have one size)`,
+      );
+    if (f.data.length !== width * height * 4)
+      throw new Error(`encodeGif: frame ${i} has ${f.data.length} bytes, expected ${width * height * 4} (RGBA)`);
   });
   const delayMs = options.delayMs ?? 80;
   const lastDelay = options.lastFrameDelayMs ?? 1000;
-  for (const [k, v] of [['delayMs', delayMs], ['lastFrameDelayMs', lastDelay]] as const) {
+  for (const [k, v] of [
+    ['delayMs', delayMs],
+    ['lastFrameDelayMs', lastDelay],
+  ] as const) {
     if (!(v >= 0 && v <= 655350)) throw new Error(`encodeGif: ${k} = ${v} must be in 0..655350 ms`);
   }
   const loop = options.loop ?? true;
   const repeat = loop === true ? 0 : loop === false ? -1 : loop;
-  if (!Number.isInteger(repeat) || repeat < -1 || repeat > 65535) throw new Error(`encodeGif: loop = ${String(loop)} must be true, false or an integer repeat count 1..65535`);
+  if (!Number.isInteger(repeat) || repeat < -1 || repeat > 65535)
+    throw new Error(`encodeGif: loop = ${String(loop)} must be true, false or an integer repeat count 1..65535`);
 
   let palette: number[][];
   let toIndex: (f: RgbaImage) => Uint8Array;
   if (isGray(frames)) {
     palette = Array.from({ length: 256 }, (_, v) => [v, v, v]);
-    toIndex = (f) => { const idx = new Uint8Array(width * height); for (let p = 0; p < idx.length; p++) idx[p] = f.data[4 * p]; return idx; };
+    toIndex = (f) => {
+      const idx = new Uint8Array(width * height);
+      for (let p = 0; p < idx.length; p++) idx[p] = f.data[4 * p];
+      return idx;
+    };
   } else {
     // global palette from (a sample of) all frames: at most ~1M pixels are fed to the quantizer
     const step = Math.max(1, Math.ceil((frames.length * width * height) / 1_000_000));
     const sample = new Uint8Array(Math.ceil(frames.length / step) * width * height * 4);
     let o = 0;
-    for (let i = 0; i < frames.length; i += step) { sample.set(frames[i].data, o); o += frames[i].data.length; }
+    for (let i = 0; i < frames.length; i += step) {
+      sample.set(frames[i].data, o);
+      o += frames[i].data.length;
+    }
     palette = gifenc.quantize(sample.subarray(0, o), 256, { format: 'rgb565' });
     toIndex = (f) => gifenc.applyPalette(f.data, palette, 'rgb565');
   }
@@ -84,9 +99,14 @@ export function encodeGif(frames: readonly RgbaImage[], options: GifOptions = {}
  * Frames of a trajectory: each step's batch [N, C, H, W] (tiled with makeGrid) or image [C, H, W].
  * @example const frames = trajectoryFrames(xs, { range: '[-1,1]', nrow: 4 });
  */
-export function trajectoryFrames(steps: readonly NDArray[], options: { range?: ValueRange } & GridOptions = {}): RgbaImage[] {
+export function trajectoryFrames(
+  steps: readonly NDArray[],
+  options: { range?: ValueRange } & GridOptions = {},
+): RgbaImage[] {
   const range = checkRange(options.range ?? '[-1,1]', 'trajectoryFrames');
-  return steps.map((x) => toRgba(x.ndim === 4 ? makeGrid(x, { padValue: range === '[-1,1]' ? -1 : 0, ...options }) : x, { range }));
+  return steps.map((x) =>
+    toRgba(x.ndim === 4 ? makeGrid(x, { padValue: range === '[-1,1]' ? -1 : 0, ...options }) : x, { range }),
+  );
 }
 
 /**

@@ -40,7 +40,8 @@ export function checkRange(range: unknown, where: string): ValueRange {
  */
 export function toByte(x: number, range: ValueRange): number {
   let v = range === '[-1,1]' ? x / 2 + 0.5 : x;
-  if (!(v > 0)) v = 0; else if (v > 1) v = 1;           // also maps NaN to 0
+  if (!(v > 0)) v = 0;
+  else if (v > 1) v = 1; // also maps NaN to 0
   return roundHalfEven(v * 255);
 }
 
@@ -56,7 +57,9 @@ export function imageDims(img: NDArray, where: string): [number, number, number]
   if (s.length === 4 && s[0] === 1) s = s.slice(1);
   if (s.length === 2) return [1, s[0], s[1]];
   if (s.length === 3 && (s[0] === 1 || s[0] === 3 || s[0] === 4)) return [s[0], s[1], s[2]];
-  throw new Error(`${where}: image shape [${img.shape.join(', ')}] is not [H, W] or [C, H, W] with C = 1, 3 or 4 (NCHW batches: use makeGrid first)`);
+  throw new Error(
+    `${where}: image shape [${img.shape.join(', ')}] is not [H, W] or [C, H, W] with C = 1, 3 or 4 (NCHW batches: use makeGrid first)`,
+  );
 }
 
 /**
@@ -71,9 +74,16 @@ export function toRgba(img: NDArray, options: { range?: ValueRange } = {}): Rgba
   const d = img.data;
   for (let p = 0; p < hw; p++) {
     const o = 4 * p;
-    if (c === 1) { const g = toByte(d[p], range); out[o] = g; out[o + 1] = g; out[o + 2] = g; out[o + 3] = 255; }
-    else {
-      out[o] = toByte(d[p], range); out[o + 1] = toByte(d[hw + p], range); out[o + 2] = toByte(d[2 * hw + p], range);
+    if (c === 1) {
+      const g = toByte(d[p], range);
+      out[o] = g;
+      out[o + 1] = g;
+      out[o + 2] = g;
+      out[o + 3] = 255;
+    } else {
+      out[o] = toByte(d[p], range);
+      out[o + 1] = toByte(d[hw + p], range);
+      out[o + 2] = toByte(d[2 * hw + p], range);
       out[o + 3] = c === 4 ? toByte(d[3 * hw + p], range) : 255;
     }
   }
@@ -89,17 +99,21 @@ export type ColorMode = 'L' | 'RGB';
  * @example fromRgba(rgba, 'L').shape // [1, H, W]
  */
 export function fromRgba(img: RgbaImage, mode: ColorMode): NDArray {
-  if (mode !== 'L' && mode !== 'RGB') throw new Error(`fromRgba: mode = ${JSON.stringify(mode)} is not supported (allowed: "L", "RGB")`);
+  if (mode !== 'L' && mode !== 'RGB')
+    throw new Error(`fromRgba: mode = ${JSON.stringify(mode)} is not supported (allowed: "L", "RGB")`);
   const { width: w, height: h, data } = img;
   const hw = w * h;
   if (mode === 'L') {
     const out = new NDArray([1, h, w]);
-    for (let p = 0; p < hw; p++) out.data[p] = (data[4 * p] * 299 + data[4 * p + 1] * 587 + data[4 * p + 2] * 114) / 255000;
+    for (let p = 0; p < hw; p++)
+      out.data[p] = (data[4 * p] * 299 + data[4 * p + 1] * 587 + data[4 * p + 2] * 114) / 255000;
     return out;
   }
   const out = new NDArray([3, h, w]);
   for (let p = 0; p < hw; p++) {
-    out.data[p] = data[4 * p] / 255; out.data[hw + p] = data[4 * p + 1] / 255; out.data[2 * hw + p] = data[4 * p + 2] / 255;
+    out.data[p] = data[4 * p] / 255;
+    out.data[hw + p] = data[4 * p + 1] / 255;
+    out.data[2 * hw + p] = data[4 * p + 2] / 255;
   }
   return out;
 }
@@ -129,15 +143,20 @@ export function makeGrid(batch: NDArray, options: GridOptions = {}): NDArray {
   const nrow = options.nrow ?? Math.ceil(Math.sqrt(n));
   const padding = options.padding ?? 2;
   if (!Number.isInteger(nrow) || nrow < 1) throw new Error(`makeGrid: nrow = ${nrow} must be a positive integer`);
-  if (!Number.isInteger(padding) || padding < 0) throw new Error(`makeGrid: padding = ${padding} must be a non-negative integer`);
+  if (!Number.isInteger(padding) || padding < 0)
+    throw new Error(`makeGrid: padding = ${padding} must be a non-negative integer`);
   const xmaps = Math.min(nrow, n);
   const ymaps = Math.ceil(n / xmaps);
-  const ch = h + padding, cw = w + padding;
-  const H = ymaps * ch + padding, W = xmaps * cw + padding;
+  const ch = h + padding,
+    cw = w + padding;
+  const H = ymaps * ch + padding,
+    W = xmaps * cw + padding;
   const out = NDArray.full([c, H, W], options.padValue ?? 0);
-  const src = batch.data, dst = out.data;
+  const src = batch.data,
+    dst = out.data;
   for (let k = 0; k < n; k++) {
-    const y0 = Math.floor(k / xmaps) * ch + padding, x0 = (k % xmaps) * cw + padding;
+    const y0 = Math.floor(k / xmaps) * ch + padding,
+      x0 = (k % xmaps) * cw + padding;
     for (let ci = 0; ci < c; ci++) {
       for (let y = 0; y < h; y++) {
         const s = ((k * c + ci) * h + y) * w;

@@ -11,8 +11,16 @@
 import * as fs from 'node:fs';
 import { writeFileAtomicSync, type AtomicWriteOptions } from './atomic.ts';
 import {
-  DEFAULT_MAX_HEADER_BYTES, SafetensorsError, checkHeaderLength, parseHeader, parseSafetensors, serializeSafetensors,
-  type SafetensorsFile, type SafetensorsHeader, type SafetensorsInput, type SafetensorsReadOptions,
+  DEFAULT_MAX_HEADER_BYTES,
+  SafetensorsError,
+  checkHeaderLength,
+  parseHeader,
+  parseSafetensors,
+  serializeSafetensors,
+  type SafetensorsFile,
+  type SafetensorsHeader,
+  type SafetensorsInput,
+  type SafetensorsReadOptions,
 } from './safetensors_bytes.ts';
 
 export * from './safetensors_bytes.ts';
@@ -43,7 +51,11 @@ export function readSafetensors(path: string, options: SafetensorsReadOptions = 
 export function readSafetensorsHeader(path: string, options: SafetensorsReadOptions = {}): SafetensorsHeader {
   const source = options.source ?? `safetensors file ${path}`;
   let fd: number;
-  try { fd = fs.openSync(path, 'r'); } catch (e) { throw ioError(source, 'cannot open file', e); }
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    throw ioError(source, 'cannot open file', e);
+  }
   try {
     const size = fs.fstatSync(fd).size;
     const prefix = new Uint8Array(8);
@@ -61,8 +73,17 @@ function readExactly(fd: number, buf: Uint8Array, position: number, source: stri
   let off = 0;
   while (off < buf.length) {
     let got: number;
-    try { got = fs.readSync(fd, buf, off, buf.length - off, position + off); } catch (e) { throw ioError(source, 'cannot read file', e); }
-    if (got === 0) throw new SafetensorsError(source, 'IO', `file ended after ${position + off} bytes while reading the header (did it shrink?)`);
+    try {
+      got = fs.readSync(fd, buf, off, buf.length - off, position + off);
+    } catch (e) {
+      throw ioError(source, 'cannot read file', e);
+    }
+    if (got === 0)
+      throw new SafetensorsError(
+        source,
+        'IO',
+        `file ended after ${position + off} bytes while reading the header (did it shrink?)`,
+      );
     off += got;
   }
 }

@@ -32,13 +32,39 @@ import { JsonNumber, parseStrictJson, showJson, StrictJsonError, type JsonValue 
 
 /** Element types of the format (safetensors `Dtype`) that this module reads. */
 export type SafetensorsDtype =
-  | 'BOOL' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'I16' | 'U16' | 'F16' | 'BF16'
-  | 'I32' | 'U32' | 'F32' | 'F64' | 'I64' | 'U64';
+  | 'BOOL'
+  | 'U8'
+  | 'I8'
+  | 'F8_E5M2'
+  | 'F8_E4M3'
+  | 'I16'
+  | 'U16'
+  | 'F16'
+  | 'BF16'
+  | 'I32'
+  | 'U32'
+  | 'F32'
+  | 'F64'
+  | 'I64'
+  | 'U64';
 
 /** Bytes per element. */
 export const DTYPE_SIZES: Readonly<Record<SafetensorsDtype, number>> = Object.freeze({
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 });
 const DTYPES = Object.keys(DTYPE_SIZES) as SafetensorsDtype[];
 const FLOAT_DTYPES = new Set<SafetensorsDtype>(['F8_E5M2', 'F8_E4M3', 'F16', 'BF16', 'F32', 'F64']);
@@ -47,17 +73,38 @@ const FLOAT_DTYPES = new Set<SafetensorsDtype>(['F8_E5M2', 'F8_E4M3', 'F16', 'BF
 export const DEFAULT_MAX_HEADER_BYTES = 100_000_000;
 
 export type SafetensorsErrorCode =
-  | 'IO' | 'FILE_TOO_SMALL' | 'HEADER_EXCEEDS_FILE' | 'HEADER_TOO_LARGE' | 'HEADER_NOT_UTF8' | 'HEADER_START'
-  | 'HEADER_JSON' | 'HEADER_NOT_OBJECT' | 'BAD_METADATA' | 'BAD_TENSOR_INFO' | 'BAD_DTYPE' | 'BAD_SHAPE'
-  | 'BAD_OFFSETS' | 'SIZE_MISMATCH' | 'OVERLAP' | 'INCOMPLETE_BUFFER' | 'NON_FINITE' | 'NOT_FOUND'
-  | 'UNSUPPORTED' | 'BAD_INPUT';
+  | 'IO'
+  | 'FILE_TOO_SMALL'
+  | 'HEADER_EXCEEDS_FILE'
+  | 'HEADER_TOO_LARGE'
+  | 'HEADER_NOT_UTF8'
+  | 'HEADER_START'
+  | 'HEADER_JSON'
+  | 'HEADER_NOT_OBJECT'
+  | 'BAD_METADATA'
+  | 'BAD_TENSOR_INFO'
+  | 'BAD_DTYPE'
+  | 'BAD_SHAPE'
+  | 'BAD_OFFSETS'
+  | 'SIZE_MISMATCH'
+  | 'OVERLAP'
+  | 'INCOMPLETE_BUFFER'
+  | 'NON_FINITE'
+  | 'NOT_FOUND'
+  | 'UNSUPPORTED'
+  | 'BAD_INPUT';
 
 /**
  * The only error type the reader throws. `code` says what is wrong; `source` names the file.
  * @example try { readSafetensors(p); } catch (e) { if (e instanceof SafetensorsError && e.code === 'HEADER_TOO_LARGE') ... }
  */
 export class SafetensorsError extends Error {
-  constructor(readonly source: string, readonly code: SafetensorsErrorCode, detail: string, options?: ErrorOptions) {
+  constructor(
+    readonly source: string,
+    readonly code: SafetensorsErrorCode,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
     super(`${source}: ${detail}`, options);
     this.name = 'SafetensorsError';
   }
@@ -105,19 +152,40 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * Validates the 8-byte length prefix against the file size and the cap; returns N.
  * Shared by the in-memory and the header-only (safetensors.ts) readers.
  */
-export function checkHeaderLength(prefix: Uint8Array, fileSize: number, source: string, maxHeaderBytes: number): number {
+export function checkHeaderLength(
+  prefix: Uint8Array,
+  fileSize: number,
+  source: string,
+  maxHeaderBytes: number,
+): number {
   if (fileSize < 8) {
-    throw new SafetensorsError(source, 'FILE_TOO_SMALL', `file is ${fileSize} bytes, shorter than the 8-byte header length field`);
+    throw new SafetensorsError(
+      source,
+      'FILE_TOO_SMALL',
+      `file is ${fileSize} bytes, shorter than the 8-byte header length field`,
+    );
   }
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(fileSize - 8)) {
-    throw new SafetensorsError(source, 'HEADER_EXCEEDS_FILE', `header length ${n} exceeds file size ${fileSize} (at most ${fileSize - 8} bytes of header fit after the 8-byte length field)`);
+    throw new SafetensorsError(
+      source,
+      'HEADER_EXCEEDS_FILE',
+      `header length ${n} exceeds file size ${fileSize} (at most ${fileSize - 8} bytes of header fit after the 8-byte length field)`,
+    );
   }
   if (n > BigInt(maxHeaderBytes)) {
-    throw new SafetensorsError(source, 'HEADER_TOO_LARGE', `header length ${n} exceeds the limit of ${maxHeaderBytes} bytes`);
+    throw new SafetensorsError(
+      source,
+      'HEADER_TOO_LARGE',
+      `header length ${n} exceeds the limit of ${maxHeaderBytes} bytes`,
+    );
   }
   if (n < 2n) {
-    throw new SafetensorsError(source, 'HEADER_START', `header length ${n} is too small for a JSON object (at least 2 bytes: "{}")`);
+    throw new SafetensorsError(
+      source,
+      'HEADER_START',
+      `header length ${n} is too small for a JSON object (at least 2 bytes: "{}")`,
+    );
   }
   return Number(n);
 }
@@ -125,11 +193,22 @@ export function checkHeaderLength(prefix: Uint8Array, fileSize: number, source: 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function isSafeNonNegInt(v: JsonValue | undefined): v is JsonNumber {
-  return v instanceof JsonNumber && v.isIntegerLiteral && Number.isSafeInteger(v.value) && v.value >= 0 && !v.raw.startsWith('-');
+  return (
+    v instanceof JsonNumber &&
+    v.isIntegerLiteral &&
+    Number.isSafeInteger(v.value) &&
+    v.value >= 0 &&
+    !v.raw.startsWith('-')
+  );
 }
 
 /** Parses and validates the header JSON bytes against a data section of `dataLength` bytes. */
-export function parseHeader(headerBytes: Uint8Array, dataLength: number, source: string, options: SafetensorsReadOptions): SafetensorsHeader {
+export function parseHeader(
+  headerBytes: Uint8Array,
+  dataLength: number,
+  source: string,
+  options: SafetensorsReadOptions,
+): SafetensorsHeader {
   let text: string;
   try {
     text = utf8.decode(headerBytes);
@@ -137,7 +216,11 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, source:
     throw new SafetensorsError(source, 'HEADER_NOT_UTF8', 'header is not valid UTF-8');
   }
   if (text.charCodeAt(0) !== 0x7b) {
-    throw new SafetensorsError(source, 'HEADER_START', `header must start with '{', found ${JSON.stringify(text.slice(0, 1))} (byte 8 of the file)`);
+    throw new SafetensorsError(
+      source,
+      'HEADER_START',
+      `header must start with '{', found ${JSON.stringify(text.slice(0, 1))} (byte 8 of the file)`,
+    );
   }
   let root: JsonValue;
   try {
@@ -156,11 +239,19 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, source:
   for (const [name, info] of root) {
     if (name === '__metadata__') {
       if (!(info instanceof Map)) {
-        throw new SafetensorsError(source, 'BAD_METADATA', `__metadata__ must be an object of strings, got ${showJson(info)}`);
+        throw new SafetensorsError(
+          source,
+          'BAD_METADATA',
+          `__metadata__ must be an object of strings, got ${showJson(info)}`,
+        );
       }
       for (const [k, v] of info) {
         if (typeof v !== 'string') {
-          throw new SafetensorsError(source, 'BAD_METADATA', `__metadata__[${JSON.stringify(k)}] must be a string, got ${showJson(v)}`);
+          throw new SafetensorsError(
+            source,
+            'BAD_METADATA',
+            `__metadata__[${JSON.stringify(k)}] must be a string, got ${showJson(v)}`,
+          );
         }
         metadata.set(k, v);
       }
@@ -177,11 +268,19 @@ const ENTRY_KEYS = ['dtype', 'shape', 'data_offsets'];
 function parseEntry(name: string, info: JsonValue, dataLength: number, source: string): SafetensorsEntry {
   const t = `tensor ${JSON.stringify(name)}`;
   if (!(info instanceof Map)) {
-    throw new SafetensorsError(source, 'BAD_TENSOR_INFO', `${t}: expected {"dtype", "shape", "data_offsets"}, got ${showJson(info)}`);
+    throw new SafetensorsError(
+      source,
+      'BAD_TENSOR_INFO',
+      `${t}: expected {"dtype", "shape", "data_offsets"}, got ${showJson(info)}`,
+    );
   }
   for (const k of info.keys()) {
     if (!ENTRY_KEYS.includes(k)) {
-      throw new SafetensorsError(source, 'BAD_TENSOR_INFO', `${t}: unknown key ${JSON.stringify(k)} (allowed: dtype, shape, data_offsets)`);
+      throw new SafetensorsError(
+        source,
+        'BAD_TENSOR_INFO',
+        `${t}: unknown key ${JSON.stringify(k)} (allowed: dtype, shape, data_offsets)`,
+      );
     }
   }
   for (const k of ENTRY_KEYS) {
@@ -189,16 +288,29 @@ function parseEntry(name: string, info: JsonValue, dataLength: number, source: s
   }
   const dtype = info.get('dtype');
   if (typeof dtype !== 'string' || !(DTYPES as string[]).includes(dtype)) {
-    throw new SafetensorsError(source, 'BAD_DTYPE', `${t}: dtype ${showJson(dtype)} is not supported (allowed: ${DTYPES.join(', ')})`);
+    throw new SafetensorsError(
+      source,
+      'BAD_DTYPE',
+      `${t}: dtype ${showJson(dtype)} is not supported (allowed: ${DTYPES.join(', ')})`,
+    );
   }
   const shapeV = info.get('shape');
-  if (!Array.isArray(shapeV)) throw new SafetensorsError(source, 'BAD_SHAPE', `${t}: shape must be an array of integers, got ${showJson(shapeV)}`);
+  if (!Array.isArray(shapeV))
+    throw new SafetensorsError(
+      source,
+      'BAD_SHAPE',
+      `${t}: shape must be an array of integers, got ${showJson(shapeV)}`,
+    );
   const shape: number[] = [];
   let numel = 1n;
   for (let d = 0; d < shapeV.length; d++) {
     const v = shapeV[d];
     if (!isSafeNonNegInt(v)) {
-      throw new SafetensorsError(source, 'BAD_SHAPE', `${t}: shape[${d}] = ${showJson(v)} is not a non-negative integer (at most 2^53 - 1)`);
+      throw new SafetensorsError(
+        source,
+        'BAD_SHAPE',
+        `${t}: shape[${d}] = ${showJson(v)} is not a non-negative integer (at most 2^53 - 1)`,
+      );
     }
     shape.push(v.value);
     numel *= BigInt(v.value);
@@ -209,43 +321,70 @@ function parseEntry(name: string, info: JsonValue, dataLength: number, source: s
   }
   for (let j = 0; j < 2; j++) {
     if (!isSafeNonNegInt(offV[j])) {
-      throw new SafetensorsError(source, 'BAD_OFFSETS', `${t}: data_offsets[${j}] = ${showJson(offV[j])} is not a non-negative integer (at most 2^53 - 1)`);
+      throw new SafetensorsError(
+        source,
+        'BAD_OFFSETS',
+        `${t}: data_offsets[${j}] = ${showJson(offV[j])} is not a non-negative integer (at most 2^53 - 1)`,
+      );
     }
   }
-  const begin = (offV[0] as JsonNumber).value, end = (offV[1] as JsonNumber).value;
-  if (begin > end) throw new SafetensorsError(source, 'BAD_OFFSETS', `${t}: data_offsets [${begin}, ${end}] has begin > end`);
+  const begin = (offV[0] as JsonNumber).value,
+    end = (offV[1] as JsonNumber).value;
+  if (begin > end)
+    throw new SafetensorsError(source, 'BAD_OFFSETS', `${t}: data_offsets [${begin}, ${end}] has begin > end`);
   if (end > dataLength) {
-    throw new SafetensorsError(source, 'BAD_OFFSETS', `${t}: data_offsets [${begin}, ${end}] run past the end of the data section (${dataLength} bytes; truncated file?)`);
+    throw new SafetensorsError(
+      source,
+      'BAD_OFFSETS',
+      `${t}: data_offsets [${begin}, ${end}] run past the end of the data section (${dataLength} bytes; truncated file?)`,
+    );
   }
   const size = DTYPE_SIZES[dtype as SafetensorsDtype];
   const expected = numel * BigInt(size);
   if (expected !== BigInt(end - begin)) {
-    throw new SafetensorsError(source, 'SIZE_MISMATCH',
-      `${t}: dtype ${dtype} and shape [${shape.join(', ')}] need ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    throw new SafetensorsError(
+      source,
+      'SIZE_MISMATCH',
+      `${t}: dtype ${dtype} and shape [${shape.join(', ')}] need ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+    );
   }
   return { name, dtype: dtype as SafetensorsDtype, shape, dataOffsets: [begin, end] };
 }
 
 /** No overlaps; unless allowHoles, the ranges tile [0, dataLength) exactly (reference: Metadata::validate). */
 function checkLayout(entries: SafetensorsEntry[], dataLength: number, source: string, allowHoles: boolean): void {
-  const sorted = [...entries].sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
+  const sorted = [...entries].sort(
+    (a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1],
+  );
   let pos = 0;
   let prev: SafetensorsEntry | undefined;
   for (const e of sorted) {
     const [b, en] = e.dataOffsets;
     if (b < pos) {
-      throw new SafetensorsError(source, 'OVERLAP',
-        `tensor ${JSON.stringify(e.name)} bytes [${b}, ${en}) overlap tensor ${JSON.stringify(prev!.name)} bytes [${prev!.dataOffsets[0]}, ${prev!.dataOffsets[1]})`);
+      throw new SafetensorsError(
+        source,
+        'OVERLAP',
+        `tensor ${JSON.stringify(e.name)} bytes [${b}, ${en}) overlap tensor ${JSON.stringify(prev!.name)} bytes [${prev!.dataOffsets[0]}, ${prev!.dataOffsets[1]})`,
+      );
     }
     if (b > pos && !allowHoles) {
-      throw new SafetensorsError(source, 'INCOMPLETE_BUFFER',
-        `bytes [${pos}, ${b}) of the data section belong to no tensor (the next tensor, ${JSON.stringify(e.name)}, starts at ${b}); the format allows no holes`);
+      throw new SafetensorsError(
+        source,
+        'INCOMPLETE_BUFFER',
+        `bytes [${pos}, ${b}) of the data section belong to no tensor (the next tensor, ${JSON.stringify(e.name)}, starts at ${b}); the format allows no holes`,
+      );
     }
-    if (en > pos) { pos = en; prev = e; }
+    if (en > pos) {
+      pos = en;
+      prev = e;
+    }
   }
   if (pos !== dataLength && !allowHoles) {
-    throw new SafetensorsError(source, 'INCOMPLETE_BUFFER',
-      `the tensors cover ${pos} bytes but the data section has ${dataLength}; ${dataLength - pos} trailing bytes belong to no tensor (truncated or padded file?)`);
+    throw new SafetensorsError(
+      source,
+      'INCOMPLETE_BUFFER',
+      `the tensors cover ${pos} bytes but the data section has ${dataLength}; ${dataLength - pos} trailing bytes belong to no tensor (truncated or padded file?)`,
+    );
   }
 }
 
@@ -260,7 +399,11 @@ export class SafetensorsFile implements SafetensorsHeader {
   readonly metadata: ReadonlyMap<string, string>;
 
   /** @param data the data section (bytes after the header). */
-  constructor(header: SafetensorsHeader, private readonly data: Uint8Array, readonly source: string) {
+  constructor(
+    header: SafetensorsHeader,
+    private readonly data: Uint8Array,
+    readonly source: string,
+  ) {
     this.headerLength = header.headerLength;
     this.dataLength = header.dataLength;
     this.entries = header.entries;
@@ -268,16 +411,28 @@ export class SafetensorsFile implements SafetensorsHeader {
   }
 
   /** Tensor names in header order. @example f.names() // ['conv.bias', 'conv.weight'] */
-  names(): string[] { return [...this.entries.keys()]; }
-  has(name: string): boolean { return this.entries.has(name); }
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
 
   /** Header entry of `name` (throws NOT_FOUND naming close matches). @example f.entry('w').shape */
   entry(name: string): SafetensorsEntry {
     const e = this.entries.get(name);
     if (!e) {
       const names = this.names();
-      const shown = names.slice(0, 10).map((s) => JSON.stringify(s)).join(', ') + (names.length > 10 ? `, ... (${names.length} in all)` : '');
-      throw new SafetensorsError(this.source, 'NOT_FOUND', `no tensor named ${JSON.stringify(name)} (tensors: ${shown || 'none'})`);
+      const shown =
+        names
+          .slice(0, 10)
+          .map((s) => JSON.stringify(s))
+          .join(', ') + (names.length > 10 ? `, ... (${names.length} in all)` : '');
+      throw new SafetensorsError(
+        this.source,
+        'NOT_FOUND',
+        `no tensor named ${JSON.stringify(name)} (tensors: ${shown || 'none'})`,
+      );
     }
     return e;
   }
@@ -314,7 +469,11 @@ export class SafetensorsFile implements SafetensorsHeader {
       for (let i = 0; i < n; i++) out[i] = dv.getBigUint64(8 * i, true);
       return out;
     }
-    throw new SafetensorsError(this.source, 'UNSUPPORTED', `tensor ${JSON.stringify(name)} has dtype ${e.dtype}; bigint64() reads I64 or U64`);
+    throw new SafetensorsError(
+      this.source,
+      'UNSUPPORTED',
+      `tensor ${JSON.stringify(name)} has dtype ${e.dtype}; bigint64() reads I64 or U64`,
+    );
   }
 
   /** All tensors as float32 NDArrays (a fresh Map, header order). @example for (const [k, v] of f.toNDArrays()) ... */
@@ -344,7 +503,11 @@ function checkFinite(file: SafetensorsFile): void {
     const v = decodeToFloat32(e.dtype, file.raw(e.name), e.dtype === 'F64');
     for (let i = 0; i < v.length; i++) {
       if (!Number.isFinite(v[i])) {
-        throw new SafetensorsError(file.source, 'NON_FINITE', `tensor ${JSON.stringify(e.name)} has a non-finite value ${v[i]} at flat index ${i} (shape [${e.shape.join(', ')}])`);
+        throw new SafetensorsError(
+          file.source,
+          'NON_FINITE',
+          `tensor ${JSON.stringify(e.name)} has a non-finite value ${v[i]} at flat index ${i} (shape [${e.shape.join(', ')}])`,
+        );
       }
     }
   }
@@ -359,7 +522,7 @@ export function float16ToNumber(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;                 // zero / subnormal: m * 2^-14 * 2^-10
+  if (e === 0) return s * m * 2 ** -24; // zero / subnormal: m * 2^-14 * 2^-10
   if (e === 31) return m === 0 ? s * Infinity : NaN;
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
@@ -410,7 +573,7 @@ export function float8E4M3ToNumber(b: number): number {
   const e = (b >> 3) & 0xf;
   const m = b & 0x7;
   if (e === 15 && m === 7) return NaN;
-  if (e === 0) return s * m * 2 ** -9;                  // subnormal: m/8 * 2^(1-7)
+  if (e === 0) return s * m * 2 ** -9; // subnormal: m/8 * 2^(1-7)
   return s * (1 + m / 8) * 2 ** (e - 7);
 }
 
@@ -425,25 +588,54 @@ function decodeToFloat32(dtype: SafetensorsDtype, bytes: Uint8Array, asFloat64 =
         (out as Float32Array).set(new Float32Array(bytes.buffer, bytes.byteOffset, n));
       } else for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
       break;
-    case 'F64': for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true); break;
-    case 'F16': for (let i = 0; i < n; i++) out[i] = float16ToNumber(dv.getUint16(2 * i, true)); break;
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < n; i++) out[i] = float16ToNumber(dv.getUint16(2 * i, true));
+      break;
     case 'BF16': {
       // bfloat16 is the top half of a float32
       const tmp = new DataView(new ArrayBuffer(4));
-      for (let i = 0; i < n; i++) { tmp.setUint32(0, dv.getUint16(2 * i, true) << 16); out[i] = tmp.getFloat32(0); }
+      for (let i = 0; i < n; i++) {
+        tmp.setUint32(0, dv.getUint16(2 * i, true) << 16);
+        out[i] = tmp.getFloat32(0);
+      }
       break;
     }
-    case 'F8_E5M2': for (let i = 0; i < n; i++) out[i] = float16ToNumber(bytes[i] << 8); break; // E5M2 = top byte of binary16
-    case 'F8_E4M3': for (let i = 0; i < n; i++) out[i] = float8E4M3ToNumber(bytes[i]); break;
-    case 'BOOL': for (let i = 0; i < n; i++) out[i] = bytes[i] !== 0 ? 1 : 0; break;
-    case 'U8': for (let i = 0; i < n; i++) out[i] = bytes[i]; break;
-    case 'I8': for (let i = 0; i < n; i++) out[i] = dv.getInt8(i); break;
-    case 'I16': for (let i = 0; i < n; i++) out[i] = dv.getInt16(2 * i, true); break;
-    case 'U16': for (let i = 0; i < n; i++) out[i] = dv.getUint16(2 * i, true); break;
-    case 'I32': for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true); break;
-    case 'U32': for (let i = 0; i < n; i++) out[i] = dv.getUint32(4 * i, true); break;
-    case 'I64': for (let i = 0; i < n; i++) out[i] = Number(dv.getBigInt64(8 * i, true)); break;
-    case 'U64': for (let i = 0; i < n; i++) out[i] = Number(dv.getBigUint64(8 * i, true)); break;
+    case 'F8_E5M2':
+      for (let i = 0; i < n; i++) out[i] = float16ToNumber(bytes[i] << 8);
+      break; // E5M2 = top byte of binary16
+    case 'F8_E4M3':
+      for (let i = 0; i < n; i++) out[i] = float8E4M3ToNumber(bytes[i]);
+      break;
+    case 'BOOL':
+      for (let i = 0; i < n; i++) out[i] = bytes[i] !== 0 ? 1 : 0;
+      break;
+    case 'U8':
+      for (let i = 0; i < n; i++) out[i] = bytes[i];
+      break;
+    case 'I8':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt8(i);
+      break;
+    case 'I16':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt16(2 * i, true);
+      break;
+    case 'U16':
+      for (let i = 0; i < n; i++) out[i] = dv.getUint16(2 * i, true);
+      break;
+    case 'I32':
+      for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true);
+      break;
+    case 'U32':
+      for (let i = 0; i < n; i++) out[i] = dv.getUint32(4 * i, true);
+      break;
+    case 'I64':
+      for (let i = 0; i < n; i++) out[i] = Number(dv.getBigInt64(8 * i, true));
+      break;
+    case 'U64':
+      for (let i = 0; i < n; i++) out[i] = Number(dv.getBigUint64(8 * i, true));
+      break;
   }
   return out;
 }
@@ -452,22 +644,42 @@ function decodeToFloat32(dtype: SafetensorsDtype, bytes: Uint8Array, asFloat64 =
 // Writing
 // ---------------------------------------------------------------------------------------------
 
-type TypedData = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | BigInt64Array | BigUint64Array;
+type TypedData =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | BigInt64Array
+  | BigUint64Array;
 
 /** A tensor to write: an NDArray (stored as F32) or explicit dtype + shape + data (raw bytes or a matching typed array). */
 export type SafetensorsInput = NDArray | { dtype: SafetensorsDtype; shape: readonly number[]; data: TypedData };
 
 type TypedCtor = { new (n: number): TypedData; readonly name: string };
 const TYPED_FOR: Partial<Record<SafetensorsDtype, TypedCtor>> = {
-  F32: Float32Array, F64: Float64Array, I32: Int32Array, U32: Uint32Array, I16: Int16Array,
-  U16: Uint16Array, I8: Int8Array, U8: Uint8Array, BOOL: Uint8Array, I64: BigInt64Array, U64: BigUint64Array,
+  F32: Float32Array,
+  F64: Float64Array,
+  I32: Int32Array,
+  U32: Uint32Array,
+  I16: Int16Array,
+  U16: Uint16Array,
+  I8: Int8Array,
+  U8: Uint8Array,
+  BOOL: Uint8Array,
+  I64: BigInt64Array,
+  U64: BigUint64Array,
 };
 
 function toLittleEndianBytes(data: TypedData, elemSize: number): Uint8Array {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (LITTLE_ENDIAN_HOST || elemSize === 1) return bytes;
   const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i += elemSize) for (let j = 0; j < elemSize; j++) out[i + j] = bytes[i + elemSize - 1 - j];
+  for (let i = 0; i < bytes.length; i += elemSize)
+    for (let j = 0; j < elemSize; j++) out[i + j] = bytes[i + elemSize - 1 - j];
   return out;
 }
 
@@ -486,47 +698,85 @@ export function serializeSafetensors(
   const items = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const prepared: { name: string; dtype: SafetensorsDtype; shape: number[]; bytes: Uint8Array }[] = [];
   for (const [name, t] of items) {
-    if (name === '__metadata__') throw new SafetensorsError(source, 'BAD_INPUT', 'a tensor may not be named "__metadata__" (reserved for the metadata map)');
+    if (name === '__metadata__')
+      throw new SafetensorsError(
+        source,
+        'BAD_INPUT',
+        'a tensor may not be named "__metadata__" (reserved for the metadata map)',
+      );
     let dtype: SafetensorsDtype, shape: number[], data: TypedData;
-    if (t instanceof NDArray) { dtype = 'F32'; shape = [...t.shape]; data = t.data; }
-    else {
+    if (t instanceof NDArray) {
+      dtype = 'F32';
+      shape = [...t.shape];
+      data = t.data;
+    } else {
       if (!t || typeof t !== 'object' || !(DTYPES as string[]).includes(t.dtype)) {
-        throw new SafetensorsError(source, 'BAD_INPUT', `tensor ${JSON.stringify(name)}: dtype ${JSON.stringify((t as { dtype?: unknown })?.dtype)} is not supported (allowed: ${DTYPES.join(', ')})`);
+        throw new SafetensorsError(
+          source,
+          'BAD_INPUT',
+          `tensor ${JSON.stringify(name)}: dtype ${JSON.stringify((t as { dtype?: unknown })?.dtype)} is not supported (allowed: ${DTYPES.join(', ')})`,
+        );
       }
-      dtype = t.dtype; shape = [...t.shape]; data = t.data;
+      dtype = t.dtype;
+      shape = [...t.shape];
+      data = t.data;
       const want = TYPED_FOR[dtype];
       const size = DTYPE_SIZES[dtype];
-      const ok = want ? data instanceof want : (size === 2 && data instanceof Uint16Array) || data instanceof Uint8Array;
+      const ok = want
+        ? data instanceof want
+        : (size === 2 && data instanceof Uint16Array) || data instanceof Uint8Array;
       if (!ok) {
-        throw new SafetensorsError(source, 'BAD_INPUT', `tensor ${JSON.stringify(name)}: dtype ${dtype} needs ${want ? `a ${want.name}` : `its raw bits as a ${size === 2 ? 'Uint16Array' : 'Uint8Array'}`}, got ${data?.constructor?.name}`);
+        throw new SafetensorsError(
+          source,
+          'BAD_INPUT',
+          `tensor ${JSON.stringify(name)}: dtype ${dtype} needs ${want ? `a ${want.name}` : `its raw bits as a ${size === 2 ? 'Uint16Array' : 'Uint8Array'}`}, got ${data?.constructor?.name}`,
+        );
       }
     }
     for (const d of shape) {
-      if (!Number.isSafeInteger(d) || d < 0) throw new SafetensorsError(source, 'BAD_INPUT', `tensor ${JSON.stringify(name)}: shape [${shape.join(', ')}] must hold non-negative integers`);
+      if (!Number.isSafeInteger(d) || d < 0)
+        throw new SafetensorsError(
+          source,
+          'BAD_INPUT',
+          `tensor ${JSON.stringify(name)}: shape [${shape.join(', ')}] must hold non-negative integers`,
+        );
     }
     const size = DTYPE_SIZES[dtype];
     const bytes = toLittleEndianBytes(data, data.BYTES_PER_ELEMENT);
     const need = shape.reduce((p, d) => p * d, 1) * size;
     if (bytes.byteLength !== need) {
-      throw new SafetensorsError(source, 'BAD_INPUT', `tensor ${JSON.stringify(name)}: dtype ${dtype} and shape [${shape.join(', ')}] need ${need} bytes, data has ${bytes.byteLength}`);
+      throw new SafetensorsError(
+        source,
+        'BAD_INPUT',
+        `tensor ${JSON.stringify(name)}: dtype ${dtype} and shape [${shape.join(', ')}] need ${need} bytes, data has ${bytes.byteLength}`,
+      );
     }
     prepared.push({ name, dtype, shape, bytes });
   }
   // Reference order (tensor.rs `prepare`): descending dtype alignment, then name.
-  prepared.sort((a, b) => DTYPE_SIZES[b.dtype] - DTYPE_SIZES[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  prepared.sort(
+    (a, b) => DTYPE_SIZES[b.dtype] - DTYPE_SIZES[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
 
   const parts: string[] = [];
   if (metadata) {
     const m = metadata instanceof Map ? [...metadata] : Object.entries(metadata);
     for (const [k, v] of m) {
-      if (typeof v !== 'string') throw new SafetensorsError(source, 'BAD_INPUT', `metadata[${JSON.stringify(k)}] must be a string, got ${typeof v}`);
+      if (typeof v !== 'string')
+        throw new SafetensorsError(
+          source,
+          'BAD_INPUT',
+          `metadata[${JSON.stringify(k)}] must be a string, got ${typeof v}`,
+        );
     }
     parts.push(`"__metadata__":{${m.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
   }
   let offset = 0;
   for (const p of prepared) {
     const end = offset + p.bytes.byteLength;
-    parts.push(`${JSON.stringify(p.name)}:{"dtype":"${p.dtype}","shape":[${p.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
+    parts.push(
+      `${JSON.stringify(p.name)}:{"dtype":"${p.dtype}","shape":[${p.shape.join(',')}],"data_offsets":[${offset},${end}]}`,
+    );
     offset = end;
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`); // UTF-8
@@ -536,6 +786,9 @@ export function serializeSafetensors(
   out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + padded);
   let pos = 8 + padded;
-  for (const p of prepared) { out.set(p.bytes, pos); pos += p.bytes.byteLength; }
+  for (const p of prepared) {
+    out.set(p.bytes, pos);
+    pos += p.bytes.byteLength;
+  }
   return out;
 }

@@ -10,7 +10,7 @@
  * @example
  *   writeScatterPng('samples.png', samples, { reference: sampleToy2d('moons', 2000, new Philox(0)) });
  */
-import { NDArray } from '../engine/ndarray.ts';
+import type { NDArray } from '../engine/ndarray.ts';
 import { writeFileAtomicSync } from './atomic.ts';
 import { encodePng } from './png.ts';
 import type { RgbaImage } from './image.ts';
@@ -48,20 +48,30 @@ function checkPoints(p: NDArray, what: string): void {
 }
 
 function dataBounds(sets: NDArray[], aspect: number): [number, number, number, number] {
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    x1 = -Infinity,
+    y0 = Infinity,
+    y1 = -Infinity;
   for (const s of sets) {
     const d = s.data;
     for (let i = 0; i < d.length; i += 2) {
-      const x = d[i], y = d[i + 1];
+      const x = d[i],
+        y = d[i + 1];
       if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-      if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
     }
   }
   if (x0 > x1) return [-1, 1, -1 / aspect, 1 / aspect];
-  let cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-  let hw = Math.max((x1 - x0) / 2, 1e-6) * 1.05, hh = Math.max((y1 - y0) / 2, 1e-6) * 1.05;
+  let cx = (x0 + x1) / 2,
+    cy = (y0 + y1) / 2;
+  let hw = Math.max((x1 - x0) / 2, 1e-6) * 1.05,
+    hh = Math.max((y1 - y0) / 2, 1e-6) * 1.05;
   // equal aspect: data units per pixel the same on both axes
-  if (hw / hh < aspect) hw = hh * aspect; else hh = hw / aspect;
+  if (hw / hh < aspect) hw = hh * aspect;
+  else hh = hw / aspect;
   if (!Number.isFinite(cx)) cx = 0;
   if (!Number.isFinite(cy)) cy = 0;
   return [cx - hw, cx + hw, cy - hh, cy + hh];
@@ -75,7 +85,8 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
   const p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
   const out: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-12 * span; t += step) out.push(Math.abs(t) < 1e-12 * span ? 0 : t);
+  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-12 * span; t += step)
+    out.push(Math.abs(t) < 1e-12 * span ? 0 : t);
   return out;
 }
 
@@ -86,13 +97,22 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
 export function renderScatter(points: NDArray, options: ScatterOptions = {}): ScatterImage {
   checkPoints(points, 'points');
   if (options.reference) checkPoints(options.reference, 'reference');
-  const W = options.width ?? 512, H = options.height ?? 512;
+  const W = options.width ?? 512,
+    H = options.height ?? 512;
   const margin = options.margin ?? 12;
-  for (const [k, v] of [['width', W], ['height', H]] as const) {
-    if (!Number.isInteger(v) || v < 2 * margin + 8 || v > 8192) throw new Error(`scatter: ${k} = ${v} must be an integer in ${2 * margin + 8}..8192`);
+  for (const [k, v] of [
+    ['width', W],
+    ['height', H],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 2 * margin + 8 || v > 8192)
+      throw new Error(`scatter: ${k} = ${v} must be an integer in ${2 * margin + 8}..8192`);
   }
-  const left = margin, top = margin, pw = W - 2 * margin, ph = H - 2 * margin;
-  const bounds = options.bounds ? [...options.bounds] as [number, number, number, number]
+  const left = margin,
+    top = margin,
+    pw = W - 2 * margin,
+    ph = H - 2 * margin;
+  const bounds = options.bounds
+    ? ([...options.bounds] as [number, number, number, number])
     : dataBounds(options.reference ? [points, options.reference] : [points], (pw - 1) / (ph - 1));
   const [xmin, xmax, ymin, ymax] = bounds;
   if (!(xmax > xmin) || !(ymax > ymin) || !bounds.every(Number.isFinite)) {
@@ -111,8 +131,14 @@ export function renderScatter(points: NDArray, options: ScatterOptions = {}): Sc
 
   // zero lines, light gray
   const light: Rgb = [220, 220, 220];
-  if (xmin < 0 && xmax > 0) { const x = Math.round(toPx(0)); for (let y = top; y < top + ph; y++) setPx(x, y, light, 1); }
-  if (ymin < 0 && ymax > 0) { const y = Math.round(toPy(0)); for (let x = left; x < left + pw; x++) setPx(x, y, light, 1); }
+  if (xmin < 0 && xmax > 0) {
+    const x = Math.round(toPx(0));
+    for (let y = top; y < top + ph; y++) setPx(x, y, light, 1);
+  }
+  if (ymin < 0 && ymax > 0) {
+    const y = Math.round(toPy(0));
+    for (let x = left; x < left + pw; x++) setPx(x, y, light, 1);
+  }
 
   const r = options.pointRadius ?? 1.5;
   const alpha = options.alpha ?? 0.5;
@@ -123,13 +149,20 @@ export function renderScatter(points: NDArray, options: ScatterOptions = {}): Sc
   const draw = (p: NDArray, c: Rgb, countSkipped: boolean) => {
     const d = p.data;
     for (let i = 0; i < d.length; i += 2) {
-      const x = d[i], y = d[i + 1];
-      if (!Number.isFinite(x) || !Number.isFinite(y)) { if (countSkipped) skipped++; continue; }
-      const cx = toPx(x), cy = toPy(y);
-      const ix = Math.round(cx), iy = Math.round(cy);
+      const x = d[i],
+        y = d[i + 1];
+      if (!Number.isFinite(x) || !Number.isFinite(y)) {
+        if (countSkipped) skipped++;
+        continue;
+      }
+      const cx = toPx(x),
+        cy = toPy(y);
+      const ix = Math.round(cx),
+        iy = Math.round(cy);
       for (let dy = -ri; dy <= ri; dy++) {
         for (let dx = -ri; dx <= ri; dx++) {
-          const px = ix + dx, py = iy + dy;
+          const px = ix + dx,
+            py = iy + dy;
           if (px < left || py < top || px >= left + pw || py >= top + ph) continue; // clip to the axes box
           if ((px - cx) ** 2 + (py - cy) ** 2 <= r * r) setPx(px, py, c, alpha);
         }
@@ -141,16 +174,28 @@ export function renderScatter(points: NDArray, options: ScatterOptions = {}): Sc
 
   // axes box and ticks (drawn last so points never hide them)
   const dark: Rgb = [60, 60, 60];
-  for (let x = left - 1; x <= left + pw; x++) { setPx(x, top - 1, dark, 1); setPx(x, top + ph, dark, 1); }
-  for (let y = top - 1; y <= top + ph; y++) { setPx(left - 1, y, dark, 1); setPx(left + pw, y, dark, 1); }
+  for (let x = left - 1; x <= left + pw; x++) {
+    setPx(x, top - 1, dark, 1);
+    setPx(x, top + ph, dark, 1);
+  }
+  for (let y = top - 1; y <= top + ph; y++) {
+    setPx(left - 1, y, dark, 1);
+    setPx(left + pw, y, dark, 1);
+  }
   const tick = Math.max(3, Math.round(margin / 2));
   for (const t of niceTicks(xmin, xmax)) {
     const x = Math.round(toPx(t));
-    for (let k = 1; k <= tick; k++) { setPx(x, top + ph + k, dark, 1); setPx(x, top - 1 - k, dark, 1); }
+    for (let k = 1; k <= tick; k++) {
+      setPx(x, top + ph + k, dark, 1);
+      setPx(x, top - 1 - k, dark, 1);
+    }
   }
   for (const t of niceTicks(ymin, ymax)) {
     const y = Math.round(toPy(t));
-    for (let k = 1; k <= tick; k++) { setPx(left - 1 - k, y, dark, 1); setPx(left + pw + k, y, dark, 1); }
+    for (let k = 1; k <= tick; k++) {
+      setPx(left - 1 - k, y, dark, 1);
+      setPx(left + pw + k, y, dark, 1);
+    }
   }
   return { width: W, height: H, data: img, bounds, skipped };
 }
@@ -164,9 +209,13 @@ export function renderScatter(points: NDArray, options: ScatterOptions = {}): Sc
 export function scatterTrajectoryFrames(steps: readonly NDArray[], options: ScatterOptions = {}): ScatterImage[] {
   if (steps.length === 0) throw new Error('scatterTrajectoryFrames: no steps');
   steps.forEach((s, i) => checkPoints(s, `step ${i}`));
-  const W = options.width ?? 512, H = options.height ?? 512, margin = options.margin ?? 12;
+  const W = options.width ?? 512,
+    H = options.height ?? 512,
+    margin = options.margin ?? 12;
   const last = steps[steps.length - 1];
-  const bounds = options.bounds ?? dataBounds(options.reference ? [last, options.reference] : [last], (W - 2 * margin - 1) / (H - 2 * margin - 1));
+  const bounds =
+    options.bounds ??
+    dataBounds(options.reference ? [last, options.reference] : [last], (W - 2 * margin - 1) / (H - 2 * margin - 1));
   return steps.map((s) => renderScatter(s, { ...options, bounds }));
 }
 

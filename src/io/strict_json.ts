@@ -20,16 +20,24 @@
 
 /** A JSON number with its exact source text. */
 export class JsonNumber {
-  constructor(readonly raw: string, readonly value: number) {}
+  constructor(
+    readonly raw: string,
+    readonly value: number,
+  ) {}
   /** True when the source text is an integer literal (no fraction, no exponent). */
-  get isIntegerLiteral(): boolean { return /^-?\d+$/.test(this.raw); }
+  get isIntegerLiteral(): boolean {
+    return /^-?\d+$/.test(this.raw);
+  }
 }
 
 export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | Map<string, JsonValue>;
 
 /** Thrown on any syntax error, duplicate key or excessive nesting; `position` is a character index. */
 export class StrictJsonError extends Error {
-  constructor(message: string, readonly position: number) {
+  constructor(
+    message: string,
+    readonly position: number,
+  ) {
     super(message);
     this.name = 'StrictJsonError';
   }
@@ -60,7 +68,10 @@ const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b
 class StrictJsonParser {
   i = 0;
 
-  constructor(private readonly text: string, private readonly maxDepth: number) {}
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth: number,
+  ) {}
 
   fail(msg: string, at = this.i): never {
     throw new StrictJsonError(`${msg} at character ${at}`, at);
@@ -86,8 +97,15 @@ class StrictJsonParser {
     if (c === '{') return this.object(depth);
     if (c === '[') return this.array(depth);
     if (c === '"') return this.string();
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (this.text.startsWith(word, this.i)) { this.i += word.length; return v; }
+    for (const [word, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
+      if (this.text.startsWith(word, this.i)) {
+        this.i += word.length;
+        return v;
+      }
     }
     if (c === '-' || (c >= '0' && c <= '9')) return this.number();
     return this.fail(`unexpected ${this.describe(this.i)}`);
@@ -98,7 +116,10 @@ class StrictJsonParser {
     this.i++;
     const obj = new Map<string, JsonValue>();
     this.ws();
-    if (this.text[this.i] === '}') { this.i++; return obj; }
+    if (this.text[this.i] === '}') {
+      this.i++;
+      return obj;
+    }
     for (;;) {
       this.ws();
       if (this.text[this.i] !== '"') this.fail(`expected a string key, found ${this.describe(this.i)}`);
@@ -106,12 +127,19 @@ class StrictJsonParser {
       const key = this.string();
       if (obj.has(key)) this.fail(`duplicate key ${JSON.stringify(key)}`, keyAt);
       this.ws();
-      if (this.text[this.i] !== ':') this.fail(`expected ':' after key ${JSON.stringify(key)}, found ${this.describe(this.i)}`);
+      if (this.text[this.i] !== ':')
+        this.fail(`expected ':' after key ${JSON.stringify(key)}, found ${this.describe(this.i)}`);
       this.i++;
       obj.set(key, this.value(depth + 1));
       this.ws();
-      if (this.text[this.i] === ',') { this.i++; continue; }
-      if (this.text[this.i] === '}') { this.i++; return obj; }
+      if (this.text[this.i] === ',') {
+        this.i++;
+        continue;
+      }
+      if (this.text[this.i] === '}') {
+        this.i++;
+        return obj;
+      }
       this.fail(`expected ',' or '}' in object, found ${this.describe(this.i)}`);
     }
   }
@@ -121,12 +149,21 @@ class StrictJsonParser {
     this.i++;
     const arr: JsonValue[] = [];
     this.ws();
-    if (this.text[this.i] === ']') { this.i++; return arr; }
+    if (this.text[this.i] === ']') {
+      this.i++;
+      return arr;
+    }
     for (;;) {
       arr.push(this.value(depth + 1));
       this.ws();
-      if (this.text[this.i] === ',') { this.i++; continue; }
-      if (this.text[this.i] === ']') { this.i++; return arr; }
+      if (this.text[this.i] === ',') {
+        this.i++;
+        continue;
+      }
+      if (this.text[this.i] === ']') {
+        this.i++;
+        return arr;
+      }
       this.fail(`expected ',' or ']' in array, found ${this.describe(this.i)}`);
     }
   }
@@ -137,7 +174,8 @@ class StrictJsonParser {
     if (!m) return this.fail('invalid number');
     const raw = m[0];
     const after = this.text[this.i + raw.length];
-    if (after !== undefined && /[0-9.eE+-]/.test(after)) this.fail(`invalid number ${JSON.stringify(this.text.slice(this.i, this.i + raw.length + 1))}`);
+    if (after !== undefined && /[0-9.eE+-]/.test(after))
+      this.fail(`invalid number ${JSON.stringify(this.text.slice(this.i, this.i + raw.length + 1))}`);
     this.i += raw.length;
     return new JsonNumber(raw, Number(raw));
   }
@@ -151,7 +189,11 @@ class StrictJsonParser {
     for (;;) {
       if (this.i >= this.text.length) this.fail('unterminated string', start);
       const c = this.text.charCodeAt(this.i);
-      if (c === 0x22) { out += this.text.slice(chunk, this.i); this.i++; return out; }
+      if (c === 0x22) {
+        out += this.text.slice(chunk, this.i);
+        this.i++;
+        return out;
+      }
       if (c < 0x20) this.fail(`control character U+${c.toString(16).padStart(4, '0')} in string`);
       if (c === 0x5c) {
         out += this.text.slice(chunk, this.i) + this.escape();
@@ -165,7 +207,10 @@ class StrictJsonParser {
   /** The escape sequence at text[i] === '\\' (advancing past it), surrogate pairs included. */
   private escape(): string {
     const e = this.text[this.i + 1];
-    if (e !== undefined && e in ESCAPES) { this.i += 2; return ESCAPES[e]!; }
+    if (e !== undefined && e in ESCAPES) {
+      this.i += 2;
+      return ESCAPES[e]!;
+    }
     if (e !== 'u') return this.fail(`invalid escape ${e === undefined ? 'at end of input' : JSON.stringify('\\' + e)}`);
     const cu = this.hex4(this.i + 2);
     this.i += 6;
@@ -190,7 +235,11 @@ class StrictJsonParser {
 export function showJson(v: JsonValue | undefined, max = 80): string {
   const parts: string[] = [];
   let len = 0;
-  const put = (s: string): boolean => { parts.push(s); len += s.length; return len <= max; };
+  const put = (s: string): boolean => {
+    parts.push(s);
+    len += s.length;
+    return len <= max;
+  };
   const walk = (x: JsonValue | undefined): boolean => {
     if (x === undefined) return put('undefined');
     if (x instanceof JsonNumber) return put(x.raw);

@@ -46,7 +46,6 @@ export const MODEL_CONFIG_SCHEMAS = {
   UNet2DModel: z.object(UNET_SHAPE).catchall(z.unknown()),
 } as const;
 
-
 /**
  * diffusers' metadata keys (`_class_name`, `_diffusers_version`, `_use_default_values`, ...): one
  * leading underscore. `__proto__` and other dunder keys are not metadata (they are reported and dropped).
@@ -58,7 +57,10 @@ export function isMetadataKey(k: string): boolean {
 
 /** A printable key path: ['block_out_channels', 1] -> 'block_out_channels[1]'. */
 export function keyPath(p: readonly PropertyKey[]): string {
-  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') || '(top level)';
+  return (
+    p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') ||
+    '(top level)'
+  );
 }
 
 function valueAt(json: unknown, p: readonly PropertyKey[]): unknown {
@@ -92,12 +94,20 @@ export function formatSchemaError(where: string, json: unknown, error: z.ZodErro
  * the key path on a wrong type or range; returns the config without unknown keys, and those keys.
  * @example checkModelConfigJson({ _class_name: 'MLPModel', hidden_dims: [64, 64], foo: 1 }, 'config.json').unknownKeys // ['foo']
  */
-export function checkModelConfigJson(json: unknown, where: string): { config: Record<string, unknown>; unknownKeys: string[] } {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${where}: expected a JSON object, got ${show(json)}`);
+export function checkModelConfigJson(
+  json: unknown,
+  where: string,
+): { config: Record<string, unknown>; unknownKeys: string[] } {
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new Error(`${where}: expected a JSON object, got ${show(json)}`);
   const obj = json as Record<string, unknown>;
   const cls = obj._class_name;
   if (typeof cls !== 'string' || !Object.hasOwn(MODEL_CONFIG_SCHEMAS, cls)) {
-    throw new Error(`${where}: _class_name = ${show(cls)} is invalid: expected one of ${Object.keys(MODEL_CONFIG_SCHEMAS).map((c) => JSON.stringify(c)).join(', ')}`);
+    throw new Error(
+      `${where}: _class_name = ${show(cls)} is invalid: expected one of ${Object.keys(MODEL_CONFIG_SCHEMAS)
+        .map((c) => JSON.stringify(c))
+        .join(', ')}`,
+    );
   }
   const schema = MODEL_CONFIG_SCHEMAS[cls as keyof typeof MODEL_CONFIG_SCHEMAS];
   const r = schema.safeParse(obj);

@@ -12,18 +12,26 @@ export class ConfigReader {
   readonly obj: Record<string, unknown>;
 
   /** Checks that `json` is an object whose keys are all in `allowed` (keys starting with '_' are metadata and skipped). */
-  constructor(json: unknown, readonly where: string, allowed: readonly string[]) {
+  constructor(
+    json: unknown,
+    readonly where: string,
+    allowed: readonly string[],
+  ) {
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
       throw new Error(`${where}: expected a JSON object, got ${describe(json)}`);
     }
     this.obj = json as Record<string, unknown>;
     const unknown = Object.keys(this.obj).filter((k) => !k.startsWith('_') && !allowed.includes(k));
     if (unknown.length > 0) {
-      throw new Error(`${where}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (allowed keys: ${allowed.join(', ')})`);
+      throw new Error(
+        `${where}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (allowed keys: ${allowed.join(', ')})`,
+      );
     }
   }
 
-  has(key: string): boolean { return this.obj[key] !== undefined; }
+  has(key: string): boolean {
+    return this.obj[key] !== undefined;
+  }
 
   private fail(key: string, v: unknown, expected: string): never {
     throw new Error(`${this.where}: ${key} = ${describe(v)} is invalid: expected ${expected}`);
@@ -32,7 +40,8 @@ export class ConfigReader {
   int(key: string, dflt: number, o: { min?: number } = {}): number {
     const v = this.obj[key] ?? dflt;
     const min = o.min ?? -Infinity;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(key, v, `an integer${min > -Infinity ? ` >= ${min}` : ''}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      this.fail(key, v, `an integer${min > -Infinity ? ` >= ${min}` : ''}`);
     return v as number;
   }
 
@@ -40,13 +49,15 @@ export class ConfigReader {
     const v = this.obj[key] === undefined ? dflt : this.obj[key];
     if (v === null) return null;
     const min = o.min ?? -Infinity;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(key, v, `null or an integer${min > -Infinity ? ` >= ${min}` : ''}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      this.fail(key, v, `null or an integer${min > -Infinity ? ` >= ${min}` : ''}`);
     return v as number;
   }
 
   num(key: string, dflt: number, o: { positive?: boolean } = {}): number {
     const v = this.obj[key] ?? dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || (o.positive && !(v > 0))) this.fail(key, v, o.positive ? 'a finite number > 0' : 'a finite number');
+    if (typeof v !== 'number' || !Number.isFinite(v) || (o.positive && !(v > 0)))
+      this.fail(key, v, o.positive ? 'a finite number > 0' : 'a finite number');
     return v as number;
   }
 
@@ -66,7 +77,11 @@ export class ConfigReader {
   intList(key: string, dflt: readonly number[], o: { min?: number; minLength?: number } = {}): number[] {
     const v = this.obj[key] ?? dflt;
     const min = o.min ?? 1;
-    if (!Array.isArray(v) || v.length < (o.minLength ?? 1) || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x < min)) {
+    if (
+      !Array.isArray(v) ||
+      v.length < (o.minLength ?? 1) ||
+      v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x < min)
+    ) {
       this.fail(key, v, `a list of at least ${o.minLength ?? 1} integer(s) >= ${min}`);
     }
     return [...(v as number[])];
@@ -74,9 +89,11 @@ export class ConfigReader {
 
   stringList<T extends string>(key: string, dflt: readonly T[], allowed: readonly T[]): T[] {
     const v = this.obj[key] ?? dflt;
-    if (!Array.isArray(v) || v.length < 1) this.fail(key, v, `a non-empty list of ${allowed.map((a) => JSON.stringify(a)).join(' | ')}`);
+    if (!Array.isArray(v) || v.length < 1)
+      this.fail(key, v, `a non-empty list of ${allowed.map((a) => JSON.stringify(a)).join(' | ')}`);
     (v as unknown[]).forEach((x, i) => {
-      if (!allowed.includes(x as T)) this.fail(`${key}[${i}]`, x, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
+      if (!allowed.includes(x as T))
+        this.fail(`${key}[${i}]`, x, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
     });
     return [...(v as T[])];
   }

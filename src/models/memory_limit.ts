@@ -18,10 +18,14 @@ export function memoryLimit(env: NodeJS.ProcessEnv = process.env): MemoryLimit {
   const raw = env.DIFFUSE_MEMORY_LIMIT;
   if (raw !== undefined && raw !== '') {
     const b = parseBytes(raw);
-    if (b === null) throw new Error(`DIFFUSE_MEMORY_LIMIT = ${JSON.stringify(raw)} is invalid: expected a size such as 4GiB, 512MB or 1e9 (bytes)`);
+    if (b === null)
+      throw new Error(
+        `DIFFUSE_MEMORY_LIMIT = ${JSON.stringify(raw)} is invalid: expected a size such as 4GiB, 512MB or 1e9 (bytes)`,
+      );
     return { bytes: b, source: `--max-memory / DIFFUSE_MEMORY_LIMIT = ${raw}` };
   }
-  const constrained = (process as unknown as { constrainedMemory?: () => number | undefined }).constrainedMemory?.() || Infinity;
+  const constrained =
+    (process as unknown as { constrainedMemory?: () => number | undefined }).constrainedMemory?.() || Infinity;
   const total = Math.min(os.totalmem(), constrained);
   return { bytes: Math.floor(0.8 * total), source: `80% of this machine's ${formatBytes(total)}` };
 }

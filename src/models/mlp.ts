@@ -48,15 +48,25 @@ export interface MLPConfig {
 }
 
 const MLP_KEYS = [
-  'in_channels', 'out_channels', 'hidden_dims', 'time_embedding_dim', 'flip_sin_to_cos', 'freq_shift', 'act_fn',
-  'num_class_embeds', 'class_embedding_dim', 'input_embedding_dim', 'input_embedding_scale',
+  'in_channels',
+  'out_channels',
+  'hidden_dims',
+  'time_embedding_dim',
+  'flip_sin_to_cos',
+  'freq_shift',
+  'act_fn',
+  'num_class_embeds',
+  'class_embedding_dim',
+  'input_embedding_dim',
+  'input_embedding_scale',
 ] as const;
 
 /** Validate a (partial) MLP config and fill the defaults. @example validateMLPConfig({ in_channels: 4 }).hidden_dims // [128, 128, 128] */
 export function validateMLPConfig(json: unknown, where = 'MLPModel config'): MLPConfig {
   const r = new ConfigReader(json, where, MLP_KEYS);
   const cls = r.obj._class_name;
-  if (cls !== undefined && cls !== 'MLPModel') throw new Error(`${where}: _class_name = ${JSON.stringify(cls)} is not "MLPModel"`);
+  if (cls !== undefined && cls !== 'MLPModel')
+    throw new Error(`${where}: _class_name = ${JSON.stringify(cls)} is not "MLPModel"`);
   const inChannels = r.int('in_channels', 2, { min: 1 });
   const tDim = r.int('time_embedding_dim', 64, { min: 2 });
   const cfg: MLPConfig = {
@@ -73,8 +83,12 @@ export function validateMLPConfig(json: unknown, where = 'MLPModel config'): MLP
     input_embedding_dim: r.int('input_embedding_dim', 0, { min: 0 }),
     input_embedding_scale: r.num('input_embedding_scale', 25, { positive: true }),
   };
-  if (cfg.input_embedding_dim === 1) throw new Error(`${where}: input_embedding_dim = 1 is too small (0 = off, or >= 2)`);
-  if (Math.floor(tDim / 2) - cfg.freq_shift === 0) throw new Error(`${where}: time_embedding_dim ${tDim} with freq_shift ${cfg.freq_shift} divides by zero in the frequency spacing`);
+  if (cfg.input_embedding_dim === 1)
+    throw new Error(`${where}: input_embedding_dim = 1 is too small (0 = off, or >= 2)`);
+  if (Math.floor(tDim / 2) - cfg.freq_shift === 0)
+    throw new Error(
+      `${where}: time_embedding_dim ${tDim} with freq_shift ${cfg.freq_shift} divides by zero in the frequency spacing`,
+    );
   return cfg;
 }
 
@@ -92,10 +106,26 @@ export class MLPModel extends Module {
     super();
     const c = validateMLPConfig(config);
     this.config = c;
-    this.timeProj = new Timesteps(c.time_embedding_dim, { flipSinToCos: c.flip_sin_to_cos, downscaleFreqShift: c.freq_shift });
-    this.inputProj = c.input_embedding_dim === 0 ? null : new Timesteps(c.input_embedding_dim, { flipSinToCos: c.flip_sin_to_cos, downscaleFreqShift: c.freq_shift, scale: c.input_embedding_scale });
-    this.classEmbedding = c.num_class_embeds === null ? null : this.child('class_embedding', new Embedding(c.num_class_embeds, c.class_embedding_dim));
-    let width = c.in_channels * (1 + c.input_embedding_dim) + c.time_embedding_dim + (c.num_class_embeds === null ? 0 : c.class_embedding_dim);
+    this.timeProj = new Timesteps(c.time_embedding_dim, {
+      flipSinToCos: c.flip_sin_to_cos,
+      downscaleFreqShift: c.freq_shift,
+    });
+    this.inputProj =
+      c.input_embedding_dim === 0
+        ? null
+        : new Timesteps(c.input_embedding_dim, {
+            flipSinToCos: c.flip_sin_to_cos,
+            downscaleFreqShift: c.freq_shift,
+            scale: c.input_embedding_scale,
+          });
+    this.classEmbedding =
+      c.num_class_embeds === null
+        ? null
+        : this.child('class_embedding', new Embedding(c.num_class_embeds, c.class_embedding_dim));
+    let width =
+      c.in_channels * (1 + c.input_embedding_dim) +
+      c.time_embedding_dim +
+      (c.num_class_embeds === null ? 0 : c.class_embedding_dim);
     const layers: Linear[] = [];
     for (const h of c.hidden_dims) {
       layers.push(new Linear(width, h));
@@ -122,19 +152,29 @@ export class MLPModel extends Module {
    */
   forward(x: Value, t: Value, classLabels?: Value): Value {
     const c = this.config;
-    if (x.rank !== 2 || x.shape[1] !== c.in_channels) throw new Error(`MLPModel.forward: x must be [batch, ${c.in_channels}], got [${x.shape.join(', ')}]`);
-    if (t.rank !== 1 || t.shape[0] !== x.shape[0]) throw new Error(`MLPModel.forward: t must be [${String(x.shape[0])}] (one timestep per row), got [${t.shape.join(', ')}]`);
+    if (x.rank !== 2 || x.shape[1] !== c.in_channels)
+      throw new Error(`MLPModel.forward: x must be [batch, ${c.in_channels}], got [${x.shape.join(', ')}]`);
+    if (t.rank !== 1 || t.shape[0] !== x.shape[0])
+      throw new Error(
+        `MLPModel.forward: t must be [${String(x.shape[0])}] (one timestep per row), got [${t.shape.join(', ')}]`,
+      );
     const parts = [x];
     if (this.inputProj) {
-      for (let i = 0; i < c.in_channels; i++) parts.push(this.inputProj.forward(reshape(slice(x, [i], [i + 1], [1]), [x.shape[0]])));
+      for (let i = 0; i < c.in_channels; i++)
+        parts.push(this.inputProj.forward(reshape(slice(x, [i], [i + 1], [1]), [x.shape[0]])));
     }
     parts.push(this.timeProj.forward(t));
     if (this.classEmbedding) {
       if (!classLabels) throw new Error('MLPModel.forward: class labels are required (num_class_embeds is set)');
-      if (classLabels.rank !== 1 || classLabels.shape[0] !== x.shape[0]) throw new Error(`MLPModel.forward: class labels must be [${String(x.shape[0])}], got [${classLabels.shape.join(', ')}]`);
+      if (classLabels.rank !== 1 || classLabels.shape[0] !== x.shape[0])
+        throw new Error(
+          `MLPModel.forward: class labels must be [${String(x.shape[0])}], got [${classLabels.shape.join(', ')}]`,
+        );
       parts.push(this.classEmbedding.forward(classLabels));
     } else if (classLabels) {
-      throw new Error('MLPModel.forward: class labels were given but the model has no class embedding (set num_class_embeds)');
+      throw new Error(
+        'MLPModel.forward: class labels were given but the model has no class embedding (set num_class_embeds)',
+      );
     }
     let h = concat(parts, 1);
     for (const layer of this.layers) h = this.act(layer.forward(h));

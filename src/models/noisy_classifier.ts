@@ -45,24 +45,36 @@ export function validateNoisyClassifierConfig(json: unknown, where = 'NoisyClass
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${where}: expected an object`);
   const o = json as Record<string, unknown>;
   const known = ['_class_name', 'sample_shape', 'num_classes', 'channels', 'time_embedding_dim', 'head_dim'];
-  for (const k of Object.keys(o)) if (!known.includes(k) && !k.startsWith('_')) throw new Error(`${where}: unknown key '${k}' (allowed: ${known.join(', ')})`);
-  if (o._class_name !== undefined && o._class_name !== 'NoisyClassifier') throw new Error(`${where}: _class_name = ${JSON.stringify(o._class_name)} is not "NoisyClassifier"`);
+  for (const k of Object.keys(o))
+    if (!known.includes(k) && !k.startsWith('_'))
+      throw new Error(`${where}: unknown key '${k}' (allowed: ${known.join(', ')})`);
+  if (o._class_name !== undefined && o._class_name !== 'NoisyClassifier')
+    throw new Error(`${where}: _class_name = ${JSON.stringify(o._class_name)} is not "NoisyClassifier"`);
   const ints = (k: string, v: unknown, min: number): number[] => {
-    if (!Array.isArray(v) || v.length === 0 || v.some((d) => !Number.isInteger(d) || d < min)) throw new Error(`${where}: ${k} = ${JSON.stringify(v)} must be a non-empty list of integers >= ${min}`);
+    if (!Array.isArray(v) || v.length === 0 || v.some((d) => !Number.isInteger(d) || d < min))
+      throw new Error(`${where}: ${k} = ${JSON.stringify(v)} must be a non-empty list of integers >= ${min}`);
     return v as number[];
   };
   const shape = ints('sample_shape', o.sample_shape, 1);
-  if (shape.length !== 1 && shape.length !== 3) throw new Error(`${where}: sample_shape = ${JSON.stringify(shape)} must be [C, H, W] (images) or [D] (vectors)`);
+  if (shape.length !== 1 && shape.length !== 3)
+    throw new Error(`${where}: sample_shape = ${JSON.stringify(shape)} must be [C, H, W] (images) or [D] (vectors)`);
   const K = o.num_classes;
-  if (!Number.isInteger(K) || (K as number) < 2) throw new Error(`${where}: num_classes = ${JSON.stringify(K)} must be an integer >= 2`);
+  if (!Number.isInteger(K) || (K as number) < 2)
+    throw new Error(`${where}: num_classes = ${JSON.stringify(K)} must be an integer >= 2`);
   const tdim = o.time_embedding_dim ?? 32;
-  if (!Number.isInteger(tdim) || (tdim as number) < 2) throw new Error(`${where}: time_embedding_dim = ${JSON.stringify(tdim)} must be an integer >= 2`);
+  if (!Number.isInteger(tdim) || (tdim as number) < 2)
+    throw new Error(`${where}: time_embedding_dim = ${JSON.stringify(tdim)} must be an integer >= 2`);
   const head = o.head_dim ?? (shape.length === 3 ? 128 : 0);
-  if (!Number.isInteger(head) || (head as number) < 0) throw new Error(`${where}: head_dim = ${JSON.stringify(head)} must be an integer >= 0`);
-  if (shape.length === 1 && head !== 0) throw new Error(`${where}: head_dim = ${head} is for images; vector classifiers are MLPs (set channels instead)`);
+  if (!Number.isInteger(head) || (head as number) < 0)
+    throw new Error(`${where}: head_dim = ${JSON.stringify(head)} must be an integer >= 0`);
+  if (shape.length === 1 && head !== 0)
+    throw new Error(`${where}: head_dim = ${head} is for images; vector classifiers are MLPs (set channels instead)`);
   return {
-    _class_name: 'NoisyClassifier', sample_shape: shape, num_classes: K as number,
-    channels: ints('channels', o.channels ?? (shape.length === 3 ? [32, 64] : [128, 128]), 1), time_embedding_dim: tdim as number,
+    _class_name: 'NoisyClassifier',
+    sample_shape: shape,
+    num_classes: K as number,
+    channels: ints('channels', o.channels ?? (shape.length === 3 ? [32, 64] : [128, 128]), 1),
+    time_embedding_dim: tdim as number,
     head_dim: head as number,
   };
 }
@@ -92,10 +104,17 @@ export class NoisyClassifier extends Module {
       width = w;
     }
     this.layers = this.children('layers', layers);
-    this.timeToLayer = this.children('time_to_layer', c.channels.map((w) => new Linear(E, w)));
+    this.timeToLayer = this.children(
+      'time_to_layer',
+      c.channels.map((w) => new Linear(E, w)),
+    );
     if (this.isImage && c.head_dim > 0) {
-      let side = c.sample_shape[1], side2 = c.sample_shape[2];
-      for (let k = 0; k < c.channels.length; k++) { side = Math.floor((side - 1) / 2) + 1; side2 = Math.floor((side2 - 1) / 2) + 1; }
+      let side = c.sample_shape[1],
+        side2 = c.sample_shape[2];
+      for (let k = 0; k < c.channels.length; k++) {
+        side = Math.floor((side - 1) / 2) + 1;
+        side2 = Math.floor((side2 - 1) / 2) + 1;
+      }
       this.head = this.child('head', new Linear(width * side * side2, c.head_dim));
       this.timeToHead = this.child('time_to_head', new Linear(E, c.head_dim));
       width = c.head_dim;

@@ -23,14 +23,32 @@ export type DiffusionModel = MLPModel | UNet2DModel;
 
 const NAMED: Record<string, Record<string, unknown>> = {
   'mlp-2d': {
-    _class_name: 'MLPModel', in_channels: 2, out_channels: 2, hidden_dims: [128, 128, 128], time_embedding_dim: 64,
-    flip_sin_to_cos: true, freq_shift: 0, act_fn: 'silu', num_class_embeds: null,
+    _class_name: 'MLPModel',
+    in_channels: 2,
+    out_channels: 2,
+    hidden_dims: [128, 128, 128],
+    time_embedding_dim: 64,
+    flip_sin_to_cos: true,
+    freq_shift: 0,
+    act_fn: 'silu',
+    num_class_embeds: null,
   },
   'unet-s': {
-    _class_name: 'UNet2DModel', sample_size: 28, in_channels: 1, out_channels: 1, block_out_channels: [32, 64, 64],
-    layers_per_block: 1, down_block_types: ['DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'],
-    up_block_types: ['AttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'], norm_num_groups: 8, attention_head_dim: 8,
-    act_fn: 'silu', time_embedding_type: 'positional', flip_sin_to_cos: true, freq_shift: 0, num_class_embeds: null,
+    _class_name: 'UNet2DModel',
+    sample_size: 28,
+    in_channels: 1,
+    out_channels: 1,
+    block_out_channels: [32, 64, 64],
+    layers_per_block: 1,
+    down_block_types: ['DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'],
+    up_block_types: ['AttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'],
+    norm_num_groups: 8,
+    attention_head_dim: 8,
+    act_fn: 'silu',
+    time_embedding_type: 'positional',
+    flip_sin_to_cos: true,
+    freq_shift: 0,
+    num_class_embeds: null,
   },
 };
 
@@ -43,9 +61,14 @@ export const MODEL_NAMES = Object.keys(NAMED);
  */
 export function modelConfig(name: string, overrides: Record<string, unknown> = {}): ModelConfig {
   const base = Object.hasOwn(NAMED, name) ? NAMED[name] : undefined;
-  if (!base) throw new Error(`model ${JSON.stringify(name)} is unknown (known models: ${MODEL_NAMES.join(', ')}; or pass a config.json)`);
+  if (!base)
+    throw new Error(
+      `model ${JSON.stringify(name)} is unknown (known models: ${MODEL_NAMES.join(', ')}; or pass a config.json)`,
+    );
   const json = { ...base, ...overrides };
-  return base._class_name === 'UNet2DModel' ? validateUNet2DConfig(json, `model '${name}'`) : validateMLPConfig(json, `model '${name}'`);
+  return base._class_name === 'UNet2DModel'
+    ? validateUNet2DConfig(json, `model '${name}'`)
+    : validateMLPConfig(json, `model '${name}'`);
 }
 
 /**
@@ -53,7 +76,8 @@ export function modelConfig(name: string, overrides: Record<string, unknown> = {
  * @example modelFromConfig(JSON.parse(readFileSync('ckpt/config.json', 'utf8')))
  */
 export function modelFromConfig(json: unknown, where = 'model config'): DiffusionModel {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${where}: expected a JSON object, got ${describe(json)}`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new Error(`${where}: expected a JSON object, got ${describe(json)}`);
   const cls = (json as Record<string, unknown>)._class_name;
   // The depth is checked before anything is built (a million layers would crash V8).
   if (cls === 'UNet2DModel') return new UNet2DModel(checkModelDepth(validateUNet2DConfig(json, where), where));
@@ -63,5 +87,7 @@ export function modelFromConfig(json: unknown, where = 'model config'): Diffusio
 
 /** A model from a registry name or a config object. @example createModel('unet-s') */
 export function createModel(nameOrConfig: string | Record<string, unknown>): DiffusionModel {
-  return typeof nameOrConfig === 'string' ? modelFromConfig(modelConfig(nameOrConfig), `model '${nameOrConfig}'`) : modelFromConfig(nameOrConfig);
+  return typeof nameOrConfig === 'string'
+    ? modelFromConfig(modelConfig(nameOrConfig), `model '${nameOrConfig}'`)
+    : modelFromConfig(nameOrConfig);
 }

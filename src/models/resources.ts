@@ -44,7 +44,11 @@ export interface ModelResources {
 
 /** A job refused before it started because its estimate exceeds a limit. */
 export class ResourceLimitError extends Error {
-  constructor(message: string, readonly estimateBytes: number, readonly limitBytes: number) {
+  constructor(
+    message: string,
+    readonly estimateBytes: number,
+    readonly limitBytes: number,
+  ) {
     super(message);
     this.name = 'ResourceLimitError';
   }
@@ -55,8 +59,15 @@ export function formatBytes(n: number): string {
   if (!Number.isFinite(n)) return `${n} bytes`;
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   let u = 0;
-  while (n >= 1024 && u < units.length - 1) { n /= 1024; u++; }
-  return u === 0 ? `${Math.round(n)} bytes` : n >= 1e4 ? `${n.toExponential(2)} ${units[u]}` : `${n.toFixed(1)} ${units[u]}`;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return u === 0
+    ? `${Math.round(n)} bytes`
+    : n >= 1e4
+      ? `${n.toExponential(2)} ${units[u]}`
+      : `${n.toFixed(1)} ${units[u]}`;
 }
 
 /**
@@ -73,10 +84,15 @@ export function parseBytes(s: string): number | null {
 }
 
 /** A memory limit and where it came from, for messages (the Node default: memory_limit.ts). */
-export interface MemoryLimit { bytes: number; source: string }
+export interface MemoryLimit {
+  bytes: number;
+  source: string;
+}
 
 /** The layer cap: DIFFUSE_MAX_LAYERS or MAX_LAYERS. */
-export function maxLayers(env: Record<string, string | undefined> = typeof process !== 'undefined' ? process.env : {}): number {
+export function maxLayers(
+  env: Record<string, string | undefined> = typeof process !== 'undefined' ? process.env : {},
+): number {
   const v = Number(env.DIFFUSE_MAX_LAYERS);
   return Number.isInteger(v) && v > 0 ? v : MAX_LAYERS;
 }
@@ -89,7 +105,9 @@ export function checkMemory(what: string, bytes: number, limit: MemoryLimit, hin
   if (bytes <= limit.bytes) return;
   throw new ResourceLimitError(
     `${what} needs about ${formatBytes(bytes)} of memory, more than the limit of ${formatBytes(limit.bytes)} (${limit.source})${hint ? `; ${hint}` : ''}; nothing was allocated (raise the limit with --max-memory or DIFFUSE_MEMORY_LIMIT)`,
-    bytes, limit.bytes);
+    bytes,
+    limit.bytes,
+  );
 }
 
 const F32 = 4;
@@ -101,14 +119,24 @@ function mlpResources(c: MLPConfig): ModelResources {
   let act = inW;
   for (const h of c.hidden_dims) act += 3 * h; // matmul, bias add, activation
   act += 2 * c.out_channels + c.in_channels;
-  return { parameters: model.numParameters(), parameterBytes: F32 * model.numParameters(), activationBytesPerSample: F32 * act, sampleElements: c.in_channels, layers: c.hidden_dims.length + 1 };
+  return {
+    parameters: model.numParameters(),
+    parameterBytes: F32 * model.numParameters(),
+    activationBytesPerSample: F32 * act,
+    sampleElements: c.in_channels,
+    layers: c.hidden_dims.length + 1,
+  };
 }
 
 function unetLayers(c: UNet2DConfig): number {
   const L = c.layers_per_block;
   let n = 2; // conv_in, conv_out
-  c.down_block_types.forEach((t) => { n += L * (t === 'AttnDownBlock2D' ? 2 : 1) + 1; });
-  c.up_block_types.forEach((t) => { n += (L + 1) * (t === 'AttnUpBlock2D' ? 2 : 1) + 1; });
+  c.down_block_types.forEach((t) => {
+    n += L * (t === 'AttnDownBlock2D' ? 2 : 1) + 1;
+  });
+  c.up_block_types.forEach((t) => {
+    n += (L + 1) * (t === 'AttnUpBlock2D' ? 2 : 1) + 1;
+  });
   if (c.mid_block_type !== null) n += 2 + (c.add_attention ? 1 : 0);
   return n;
 }
@@ -121,7 +149,12 @@ function unetParameters(c: UNet2DConfig): number {
 }
 
 function unetActivations(c: UNet2DConfig): number {
-  const [H, W] = c.sample_size === null ? [64, 64] : typeof c.sample_size === 'number' ? [c.sample_size, c.sample_size] : c.sample_size;
+  const [H, W] =
+    c.sample_size === null
+      ? [64, 64]
+      : typeof c.sample_size === 'number'
+        ? [c.sample_size, c.sample_size]
+        : c.sample_size;
   const L = c.layers_per_block;
   const n = c.block_out_channels.length;
   let act = 0;
@@ -140,7 +173,10 @@ function unetActivations(c: UNet2DConfig): number {
     act += (L + 1) * resnet(2 * ch, hw) + (c.up_block_types[j] === 'AttnUpBlock2D' ? (L + 1) * attention(ch, hw) : 0);
   }
   const low = Math.ceil(H / 2 ** (n - 1)) * Math.ceil(W / 2 ** (n - 1));
-  if (c.mid_block_type !== null) act += 2 * resnet(c.block_out_channels[n - 1], low) + (c.add_attention ? attention(c.block_out_channels[n - 1], low) : 0);
+  if (c.mid_block_type !== null)
+    act +=
+      2 * resnet(c.block_out_channels[n - 1], low) +
+      (c.add_attention ? attention(c.block_out_channels[n - 1], low) : 0);
   act += 4 * (c.in_channels + c.block_out_channels[0]) * H * W; // conv_in, norm_out, conv_out, input
   return F32 * act;
 }
@@ -155,10 +191,25 @@ export function estimateModelResources(json: unknown, where = 'model config'): M
   if (cls === 'UNet2DModel') {
     const c = validateUNet2DConfig(json, where);
     const layers = unetLayers(c);
-    checkLayers(layers, where, `layers_per_block = ${c.layers_per_block} with ${c.down_block_types.length} down and ${c.up_block_types.length} up blocks`);
-    const [H, W] = c.sample_size === null ? [64, 64] : typeof c.sample_size === 'number' ? [c.sample_size, c.sample_size] : c.sample_size;
+    checkLayers(
+      layers,
+      where,
+      `layers_per_block = ${c.layers_per_block} with ${c.down_block_types.length} down and ${c.up_block_types.length} up blocks`,
+    );
+    const [H, W] =
+      c.sample_size === null
+        ? [64, 64]
+        : typeof c.sample_size === 'number'
+          ? [c.sample_size, c.sample_size]
+          : c.sample_size;
     const parameters = unetParameters(c);
-    return { parameters, parameterBytes: F32 * parameters, activationBytesPerSample: unetActivations(c), sampleElements: c.in_channels * H * W, layers };
+    return {
+      parameters,
+      parameterBytes: F32 * parameters,
+      activationBytesPerSample: unetActivations(c),
+      sampleElements: c.in_channels * H * W,
+      layers,
+    };
   }
   const c = validateMLPConfig(json, where);
   checkLayers(c.hidden_dims.length + 1, where, `hidden_dims has ${c.hidden_dims.length} entries`);
@@ -170,7 +221,12 @@ export function estimateModelResources(json: unknown, where = 'model config'): M
  * @example new MLPModel(checkModelDepth(validateMLPConfig(json, where), where))
  */
 export function checkModelDepth<C extends MLPConfig | UNet2DConfig>(c: C, where = 'model config'): C {
-  if (c._class_name === 'UNet2DModel') checkLayers(unetLayers(c), where, `layers_per_block = ${c.layers_per_block} with ${c.down_block_types.length} down and ${c.up_block_types.length} up blocks`);
+  if (c._class_name === 'UNet2DModel')
+    checkLayers(
+      unetLayers(c),
+      where,
+      `layers_per_block = ${c.layers_per_block} with ${c.down_block_types.length} down and ${c.up_block_types.length} up blocks`,
+    );
   else checkLayers(c.hidden_dims.length + 1, where, `hidden_dims has ${c.hidden_dims.length} entries`);
   return c;
 }
@@ -178,7 +234,11 @@ export function checkModelDepth<C extends MLPConfig | UNet2DConfig>(c: C, where 
 function checkLayers(layers: number, where: string, what: string): void {
   const max = maxLayers();
   if (layers > max) {
-    throw new ResourceLimitError(`${where}: ${what}: a model of ${layers} layers is refused (at most ${max} layers; compiling the training graph grows faster than linearly: 250 layers 6 s, 1000 layers 2 min; set DIFFUSE_MAX_LAYERS to raise the cap)`, layers, max);
+    throw new ResourceLimitError(
+      `${where}: ${what}: a model of ${layers} layers is refused (at most ${max} layers; compiling the training graph grows faster than linearly: 250 layers 6 s, 1000 layers 2 min; set DIFFUSE_MAX_LAYERS to raise the cap)`,
+      layers,
+      max,
+    );
   }
 }
 

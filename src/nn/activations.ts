@@ -27,7 +27,9 @@ const ACTIVATIONS: Record<ActivationName, Activation> = {
 export function getActivation(name: string, where = 'activation'): Activation {
   const key = String(name).toLowerCase();
   if (!Object.hasOwn(ACTIVATIONS, key)) {
-    throw new Error(`${where}: unsupported activation function ${JSON.stringify(name)} (allowed: ${Object.keys(ACTIVATIONS).join(', ')})`);
+    throw new Error(
+      `${where}: unsupported activation function ${JSON.stringify(name)} (allowed: ${Object.keys(ACTIVATIONS).join(', ')})`,
+    );
   }
   return ACTIVATIONS[key as ActivationName];
 }

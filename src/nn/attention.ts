@@ -56,12 +56,20 @@ export class Attention extends Module {
   readonly toV: Linear;
   readonly toOut: [Linear, Dropout];
 
-  constructor(readonly queryDim: number, opts: AttentionOptions = {}) {
+  constructor(
+    readonly queryDim: number,
+    opts: AttentionOptions = {},
+  ) {
     super();
     this.heads = opts.heads ?? 8;
     this.dimHead = opts.dimHead ?? 64;
-    for (const [k, v] of [['queryDim', queryDim], ['heads', this.heads], ['dimHead', this.dimHead]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new Error(`Attention: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    for (const [k, v] of [
+      ['queryDim', queryDim],
+      ['heads', this.heads],
+      ['dimHead', this.dimHead],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1)
+        throw new Error(`Attention: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
     }
     this.innerDim = this.heads * this.dimHead;
     this.scale = this.dimHead ** -0.5;
@@ -71,7 +79,8 @@ export class Attention extends Module {
     }
     this.residualConnection = opts.residualConnection ?? false;
     const groups = opts.normNumGroups ?? null;
-    this.groupNorm = groups === null ? null : this.child('group_norm', new GroupNorm(groups, queryDim, { eps: opts.eps ?? 1e-5 }));
+    this.groupNorm =
+      groups === null ? null : this.child('group_norm', new GroupNorm(groups, queryDim, { eps: opts.eps ?? 1e-5 }));
     const bias = opts.bias ?? false;
     this.toQ = this.child('to_q', new Linear(queryDim, this.innerDim, { bias }));
     this.toK = this.child('to_k', new Linear(queryDim, this.innerDim, { bias }));
@@ -86,25 +95,32 @@ export class Attention extends Module {
     let tokens: Value;
     let back: (o: Value) => Value;
     if (x.rank === 4) {
-      if (x.shape[1] !== C) throw new Error(`Attention.forward: input has ${String(x.shape[1])} channels, the layer expects ${C} ([n, ${C}, H, W])`);
+      if (x.shape[1] !== C)
+        throw new Error(
+          `Attention.forward: input has ${String(x.shape[1])} channels, the layer expects ${C} ([n, ${C}, H, W])`,
+        );
       const [n, , H, W] = x.shape;
-      if (typeof H !== 'number' || typeof W !== 'number') throw new Error(`Attention.forward: spatial dimensions must be static, got [${x.shape.join(', ')}]`);
+      if (typeof H !== 'number' || typeof W !== 'number')
+        throw new Error(`Attention.forward: spatial dimensions must be static, got [${x.shape.join(', ')}]`);
       const h = this.groupNorm ? this.groupNorm.forward(x) : x;
       tokens = transpose(reshape(h, [n, C, H * W]), 1, 2);
       back = (o) => reshape(transpose(o, 1, 2), [n, C, H, W]);
     } else if (x.rank === 3) {
-      if (x.shape[2] !== C) throw new Error(`Attention.forward: tokens have width ${String(x.shape[2])}, the layer expects ${C} ([n, L, ${C}])`);
+      if (x.shape[2] !== C)
+        throw new Error(
+          `Attention.forward: tokens have width ${String(x.shape[2])}, the layer expects ${C} ([n, L, ${C}])`,
+        );
       tokens = this.groupNorm ? transpose(this.groupNorm.forward(transpose(x, 1, 2)), 1, 2) : x;
       back = (o) => o;
     } else {
       throw new Error(`Attention.forward: input must be [n, C, H, W] or [n, L, C], got [${x.shape.join(', ')}]`);
     }
     const [n, L] = tokens.shape;
-    const split = (t: Value) => permute(reshape(t, [n, L, this.heads, this.dimHead]), [0, 2, 1, 3]);   // [n, heads, L, d]
+    const split = (t: Value) => permute(reshape(t, [n, L, this.heads, this.dimHead]), [0, 2, 1, 3]); // [n, heads, L, d]
     const q = split(mul(this.toQ.forward(tokens), this.scale));
     const k = split(this.toK.forward(tokens));
     const v = split(this.toV.forward(tokens));
-    const p = softmax(matmul(q, transpose(k)), -1);                                                  // [n, heads, L, L]
+    const p = softmax(matmul(q, transpose(k)), -1); // [n, heads, L, L]
     const o = reshape(permute(matmul(p, v), [0, 2, 1, 3]), [n, L, this.innerDim]);
     let y = back(this.toOut[1].forward(this.toOut[0].forward(o)));
     if (this.residualConnection) y = add(y, x);

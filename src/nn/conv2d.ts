@@ -25,15 +25,32 @@ export class Conv2d extends Module {
   readonly bias: Parameter | null;
   readonly kernelSize: [number, number];
 
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | readonly [number, number], readonly options: Conv2dLayerOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: number | readonly [number, number],
+    readonly options: Conv2dLayerOptions = {},
+  ) {
     super();
     const groups = options.groups ?? 1;
-    const k: [number, number] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : [kernelSize[0], kernelSize[1]];
-    for (const [key, v] of [['inChannels', inChannels], ['outChannels', outChannels], ['kernelSize', k[0]], ['kernelSize', k[1]], ['groups', groups]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new Error(`Conv2d: ${key} must be a positive integer, got ${JSON.stringify(key === 'kernelSize' ? kernelSize : v)}`);
+    const k: [number, number] =
+      typeof kernelSize === 'number' ? [kernelSize, kernelSize] : [kernelSize[0], kernelSize[1]];
+    for (const [key, v] of [
+      ['inChannels', inChannels],
+      ['outChannels', outChannels],
+      ['kernelSize', k[0]],
+      ['kernelSize', k[1]],
+      ['groups', groups],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1)
+        throw new Error(
+          `Conv2d: ${key} must be a positive integer, got ${JSON.stringify(key === 'kernelSize' ? kernelSize : v)}`,
+        );
     }
     if (inChannels % groups !== 0 || outChannels % groups !== 0) {
-      throw new Error(`Conv2d: inChannels ${inChannels} and outChannels ${outChannels} must be divisible by groups ${groups}`);
+      throw new Error(
+        `Conv2d: inChannels ${inChannels} and outChannels ${outChannels} must be divisible by groups ${groups}`,
+      );
     }
     this.kernelSize = k;
     const bound = torchDefaultBound((inChannels / groups) * k[0] * k[1]);

@@ -24,21 +24,29 @@ export class Downsample2D extends Module {
   readonly outChannels: number;
   readonly padding: number;
 
-  constructor(readonly channels: number, opts: Downsample2DOptions = {}) {
+  constructor(
+    readonly channels: number,
+    opts: Downsample2DOptions = {},
+  ) {
     super();
     this.outChannels = opts.outChannels ?? channels;
     this.padding = opts.padding ?? 1;
-    if (!Number.isInteger(this.padding) || this.padding < 0) throw new Error(`Downsample2D: padding must be an integer >= 0, got ${JSON.stringify(opts.padding)}`);
+    if (!Number.isInteger(this.padding) || this.padding < 0)
+      throw new Error(`Downsample2D: padding must be an integer >= 0, got ${JSON.stringify(opts.padding)}`);
     if (opts.useConv) {
       this.conv = this.child('conv', new Conv2d(channels, this.outChannels, 3, { stride: 2, padding: this.padding }));
     } else {
-      if (this.outChannels !== channels) throw new Error(`Downsample2D: without a conv the channel count cannot change (${channels} -> ${this.outChannels})`);
+      if (this.outChannels !== channels)
+        throw new Error(
+          `Downsample2D: without a conv the channel count cannot change (${channels} -> ${this.outChannels})`,
+        );
       this.conv = null;
     }
   }
 
   forward(x: Value): Value {
-    if (x.rank !== 4 || x.shape[1] !== this.channels) throw new Error(`Downsample2D.forward: expected [n, ${this.channels}, H, W], got [${x.shape.join(', ')}]`);
+    if (x.rank !== 4 || x.shape[1] !== this.channels)
+      throw new Error(`Downsample2D.forward: expected [n, ${this.channels}, H, W], got [${x.shape.join(', ')}]`);
     if (!this.conv) return avgPool2d(x, 2, { stride: 2 });
     const h = this.padding === 0 ? pad(x, [0, 0, 0, 0, 0, 0, 1, 1]) : x;
     return this.conv.forward(h);

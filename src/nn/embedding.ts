@@ -12,9 +12,15 @@ import { Module, init, type Parameter } from './module.ts';
 export class Embedding extends Module {
   readonly weight: Parameter;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+  ) {
     super();
-    for (const [k, v] of [['numEmbeddings', numEmbeddings], ['embeddingDim', embeddingDim]] as const) {
+    for (const [k, v] of [
+      ['numEmbeddings', numEmbeddings],
+      ['embeddingDim', embeddingDim],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`Embedding: ${k} must be a positive integer, got ${v}`);
     }
     this.weight = this.param('weight', [numEmbeddings, embeddingDim], init.normal(1));

@@ -21,11 +21,18 @@ export class GroupNorm extends Module {
   readonly bias: Parameter | null;
   readonly eps: number;
 
-  constructor(readonly numGroups: number, readonly numChannels: number, opts: GroupNormOptions = {}) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    opts: GroupNormOptions = {},
+  ) {
     super();
-    if (!Number.isInteger(numGroups) || numGroups < 1) throw new Error(`GroupNorm: numGroups must be a positive integer, got ${JSON.stringify(numGroups)}`);
-    if (!Number.isInteger(numChannels) || numChannels < 1) throw new Error(`GroupNorm: numChannels must be a positive integer, got ${JSON.stringify(numChannels)}`);
-    if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: numChannels ${numChannels} is not divisible by numGroups ${numGroups}`);
+    if (!Number.isInteger(numGroups) || numGroups < 1)
+      throw new Error(`GroupNorm: numGroups must be a positive integer, got ${JSON.stringify(numGroups)}`);
+    if (!Number.isInteger(numChannels) || numChannels < 1)
+      throw new Error(`GroupNorm: numChannels must be a positive integer, got ${JSON.stringify(numChannels)}`);
+    if (numChannels % numGroups !== 0)
+      throw new Error(`GroupNorm: numChannels ${numChannels} is not divisible by numGroups ${numGroups}`);
     this.eps = opts.eps ?? 1e-5;
     if (!(this.eps > 0)) throw new Error(`GroupNorm: eps must be > 0, got ${this.eps}`);
     const affine = opts.affine ?? true;

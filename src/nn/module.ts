@@ -19,7 +19,7 @@
  *   const g = trace((x, w) => withParams(m, { weight: w }, () => m.forward(x)),
  *     [{ name: 'x', shape: ['batch', 3] }, { name: 'w', shape: [3] }]);
  */
-import { NDArray, Value, constant, formatShape, type RandomGenerator } from '../engine/index.ts';
+import { NDArray, type Value, constant, formatShape, type RandomGenerator } from '../engine/index.ts';
 
 /** How a parameter is initialised (PyTorch defaults are expressed with these). */
 export type Init =
@@ -49,18 +49,30 @@ export function torchDefaultBound(fanIn: number): number {
   return fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
 }
 
-interface Binding { value: Value; name: string }
+interface Binding {
+  value: Value;
+  name: string;
+}
 const bindings: Map<Parameter, Binding>[] = [];
 
 /** One parameter of a Module: its shape and initialiser; `.value` is its traced Value inside `withParams`. */
 export class Parameter {
-  constructor(readonly shape: readonly number[], readonly init: Init, readonly localName: string) {
+  constructor(
+    readonly shape: readonly number[],
+    readonly init: Init,
+    readonly localName: string,
+  ) {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new Error(`Parameter '${localName}': invalid shape [${shape.join(', ')}]: dimensions must be non-negative integers`);
+      if (!Number.isInteger(d) || d < 0)
+        throw new Error(
+          `Parameter '${localName}': invalid shape [${shape.join(', ')}]: dimensions must be non-negative integers`,
+        );
     }
   }
 
-  get size(): number { return this.shape.reduce((a, b) => a * b, 1); }
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
 
   /** The Value bound to this parameter by the innermost enclosing `withParams`. */
   get value(): Value {
@@ -68,7 +80,9 @@ export class Parameter {
       const b = bindings[i].get(this);
       if (b) return b.value;
     }
-    throw new Error(`parameter '${this.localName}' [${this.shape.join(', ')}] is not bound: run the module's forward inside withParams(module, params, fn)`);
+    throw new Error(
+      `parameter '${this.localName}' [${this.shape.join(', ')}] is not bound: run the module's forward inside withParams(module, params, fn)`,
+    );
   }
 }
 
@@ -87,7 +101,8 @@ export class Module {
 
   /** Register a child module under `name`; its parameters are named `name.<...>`. Returns the child. */
   protected child<M extends Module>(name: string, m: M): M {
-    if (!(m instanceof Module)) throw new Error(`${this.constructor.name}.child('${name}'): expected a Module, got ${String(m)}`);
+    if (!(m instanceof Module))
+      throw new Error(`${this.constructor.name}.child('${name}'): expected a Module, got ${String(m)}`);
     this.register(name, m);
     return m;
   }
@@ -95,14 +110,18 @@ export class Module {
   /** Register a list of children (like torch.nn.ModuleList): names `name.0`, `name.1`, ... */
   protected children<M extends Module>(name: string, ms: M[]): M[] {
     ms.forEach((m, i) => {
-      if (!(m instanceof Module)) throw new Error(`${this.constructor.name}.children('${name}'): item ${i} is not a Module`);
+      if (!(m instanceof Module))
+        throw new Error(`${this.constructor.name}.children('${name}'): item ${i} is not a Module`);
     });
     this.register(name, ms);
     return ms;
   }
 
   private register(name: string, e: Entry): void {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`${this.constructor.name}: invalid parameter/child name '${name}' (use letters, digits and '_', no dots)`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new Error(
+        `${this.constructor.name}: invalid parameter/child name '${name}' (use letters, digits and '_', no dots)`,
+      );
     if (this.entries.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
     this.entries.set(name, e);
   }
@@ -172,13 +191,19 @@ export function checkParams(module: Module, params: Record<string, ParamLike>, w
     const v = params[name];
     if (v === undefined) problems.push(`missing parameter '${name}' of shape [${p.shape.join(', ')}]`);
     else if (v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i])) {
-      problems.push(`parameter '${name}' has shape [${formatShape(v.shape)}], the model expects [${p.shape.join(', ')}]`);
+      problems.push(
+        `parameter '${name}' has shape [${formatShape(v.shape)}], the model expects [${p.shape.join(', ')}]`,
+      );
     }
   }
-  for (const name of Object.keys(params)) if (!names.has(name)) problems.push(`unexpected parameter '${name}' (not part of ${module.constructor.name})`);
+  for (const name of Object.keys(params))
+    if (!names.has(name)) problems.push(`unexpected parameter '${name}' (not part of ${module.constructor.name})`);
   if (problems.length > 0) {
-    const shown = problems.slice(0, 12).join('; ') + (problems.length > 12 ? `; ... (${problems.length - 12} more)` : '');
-    throw new Error(`${where}: ${problems.length} problem(s) with the parameters of ${module.constructor.name}: ${shown}`);
+    const shown =
+      problems.slice(0, 12).join('; ') + (problems.length > 12 ? `; ... (${problems.length - 12} more)` : '');
+    throw new Error(
+      `${where}: ${problems.length} problem(s) with the parameters of ${module.constructor.name}: ${shown}`,
+    );
   }
 }
 

@@ -76,7 +76,9 @@ export class ResnetBlock2D extends Module {
     this.outChannels = o.outChannels ?? o.inChannels;
     this.timeEmbeddingNorm = o.timeEmbeddingNorm ?? 'default';
     if (this.timeEmbeddingNorm !== 'default' && this.timeEmbeddingNorm !== 'scale_shift') {
-      throw new Error(`ResnetBlock2D: timeEmbeddingNorm ${JSON.stringify(this.timeEmbeddingNorm)} is not supported (allowed: "default", "scale_shift")`);
+      throw new Error(
+        `ResnetBlock2D: timeEmbeddingNorm ${JSON.stringify(this.timeEmbeddingNorm)} is not supported (allowed: "default", "scale_shift")`,
+      );
     }
     this.outputScaleFactor = o.outputScaleFactor ?? 1;
     if (!(this.outputScaleFactor > 0) || !Number.isFinite(this.outputScaleFactor)) {
@@ -88,21 +90,38 @@ export class ResnetBlock2D extends Module {
     this.norm1 = this.child('norm1', new GroupNorm(groups, this.inChannels, { eps }));
     this.conv1 = this.child('conv1', new Conv2d(this.inChannels, this.outChannels, 3, { padding: 1 }));
     const temb = o.tembChannels === undefined ? 512 : o.tembChannels;
-    this.timeEmbProj = temb === null ? null
-      : this.child('time_emb_proj', new Linear(temb, this.timeEmbeddingNorm === 'scale_shift' ? 2 * this.outChannels : this.outChannels));
+    this.timeEmbProj =
+      temb === null
+        ? null
+        : this.child(
+            'time_emb_proj',
+            new Linear(temb, this.timeEmbeddingNorm === 'scale_shift' ? 2 * this.outChannels : this.outChannels),
+          );
     this.norm2 = this.child('norm2', new GroupNorm(o.groupsOut ?? groups, this.outChannels, { eps }));
     this.dropout = this.child('dropout', new Dropout(o.dropout ?? 0, 'ResnetBlock2D'));
     this.conv2 = this.child('conv2', new Conv2d(this.outChannels, this.outChannels, 3, { padding: 1 }));
     this.act = getActivation(o.nonLinearity ?? 'swish', 'ResnetBlock2D');
     if (o.up && o.down) throw new Error('ResnetBlock2D: up and down cannot both be set');
     const kernel = o.kernel ?? null;
-    if (kernel !== null && kernel !== 'fir' && kernel !== 'sde_vp') throw new Error(`ResnetBlock2D: kernel ${JSON.stringify(kernel)} is not supported (allowed: "fir", "sde_vp", null)`);
-    this.resample = o.up ? (kernel === 'fir' ? firUpsample2d : (x) => upsampleNearest2d(x, 2))
-      : o.down ? (kernel === 'fir' ? firDownsample2d : (x) => avgPool2d(x, 2, { stride: 2 }))
-      : null;
+    if (kernel !== null && kernel !== 'fir' && kernel !== 'sde_vp')
+      throw new Error(
+        `ResnetBlock2D: kernel ${JSON.stringify(kernel)} is not supported (allowed: "fir", "sde_vp", null)`,
+      );
+    this.resample = o.up
+      ? kernel === 'fir'
+        ? firUpsample2d
+        : (x) => upsampleNearest2d(x, 2)
+      : o.down
+        ? kernel === 'fir'
+          ? firDownsample2d
+          : (x) => avgPool2d(x, 2, { stride: 2 })
+        : null;
     const shortcut = o.useInShortcut ?? this.inChannels !== this.outChannels;
     this.convShortcut = shortcut
-      ? this.child('conv_shortcut', new Conv2d(this.inChannels, this.outChannels, 1, { bias: o.convShortcutBias ?? true }))
+      ? this.child(
+          'conv_shortcut',
+          new Conv2d(this.inChannels, this.outChannels, 1, { bias: o.convShortcutBias ?? true }),
+        )
       : null;
   }
 

@@ -24,7 +24,11 @@ export class TimestepEmbedding extends Module {
   readonly linear2: Linear;
   private readonly act: Activation;
 
-  constructor(readonly inChannels: number, readonly timeEmbedDim: number, opts: TimestepEmbeddingOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly timeEmbedDim: number,
+    opts: TimestepEmbeddingOptions = {},
+  ) {
     super();
     this.linear1 = this.child('linear_1', new Linear(inChannels, timeEmbedDim));
     this.act = getActivation(opts.actFn ?? 'silu', 'TimestepEmbedding');

@@ -27,11 +27,18 @@ export interface SinusoidalEmbeddingOptions {
 
 function checkOptions(dim: number, o: SinusoidalEmbeddingOptions): Required<SinusoidalEmbeddingOptions> {
   if (!Number.isInteger(dim) || dim < 2) throw new Error(`timestep embedding: dim must be an integer >= 2, got ${dim}`);
-  const r = { flipSinToCos: o.flipSinToCos ?? false, downscaleFreqShift: o.downscaleFreqShift ?? 1, scale: o.scale ?? 1, maxPeriod: o.maxPeriod ?? 10000 };
+  const r = {
+    flipSinToCos: o.flipSinToCos ?? false,
+    downscaleFreqShift: o.downscaleFreqShift ?? 1,
+    scale: o.scale ?? 1,
+    maxPeriod: o.maxPeriod ?? 10000,
+  };
   if (!(r.maxPeriod > 0)) throw new Error(`timestep embedding: maxPeriod must be > 0, got ${r.maxPeriod}`);
   if (!Number.isFinite(r.scale)) throw new Error(`timestep embedding: scale must be finite, got ${r.scale}`);
   if (Math.floor(dim / 2) - r.downscaleFreqShift === 0) {
-    throw new Error(`timestep embedding: dim ${dim} with downscaleFreqShift ${r.downscaleFreqShift} divides by zero (half - shift = 0)`);
+    throw new Error(
+      `timestep embedding: dim ${dim} with downscaleFreqShift ${r.downscaleFreqShift} divides by zero (half - shift = 0)`,
+    );
   }
   return r;
 }
@@ -50,13 +57,15 @@ export function timestepFrequencies(dim: number, opts: SinusoidalEmbeddingOption
 
 /** Sinusoidal embedding of timesteps `t` (shape [n], float32) -> [n, dim]. */
 export function getTimestepEmbedding(t: Value, dim: number, opts: SinusoidalEmbeddingOptions = {}): Value {
-  if (t.rank !== 1) throw new Error(`timestep embedding: timesteps must be a 1-D array [batch], got shape [${t.shape.join(', ')}]`);
+  if (t.rank !== 1)
+    throw new Error(`timestep embedding: timesteps must be a 1-D array [batch], got shape [${t.shape.join(', ')}]`);
   const o = checkOptions(dim, opts);
   const freqs = timestepFrequencies(dim, o);
   const half = freqs.length;
   let arg = mul(reshape(t, [t.shape[0], 1]), constant(new NDArray([1, half], freqs)));
   if (o.scale !== 1) arg = mul(arg, o.scale);
-  const s = sin(arg), c = cos(arg);
+  const s = sin(arg),
+    c = cos(arg);
   const emb = o.flipSinToCos ? concat([c, s], 1) : concat([s, c], 1);
   return dim % 2 === 1 ? pad(emb, [0, 0, 0, 1]) : emb;
 }
@@ -68,7 +77,10 @@ export function getTimestepEmbedding(t: Value, dim: number, opts: SinusoidalEmbe
  */
 export class Timesteps extends Module {
   readonly options: Required<SinusoidalEmbeddingOptions>;
-  constructor(readonly numChannels: number, opts: SinusoidalEmbeddingOptions = {}) {
+  constructor(
+    readonly numChannels: number,
+    opts: SinusoidalEmbeddingOptions = {},
+  ) {
     super();
     this.options = checkOptions(numChannels, opts);
   }

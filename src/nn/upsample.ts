@@ -18,15 +18,22 @@ export class Upsample2D extends Module {
   readonly conv: Conv2d | null;
   readonly outChannels: number;
 
-  constructor(readonly channels: number, opts: Upsample2DOptions = {}) {
+  constructor(
+    readonly channels: number,
+    opts: Upsample2DOptions = {},
+  ) {
     super();
     this.outChannels = opts.outChannels ?? channels;
-    if (!opts.useConv && this.outChannels !== channels) throw new Error(`Upsample2D: without a conv the channel count cannot change (${channels} -> ${this.outChannels})`);
+    if (!opts.useConv && this.outChannels !== channels)
+      throw new Error(
+        `Upsample2D: without a conv the channel count cannot change (${channels} -> ${this.outChannels})`,
+      );
     this.conv = opts.useConv ? this.child('conv', new Conv2d(channels, this.outChannels, 3, { padding: 1 })) : null;
   }
 
   forward(x: Value): Value {
-    if (x.rank !== 4 || x.shape[1] !== this.channels) throw new Error(`Upsample2D.forward: expected [n, ${this.channels}, H, W], got [${x.shape.join(', ')}]`);
+    if (x.rank !== 4 || x.shape[1] !== this.channels)
+      throw new Error(`Upsample2D.forward: expected [n, ${this.channels}, H, W], got [${x.shape.join(', ')}]`);
     const h = upsampleNearest2d(x, 2);
     return this.conv ? this.conv.forward(h) : h;
   }

@@ -53,11 +53,15 @@ export function scaledLinearBetas(betaStart: number, betaEnd: number, numTrainTi
  * 'exp' is abar(t) = exp(-12 t); 'laplace' is the Laplace noise schedule of Hang et al. (2024).
  * @example betasForAlphaBar(1000)          // Glide / iDDPM cosine schedule
  */
-export function betasForAlphaBar(numDiffusionTimesteps: number, maxBeta = 0.999, alphaTransformType: AlphaTransformType = 'cosine'): Float32Array {
+export function betasForAlphaBar(
+  numDiffusionTimesteps: number,
+  maxBeta = 0.999,
+  alphaTransformType: AlphaTransformType = 'cosine',
+): Float32Array {
   let alphaBar: (t: number) => number;
   if (alphaTransformType === 'cosine') {
     // Improved DDPM eq. (17): f(t) = cos(((t/T + s) / (1 + s)) * pi/2)^2, s = 0.008
-    alphaBar = (t) => Math.cos(((t + 0.008) / 1.008) * Math.PI / 2) ** 2;
+    alphaBar = (t) => Math.cos((((t + 0.008) / 1.008) * Math.PI) / 2) ** 2;
   } else if (alphaTransformType === 'exp') {
     alphaBar = (t) => Math.exp(t * -12.0);
   } else if (alphaTransformType === 'laplace') {
@@ -69,7 +73,9 @@ export function betasForAlphaBar(numDiffusionTimesteps: number, maxBeta = 0.999,
       return Math.sqrt(snr / (1 + snr));
     };
   } else {
-    throw new Error(`betasForAlphaBar: alpha_transform_type = ${JSON.stringify(alphaTransformType)} is not supported; allowed values: ${ALPHA_TRANSFORM_TYPES.map((s) => `'${s}'`).join(', ')}`);
+    throw new Error(
+      `betasForAlphaBar: alpha_transform_type = ${JSON.stringify(alphaTransformType)} is not supported; allowed values: ${ALPHA_TRANSFORM_TYPES.map((s) => `'${s}'`).join(', ')}`,
+    );
   }
   const betas = new Float32Array(numDiffusionTimesteps);
   for (let i = 0; i < numDiffusionTimesteps; i++) {
@@ -87,7 +93,8 @@ export function betasForAlphaBar(numDiffusionTimesteps: number, maxBeta = 0.999,
  */
 export function sigmoidBetas(betaStart: number, betaEnd: number, numTrainTimesteps: number): Float32Array {
   const x = torchLinspaceF32(-6, 6, numTrainTimesteps);
-  const scale = f32(betaEnd - betaStart), shift = f32(betaStart);
+  const scale = f32(betaEnd - betaStart),
+    shift = f32(betaStart);
   const out = new Float32Array(numTrainTimesteps);
   for (let i = 0; i < x.length; i++) {
     const s = f32(1 / (1 + Math.exp(-x[i])));
@@ -108,7 +115,8 @@ export function rescaleZeroTerminalSnr(betas: ArrayLike<number>): Float32Array {
   for (let i = 0; i < n; i++) alphas[i] = f32(1 - betas[i]);
   const abarSqrt = cumprodF32(alphas);
   for (let i = 0; i < n; i++) abarSqrt[i] = f32(Math.sqrt(abarSqrt[i]));
-  const a0 = abarSqrt[0], aT = abarSqrt[n - 1];
+  const a0 = abarSqrt[0],
+    aT = abarSqrt[n - 1];
   // Algorithm 1: shift so the last timestep is zero ...
   for (let i = 0; i < n; i++) abarSqrt[i] = f32(abarSqrt[i] - aT);
   // ... and scale so the first timestep is back to its old value
@@ -124,7 +132,9 @@ export function rescaleZeroTerminalSnr(betas: ArrayLike<number>): Float32Array {
 
 /** Error message for a bad `beta_schedule`. */
 function badBetaSchedule(name: unknown, owner: string): Error {
-  return new Error(`${owner}: beta_schedule = ${JSON.stringify(name)} is not supported; allowed values: ${BETA_SCHEDULES.map((s) => `'${s}'`).join(', ')} (or pass trained_betas)`);
+  return new Error(
+    `${owner}: beta_schedule = ${JSON.stringify(name)} is not supported; allowed values: ${BETA_SCHEDULES.map((s) => `'${s}'`).join(', ')} (or pass trained_betas)`,
+  );
 }
 
 /**
@@ -132,9 +142,14 @@ function badBetaSchedule(name: unknown, owner: string): Error {
  * the named `beta_schedule`, then optionally rescaled to zero terminal SNR.
  * @example betasFor({ num_train_timesteps: 1000, beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 })
  */
-export function betasFor(config: BetaConfig, owner = 'betasFor', allowed: readonly string[] = BETA_SCHEDULES): Float32Array {
+export function betasFor(
+  config: BetaConfig,
+  owner = 'betasFor',
+  allowed: readonly string[] = BETA_SCHEDULES,
+): Float32Array {
   const T = config.num_train_timesteps;
-  if (!Number.isInteger(T) || T < 1) throw new Error(`${owner}: num_train_timesteps = ${JSON.stringify(T)} must be a positive integer`);
+  if (!Number.isInteger(T) || T < 1)
+    throw new Error(`${owner}: num_train_timesteps = ${JSON.stringify(T)} must be a positive integer`);
   const beta_start = config.beta_start ?? 0.0001;
   const beta_end = config.beta_end ?? 0.02;
   let betas: Float32Array;
@@ -144,16 +159,31 @@ export function betasFor(config: BetaConfig, owner = 'betasFor', allowed: readon
     const name = config.beta_schedule ?? 'linear';
     if (!allowed.includes(name)) {
       if (!(BETA_SCHEDULES as readonly string[]).includes(name)) throw badBetaSchedule(name, owner);
-      throw new Error(`${owner}: beta_schedule = ${JSON.stringify(name)} is not implemented for this scheduler; allowed values: ${allowed.map((s) => `'${s}'`).join(', ')}`);
+      throw new Error(
+        `${owner}: beta_schedule = ${JSON.stringify(name)} is not implemented for this scheduler; allowed values: ${allowed.map((s) => `'${s}'`).join(', ')}`,
+      );
     }
     switch (name as BetaScheduleName) {
-      case 'linear': betas = linearBetas(beta_start, beta_end, T); break;
-      case 'scaled_linear': betas = scaledLinearBetas(beta_start, beta_end, T); break;
-      case 'squaredcos_cap_v2': betas = betasForAlphaBar(T); break;
-      case 'sigmoid': betas = sigmoidBetas(beta_start, beta_end, T); break;
-      case 'laplace': betas = betasForAlphaBar(T, 0.999, 'laplace'); break; // DDPMScheduler only
-      case 'exp': betas = betasForAlphaBar(T, 0.999, 'exp'); break; // HeunDiscreteScheduler only
-      default: throw badBetaSchedule(name, owner);
+      case 'linear':
+        betas = linearBetas(beta_start, beta_end, T);
+        break;
+      case 'scaled_linear':
+        betas = scaledLinearBetas(beta_start, beta_end, T);
+        break;
+      case 'squaredcos_cap_v2':
+        betas = betasForAlphaBar(T);
+        break;
+      case 'sigmoid':
+        betas = sigmoidBetas(beta_start, beta_end, T);
+        break;
+      case 'laplace':
+        betas = betasForAlphaBar(T, 0.999, 'laplace');
+        break; // DDPMScheduler only
+      case 'exp':
+        betas = betasForAlphaBar(T, 0.999, 'exp');
+        break; // HeunDiscreteScheduler only
+      default:
+        throw badBetaSchedule(name, owner);
     }
   }
   if (config.rescale_betas_zero_snr) betas = rescaleZeroTerminalSnr(betas);

@@ -37,7 +37,10 @@ export function npLinspace(start: number, stop: number, num: number): Float64Arr
   if (!Number.isInteger(num) || num < 0) throw new Error(`npLinspace: num must be a non-negative integer, got ${num}`);
   const out = new Float64Array(num);
   const div = num - 1;
-  if (num === 1) { out[0] = start; return out; }
+  if (num === 1) {
+    out[0] = start;
+    return out;
+  }
   const delta = stop - start;
   const step = delta / div;
   for (let i = 0; i < num; i++) {
@@ -58,7 +61,7 @@ export function npArange(start: number, stop: number, step = 1): Float64Array {
   if (len === 0) return out;
   out[0] = start;
   if (len === 1) return out;
-  const delta = (start + step) - start;
+  const delta = start + step - start;
   for (let i = 1; i < len; i++) out[i] = start + i * delta;
   return out;
 }
@@ -71,18 +74,22 @@ export function npArange(start: number, stop: number, step = 1): Float64Array {
  * GPUs differ by at most an ulp.
  */
 export function torchLinspaceF32(start: number, end: number, steps: number): Float32Array {
-  if (!Number.isInteger(steps) || steps < 0) throw new Error(`torchLinspaceF32: steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new Error(`torchLinspaceF32: steps must be a non-negative integer, got ${steps}`);
   const out = new Float32Array(steps);
   if (steps === 0) return out;
-  const s = f32(start), e = f32(end);
-  if (steps === 1) { out[0] = s; return out; }
+  const s = f32(start),
+    e = f32(end);
+  if (steps === 1) {
+    out[0] = s;
+    return out;
+  }
   const step = f32(f32(e - s) / (steps - 1));
   const halfway = Math.floor(steps / 2);
   // The scalar path start + step * idx is contracted by GCC into one fused multiply-add (one
   // rounding, reproduced by the exact float64 product and a single float32 rounding); the vector
   // path's base + k * step rounds the product first (checked against PyTorch 1.13, AVX2).
-  const scalarAt = (idx: number): number =>
-    idx < halfway ? f32(s + step * idx) : f32(e - step * (steps - idx - 1));
+  const scalarAt = (idx: number): number => (idx < halfway ? f32(s + step * idx) : f32(e - step * (steps - idx - 1)));
   const VEC = 8;
   let i = 0;
   // cpu_serial_kernel_vec: blocks of 2 vectors, then a scalar tail
@@ -104,7 +111,10 @@ export function torchLinspaceF32(start: number, end: number, steps: number): Flo
 export function cumprodF32(values: ArrayLike<number>): Float32Array {
   const out = new Float32Array(values.length);
   let acc = 1;
-  for (let i = 0; i < values.length; i++) { acc *= values[i]; out[i] = acc; }
+  for (let i = 0; i < values.length; i++) {
+    acc *= values[i];
+    out[i] = acc;
+  }
   return out;
 }
 
@@ -114,21 +124,36 @@ export function cumprodF32(values: ArrayLike<number>): Float32Array {
  */
 export function npInterp(x: ArrayLike<number>, xp: ArrayLike<number>, fp: ArrayLike<number>): Float64Array {
   const n = xp.length;
-  if (n === 0 || fp.length !== n) throw new Error(`npInterp: xp and fp must be non-empty and of equal length (got ${n} and ${fp.length})`);
+  if (n === 0 || fp.length !== n)
+    throw new Error(`npInterp: xp and fp must be non-empty and of equal length (got ${n} and ${fp.length})`);
   const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
-    if (Number.isNaN(v)) { out[i] = v; continue; }
-    if (v >= xp[n - 1]) { out[i] = fp[n - 1]; continue; }
-    if (v < xp[0]) { out[i] = fp[0]; continue; }
+    if (Number.isNaN(v)) {
+      out[i] = v;
+      continue;
+    }
+    if (v >= xp[n - 1]) {
+      out[i] = fp[n - 1];
+      continue;
+    }
+    if (v < xp[0]) {
+      out[i] = fp[0];
+      continue;
+    }
     // binary search: xp[j] <= v < xp[j + 1]
-    let lo = 0, hi = n - 1;
+    let lo = 0,
+      hi = n - 1;
     while (hi - lo > 1) {
       const mid = (lo + hi) >> 1;
-      if (xp[mid] <= v) lo = mid; else hi = mid;
+      if (xp[mid] <= v) lo = mid;
+      else hi = mid;
     }
     const j = lo;
-    if (xp[j] === v) { out[i] = fp[j]; continue; }
+    if (xp[j] === v) {
+      out[i] = fp[j];
+      continue;
+    }
     const slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]);
     let r = slope * (v - xp[j]) + fp[j];
     if (Number.isNaN(r)) r = slope * (v - xp[j + 1]) + fp[j + 1];

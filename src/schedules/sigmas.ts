@@ -55,7 +55,8 @@ export function sigmaToT(sigma: number, logSigmasTable: ArrayLike<number>, float
   for (let i = 0; i < n; i++) if (f32(logSigma - logSigmasTable[i]) >= 0) lowIdx = i;
   lowIdx = Math.min(lowIdx, n - 2);
   const highIdx = lowIdx + 1;
-  const low = logSigmasTable[lowIdx], high = logSigmasTable[highIdx];
+  const low = logSigmasTable[lowIdx],
+    high = logSigmasTable[highIdx];
   let w = f32(f32(low - logSigma) / f32(low - high));
   w = Math.min(Math.max(w, 0), 1);
   if (float32Time) return f32(f32(f32(1 - w) * lowIdx) + f32(w * highIdx));
@@ -108,8 +109,10 @@ export function betaSigmas(sigmaMin: number, sigmaMax: number, n: number, alpha 
 
 function logGamma(x: number): number {
   // Lanczos approximation (g = 7, n = 9), accurate to ~1e-15 for x > 0
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
-    -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   x -= 1;
   let a = c[0];
@@ -121,19 +124,25 @@ function logGamma(x: number): number {
 /** Continued fraction for the regularized incomplete beta function (modified Lentz). */
 function betaContinuedFraction(x: number, a: number, b: number): number {
   const tiny = 1e-300;
-  let c = 1, d = 1 - ((a + b) * x) / (a + 1);
+  let c = 1,
+    d = 1 - ((a + b) * x) / (a + 1);
   if (Math.abs(d) < tiny) d = tiny;
   d = 1 / d;
   let h = d;
   for (let m = 1; m <= 500; m++) {
     const m2 = 2 * m;
     let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d; h *= d * c;
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
     aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
     d = 1 / d;
     const del = d * c;
     h *= del;
@@ -155,11 +164,13 @@ export function betaCdf(x: number, a: number, b: number): number {
 export function betaPpf(p: number, a: number, b: number): number {
   if (p <= 0) return 0;
   if (p >= 1) return 1;
-  let lo = 0, hi = 1;
+  let lo = 0,
+    hi = 1;
   for (let i = 0; i < 200; i++) {
     const mid = 0.5 * (lo + hi);
     if (mid === lo || mid === hi) break;
-    if (betaCdf(mid, a, b) < p) lo = mid; else hi = mid;
+    if (betaCdf(mid, a, b) < p) lo = mid;
+    else hi = mid;
   }
   return 0.5 * (lo + hi);
 }

@@ -41,7 +41,15 @@ export function biasCorrection(beta: number, t: Value): Value {
 }
 
 /** One AdamW update of one parameter tensor. */
-export function adamwUpdate(p: Value, g: Value, m: Value, v: Value, t: Value, lr: Value, cfg: AdamWConfig = {}): { p: Value; m: Value; v: Value } {
+export function adamwUpdate(
+  p: Value,
+  g: Value,
+  m: Value,
+  v: Value,
+  t: Value,
+  lr: Value,
+  cfg: AdamWConfig = {},
+): { p: Value; m: Value; v: Value } {
   const { beta1, beta2, eps, weightDecay } = validateAdamW(cfg);
   const decayed = weightDecay === 0 ? p : mul(p, sub(1, mul(lr, weightDecay)));
   const m1 = add(mul(m, beta1), mul(g, 1 - beta1));

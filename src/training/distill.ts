@@ -30,7 +30,8 @@ import { EdmObjective, edmLoss } from './edm_objective.ts';
  * @example distillationTarget(x, x2, 2, 0.5)
  */
 export function distillationTarget(x: NDArray, xTeacher: NDArray, sigma: number, sigmaNext: number): NDArray {
-  if (!(sigma > 0 && sigmaNext >= 0 && sigmaNext < sigma)) throw new Error(`distillationTarget: need sigma > sigmaNext >= 0, got ${sigma} -> ${sigmaNext}`);
+  if (!(sigma > 0 && sigmaNext >= 0 && sigmaNext < sigma))
+    throw new Error(`distillationTarget: need sigma > sigmaNext >= 0, got ${sigma} -> ${sigmaNext}`);
   const r = sigmaNext / sigma;
   return xTeacher.map((v, i) => (v - r * x.data[i]) / (1 - r));
 }
@@ -71,7 +72,13 @@ export interface DistillOptions {
   sigmaMax?: number;
   rho?: number;
   /** Called after each round with the student of `steps` steps (its weights and scheduler config). */
-  onRound?: (info: { steps: number; seconds: number; loss: number; weights: Record<string, NDArray>; schedulerConfig: Record<string, unknown> }) => void;
+  onRound?: (info: {
+    steps: number;
+    seconds: number;
+    loss: number;
+    weights: Record<string, NDArray>;
+    schedulerConfig: Record<string, unknown>;
+  }) => void;
 }
 
 export interface DistillResult {
@@ -87,23 +94,36 @@ export interface DistillResult {
  * @example const r = await progressiveDistill({ teacher: loadPipelineFolder('runs/moons'), data, stepsTo: 4 });
  */
 export async function progressiveDistill(o: DistillOptions): Promise<DistillResult> {
-  const K = o.stepsTo, N0 = o.startSteps ?? 32;
+  const K = o.stepsTo,
+    N0 = o.startSteps ?? 32;
   const isPow2 = (n: number) => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
   if (!isPow2(K)) throw new Error(`--steps-to ${K}: must be a power of 2 (1, 2, 4, 8, ...)`);
   if (!isPow2(N0) || N0 <= K) throw new Error(`--start-steps ${N0}: must be a power of 2 larger than --steps-to ${K}`);
   const f = modelFormulation(o.teacher.schedulerConfig);
   const sigmaData = o.sigmaData ?? (f.kind === 'edm' ? f.sigmaData : EDM_DEFAULTS.sigmaData);
-  const sigmaMax = o.sigmaMax ?? (f.kind === 'edm' ? f.sigmaMax : Math.sqrt((1 - f.alphasCumprod[f.alphasCumprod.length - 1]) / f.alphasCumprod[f.alphasCumprod.length - 1]));
+  const sigmaMax =
+    o.sigmaMax ??
+    (f.kind === 'edm'
+      ? f.sigmaMax
+      : Math.sqrt((1 - f.alphasCumprod[f.alphasCumprod.length - 1]) / f.alphasCumprod[f.alphasCumprod.length - 1]));
   const rho = o.rho ?? EDM_DEFAULTS.rho;
-  const iters = o.iterations ?? 1000, B = o.batchSize ?? 256, lr = o.lr ?? 1e-3;
+  const iters = o.iterations ?? 1000,
+    B = o.batchSize ?? 256,
+    lr = o.lr ?? 1e-3;
   const model = o.teacher.model;
   const shape = o.data.describe().sampleShape;
   const rng = new Philox(o.seed ?? 0);
   const obj = new EdmObjective({ sigmaData });
   const studentConfig = (k: number) => ({
-    _class_name: 'EDMEulerScheduler', sigma_min: sigmaMax * Math.max(k, 2) ** -rho, // (a 1-step grid is sigma_max alone)
-    sigma_max: sigmaMax, sigma_data: sigmaData,
-    sigma_schedule: 'karras', num_train_timesteps: 1000, prediction_type: 'epsilon', rho, final_sigmas_type: 'zero',
+    _class_name: 'EDMEulerScheduler',
+    sigma_min: sigmaMax * Math.max(k, 2) ** -rho, // (a 1-step grid is sigma_max alone)
+    sigma_max: sigmaMax,
+    sigma_data: sigmaData,
+    sigma_schedule: 'karras',
+    num_train_timesteps: 1000,
+    prediction_type: 'epsilon',
+    rho,
+    final_sigmas_type: 'zero',
   });
   const sameFormulation = f.kind === 'edm' && f.sigmaData === sigmaData && f.noiseLabelScale === 1;
   let weights = sameFormulation ? { ...o.teacher.weights } : model.initParams(rng.fold(1));
@@ -113,7 +133,9 @@ export async function progressiveDistill(o: DistillOptions): Promise<DistillResu
     const t0 = performance.now();
     const ts = await TrainStep.create(
       (p, b) => withParams(model, p, () => edmLoss(model.forward(b.x_t, b.t), b)),
-      weights, obj.batchSpecs([B, ...shape]), { maxGradNorm: 1 },
+      weights,
+      obj.batchSpecs([B, ...shape]),
+      { maxGradNorm: 1 },
     );
     const batchRng = rng.fold(100 + N);
     let loss = 0;
@@ -121,7 +143,9 @@ export async function progressiveDistill(o: DistillOptions): Promise<DistillResu
       const x0 = (await o.data.next()).x.reshape([B, ...shape]);
       // one grid position per batch (one teacher call per noise level)
       const i = Math.min(N - 1, Math.floor(batchRng.uniform([1]).data[0] * N));
-      const s = distillSigma(i / N, sigmaMax, rho), s1 = distillSigma((i + 0.5) / N, sigmaMax, rho), s2 = distillSigma((i + 1) / N, sigmaMax, rho);
+      const s = distillSigma(i / N, sigmaMax, rho),
+        s1 = distillSigma((i + 0.5) / N, sigmaMax, rho),
+        s2 = distillSigma((i + 1) / N, sigmaMax, rho);
       const noise = batchRng.normal(x0.shape);
       const x = x0.map((v, j) => v + s * noise.data[j]);
       const D1 = await teacherD(x, s);
@@ -131,8 +155,10 @@ export async function progressiveDistill(o: DistillOptions): Promise<DistillResu
       const target = distillationTarget(x, x2, s, s2);
       const { cSkip, cOut, cIn, cNoise } = edmPreconditioning(s, sigmaData);
       const batch = {
-        x_t: x.map((v) => cIn * v), t: new NDArray([B]).map(() => cNoise),
-        target: target.map((d, j) => (d - cSkip * x.data[j]) / cOut), weight: new NDArray([B]).map(() => 1),
+        x_t: x.map((v) => cIn * v),
+        t: new NDArray([B]).map(() => cNoise),
+        target: target.map((d, j) => (d - cSkip * x.data[j]) / cOut),
+        weight: new NDArray([B]).map(() => 1),
       };
       const lrNow = lr * 0.5 * (1 + Math.cos((Math.PI * it) / iters));
       loss = (await ts.step(batch, lrNow)).loss;

@@ -15,7 +15,17 @@
  *   const batch = obj.makeBatch(x0, rng);                 // { x_t, t, target, weight }
  *   // inside TrainStep's loss: edmLoss(model(b.x_t, b.t), b)
  */
-import { NDArray, mean, mul, reshape, square, sub, type InputSpec, type RandomGenerator, type Value } from '../engine/index.ts';
+import {
+  NDArray,
+  mean,
+  mul,
+  reshape,
+  square,
+  sub,
+  type InputSpec,
+  type RandomGenerator,
+  type Value,
+} from '../engine/index.ts';
 import { EDM_DEFAULTS, edmPreconditioning } from '../diffusion/edm.ts';
 
 /** Settings of the EDM objective (EDM's defaults when absent). */
@@ -46,22 +56,36 @@ export class EdmObjective {
     const sigmaData = config.sigmaData ?? EDM_DEFAULTS.sigmaData;
     const k = sigmaData / EDM_DEFAULTS.sigmaData;
     const c = {
-      sigmaData, pMean: config.pMean ?? EDM_DEFAULTS.pMean + Math.log(k), pStd: config.pStd ?? EDM_DEFAULTS.pStd,
-      sigmaMin: config.sigmaMin ?? EDM_DEFAULTS.sigmaMin * k, sigmaMax: config.sigmaMax ?? EDM_DEFAULTS.sigmaMax * k,
+      sigmaData,
+      pMean: config.pMean ?? EDM_DEFAULTS.pMean + Math.log(k),
+      pStd: config.pStd ?? EDM_DEFAULTS.pStd,
+      sigmaMin: config.sigmaMin ?? EDM_DEFAULTS.sigmaMin * k,
+      sigmaMax: config.sigmaMax ?? EDM_DEFAULTS.sigmaMax * k,
       noiseLabelScale: config.noiseLabelScale ?? 1,
     };
-    if (!(c.noiseLabelScale > 0 && Number.isFinite(c.noiseLabelScale))) throw new Error(`EDM objective: noise_label_scale = ${c.noiseLabelScale} must be a finite number > 0`);
-    if (!(c.sigmaData > 0 && Number.isFinite(c.sigmaData))) throw new Error(`EDM objective: sigma_data = ${c.sigmaData} must be a finite number > 0`);
+    if (!(c.noiseLabelScale > 0 && Number.isFinite(c.noiseLabelScale)))
+      throw new Error(`EDM objective: noise_label_scale = ${c.noiseLabelScale} must be a finite number > 0`);
+    if (!(c.sigmaData > 0 && Number.isFinite(c.sigmaData)))
+      throw new Error(`EDM objective: sigma_data = ${c.sigmaData} must be a finite number > 0`);
     if (!Number.isFinite(c.pMean)) throw new Error(`EDM objective: P_mean = ${c.pMean} must be finite`);
-    if (!(c.pStd >= 0 && Number.isFinite(c.pStd))) throw new Error(`EDM objective: P_std = ${c.pStd} must be a finite number >= 0`);
-    if (!(c.sigmaMin > 0 && c.sigmaMax > c.sigmaMin)) throw new Error(`EDM objective: sigma_min = ${c.sigmaMin}, sigma_max = ${c.sigmaMax}; need 0 < sigma_min < sigma_max`);
+    if (!(c.pStd >= 0 && Number.isFinite(c.pStd)))
+      throw new Error(`EDM objective: P_std = ${c.pStd} must be a finite number >= 0`);
+    if (!(c.sigmaMin > 0 && c.sigmaMax > c.sigmaMin))
+      throw new Error(
+        `EDM objective: sigma_min = ${c.sigmaMin}, sigma_max = ${c.sigmaMax}; need 0 < sigma_min < sigma_max`,
+      );
     this.config = c;
   }
 
   /** Names and shapes of the graph inputs the loss reads (besides the model's). */
   batchSpecs(x0Shape: readonly number[]): InputSpec[] {
     const b = x0Shape[0];
-    return [{ name: 'x_t', shape: x0Shape }, { name: 't', shape: [b] }, { name: 'target', shape: x0Shape }, { name: 'weight', shape: [b] }];
+    return [
+      { name: 'x_t', shape: x0Shape },
+      { name: 't', shape: [b] },
+      { name: 'target', shape: x0Shape },
+      { name: 'weight', shape: [b] },
+    ];
   }
 
   /**
@@ -82,7 +106,10 @@ export class EdmObjective {
       sig = Float64Array.from(z, (v) => Math.exp(pMean + pStd * v));
     }
     const noise = rng.normal(x0.shape);
-    const xt = new NDArray(x0.shape), target = new NDArray(x0.shape), t = new NDArray([B]), weight = new NDArray([B]);
+    const xt = new NDArray(x0.shape),
+      target = new NDArray(x0.shape),
+      t = new NDArray([B]),
+      weight = new NDArray([B]);
     for (let b = 0; b < B; b++) {
       const s = sig[b];
       const { cSkip, cOut, cIn, cNoise } = edmPreconditioning(s, sigmaData);
@@ -105,8 +132,15 @@ export class EdmObjective {
   schedulerConfig(): Record<string, unknown> {
     const c = this.config;
     return {
-      _class_name: 'EDMEulerScheduler', sigma_min: c.sigmaMin, sigma_max: c.sigmaMax, sigma_data: c.sigmaData,
-      sigma_schedule: 'karras', num_train_timesteps: 1000, prediction_type: 'epsilon', rho: EDM_DEFAULTS.rho, final_sigmas_type: 'zero',
+      _class_name: 'EDMEulerScheduler',
+      sigma_min: c.sigmaMin,
+      sigma_max: c.sigmaMax,
+      sigma_data: c.sigmaData,
+      sigma_schedule: 'karras',
+      num_train_timesteps: 1000,
+      prediction_type: 'epsilon',
+      rho: EDM_DEFAULTS.rho,
+      final_sigmas_type: 'zero',
       ...(c.noiseLabelScale !== 1 ? { noise_label_scale: c.noiseLabelScale } : {}),
     };
   }
@@ -118,7 +152,9 @@ export class EdmObjective {
  */
 export function edmLoss(modelOutput: Value, b: Record<string, Value>): Value {
   if (modelOutput.shape[1] !== b.target.shape[1]) {
-    throw new Error(`edmLoss: the model outputs ${modelOutput.shape[1]} channels but the data has ${b.target.shape[1]} (learned variance is not part of the EDM objective)`);
+    throw new Error(
+      `edmLoss: the model outputs ${modelOutput.shape[1]} channels but the data has ${b.target.shape[1]} (learned variance is not part of the EDM objective)`,
+    );
   }
   const sq = square(sub(modelOutput, b.target));
   const perRow = mean(sq, [...Array(sq.rank).keys()].slice(1));

@@ -8,7 +8,7 @@
  *   ema.update(newParams);   // after each optimizer step
  *   ema.params;              // the averaged weights used for sampling
  */
-import { NDArray } from '../engine/index.ts';
+import type { NDArray } from '../engine/index.ts';
 
 export interface EmaConfig {
   maxDecay?: number;
@@ -29,7 +29,8 @@ export class Ema {
     this.config = { maxDecay: 0.9999, minDecay: 0, invGamma: 1, power: 2 / 3, warmup: true, ...config };
     const { maxDecay, minDecay } = this.config;
     if (!(maxDecay >= 0 && maxDecay < 1)) throw new Error(`EMA: max decay must be in [0, 1), got ${maxDecay}`);
-    if (!(minDecay >= 0 && minDecay <= maxDecay)) throw new Error(`EMA: min decay must be in [0, max decay], got ${minDecay}`);
+    if (!(minDecay >= 0 && minDecay <= maxDecay))
+      throw new Error(`EMA: min decay must be in [0, max decay], got ${minDecay}`);
     this.params = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.clone()]));
   }
 
@@ -47,7 +48,8 @@ export class Ema {
     for (const [k, e] of Object.entries(this.params)) {
       const p = params[k];
       if (!p) throw new Error(`EMA: parameter '${k}' missing from the update`);
-      const ed = e.data, pd = p.data;
+      const ed = e.data,
+        pd = p.data;
       for (let i = 0; i < ed.length; i++) ed[i] = d * ed[i] + (1 - d) * pd[i];
     }
   }

@@ -18,10 +18,13 @@ export interface LrScheduleConfig {
 export function warmupCosine(c: LrScheduleConfig): (step: number) => number {
   const { lr, warmupSteps = 0, totalSteps, minLr = 0, kind = 'cosine' } = c;
   if (!(lr > 0)) throw new Error(`lr schedule: lr must be > 0, got ${lr}`);
-  if (!(Number.isInteger(totalSteps) && totalSteps > 0)) throw new Error(`lr schedule: total steps must be a positive integer, got ${totalSteps}`);
-  if (!(Number.isInteger(warmupSteps) && warmupSteps >= 0)) throw new Error(`lr schedule: warmup steps must be a non-negative integer, got ${warmupSteps}`);
+  if (!(Number.isInteger(totalSteps) && totalSteps > 0))
+    throw new Error(`lr schedule: total steps must be a positive integer, got ${totalSteps}`);
+  if (!(Number.isInteger(warmupSteps) && warmupSteps >= 0))
+    throw new Error(`lr schedule: warmup steps must be a non-negative integer, got ${warmupSteps}`);
   if (!(minLr >= 0 && minLr <= lr)) throw new Error(`lr schedule: min lr must be in [0, lr], got ${minLr}`);
-  if (kind !== 'cosine' && kind !== 'constant') throw new Error(`lr schedule: kind '${kind}' is not one of cosine, constant`);
+  if (kind !== 'cosine' && kind !== 'constant')
+    throw new Error(`lr schedule: kind '${kind}' is not one of cosine, constant`);
   return (step: number) => {
     if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
     if (kind === 'constant') return lr;

@@ -20,8 +20,17 @@
  *   // inside TrainStep's loss: diffusionLoss(model(b.x_t, b.t), b, obj)
  */
 import {
-  NDArray, add, mean, mul, slice, square, stopGradient, sub,
-  type InputSpec, type RandomGenerator, type Value,
+  NDArray,
+  add,
+  mean,
+  mul,
+  slice,
+  square,
+  stopGradient,
+  sub,
+  type InputSpec,
+  type RandomGenerator,
+  type Value,
 } from '../engine/index.ts';
 import type { EdmObjectiveConfig } from './edm_objective.ts';
 import { VLB_COEFFS, vlbCoefficients, vlbTermPerSample, type DecoderType } from '../diffusion/vlb_terms.ts';
@@ -55,13 +64,19 @@ export function validateObjective(c: ObjectiveConfig): Required<ObjectiveConfig>
     vlbWeight: c.vlbWeight ?? 0.001,
     decoder: c.decoder ?? 'discretized',
   };
-  if (!PREDICTIONS.includes(out.predictionType)) throw new Error(`objective: prediction_type '${out.predictionType}' is not one of ${PREDICTIONS.join(', ')}`);
-  if (!VARIANCES.includes(out.varianceType)) throw new Error(`objective: variance_type '${out.varianceType}' is not one of ${VARIANCES.join(', ')}`);
-  if (!DECODERS.includes(out.decoder)) throw new Error(`objective: decoder '${out.decoder}' is not one of ${DECODERS.join(', ')}`);
-  if (out.snrGamma !== undefined && !(out.snrGamma > 0)) throw new Error(`objective: snr_gamma must be > 0, got ${out.snrGamma}`);
+  if (!PREDICTIONS.includes(out.predictionType))
+    throw new Error(`objective: prediction_type '${out.predictionType}' is not one of ${PREDICTIONS.join(', ')}`);
+  if (!VARIANCES.includes(out.varianceType))
+    throw new Error(`objective: variance_type '${out.varianceType}' is not one of ${VARIANCES.join(', ')}`);
+  if (!DECODERS.includes(out.decoder))
+    throw new Error(`objective: decoder '${out.decoder}' is not one of ${DECODERS.join(', ')}`);
+  if (out.snrGamma !== undefined && !(out.snrGamma > 0))
+    throw new Error(`objective: snr_gamma must be > 0, got ${out.snrGamma}`);
   if (!(out.vlbWeight >= 0)) throw new Error(`objective: vlb_weight must be >= 0, got ${out.vlbWeight}`);
   if (out.varianceType === 'learned_range' && out.predictionType !== 'epsilon') {
-    throw new Error(`objective: variance_type 'learned_range' needs prediction_type 'epsilon' (Improved DDPM), got '${out.predictionType}'`);
+    throw new Error(
+      `objective: variance_type 'learned_range' needs prediction_type 'epsilon' (Improved DDPM), got '${out.predictionType}'`,
+    );
   }
   return out as Required<ObjectiveConfig> & { snrGamma: number | undefined };
 }
@@ -70,7 +85,10 @@ export function validateObjective(c: ObjectiveConfig): Required<ObjectiveConfig>
 export class DiffusionObjective {
   readonly config: ReturnType<typeof validateObjective>;
   readonly T: number;
-  constructor(readonly alphasCumprod: Float32Array, config: ObjectiveConfig = {}) {
+  constructor(
+    readonly alphasCumprod: Float32Array,
+    config: ObjectiveConfig = {},
+  ) {
     this.config = validateObjective(config);
     this.T = alphasCumprod.length;
     if (this.T < 2) throw new Error(`objective: need at least 2 training timesteps, got ${this.T}`);
@@ -80,7 +98,10 @@ export class DiffusionObjective {
   batchSpecs(x0Shape: readonly number[]): InputSpec[] {
     const b = x0Shape[0];
     const specs: InputSpec[] = [
-      { name: 'x_t', shape: x0Shape }, { name: 't', shape: [b] }, { name: 'target', shape: x0Shape }, { name: 'weight', shape: [b] },
+      { name: 'x_t', shape: x0Shape },
+      { name: 't', shape: [b] },
+      { name: 'target', shape: x0Shape },
+      { name: 'weight', shape: [b] },
     ];
     if (this.config.varianceType === 'learned_range') {
       specs.push({ name: 'x0', shape: x0Shape });
@@ -90,19 +111,26 @@ export class DiffusionObjective {
   }
 
   /** Draw t and noise for a batch of clean data x0 [B, ...]; returns the graph inputs by name. */
-  makeBatch(x0: NDArray, rng: RandomGenerator & { randint?(n: number, max: number): Uint32Array }, t?: ArrayLike<number>): Record<string, NDArray> {
+  makeBatch(
+    x0: NDArray,
+    rng: RandomGenerator & { randint?(n: number, max: number): Uint32Array },
+    t?: ArrayLike<number>,
+  ): Record<string, NDArray> {
     const B = x0.shape[0];
     const D = x0.size / B;
     const ts = t ? Array.from(t) : drawTimesteps(rng, B, this.T);
     const noise = rng.normal(x0.shape);
-    const xt = new NDArray(x0.shape), target = new NDArray(x0.shape);
+    const xt = new NDArray(x0.shape),
+      target = new NDArray(x0.shape);
     const weight = new NDArray([B]);
     const { predictionType, snrGamma } = this.config;
     for (let b = 0; b < B; b++) {
       const abar = this.alphasCumprod[ts[b]];
-      const a = Math.sqrt(abar), s = Math.sqrt(1 - abar);
+      const a = Math.sqrt(abar),
+        s = Math.sqrt(1 - abar);
       for (let i = b * D; i < (b + 1) * D; i++) {
-        const x = x0.data[i], e = noise.data[i];
+        const x = x0.data[i],
+          e = noise.data[i];
         xt.data[i] = a * x + s * e;
         target.data[i] = predictionType === 'epsilon' ? e : predictionType === 'sample' ? x : a * e - s * x; // v = alpha eps - sigma x0
       }
@@ -119,15 +147,23 @@ export class DiffusionObjective {
       const c = VLB_COEFFS.map(() => new NDArray([B]));
       for (let b = 0; b < B; b++) {
         const v = vlbCoefficients(this.alphasCumprod, ts[b]);
-        VLB_COEFFS.forEach((n, k) => { c[k].data[b] = v[n]; });
+        VLB_COEFFS.forEach((n, k) => {
+          c[k].data[b] = v[n];
+        });
       }
-      VLB_COEFFS.forEach((n, k) => { out[n] = c[k]; });
+      VLB_COEFFS.forEach((n, k) => {
+        out[n] = c[k];
+      });
     }
     return out;
   }
 }
 
-function drawTimesteps(rng: RandomGenerator & { randint?(n: number, max: number): Uint32Array }, B: number, T: number): number[] {
+function drawTimesteps(
+  rng: RandomGenerator & { randint?(n: number, max: number): Uint32Array },
+  B: number,
+  T: number,
+): number[] {
   if (rng.randint) return Array.from(rng.randint(B, T));
   return Array.from(rng.uniform([B]).data, (u) => Math.min(T - 1, Math.floor(u * T)));
 }
@@ -148,7 +184,9 @@ export function diffusionLoss(modelOutput: Value, b: Record<string, Value>, obje
   let varOut: Value | undefined;
   if (cfg.varianceType === 'learned_range') {
     if (modelOutput.shape[1] !== (C as number) * 2) {
-      throw new Error(`diffusionLoss: learned_range needs the model to output 2 x ${C} channels, got ${modelOutput.shape[1]}`);
+      throw new Error(
+        `diffusionLoss: learned_range needs the model to output 2 x ${C} channels, got ${modelOutput.shape[1]}`,
+      );
     }
     pred = slice(modelOutput, [0], [C as number], [1]);
     varOut = slice(modelOutput, [C as number], [2 * (C as number)], [1]);
@@ -166,4 +204,3 @@ export function diffusionLoss(modelOutput: Value, b: Record<string, Value>, obje
 function vlbTerm(eps: Value, v: Value, b: Record<string, Value>, decoder: DecoderType): Value {
   return mean(vlbTermPerSample(eps, v, b, decoder));
 }
-

@@ -53,7 +53,8 @@ export const RESUME_KEYS: readonly ResumeKey[] = [
 
 function get(obj: unknown, dotted: string): unknown {
   let v = obj;
-  for (const k of dotted.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  for (const k of dotted.split('.'))
+    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
   return v;
 }
 
@@ -63,7 +64,11 @@ function canon(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
   if (typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canon(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -77,16 +82,31 @@ function same(key: string, a: unknown, b: unknown): boolean {
 /** Normalise an override name: '--lr', 'lr', 'batch-size', 'batchSize' all name a ResumeKey. */
 export function resumeKeyFor(name: string): ResumeKey | undefined {
   const n = name.trim().replace(/^-+/, '').toLowerCase();
-  return RESUME_KEYS.find((k) => k.key.toLowerCase() === n || k.key.split('.').pop()!.toLowerCase() === n
-    || k.flag.split(' / ').some((f) => f.replace(/^-+/, '') === n) || k.key.toLowerCase().replace(/[a-z]+\./, '') === n.replace(/-/g, ''));
+  return RESUME_KEYS.find(
+    (k) =>
+      k.key.toLowerCase() === n ||
+      k.key.split('.').pop()!.toLowerCase() === n ||
+      k.flag.split(' / ').some((f) => f.replace(/^-+/, '') === n) ||
+      k.key.toLowerCase().replace(/[a-z]+\./, '') === n.replace(/-/g, ''),
+  );
 }
 
-export interface ResumeDifference { key: ResumeKey; stored: unknown; now: unknown }
+export interface ResumeDifference {
+  key: ResumeKey;
+  stored: unknown;
+  now: unknown;
+}
 
 /** The compared settings that differ between the stored and the new config. @example diffTrainConfig(stored, now).map((d) => d.key.flag) */
-export function diffTrainConfig(stored: Partial<TrainConfig> | Record<string, unknown>, now: TrainConfig): ResumeDifference[] {
-  return RESUME_KEYS.filter((k) => !same(k.key, get(stored, k.key), get(now, k.key)))
-    .map((key) => ({ key, stored: get(stored, key.key), now: get(now, key.key) }));
+export function diffTrainConfig(
+  stored: Partial<TrainConfig> | Record<string, unknown>,
+  now: TrainConfig,
+): ResumeDifference[] {
+  return RESUME_KEYS.filter((k) => !same(k.key, get(stored, k.key), get(now, k.key))).map((key) => ({
+    key,
+    stored: get(stored, key.key),
+    now: get(now, key.key),
+  }));
 }
 
 export interface ResumeCheckOptions {
@@ -104,32 +124,60 @@ const show = (v: unknown) => (v === undefined || v === null ? 'none' : typeof v 
  * Throw one line naming the first setting that differs and may not be changed (see the file comment).
  * @example checkResumeConfig(state.trainConfig, config, { step: 100, where: 'runs/a/checkpoint-100' })
  */
-export function checkResumeConfig(stored: Partial<TrainConfig> | Record<string, unknown> | undefined, now: TrainConfig, o: ResumeCheckOptions): void {
+export function checkResumeConfig(
+  stored: Partial<TrainConfig> | Record<string, unknown> | undefined,
+  now: TrainConfig,
+  o: ResumeCheckOptions,
+): void {
   const over = new Set<ResumeKey>();
   for (const name of o.override ?? []) {
     const k = resumeKeyFor(name);
-    if (!k) throw new Error(`--override ${name}: unknown setting (allowed: ${RESUME_KEYS.filter((r) => r.overridable).map((r) => r.flag || r.key).join(', ')})`);
-    if (!k.overridable) throw new Error(`--override ${name}: ${k.flag || k.key} changes what is trained and cannot be changed on resume (start a new run with another --out)`);
+    if (!k)
+      throw new Error(
+        `--override ${name}: unknown setting (allowed: ${RESUME_KEYS.filter((r) => r.overridable)
+          .map((r) => r.flag || r.key)
+          .join(', ')})`,
+      );
+    if (!k.overridable)
+      throw new Error(
+        `--override ${name}: ${k.flag || k.key} changes what is trained and cannot be changed on resume (start a new run with another --out)`,
+      );
     over.add(k);
   }
   if (now.steps < o.step) {
-    throw new Error(`--steps ${now.steps}: ${o.where} is already at step ${o.step}; resuming can only continue to --steps >= ${o.step} (nothing was changed)`);
+    throw new Error(
+      `--steps ${now.steps}: ${o.where} is already at step ${o.step}; resuming can only continue to --steps >= ${o.step} (nothing was changed)`,
+    );
   }
   if (stored === undefined) return; // an old checkpoint without the stored config: nothing to compare
   for (const d of diffTrainConfig(stored, now)) {
     if (over.has(d.key)) continue;
     const name = d.key.flag || d.key.key;
-    let key = d.key.key, a = d.stored, b = d.now;
-    if (key === 'objective.formulation') { a ??= 'vp'; b ??= 'vp'; }
+    let key = d.key.key,
+      a = d.stored,
+      b = d.now;
+    if (key === 'objective.formulation') {
+      a ??= 'vp';
+      b ??= 'vp';
+    }
     if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a)) {
       // name the first differing entry of an object setting (e.g. noiseSchedule.beta_schedule)
-      const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;
-      const sub = [...new Set([...Object.keys(ao), ...Object.keys(bo)])].sort().find((k) => canon(ao[k]) !== canon(bo[k]));
-      if (sub !== undefined) { key = `${key}.${sub}`; a = ao[sub]; b = bo[sub]; }
+      const ao = a as Record<string, unknown>,
+        bo = b as Record<string, unknown>;
+      const sub = [...new Set([...Object.keys(ao), ...Object.keys(bo)])]
+        .sort()
+        .find((k) => canon(ao[k]) !== canon(bo[k]));
+      if (sub !== undefined) {
+        key = `${key}.${sub}`;
+        a = ao[sub];
+        b = bo[sub];
+      }
     }
     const how = d.key.overridable
       ? `pass --override ${d.key.flag.replace(/^--/, '') || d.key.key} to change it on purpose`
       : 'it changes what is trained; use the same value or start a new run with another --out';
-    throw new Error(`${name}: ${o.where} was trained with ${key} = ${show(a)}, this run asks for ${show(b)}; ${how} (nothing was changed)`);
+    throw new Error(
+      `${name}: ${o.where} was trained with ${key} = ${show(a)}, this run asks for ${show(b)}; ${how} (nothing was changed)`,
+    );
   }
 }

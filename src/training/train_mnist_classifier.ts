@@ -31,19 +31,26 @@ export interface ClassifierTrainOptions {
  * @example const weights = await trainMnistClassifier({ epochs: 4 });
  */
 export async function trainMnistClassifier(o: ClassifierTrainOptions = {}): Promise<Record<string, NDArray>> {
-  const epochs = o.epochs ?? 6, B = o.batchSize ?? 50, lr = o.lr ?? 5e-3, seed = o.seed ?? 0;
+  const epochs = o.epochs ?? 6,
+    B = o.batchSize ?? 50,
+    lr = o.lr ?? 5e-3,
+    seed = o.seed ?? 0;
   const net = new MnistClassifierNet();
   const { images, labels } = mnistSplit().train;
   const N = Math.min(o.limit ?? images.shape[0], images.shape[0]);
   const steps = Math.floor(N / B);
   if (steps < 1) throw new Error(`trainMnistClassifier: ${N} images are fewer than one batch of ${B}`);
   const ts = await TrainStep.create(
-    (p, b) => withParams(net, p, () => {
-      const { logits } = net.forward(b.x);
-      return mul(mean(sum(mul(b.onehot, logSoftmax(logits, 1)), [1])), -1); // cross-entropy
-    }),
+    (p, b) =>
+      withParams(net, p, () => {
+        const { logits } = net.forward(b.x);
+        return mul(mean(sum(mul(b.onehot, logSoftmax(logits, 1)), [1])), -1); // cross-entropy
+      }),
     net.initParams(new Philox(seed)),
-    [{ name: 'x', shape: [B, 1, 28, 28] }, { name: 'onehot', shape: [B, 10] }],
+    [
+      { name: 'x', shape: [B, 1, 28, 28] },
+      { name: 'onehot', shape: [B, 10] },
+    ],
     { optimizer: { weightDecay: 0 } },
   );
   const rng = new Philox(seed).fold(0xc1a55);
@@ -52,7 +59,8 @@ export async function trainMnistClassifier(o: ClassifierTrainOptions = {}): Prom
     const perm = rng.permutation(N);
     let lossSum = 0;
     for (let s = 0; s < steps; s++) {
-      const x = new NDArray([B, 1, 28, 28]), onehot = new NDArray([B, 10]);
+      const x = new NDArray([B, 1, 28, 28]),
+        onehot = new NDArray([B, 10]);
       for (let r = 0; r < B; r++) {
         const i = perm[s * B + r];
         x.data.set(images.data.subarray(i * 784, (i + 1) * 784), r * 784);
@@ -72,6 +80,10 @@ export async function trainMnistClassifier(o: ClassifierTrainOptions = {}): Prom
  * @example saveClassifierWeights('clf.safetensors', await trainMnistClassifier());
  */
 export function saveClassifierWeights(file: string, weights: Record<string, NDArray>): void {
-  const sorted = Object.fromEntries(Object.keys(weights).sort().map((k) => [k, weights[k]]));
+  const sorted = Object.fromEntries(
+    Object.keys(weights)
+      .sort()
+      .map((k) => [k, weights[k]]),
+  );
   writeFileAtomicSync(file, serializeSafetensors(sorted, { format: 'pt' }));
 }

@@ -22,7 +22,12 @@ import { EdmObjective, edmLoss } from './edm_objective.ts';
 import { TrainStep } from './train_step.ts';
 import { Ema } from './ema.ts';
 import { warmupCosine } from './lr_schedule.ts';
-import { acquireFolderLock, cleanStaleTemporaries, commitTrainingSave, resumeLatestCheckpoint } from '../folders/index.ts';
+import {
+  acquireFolderLock,
+  cleanStaleTemporaries,
+  commitTrainingSave,
+  resumeLatestCheckpoint,
+} from '../folders/index.ts';
 import { warn } from '../io/warn.ts';
 import type { DataSource } from '../data/data_source.ts';
 import type { CheckpointData } from '../folders/index.ts';
@@ -57,11 +62,25 @@ export interface TrainConfig {
 
 export function defaultTrainConfig(): TrainConfig {
   return {
-    steps: 1000, batchSize: 64, lr: 1e-3, warmupSteps: 100, minLr: 0, weightDecay: 0, beta1: 0.9, beta2: 0.999,
-    maxGradNorm: 1, gradAccumSteps: 1, emaDecay: 0.999, emaPower: 0.75,
+    steps: 1000,
+    batchSize: 64,
+    lr: 1e-3,
+    warmupSteps: 100,
+    minLr: 0,
+    weightDecay: 0,
+    beta1: 0.9,
+    beta2: 0.999,
+    maxGradNorm: 1,
+    gradAccumSteps: 1,
+    emaDecay: 0.999,
+    emaPower: 0.75,
     objective: { predictionType: 'epsilon' },
     noiseSchedule: { num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02 },
-    labelDropout: 0, seed: 0, checkpointEvery: 500, keepLast: 2, onNonFinite: 'stop',
+    labelDropout: 0,
+    seed: 0,
+    checkpointEvery: 500,
+    keepLast: 2,
+    onNonFinite: 'stop',
   };
 }
 
@@ -95,7 +114,11 @@ export interface TrainOptions {
    * Called after every step with the seconds spent training so far and a getter for the current
    * (EMA) weights; return true to stop now (a checkpoint is written), e.g. for a wall-time budget.
    */
-  afterStep?: (step: number, seconds: number, weights: () => Record<string, NDArray>) => boolean | void | Promise<boolean | void>;
+  afterStep?: (
+    step: number,
+    seconds: number,
+    weights: () => Record<string, NDArray>,
+  ) => boolean | void | Promise<boolean | void>;
 }
 
 export interface TrainResult {
@@ -106,9 +129,15 @@ export interface TrainResult {
 }
 
 export class NonFiniteLossError extends Error {
-  constructor(readonly step: number, readonly lastCheckpoint: string | null, loss: number) {
+  constructor(
+    readonly step: number,
+    readonly lastCheckpoint: string | null,
+    loss: number,
+  ) {
     const what = Number.isFinite(loss) ? `the weights became non-finite (loss ${loss})` : `the loss became ${loss}`;
-    super(`training stopped: ${what} at step ${step}; last good checkpoint: ${lastCheckpoint ?? 'none yet'} (resume from it with a lower --lr, or pass --skip-nonfinite to skip such steps)`);
+    super(
+      `training stopped: ${what} at step ${step}; last good checkpoint: ${lastCheckpoint ?? 'none yet'} (resume from it with a lower --lr, or pass --skip-nonfinite to skip such steps)`,
+    );
     this.name = 'NonFiniteLossError';
   }
 }
@@ -122,14 +151,22 @@ export function nullClassOf(model: DiffusionModel): number | null {
 export async function train(o: TrainOptions): Promise<TrainResult> {
   // One writer per folder (folders/lock.ts): a second run on the same outDir fails before writing anything.
   const lock = o.outDir !== undefined ? acquireFolderLock(o.outDir, 'train') : null;
-  try { return await trainLocked(o); } finally { lock?.release(); }
+  try {
+    return await trainLocked(o);
+  } finally {
+    lock?.release();
+  }
 }
 
 async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const { model, data, config: c, outDir } = o;
   const desc = data.describe();
   const modelConfig = model.toConfig() as unknown as Record<string, unknown>;
-  const noise = new DDPMScheduler({ ...c.noiseSchedule, prediction_type: c.objective.predictionType ?? 'epsilon', variance_type: c.objective.varianceType === 'learned_range' ? 'learned_range' : 'fixed_small' });
+  const noise = new DDPMScheduler({
+    ...c.noiseSchedule,
+    prediction_type: c.objective.predictionType ?? 'epsilon',
+    variance_type: c.objective.varianceType === 'learned_range' ? 'learned_range' : 'fixed_small',
+  });
   // EDM (Karras et al. 2022): preconditioned F network; its model folder says so with an EDMEulerScheduler config
   const edm = c.objective.formulation === 'edm' ? new EdmObjective(c.objective.edm) : null;
   const objective = edm ?? new DiffusionObjective(noise.alphasCumprod, c.objective);
@@ -137,15 +174,23 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const sampleShape = desc.sampleShape;
   const B = c.batchSize;
   const conditional = nullClassOf(model) !== null;
-  if (conditional && desc.numClasses === null) throw new Error(`model has a class embedding but the data '${desc.spec}' has no labels`);
-  if (conditional && desc.numClasses! + (c.labelDropout > 0 ? 1 : 0) > (model.config as { num_class_embeds: number }).num_class_embeds) {
-    throw new Error(`model num_class_embeds = ${(model.config as { num_class_embeds: number }).num_class_embeds} is too small for ${desc.numClasses} classes${c.labelDropout > 0 ? ' plus the null class of label dropout' : ''}`);
+  if (conditional && desc.numClasses === null)
+    throw new Error(`model has a class embedding but the data '${desc.spec}' has no labels`);
+  if (
+    conditional &&
+    desc.numClasses! + (c.labelDropout > 0 ? 1 : 0) > (model.config as { num_class_embeds: number }).num_class_embeds
+  ) {
+    throw new Error(
+      `model num_class_embeds = ${(model.config as { num_class_embeds: number }).num_class_embeds} is too small for ${desc.numClasses} classes${c.labelDropout > 0 ? ' plus the null class of label dropout' : ''}`,
+    );
   }
-  if (!(c.labelDropout >= 0 && c.labelDropout < 1)) throw new Error(`label dropout must be in [0, 1), got ${c.labelDropout}`);
+  if (!(c.labelDropout >= 0 && c.labelDropout < 1))
+    throw new Error(`label dropout must be in [0, 1), got ${c.labelDropout}`);
 
   // RNG streams: init, noise (t, eps), label dropout. Data order lives in the data source.
   const root = new Philox(c.seed);
-  let noiseRng = root.fold(1), dropRng = root.fold(2);
+  let noiseRng = root.fold(1),
+    dropRng = root.fold(2);
   let params = model.initParams(root.fold(0));
   if (o.initialWeights) {
     checkParams(model, o.initialWeights, 'initialWeights');
@@ -156,7 +201,8 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   let losses: number[] = [];
   let restored: CheckpointData | null = null;
   // Leftovers of a killed run (temporary folders/files) are removed; they are never read as checkpoints.
-  if (outDir !== undefined) for (const what of cleanStaleTemporaries(outDir)) warn(`${outDir}: ${what} (left by an interrupted run)`);
+  if (outDir !== undefined)
+    for (const what of cleanStaleTemporaries(outDir)) warn(`${outDir}: ${what} (left by an interrupted run)`);
   let lastCheckpoint: string | null = null;
   if (o.resume) {
     if (outDir === undefined) throw new Error('train: resume needs an outDir holding checkpoints');
@@ -168,23 +214,50 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       checkParams(model, restored.params, `${last}/diffusion_pytorch_model.safetensors`);
       const st = restored.trainerState as Record<string, unknown>;
       // Compared with defaults filled in, so a checkpoint written before a config key existed still resumes.
-      const storedModel = st.modelConfig && typeof st.modelConfig === 'object' ? modelFromConfig(st.modelConfig, `${last}/trainer_state.json modelConfig`).toConfig() : st.modelConfig;
-      if (JSON.stringify(storedModel) !== JSON.stringify(modelConfig)) throw new Error(`--resume: ${last} was trained with another model config; use another --out or the same --model`);
+      const storedModel =
+        st.modelConfig && typeof st.modelConfig === 'object'
+          ? modelFromConfig(st.modelConfig, `${last}/trainer_state.json modelConfig`).toConfig()
+          : st.modelConfig;
+      if (JSON.stringify(storedModel) !== JSON.stringify(modelConfig))
+        throw new Error(
+          `--resume: ${last} was trained with another model config; use another --out or the same --model`,
+        );
       // The run's settings, data and saved state must match what this call continues (resume_config.ts).
-      checkResumeConfig(st.trainConfig as Partial<TrainConfig> | undefined, c, { step: restored.step, where: last, override: o.override });
+      checkResumeConfig(st.trainConfig as Partial<TrainConfig> | undefined, c, {
+        step: restored.step,
+        where: last,
+        override: o.override,
+      });
       if (st.dataDescription !== undefined && JSON.stringify(st.dataDescription) !== JSON.stringify(desc)) {
         const d = st.dataDescription as { spec?: string; sampleShape?: number[]; size?: number | null };
-        throw new Error(`--data ${desc.spec}: ${last} was trained on '${d.spec}' (samples [${d.sampleShape}], ${d.size ?? 'unbounded'} items, its columns/scaling as stored); this run's data '${desc.spec}' differs (samples [${desc.sampleShape}], ${desc.size ?? 'unbounded'} items); use the same data or another --out`);
+        throw new Error(
+          `--data ${desc.spec}: ${last} was trained on '${d.spec}' (samples [${d.sampleShape}], ${d.size ?? 'unbounded'} items, its columns/scaling as stored); this run's data '${desc.spec}' differs (samples [${desc.sampleShape}], ${desc.size ?? 'unbounded'} items); use the same data or another --out`,
+        );
       }
-      if (!restored.optimizer) throw new Error(`--resume: ${last} has no optimizer.safetensors (AdamW state); continuing without it would train differently from the run it continues; restore the file or resume from an older checkpoint (move this one away)`);
-      for (const [what, w] of [['weights', restored.params], ['EMA weights', restored.ema ?? {}]] as const) {
-        if (!allFinite(w)) throw new Error(`--resume: ${last} holds non-finite ${what} (NaN or inf), so it is not a good checkpoint to continue; move it away to resume from the one before it`);
+      if (!restored.optimizer)
+        throw new Error(
+          `--resume: ${last} has no optimizer.safetensors (AdamW state); continuing without it would train differently from the run it continues; restore the file or resume from an older checkpoint (move this one away)`,
+        );
+      for (const [what, w] of [
+        ['weights', restored.params],
+        ['EMA weights', restored.ema ?? {}],
+      ] as const) {
+        if (!allFinite(w))
+          throw new Error(
+            `--resume: ${last} holds non-finite ${what} (NaN or inf), so it is not a good checkpoint to continue; move it away to resume from the one before it`,
+          );
       }
-      if (ema && !restored.ema) throw new Error(`--resume: ${last} has no ema.safetensors although the run uses EMA; continuing would restart the EMA from the raw weights; restore the file or resume from an older checkpoint (move this one away)`);
+      if (ema && !restored.ema)
+        throw new Error(
+          `--resume: ${last} has no ema.safetensors although the run uses EMA; continuing would restart the EMA from the raw weights; restore the file or resume from an older checkpoint (move this one away)`,
+        );
       // Keep the model's parameter order (a checkpoint's is alphabetical): the traced step sums the
       // per-parameter gradient norms in this order, so another order changes the clipping by an ulp.
       params = Object.fromEntries(Object.keys(params).map((k) => [k, restored!.params[k]]));
-      if (ema && restored.ema) { ema = new Ema(restored.ema, { maxDecay: c.emaDecay!, power: c.emaPower }); ema.step = Number(st.emaStep ?? 0); }
+      if (ema && restored.ema) {
+        ema = new Ema(restored.ema, { maxDecay: c.emaDecay!, power: c.emaPower });
+        ema.step = Number(st.emaStep ?? 0);
+      }
       noiseRng = Philox.fromState(st.noiseRng as PhiloxState);
       dropRng = Philox.fromState(st.dropRng as PhiloxState);
       data.restore(st.data);
@@ -196,27 +269,45 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   // Dropout (a model config's `dropout` > 0) is active in the training graph only: one input of uniform draws per
   // micro-batch, from its own Philox stream keyed by the micro-batch index (nn/dropout.ts); none when the model has no dropout.
   let dropoutDraws = 0;
-  trace((x: Value, t: Value, y: Value) => {
-    dropoutDraws = countDropoutNoise(() => withParams(model, params, () => model.forward(x, t, conditional ? y : undefined)));
-    return x;
-  }, [{ name: 'x', shape: [B, ...sampleShape] }, { name: 't', shape: [B] }, { name: 'y', shape: [B] }]);
+  trace(
+    (x: Value, t: Value, y: Value) => {
+      dropoutDraws = countDropoutNoise(() =>
+        withParams(model, params, () => model.forward(x, t, conditional ? y : undefined)),
+      );
+      return x;
+    },
+    [
+      { name: 'x', shape: [B, ...sampleShape] },
+      { name: 't', shape: [B] },
+      { name: 'y', shape: [B] },
+    ],
+  );
   const dropoutRoot = new Philox(c.seed).fold(3);
   let microIndex = startStep * c.gradAccumSteps;
   const ts = await TrainStep.create(
-    (p, b) => withParams(model, p, () => {
-      const fwd = () => model.forward(b.x_t, b.t, conditional ? b.labels : undefined);
-      const out = dropoutDraws > 0 ? withDropoutNoise(b.dropout_u, fwd) : fwd();
-      return edm ? edmLoss(out, b) : diffusionLoss(out, b, objective as DiffusionObjective);
-    }),
+    (p, b) =>
+      withParams(model, p, () => {
+        const fwd = () => model.forward(b.x_t, b.t, conditional ? b.labels : undefined);
+        const out = dropoutDraws > 0 ? withDropoutNoise(b.dropout_u, fwd) : fwd();
+        return edm ? edmLoss(out, b) : diffusionLoss(out, b, objective as DiffusionObjective);
+      }),
     params,
-    [...objective.batchSpecs([B, ...sampleShape]), ...(conditional ? [{ name: 'labels', shape: [B] }] : []), ...(dropoutDraws > 0 ? [{ name: 'dropout_u', shape: [dropoutDraws] }] : [])],
+    [
+      ...objective.batchSpecs([B, ...sampleShape]),
+      ...(conditional ? [{ name: 'labels', shape: [B] }] : []),
+      ...(dropoutDraws > 0 ? [{ name: 'dropout_u', shape: [dropoutDraws] }] : []),
+    ],
     {
       optimizer: { beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay },
       maxGradNorm: c.maxGradNorm ?? undefined,
       gradAccumSteps: c.gradAccumSteps,
     },
   );
-  if (restored?.optimizer) { ts.m = restored.optimizer.m; ts.v = restored.optimizer.v; ts.t = restored.optimizer.t; }
+  if (restored?.optimizer) {
+    ts.m = restored.optimizer.m;
+    ts.v = restored.optimizer.v;
+    ts.t = restored.optimizer.t;
+  }
   const lrAt = warmupCosine({ lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLr: c.minLr });
   const nullClass = nullClassOf(model);
 
@@ -243,14 +334,26 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
     const weights = ema ? ema.params : ts.params;
     const runInfo = { data: desc, nullClass: c.labelDropout > 0 ? nullClassOf(model) : null, step };
     lastCheckpoint = commitTrainingSave(outDir, {
-      step, keepLast: c.keepLast,
+      step,
+      keepLast: c.keepLast,
       model: { modelConfig, schedulerConfig, weights, info: runInfo },
       checkpoint: {
-        step, modelConfig, schedulerConfig, params: ts.params, ema: ema?.params,
+        step,
+        modelConfig,
+        schedulerConfig,
+        params: ts.params,
+        ema: ema?.params,
         optimizer: { m: ts.m, v: ts.v, t: ts.t },
         trainerState: {
-          modelConfig, trainConfig: c, data: data.state(), dataDescription: desc, noiseRng: noiseRng.state(), dropRng: dropRng.state(),
-          emaStep: ema?.step ?? 0, losses, runInfo,
+          modelConfig,
+          trainConfig: c,
+          data: data.state(),
+          dataDescription: desc,
+          noiseRng: noiseRng.state(),
+          dropRng: dropRng.state(),
+          emaStep: ema?.step ?? 0,
+          losses,
+          runInfo,
         },
       },
     });
@@ -274,7 +377,10 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       if (c.onNonFinite === 'skip') {
         losses.push(NaN);
         skipped += 1;
-        if (skipped <= 10) warn(`step ${step + 1}: ${Number.isFinite(loss) ? `the weights became non-finite (loss ${loss})` : `the loss is ${loss}`}; step skipped (weights and optimizer state unchanged)${skipped === 10 ? '; further skipped steps are not reported' : ''}`);
+        if (skipped <= 10)
+          warn(
+            `step ${step + 1}: ${Number.isFinite(loss) ? `the weights became non-finite (loss ${loss})` : `the loss is ${loss}`}; step skipped (weights and optimizer state unchanged)${skipped === 10 ? '; further skipped steps are not reported' : ''}`,
+          );
         // A skipped step still counts: its checkpoint (and the final model) are written as scheduled.
         if ((step + 1) % c.checkpointEvery === 0 || step + 1 === c.steps) save(step + 1);
         if (o.onSample && step + 1 === c.steps) await o.onSample.fn(step + 1, ema ? ema.params : ts.params);
@@ -290,8 +396,10 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
     o.onProgress?.({ step: done, steps: c.steps, loss, lr, itPerSec: rate, etaSec: (c.steps - done) / rate });
     const stop = (await o.afterStep?.(done, secs, () => (ema ? ema.params : ts.params))) === true;
     if (done % c.checkpointEvery === 0 || done === c.steps || (stop && done % c.checkpointEvery !== 0)) save(done);
-    if (o.onSample && (done % o.onSample.everySteps === 0 || done === c.steps)) await o.onSample.fn(done, ema ? ema.params : ts.params);
-    if (stop) return { steps: done, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
+    if (o.onSample && (done % o.onSample.everySteps === 0 || done === c.steps))
+      await o.onSample.fn(done, ema ? ema.params : ts.params);
+    if (stop)
+      return { steps: done, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
   }
   return { steps: end, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
 }
@@ -303,4 +411,3 @@ function allFinite(params: Record<string, NDArray>): boolean {
   }
   return true;
 }
-

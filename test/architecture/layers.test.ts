@@ -14,8 +14,15 @@ import { ALLOWED, violations } from './layers.ts';
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
 test('every folder of src/ has a place in the layer order', () => {
-  const folders = fs.readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-  for (const f of folders) assert.ok(f in ALLOWED, `src/${f}/ is not in test/architecture/layers.ts (add it with the layers it may import, and to docs/architecture.md)`);
+  const folders = fs
+    .readdirSync(SRC, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  for (const f of folders)
+    assert.ok(
+      f in ALLOWED,
+      `src/${f}/ is not in test/architecture/layers.ts (add it with the layers it may import, and to docs/architecture.md)`,
+    );
 });
 
 test('imports point downward only', () => {
@@ -23,7 +30,8 @@ test('imports point downward only', () => {
 });
 
 test('the layer order has no cycle', () => {
-  const seen = new Set<string>(), stack = new Set<string>();
+  const seen = new Set<string>(),
+    stack = new Set<string>();
   const visit = (l: string): void => {
     assert.ok(!stack.has(l), `cycle through ${l}`);
     if (seen.has(l)) return;
@@ -44,7 +52,8 @@ test('the browser entry point (src/web.ts) reaches no Node.js built-in through s
     const text = fs.readFileSync(file, 'utf8');
     for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^'"]*?\bfrom\s+'([^']+)'/g)) {
       const spec = m[1]!;
-      if (spec.startsWith('node:') || ['fs', 'path', 'os', 'crypto', 'child_process'].includes(spec)) nodeImports.push(`${[...via, path.relative(SRC, file)].join(' -> ')} imports '${spec}'`);
+      if (spec.startsWith('node:') || ['fs', 'path', 'os', 'crypto', 'child_process'].includes(spec))
+        nodeImports.push(`${[...via, path.relative(SRC, file)].join(' -> ')} imports '${spec}'`);
       else if (spec.startsWith('.')) walk(path.resolve(path.dirname(file), spec), [...via, path.relative(SRC, file)]);
     }
   };

@@ -19,11 +19,43 @@ export const ALLOWED: Record<string, readonly string[]> = {
   pipelines: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders'],
   training: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders', 'pipelines'],
   eval: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders', 'pipelines'],
-  api: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders', 'pipelines', 'training', 'eval'],
-  cli: ['engine', 'nn', 'io', 'models', 'schedules', 'diffusion', 'samplers', 'data', 'folders', 'pipelines', 'training', 'eval', 'api'],
+  api: [
+    'engine',
+    'nn',
+    'io',
+    'models',
+    'schedules',
+    'diffusion',
+    'samplers',
+    'data',
+    'folders',
+    'pipelines',
+    'training',
+    'eval',
+  ],
+  cli: [
+    'engine',
+    'nn',
+    'io',
+    'models',
+    'schedules',
+    'diffusion',
+    'samplers',
+    'data',
+    'folders',
+    'pipelines',
+    'training',
+    'eval',
+    'api',
+  ],
 };
 
-export interface Edge { file: string; spec: string; layer: string; target: string }
+export interface Edge {
+  file: string;
+  spec: string;
+  layer: string;
+  target: string;
+}
 
 export function tsFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -36,7 +68,8 @@ export function tsFiles(dir: string): string[] {
 export function importsOf(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)) out.push(m[1] ?? m[2]!);
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g))
+    out.push(m[1] ?? m[2]!);
   return out;
 }
 
@@ -49,7 +82,7 @@ export function edges(src: string): Edge[] {
   const out: Edge[] = [];
   for (const file of tsFiles(src)) {
     const layer = layerOf(src, file);
-    if (!layer) continue;   // src/index.ts, src/web.ts: the public entry points
+    if (!layer) continue; // src/index.ts, src/web.ts: the public entry points
     for (const spec of importsOf(file)) {
       if (!spec.startsWith('.')) continue;
       const target = layerOf(src, path.resolve(path.dirname(file), spec));
@@ -61,6 +94,7 @@ export function edges(src: string): Edge[] {
 
 /** Imports that bend the rule, as readable lines. */
 export function violations(src: string): string[] {
-  return edges(src).filter((e) => !(ALLOWED[e.layer] ?? []).includes(e.target))
+  return edges(src)
+    .filter((e) => !(ALLOWED[e.layer] ?? []).includes(e.target))
     .map((e) => `src/${e.file} (${e.layer}) imports '${e.spec}' (${e.target})`);
 }

@@ -14,7 +14,10 @@ test('10,000 labelled 28x28 digits; per-digit counts equal the package API', () 
   assert.equal(labels.length, 10000);
   const counts = new Array(10).fill(0);
   for (const l of labels) counts[l]++;
-  assert.deepEqual(counts, Array.from({ length: 10 }, (_, d) => pkg[d].length));
+  assert.deepEqual(
+    counts,
+    Array.from({ length: 10 }, (_, d) => pkg[d].length),
+  );
   assert.ok(ms < 5000, `first load took ${ms} ms`);
   const t1 = performance.now();
   loadMnist();

@@ -12,12 +12,20 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tab-'));
 
 test('StandardScaler: population mean/std per column (sklearn StandardScaler), zero-variance columns get scale 1', () => {
   // column a = [1, 2, 3, 4]: mean 2.5, std sqrt(1.25); column b constant 7: std 0 -> 1
-  const x = NDArray.from([[1, 7], [2, 7], [3, 7], [4, 7]]);
+  const x = NDArray.from([
+    [1, 7],
+    [2, 7],
+    [3, 7],
+    [4, 7],
+  ]);
   const s = StandardScaler.fit(x, ['a', 'b']);
   assert.deepEqual(Array.from(s.mean), [2.5, 7]);
   assert.deepEqual(Array.from(s.std), [Math.sqrt(1.25), 1]);
   const z = s.transform(x);
-  assert.deepEqual(z.toArray(), [-1.5, 0, -0.5, 0, 0.5, 0, 1.5, 0].map((v, i) => Math.fround(i % 2 ? v : v / Math.sqrt(1.25))));
+  assert.deepEqual(
+    z.toArray(),
+    [-1.5, 0, -0.5, 0, 0.5, 0, 1.5, 0].map((v, i) => Math.fround(i % 2 ? v : v / Math.sqrt(1.25))),
+  );
   const back = s.inverse(z);
   back.data.forEach((v, i) => assert.ok(Math.abs(v - x.data[i]) < 1e-6));
   const rt = StandardScaler.fromJSON(JSON.parse(JSON.stringify(s.toJSON())));
@@ -59,11 +67,20 @@ test('series: standardised with the series mean/std; loadSeries picks the column
   const s = seriesFromArray([1, 2, 3, 4], { window: 2, stride: 2 });
   assert.equal(s.scaler.mean, 2.5);
   assert.equal(s.scaler.std, Math.sqrt(1.25));
-  assert.deepEqual(s.scaler.inverse(s.windows).toArray().map((v) => Math.round(v * 1e5) / 1e5), [1, 2, 3, 4]);
+  assert.deepEqual(
+    s.scaler
+      .inverse(s.windows)
+      .toArray()
+      .map((v) => Math.round(v * 1e5) / 1e5),
+    [1, 2, 3, 4],
+  );
   const dir = tmp();
   const p = path.join(dir, 's.csv');
   fs.writeFileSync(p, 't,v\n0,5\n1,6\n2,7\n3,8\n');
-  assert.throws(() => loadSeries(p, { window: 2 }), /the file has 2 columns \("t", "v"\); choose one with the column option/);
+  assert.throws(
+    () => loadSeries(p, { window: 2 }),
+    /the file has 2 columns \("t", "v"\); choose one with the column option/,
+  );
   const l = loadSeries(p, { column: 'v', window: 3, standardize: false });
   assert.deepEqual(l.windows.toArray(), [5, 6, 7, 6, 7, 8]);
   fs.rmSync(dir, { recursive: true });

@@ -23,11 +23,19 @@ const ENTRY: Record<string, string> = {
   'diffuse/web': 'src/web.ts',
 };
 
-interface Block { file: string; line: number; code: string }
+interface Block {
+  file: string;
+  line: number;
+  code: string;
+}
 
 function markdownFiles(): string[] {
-  const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.md') ? [path.join(d, e.name)] : []);
+  const walk = (d: string): string[] =>
+    fs
+      .readdirSync(d, { withFileTypes: true })
+      .flatMap((e) =>
+        e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.md') ? [path.join(d, e.name)] : [],
+      );
   return ['README.md', ...walk(path.join(REPO, 'docs')).map((f) => path.relative(REPO, f))];
 }
 
@@ -50,7 +58,8 @@ export function runnableBlocks(file: string): Block[] {
 function withLocalImports(code: string): string {
   return code.replace(/from\s+'(diffuse(?:\/[a-z]+)?)'/g, (all, spec: string) => {
     const target = ENTRY[spec];
-    if (!target) throw new Error(`unknown entry point '${spec}' (package.json exports: ${Object.keys(ENTRY).join(', ')})`);
+    if (!target)
+      throw new Error(`unknown entry point '${spec}' (package.json exports: ${Object.keys(ENTRY).join(', ')})`);
     return `from '${pathToFileURL(path.join(REPO, target)).href}'`;
   });
 }
@@ -59,12 +68,22 @@ function runBlock(b: Block, dir: string): Promise<{ code: number | null; out: st
   const file = path.join(dir, `block-${b.line}.mts`);
   fs.writeFileSync(file, withLocalImports(b.code));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), file], { cwd: dir, env: { ...process.env, DIFFUSE_QUIET_BACKEND: '1' } });
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), file], {
+      cwd: dir,
+      env: { ...process.env, DIFFUSE_QUIET_BACKEND: '1' },
+    });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
   });
 }
 

@@ -21,14 +21,40 @@ function readCsv(file: string): number[][] {
 }
 
 test('train --objective edm writes an EDM model folder that every sampler family runs', async () => {
-  const r = await runCli(['train', '--data', '8gaussians', '--model', 'mlp-2d', '--steps', '2000', '--batch-size', '256', '--lr', '2e-3', '--objective', 'edm', '--sigma-data', '0.5', '--out', run, '--quiet']);
+  const r = await runCli([
+    'train',
+    '--data',
+    '8gaussians',
+    '--model',
+    'mlp-2d',
+    '--steps',
+    '2000',
+    '--batch-size',
+    '256',
+    '--lr',
+    '2e-3',
+    '--objective',
+    'edm',
+    '--sigma-data',
+    '0.5',
+    '--out',
+    run,
+    '--quiet',
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  const cfgFile = [path.join(run, 'scheduler', 'scheduler_config.json'), path.join(run, 'scheduler_config.json')].find((f) => fs.existsSync(f))!;
+  const cfgFile = [path.join(run, 'scheduler', 'scheduler_config.json'), path.join(run, 'scheduler_config.json')].find(
+    (f) => fs.existsSync(f),
+  )!;
   const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
   assert.equal(cfg._class_name, 'EDMEulerScheduler');
   assert.equal(cfg.sigma_data, 0.5);
   assert.equal(cfg.noise_label_scale, undefined, 'diffusers keys only (EDM c_noise = ln(sigma) / 4)');
-  for (const [sched, steps] of [['edm-euler', 40], ['edm-dpmsolver++', 15], ['dpmsolver++', 15], ['score-sde-ve', 200]] as const) {
+  for (const [sched, steps] of [
+    ['edm-euler', 40],
+    ['edm-dpmsolver++', 15],
+    ['dpmsolver++', 15],
+    ['score-sde-ve', 200],
+  ] as const) {
     const out = path.join(dir, `${sched}.csv`);
     const s = await runCli(['sample', run, '--scheduler', sched, '--steps', String(steps), '--n', '800', '--out', out]);
     assert.equal(s.code, 0, s.stderr);
@@ -44,7 +70,19 @@ test('train --objective edm writes an EDM model folder that every sampler family
 
 test('diffuse distill makes a 2-step student that samples the ring', async () => {
   const student = path.join(dir, 'student');
-  const r = await runCli(['distill', run, '--steps-to', '2', '--start-steps', '8', '--iters', '300', '--out', student, '--quiet']);
+  const r = await runCli([
+    'distill',
+    run,
+    '--steps-to',
+    '2',
+    '--start-steps',
+    '8',
+    '--iters',
+    '300',
+    '--out',
+    student,
+    '--quiet',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const out = path.join(dir, 'student.csv');
   const s = await runCli(['sample', student, '--scheduler', 'edm-euler', '--steps', '2', '--n', '800', '--out', out]);
@@ -58,10 +96,31 @@ test('diffuse distill makes a 2-step student that samples the ring', async () =>
 });
 
 test('--objective misuse: one-line errors naming the flag', async () => {
-  const bad = await runCli(['train', '--data', 'moons', '--objective', 'flow', '--steps', '1', '--out', path.join(dir, 'bad1')]);
+  const bad = await runCli([
+    'train',
+    '--data',
+    'moons',
+    '--objective',
+    'flow',
+    '--steps',
+    '1',
+    '--out',
+    path.join(dir, 'bad1'),
+  ]);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--objective flow: not supported; allowed values: eps, edm/);
-  const mix = await runCli(['train', '--data', 'moons', '--objective', 'edm', '--learned-variance', '--steps', '1', '--out', path.join(dir, 'bad2')]);
+  const mix = await runCli([
+    'train',
+    '--data',
+    'moons',
+    '--objective',
+    'edm',
+    '--learned-variance',
+    '--steps',
+    '1',
+    '--out',
+    path.join(dir, 'bad2'),
+  ]);
   assert.notEqual(mix.code, 0);
   assert.match(mix.stderr, /--learned-variance: not available with --objective edm/);
 });

@@ -18,14 +18,38 @@ const STEPS = 6000;
 const MODEL = { _class_name: 'MLPModel', in_channels: 2, out_channels: 2, hidden_dims: [8], time_embedding_dim: 4 };
 
 function args(out: string, model: string, steps: number, every: number, extra: string[] = []): string[] {
-  return ['train', '--data', 'moons', '--model', model, '--steps', String(steps), '--batch-size', '8', '--lr', '3e-3',
-    '--checkpoint-every', String(every), '--keep-last', '1', '--seed', '5', '--quiet', '--out', out, ...extra];
+  return [
+    'train',
+    '--data',
+    'moons',
+    '--model',
+    model,
+    '--steps',
+    String(steps),
+    '--batch-size',
+    '8',
+    '--lr',
+    '3e-3',
+    '--checkpoint-every',
+    String(every),
+    '--keep-last',
+    '1',
+    '--seed',
+    '5',
+    '--quiet',
+    '--out',
+    out,
+    ...extra,
+  ];
 }
 
 function assertSameFolder(actual: string, expected: string, what: string): void {
   assert.deepEqual(listFiles(actual), listFiles(expected), `${what}: other files than the uninterrupted run`);
   for (const f of listFiles(expected)) {
-    assert.ok(fs.readFileSync(path.join(actual, f)).equals(fs.readFileSync(path.join(expected, f))), `${what}: ${f} differs from the uninterrupted run`);
+    assert.ok(
+      fs.readFileSync(path.join(actual, f)).equals(fs.readFileSync(path.join(expected, f))),
+      `${what}: ${f} differs from the uninterrupted run`,
+    );
   }
 }
 
@@ -39,23 +63,46 @@ function assertModelNotOlder(out: string, what: string): void {
 
 async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: n }, async () => { for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x); }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x);
+    }),
+  );
 }
 
-test('SIGKILL before each operation of the final save: the model is never older than the newest checkpoint; --resume ends byte-identical', { timeout: 600_000 }, async () => {
+test('SIGKILL before each operation of the final save: the model is never older than the newest checkpoint; --resume ends byte-identical', {
+  timeout: 600_000,
+}, async () => {
   const root = tmpDir('diffuse-faults-');
   try {
     const model = path.join(root, 'mlp.json');
     fs.writeFileSync(model, JSON.stringify(MODEL));
-    const ref = path.join(root, 'ref'), logged = path.join(root, 'logged'), log = path.join(root, 'ops.log');
-    const [r1, r2] = await Promise.all([runCli(args(ref, model, 4, 2)), runCli(args(logged, model, 4, 2), { DIFFUSE_TEST_FAULT: `log:${log}` })]);
+    const ref = path.join(root, 'ref'),
+      logged = path.join(root, 'logged'),
+      log = path.join(root, 'ops.log');
+    const [r1, r2] = await Promise.all([
+      runCli(args(ref, model, 4, 2)),
+      runCli(args(logged, model, 4, 2), { DIFFUSE_TEST_FAULT: `log:${log}` }),
+    ]);
     assert.equal(r1.code, 0, r1.stderr);
     assert.equal(r2.code, 0, r2.stderr);
     assertSameFolder(logged, ref, 'the logging run');
-    const ops = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => { const [n, op, p] = l.split(' '); return { n: Number(n), op, p: path.relative(logged, p) }; });
+    const ops = fs
+      .readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const [n, op, p] = l.split(' ');
+        return { n: Number(n), op, p: path.relative(logged, p) };
+      });
     const first = ops.findIndex((o) => o.op === 'rename' && o.p === 'checkpoint-2') + 1;
     const finalSave = ops.slice(first);
-    assert.ok(finalSave.length >= 15 && finalSave.some((o) => o.p === 'checkpoint-4') && finalSave.some((o) => o.p === 'diffuse.json'), finalSave.map((o) => `${o.op} ${o.p}`).join('\n'));
+    assert.ok(
+      finalSave.length >= 15 &&
+        finalSave.some((o) => o.p === 'checkpoint-4') &&
+        finalSave.some((o) => o.p === 'diffuse.json'),
+      finalSave.map((o) => `${o.op} ${o.p}`).join('\n'),
+    );
     const seen: string[] = [];
     await pool(finalSave, 2, async ({ n, op, p }) => {
       const out = path.join(root, `kill-${n}`);
@@ -69,20 +116,31 @@ test('SIGKILL before each operation of the final save: the model is never older 
       fs.rmSync(out, { recursive: true, force: true });
     });
     assert.equal(seen.length, finalSave.length);
-    console.log(`# SIGKILL before each of the ${finalSave.length} operations of the final save (${[...new Set(finalSave.map((o) => o.op))].join(', ')}): model never older than the newest checkpoint; all ${seen.length} resumed byte-identical to the uninterrupted run (${listFiles(ref).length} files each)`);
+    console.log(
+      `# SIGKILL before each of the ${finalSave.length} operations of the final save (${[...new Set(finalSave.map((o) => o.op))].join(', ')}): model never older than the newest checkpoint; all ${seen.length} resumed byte-identical to the uninterrupted run (${listFiles(ref).length} files each)`,
+    );
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
 
-test("issue 15's reproduction: a SIGKILL at the 10th rename of a 3-save run, then --resume, restores the final model", { timeout: 300_000 }, async () => {
+test("issue 15's reproduction: a SIGKILL at the 10th rename of a 3-save run, then --resume, restores the final model", {
+  timeout: 300_000,
+}, async () => {
   const root = tmpDir('diffuse-faults-');
   try {
     const model = path.join(root, 'mlp.json');
     fs.writeFileSync(model, JSON.stringify(MODEL));
-    const ref = path.join(root, 'ref'), out = path.join(root, 'out'), log = path.join(root, 'ops.log');
+    const ref = path.join(root, 'ref'),
+      out = path.join(root, 'out'),
+      log = path.join(root, 'ops.log');
     await runCli(args(ref, model, 30, 10), { DIFFUSE_TEST_FAULT: `log:${log}` });
-    const renames = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')).filter((f) => f[1] === 'rename');
+    const renames = fs
+      .readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f[1] === 'rename');
     const tenth = Number(renames[9][0]);
     const killed = await runCli(args(out, model, 30, 10), { DIFFUSE_TEST_FAULT: `kill@${tenth}` });
     assert.equal(killed.signal, 'SIGKILL');
@@ -99,22 +157,33 @@ test("issue 15's reproduction: a SIGKILL at the 10th rename of a 3-save run, the
   }
 });
 
-test('two trainers on one --out: the second fails with one line naming the holder; the first finishes with its model intact', { timeout: 300_000 }, async () => {
+test('two trainers on one --out: the second fails with one line naming the holder; the first finishes with its model intact', {
+  timeout: 300_000,
+}, async () => {
   const root = tmpDir('diffuse-faults-');
   try {
     const model = path.join(root, 'mlp.json');
     fs.writeFileSync(model, JSON.stringify(MODEL));
-    const out = path.join(root, 'out'), ref = path.join(root, 'ref');
+    const out = path.join(root, 'out'),
+      ref = path.join(root, 'ref');
     // One save at the end: while the first trains, the folder holds no model yet, only its lock.
     const first = startCli(args(out, model, STEPS, STEPS).filter((a) => a !== '--quiet'));
     await first.waitFor(new RegExp(`\\] \\d+/${STEPS} `)); // training (the lock is taken before the first step)
     const second = await runCli(args(out, model, 50, 10, ['--seed', '9']));
-    assert.ok(!first.stderr.includes(`${STEPS}/${STEPS}`), 'the first run ended before the second started; raise STEPS');
+    assert.ok(
+      !first.stderr.includes(`${STEPS}/${STEPS}`),
+      'the first run ended before the second started; raise STEPS',
+    );
     const end = await first.done;
     assert.equal(end.code, 0, end.stderr);
     assert.equal(second.code, 1, second.stderr);
     const line = errorLine(second);
-    assert.match(line, new RegExp(`^diffuse: ${out.replace(/[.]/g, '\\.')} is in use by another diffuse process \\(pid ${first.child.pid} on .*, \`train\` since .*\\); wait for it to finish or choose another folder \\(lock: .*\\.diffuse\\.lock\\)$`));
+    assert.match(
+      line,
+      new RegExp(
+        `^diffuse: ${out.replace(/[.]/g, '\\.')} is in use by another diffuse process \\(pid ${first.child.pid} on .*, \`train\` since .*\\); wait for it to finish or choose another folder \\(lock: .*\\.diffuse\\.lock\\)$`,
+      ),
+    );
     assert.equal(second.stderr.trim().split('\n').length, 1, second.stderr);
     // the first run's model is what an undisturbed run with its settings writes
     const solo = await runCli(args(ref, model, STEPS, STEPS));

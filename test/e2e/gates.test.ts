@@ -52,6 +52,9 @@ test('the layer rule fails an upward import and passes a downward one', () => {
   fs.writeFileSync(path.join(src, 'samplers', 'a.ts'), "import { x } from '../engine/b.ts';\nexport const y = x;\n");
   fs.writeFileSync(path.join(src, 'engine', 'b.ts'), 'export const x = 1;\n');
   assert.deepEqual(violations(src), []);
-  fs.writeFileSync(path.join(src, 'engine', 'b.ts'), "import type { y } from '../samplers/a.ts';\nexport const x = 1;\nexport type Y = typeof y;\n");
+  fs.writeFileSync(
+    path.join(src, 'engine', 'b.ts'),
+    "import type { y } from '../samplers/a.ts';\nexport const x = 1;\nexport type Y = typeof y;\n",
+  );
   assert.deepEqual(violations(src), ["src/engine/b.ts (engine) imports '../samplers/a.ts' (samplers)"]);
 });

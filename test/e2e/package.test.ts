@@ -21,7 +21,8 @@ const TSC = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed with ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed with ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
@@ -59,28 +60,57 @@ export async function main(): Promise<number> {
 }
 `;
 
-test('npm pack -> npm i in an empty folder -> node script, tsc --strict consumer, npx diffuse', { timeout: 900_000 }, async (t) => {
+test('npm pack -> npm i in an empty folder -> node script, tsc --strict consumer, npx diffuse', {
+  timeout: 900_000,
+}, async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'diffuse-pack-'));
   // The repo's .npmrc (and its project config) must not reach the install: pack into `work`, install there.
-  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], REPO)) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], REPO)) as {
+    filename: string;
+    size: number;
+    unpackedSize: number;
+    files: { path: string }[];
+  }[];
   const { filename, size, files } = packed[0]!;
   t.diagnostic(`tarball ${filename}: ${(size / 1e6).toFixed(2)} MB packed, ${files.length} files`);
   assert.ok(size <= 1.5e6, `packed size ${size} bytes > 1.5 MB`);
   const paths = files.map((f) => f.path);
-  for (const p of ['dist/index.js', 'dist/index.d.ts', 'dist/web.js', 'dist/engine/index.d.ts', 'dist/eval/assets/mnist_classifier.safetensors', 'bin/diffuse.js', 'LICENSE', 'README.md']) {
+  for (const p of [
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/web.js',
+    'dist/engine/index.d.ts',
+    'dist/eval/assets/mnist_classifier.safetensors',
+    'bin/diffuse.js',
+    'LICENSE',
+    'README.md',
+  ]) {
     assert.ok(paths.includes(p), `tarball lacks ${p}`);
   }
-  assert.ok(!paths.some((p) => /^(src|test|bench|web|tools|docs)\//.test(p)), 'tarball holds sources, tests, bench, tools, docs or the web app');
+  assert.ok(
+    !paths.some((p) => /^(src|test|bench|web|tools|docs)\//.test(p)),
+    'tarball holds sources, tests, bench, tools, docs or the web app',
+  );
 
   const app = path.join(work, 'app');
   fs.mkdirSync(app);
-  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', type: 'module', private: true }));
-  run('npm', ['install', '--no-audit', '--no-fund', path.join(work, filename)], app, { npm_config_userconfig: path.join(work, 'no-user-npmrc') });
-  t.diagnostic(`node_modules: ${execFileSync('du', ['-sh', path.join(app, 'node_modules')], { encoding: 'utf8' }).split('\t')[0]}`);
+  fs.writeFileSync(
+    path.join(app, 'package.json'),
+    JSON.stringify({ name: 'app', version: '1.0.0', type: 'module', private: true }),
+  );
+  run('npm', ['install', '--no-audit', '--no-fund', path.join(work, filename)], app, {
+    npm_config_userconfig: path.join(work, 'no-user-npmrc'),
+  });
+  t.diagnostic(
+    `node_modules: ${execFileSync('du', ['-sh', path.join(app, 'node_modules')], { encoding: 'utf8' }).split('\t')[0]}`,
+  );
 
   // (a) plain node, no tsx
   fs.writeFileSync(path.join(app, 'own-data.mjs'), OWN_DATA);
-  const lines = run(process.execPath, ['own-data.mjs'], app).trim().split('\n').filter((l) => l.startsWith('{'));
+  const lines = run(process.execPath, ['own-data.mjs'], app)
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   assert.equal(lines.length, 2);
   for (const l of lines) {
     const r = JSON.parse(l) as { name: string; shape: number[]; radius: number };
@@ -90,15 +120,52 @@ test('npm pack -> npm i in an empty folder -> node script, tsc --strict consumer
 
   // (b) the consumer's compiler checks our .d.ts under its strictest flags
   fs.writeFileSync(path.join(app, 'consumer.ts'), CONSUMER_TS);
-  run(process.execPath, [TSC, '--noEmit', '--strict', '--noUncheckedIndexedAccess', '--exactOptionalPropertyTypes',
-    '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', 'false',
-    '--typeRoots', path.join(REPO, 'node_modules', '@types'), '--types', 'node', 'consumer.ts'], app);
+  run(
+    process.execPath,
+    [
+      TSC,
+      '--noEmit',
+      '--strict',
+      '--noUncheckedIndexedAccess',
+      '--exactOptionalPropertyTypes',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--skipLibCheck',
+      'false',
+      '--typeRoots',
+      path.join(REPO, 'node_modules', '@types'),
+      '--types',
+      'node',
+      'consumer.ts',
+    ],
+    app,
+  );
 
   // (c) the command
-  assert.equal(run('npx', ['diffuse', '--version'], app).trim(), JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version);
-  run('npx', ['diffuse', 'train', '--data', 'moons', '--steps', '60', '--batch-size', '64', '--out', 'runs/moons'], app);
-  run('npx', ['diffuse', 'sample', 'runs/moons', '--scheduler', 'unipc', '--steps', '10', '--n', '100', '--out', 'moons.csv'], app);
-  const rows = fs.readFileSync(path.join(app, 'moons.csv'), 'utf8').trim().split('\n').filter((l) => !/[a-z]/i.test(l));
+  assert.equal(
+    run('npx', ['diffuse', '--version'], app).trim(),
+    JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version,
+  );
+  run(
+    'npx',
+    ['diffuse', 'train', '--data', 'moons', '--steps', '60', '--batch-size', '64', '--out', 'runs/moons'],
+    app,
+  );
+  run(
+    'npx',
+    ['diffuse', 'sample', 'runs/moons', '--scheduler', 'unipc', '--steps', '10', '--n', '100', '--out', 'moons.csv'],
+    app,
+  );
+  const rows = fs
+    .readFileSync(path.join(app, 'moons.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => !/[a-z]/i.test(l));
   assert.equal(rows.length, 100);
-  for (const r of rows) assert.ok(r.split(',').length === 2 && r.split(',').every((v) => Number.isFinite(Number(v))), `row '${r}'`);
+  for (const r of rows)
+    assert.ok(r.split(',').length === 2 && r.split(',').every((v) => Number.isFinite(Number(v))), `row '${r}'`);
 });

@@ -6,7 +6,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  NDArray, Value, compile, constant, grad, mul, sum, trace, type InputSpec, type Shape,
+  NDArray,
+  type Value,
+  compile,
+  constant,
+  grad,
+  mul,
+  sum,
+  trace,
+  type InputSpec,
+  type Shape,
 } from '../../src/engine/index.ts';
 
 /** Deterministic pseudo-random values in [lo, hi) (a test-only LCG, not library code). */
@@ -33,12 +42,23 @@ export async function runFn(fn: OpFn, inputs: NDArray[], shapes?: Shape[]): Prom
  * Output of fn and the gradients of sum(fn(...) * cot) w.r.t. the inputs listed in `wrt`
  * (computed by our autodiff through ONNX Runtime).
  */
-export async function vjpOf(fn: OpFn, inputs: NDArray[], cot: NDArray, wrt: number[]): Promise<{ out: NDArray; grads: NDArray[] }> {
+export async function vjpOf(
+  fn: OpFn,
+  inputs: NDArray[],
+  cot: NDArray,
+  wrt: number[],
+): Promise<{ out: NDArray; grads: NDArray[] }> {
   const specs: InputSpec[] = inputs.map((a, i) => ({ name: `x${i}`, shape: a.shape }));
   const g = trace((...xs: Value[]) => {
     const y = fn(...xs);
     const loss = sum(mul(y, constant(cot)));
-    return [y, ...grad(loss, wrt.map((i) => xs[i]))];
+    return [
+      y,
+      ...grad(
+        loss,
+        wrt.map((i) => xs[i]),
+      ),
+    ];
   }, specs);
   const [out, ...grads] = await (await compile(g)).run(inputs);
   return { out, grads };
@@ -67,29 +87,51 @@ export async function finiteDiff(fn: OpFn, inputs: NDArray[], cot: NDArray, k: n
 }
 
 /** Assert |a - b| <= atol + rtol |b| elementwise, with a helpful message. */
-export function assertClose(a: NDArray | Float32Array | number[], b: NDArray | Float32Array | number[], rtol = 1e-5, atol = 1e-6, what = 'values'): void {
+export function assertClose(
+  a: NDArray | Float32Array | number[],
+  b: NDArray | Float32Array | number[],
+  rtol = 1e-5,
+  atol = 1e-6,
+  what = 'values',
+): void {
   const x = a instanceof NDArray ? a.data : a;
   const y = b instanceof NDArray ? b.data : b;
   assert.equal(x.length, y.length, `${what}: length ${x.length} vs ${y.length}`);
-  let worst = -1, worstErr = 0;
+  let worst = -1,
+    worstErr = 0;
   for (let i = 0; i < x.length; i++) {
     const err = Math.abs(x[i] - y[i]) - (atol + rtol * Math.abs(y[i]));
-    if (!(err <= 0) && (worst < 0 || err > worstErr || Number.isNaN(err))) { worst = i; worstErr = err; }
+    if (!(err <= 0) && (worst < 0 || err > worstErr || Number.isNaN(err))) {
+      worst = i;
+      worstErr = err;
+    }
   }
-  if (worst >= 0) assert.fail(`${what}: element ${worst}: got ${x[worst]}, expected ${y[worst]} (rtol ${rtol}, atol ${atol})`);
+  if (worst >= 0)
+    assert.fail(`${what}: element ${worst}: got ${x[worst]}, expected ${y[worst]} (rtol ${rtol}, atol ${atol})`);
 }
 
 /**
  * Check the gradient of fn w.r.t. each input in `wrt` against central finite differences.
  * Inputs should keep away from kinks (e.g. relu at 0) by more than `eps`.
  */
-export async function gradcheck(fn: OpFn, inputs: NDArray[], wrt: number[] = inputs.map((_, i) => i), opts: { eps?: number; rtol?: number; atol?: number; seed?: number } = {}): Promise<void> {
+export async function gradcheck(
+  fn: OpFn,
+  inputs: NDArray[],
+  wrt: number[] = inputs.map((_, i) => i),
+  opts: { eps?: number; rtol?: number; atol?: number; seed?: number } = {},
+): Promise<void> {
   const probe = await runFn(fn, inputs);
   const cot = testData(probe.shape, opts.seed ?? 7);
   const { grads } = await vjpOf(fn, inputs, cot, wrt);
   for (let j = 0; j < wrt.length; j++) {
     const fd = await finiteDiff(fn, inputs, cot, wrt[j], opts.eps ?? 1e-2);
-    assertClose(grads[j], fd, opts.rtol ?? 2e-2, opts.atol ?? 2e-3, `gradient w.r.t. input ${wrt[j]} vs finite differences`);
+    assertClose(
+      grads[j],
+      fd,
+      opts.rtol ?? 2e-2,
+      opts.atol ?? 2e-3,
+      `gradient w.r.t. input ${wrt[j]} vs finite differences`,
+    );
   }
 }
 
@@ -117,5 +159,7 @@ export async function checkTorchCase(fn: OpFn, c: TorchCase, rtol = 1e-4, atol =
   const { out, grads } = await vjpOf(fn, inputs, nd(c.cotangent), wrt);
   assert.deepEqual([...out.shape], c.output.shape, `${c.name}: output shape`);
   assertClose(out, c.output.data, rtol, atol, `${c.name}: output vs PyTorch`);
-  wrt.forEach((i, j) => assertClose(grads[j], c.grads[i]!.data, rtol, atol, `${c.name}: grad of input ${i} vs PyTorch`));
+  wrt.forEach((i, j) =>
+    assertClose(grads[j], c.grads[i]!.data, rtol, atol, `${c.name}: grad of input ${i} vs PyTorch`),
+  );
 }

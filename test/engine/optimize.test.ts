@@ -7,8 +7,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  NDArray, Philox, add, compile, constant, div, grad, liveNodes, matmul, mean, mul, neg, permute, reshape, sigmoid, square, sub,
-  toOnnx, trace, type Graph, type Value,
+  NDArray,
+  Philox,
+  add,
+  compile,
+  constant,
+  div,
+  grad,
+  liveNodes,
+  matmul,
+  mean,
+  mul,
+  neg,
+  permute,
+  reshape,
+  sigmoid,
+  square,
+  sub,
+  toOnnx,
+  trace,
+  type Graph,
+  type Value,
 } from '../../src/engine/index.ts';
 import { optimizeGraph, rematerialize } from '../../src/engine/optimize/index.ts';
 import { UNet2DModel } from '../../src/models/unet2d.ts';
@@ -75,7 +94,10 @@ test('reshape chains keep a symbolic batch dimension', async () => {
   assert.match(Buffer.from(toOnnx(graph)).toString('latin1'), /n/);
   const f = await compile(g);
   for (const n of [1, 3]) {
-    const x = new NDArray([n, 2, 6], Float32Array.from({ length: n * 12 }, (_, i) => i));
+    const x = new NDArray(
+      [n, 2, 6],
+      Float32Array.from({ length: n * 12 }, (_, i) => i),
+    );
     const [y] = await f.run({ x });
     assert.deepEqual(y.shape, [n, 3, 4]);
     assert.deepEqual(Array.from(y.data), Array.from(x.data));
@@ -84,10 +106,13 @@ test('reshape chains keep a symbolic batch dimension', async () => {
 
 test('constants fold on the host: arithmetic, weight transposes, small broadcasts; big expansions stay', async () => {
   const w = new NDArray([2, 3], Float32Array.from([1, 2, 3, 4, 5, 6]));
-  const g = trace((x: Value) => {
-    const s = div(add(mul(constant(NDArray.from([3])), 2), 1), 7);          // (3 * 2 + 1) / 7 = 1
-    return matmul(mul(x, s), permute(constant(w), [1, 0]));                   // x @ w^T
-  }, [{ name: 'x', shape: [1, 3] }]);
+  const g = trace(
+    (x: Value) => {
+      const s = div(add(mul(constant(NDArray.from([3])), 2), 1), 7); // (3 * 2 + 1) / 7 = 1
+      return matmul(mul(x, s), permute(constant(w), [1, 0])); // x @ w^T
+    },
+    [{ name: 'x', shape: [1, 3] }],
+  );
   const [plain, opt, og] = await runBoth(g, { x: NDArray.from([[1, 0, -1]]) });
   assert.equal(count(og, 'transpose'), 0, 'the weight transpose is folded');
   assert.equal(count(og, 'div'), 0);
@@ -95,10 +120,24 @@ test('constants fold on the host: arithmetic, weight transposes, small broadcast
   assert.deepEqual(opt[0].toArray(), [1 - 3, 4 - 6]);
   assert.deepEqual(opt[0].toArray(), plain[0].toArray());
 
-  const big = trace((x: Value) => add(x, mul(constant(NDArray.from([2])), constant(new NDArray([64, 64], new Float32Array(4096).fill(1.5))))), [{ name: 'x', shape: [64, 64] }]);
+  const big = trace(
+    (x: Value) =>
+      add(x, mul(constant(NDArray.from([2])), constant(new NDArray([64, 64], new Float32Array(4096).fill(1.5))))),
+    [{ name: 'x', shape: [64, 64] }],
+  );
   const { graph } = optimizeGraph(big);
   assert.equal(count(graph, 'mul'), 0, 'a [64, 64] result of a [64, 64] constant folds (no growth)');
-  const grow = trace((x: Value) => add(x, mul(constant(new NDArray([1, 8192], new Float32Array(8192).fill(2))), constant(new NDArray([4, 1], new Float32Array(4).fill(3))))), [{ name: 'x', shape: [4, 8192] }]);
+  const grow = trace(
+    (x: Value) =>
+      add(
+        x,
+        mul(
+          constant(new NDArray([1, 8192], new Float32Array(8192).fill(2))),
+          constant(new NDArray([4, 1], new Float32Array(4).fill(3))),
+        ),
+      ),
+    [{ name: 'x', shape: [4, 8192] }],
+  );
   assert.equal(count(optimizeGraph(grow).graph, 'mul'), 1, 'a product 4x larger than its inputs is not folded');
 });
 
@@ -109,23 +148,45 @@ test('exact identities: x * 1, x + 0, x - 0, x / 1, neg(neg(x))', async () => {
   assert.deepEqual(opt[0].toArray(), [1.5, -2, 0]);
   assert.deepEqual(plain[0].toArray(), [1.5, -2, 0]);
   // x * 1 where the 1 broadcasts x to a larger shape is kept
-  const g2 = trace((x: Value) => mul(x, constant(new NDArray([2, 3], new Float32Array(6).fill(1)))), [{ name: 'x', shape: [3] }]);
+  const g2 = trace(
+    (x: Value) => mul(x, constant(new NDArray([2, 3], new Float32Array(6).fill(1)))),
+    [{ name: 'x', shape: [3] }],
+  );
   assert.equal(count(optimizeGraph(g2).graph, 'mul'), 1);
 });
 
 test('outputs keep their names when they collapse onto an input or onto each other', async () => {
   const g = trace((x: Value) => ({ a: mul(x, 1), b: square(x), c: square(x) }), [{ name: 'x', shape: [2] }]);
   const { graph } = optimizeGraph(g);
-  assert.deepEqual(graph.outputs.map((v) => v.name), ['a', 'b', 'c']);
-  assert.deepEqual(graph.inputs.map((v) => v.name), ['x']);
+  assert.deepEqual(
+    graph.outputs.map((v) => v.name),
+    ['a', 'b', 'c'],
+  );
+  assert.deepEqual(
+    graph.inputs.map((v) => v.name),
+    ['x'],
+  );
   const f = await compile(g);
   assert.deepEqual(f.outputNames, ['a', 'b', 'c']);
   const [a, b, c] = await f.run({ x: NDArray.from([3, -2]) });
-  assert.deepEqual([a.toArray(), b.toArray(), c.toArray()], [[3, -2], [9, 4], [9, 4]]);
+  assert.deepEqual(
+    [a.toArray(), b.toArray(), c.toArray()],
+    [
+      [3, -2],
+      [9, 4],
+      [9, 4],
+    ],
+  );
 });
 
 test('dead nodes are dropped and the traced graph is left untouched', () => {
-  const g = trace((x: Value) => { mul(x, 5); return add(x, 1); }, [{ name: 'x', shape: [2] }]);
+  const g = trace(
+    (x: Value) => {
+      mul(x, 5);
+      return add(x, 1);
+    },
+    [{ name: 'x', shape: [2] }],
+  );
   const before = g.nodes.length;
   const { graph, after } = optimizeGraph(g);
   assert.equal(g.nodes.length, before);
@@ -135,22 +196,38 @@ test('dead nodes are dropped and the traced graph is left untouched', () => {
 
 test('a small UNet: forward and every gradient equal with and without the passes', async () => {
   const unet = UNet2DModel.fromConfig({
-    sample_size: 8, in_channels: 1, out_channels: 1, block_out_channels: [8, 16], layers_per_block: 1,
-    down_block_types: ['DownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
-    norm_num_groups: 4, attention_head_dim: 4,
+    sample_size: 8,
+    in_channels: 1,
+    out_channels: 1,
+    block_out_channels: [8, 16],
+    layers_per_block: 1,
+    down_block_types: ['DownBlock2D', 'AttnDownBlock2D'],
+    up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
+    norm_num_groups: 4,
+    attention_head_dim: 4,
   });
   const params = unet.initParams(new Philox(3));
   const names = Object.keys(params);
-  const g = trace((x: Value, t: Value, ...ps: Value[]) => {
-    const p = Object.fromEntries(names.map((n, i) => [n, ps[i]]));
-    const loss = mean(square(withParams(unet, p, () => unet.forward(x, t))));
-    return [loss, ...grad(loss, [x, ...ps])];
-  }, [{ name: 'x', shape: [2, 1, 8, 8] }, { name: 't', shape: [2] }, ...names.map((n) => ({ name: `p.${n}`, shape: params[n].shape }))]);
+  const g = trace(
+    (x: Value, t: Value, ...ps: Value[]) => {
+      const p = Object.fromEntries(names.map((n, i) => [n, ps[i]]));
+      const loss = mean(square(withParams(unet, p, () => unet.forward(x, t))));
+      return [loss, ...grad(loss, [x, ...ps])];
+    },
+    [
+      { name: 'x', shape: [2, 1, 8, 8] },
+      { name: 't', shape: [2] },
+      ...names.map((n) => ({ name: `p.${n}`, shape: params[n].shape })),
+    ],
+  );
   const rng = new Philox(4);
   const feeds: Record<string, NDArray> = { x: rng.normal([2, 1, 8, 8]), t: NDArray.from([10, 700]) };
   for (const n of names) feeds[`p.${n}`] = params[n];
   const [plain, opt, og] = await runBoth(g, feeds);
-  assert.ok(liveNodes(og).length < liveNodes(g).length, `fewer nodes (${liveNodes(g).length} -> ${liveNodes(og).length})`);
+  assert.ok(
+    liveNodes(og).length < liveNodes(g).length,
+    `fewer nodes (${liveNodes(g).length} -> ${liveNodes(og).length})`,
+  );
   assert.equal(plain.length, opt.length);
   plain.forEach((a, i) => {
     const scale = Math.max(...Array.from(a.data, Math.abs), 1e-30);
@@ -160,17 +237,30 @@ test('a small UNet: forward and every gradient equal with and without the passes
 
 test('rematerialisation (elementwise, all): same loss and gradients within float32 rounding, copies in the backward pass', async () => {
   const unet = UNet2DModel.fromConfig({
-    sample_size: 8, in_channels: 1, out_channels: 1, block_out_channels: [8, 16], layers_per_block: 1,
-    down_block_types: ['DownBlock2D', 'AttnDownBlock2D'], up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
-    norm_num_groups: 4, attention_head_dim: 4,
+    sample_size: 8,
+    in_channels: 1,
+    out_channels: 1,
+    block_out_channels: [8, 16],
+    layers_per_block: 1,
+    down_block_types: ['DownBlock2D', 'AttnDownBlock2D'],
+    up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
+    norm_num_groups: 4,
+    attention_head_dim: 4,
   });
   const params = unet.initParams(new Philox(5));
   const names = Object.keys(params);
-  const g = trace((x: Value, t: Value, ...ps: Value[]) => {
-    const p = Object.fromEntries(names.map((n, i) => [n, ps[i]]));
-    const loss = mean(square(withParams(unet, p, () => unet.forward(x, t))));
-    return { loss, ...Object.fromEntries(grad(loss, ps).map((d, i) => [`g.${names[i]}`, d])) };
-  }, [{ name: 'x', shape: [2, 1, 8, 8] }, { name: 't', shape: [2] }, ...names.map((n) => ({ name: `p.${n}`, shape: params[n].shape }))]);
+  const g = trace(
+    (x: Value, t: Value, ...ps: Value[]) => {
+      const p = Object.fromEntries(names.map((n, i) => [n, ps[i]]));
+      const loss = mean(square(withParams(unet, p, () => unet.forward(x, t))));
+      return { loss, ...Object.fromEntries(grad(loss, ps).map((d, i) => [`g.${names[i]}`, d])) };
+    },
+    [
+      { name: 'x', shape: [2, 1, 8, 8] },
+      { name: 't', shape: [2] },
+      ...names.map((n) => ({ name: `p.${n}`, shape: params[n].shape })),
+    ],
+  );
   const feeds: Record<string, NDArray> = { x: new Philox(6).normal([2, 1, 8, 8]), t: NDArray.from([3, 900]) };
   for (const n of names) feeds[`p.${n}`] = params[n];
   const base = await (await compile(g)).run(feeds);

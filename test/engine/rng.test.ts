@@ -8,9 +8,21 @@ import { Philox, philox4x32, TorchGenerator, type RandomGenerator } from '../../
 //   philox4x32 10 ffffffff ffffffff ffffffff ffffffff ffffffff ffffffff   408f276d 41c83b0e a20bc7c6 6d5451fd
 //   philox4x32 10 243f6a88 85a308d3 13198a2e 03707344 a4093822 299f31d0   d16cfe09 94fdcceb 5001e420 24126ea1
 const KAT: Array<[number[], number[], number[]]> = [
-  [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
-  [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
-  [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+  [
+    [0, 0, 0, 0],
+    [0, 0],
+    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+  ],
+  [
+    [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+    [0xffffffff, 0xffffffff],
+    [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+  ],
+  [
+    [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+    [0xa4093822, 0x299f31d0],
+    [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+  ],
 ];
 
 const hex = (a: ArrayLike<number>) => Array.from(a, (x) => (x >>> 0).toString(16).padStart(8, '0')).join(' ');
@@ -45,7 +57,8 @@ test('uniform: float32 multiples of 2^-24 in [0, 1) from the top 24 bits, moment
 
   const n = 100_000;
   const x = new Philox(2024).uniform([n]).data;
-  let mean = 0, m2 = 0;
+  let mean = 0,
+    m2 = 0;
   for (const v of x) {
     assert.ok(v >= 0 && v < 1, `uniform value ${v} outside [0, 1)`);
     assert.equal(Number.isInteger(v * 2 ** 24), true);
@@ -68,14 +81,22 @@ test('normal: Box–Muller moments, KS against the normal CDF, independence of t
   let mean = 0;
   for (const v of z) mean += v;
   mean /= n;
-  let m2 = 0, m3 = 0, m4 = 0, maxAbs = 0;
+  let m2 = 0,
+    m3 = 0,
+    m4 = 0,
+    maxAbs = 0;
   for (const v of z) {
     const c = v - mean;
-    m2 += c * c; m3 += c * c * c; m4 += c * c * c * c;
+    m2 += c * c;
+    m3 += c * c * c;
+    m4 += c * c * c * c;
     maxAbs = Math.max(maxAbs, Math.abs(v));
   }
-  m2 /= n; m3 /= n; m4 /= n;
-  const skew = m3 / m2 ** 1.5, kurt = m4 / (m2 * m2);
+  m2 /= n;
+  m3 /= n;
+  m4 /= n;
+  const skew = m3 / m2 ** 1.5,
+    kurt = m4 / (m2 * m2);
   // standard errors for N(0,1): mean 1/sqrt(n), variance sqrt(2/n), skewness sqrt(6/n), kurtosis sqrt(24/n)
   assert.ok(Math.abs(mean) < 5 / Math.sqrt(n), `mean ${mean}`);
   assert.ok(Math.abs(m2 - 1) < 5 * Math.sqrt(2 / n), `variance ${m2}`);
@@ -88,8 +109,12 @@ test('normal: Box–Muller moments, KS against the normal CDF, independence of t
   let sxy = 0;
   for (let i = 0; i + 1 < n; i += 2) sxy += z[i] * z[i + 1];
   assert.ok(Math.abs(sxy / (n / 2)) < 5 / Math.sqrt(n / 2), `pair correlation ${sxy / (n / 2)}`);
-  const even = new Float64Array(n / 2), odd = new Float64Array(n / 2);
-  for (let i = 0; i < n / 2; i++) { even[i] = z[2 * i]; odd[i] = z[2 * i + 1]; }
+  const even = new Float64Array(n / 2),
+    odd = new Float64Array(n / 2);
+  for (let i = 0; i < n / 2; i++) {
+    even[i] = z[2 * i];
+    odd[i] = z[2 * i + 1];
+  }
   assert.ok(Math.sqrt(n / 2) * ksStatistic(even, normalCdf) < 1.95);
   assert.ok(Math.sqrt(n / 2) * ksStatistic(odd, normalCdf) < 1.95);
 });
@@ -97,7 +122,10 @@ test('normal: Box–Muller moments, KS against the normal CDF, independence of t
 test('normal: the Box–Muller formula on the raw words', () => {
   const w = new Philox(5).bits(4);
   const z = new Philox(5).normal([4]).data;
-  for (const [a, b, i] of [[w[0], w[1], 0], [w[2], w[3], 2]]) {
+  for (const [a, b, i] of [
+    [w[0], w[1], 0],
+    [w[2], w[3], 2],
+  ]) {
     const r = Math.sqrt(-2 * Math.log((a + 1) / 2 ** 32));
     const theta = 2 * Math.PI * (b / 2 ** 32);
     // the implementation reduces the angle exactly; compare at float32 precision
@@ -154,15 +182,24 @@ test('split and fold: reproducible, distinct, independent children', () => {
   const parent = new Philox(0);
   const kids = parent.split(4);
   const again = new Philox(0).split(4);
-  assert.deepEqual(kids.map((k) => k.key), again.map((k) => k.key));
+  assert.deepEqual(
+    kids.map((k) => k.key),
+    again.map((k) => k.key),
+  );
   // children depend on the key only, not on how far the parent's stream has gone
   parent.normal([100]);
-  assert.deepEqual(parent.split(4).map((k) => k.key), kids.map((k) => k.key));
+  assert.deepEqual(
+    parent.split(4).map((k) => k.key),
+    kids.map((k) => k.key),
+  );
   const keys = new Set(kids.map((k) => k.key.join(':')));
   assert.equal(keys.size, 4);
   assert.ok(!keys.has(parent.key.join(':')));
   // split(n)[i] is a prefix-stable derivation: split(2) are the first two of split(4)
-  assert.deepEqual(new Philox(0).split(2).map((k) => k.key), kids.slice(0, 2).map((k) => k.key));
+  assert.deepEqual(
+    new Philox(0).split(2).map((k) => k.key),
+    kids.slice(0, 2).map((k) => k.key),
+  );
   // fold: reproducible, different data -> different keys, and different from split
   assert.deepEqual(new Philox(0).fold(7).key, new Philox(0).fold(7).key);
   assert.notDeepEqual(new Philox(0).fold(7).key, new Philox(0).fold(8).key);
@@ -170,8 +207,14 @@ test('split and fold: reproducible, distinct, independent children', () => {
   assert.deepEqual(new Philox(0).fold(2n ** 40n).key, new Philox(0).fold(2 ** 40).key);
   // the children's streams are uncorrelated with each other and with the parent
   const n = 20_000;
-  const za = kids[0].normal([n]).data, zb = kids[1].normal([n]).data, zp = new Philox(0).normal([n]).data;
-  for (const [x, y] of [[za, zb], [za, zp], [zb, zp]]) {
+  const za = kids[0].normal([n]).data,
+    zb = kids[1].normal([n]).data,
+    zp = new Philox(0).normal([n]).data;
+  for (const [x, y] of [
+    [za, zb],
+    [za, zp],
+    [zb, zp],
+  ]) {
     let sxy = 0;
     for (let i = 0; i < n; i++) sxy += x[i] * y[i];
     assert.ok(Math.abs(sxy / n) < 5 / Math.sqrt(n), `correlation ${sxy / n}`);
@@ -180,10 +223,14 @@ test('split and fold: reproducible, distinct, independent children', () => {
 
 test('randint / uniformInt: range and frequencies (chi-square)', () => {
   const g = new Philox(3);
-  const n = 60_000, max = 6;
+  const n = 60_000,
+    max = 6;
   const v = g.randint(n, max);
   const counts = new Array(max).fill(0);
-  for (const x of v) { assert.ok(x < max); counts[x]++; }
+  for (const x of v) {
+    assert.ok(x < max);
+    counts[x]++;
+  }
   const e = n / max;
   const chi2 = counts.reduce((s, c) => s + (c - e) ** 2 / e, 0);
   assert.ok(chi2 < 20.5, `chi2 ${chi2} (5 dof, p = 0.001 at 20.5)`); // 5 dof
@@ -191,16 +238,25 @@ test('randint / uniformInt: range and frequencies (chi-square)', () => {
   const big = 3 * 2 ** 30;
   const w = new Philox(4).randint(30_000, big);
   let above = 0;
-  for (const x of w) { assert.ok(x < big); if (x >= big / 2) above++; }
+  for (const x of w) {
+    assert.ok(x < big);
+    if (x >= big / 2) above++;
+  }
   assert.ok(Math.abs(above / 30_000 - 0.5) < 5 * Math.sqrt(0.25 / 30_000));
-  assert.equal(new Philox(5).randint(10, 1).every((x) => x === 0), true);
+  assert.equal(
+    new Philox(5).randint(10, 1).every((x) => x === 0),
+    true,
+  );
   const k = new Philox(6).uniformInt(2 ** 32);
   assert.ok(Number.isInteger(k) && k >= 0 && k < 2 ** 32);
 });
 
 test('permutation: Fisher–Yates gives permutations, uniform over the 6 orders of 3 items', () => {
   const p = new Philox(8).permutation(1000);
-  assert.deepEqual(Array.from(p).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    Array.from(p).sort((a, b) => a - b),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   const counts = new Map<string, number>();
   const g = new Philox(9);
   const trials = 12_000;
@@ -225,8 +281,14 @@ test('bad input: errors name the value and the allowed range', () => {
   assert.throws(() => new Philox(0).normal([2, -1]), /invalid shape/);
   assert.throws(() => new Philox(0).randint(3, 0), /max = 0 must be an integer in \[1, 2\^32\]/);
   assert.throws(() => new Philox(0).split(-2), /n = -2/);
-  assert.throws(() => Philox.fromState({ algorithm: 'mt', key: [0, 0], counter: [0, 0] } as never), /algorithm = "mt" is not supported \(allowed: "philox4x32-10"\)/);
-  assert.throws(() => Philox.fromState({ algorithm: 'philox4x32-10', key: [0, 2 ** 32], counter: [0, 0] }), /key\[1\] = 4294967296/);
+  assert.throws(
+    () => Philox.fromState({ algorithm: 'mt', key: [0, 0], counter: [0, 0] } as never),
+    /algorithm = "mt" is not supported \(allowed: "philox4x32-10"\)/,
+  );
+  assert.throws(
+    () => Philox.fromState({ algorithm: 'philox4x32-10', key: [0, 2 ** 32], counter: [0, 0] }),
+    /key\[1\] = 4294967296/,
+  );
 });
 
 test('both generators implement RandomGenerator', () => {
@@ -253,7 +315,21 @@ function ksStatistic(x: Float64Array, cdf: (v: number) => number): number {
 function normalCdf(x: number): number {
   const z = Math.abs(x) / Math.SQRT2;
   const t = 1 / (1 + 0.5 * z);
-  const erfc = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
-    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const erfc =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
   return x >= 0 ? 1 - erfc / 2 : erfc / 2;
 }

@@ -4,26 +4,42 @@ import { NDArray, add, apply1, compile, registerOp, trace, type Value } from '..
 
 test('compile caches one session per graph signature', async () => {
   const mk = () => trace((x: Value) => add(x, 1), [{ name: 'x', shape: [3] }]);
-  const a = await compile(mk()), b = await compile(mk());
+  const a = await compile(mk()),
+    b = await compile(mk());
   assert.equal(a, b);
   const [y] = await a.run({ x: NDArray.from([1, 2, 3]) });
   assert.deepEqual(y.toArray(), [2, 3, 4]);
 });
 
 test('a runtime failure names the traced op and its caller, not a bare native error', async () => {
-  const f = await compile(trace((a: Value, b: Value) => add(a, b), [{ name: 'a', shape: ['n', 2] }, { name: 'b', shape: ['n', 2] }]));
-  await assert.rejects(f.run({ a: NDArray.zeros([3, 2]), b: NDArray.zeros([4, 2]) }),
-    (e: Error) => /op 'add'/.test(e.message) && /runtime\.test\.ts/.test(e.message));
+  const f = await compile(
+    trace(
+      (a: Value, b: Value) => add(a, b),
+      [
+        { name: 'a', shape: ['n', 2] },
+        { name: 'b', shape: ['n', 2] },
+      ],
+    ),
+  );
+  await assert.rejects(
+    f.run({ a: NDArray.zeros([3, 2]), b: NDArray.zeros([4, 2]) }),
+    (e: Error) => /op 'add'/.test(e.message) && /runtime\.test\.ts/.test(e.message),
+  );
 });
 
 test('a graph ONNX Runtime rejects at load time is reported with the op name', async () => {
   registerOp({
     name: 'test_bogus',
     infer: (inputs) => [{ shape: inputs[0].shape, dtype: 'float32' }],
-    lower: (ctx, node) => { ctx.emit('NoSuchOnnxOp', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+    lower: (ctx, node) => {
+      ctx.emit('NoSuchOnnxOp', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+    },
   });
   const g = trace((x: Value) => apply1('test_bogus', [x]), [{ name: 'x', shape: [2] }]);
-  await assert.rejects(compile(g), (e: Error) => /op 'test_bogus'/.test(e.message) && /runtime\.test\.ts/.test(e.message));
+  await assert.rejects(
+    compile(g),
+    (e: Error) => /op 'test_bogus'/.test(e.message) && /runtime\.test\.ts/.test(e.message),
+  );
 });
 
 test('run checks input names and static shapes', async () => {
@@ -42,8 +58,14 @@ test('run writes into preallocated output arrays when given, and checks them', a
   // recycle: the next run writes into the same memory
   await f.run({ x: NDArray.from([10, 20, 30]) }, { outputs: { y } });
   assert.deepEqual(y.toArray(), [11, 21, 31]);
-  await assert.rejects(f.run({ x: NDArray.from([1, 2, 3]) }, { outputs: { w: NDArray.zeros([3]) } }), /unknown output 'w'/);
-  await assert.rejects(f.run({ x: NDArray.from([1, 2, 3]) }, { outputs: { y: NDArray.zeros([4]) } }), /output buffer 'y' has shape \[4\]/);
+  await assert.rejects(
+    f.run({ x: NDArray.from([1, 2, 3]) }, { outputs: { w: NDArray.zeros([3]) } }),
+    /unknown output 'w'/,
+  );
+  await assert.rejects(
+    f.run({ x: NDArray.from([1, 2, 3]) }, { outputs: { y: NDArray.zeros([4]) } }),
+    /output buffer 'y' has shape \[4\]/,
+  );
   const x = NDArray.from([1, 2, 3]);
   await assert.rejects(f.run({ x }, { outputs: { y: x } }), /shares memory with an input/);
 });

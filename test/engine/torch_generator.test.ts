@@ -8,10 +8,23 @@ import { TorchGenerator as ReExported } from '../../src/engine/rng.ts';
 // Golden values: test/fixtures/torch_randn.json, written by tools/fixtures/torch_randn.py with
 // Debian's torch 1.13 (CPU, AVX2 kernels); see the "source" field of the file.
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/torch_randn.json', import.meta.url), 'utf8')) as {
-  cases: Array<{ seed: string; calls: Array<{ op: string; shape?: number[]; numel?: number; values?: string[]; head?: string[]; tail?: string[]; sum?: number; sha256?: string }> }>;
+  cases: Array<{
+    seed: string;
+    calls: Array<{
+      op: string;
+      shape?: number[];
+      numel?: number;
+      values?: string[];
+      head?: string[];
+      tail?: string[];
+      sum?: number;
+      sha256?: string;
+    }>;
+  }>;
 };
 
-const bitsHex = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (x) => x.toString(16).padStart(8, '0'));
+const bitsHex = (a: Float32Array) =>
+  Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (x) => x.toString(16).padStart(8, '0'));
 
 test('MT19937 engine: init_genrand(5489) gives the reference outputs', () => {
   // C++11 [rand.predef]: the 10000th invocation of a default-constructed std::mt19937 (seed 5489)
@@ -29,7 +42,10 @@ test('torch.randn / torch.rand sequences match PyTorch bit for bit', () => {
     const g = new TorchGenerator(seed);
     c.calls.forEach((call, k) => {
       const where = `seed ${c.seed}, call ${k} (${call.op} [${call.shape}])`;
-      if (call.op === 'manual_seed') { g.manualSeed(seed); return; }
+      if (call.op === 'manual_seed') {
+        g.manualSeed(seed);
+        return;
+      }
       const x = call.op === 'randn' ? g.normal(call.shape!) : g.uniform(call.shape!);
       assert.deepEqual(x.shape, call.shape, where);
       const got = bitsHex(x.data);
@@ -38,7 +54,9 @@ test('torch.randn / torch.rand sequences match PyTorch bit for bit', () => {
       } else {
         assert.deepEqual(got.slice(0, 20), call.head, `${where} head`);
         assert.deepEqual(got.slice(-20), call.tail, `${where} tail`);
-        const sha = createHash('sha256').update(new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength)).digest('hex');
+        const sha = createHash('sha256')
+          .update(new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength))
+          .digest('hex');
         assert.equal(sha, call.sha256, `${where}: float32 bytes differ from PyTorch's somewhere in the middle`);
         let s = 0;
         for (const v of x.data) s += v;
@@ -55,7 +73,10 @@ test('seeds wrap like torch.manual_seed (uint64, low 32 bits seed the engine)', 
   const a = new TorchGenerator(-1).normal([5]).data;
   const b = new TorchGenerator(2n ** 32n - 1n).normal([5]).data;
   assert.deepEqual(Array.from(a), Array.from(b));
-  assert.deepEqual(Array.from(new TorchGenerator(2 ** 32 + 7).uniform([4]).data), Array.from(new TorchGenerator(7).uniform([4]).data));
+  assert.deepEqual(
+    Array.from(new TorchGenerator(2 ** 32 + 7).uniform([4]).data),
+    Array.from(new TorchGenerator(7).uniform([4]).data),
+  );
 });
 
 test('state() / fromState() round trip keeps the engine position and the cached normal', () => {
@@ -72,14 +93,23 @@ test('state() / fromState() round trip keeps the engine position and the cached 
 
 test('aliases, re-export and bad input', () => {
   assert.equal(ReExported, TorchGenerator);
-  assert.deepEqual(Array.from(new TorchGenerator(3).randn([4]).data), Array.from(new TorchGenerator(3).normal([4]).data));
-  assert.deepEqual(Array.from(new TorchGenerator(3).rand([4]).data), Array.from(new TorchGenerator(3).uniform([4]).data));
+  assert.deepEqual(
+    Array.from(new TorchGenerator(3).randn([4]).data),
+    Array.from(new TorchGenerator(3).normal([4]).data),
+  );
+  assert.deepEqual(
+    Array.from(new TorchGenerator(3).rand([4]).data),
+    Array.from(new TorchGenerator(3).uniform([4]).data),
+  );
   assert.throws(() => new TorchGenerator(0.5), /seed = 0\.5 is invalid/);
   assert.throws(() => new TorchGenerator(2n ** 64n), /seed = 18446744073709551616 is out of range/);
   assert.throws(() => new TorchGenerator(0).normal([-1]), /invalid shape/);
   const bad = { ...new TorchGenerator(0).state(), left: 0 };
   assert.throws(() => TorchGenerator.fromState(bad), /left = 0 must be an integer in \[1, 624\]/);
-  assert.throws(() => TorchGenerator.fromState({ ...bad, algorithm: 'x' } as never), /algorithm = "x" is not supported/);
+  assert.throws(
+    () => TorchGenerator.fromState({ ...bad, algorithm: 'x' } as never),
+    /algorithm = "x" is not supported/,
+  );
 });
 
 test('float32 Cephes log and sincos emulation: spot values', () => {
@@ -89,7 +119,10 @@ test('float32 Cephes log and sincos emulation: spot values', () => {
   assert.deepEqual(avx2SinCos(0), [0, 1]);
   for (const x of [0.1, 1, 2, 3, 4, 5, 6]) {
     const [s, c] = avx2SinCos(Math.fround(x));
-    assert.ok(Math.abs(s - Math.sin(Math.fround(x))) < 2e-7 && Math.abs(c - Math.cos(Math.fround(x))) < 2e-7, `x = ${x}`);
+    assert.ok(
+      Math.abs(s - Math.sin(Math.fround(x))) < 2e-7 && Math.abs(c - Math.cos(Math.fround(x))) < 2e-7,
+      `x = ${x}`,
+    );
   }
 });
 
@@ -98,9 +131,16 @@ test('float32 Cephes log and sincos emulation: spot values', () => {
 //   TORCH_EXHAUSTIVE_DIR=DIR node --import tsx --test test/engine/torch_generator.test.ts
 const exhaustiveDir = process.env.TORCH_EXHAUSTIVE_DIR;
 const haveDumps = exhaustiveDir !== undefined && existsSync(`${exhaustiveDir}/radius.f32`);
-test('exhaustive: radius for all 2^24 u1, sin/cos for all 2^24 u2, 1.05M scalar-path values', { skip: haveDumps ? false : 'set TORCH_EXHAUSTIVE_DIR to the --exhaustive dumps' }, () => {
-  const load = (name: string) => { const b = readFileSync(`${exhaustiveDir}/${name}`); return new Float32Array(b.buffer, b.byteOffset, b.length / 4); };
-  const radius = load('radius.f32'), cos = load('cos.f32'), sin = load('sin.f32');
+test('exhaustive: radius for all 2^24 u1, sin/cos for all 2^24 u2, 1.05M scalar-path values', {
+  skip: haveDumps ? false : 'set TORCH_EXHAUSTIVE_DIR to the --exhaustive dumps',
+}, () => {
+  const load = (name: string) => {
+    const b = readFileSync(`${exhaustiveDir}/${name}`);
+    return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+  };
+  const radius = load('radius.f32'),
+    cos = load('cos.f32'),
+    sin = load('sin.f32');
   const twoPi = Math.fround(2 * Math.PI);
   let bad = 0;
   for (let d = 0; d < 1 << 24; d++) {

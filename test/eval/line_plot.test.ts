@@ -5,14 +5,32 @@ import { drawText, textWidth } from '../../src/eval/font5x7.ts';
 
 function count(img: { data: Uint8Array }, c: readonly number[]): number {
   let k = 0;
-  for (let i = 0; i < img.data.length; i += 4) if (img.data[i] === c[0] && img.data[i + 1] === c[1] && img.data[i + 2] === c[2]) k++;
+  for (let i = 0; i < img.data.length; i += 4)
+    if (img.data[i] === c[0] && img.data[i + 1] === c[1] && img.data[i + 2] === c[2]) k++;
   return k;
 }
 
 test('line plot: each series is drawn in its colour, with a legend, labels and a dashed reference line', () => {
   const img = renderLinePlot({
-    title: 'MMD vs NFE', xLabel: 'NFE', yLabel: 'MMD^2',
-    series: [{ name: 'ddpm', points: [{ x: 5, y: 0.1, se: 0.01 }, { x: 1000, y: 0.001 }] }, { name: 'heun', points: [{ x: 9, y: 0.05 }, { x: 39, y: 0.002 }] }],
+    title: 'MMD vs NFE',
+    xLabel: 'NFE',
+    yLabel: 'MMD^2',
+    series: [
+      {
+        name: 'ddpm',
+        points: [
+          { x: 5, y: 0.1, se: 0.01 },
+          { x: 1000, y: 0.001 },
+        ],
+      },
+      {
+        name: 'heun',
+        points: [
+          { x: 9, y: 0.05 },
+          { x: 39, y: 0.002 },
+        ],
+      },
+    ],
     references: [{ name: 'data vs data', y: 0.0005, color: [200, 0, 200] }],
   });
   assert.equal(img.width, 800);

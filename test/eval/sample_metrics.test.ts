@@ -16,7 +16,8 @@ test('1-D Wasserstein of empirical measures equals the quantile integral worked 
 });
 
 test('sliced Wasserstein: 1-D data gives W_p exactly; a translation by c gives E|theta.c| = |c| 2/pi in 2-D', () => {
-  const x = new NDArray([3, 1], [0, 1, 2]), y = new NDArray([3, 1], [0.5, 1.5, 2.5]);
+  const x = new NDArray([3, 1], [0, 1, 2]),
+    y = new NDArray([3, 1], [0.5, 1.5, 2.5]);
   const r = slicedWasserstein(x, y, { projections: 4 });
   assert.ok(Math.abs(r.distance - 0.5) < 1e-12 && r.se! < 1e-12, `${r.distance}`);
   const pts = new Philox(1).normal([200, 2]);

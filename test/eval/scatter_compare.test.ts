@@ -9,12 +9,25 @@ test('data left in orange, samples right in blue, title on top', () => {
   const P = 100;
   const img = renderScatterComparison(pts, pts, { title: 'T', caption: 'C', panel: P, pointRadius: 3, alpha: 1 });
   const half = img.width / 2;
-  let orangeLeft = 0, orangeRight = 0, blueLeft = 0, blueRight = 0, darkTop = 0;
+  let orangeLeft = 0,
+    orangeRight = 0,
+    blueLeft = 0,
+    blueRight = 0,
+    darkTop = 0;
   for (let y = 0; y < img.height; y++) {
     for (let x = 0; x < img.width; x++) {
-      const o = 4 * (y * img.width + x), r = img.data[o], g = img.data[o + 1], b = img.data[o + 2];
-      if (r === 255 && g === 127 && b === 14) { if (x < half) orangeLeft++; else orangeRight++; }
-      if (r === 31 && g === 119 && b === 180) { if (x < half) blueLeft++; else blueRight++; }
+      const o = 4 * (y * img.width + x),
+        r = img.data[o],
+        g = img.data[o + 1],
+        b = img.data[o + 2];
+      if (r === 255 && g === 127 && b === 14) {
+        if (x < half) orangeLeft++;
+        else orangeRight++;
+      }
+      if (r === 31 && g === 119 && b === 180) {
+        if (x < half) blueLeft++;
+        else blueRight++;
+      }
       if (y < 20 && r < 100 && g < 100 && b < 100) darkTop++;
     }
   }

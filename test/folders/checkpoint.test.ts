@@ -10,17 +10,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NDArray } from '../../src/engine/index.ts';
 import {
-  cleanStaleTemporaries, latestCheckpoint, listCheckpoints, loadLatestCheckpoint, pruneCheckpoints, saveCheckpoint,
-  recordWriter, recordedWriters, WRITERS_NAME, type CheckpointData,
+  cleanStaleTemporaries,
+  latestCheckpoint,
+  listCheckpoints,
+  loadLatestCheckpoint,
+  pruneCheckpoints,
+  saveCheckpoint,
+  recordWriter,
+  recordedWriters,
+  WRITERS_NAME,
+  type CheckpointData,
 } from '../../src/folders/index.ts';
 import { WRITER_TAG } from '../../src/io/atomic.ts';
 import { tmpDir } from '../reliability/_cli.ts';
 
 const ck = (step: number): CheckpointData => ({
-  step, modelConfig: { _class_name: 'MLPModel', in_channels: 2, hidden_dims: [2] }, schedulerConfig: { _class_name: 'DDPMScheduler' },
-  params: { w: new NDArray([2], Float32Array.from([step, -step])) }, trainerState: { note: 'test' },
+  step,
+  modelConfig: { _class_name: 'MLPModel', in_channels: 2, hidden_dims: [2] },
+  schedulerConfig: { _class_name: 'DDPMScheduler' },
+  params: { w: new NDArray([2], Float32Array.from([step, -step])) },
+  trainerState: { note: 'test' },
 });
-
 
 test('keep-last-K: keeps the newest K complete checkpoints, never fewer than one, never the one just written', () => {
   const out = tmpDir();
@@ -74,11 +84,16 @@ test('leftovers of a killed writer: ignored as checkpoints, removed on start (re
     assert.deepEqual(listCheckpoints(out), [10], 'temporaries and .old folders are not checkpoints');
     const done = cleanStaleTemporaries(out).sort();
     assert.deepEqual(done, [
-      `removed .checkpoint-30.${dead}.4.tmpdir`, `removed checkpoint-10.old-${dead}-1`, `removed unet/.diffusion_pytorch_model.safetensors.${dead}.2.tmp`,
+      `removed .checkpoint-30.${dead}.4.tmpdir`,
+      `removed checkpoint-10.old-${dead}-1`,
+      `removed unet/.diffusion_pytorch_model.safetensors.${dead}.2.tmp`,
       `restored checkpoint-20 from checkpoint-20.old-${dead}-7`,
     ]);
     assert.deepEqual(listCheckpoints(out), [10, 20]);
-    assert.deepEqual(fs.readdirSync(out).sort(), [WRITERS_NAME, `.config.json.${WRITER_TAG}.0.tmp`, 'checkpoint-10', 'checkpoint-20', 'unet'].sort());
+    assert.deepEqual(
+      fs.readdirSync(out).sort(),
+      [WRITERS_NAME, `.config.json.${WRITER_TAG}.0.tmp`, 'checkpoint-10', 'checkpoint-20', 'unet'].sort(),
+    );
     assert.deepEqual(recordedWriters(out), [WRITER_TAG], 'the cleaned tag is forgotten');
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
@@ -97,7 +112,10 @@ test('a damaged newest checkpoint is reported and the one before it is loaded', 
     assert.equal(got!.dir, path.join(out, 'checkpoint-10'));
     assert.deepEqual(Array.from(got!.data.params.w.data), [10, -10]);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /checkpoint-20 cannot be loaded \(.*diffusion_pytorch_model\.safetensors.*\); trying the checkpoint before it/);
+    assert.match(
+      warnings[0],
+      /checkpoint-20 cannot be loaded \(.*diffusion_pytorch_model\.safetensors.*\); trying the checkpoint before it/,
+    );
     fs.truncateSync(path.join(out, 'checkpoint-10', 'diffusion_pytorch_model.safetensors'), 5);
     assert.throws(() => loadLatestCheckpoint(out), /no checkpoint in .* can be loaded; the newest failed with: /);
     assert.equal(loadLatestCheckpoint(path.join(out, 'no-such-run')), null);

@@ -21,10 +21,14 @@ test('writeFileAtomicSync writes and replaces, leaving no temp files', () => {
 
 test('a failed write names the target and leaves the old file and no temp file', async () => {
   const dir = tmp();
-  assert.throws(() => writeFileAtomicSync(path.join(dir, 'missing', 'x.bin'), 'x'), /cannot write .*missing\/x\.bin: ENOENT/);
+  assert.throws(
+    () => writeFileAtomicSync(path.join(dir, 'missing', 'x.bin'), 'x'),
+    /cannot write .*missing\/x\.bin: ENOENT/,
+  );
   // rename onto a non-empty directory fails after the temp file was written: it must be cleaned up
   const target = path.join(dir, 'sub');
-  fs.mkdirSync(target); fs.writeFileSync(path.join(target, 'keep'), 'k');
+  fs.mkdirSync(target);
+  fs.writeFileSync(path.join(target, 'keep'), 'k');
   assert.throws(() => writeFileAtomicSync(target, 'data'), /cannot write .*sub:/);
   await assert.rejects(writeFileAtomic(target, 'data'), /cannot write .*sub:/);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['sub']);
@@ -45,13 +49,24 @@ test('writeFileAtomic (async) writes', async () => {
 test('writeDirAtomicSync builds, replaces, and on failure keeps the old directory', () => {
   const dir = tmp();
   const ck = path.join(dir, 'ckpt');
-  writeDirAtomicSync(ck, (t) => { fs.writeFileSync(path.join(t, 'config.json'), '1'); });
+  writeDirAtomicSync(ck, (t) => {
+    fs.writeFileSync(path.join(t, 'config.json'), '1');
+  });
   assert.equal(fs.readFileSync(path.join(ck, 'config.json'), 'utf8'), '1');
-  writeDirAtomicSync(ck, (t) => { fs.writeFileSync(path.join(t, 'config.json'), '2'); fs.writeFileSync(path.join(t, 'w.bin'), 'w'); });
+  writeDirAtomicSync(ck, (t) => {
+    fs.writeFileSync(path.join(t, 'config.json'), '2');
+    fs.writeFileSync(path.join(t, 'w.bin'), 'w');
+  });
   assert.deepEqual(fs.readdirSync(ck).sort(), ['config.json', 'w.bin']);
   assert.equal(fs.readFileSync(path.join(ck, 'config.json'), 'utf8'), '2');
-  assert.throws(() => writeDirAtomicSync(ck, (t) => { fs.writeFileSync(path.join(t, 'config.json'), '3'); throw new Error('disk full'); }),
-    /cannot write directory .*ckpt: disk full/);
+  assert.throws(
+    () =>
+      writeDirAtomicSync(ck, (t) => {
+        fs.writeFileSync(path.join(t, 'config.json'), '3');
+        throw new Error('disk full');
+      }),
+    /cannot write directory .*ckpt: disk full/,
+  );
   assert.equal(fs.readFileSync(path.join(ck, 'config.json'), 'utf8'), '2');
   assert.deepEqual(fs.readdirSync(dir), ['ckpt']);
   fs.rmSync(dir, { recursive: true });
@@ -72,7 +87,9 @@ test('SIGKILL during repeated atomic writes never leaves a partial file', async 
     process.stdout.write('ready\\n');
     for (let i = 0; ; i++) writeFileAtomicSync(${JSON.stringify(target)}, i % 2 ? a : b);`;
   for (const delayMs of [5, 40, 120]) {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     await new Promise((r) => setTimeout(r, delayMs));
     child.kill('SIGKILL');
@@ -82,6 +99,7 @@ test('SIGKILL during repeated atomic writes never leaves a partial file', async 
     assert.ok(got.every((v) => v === got[0]) && (got[0] === 65 || got[0] === 66), 'file is one complete version');
   }
   // temp files of killed writers may remain (named .state.bin.<writer tag>.<n>.tmp); the target is intact
-  for (const f of fs.readdirSync(dir)) assert.ok(f === 'state.bin' || /^\.state\.bin\.[0-9a-f]{10}\.\d+\.tmp$/.test(f), f);
+  for (const f of fs.readdirSync(dir))
+    assert.ok(f === 'state.bin' || /^\.state\.bin\.[0-9a-f]{10}\.\d+\.tmp$/.test(f), f);
   fs.rmSync(dir, { recursive: true });
 });

@@ -27,12 +27,18 @@ test('column selection by name or index', () => {
   assert.deepEqual(parseCsv(text, { columns: [1] }).data.toArray(), [2, 5]);
   assert.throws(() => parseCsv(text, { columns: ['d'] }), /no column named "d" \(columns: "a", "b", "c"\)/);
   assert.throws(() => parseCsv('1,2\n', { columns: ['a'] }), /selected by name, but the file has no header/);
-  assert.throws(() => parseCsv(text, { columns: [3] }), /column index 3 is out of range \(the table has 3 columns, 0\.\.2\)/);
+  assert.throws(
+    () => parseCsv(text, { columns: [3] }),
+    /column index 3 is out of range \(the table has 3 columns, 0\.\.2\)/,
+  );
 });
 
 test('errors name the source, line, column and header name', () => {
   const bad = (text: string, re: RegExp, opts = {}) =>
-    assert.throws(() => parseCsv(text, { source: 'data.csv', ...opts }), (e: unknown) => e instanceof CsvError && re.test(e.message) ? true : assert.fail(String(e)));
+    assert.throws(
+      () => parseCsv(text, { source: 'data.csv', ...opts }),
+      (e: unknown) => (e instanceof CsvError && re.test(e.message) ? true : assert.fail(String(e))),
+    );
   bad('x1,x2,x3\n1,2,3\n\n4,5,abc\n', /^data\.csv line 4, column 3 \("x3"\): "abc" is not a number$/);
   bad('x,y\n1,\n', /^data\.csv line 2, column 2 \("y"\): empty cell$/);
   bad('x,y\n1,2\n3\n', /^data\.csv line 3: row has 1 cells, the header \(line 1\) has 2$/);
@@ -44,7 +50,10 @@ test('errors name the source, line, column and header name', () => {
   bad('x,x\n1,2\n', /line 1, column 2: duplicate column name "x" \(also column 1\)/);
   const ok = parseCsv('x,y\n1,nan\n-inf,Infinity\n', { allowNonFinite: true }).data.toArray();
   assert.ok(Number.isNaN(ok[1]) && ok[2] === -Infinity && ok[3] === Infinity);
-  assert.throws(() => readCsv('/nonexistent/dir/x.csv'), /^CsvError: \/nonexistent\/dir\/x\.csv: cannot read file|\/nonexistent\/dir\/x\.csv: cannot read file/);
+  assert.throws(
+    () => readCsv('/nonexistent/dir/x.csv'),
+    /^CsvError: \/nonexistent\/dir\/x\.csv: cannot read file|\/nonexistent\/dir\/x\.csv: cannot read file/,
+  );
   // quoted newlines advance the line counter
   bad('x\n"a\nb",\n1\n', /line 2/);
 });
@@ -64,7 +73,10 @@ test('float32 formatting is the shortest string that reads back to the same floa
 test('writeCsv / readCsv round trip with header, atomically', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csv-'));
   const p = path.join(dir, 's.csv');
-  const x = NDArray.from([[1.25, -3], [1e-8, 7]]);
+  const x = NDArray.from([
+    [1.25, -3],
+    [1e-8, 7],
+  ]);
   writeCsv(p, x, { header: ['x', 'y,z'] });
   assert.equal(fs.readFileSync(p, 'utf8'), 'x,"y,z"\n1.25,-3\n1e-8,7\n');
   const t = readCsv(p);

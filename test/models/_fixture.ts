@@ -35,7 +35,11 @@ export function loadModelFixture(name: string): ModelFixture {
     return new NDArray(t.shape, all.slice(t.offset, t.offset + t.length));
   };
   const group = (prefix: string): Record<string, NDArray> =>
-    Object.fromEntries(Object.keys(doc.tensors).filter((k) => k.startsWith(prefix)).map((k) => [k.slice(prefix.length), get(k)]));
+    Object.fromEntries(
+      Object.keys(doc.tensors)
+        .filter((k) => k.startsWith(prefix))
+        .map((k) => [k.slice(prefix.length), get(k)]),
+    );
   return { ...doc, get, group };
 }
 
@@ -44,13 +48,19 @@ export function assertAllClose(a: NDArray, b: NDArray, what: string, rtol = 1e-4
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new Error(`${what}: shape [${a.shape.join(', ')}] vs expected [${b.shape.join(', ')}]`);
   }
-  let worst = 0, wi = -1;
+  let worst = 0,
+    wi = -1;
   for (let i = 0; i < a.size; i++) {
     const r = Math.abs(a.data[i] - b.data[i]) / (atol + rtol * Math.abs(b.data[i]));
-    if (!(r <= worst)) { worst = r; wi = i; }
+    if (!(r <= worst)) {
+      worst = r;
+      wi = i;
+    }
   }
   if (!(worst <= 1)) {
-    throw new Error(`${what}: element ${wi} is ${a.data[wi]}, expected ${b.data[wi]} (|diff| ${Math.abs(a.data[wi] - b.data[wi]).toExponential(2)}, rtol ${rtol}, atol ${atol})`);
+    throw new Error(
+      `${what}: element ${wi} is ${a.data[wi]}, expected ${b.data[wi]} (|diff| ${Math.abs(a.data[wi] - b.data[wi]).toExponential(2)}, rtol ${rtol}, atol ${atol})`,
+    );
   }
 }
 

@@ -14,8 +14,13 @@ import { Dropout } from '../../src/nn/dropout.ts';
 
 class Scale extends Module {
   readonly weight: Parameter;
-  constructor(n: number) { super(); this.weight = this.param('weight', [n], init.ones()); }
-  forward(x: Value): Value { return mul(x, this.weight.value); }
+  constructor(n: number) {
+    super();
+    this.weight = this.param('weight', [n], init.ones());
+  }
+  forward(x: Value): Value {
+    return mul(x, this.weight.value);
+  }
 }
 
 class Net extends Module {
@@ -31,22 +36,44 @@ class Net extends Module {
 
 test('namedParameters: dotted names in registration order, lists as name.i', () => {
   const n = new Net();
-  assert.deepEqual(n.namedParameters().map(([k]) => k), ['first.weight', 'blocks.0.weight', 'blocks.1.weight', 'offset']);
+  assert.deepEqual(
+    n.namedParameters().map(([k]) => k),
+    ['first.weight', 'blocks.0.weight', 'blocks.1.weight', 'offset'],
+  );
   assert.equal(n.numParameters(), 12);
   assert.deepEqual(n.parameterShapes()['blocks.1.weight'], [3]);
 });
 
 test('registration errors name the module and the bad name', () => {
-  class Bad extends Module { constructor() { super(); this.param('a.b', [1], init.zeros()); } }
+  class Bad extends Module {
+    constructor() {
+      super();
+      this.param('a.b', [1], init.zeros());
+    }
+  }
   assert.throws(() => new Bad(), /Bad: invalid parameter\/child name 'a.b'/);
-  class Twice extends Module { constructor() { super(); this.param('w', [1], init.zeros()); this.param('w', [1], init.zeros()); } }
+  class Twice extends Module {
+    constructor() {
+      super();
+      this.param('w', [1], init.zeros());
+      this.param('w', [1], init.zeros());
+    }
+  }
   assert.throws(() => new Twice(), /Twice: 'w' is registered twice/);
   assert.throws(() => new Scale(-1), /invalid shape \[-1\]/);
 });
 
 function stats(a: NDArray): { mean: number; variance: number; min: number; max: number } {
-  let s = 0, s2 = 0, min = Infinity, max = -Infinity;
-  for (const v of a.data) { s += v; s2 += v * v; min = Math.min(min, v); max = Math.max(max, v); }
+  let s = 0,
+    s2 = 0,
+    min = Infinity,
+    max = -Infinity;
+  for (const v of a.data) {
+    s += v;
+    s2 += v * v;
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
   const mean = s / a.size;
   return { mean, variance: s2 / a.size - mean * mean, min, max };
 }
@@ -60,13 +87,18 @@ test('PyTorch default init: Linear/Conv2d U(+-1/sqrt(fan_in)), Embedding N(0,1),
   const p1 = lin.initParams(new Philox(1));
   const p2 = conv.initParams(new Philox(2));
   const p3 = emb.initParams(new Philox(3));
-  for (const [a, b] of [[p1.weight, 1 / 8], [p1.bias, 1 / 8], [p2.weight, 1 / Math.sqrt(72)], [p2.bias, 1 / Math.sqrt(72)]] as const) {
+  for (const [a, b] of [
+    [p1.weight, 1 / 8],
+    [p1.bias, 1 / 8],
+    [p2.weight, 1 / Math.sqrt(72)],
+    [p2.bias, 1 / Math.sqrt(72)],
+  ] as const) {
     const s = stats(a);
     assert.ok(s.min >= -b && s.max < b, `within +-${b}`);
     assert.ok(s.max > 0.9 * b && s.min < -0.9 * b, 'fills the interval');
-    const tol = 5 * Math.sqrt(b ** 4 / 5 / a.size);   // ~5 standard errors of the sample variance
-    assert.ok(Math.abs(s.variance - b * b / 3) < tol, `variance ${s.variance} vs b^2/3 = ${b * b / 3}`);
-    assert.ok(Math.abs(s.mean) < 5 * b / Math.sqrt(3 * a.size), `mean ${s.mean}`);
+    const tol = 5 * Math.sqrt(b ** 4 / 5 / a.size); // ~5 standard errors of the sample variance
+    assert.ok(Math.abs(s.variance - (b * b) / 3) < tol, `variance ${s.variance} vs b^2/3 = ${(b * b) / 3}`);
+    assert.ok(Math.abs(s.mean) < (5 * b) / Math.sqrt(3 * a.size), `mean ${s.mean}`);
   }
   assert.deepEqual(p2.weight.shape, [512, 8, 3, 3]);
   const e = stats(p3.weight);
@@ -81,29 +113,61 @@ test('PyTorch default init: Linear/Conv2d U(+-1/sqrt(fan_in)), Embedding N(0,1),
 
 test('withParams binds by identity; checks missing / extra / wrong-shape names', async () => {
   const net = new Net();
-  const specs = [{ name: 'x', shape: ['batch', 3] }, ...net.namedParameters().map(([k, p]) => ({ name: k, shape: p.shape }))];
-  const g = trace((x: Value, ...ps: Value[]) => withParams(net, {
-    'first.weight': ps[0], 'blocks.0.weight': ps[1], 'blocks.1.weight': ps[2], offset: ps[3],
-  }, () => net.forward(x)), specs);
+  const specs = [
+    { name: 'x', shape: ['batch', 3] },
+    ...net.namedParameters().map(([k, p]) => ({ name: k, shape: p.shape })),
+  ];
+  const g = trace(
+    (x: Value, ...ps: Value[]) =>
+      withParams(
+        net,
+        {
+          'first.weight': ps[0],
+          'blocks.0.weight': ps[1],
+          'blocks.1.weight': ps[2],
+          offset: ps[3],
+        },
+        () => net.forward(x),
+      ),
+    specs,
+  );
   const f = await compile(g);
   const [y] = await f.run({
-    x: NDArray.from([[1, 2, 3]]), 'first.weight': NDArray.from([1, 2, 3]), 'blocks.0.weight': NDArray.from([2, 2, 2]),
-    'blocks.1.weight': NDArray.from([1, 1, -1]), offset: NDArray.from([0.5, 0, 0]),
+    x: NDArray.from([[1, 2, 3]]),
+    'first.weight': NDArray.from([1, 2, 3]),
+    'blocks.0.weight': NDArray.from([2, 2, 2]),
+    'blocks.1.weight': NDArray.from([1, 1, -1]),
+    offset: NDArray.from([0.5, 0, 0]),
   });
   assert.deepEqual(Array.from(y.data), [2.5, 8, -18]);
 
   const p = net.initParams(new Philox(0));
   const { offset: _drop, ...missing } = p;
   assert.throws(() => checkParams(net, missing), /missing parameter 'offset' of shape \[3\]/);
-  assert.throws(() => checkParams(net, { ...p, 'blocks.2.weight': NDArray.ones([3]) }), /unexpected parameter 'blocks.2.weight'/);
-  assert.throws(() => checkParams(net, { ...p, offset: NDArray.ones([4]) }), /parameter 'offset' has shape \[4\], the model expects \[3\]/);
-  assert.throws(() => trace((x: Value) => net.forward(x), [{ name: 'x', shape: [1, 3] }]), /parameter 'weight' \[3\] is not bound: run the module's forward inside withParams/);
+  assert.throws(
+    () => checkParams(net, { ...p, 'blocks.2.weight': NDArray.ones([3]) }),
+    /unexpected parameter 'blocks.2.weight'/,
+  );
+  assert.throws(
+    () => checkParams(net, { ...p, offset: NDArray.ones([4]) }),
+    /parameter 'offset' has shape \[4\], the model expects \[3\]/,
+  );
+  assert.throws(
+    () => trace((x: Value) => net.forward(x), [{ name: 'x', shape: [1, 3] }]),
+    /parameter 'weight' \[3\] is not bound: run the module's forward inside withParams/,
+  );
 });
 
 test('NDArray parameters are embedded as constants; bindings nest (innermost wins)', async () => {
-  const a = new Scale(2), b = new Scale(2);
-  const g = trace((x: Value) => withParams(a, { weight: NDArray.from([2, 3]) }, () =>
-    withParams(b, { weight: NDArray.from([10, 10]) }, () => b.forward(a.forward(x)))), [{ name: 'x', shape: [2] }]);
+  const a = new Scale(2),
+    b = new Scale(2);
+  const g = trace(
+    (x: Value) =>
+      withParams(a, { weight: NDArray.from([2, 3]) }, () =>
+        withParams(b, { weight: NDArray.from([10, 10]) }, () => b.forward(a.forward(x))),
+      ),
+    [{ name: 'x', shape: [2] }],
+  );
   const [y] = await (await compile(g)).run({ x: NDArray.from([1, 1]) });
   assert.deepEqual(Array.from(y.data), [20, 30]);
 });
@@ -116,6 +180,9 @@ test('Dropout: a probability in [0, 1); bad values are rejected clearly', () => 
 
 test('layer constructors reject bad sizes with the argument name', () => {
   assert.throws(() => new Linear(0, 3), /Linear: inFeatures must be a positive integer, got 0/);
-  assert.throws(() => new Conv2d(3, 4, 3, { groups: 2 }), /inChannels 3 and outChannels 4 must be divisible by groups 2/);
+  assert.throws(
+    () => new Conv2d(3, 4, 3, { groups: 2 }),
+    /inChannels 3 and outChannels 4 must be divisible by groups 2/,
+  );
   assert.throws(() => new Embedding(10, 2.5), /Embedding: embeddingDim must be a positive integer, got 2.5/);
 });

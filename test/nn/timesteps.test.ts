@@ -19,8 +19,10 @@ test('matches diffusers get_timestep_embedding for every option set', async () =
   const t = fx.get('t');
   for (const [i, c] of (fx.cases as Record<string, number | boolean>[]).entries()) {
     const o = {
-      flipSinToCos: c.flip_sin_to_cos as boolean, downscaleFreqShift: c.downscale_freq_shift as number,
-      scale: (c.scale as number | undefined) ?? 1, maxPeriod: (c.max_period as number | undefined) ?? 10000,
+      flipSinToCos: c.flip_sin_to_cos as boolean,
+      downscaleFreqShift: c.downscale_freq_shift as number,
+      scale: (c.scale as number | undefined) ?? 1,
+      maxPeriod: (c.max_period as number | undefined) ?? 10000,
     };
     const got = await embed(t, c.embedding_dim as number, o);
     // arguments reach 999 rad: float32 rounding of t * freq alone is ~3e-5 there
@@ -46,5 +48,8 @@ test('Timesteps module has no parameters; bad inputs are named', () => {
   assert.throws(() => new Timesteps(1), /dim must be an integer >= 2, got 1/);
   assert.throws(() => new Timesteps(2, { downscaleFreqShift: 1 }), /divides by zero/);
   assert.throws(() => new Timesteps(8, { maxPeriod: 0 }), /maxPeriod must be > 0, got 0/);
-  assert.throws(() => trace((x: Value) => getTimestepEmbedding(x, 8), [{ name: 't', shape: [2, 1] }]), /timesteps must be a 1-D array \[batch\], got shape \[2, 1\]/);
+  assert.throws(
+    () => trace((x: Value) => getTimestepEmbedding(x, 8), [{ name: 't', shape: [2, 1] }]),
+    /timesteps must be a 1-D array \[batch\], got shape \[2, 1\]/,
+  );
 });

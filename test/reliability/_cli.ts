@@ -31,29 +31,52 @@ export interface CliRun {
 /** Start `node --import tsx src/cli/main.ts ...args` from the repository root. */
 export function startCli(args: string[], env: Record<string, string> = {}): CliRun {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: REPO, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: REPO,
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '', stderr = '';
+  let stdout = '',
+    stderr = '';
   const waiters: { re: RegExp; resolve: (m: RegExpExecArray) => void; reject: (e: Error) => void }[] = [];
   const check = () => {
     for (let i = waiters.length - 1; i >= 0; i--) {
       const m = waiters[i].re.exec(stderr);
-      if (m) { waiters[i].resolve(m); waiters.splice(i, 1); }
+      if (m) {
+        waiters[i].resolve(m);
+        waiters.splice(i, 1);
+      }
     }
   };
-  child.stdout!.on('data', (d) => { stdout += d; });
-  child.stderr!.on('data', (d) => { stderr += d; check(); });
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+    check();
+  });
   const done = new Promise<CliResult>((resolve) => {
     child.on('close', (code, signal) => {
-      for (const w of waiters.splice(0)) w.reject(new Error(`process exited (code ${code}, signal ${signal}) before ${w.re} appeared; stderr:\n${stderr}`));
+      for (const w of waiters.splice(0))
+        w.reject(
+          new Error(`process exited (code ${code}, signal ${signal}) before ${w.re} appeared; stderr:\n${stderr}`),
+        );
       resolve({ code, signal, stdout, stderr });
     });
   });
   return {
-    child, done,
-    get stderr() { return stderr; },
-    get stdout() { return stdout; },
-    waitFor: (re) => new Promise((resolve, reject) => { waiters.push({ re, resolve, reject }); check(); }),
+    child,
+    done,
+    get stderr() {
+      return stderr;
+    },
+    get stdout() {
+      return stdout;
+    },
+    waitFor: (re) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ re, resolve, reject });
+        check();
+      }),
   };
 }
 
@@ -92,6 +115,9 @@ export function listFiles(dir: string): string[] {
 
 /** The assertion that every CLI error obeys: non-zero exit, one line on stderr naming what was wrong, no stack. */
 export function errorLine(r: CliResult): string {
-  const lines = r.stderr.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = r.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   return lines[lines.length - 1] ?? '';
 }

@@ -9,28 +9,80 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listFiles, runCli, tmpDir } from './_cli.ts';
 
-test('same seed -> identical training curves and files, identical sample PNG/CSV bytes (separate processes)', { timeout: 120_000 }, async () => {
+test('same seed -> identical training curves and files, identical sample PNG/CSV bytes (separate processes)', {
+  timeout: 120_000,
+}, async () => {
   const root = tmpDir();
   try {
     const at = (...p: string[]) => path.join(root, ...p);
     const model = at('mlp.json');
-    fs.writeFileSync(model, JSON.stringify({ _class_name: 'MLPModel', in_channels: 2, out_channels: 2, hidden_dims: [16, 16], time_embedding_dim: 8 }));
-    const train = (out: string, seed: string) => runCli(['train', '--data', 'swissroll', '--model', model, '--steps', '30', '--batch-size', '16',
-      '--checkpoint-every', '10', '--keep-last', '3', '--seed', seed, '--out', out, '--quiet']);
+    fs.writeFileSync(
+      model,
+      JSON.stringify({
+        _class_name: 'MLPModel',
+        in_channels: 2,
+        out_channels: 2,
+        hidden_dims: [16, 16],
+        time_embedding_dim: 8,
+      }),
+    );
+    const train = (out: string, seed: string) =>
+      runCli([
+        'train',
+        '--data',
+        'swissroll',
+        '--model',
+        model,
+        '--steps',
+        '30',
+        '--batch-size',
+        '16',
+        '--checkpoint-every',
+        '10',
+        '--keep-last',
+        '3',
+        '--seed',
+        seed,
+        '--out',
+        out,
+        '--quiet',
+      ]);
     const runs = await Promise.all([train(at('a'), '5'), train(at('b'), '5')]);
     runs.forEach((r) => assert.equal(r.code, 0, r.stderr));
     const files = listFiles(at('a'));
     assert.deepEqual(listFiles(at('b')), files);
-    for (const f of files) assert.ok(fs.readFileSync(at('a', f)).equals(fs.readFileSync(at('b', f))), `${f} differs between two runs with seed 5`);
+    for (const f of files)
+      assert.ok(
+        fs.readFileSync(at('a', f)).equals(fs.readFileSync(at('b', f))),
+        `${f} differs between two runs with seed 5`,
+      );
     // The training curve (trainer_state.json, compared byte for byte above) is complete and finite.
-    const curve = JSON.parse(fs.readFileSync(at('a', 'checkpoint-30', 'trainer_state.json'), 'utf8')).losses as number[];
+    const curve = JSON.parse(fs.readFileSync(at('a', 'checkpoint-30', 'trainer_state.json'), 'utf8'))
+      .losses as number[];
     assert.equal(curve.length, 30);
     assert.ok(curve.every(Number.isFinite));
 
-    const sample = (seed: string, scheduler: string, out: string) => runCli(['sample', at('a'), '--scheduler', scheduler, '--steps', '8', '--n', '200', '--seed', seed, '--out', at(out)]);
+    const sample = (seed: string, scheduler: string, out: string) =>
+      runCli([
+        'sample',
+        at('a'),
+        '--scheduler',
+        scheduler,
+        '--steps',
+        '8',
+        '--n',
+        '200',
+        '--seed',
+        seed,
+        '--out',
+        at(out),
+      ]);
     const s = await Promise.all([
-      sample('1', 'ddpm', 's1.png'), sample('1', 'ddpm', 's2.png'), sample('2', 'ddpm', 's3.png'),
-      sample('1', 'dpmsolver++', 's1.csv'), sample('1', 'dpmsolver++', 's2.csv'),
+      sample('1', 'ddpm', 's1.png'),
+      sample('1', 'ddpm', 's2.png'),
+      sample('2', 'ddpm', 's3.png'),
+      sample('1', 'dpmsolver++', 's1.csv'),
+      sample('1', 'dpmsolver++', 's2.csv'),
     ]);
     s.forEach((r) => assert.equal(r.code, 0, r.stderr));
     const bytes = (f: string) => fs.readFileSync(at(f));

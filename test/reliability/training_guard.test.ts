@@ -31,19 +31,32 @@ function poisoned(poisonAt: number): DataSource {
 }
 
 const config = () => ({
-  ...defaultTrainConfig(), steps: 12, batchSize: 8, warmupSteps: 2, checkpointEvery: 5, keepLast: 3,
+  ...defaultTrainConfig(),
+  steps: 12,
+  batchSize: 8,
+  warmupSteps: 2,
+  checkpointEvery: 5,
+  keepLast: 3,
   noiseSchedule: { num_train_timesteps: 50, beta_schedule: 'linear', clip_sample: false },
 });
 const mlp = () => modelFromConfig(modelConfig('mlp-2d', { hidden_dims: [8] }));
 
-test('a NaN loss stops training naming the step and the last good checkpoint; OUT keeps that checkpoint\'s model', async () => {
+test("a NaN loss stops training naming the step and the last good checkpoint; OUT keeps that checkpoint's model", async () => {
   const out = tmpDir();
   try {
-    const err = await train({ model: mlp(), data: poisoned(7), config: config(), outDir: out }).then(() => null, (e) => e);
+    const err = await train({ model: mlp(), data: poisoned(7), config: config(), outDir: out }).then(
+      () => null,
+      (e) => e,
+    );
     assert.ok(err instanceof NonFiniteLossError, String(err));
     assert.equal(err.step, 7);
     assert.equal(err.lastCheckpoint, path.join(out, 'checkpoint-5'));
-    assert.match(err.message, new RegExp(`^training stopped: the loss became NaN at step 7; last good checkpoint: ${out}/checkpoint-5 \\(resume from it with a lower --lr, or pass --skip-nonfinite`));
+    assert.match(
+      err.message,
+      new RegExp(
+        `^training stopped: the loss became NaN at step 7; last good checkpoint: ${out}/checkpoint-5 \\(resume from it with a lower --lr, or pass --skip-nonfinite`,
+      ),
+    );
     assert.deepEqual(listCheckpoints(out), [5]);
     const ck = loadCheckpoint(path.join(out, 'checkpoint-5'));
     for (const a of Object.values(ck.params)) assert.ok(a.data.every(Number.isFinite));
@@ -53,8 +66,13 @@ test('a NaN loss stops training naming the step and the last good checkpoint; OU
     // A NaN before the first checkpoint: "none yet".
     const out2 = tmpDir();
     try {
-      await assert.rejects(train({ model: mlp(), data: poisoned(2), config: config(), outDir: out2 }), /the loss became NaN at step 2; last good checkpoint: none yet/);
-    } finally { fs.rmSync(out2, { recursive: true, force: true }); }
+      await assert.rejects(
+        train({ model: mlp(), data: poisoned(2), config: config(), outDir: out2 }),
+        /the loss became NaN at step 2; last good checkpoint: none yet/,
+      );
+    } finally {
+      fs.rmSync(out2, { recursive: true, force: true });
+    }
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
@@ -65,14 +83,20 @@ test('onNonFinite skip: the poisoned step is skipped (weights unchanged, reporte
   const warnings: string[] = [];
   const prev = setWarningHandler((m) => warnings.push(m));
   try {
-    const r = await train({ model: mlp(), data: poisoned(5), config: { ...config(), onNonFinite: 'skip', checkpointEvery: 1, keepLast: 20 }, outDir: out });
+    const r = await train({
+      model: mlp(),
+      data: poisoned(5),
+      config: { ...config(), onNonFinite: 'skip', checkpointEvery: 1, keepLast: 20 },
+      outDir: out,
+    });
     assert.equal(r.losses.length, 12);
     assert.ok(Number.isNaN(r.losses[4]));
     assert.ok(r.losses.every((l, i) => i === 4 || Number.isFinite(l)));
     assert.deepEqual(warnings, ['step 5: the loss is NaN; step skipped (weights and optimizer state unchanged)']);
     // Step 5 was skipped but its checkpoint was written: weights, EMA and AdamW state equal those of
     // step 4 (t counts the 4 applied updates); step 6 moves on.
-    const ck4 = loadCheckpoint(path.join(out, 'checkpoint-4')), ck5 = loadCheckpoint(path.join(out, 'checkpoint-5'));
+    const ck4 = loadCheckpoint(path.join(out, 'checkpoint-4')),
+      ck5 = loadCheckpoint(path.join(out, 'checkpoint-5'));
     const ck6 = loadCheckpoint(path.join(out, 'checkpoint-6'));
     assert.equal(ck5.optimizer!.t, 4);
     assert.equal(ck6.optimizer!.t, 5);
@@ -92,18 +116,57 @@ test('onNonFinite skip: the poisoned step is skipped (weights unchanged, reporte
   }
 });
 
-test('CLI: --lr 1e30 after a resume stops with one line naming the step and checkpoint-10, exit 1; --skip-nonfinite finishes', { timeout: 60_000 }, async () => {
+test('CLI: --lr 1e30 after a resume stops with one line naming the step and checkpoint-10, exit 1; --skip-nonfinite finishes', {
+  timeout: 60_000,
+}, async () => {
   const out = tmpDir();
   try {
-    const args = ['train', '--data', 'moons', '--model', 'mlp-2d', '--batch-size', '8', '--checkpoint-every', '5', '--out', out];
+    const args = [
+      'train',
+      '--data',
+      'moons',
+      '--model',
+      'mlp-2d',
+      '--batch-size',
+      '8',
+      '--checkpoint-every',
+      '5',
+      '--out',
+      out,
+    ];
     const first = await runCli([...args, '--steps', '10', '--quiet']);
     assert.equal(first.code, 0, first.stderr);
-    const bad = await runCli([...args, '--steps', '20', '--lr', '1e30', '--resume', '--override', 'lr,steps', '--quiet']);
+    const bad = await runCli([
+      ...args,
+      '--steps',
+      '20',
+      '--lr',
+      '1e30',
+      '--resume',
+      '--override',
+      'lr,steps',
+      '--quiet',
+    ]);
     assert.equal(bad.code, 1);
-    assert.match(errorLine(bad), new RegExp(`^diffuse: training stopped: the (loss became (NaN|Infinity|-Infinity)|weights became non-finite \\(loss [^)]*\\)) at step 1[12]; last good checkpoint: ${out}/checkpoint-10 \\(resume from it with a lower --lr, or pass --skip-nonfinite to skip such steps\\)$`));
+    assert.match(
+      errorLine(bad),
+      new RegExp(
+        `^diffuse: training stopped: the (loss became (NaN|Infinity|-Infinity)|weights became non-finite \\(loss [^)]*\\)) at step 1[12]; last good checkpoint: ${out}/checkpoint-10 \\(resume from it with a lower --lr, or pass --skip-nonfinite to skip such steps\\)$`,
+      ),
+    );
     assert.ok(!bad.stderr.includes('    at '), 'no stack trace without --verbose');
     assert.deepEqual(listCheckpoints(out), [5, 10]);
-    const skipped = await runCli([...args, '--steps', '20', '--lr', '1e30', '--resume', '--override', 'lr,steps', '--skip-nonfinite']);
+    const skipped = await runCli([
+      ...args,
+      '--steps',
+      '20',
+      '--lr',
+      '1e30',
+      '--resume',
+      '--override',
+      'lr,steps',
+      '--skip-nonfinite',
+    ]);
     assert.equal(skipped.code, 0, skipped.stderr);
     assert.match(skipped.stderr, /diffuse: warning: step 1[12]: .*step skipped/);
     assert.match(skipped.stderr, /done: 20 steps .* \d+ steps skipped \(non-finite\)/);

@@ -14,7 +14,8 @@ const fx = JSON.parse(readFileSync(new URL('../fixtures/diffusers/schedules.json
 function check(got: ArrayLike<number>, want: number[], idx: number[] | null, rtol: number, what: string): void {
   want.forEach((w, k) => {
     const i = idx ? idx[k] : k;
-    const g = got[i], e = Math.fround(w);
+    const g = got[i],
+      e = Math.fround(w);
     assert.ok(g === e || Math.abs(g - e) <= rtol * Math.abs(e), `${what}[${i}]: ${g} vs diffusers ${e}`);
   });
 }

@@ -5,7 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { cumprodF32, npArange, npInterp, npLinspace, roundHalfEven, torchLinspaceF32 } from '../../src/schedules/numerics.ts';
+import {
+  cumprodF32,
+  npArange,
+  npInterp,
+  npLinspace,
+  roundHalfEven,
+  torchLinspaceF32,
+} from '../../src/schedules/numerics.ts';
 import { alphasFromBetas, linearBetas } from '../../src/schedules/betas.ts';
 import { quantileF32 } from '../../src/diffusion/thresholding.ts';
 
@@ -25,8 +32,10 @@ test('cumprodF32 (float64 accumulation, float32 storage) equals torch.cumprod on
 });
 
 test('npLinspace / npArange equal np.linspace / np.arange exactly (float64)', () => {
-  for (const c of fx.np_linspace) assert.deepEqual(Array.from(npLinspace(c.a, c.b, c.n)), c.values, `linspace(${c.a}, ${c.b}, ${c.n})`);
-  for (const c of fx.np_arange) assert.deepEqual(Array.from(npArange(c.a, c.b, c.step)), c.values, `arange(${c.a}, ${c.b}, ${c.step})`);
+  for (const c of fx.np_linspace)
+    assert.deepEqual(Array.from(npLinspace(c.a, c.b, c.n)), c.values, `linspace(${c.a}, ${c.b}, ${c.n})`);
+  for (const c of fx.np_arange)
+    assert.deepEqual(Array.from(npArange(c.a, c.b, c.step)), c.values, `arange(${c.a}, ${c.b}, ${c.step})`);
 });
 
 test('npInterp equals np.interp, including clamping outside the table', () => {
@@ -41,6 +50,10 @@ test('roundHalfEven equals np.round (ties to even)', () => {
 
 test('quantileF32 equals torch.quantile (linear interpolation) on float32 data', () => {
   for (const c of fx.quantile) {
-    assert.equal(quantileF32(Float32Array.from(c.values), c.q), Math.fround(c.quantile), `n=${c.values.length} q=${c.q}`);
+    assert.equal(
+      quantileF32(Float32Array.from(c.values), c.q),
+      Math.fround(c.quantile),
+      `n=${c.values.length} q=${c.q}`,
+    );
   }
 });

@@ -4,9 +4,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  alphasFromBetas, betasFor, betasForAlphaBar, linearBetas, rescaleZeroTerminalSnr, scaledLinearBetas, sigmoidBetas,
+  alphasFromBetas,
+  betasFor,
+  betasForAlphaBar,
+  linearBetas,
+  rescaleZeroTerminalSnr,
+  scaledLinearBetas,
+  sigmoidBetas,
 } from '../../src/schedules/betas.ts';
-import { betaPpf, betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, luLambdas, sigmasFromAlphasCumprod, sigmaToT } from '../../src/schedules/sigmas.ts';
+import {
+  betaPpf,
+  betaSigmas,
+  exponentialSigmas,
+  karrasSigmas,
+  logSigmas,
+  luLambdas,
+  sigmasFromAlphasCumprod,
+  sigmaToT,
+} from '../../src/schedules/sigmas.ts';
 import { customTimesteps, spacedTimesteps } from '../../src/schedules/timesteps.ts';
 
 const f32 = Math.fround;
@@ -25,12 +40,18 @@ test('scaled_linear betas: sqrt(beta) is linear from sqrt(beta_start) to sqrt(be
   const b = scaledLinearBetas(0.00085, 0.012, 1000);
   relClose(b[0], 0.00085, 1e-6, 'first');
   relClose(b[999], 0.012, 1e-6, 'last');
-  for (const i of [1, 250, 500, 998]) relClose(Math.sqrt(b[i]), Math.sqrt(0.00085) + (i / 999) * (Math.sqrt(0.012) - Math.sqrt(0.00085)), 1e-6, `sqrt beta ${i}`);
+  for (const i of [1, 250, 500, 998])
+    relClose(
+      Math.sqrt(b[i]),
+      Math.sqrt(0.00085) + (i / 999) * (Math.sqrt(0.012) - Math.sqrt(0.00085)),
+      1e-6,
+      `sqrt beta ${i}`,
+    );
 });
 
 test('squaredcos_cap_v2: alphaBar_t = f(t+1)/f(0) with f(t) = cos(((t/T + s)/(1 + s)) pi/2)^2, s = 0.008 (Nichol & Dhariwal eq. 17)', () => {
   const T = 1000;
-  const f = (t: number) => Math.cos(((t / T + 0.008) / 1.008) * Math.PI / 2) ** 2;
+  const f = (t: number) => Math.cos((((t / T + 0.008) / 1.008) * Math.PI) / 2) ** 2;
   const b = betasForAlphaBar(T);
   const { alphasCumprod } = alphasFromBetas(b);
   for (const t of [0, 1, 100, 500, 900, 980]) relClose(alphasCumprod[t], f(t + 1) / f(0), 2e-5, `alphaBar ${t}`);
@@ -56,7 +77,8 @@ test('rescaleZeroTerminalSnr: alphaBar_{T-1} = 0 exactly, alphaBar_0 unchanged, 
   assert.equal(ac[999], 0);
   assert.equal(nb[999], 1);
   relClose(ac[0], oldAc[0], 1e-6, 'alphaBar_0');
-  const s0 = Math.sqrt(oldAc[0]), sT = Math.sqrt(oldAc[999]);
+  const s0 = Math.sqrt(oldAc[0]),
+    sT = Math.sqrt(oldAc[999]);
   for (const t of [1, 100, 500, 900]) {
     relClose(Math.sqrt(ac[t]), ((Math.sqrt(oldAc[t]) - sT) * s0) / (s0 - sT), 1e-5, `sqrt alphaBar ${t}`);
   }
@@ -64,17 +86,25 @@ test('rescaleZeroTerminalSnr: alphaBar_{T-1} = 0 exactly, alphaBar_0 unchanged, 
 
 test('betasFor: trained_betas win, rescale applies after, bad names are rejected with the allowed list', () => {
   const tb = [0.1, 0.2, 0.3];
-  assert.deepEqual(Array.from(betasFor({ num_train_timesteps: 3, trained_betas: tb, beta_schedule: 'nope' })), tb.map(f32));
-  assert.throws(() => betasFor({ num_train_timesteps: 10, beta_schedule: 'cosine' }), /beta_schedule = "cosine" is not supported; allowed values: 'linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid'/);
+  assert.deepEqual(
+    Array.from(betasFor({ num_train_timesteps: 3, trained_betas: tb, beta_schedule: 'nope' })),
+    tb.map(f32),
+  );
+  assert.throws(
+    () => betasFor({ num_train_timesteps: 10, beta_schedule: 'cosine' }),
+    /beta_schedule = "cosine" is not supported; allowed values: 'linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid'/,
+  );
   assert.throws(() => betasFor({ num_train_timesteps: 0 }), /num_train_timesteps = 0 must be a positive integer/);
 });
 
 test('sigmas: sigma_t = sqrt((1 - alphaBar_t) / alphaBar_t) (EDM Table 1, VP) and sigmaToT inverts it at training timesteps', () => {
   const { alphasCumprod } = alphasFromBetas(linearBetas(1e-4, 0.02, 1000));
   const s = sigmasFromAlphasCumprod(alphasCumprod);
-  for (const t of [0, 10, 500, 999]) relClose(s[t], Math.sqrt((1 - alphasCumprod[t]) / alphasCumprod[t]), 1e-6, `sigma ${t}`);
+  for (const t of [0, 10, 500, 999])
+    relClose(s[t], Math.sqrt((1 - alphasCumprod[t]) / alphasCumprod[t]), 1e-6, `sigma ${t}`);
   const ls = logSigmas(s);
-  for (const t of [0, 1, 10, 500, 998, 999]) assert.ok(Math.abs(sigmaToT(s[t], ls) - t) < 1e-3, `t ${t}: ${sigmaToT(s[t], ls)}`);
+  for (const t of [0, 1, 10, 500, 998, 999])
+    assert.ok(Math.abs(sigmaToT(s[t], ls) - t) < 1e-3, `t ${t}: ${sigmaToT(s[t], ls)}`);
   // geometric midpoint of two neighbouring sigmas maps to t + 1/2 (linear interpolation in log sigma)
   assert.ok(Math.abs(sigmaToT(Math.sqrt(s[300] * s[301]), ls) - 300.5) < 1e-3);
   // clamped outside the table
@@ -92,7 +122,10 @@ test('karrasSigmas: EDM eq. (5), sigma_i^(1/rho) evenly spaced from sigma_max^(1
 
 test('exponentialSigmas: log sigma evenly spaced; luLambdas: lambda evenly spaced', () => {
   const s = exponentialSigmas(0.1, 10, 5);
-  assert.deepEqual(Array.from(s, (x) => +Math.log10(x).toFixed(12)), [1, 0.5, 0, -0.5, -1]);
+  assert.deepEqual(
+    Array.from(s, (x) => +Math.log10(x).toFixed(12)),
+    [1, 0.5, 0, -0.5, -1],
+  );
   assert.deepEqual(Array.from(luLambdas(-4, 4, 5)), [-4, -2, 0, 2, 4]);
 });
 
@@ -108,18 +141,30 @@ test('betaSigmas: Beta(0.6, 0.6) quantiles; betaPpf inverts the regularized inco
 });
 
 test('timestep spacing reproduces Table 2 of Lin et al. 2024 (T = 1000, 10 steps; 0-based)', () => {
-  const T = 1000, n = 10;
-  assert.deepEqual(Array.from(spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: n, spacing: 'linspace', integer: true })),
-    [999, 888, 777, 666, 555, 444, 333, 222, 111, 0]);
-  assert.deepEqual(Array.from(spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: n, spacing: 'leading', stepsOffset: 1 })),
-    [901, 801, 701, 601, 501, 401, 301, 201, 101, 1]);
-  assert.deepEqual(Array.from(spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: n, spacing: 'trailing' })),
-    [999, 899, 799, 699, 599, 499, 399, 299, 199, 99]);
+  const T = 1000,
+    n = 10;
+  assert.deepEqual(
+    Array.from(spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: n, spacing: 'linspace', integer: true })),
+    [999, 888, 777, 666, 555, 444, 333, 222, 111, 0],
+  );
+  assert.deepEqual(
+    Array.from(spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: n, spacing: 'leading', stepsOffset: 1 })),
+    [901, 801, 701, 601, 501, 401, 301, 201, 101, 1],
+  );
+  assert.deepEqual(
+    Array.from(spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: n, spacing: 'trailing' })),
+    [999, 899, 799, 699, 599, 499, 399, 299, 199, 99],
+  );
   // fractional linspace for sigma-based schedulers; ties round to even for integer ones
   assert.equal(spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: 3, spacing: 'linspace' })[1], 499.5);
-  assert.equal(spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: 3, spacing: 'linspace', integer: true })[1], 500);
-  assert.throws(() => spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: 10, spacing: 'uniform' }),
-    /timestep_spacing = "uniform" is not supported; allowed values: 'linspace', 'leading', 'trailing'/);
+  assert.equal(
+    spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: 3, spacing: 'linspace', integer: true })[1],
+    500,
+  );
+  assert.throws(
+    () => spacedTimesteps({ numTrainTimesteps: T, numInferenceSteps: 10, spacing: 'uniform' }),
+    /timestep_spacing = "uniform" is not supported; allowed values: 'linspace', 'leading', 'trailing'/,
+  );
 });
 
 test('customTimesteps validates order and range', () => {

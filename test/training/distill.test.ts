@@ -31,11 +31,16 @@ test('distillation target equals the hand-computed value (two teacher DDIM steps
 });
 
 test('the grids of N and 2N steps nest, and the student EDMEulerScheduler config reproduces the K-step grid', () => {
-  const sMax = 80, rho = 7;
+  const sMax = 80,
+    rho = 7;
   for (let i = 0; i <= 4; i++) assert.equal(distillSigma(i / 4, sMax, rho), distillSigma((2 * i) / 8, sMax, rho));
   assert.equal(distillSigma(1, sMax, rho), 0);
   const K = 4;
   const s = EDMEulerScheduler.fromConfig({ sigma_min: sMax * K ** -rho, sigma_max: sMax, rho });
   s.setTimesteps(K);
-  for (let i = 0; i <= K; i++) assert.ok(Math.abs(s.sigmas[i] - distillSigma(i / K, sMax, rho)) <= 1e-6 * sMax, `sigma ${i}: ${s.sigmas[i]} vs ${distillSigma(i / K, sMax, rho)}`);
+  for (let i = 0; i <= K; i++)
+    assert.ok(
+      Math.abs(s.sigmas[i] - distillSigma(i / K, sMax, rho)) <= 1e-6 * sMax,
+      `sigma ${i}: ${s.sigmas[i]} vs ${distillSigma(i / K, sMax, rho)}`,
+    );
 });

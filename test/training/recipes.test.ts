@@ -10,15 +10,31 @@ import { demoPlan } from '../../src/cli/demo.ts';
 import { defaultTrainConfig } from '../../src/training/trainer.ts';
 
 const cli = (extra: Partial<TrainCliOptions> = {}, explicit: string[] = ['data', 'out']) =>
-  applyToyRecipeDefaults({ data: 'moons', model: 'mlp-2d', out: 'runs/x', seed: 0, explicit, ...extra } as TrainCliOptions);
+  applyToyRecipeDefaults({
+    data: 'moons',
+    model: 'mlp-2d',
+    out: 'runs/x',
+    seed: 0,
+    explicit,
+    ...extra,
+  } as TrainCliOptions);
 
 /** The keys a recipe decides. */
 function recipeKeys(c: ReturnType<typeof recipeTrainConfig>) {
   return {
-    steps: c.steps, batchSize: c.batchSize, lr: c.lr, warmupSteps: c.warmupSteps, minLr: c.minLr, weightDecay: c.weightDecay,
-    maxGradNorm: c.maxGradNorm, emaDecay: c.emaDecay, emaPower: c.emaPower,
-    predictionType: c.objective.predictionType ?? 'epsilon', snrGamma: c.objective.snrGamma,
-    betaSchedule: c.noiseSchedule.beta_schedule, T: c.noiseSchedule.num_train_timesteps,
+    steps: c.steps,
+    batchSize: c.batchSize,
+    lr: c.lr,
+    warmupSteps: c.warmupSteps,
+    minLr: c.minLr,
+    weightDecay: c.weightDecay,
+    maxGradNorm: c.maxGradNorm,
+    emaDecay: c.emaDecay,
+    emaPower: c.emaPower,
+    predictionType: c.objective.predictionType ?? 'epsilon',
+    snrGamma: c.objective.snrGamma,
+    betaSchedule: c.noiseSchedule.beta_schedule,
+    T: c.noiseSchedule.num_train_timesteps,
   };
 }
 
@@ -27,7 +43,10 @@ test('diffuse train on a toy set with no flags trains with TOY2D_RECIPE', () => 
   const fromRecipe = recipeKeys(recipeTrainConfig(TOY2D_RECIPE));
   assert.deepEqual(fromCli, fromRecipe);
   assert.deepEqual(cli().modelOverrides, TOY2D_RECIPE.model);
-  assert.ok(Object.isFrozen(TOY2D_RECIPE.model) && Object.isFrozen(TOY2D_RECIPE.sampler), 'consumers cannot change the shared recipe');
+  assert.ok(
+    Object.isFrozen(TOY2D_RECIPE.model) && Object.isFrozen(TOY2D_RECIPE.sampler),
+    'consumers cannot change the shared recipe',
+  );
   // the CLI has no flag for the EMA warm-up power: the recipe must keep the trainer's
   assert.equal(TOY2D_RECIPE.ema?.power ?? defaultTrainConfig().emaPower, defaultTrainConfig().emaPower);
   assert.equal(TOY2D_RECIPE.minLr, defaultTrainConfig().minLr);
@@ -38,10 +57,22 @@ test('typed flags win over the recipe; library callers and other data keep their
   assert.equal(o.steps, 7);
   assert.equal(o.lr, 0.5);
   assert.equal(o.batchSize, TOY2D_RECIPE.batchSize);
-  assert.equal(cli({ steps: 50 }, ['data', 'out', 'steps']).warmup, 5, 'a short typed run warms up over a tenth of its steps');
+  assert.equal(
+    cli({ steps: 50 }, ['data', 'out', 'steps']).warmup,
+    5,
+    'a short typed run warms up over a tenth of its steps',
+  );
   const noEma = cli({ noEma: true, ema: undefined }, ['data', 'out', 'ema']);
   assert.equal(trainConfigFrom(noEma).emaDecay, null);
-  const lib = applyToyRecipeDefaults({ data: 'moons', model: 'mlp-2d', out: 'x', seed: 0, steps: 5, batchSize: 8, lr: 1e-3 } as TrainCliOptions);
+  const lib = applyToyRecipeDefaults({
+    data: 'moons',
+    model: 'mlp-2d',
+    out: 'x',
+    seed: 0,
+    steps: 5,
+    batchSize: 8,
+    lr: 1e-3,
+  } as TrainCliOptions);
   assert.equal(lib.steps, 5);
   const mnist = cli({ data: 'mnist', model: 'unet-s', steps: 9 }, ['data', 'model']);
   assert.equal(mnist.steps, 9);

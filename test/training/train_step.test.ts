@@ -10,11 +10,23 @@ const fx = JSON.parse(readFileSync(new URL('../fixtures/training/adamw.json', im
 
 for (const c of fx.cases) {
   test(`compiled AdamW step equals torch.optim.AdamW (max_norm ${c.max_norm})`, async () => {
-    const params = { w1: new NDArray([3, 4], c.init.w1), b1: new NDArray([4], c.init.b1), w2: new NDArray([4, 1], c.init.w2) };
+    const params = {
+      w1: new NDArray([3, 4], c.init.w1),
+      b1: new NDArray([4], c.init.b1),
+      w2: new NDArray([4, 1], c.init.w2),
+    };
     const ts = await TrainStep.create(
-      (p, b) => { const d = sub(matmul(tanh(add(matmul(b.x, p.w1), p.b1)), p.w2), b.y); return mean(mul(d, d)); },
-      params, [{ name: 'x', shape: [8, 3] }, { name: 'y', shape: [8, 1] }],
-      { optimizer: { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 }, maxGradNorm: c.max_norm ?? undefined });
+      (p, b) => {
+        const d = sub(matmul(tanh(add(matmul(b.x, p.w1), p.b1)), p.w2), b.y);
+        return mean(mul(d, d));
+      },
+      params,
+      [
+        { name: 'x', shape: [8, 3] },
+        { name: 'y', shape: [8, 1] },
+      ],
+      { optimizer: { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 }, maxGradNorm: c.max_norm ?? undefined },
+    );
     const batch = { x: new NDArray([8, 3], c.x), y: new NDArray([8, 1], c.y) };
     for (let s = 0; s < c.lrs.length; s++) {
       const { loss, gradNorm } = await ts.step(batch, c.lrs[s]);
@@ -37,18 +49,39 @@ test('MLP example: the loss falls and the same seed gives the same loss curve bi
 });
 
 test('bad optimizer settings are rejected naming the key', async () => {
-  await assert.rejects(TrainStep.create((p) => mean(p.w), { w: NDArray.zeros([2]) }, [], { optimizer: { beta1: 1.5 } }), /beta1 must be in \[0, 1\), got 1.5/);
-  await assert.rejects(TrainStep.create((p) => mean(p.w), { w: NDArray.zeros([2]) }, [], { maxGradNorm: -1 }), /maxGradNorm must be > 0/);
+  await assert.rejects(
+    TrainStep.create((p) => mean(p.w), { w: NDArray.zeros([2]) }, [], { optimizer: { beta1: 1.5 } }),
+    /beta1 must be in \[0, 1\), got 1.5/,
+  );
+  await assert.rejects(
+    TrainStep.create((p) => mean(p.w), { w: NDArray.zeros([2]) }, [], { maxGradNorm: -1 }),
+    /maxGradNorm must be > 0/,
+  );
 });
 
 test('gradient accumulation over 2 half batches equals torch.optim.AdamW on the full batch', async () => {
   const c = fx.cases[1];
-  const params = { w1: new NDArray([3, 4], c.init.w1), b1: new NDArray([4], c.init.b1), w2: new NDArray([4, 1], c.init.w2) };
+  const params = {
+    w1: new NDArray([3, 4], c.init.w1),
+    b1: new NDArray([4], c.init.b1),
+    w2: new NDArray([4, 1], c.init.w2),
+  };
   const ts = await TrainStep.create(
-    (p, b) => { const d = sub(matmul(tanh(add(matmul(b.x, p.w1), p.b1)), p.w2), b.y); return mean(mul(d, d)); },
-    params, [{ name: 'x', shape: [4, 3] }, { name: 'y', shape: [4, 1] }],
-    { optimizer: { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 }, maxGradNorm: c.max_norm, gradAccumSteps: 2 });
-  const half = (h: number) => ({ x: new NDArray([4, 3], c.x.slice(12 * h, 12 * h + 12)), y: new NDArray([4, 1], c.y.slice(4 * h, 4 * h + 4)) });
+    (p, b) => {
+      const d = sub(matmul(tanh(add(matmul(b.x, p.w1), p.b1)), p.w2), b.y);
+      return mean(mul(d, d));
+    },
+    params,
+    [
+      { name: 'x', shape: [4, 3] },
+      { name: 'y', shape: [4, 1] },
+    ],
+    { optimizer: { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 }, maxGradNorm: c.max_norm, gradAccumSteps: 2 },
+  );
+  const half = (h: number) => ({
+    x: new NDArray([4, 3], c.x.slice(12 * h, 12 * h + 12)),
+    y: new NDArray([4, 1], c.y.slice(4 * h, 4 * h + 4)),
+  });
   for (let s = 0; s < c.lrs.length; s++) {
     const { loss, gradNorm } = await ts.step([half(0), half(1)], c.lrs[s]);
     assertClose([loss], [c.losses[s]], 1e-5, 1e-7, `loss at step ${s}`);

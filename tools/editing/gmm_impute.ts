@@ -20,17 +20,38 @@ import type { AsyncModelFn } from '../../src/pipelines/generate.ts';
 import type { RePaintScheduler } from '../../src/samplers/repaint.ts';
 import type { BetaScheduler } from '../../src/samplers/scheduler.ts';
 
-const arg = (name: string, def: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
 const N = Number(arg('n', '2000'));
 const gmm = defaultGaussianMixture();
 const trained = arg('model', '') ? loadPipelineFolder(arg('model', '')) : null;
-const schedCfg = trained?.schedulerConfig ?? { num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02 };
+const schedCfg = trained?.schedulerConfig ?? {
+  num_train_timesteps: 1000,
+  beta_schedule: 'linear',
+  beta_start: 0.0001,
+  beta_end: 0.02,
+};
 const rows: Record<string, unknown>[] = [];
-const methods: [string, number, number, number][] = [['replace', 100, 0, 0], ['replace', 1000, 0, 0], ['repaint', 100, 10, 10], ['repaint', 250, 10, 10]];
+const methods: [string, number, number, number][] = [
+  ['replace', 100, 0, 0],
+  ['replace', 1000, 0, 0],
+  ['repaint', 100, 10, 10],
+  ['repaint', 250, 10, 10],
+];
 
 for (const [modelName, modelFor] of [
-  ['exact eps', (s: BetaScheduler): AsyncModelFn => { const e = gmm.epsilonModel(s.alphasCumprod); return async (x, t) => e(x, t[0]); }],
-  ...(trained ? [['trained mlp-2d', (_s: BetaScheduler): AsyncModelFn => denoiserFor(trained.model, trained.weights)] as const] : []),
+  [
+    'exact eps',
+    (s: BetaScheduler): AsyncModelFn => {
+      const e = gmm.epsilonModel(s.alphasCumprod);
+      return async (x, t) => e(x, t[0]);
+    },
+  ],
+  ...(trained
+    ? [['trained mlp-2d', (_s: BetaScheduler): AsyncModelFn => denoiserFor(trained.model, trained.weights)] as const]
+    : []),
 ] as const) {
   for (const x1 of [2, 1, 0.5]) {
     const cond = conditionalGaussianMixture(gmm, [0], [x1]);
@@ -49,9 +70,15 @@ for (const [modelName, modelFor] of [
       }
       const x2 = Array.from({ length: N }, (_, i) => out.data[2 * i + 1]);
       const row = {
-        model: modelName, x1, method: method === 'replace' ? `replacement, DDPM ${steps} steps` : `RePaint ${steps} steps, jumps ${jl}x${jn}`,
-        n: N, ks: ksStatistic(x2, (v) => mixtureCdf1d(cond, v)), ks_critical_0_001: 1.95 / Math.sqrt(N),
-        p_upper: x2.filter((v) => v > 0).length / N, p_upper_exact: 1 - mixtureCdf1d(cond, 0), seconds: (performance.now() - t0) / 1000,
+        model: modelName,
+        x1,
+        method: method === 'replace' ? `replacement, DDPM ${steps} steps` : `RePaint ${steps} steps, jumps ${jl}x${jn}`,
+        n: N,
+        ks: ksStatistic(x2, (v) => mixtureCdf1d(cond, v)),
+        ks_critical_0_001: 1.95 / Math.sqrt(N),
+        p_upper: x2.filter((v) => v > 0).length / N,
+        p_upper_exact: 1 - mixtureCdf1d(cond, 0),
+        seconds: (performance.now() - t0) / 1000,
       };
       rows.push(row);
       console.log(JSON.stringify(row));

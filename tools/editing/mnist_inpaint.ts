@@ -22,9 +22,15 @@ import { mnistSplit } from '../../src/data/mnist.ts';
 import { writePng } from '../../src/io/png.ts';
 import type { RePaintScheduler } from '../../src/samplers/repaint.ts';
 
-const arg = (name: string, def: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
-const N = Number(arg('n', '200')), steps = Number(arg('steps', '50')), batch = Number(arg('batch', '100'));
-const jl = Number(arg('jump-length', '10')), jn = Number(arg('jump-n-sample', '10'));
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const N = Number(arg('n', '200')),
+  steps = Number(arg('steps', '50')),
+  batch = Number(arg('batch', '100'));
+const jl = Number(arg('jump-length', '10')),
+  jn = Number(arg('jump-n-sample', '10'));
 const methods = arg('methods', 'noise,replace,repaint').split(',');
 const out = arg('out', '');
 const grid = arg('grid', '');
@@ -42,7 +48,14 @@ const shown: NDArray[] = [];
 
 async function report(name: string, x: NDArray, seconds: number, extra: Record<string, unknown> = {}) {
   const { probs } = await clf.run(x);
-  const r = { method: name, n: N, agreement: clf.accuracy(probs, labels), masked_mse: maskedMse(x, truth, mask1), seconds, ...extra };
+  const r = {
+    method: name,
+    n: N,
+    agreement: clf.accuracy(probs, labels),
+    masked_mse: maskedMse(x, truth, mask1),
+    seconds,
+    ...extra,
+  };
   results.push(r);
   shown.push(new NDArray([8, 1, 28, 28], x.data.slice(0, 8 * 784)));
   console.log(JSON.stringify(r));
@@ -65,17 +78,35 @@ for (const method of methods) {
     const o = { known, mask, steps, generator: g, classLabels: new Array(B).fill(nullClass) };
     let y: NDArray;
     if (method === 'noise') y = noiseFill(known, mask, g);
-    else if (method === 'replace') y = await inpaint(model, schedulerWithOverrides('DDPMScheduler', m.schedulerConfig, {}), o);
-    else if (method === 'repaint') y = await repaint(model, schedulerWithOverrides('RePaintScheduler', m.schedulerConfig, { clip_sample: true }) as RePaintScheduler, { ...o, jumpLength: jl, jumpNSample: jn, eta: 1 });
+    else if (method === 'replace')
+      y = await inpaint(model, schedulerWithOverrides('DDPMScheduler', m.schedulerConfig, {}), o);
+    else if (method === 'repaint')
+      y = await repaint(
+        model,
+        schedulerWithOverrides('RePaintScheduler', m.schedulerConfig, { clip_sample: true }) as RePaintScheduler,
+        { ...o, jumpLength: jl, jumpNSample: jn, eta: 1 },
+      );
     else throw new Error(`--methods: unknown method ${method}`);
     x.data.set(y.data, s * 784);
     process.stderr.write(`${method}: ${s + B}/${N} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
   }
-  await report(method === 'noise' ? 'noise fill' : method === 'replace' ? `replacement (DDPM, ${steps} steps)` : `RePaint (${steps} steps, jumps ${jl}x${jn}, eta 1)`, x, (performance.now() - t0) / 1000);
+  await report(
+    method === 'noise'
+      ? 'noise fill'
+      : method === 'replace'
+        ? `replacement (DDPM, ${steps} steps)`
+        : `RePaint (${steps} steps, jumps ${jl}x${jn}, eta 1)`,
+    x,
+    (performance.now() - t0) / 1000,
+  );
 }
 if (out) fs.writeFileSync(out, `${JSON.stringify({ steps, jump_length: jl, jump_n_sample: jn, results }, null, 2)}\n`);
 if (grid) {
   const all = new NDArray([shown.length * 8, 1, 28, 28]);
   shown.forEach((a, i) => all.data.set(a.data, i * 8 * 784));
-  writePng(grid, all.map((v) => Math.max(-1, Math.min(1, v))), { range: '[-1,1]', nrow: 8 });
+  writePng(
+    grid,
+    all.map((v) => Math.max(-1, Math.min(1, v))),
+    { range: '[-1,1]', nrow: 8 },
+  );
 }

@@ -12,7 +12,10 @@ import { denoiserFor } from '../../src/pipelines/denoiser.ts';
 import { ddimDecode, ddimInvert, reconstructionMse } from '../../src/pipelines/invert.ts';
 import { mnistSplit } from '../../src/data/mnist.ts';
 
-const arg = (name: string, def: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def; };
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
 const N = Number(arg('n', '100'));
 const stepsList = arg('steps', '10,20,50,100').split(',').map(Number);
 const m = loadPipelineFolder('web/public/models/unet-s-mnist');
@@ -26,7 +29,13 @@ for (const steps of stepsList) {
   const back = await ddimDecode(model, m.schedulerConfig, z, { steps, classLabels });
   let zz = 0;
   for (const v of z.data) zz += v * v;
-  const row = { steps, n: N, mse: reconstructionMse(x0, back), noise_second_moment: zz / z.size, seconds: (performance.now() - t0) / 1000 };
+  const row = {
+    steps,
+    n: N,
+    mse: reconstructionMse(x0, back),
+    noise_second_moment: zz / z.size,
+    seconds: (performance.now() - t0) / 1000,
+  };
   rows.push(row);
   console.log(JSON.stringify(row));
 }

@@ -30,7 +30,13 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
-function pair(op: string, key: string, v: number | readonly number[] | undefined, dflt: number, min: number): [number, number] {
+function pair(
+  op: string,
+  key: string,
+  v: number | readonly number[] | undefined,
+  dflt: number,
+  min: number,
+): [number, number] {
   const p = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [...v];
   if (p.length !== 2 || p.some((x) => !Number.isInteger(x) || x < min)) {
     throw new Error(`${op}: ${key} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
@@ -43,14 +49,17 @@ export function convGeometry(op: string, opts: Conv2dOptions, kernel: readonly [
   const strides = pair(op, 'stride', opts.stride, 1, 1);
   const dilations = pair(op, 'dilation', opts.dilation, 1, 1);
   const group = opts.groups ?? 1;
-  if (!Number.isInteger(group) || group < 1) throw new Error(`${op}: groups must be a positive integer, got ${JSON.stringify(opts.groups)}`);
+  if (!Number.isInteger(group) || group < 1)
+    throw new Error(`${op}: groups must be a positive integer, got ${JSON.stringify(opts.groups)}`);
   const p = opts.padding ?? 0;
   let pads: [number, number, number, number];
   if (p === 'valid') pads = [0, 0, 0, 0];
   else if (p === 'same') {
-    if (strides[0] !== 1 || strides[1] !== 1) throw new Error(`${op}: padding 'same' needs stride 1, got stride [${strides.join(', ')}]`);
+    if (strides[0] !== 1 || strides[1] !== 1)
+      throw new Error(`${op}: padding 'same' needs stride 1, got stride [${strides.join(', ')}]`);
     // total padding d (k - 1), the odd one at the end (as torch.nn.functional.conv2d does)
-    const th = dilations[0] * (kernel[0] - 1), tw = dilations[1] * (kernel[1] - 1);
+    const th = dilations[0] * (kernel[0] - 1),
+      tw = dilations[1] * (kernel[1] - 1);
     pads = [th >> 1, tw >> 1, th - (th >> 1), tw - (tw >> 1)];
   } else if (typeof p === 'number' || (Array.isArray(p) && p.length === 2)) {
     const [ph, pw] = pair(op, 'padding', p as number | [number, number], 0, 0);
@@ -58,16 +67,27 @@ export function convGeometry(op: string, opts: Conv2dOptions, kernel: readonly [
   } else if (Array.isArray(p) && p.length === 4 && p.every((x) => Number.isInteger(x) && x >= 0)) {
     pads = [p[0], p[1], p[2], p[3]];
   } else {
-    throw new Error(`${op}: padding must be an integer >= 0, [ph, pw], [top, left, bottom, right], 'valid' or 'same', got ${JSON.stringify(p)}`);
+    throw new Error(
+      `${op}: padding must be an integer >= 0, [ph, pw], [top, left, bottom, right], 'valid' or 'same', got ${JSON.stringify(p)}`,
+    );
   }
   return { strides, pads, dilations, group };
 }
 
 /** Output length of one spatial axis; throws when the window does not fit. */
-export function convOutSize(inSize: number, k: number, stride: number, padBegin: number, padEnd: number, dilation: number, axisName: string): number {
+export function convOutSize(
+  inSize: number,
+  k: number,
+  stride: number,
+  padBegin: number,
+  padEnd: number,
+  dilation: number,
+  axisName: string,
+): number {
   const span = dilation * (k - 1) + 1;
   const avail = inSize + padBegin + padEnd;
-  if (avail < span) throw new Error(`the kernel (extent ${span} along ${axisName}) is larger than the padded input (${avail})`);
+  if (avail < span)
+    throw new Error(`the kernel (extent ${span} along ${axisName}) is larger than the padded input (${avail})`);
   return Math.floor((avail - span) / stride) + 1;
 }
 
@@ -87,7 +107,13 @@ export function staticDim(d: Dim, what: string): number {
 
 /** ONNX Conv/ConvTranspose attributes from the geometry. */
 export function onnxConvAttrs(geo: ConvGeometry, kernel: readonly number[]): Record<string, number | number[]> {
-  return { kernel_shape: [...kernel], strides: [...geo.strides], pads: [...geo.pads], dilations: [...geo.dilations], group: geo.group };
+  return {
+    kernel_shape: [...kernel],
+    strides: [...geo.strides],
+    pads: [...geo.pads],
+    dilations: [...geo.dilations],
+    group: geo.group,
+  };
 }
 
 /** The geometry stored in a node's attrs. */
@@ -136,8 +162,14 @@ export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
  * constant weights) a standard ONNX Conv.
  */
 export function emitConv(
-  ctx: LowerCtx, x: string, w: string, b: string | undefined, geo: ConvGeometry,
-  dims: { C: number; Co: number; kh: number; kw: number }, outputs: string[], weightIsConstant: boolean,
+  ctx: LowerCtx,
+  x: string,
+  w: string,
+  b: string | undefined,
+  geo: ConvGeometry,
+  dims: { C: number; Co: number; kh: number; kw: number },
+  outputs: string[],
+  weightIsConstant: boolean,
 ): void {
   const B = ctx.target.nchwcBlock;
   const { C, Co, kh, kw } = dims;

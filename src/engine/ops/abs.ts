@@ -13,7 +13,9 @@ import { sign } from './sign.ts';
 registerOp({
   name: 'abs',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Abs', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Abs', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: (node, [g]) => [g && mul(g, sign(node.inputs[0]))],
 });
 

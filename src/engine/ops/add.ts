@@ -7,7 +7,14 @@ import { sumTo } from './broadcast.ts';
 registerOp({
   name: 'add',
   infer: inferBroadcast,
-  lower: (ctx, node) => { ctx.emit('Add', node.inputs.map((v) => ctx.name(v)), {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit(
+      'Add',
+      node.inputs.map((v) => ctx.name(v)),
+      {},
+      ctx.outputs(node),
+    );
+  },
   vjp: (node, [g]) => [g && sumTo(g, node.inputs[0].shape), g && sumTo(g, node.inputs[1].shape)],
 });
 

@@ -38,11 +38,22 @@ registerOp({
     if (x.rank !== 4) throw new Error(`input must be NCHW (rank 4), got rank ${x.rank}`);
     const geo = geometryOf(attrs);
     const [kh, kw] = kernelOf(attrs);
-    const [Ho, Wo] = convOutShape(staticDim(x.shape[2], 'input height'), staticDim(x.shape[3], 'input width'), kh, kw, geo);
+    const [Ho, Wo] = convOutShape(
+      staticDim(x.shape[2], 'input height'),
+      staticDim(x.shape[3], 'input width'),
+      kh,
+      kw,
+      geo,
+    );
     return [{ shape: [x.shape[0], x.shape[1], Ho, Wo], dtype: 'float32' }];
   },
   lower(ctx, node) {
-    ctx.emit('AveragePool', [ctx.name(node.inputs[0])], poolAttrs(geometryOf(node.attrs), kernelOf(node.attrs)), ctx.outputs(node));
+    ctx.emit(
+      'AveragePool',
+      [ctx.name(node.inputs[0])],
+      poolAttrs(geometryOf(node.attrs), kernelOf(node.attrs)),
+      ctx.outputs(node),
+    );
   },
   vjp(node, [g]) {
     if (!g) return [null];
@@ -53,7 +64,9 @@ registerOp({
 
 /** True when the windows tile the input exactly, so the gradient is a plain repeat. */
 function tiles(geo: ConvGeometry, [kh, kw]: [number, number], [H, W]: [number, number]): boolean {
-  return geo.strides[0] === kh && geo.strides[1] === kw && geo.pads.every((p) => p === 0) && H % kh === 0 && W % kw === 0;
+  return (
+    geo.strides[0] === kh && geo.strides[1] === kw && geo.pads.every((p) => p === 0) && H % kh === 0 && W % kw === 0
+  );
 }
 
 registerOp({
@@ -62,7 +75,8 @@ registerOp({
     const [H, W] = attrs.inputSize as [number, number];
     const [kh, kw] = kernelOf(attrs);
     const [Ho, Wo] = convOutShape(H, W, kh, kw, geometryOf(attrs));
-    if (g.rank !== 4 || g.shape[2] !== Ho || g.shape[3] !== Wo) throw new Error(`gradient [${formatShape(g.shape)}] does not match the pooled size [${Ho}, ${Wo}]`);
+    if (g.rank !== 4 || g.shape[2] !== Ho || g.shape[3] !== Wo)
+      throw new Error(`gradient [${formatShape(g.shape)}] does not match the pooled size [${Ho}, ${Wo}]`);
     return [{ shape: [g.shape[0], g.shape[1], H, W], dtype: 'float32' }];
   },
   lower(ctx, node) {
@@ -73,7 +87,16 @@ registerOp({
     if (tiles(geo, [kh, kw], [H, W])) lowerRepeat(ctx, g, kh, kw, ctx.outputs(node));
     else lowerConvTranspose(ctx, g, geo, [kh, kw], [H, W], ctx.outputs(node));
   },
-  vjp: (node, [u]) => [u && apply1('avg_pool2d', [u], { strides: node.attrs.strides, pads: node.attrs.pads, dilations: [1, 1], group: 1, kernel: node.attrs.kernel })],
+  vjp: (node, [u]) => [
+    u &&
+      apply1('avg_pool2d', [u], {
+        strides: node.attrs.strides,
+        pads: node.attrs.pads,
+        dilations: [1, 1],
+        group: 1,
+        kernel: node.attrs.kernel,
+      }),
+  ],
 });
 
 function lowerRepeat(ctx: LowerCtx, g: Value, kh: number, kw: number, out: string[]): void {
@@ -85,7 +108,14 @@ function lowerRepeat(ctx: LowerCtx, g: Value, kh: number, kw: number, out: strin
   ctx.emit('Reshape', [e, ctx.constInt64([0, 0, Ho * kh, Wo * kw])], {}, out);
 }
 
-function lowerConvTranspose(ctx: LowerCtx, g: Value, geo: ConvGeometry, [kh, kw]: [number, number], [H, W]: [number, number], out: string[]): void {
+function lowerConvTranspose(
+  ctx: LowerCtx,
+  g: Value,
+  geo: ConvGeometry,
+  [kh, kw]: [number, number],
+  [H, W]: [number, number],
+  out: string[],
+): void {
   const C = staticDim(g.shape[1], 'channels of an overlapping or padded avgPool2d');
   const [Ho, Wo] = g.shape.slice(2) as number[];
   const kernel = ctx.constFloat(new Float32Array(C * kh * kw).fill(1 / (kh * kw)), [C, 1, kh, kw]);
@@ -93,9 +123,18 @@ function lowerConvTranspose(ctx: LowerCtx, g: Value, geo: ConvGeometry, [kh, kw]
     H - ((Ho - 1) * geo.strides[0] - geo.pads[0] - geo.pads[2] + kh),
     W - ((Wo - 1) * geo.strides[1] - geo.pads[1] - geo.pads[3] + kw),
   ];
-  ctx.emit('ConvTranspose', [ctx.name(g), kernel], {
-    kernel_shape: [kh, kw], strides: [...geo.strides], pads: [...geo.pads], group: C, output_padding: outPad,
-  }, out);
+  ctx.emit(
+    'ConvTranspose',
+    [ctx.name(g), kernel],
+    {
+      kernel_shape: [kh, kw],
+      strides: [...geo.strides],
+      pads: [...geo.pads],
+      group: C,
+      output_padding: outPad,
+    },
+    out,
+  );
 }
 
 /**
@@ -105,9 +144,13 @@ function lowerConvTranspose(ctx: LowerCtx, g: Value, geo: ConvGeometry, [kh, kw]
 export function avgPool2d(x: Value, kernel: number | readonly [number, number], opts: AvgPool2dOptions = {}): Value {
   const k = (typeof kernel === 'number' ? [kernel, kernel] : [...kernel]) as [number, number];
   const geo = withShapes('avg_pool2d', [x], () => {
-    if (k.length !== 2 || k.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`kernel must be a positive integer or a pair of them, got ${JSON.stringify(kernel)}`);
+    if (k.length !== 2 || k.some((v) => !Number.isInteger(v) || v < 1))
+      throw new Error(`kernel must be a positive integer or a pair of them, got ${JSON.stringify(kernel)}`);
     const geo = convGeometry('avg_pool2d', { stride: opts.stride ?? k, padding: opts.padding ?? 0 }, k);
-    if (geo.pads[0] * 2 > k[0] || geo.pads[1] * 2 > k[1]) throw new Error(`padding [${geo.pads[0]}, ${geo.pads[1]}] must be at most half the kernel [${k.join(', ')}] (as in PyTorch)`);
+    if (geo.pads[0] * 2 > k[0] || geo.pads[1] * 2 > k[1])
+      throw new Error(
+        `padding [${geo.pads[0]}, ${geo.pads[1]}] must be at most half the kernel [${k.join(', ')}] (as in PyTorch)`,
+      );
     return geo;
   });
   return apply1('avg_pool2d', [x], { ...geo, kernel: k });

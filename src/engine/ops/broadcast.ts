@@ -13,7 +13,9 @@ registerOp({
     const target = attrs.shape as Dim[];
     const like = inputs[1];
     if (like && (like.rank !== target.length || like.shape.some((d, i) => d !== target[i]))) {
-      throw new Error(`shape of the 'like' value [${formatShape(like.shape)}] differs from the target [${formatShape(target)}]`);
+      throw new Error(
+        `shape of the 'like' value [${formatShape(like.shape)}] differs from the target [${formatShape(target)}]`,
+      );
     }
     const s = broadcastShapes(inputs[0].shape, target);
     if (!s || s.length !== target.length || s.some((d, i) => d !== target[i])) {
@@ -26,12 +28,15 @@ registerOp({
     const x = node.inputs[0];
     // Symbolic dims come from the input itself (Expand keeps a dim when the target says 1).
     const pad = target.length - x.rank;
-    const dims = target.map((d, i) => (typeof d === 'number' ? d : (i >= pad && x.shape[i - pad] === d ? 1 : NaN)));
+    const dims = target.map((d, i) => (typeof d === 'number' ? d : i >= pad && x.shape[i - pad] === d ? 1 : NaN));
     if (!dims.some(Number.isNaN)) {
       ctx.emit('Expand', [ctx.name(x), ctx.constInt64(dims)], {}, ctx.outputs(node));
     } else {
       const like = node.inputs[1];
-      if (!like) throw new Error(`broadcast to [${formatShape(target)}] (called at ${node.caller}): a symbolic dimension is not present in the input; pass a 'like' value`);
+      if (!like)
+        throw new Error(
+          `broadcast to [${formatShape(target)}] (called at ${node.caller}): a symbolic dimension is not present in the input; pass a 'like' value`,
+        );
       const [shape] = ctx.emit('Shape', [ctx.name(like)]);
       ctx.emit('Expand', [ctx.name(x), shape], {}, ctx.outputs(node));
     }

@@ -23,7 +23,9 @@ function checkDType(to: unknown): DType {
 registerOp({
   name: 'cast',
   infer: ([x], attrs) => [{ shape: x.shape, dtype: checkDType(attrs.to) }],
-  lower: (ctx, node) => { ctx.emit('Cast', [ctx.name(node.inputs[0])], { to: ONNX_TYPE[node.attrs.to as DType] }, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Cast', [ctx.name(node.inputs[0])], { to: ONNX_TYPE[node.attrs.to as DType] }, ctx.outputs(node));
+  },
   vjp: () => [null],
 });
 

@@ -24,13 +24,22 @@ registerOp({
     if (x.dtype !== 'float32') throw new Error(`expected a float32 input, got ${x.dtype}`);
     if (x.rank < 2) throw new Error(`input must be [N, C, ...], got rank ${x.rank}`);
     const C = x.shape[1];
-    for (const [v, what] of [[scale, 'scale'], [shift, 'shift']] as const) {
+    for (const [v, what] of [
+      [scale, 'scale'],
+      [shift, 'shift'],
+    ] as const) {
       if (!v) continue;
       const perChannel = v.rank === 1 && v.shape[0] === C;
       const perSample = v.rank === 2 && v.shape[0] === x.shape[0] && v.shape[1] === C;
-      if (!perChannel && !perSample) throw new Error(`${what} must have shape [${String(C)}] or [${String(x.shape[0])}, ${String(C)}], got [${formatShape(v.shape)}]`);
+      if (!perChannel && !perSample)
+        throw new Error(
+          `${what} must have shape [${String(C)}] or [${String(x.shape[0])}, ${String(C)}], got [${formatShape(v.shape)}]`,
+        );
     }
-    if (shift && shift.rank !== scale.rank) throw new Error(`scale and shift must both be per channel or both per sample, got [${formatShape(scale.shape)}] and [${formatShape(shift.shape)}]`);
+    if (shift && shift.rank !== scale.rank)
+      throw new Error(
+        `scale and shift must both be per channel or both per sample, got [${formatShape(scale.shape)}] and [${formatShape(shift.shape)}]`,
+      );
     return [{ shape: x.shape, dtype: 'float32' }];
   },
   lower(ctx, node) {
@@ -38,7 +47,14 @@ registerOp({
     const [out] = ctx.outputs(node);
     const attrs = { epsilon: { float: 0 } };
     if (scale.rank === 1) {
-      emitPerChannelAffine(ctx, ctx.name(x), x.shape[1] as number, ctx.name(scale), shift ? ctx.name(shift) : undefined, [out]);
+      emitPerChannelAffine(
+        ctx,
+        ctx.name(x),
+        x.shape[1] as number,
+        ctx.name(scale),
+        shift ? ctx.name(shift) : undefined,
+        [out],
+      );
       return;
     }
     // per (n, c): x as [1, N C, spatial]; mean 0 and variance 1 of the run-time length N C
@@ -67,9 +83,22 @@ registerOp({
  * Emit y = x * scale[c] + shift[c] over axis 1 of `x` (C channels) as one BatchNormalization (mean 0,
  * variance 1, epsilon 0); a missing scale or shift is 1 or 0. Returns the output name.
  */
-export function emitPerChannelAffine(ctx: LowerCtx, x: string, C: number, scale: string | undefined, shift: string | undefined, outputs: string[] | number = 1): string {
-  const zeros = ctx.constFloat(new Float32Array(C), [C]), ones = ctx.constFloat(new Float32Array(C).fill(1), [C]);
-  return ctx.emit('BatchNormalization', [x, scale ?? ones, shift ?? zeros, zeros, ones], { epsilon: { float: 0 } }, outputs)[0];
+export function emitPerChannelAffine(
+  ctx: LowerCtx,
+  x: string,
+  C: number,
+  scale: string | undefined,
+  shift: string | undefined,
+  outputs: string[] | number = 1,
+): string {
+  const zeros = ctx.constFloat(new Float32Array(C), [C]),
+    ones = ctx.constFloat(new Float32Array(C).fill(1), [C]);
+  return ctx.emit(
+    'BatchNormalization',
+    [x, scale ?? ones, shift ?? zeros, zeros, ones],
+    { epsilon: { float: 0 } },
+    outputs,
+  )[0];
 }
 
 /** x * scale + shift per channel ([C]) or per sample and channel ([N, C]); see the file comment. */

@@ -15,14 +15,16 @@ import { where } from './where.ts';
 
 function checkBound(what: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${what} must be a number or undefined, got ${String(v)}`);
+  if (typeof v !== 'number' || Number.isNaN(v))
+    throw new Error(`${what} must be a number or undefined, got ${String(v)}`);
   return v;
 }
 
 registerOp({
   name: 'clip',
   infer(inputs, attrs) {
-    const lo = checkBound('min', attrs.min), hi = checkBound('max', attrs.max);
+    const lo = checkBound('min', attrs.min),
+      hi = checkBound('max', attrs.max);
     if (lo === undefined && hi === undefined) throw new Error('give at least one of min and max');
     if (lo !== undefined && hi !== undefined && lo > hi) throw new Error(`min ${lo} is greater than max ${hi}`);
     return inferUnary(inputs);

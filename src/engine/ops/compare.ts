@@ -26,10 +26,19 @@ for (const [name, onnxOp] of Object.entries(ONNX_OP)) {
     name,
     infer(inputs) {
       if (inputs.length !== 2) throw new Error(`expected 2 inputs, got ${inputs.length}`);
-      for (const v of inputs) if (v.dtype === 'bool' && name !== 'equal') throw new Error(`cannot order bool values (allowed dtypes: float32, int64)`);
+      for (const v of inputs)
+        if (v.dtype === 'bool' && name !== 'equal')
+          throw new Error(`cannot order bool values (allowed dtypes: float32, int64)`);
       return [{ shape: inferBroadcast(inputs)[0].shape, dtype: 'bool' }];
     },
-    lower: (ctx, node) => { ctx.emit(onnxOp, node.inputs.map((v) => ctx.name(v)), {}, ctx.outputs(node)); },
+    lower: (ctx, node) => {
+      ctx.emit(
+        onnxOp,
+        node.inputs.map((v) => ctx.name(v)),
+        {},
+        ctx.outputs(node),
+      );
+    },
     vjp: () => [null, null],
   });
 }
@@ -43,10 +52,12 @@ export function toOperands(what: string, ops: Operand[]): Value[] {
   return ops.map((o) => {
     if (o instanceof Value) return o;
     if (like?.dtype === 'int64') {
-      if (!Number.isInteger(o)) throw new Error(`${what}: the number ${o} is compared with an int64 value; it must be an integer`);
+      if (!Number.isInteger(o))
+        throw new Error(`${what}: the number ${o} is compared with an int64 value; it must be an integer`);
       return constantInt64([o], []);
     }
-    if (like?.dtype === 'bool') throw new Error(`${what}: a number cannot be combined with a bool value; cast() it first`);
+    if (like?.dtype === 'bool')
+      throw new Error(`${what}: a number cannot be combined with a bool value; cast() it first`);
     return scalarConst(o);
   });
 }
@@ -56,12 +67,22 @@ function compare(op: CompareOp, a: Operand, b: Operand): Value {
 }
 
 /** Elementwise a > b (bool). */
-export function greater(a: Operand, b: Operand): Value { return compare('greater', a, b); }
+export function greater(a: Operand, b: Operand): Value {
+  return compare('greater', a, b);
+}
 /** Elementwise a < b (bool). */
-export function less(a: Operand, b: Operand): Value { return compare('less', a, b); }
+export function less(a: Operand, b: Operand): Value {
+  return compare('less', a, b);
+}
 /** Elementwise a == b (bool). */
-export function equal(a: Operand, b: Operand): Value { return compare('equal', a, b); }
+export function equal(a: Operand, b: Operand): Value {
+  return compare('equal', a, b);
+}
 /** Elementwise a >= b (bool). */
-export function greaterEqual(a: Operand, b: Operand): Value { return compare('greater_equal', a, b); }
+export function greaterEqual(a: Operand, b: Operand): Value {
+  return compare('greater_equal', a, b);
+}
 /** Elementwise a <= b (bool). */
-export function lessEqual(a: Operand, b: Operand): Value { return compare('less_equal', a, b); }
+export function lessEqual(a: Operand, b: Operand): Value {
+  return compare('less_equal', a, b);
+}

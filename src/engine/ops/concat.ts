@@ -11,7 +11,7 @@
  *   const both = concat([x, x], 0);          // ['batch', ...] -> ['batch+batch', ...]
  */
 import { apply1, callerSite, registerOp, ShapeError } from '../trace.ts';
-import { type Dim, type Value } from '../graph.ts';
+import type { Dim, Value } from '../graph.ts';
 import { checkAxis } from './_checks.ts';
 import { split } from './split.ts';
 
@@ -40,21 +40,36 @@ registerOp({
     const axis = attrs.axis as number;
     const [first] = inputs;
     for (const v of inputs) {
-      if (v.rank !== first.rank) throw new Error(`all inputs need the same rank, got ranks ${inputs.map((u) => u.rank).join(', ')}`);
-      if (v.dtype !== first.dtype) throw new Error(`all inputs need the same dtype, got ${inputs.map((u) => u.dtype).join(', ')}`);
+      if (v.rank !== first.rank)
+        throw new Error(`all inputs need the same rank, got ranks ${inputs.map((u) => u.rank).join(', ')}`);
+      if (v.dtype !== first.dtype)
+        throw new Error(`all inputs need the same dtype, got ${inputs.map((u) => u.dtype).join(', ')}`);
       v.shape.forEach((d, i) => {
-        if (i !== axis && d !== first.shape[i]) throw new Error(`dimension ${i} differs (${first.shape[i]} vs ${d}); only axis ${axis} may differ`);
+        if (i !== axis && d !== first.shape[i])
+          throw new Error(`dimension ${i} differs (${first.shape[i]} vs ${d}); only axis ${axis} may differ`);
       });
     }
     // `dim` (internal, from split's VJP) names the joined dimension when it is known to be the split input's.
     const joined = (attrs.dim as Dim | undefined) ?? sumDims(inputs.map((v) => v.shape[axis]));
     return [{ shape: first.shape.map((d, i) => (i === axis ? joined : d)), dtype: first.dtype }];
   },
-  lower: (ctx, node) => { ctx.emit('Concat', node.inputs.map((v) => ctx.name(v)), { axis: node.attrs.axis as number }, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit(
+      'Concat',
+      node.inputs.map((v) => ctx.name(v)),
+      { axis: node.attrs.axis as number },
+      ctx.outputs(node),
+    );
+  },
   vjp(node, [g]) {
     if (!g) return node.inputs.map(() => null);
     const axis = node.attrs.axis as number;
-    return split(g, node.inputs.map((v) => v.shape[axis]), axis, node.inputs);
+    return split(
+      g,
+      node.inputs.map((v) => v.shape[axis]),
+      axis,
+      node.inputs,
+    );
   },
 });
 

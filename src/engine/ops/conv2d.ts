@@ -15,7 +15,16 @@
  */
 import { apply1, registerOp } from '../trace.ts';
 import { formatShape, type Value } from '../graph.ts';
-import { convGeometry, convOutShape, emitConv, geometryOf, isConstantValue, staticDim, withShapes, type Conv2dOptions } from './_conv.ts';
+import {
+  convGeometry,
+  convOutShape,
+  emitConv,
+  geometryOf,
+  isConstantValue,
+  staticDim,
+  withShapes,
+  type Conv2dOptions,
+} from './_conv.ts';
 import { conv2dInputGrad } from './conv2d_input_grad.ts';
 import { conv2dWeightGrad } from './conv2d_weight_grad.ts';
 import { sum } from './reduce_sum.ts';
@@ -23,15 +32,26 @@ import { sum } from './reduce_sum.ts';
 export { convGeometry, type Conv2dOptions, type ConvGeometry } from './_conv.ts';
 
 /** Shape checks shared by conv2d and its gradient ops: returns [N, C, H, W, Co, kh, kw]. */
-function checkConvOperands(x: Value, w: Value, group: number): [Value['shape'][number], number, number, number, number, number, number] {
+function checkConvOperands(
+  x: Value,
+  w: Value,
+  group: number,
+): [Value['shape'][number], number, number, number, number, number, number] {
   if (x.rank !== 4) throw new Error(`input must be NCHW (rank 4), got rank ${x.rank}`);
-  if (w.rank !== 4) throw new Error(`weight must be [out_channels, in_channels / groups, kh, kw] (rank 4), got rank ${w.rank}`);
-  if (x.dtype !== 'float32' || w.dtype !== 'float32') throw new Error(`input and weight must be float32, got ${x.dtype} and ${w.dtype}`);
-  const C = staticDim(x.shape[1], 'input channels'), H = staticDim(x.shape[2], 'input height'), W = staticDim(x.shape[3], 'input width');
+  if (w.rank !== 4)
+    throw new Error(`weight must be [out_channels, in_channels / groups, kh, kw] (rank 4), got rank ${w.rank}`);
+  if (x.dtype !== 'float32' || w.dtype !== 'float32')
+    throw new Error(`input and weight must be float32, got ${x.dtype} and ${w.dtype}`);
+  const C = staticDim(x.shape[1], 'input channels'),
+    H = staticDim(x.shape[2], 'input height'),
+    W = staticDim(x.shape[3], 'input width');
   const [Co, Cig, kh, kw] = w.shape.map((d, i) => staticDim(d, `weight dimension ${i}`));
   if (C % group !== 0) throw new Error(`input channels ${C} are not divisible by groups ${group}`);
   if (Co % group !== 0) throw new Error(`output channels ${Co} are not divisible by groups ${group}`);
-  if (Cig !== C / group) throw new Error(`weight expects ${Cig} input channels per group, the input has ${C} channels in ${group} group(s) (${C / group} per group)`);
+  if (Cig !== C / group)
+    throw new Error(
+      `weight expects ${Cig} input channels per group, the input has ${C} channels in ${group} group(s) (${C / group} per group)`,
+    );
   return [x.shape[0], C, H, W, Co, kh, kw];
 }
 
@@ -41,14 +61,24 @@ registerOp({
     const [x, w, b] = inputs;
     const geo = geometryOf(attrs);
     const [N, , H, W, Co, kh, kw] = checkConvOperands(x, w, geo.group);
-    if (b && (b.rank !== 1 || b.shape[0] !== Co)) throw new Error(`bias must have shape [${Co}], got [${formatShape(b.shape)}]`);
+    if (b && (b.rank !== 1 || b.shape[0] !== Co))
+      throw new Error(`bias must have shape [${Co}], got [${formatShape(b.shape)}]`);
     const [Ho, Wo] = convOutShape(H, W, kh, kw, geo);
     return [{ shape: [N, Co, Ho, Wo], dtype: 'float32' }];
   },
   lower(ctx, node) {
     const [x, w, b] = node.inputs;
     const [Co, , kh, kw] = w.shape as number[];
-    emitConv(ctx, ctx.name(x), ctx.name(w), b ? ctx.name(b) : undefined, geometryOf(node.attrs), { C: x.shape[1] as number, Co, kh, kw }, ctx.outputs(node), isConstantValue(w));
+    emitConv(
+      ctx,
+      ctx.name(x),
+      ctx.name(w),
+      b ? ctx.name(b) : undefined,
+      geometryOf(node.attrs),
+      { C: x.shape[1] as number, Co, kh, kw },
+      ctx.outputs(node),
+      isConstantValue(w),
+    );
   },
   vjp(node, [g]) {
     if (!g) return node.inputs.map(() => null);

@@ -62,7 +62,13 @@ export function setIm2colMaxBytes(bytes: number): number {
  * The formulation 'auto' picks for input [N, C, H, W] (N may be symbolic), output size [Ho, Wo] and
  * `strides` (default 1).
  */
-export function chooseWeightGradFormulation(n: number | string, c: number, kernel: readonly [number, number], outSize: readonly [number, number], strides: readonly [number, number] = [1, 1]): 'im2col' | 'shifted' {
+export function chooseWeightGradFormulation(
+  n: number | string,
+  c: number,
+  kernel: readonly [number, number],
+  outSize: readonly [number, number],
+  strides: readonly [number, number] = [1, 1],
+): 'im2col' | 'shifted' {
   const batch = typeof n === 'number' ? n : 64;
   const bytes = 4 * batch * c * kernel[0] * kernel[1] * outSize[0] * outSize[1];
   if (bytes > im2colMaxBytes) return 'shifted';
@@ -78,14 +84,23 @@ registerOp({
   infer([g, x], attrs) {
     const geo = geometryOf(attrs);
     const [kh, kw] = attrs.kernelSize as [number, number];
-    if (g.rank !== 4 || x.rank !== 4) throw new Error(`gradient and input must have rank 4, got ranks ${g.rank} and ${x.rank}`);
-    if (g.shape[0] !== x.shape[0]) throw new Error(`batch sizes differ: gradient ${String(g.shape[0])}, input ${String(x.shape[0])}`);
-    const C = staticDim(x.shape[1], 'input channels'), Co = staticDim(g.shape[1], 'gradient channels');
-    const H = staticDim(x.shape[2], 'input height'), W = staticDim(x.shape[3], 'input width');
-    if (C % geo.group !== 0 || Co % geo.group !== 0) throw new Error(`channels ${C} (input) and ${Co} (output) must be divisible by groups ${geo.group}`);
+    if (g.rank !== 4 || x.rank !== 4)
+      throw new Error(`gradient and input must have rank 4, got ranks ${g.rank} and ${x.rank}`);
+    if (g.shape[0] !== x.shape[0])
+      throw new Error(`batch sizes differ: gradient ${String(g.shape[0])}, input ${String(x.shape[0])}`);
+    const C = staticDim(x.shape[1], 'input channels'),
+      Co = staticDim(g.shape[1], 'gradient channels');
+    const H = staticDim(x.shape[2], 'input height'),
+      W = staticDim(x.shape[3], 'input width');
+    if (C % geo.group !== 0 || Co % geo.group !== 0)
+      throw new Error(`channels ${C} (input) and ${Co} (output) must be divisible by groups ${geo.group}`);
     const [Ho, Wo] = convOutShape(H, W, kh, kw, geo);
-    if (g.shape[2] !== Ho || g.shape[3] !== Wo) throw new Error(`gradient spatial size [${formatShape(g.shape.slice(2))}] differs from the conv output size [${Ho}, ${Wo}]`);
-    if (attrs.formulation === 'valid_conv' && geo.group !== 1) throw new Error(`formulation 'valid_conv' supports groups = 1 only, got groups ${geo.group}`);
+    if (g.shape[2] !== Ho || g.shape[3] !== Wo)
+      throw new Error(
+        `gradient spatial size [${formatShape(g.shape.slice(2))}] differs from the conv output size [${Ho}, ${Wo}]`,
+      );
+    if (attrs.formulation === 'valid_conv' && geo.group !== 1)
+      throw new Error(`formulation 'valid_conv' supports groups = 1 only, got groups ${geo.group}`);
     return [{ shape: [Co, C / geo.group, kh, kw], dtype: 'float32' }];
   },
   lower(ctx, node) {
@@ -93,7 +108,16 @@ registerOp({
     const geo = geometryOf(node.attrs);
     const kernel = node.attrs.kernelSize as [number, number];
     const f = node.attrs.formulation as WeightGradFormulation;
-    const form = f === 'auto' ? chooseWeightGradFormulation(x.shape[0], x.shape[1] as number, kernel, [g.shape[2] as number, g.shape[3] as number], geo.strides) : f;
+    const form =
+      f === 'auto'
+        ? chooseWeightGradFormulation(
+            x.shape[0],
+            x.shape[1] as number,
+            kernel,
+            [g.shape[2] as number, g.shape[3] as number],
+            geo.strides,
+          )
+        : f;
     if (form === 'im2col') lowerIm2col(ctx, g, x, geo, kernel, ctx.outputs(node));
     else if (form === 'shifted') lowerShifted(ctx, g, x, geo, kernel, ctx.outputs(node));
     else lowerValidConv(ctx, g, x, geo, kernel, ctx.outputs(node));
@@ -118,10 +142,20 @@ function gradTransposed(ctx: LowerCtx, g: Value, G: number): string {
   return ctx.emit('Transpose', [r], { perm: [0, 1, 3, 2] })[0];
 }
 
-function lowerIm2col(ctx: LowerCtx, g: Value, x: Value, geo: ConvGeometry, [kh, kw]: [number, number], out: string[]): void {
+function lowerIm2col(
+  ctx: LowerCtx,
+  g: Value,
+  x: Value,
+  geo: ConvGeometry,
+  [kh, kw]: [number, number],
+  out: string[],
+): void {
   const C = x.shape[1] as number;
   const [Co, Ho, Wo] = g.shape.slice(1) as number[];
-  const G = geo.group, Cig = C / G, KK = kh * kw, L = Ho * Wo;
+  const G = geo.group,
+    Cig = C / G,
+    KK = kh * kw,
+    L = Ho * Wo;
   let col: string;
   const identity = KK === 1 && geo.strides.every((s) => s === 1) && geo.pads.every((p) => p === 0);
   if (identity) col = ctx.name(x);
@@ -148,29 +182,53 @@ function lowerIm2col(ctx: LowerCtx, g: Value, x: Value, geo: ConvGeometry, [kh, 
   }
 }
 
-function lowerShifted(ctx: LowerCtx, g: Value, x: Value, geo: ConvGeometry, [kh, kw]: [number, number], out: string[]): void {
+function lowerShifted(
+  ctx: LowerCtx,
+  g: Value,
+  x: Value,
+  geo: ConvGeometry,
+  [kh, kw]: [number, number],
+  out: string[],
+): void {
   const C = x.shape[1] as number;
   const [H, W] = x.shape.slice(2) as number[];
   const [Co, Ho, Wo] = g.shape.slice(1) as number[];
-  const G = geo.group, Cig = C / G, L = Ho * Wo;
+  const G = geo.group,
+    Cig = C / G,
+    L = Ho * Wo;
   const [pt, pl, pb, pr] = geo.pads;
-  const [sh, sw] = geo.strides, [dh, dw] = geo.dilations;
+  const [sh, sw] = geo.strides,
+    [dh, dw] = geo.dilations;
   const taps: string[] = [];
   if (G === 1 && sh === 1 && sw === 1 && Co <= C) {
     // Shift g instead of x (fewer channels to copy): with stride 1,
     //   dW[o, c, p, q] = sum_{h, w} g~_pq[n, o, h, w] x[n, c, h, w],  g~_pq[h, w] = g[h + pt - p dh, w + pl - q dw]
     // (g zero outside), a Slice of g padded by (kh - 1) dh - pt rows above and (kh - 1) dh - pb below.
-    const PT = Math.max(0, (kh - 1) * dh - pt), PL = Math.max(0, (kw - 1) * dw - pl);
-    const PB = Math.max(0, (kh - 1) * dh - pb), PR = Math.max(0, (kw - 1) * dw - pr);
-    const gp = PT + PL + PB + PR === 0 ? ctx.name(g)
-      : ctx.emit('Pad', [ctx.name(g), ctx.constInt64([0, 0, PT, PL, 0, 0, PB, PR]), ctx.constFloat([0], [])], { mode: 'constant' })[0];
+    const PT = Math.max(0, (kh - 1) * dh - pt),
+      PL = Math.max(0, (kw - 1) * dw - pl);
+    const PB = Math.max(0, (kh - 1) * dh - pb),
+      PR = Math.max(0, (kw - 1) * dw - pr);
+    const gp =
+      PT + PL + PB + PR === 0
+        ? ctx.name(g)
+        : ctx.emit('Pad', [ctx.name(g), ctx.constInt64([0, 0, PT, PL, 0, 0, PB, PR]), ctx.constFloat([0], [])], {
+            mode: 'constant',
+          })[0];
     const [xr] = ctx.emit('Reshape', [ctx.name(x), ctx.constInt64([0, C, H * W])]);
     for (let p = 0; p < kh; p++) {
       for (let q = 0; q < kw; q++) {
-        const r0 = pt - p * dh + PT, c0 = pl - q * dw + PL;
+        const r0 = pt - p * dh + PT,
+          c0 = pl - q * dw + PL;
         // the tap that lines g up with x needs no copy
-        const gs = r0 === PT && c0 === PL && Ho === H && Wo === W ? ctx.name(g)
-          : ctx.emit('Slice', [gp, ctx.constInt64([r0, c0]), ctx.constInt64([r0 + H, c0 + W]), ctx.constInt64([2, 3])])[0];
+        const gs =
+          r0 === PT && c0 === PL && Ho === H && Wo === W
+            ? ctx.name(g)
+            : ctx.emit('Slice', [
+                gp,
+                ctx.constInt64([r0, c0]),
+                ctx.constInt64([r0 + H, c0 + W]),
+                ctx.constInt64([2, 3]),
+              ])[0];
         const [gr] = ctx.emit('Reshape', [gs, ctx.constInt64([0, Co, H * W])]);
         const [gsT] = ctx.emit('Transpose', [gr], { perm: [0, 2, 1] });
         const [m] = ctx.emit('MatMul', [xr, gsT]); // [N, C, Co]
@@ -179,15 +237,26 @@ function lowerShifted(ctx: LowerCtx, g: Value, x: Value, geo: ConvGeometry, [kh,
       }
     }
   } else {
-    const xp = pt + pl + pb + pr === 0 ? ctx.name(x)
-      : ctx.emit('Pad', [ctx.name(x), ctx.constInt64([0, 0, pt, pl, 0, 0, pb, pr]), ctx.constFloat([0], [])], { mode: 'constant' })[0];
+    const xp =
+      pt + pl + pb + pr === 0
+        ? ctx.name(x)
+        : ctx.emit('Pad', [ctx.name(x), ctx.constInt64([0, 0, pt, pl, 0, 0, pb, pr]), ctx.constFloat([0], [])], {
+            mode: 'constant',
+          })[0];
     const gT = gradTransposed(ctx, g, G);
     for (let p = 0; p < kh; p++) {
       for (let q = 0; q < kw; q++) {
         // the tap that lines x up with g needs no copy
         const aligned = sh === 1 && sw === 1 && p * dh === pt && q * dw === pl && Ho === H && Wo === W;
-        const xs = aligned ? ctx.name(x)
-          : ctx.emit('Slice', [xp, ctx.constInt64([p * dh, q * dw]), ctx.constInt64([p * dh + (Ho - 1) * sh + 1, q * dw + (Wo - 1) * sw + 1]), ctx.constInt64([2, 3]), ctx.constInt64([sh, sw])])[0];
+        const xs = aligned
+          ? ctx.name(x)
+          : ctx.emit('Slice', [
+              xp,
+              ctx.constInt64([p * dh, q * dw]),
+              ctx.constInt64([p * dh + (Ho - 1) * sh + 1, q * dw + (Wo - 1) * sw + 1]),
+              ctx.constInt64([2, 3]),
+              ctx.constInt64([sh, sw]),
+            ])[0];
         const [xr] = ctx.emit('Reshape', [xs, ctx.constInt64(G === 1 ? [0, C, L] : [0, G, Cig, L])]);
         const [m] = ctx.emit('MatMul', [xr, gT]); // [N, (G,) Cig, Co/G]
         const [s] = ctx.emit('ReduceSum', [m, ctx.constInt64([0])], { keepdims: 0 });
@@ -200,12 +269,25 @@ function lowerShifted(ctx: LowerCtx, g: Value, x: Value, geo: ConvGeometry, [kh,
   ctx.emit('Reshape', [t, ctx.constInt64([Co, Cig, kh, kw])], {}, out);
 }
 
-function lowerValidConv(ctx: LowerCtx, g: Value, x: Value, geo: ConvGeometry, [kh, kw]: [number, number], out: string[]): void {
+function lowerValidConv(
+  ctx: LowerCtx,
+  g: Value,
+  x: Value,
+  geo: ConvGeometry,
+  [kh, kw]: [number, number],
+  out: string[],
+): void {
   const [Ho, Wo] = g.shape.slice(2) as number[];
   const [xT] = ctx.emit('Transpose', [ctx.name(x)], { perm: [1, 0, 2, 3] }); // [C, N, H, W]
   const [gT] = ctx.emit('Transpose', [ctx.name(g)], { perm: [1, 0, 2, 3] }); // [Co, N, Ho, Wo]
   // the roles of stride and dilation swap: kernel taps of g are `stride` apart, outputs `dilation` apart
-  const [r] = ctx.emit('Conv', [xT, gT], { kernel_shape: [Ho, Wo], strides: [...geo.dilations], dilations: [...geo.strides], pads: [...geo.pads], group: 1 });
+  const [r] = ctx.emit('Conv', [xT, gT], {
+    kernel_shape: [Ho, Wo],
+    strides: [...geo.dilations],
+    dilations: [...geo.strides],
+    pads: [...geo.pads],
+    group: 1,
+  });
   const [c] = ctx.emit('Slice', [r, ctx.constInt64([0, 0]), ctx.constInt64([kh, kw]), ctx.constInt64([2, 3])]);
   ctx.emit('Transpose', [c], { perm: [1, 0, 2, 3] }, out);
 }
@@ -214,6 +296,12 @@ function lowerValidConv(ctx: LowerCtx, g: Value, x: Value, geo: ConvGeometry, [k
  * dW of conv2d: `g` is the output gradient [N, Co, Ho, Wo], `x` the conv input [N, C, H, W],
  * `kernelSize` = [kh, kw]. `formulation` overrides the per-shape rule (for benchmarks).
  */
-export function conv2dWeightGrad(g: Value, x: Value, kernelSize: readonly [number, number], geo: ConvGeometry, formulation: WeightGradFormulation = 'auto'): Value {
+export function conv2dWeightGrad(
+  g: Value,
+  x: Value,
+  kernelSize: readonly [number, number],
+  geo: ConvGeometry,
+  formulation: WeightGradFormulation = 'auto',
+): Value {
   return apply1('conv2d_weight_grad', [g, x], { ...geo, kernelSize: [...kernelSize], formulation });
 }

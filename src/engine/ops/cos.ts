@@ -14,7 +14,9 @@ import { sin } from './sin.ts';
 registerOp({
   name: 'cos',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Cos', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Cos', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: (node, [g]) => [g && neg(mul(g, sin(node.inputs[0])))],
 });
 

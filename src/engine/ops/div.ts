@@ -9,7 +9,14 @@ import { neg } from './neg.ts';
 registerOp({
   name: 'div',
   infer: inferBroadcast,
-  lower: (ctx, node) => { ctx.emit('Div', node.inputs.map((v) => ctx.name(v)), {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit(
+      'Div',
+      node.inputs.map((v) => ctx.name(v)),
+      {},
+      ctx.outputs(node),
+    );
+  },
   vjp(node, [g]) {
     if (!g) return [null, null];
     const [a, b] = node.inputs;

@@ -14,7 +14,9 @@ import { neg } from './neg.ts';
 registerOp({
   name: 'erf',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Erf', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Erf', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp(node, [g]) {
     if (!g) return [null];
     const x = node.inputs[0];

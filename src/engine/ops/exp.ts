@@ -12,7 +12,9 @@ import { mul } from './mul.ts';
 registerOp({
   name: 'exp',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Exp', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Exp', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: (node, [g]) => [g && mul(g, node.outputs[0])],
 });
 

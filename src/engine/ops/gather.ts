@@ -27,12 +27,22 @@ registerOp({
   name: 'gather',
   infer([table, indices], attrs) {
     const axis = attrs.axis as number;
-    if (indices.dtype !== 'int64') throw new Error(`indices must be int64, got ${indices.dtype} (use embedding() for float indices, or cast(indices, 'int64'))`);
+    if (indices.dtype !== 'int64')
+      throw new Error(
+        `indices must be int64, got ${indices.dtype} (use embedding() for float indices, or cast(indices, 'int64'))`,
+      );
     if (table.rank < 1) throw new Error('table must have rank >= 1');
-    return [{ shape: [...table.shape.slice(0, axis), ...indices.shape, ...table.shape.slice(axis + 1)], dtype: table.dtype }];
+    return [
+      { shape: [...table.shape.slice(0, axis), ...indices.shape, ...table.shape.slice(axis + 1)], dtype: table.dtype },
+    ];
   },
   lower: (ctx, node) => {
-    ctx.emit('Gather', node.inputs.map((v) => ctx.name(v)), { axis: node.attrs.axis as number }, ctx.outputs(node));
+    ctx.emit(
+      'Gather',
+      node.inputs.map((v) => ctx.name(v)),
+      { axis: node.attrs.axis as number },
+      ctx.outputs(node),
+    );
   },
   vjp(node, [g]) {
     if (!g) return [null, null];
@@ -40,8 +50,13 @@ registerOp({
     const axis = node.attrs.axis as number;
     if (axis === 0) return [scatterAdd(broadcastTo(scalarConst(0), table.shape, table), indices, g), null];
     // Bring the gathered axis to the front: table [pre, A, post] -> [A, pre, post]; g [pre, I, post] -> [I, pre, post].
-    const r = table.rank, q = indices.rank;
-    const tPerm = [axis, ...Array.from({ length: axis }, (_, i) => i), ...Array.from({ length: r - axis - 1 }, (_, i) => axis + 1 + i)];
+    const r = table.rank,
+      q = indices.rank;
+    const tPerm = [
+      axis,
+      ...Array.from({ length: axis }, (_, i) => i),
+      ...Array.from({ length: r - axis - 1 }, (_, i) => axis + 1 + i),
+    ];
     const gPerm = [
       ...Array.from({ length: q }, (_, i) => axis + i),
       ...Array.from({ length: axis }, (_, i) => i),
@@ -50,7 +65,9 @@ registerOp({
     const tFront = permute(table, tPerm);
     const acc = scatterAdd(broadcastTo(scalarConst(0), tFront.shape, tFront), indices, permute(g, gPerm));
     const inv = new Array<number>(r);
-    tPerm.forEach((p, i) => { inv[p] = i; });
+    tPerm.forEach((p, i) => {
+      inv[p] = i;
+    });
     return [permute(acc, inv), null];
   },
 });

@@ -33,7 +33,9 @@ registerOp({
   name: 'gelu',
   infer(inputs, attrs) {
     if (!APPROXIMATIONS.includes(attrs.approximate as GeluApproximation)) {
-      throw new Error(`approximate must be one of ${APPROXIMATIONS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(attrs.approximate)}`);
+      throw new Error(
+        `approximate must be one of ${APPROXIMATIONS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(attrs.approximate)}`,
+      );
     }
     return inferUnary(inputs);
   },

@@ -50,14 +50,20 @@ registerOp({
     if (x.dtype !== 'float32') throw new Error(`expected a float32 input, got ${x.dtype}`);
     const G = attrs.numGroups as number;
     return [
-      { shape: x.shape, dtype: 'float32' },                // y
-      { shape: x.shape, dtype: 'float32' },                // x̂ (before the affine)
-      { shape: [x.shape[0], G, 1], dtype: 'float32' },     // 1 / sigma per (n, group)
+      { shape: x.shape, dtype: 'float32' }, // y
+      { shape: x.shape, dtype: 'float32' }, // x̂ (before the affine)
+      { shape: [x.shape[0], G, 1], dtype: 'float32' }, // 1 / sigma per (n, group)
     ];
   },
   lower(ctx, node) {
     const [x] = node.inputs;
-    const { numGroups: G, eps, activation, hasWeight, hasBias } = node.attrs as { numGroups: number; eps: number; activation: Activation; hasWeight: boolean; hasBias: boolean };
+    const {
+      numGroups: G,
+      eps,
+      activation,
+      hasWeight,
+      hasBias,
+    } = node.attrs as { numGroups: number; eps: number; activation: Activation; hasWeight: boolean; hasBias: boolean };
     const weight = hasWeight ? node.inputs[1] : undefined;
     const bias = hasBias ? node.inputs[hasWeight ? 2 : 1] : undefined;
     const [yName, xhatName, invStdName] = ctx.outputs(node);
@@ -67,16 +73,31 @@ registerOp({
     // Reshape's 0 copies the (possibly symbolic) batch dimension
     const [xr] = ctx.emit('Reshape', [ctx.name(x), ctx.constInt64([0, G, M])]);
     const ones = ctx.constFloat(new Float32Array(M).fill(1), [M]);
-    const [xhr] = ctx.emit('LayerNormalization', [xr, ones], { axis: 2, epsilon: { float: eps }, stash_type: 1 }, [`${xhatName}_r`, `${xhatName}_mean`, invStdName]);
+    const [xhr] = ctx.emit('LayerNormalization', [xr, ones], { axis: 2, epsilon: { float: eps }, stash_type: 1 }, [
+      `${xhatName}_r`,
+      `${xhatName}_mean`,
+      invStdName,
+    ]);
     ctx.emit('Reshape', [xhr, ctx.constInt64([0, C, ...spatial])], {}, [xhatName]);
     // the affine in one pass (channel_affine.ts)
-    const z = weight || bias ? emitPerChannelAffine(ctx, xhatName, C, weight && ctx.name(weight), bias && ctx.name(bias)) : xhatName;
+    const z =
+      weight || bias
+        ? emitPerChannelAffine(ctx, xhatName, C, weight && ctx.name(weight), bias && ctx.name(bias))
+        : xhatName;
     if (activation === 'silu') ctx.emit('Mul', [z, ctx.emit('Sigmoid', [z])[0]], {}, [yName]);
     else ctx.emit('Identity', [z], {}, [yName]);
   },
   vjp(node, [g, gXhat, gInvStd]) {
-    if (gXhat || gInvStd) throw new Error(`grad: the normalised-value and inverse-std outputs of 'group_norm' (called at ${node.caller}) are internal and not differentiable`);
-    const { numGroups: G, activation, hasWeight, hasBias } = node.attrs as { numGroups: number; activation: Activation; hasWeight: boolean; hasBias: boolean };
+    if (gXhat || gInvStd)
+      throw new Error(
+        `grad: the normalised-value and inverse-std outputs of 'group_norm' (called at ${node.caller}) are internal and not differentiable`,
+      );
+    const {
+      numGroups: G,
+      activation,
+      hasWeight,
+      hasBias,
+    } = node.attrs as { numGroups: number; activation: Activation; hasWeight: boolean; hasBias: boolean };
     if (!g) return node.inputs.map(() => null);
     const [x] = node.inputs;
     const weight = hasWeight ? node.inputs[1] : undefined;
@@ -88,14 +109,19 @@ registerOp({
     const M = (C / G) * (x.shape.slice(2) as number[]).reduce((a, b) => a * b, 1);
     let gz = g;
     if (activation === 'silu') {
-      const z = weight ? channelAffine(xhat, weight, bias) : bias ? add(xhat, reshape(bias, [C, ...spatialAxes.map(() => 1)])) : xhat;
+      const z = weight
+        ? channelAffine(xhat, weight, bias)
+        : bias
+          ? add(xhat, reshape(bias, [C, ...spatialAxes.map(() => 1)]))
+          : xhat;
       const s = sigmoid(z);
-      gz = mul(g, add(s, mul(y, sub(1, s))));   // silu'(z) = s + z s (1 - s) = s + y (1 - s)
+      gz = mul(g, add(s, mul(y, sub(1, s)))); // silu'(z) = s + z s (1 - s) = s + y (1 - s)
     }
-    const S1 = sum(gz, spatialAxes);               // [N, C]
-    const S2 = sum(mul(gz, xhat), spatialAxes);    // [N, C]
-    const perGroup = (s: Value): Value => sum(reshape(weight ? mul(s, weight) : s, [N, G, C / G]), [2], true);   // [N, G, 1]
-    const m1 = mul(perGroup(S1), 1 / M), m2 = mul(perGroup(S2), 1 / M);
+    const S1 = sum(gz, spatialAxes); // [N, C]
+    const S2 = sum(mul(gz, xhat), spatialAxes); // [N, C]
+    const perGroup = (s: Value): Value => sum(reshape(weight ? mul(s, weight) : s, [N, G, C / G]), [2], true); // [N, G, 1]
+    const m1 = mul(perGroup(S1), 1 / M),
+      m2 = mul(perGroup(S2), 1 / M);
     // per-(n, c) coefficients of dx = a g_z + (b x̂ + c), each product one pass (channelAffine)
     const toChannels = (v: Value): Value => reshape(v.shape[2] === 1 ? broadcastTo(v, [N, G, C / G]) : v, [N, C]);
     const a = toChannels(weight ? mul(invStd, reshape(weight, [G, C / G])) : invStd);
@@ -109,23 +135,44 @@ registerOp({
   },
 });
 
-function checkGroupNorm(x: Value, numGroups: number, weight: Value | null | undefined, bias: Value | null | undefined, eps: number): number {
+function checkGroupNorm(
+  x: Value,
+  numGroups: number,
+  weight: Value | null | undefined,
+  bias: Value | null | undefined,
+  eps: number,
+): number {
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return withShapes('group_norm', inputs, () => {
     if (x.rank < 2) throw new Error(`input must be [N, C, ...], got rank ${x.rank}`);
     const C = staticDim(x.shape[1], 'channels');
-    if (!Number.isInteger(numGroups) || numGroups < 1 || C % numGroups !== 0) throw new Error(`numGroups must be a positive divisor of the ${C} channels, got ${numGroups}`);
+    if (!Number.isInteger(numGroups) || numGroups < 1 || C % numGroups !== 0)
+      throw new Error(`numGroups must be a positive divisor of the ${C} channels, got ${numGroups}`);
     if (!(eps >= 0)) throw new Error(`eps must be >= 0, got ${eps}`);
     let M = C / numGroups;
-    x.shape.slice(2).forEach((d, i) => { M *= staticDim(d, `spatial dimension ${i + 2}`); });
-    for (const [v, what] of [[weight, 'weight'], [bias, 'bias']] as const) {
-      if (v && (v.rank !== 1 || v.shape[0] !== C)) throw new Error(`${what} must have shape [${C}], got [${formatShape(v.shape)}]`);
+    x.shape.slice(2).forEach((d, i) => {
+      M *= staticDim(d, `spatial dimension ${i + 2}`);
+    });
+    for (const [v, what] of [
+      [weight, 'weight'],
+      [bias, 'bias'],
+    ] as const) {
+      if (v && (v.rank !== 1 || v.shape[0] !== C))
+        throw new Error(`${what} must have shape [${C}], got [${formatShape(v.shape)}]`);
     }
     return M;
   });
 }
 
-function groupNormWith(x: Value, numGroups: number, weight: Value | null | undefined, bias: Value | null | undefined, eps: number, formulation: NormFormulation, activation: Activation): Value {
+function groupNormWith(
+  x: Value,
+  numGroups: number,
+  weight: Value | null | undefined,
+  bias: Value | null | undefined,
+  eps: number,
+  formulation: NormFormulation,
+  activation: Activation,
+): Value {
   const M = checkGroupNorm(x, numGroups, weight, bias, eps);
   const f = formulation === 'auto' ? NORM_FORMULATION : formulation;
   if (f === 'native') {
@@ -144,11 +191,25 @@ function groupNormWith(x: Value, numGroups: number, weight: Value | null | undef
  * Group normalisation of `x` [N, C, ...spatial] with `numGroups` groups (C divisible by it),
  * optional per-channel `weight` and `bias` [C], and `eps` (default 1e-5, as PyTorch).
  */
-export function groupNorm(x: Value, numGroups: number, weight?: Value | null, bias?: Value | null, eps = 1e-5, formulation: NormFormulation = 'auto'): Value {
+export function groupNorm(
+  x: Value,
+  numGroups: number,
+  weight?: Value | null,
+  bias?: Value | null,
+  eps = 1e-5,
+  formulation: NormFormulation = 'auto',
+): Value {
   return groupNormWith(x, numGroups, weight, bias, eps, formulation, 'none');
 }
 
 /** silu(groupNorm(x, numGroups, weight, bias, eps)) as one op (see the file comment). */
-export function groupNormSilu(x: Value, numGroups: number, weight?: Value | null, bias?: Value | null, eps = 1e-5, formulation: NormFormulation = 'auto'): Value {
+export function groupNormSilu(
+  x: Value,
+  numGroups: number,
+  weight?: Value | null,
+  bias?: Value | null,
+  eps = 1e-5,
+  formulation: NormFormulation = 'auto',
+): Value {
   return groupNormWith(x, numGroups, weight, bias, eps, formulation, 'silu');
 }

@@ -5,14 +5,18 @@ import type { Value } from '../graph.ts';
 registerOp({
   name: 'identity',
   infer: (inputs) => [{ shape: inputs[0].shape, dtype: inputs[0].dtype }],
-  lower: (ctx, node) => { ctx.emit('Identity', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Identity', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: (_node, [g]) => [g],
 });
 
 registerOp({
   name: 'stop_gradient',
   infer: (inputs) => [{ shape: inputs[0].shape, dtype: inputs[0].dtype }],
-  lower: (ctx, node) => { ctx.emit('Identity', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Identity', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: () => [null],
 });
 

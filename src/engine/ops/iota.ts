@@ -16,14 +16,16 @@ registerOp({
   name: 'iota',
   infer([like], attrs) {
     const { n, axis, dtype } = attrs as { n: string; axis: number; dtype: DType };
-    if (like.shape[axis] !== n) throw new Error(`dimension ${axis} of the 'like' value is ${like.shape[axis]}, not '${n}'`);
+    if (like.shape[axis] !== n)
+      throw new Error(`dimension ${axis} of the 'like' value is ${like.shape[axis]}, not '${n}'`);
     return [{ shape: [n], dtype }];
   },
   lower(ctx, node) {
     const axis = node.attrs.axis as number;
     const [dim] = ctx.emit('Shape', [ctx.name(node.inputs[0])], { start: axis, end: axis + 1 });
     const [n] = ctx.emit('Squeeze', [dim, ctx.constInt64([0])]);
-    const zero = ctx.constInt64([0], []), one = ctx.constInt64([1], []);
+    const zero = ctx.constInt64([0], []),
+      one = ctx.constInt64([1], []);
     if (node.attrs.dtype === 'int64') ctx.emit('Range', [zero, n, one], {}, ctx.outputs(node));
     else {
       const [r] = ctx.emit('Range', [zero, n, one]);
@@ -39,7 +41,8 @@ registerOp({
  */
 export function arange(n: Dim, opts: { dtype?: 'float32' | 'int64'; like?: Value; axis?: number } = {}): Value {
   const dtype = opts.dtype ?? 'float32';
-  if (dtype !== 'float32' && dtype !== 'int64') throw new Error(`arange: dtype ${JSON.stringify(dtype)} is not supported (allowed: float32, int64)`);
+  if (dtype !== 'float32' && dtype !== 'int64')
+    throw new Error(`arange: dtype ${JSON.stringify(dtype)} is not supported (allowed: float32, int64)`);
   if (typeof n === 'number') {
     if (!Number.isInteger(n) || n < 0) throw new Error(`arange: n must be a non-negative integer, got ${n}`);
     const values = Array.from({ length: n }, (_, i) => i);

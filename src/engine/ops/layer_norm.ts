@@ -41,11 +41,19 @@ registerOp({
     if (x.dtype !== 'float32') throw new Error(`expected a float32 input, got ${x.dtype}`);
     const norm = x.shape.slice(axis);
     norm.forEach((d, i) => staticDim(d, `normalised dimension ${axis + i}`));
-    for (const [v, what] of [[scale, 'weight'], [bias, 'bias']] as const) {
-      if (v && (v.rank !== norm.length || v.shape.some((d, i) => d !== norm[i]))) throw new Error(`${what} must have the normalised shape [${formatShape(norm)}], got [${formatShape(v.shape)}]`);
+    for (const [v, what] of [
+      [scale, 'weight'],
+      [bias, 'bias'],
+    ] as const) {
+      if (v && (v.rank !== norm.length || v.shape.some((d, i) => d !== norm[i])))
+        throw new Error(`${what} must have the normalised shape [${formatShape(norm)}], got [${formatShape(v.shape)}]`);
     }
     const stat: Shape = [...x.shape.slice(0, axis), ...norm.map(() => 1)];
-    return [{ shape: x.shape, dtype: 'float32' }, { shape: stat, dtype: 'float32' }, { shape: stat, dtype: 'float32' }];
+    return [
+      { shape: x.shape, dtype: 'float32' },
+      { shape: stat, dtype: 'float32' },
+      { shape: stat, dtype: 'float32' },
+    ];
   },
   lower(ctx, node) {
     const [x, scale, bias] = node.inputs;
@@ -53,10 +61,18 @@ registerOp({
     const norm = x.shape.slice(axis) as number[];
     const s = scale ? ctx.name(scale) : ctx.constFloat(new Float32Array(norm.reduce((a, b) => a * b, 1)).fill(1), norm);
     const ins = bias ? [ctx.name(x), s, ctx.name(bias)] : [ctx.name(x), s];
-    ctx.emit('LayerNormalization', ins, { axis, epsilon: { float: node.attrs.eps as number }, stash_type: 1 }, ctx.outputs(node));
+    ctx.emit(
+      'LayerNormalization',
+      ins,
+      { axis, epsilon: { float: node.attrs.eps as number }, stash_type: 1 },
+      ctx.outputs(node),
+    );
   },
   vjp(node, [g, gMean, gInvStd]) {
-    if (gMean || gInvStd) throw new Error(`grad: the mean / inverse-std outputs of 'layer_norm' (called at ${node.caller}) are not differentiable`);
+    if (gMean || gInvStd)
+      throw new Error(
+        `grad: the mean / inverse-std outputs of 'layer_norm' (called at ${node.caller}) are not differentiable`,
+      );
     if (!g) return node.inputs.map(() => null);
     const [x, scale, bias] = node.inputs;
     const [, mu, invStd] = node.outputs;
@@ -88,7 +104,13 @@ function onesLike(v: Value): Value {
 }
 
 /** The same normalisation from primitive ops (mean, square, rsqrt), differentiated by autodiff. */
-export function layerNormComposite(x: Value, axis: number, eps: number, scale?: Value | null, bias?: Value | null): Value {
+export function layerNormComposite(
+  x: Value,
+  axis: number,
+  eps: number,
+  scale?: Value | null,
+  bias?: Value | null,
+): Value {
   const axes = [...Array(x.rank).keys()].slice(axis);
   const d = sub(x, mean(x, axes, true));
   let y = mul(d, rsqrt(add(mean(square(d), axes, true), eps)));
@@ -101,7 +123,14 @@ export function layerNormComposite(x: Value, axis: number, eps: number, scale?: 
  * Layer normalisation of `x` over its last `normalizedShape.length` axes, which must equal
  * `normalizedShape` (torch.nn.functional.layer_norm); `weight` and `bias` have that shape.
  */
-export function layerNorm(x: Value, normalizedShape: number | readonly number[], weight?: Value | null, bias?: Value | null, eps = 1e-5, formulation: NormFormulation = 'auto'): Value {
+export function layerNorm(
+  x: Value,
+  normalizedShape: number | readonly number[],
+  weight?: Value | null,
+  bias?: Value | null,
+  eps = 1e-5,
+  formulation: NormFormulation = 'auto',
+): Value {
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   withShapes('layer_norm', inputs, () => {
@@ -109,8 +138,12 @@ export function layerNorm(x: Value, normalizedShape: number | readonly number[],
       throw new Error(`normalizedShape [${ns.join(', ')}] must equal the trailing dimensions of the input`);
     }
     if (!(eps >= 0)) throw new Error(`eps must be >= 0, got ${eps}`);
-    for (const [v, what] of [[weight, 'weight'], [bias, 'bias']] as const) {
-      if (v && (v.rank !== ns.length || v.shape.some((d, i) => d !== ns[i]))) throw new Error(`${what} must have shape [${ns.join(', ')}], got [${formatShape(v.shape)}]`);
+    for (const [v, what] of [
+      [weight, 'weight'],
+      [bias, 'bias'],
+    ] as const) {
+      if (v && (v.rank !== ns.length || v.shape.some((d, i) => d !== ns[i])))
+        throw new Error(`${what} must have shape [${ns.join(', ')}], got [${formatShape(v.shape)}]`);
     }
   });
   const f = formulation === 'auto' ? NORM_FORMULATION : formulation;

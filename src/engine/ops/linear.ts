@@ -22,16 +22,26 @@ registerOp({
   infer([x, w, b]) {
     if (x.rank < 2) throw new Error(`input needs rank >= 2 (linear() reshapes 1-D input), got rank ${x.rank}`);
     if (w.rank !== 2) throw new Error(`weight must be [out_features, in_features], got rank ${w.rank}`);
-    if (x.dtype !== 'float32' || w.dtype !== 'float32') throw new Error(`input and weight must be float32, got ${x.dtype} and ${w.dtype}`);
-    if (x.shape[x.rank - 1] !== w.shape[1]) throw new Error(`input features ${String(x.shape[x.rank - 1])} differ from the weight's in_features ${String(w.shape[1])}`);
-    if (b && (b.rank !== 1 || b.shape[0] !== w.shape[0])) throw new Error(`bias must have shape [${String(w.shape[0])}], got [${formatShape(b.shape)}]`);
+    if (x.dtype !== 'float32' || w.dtype !== 'float32')
+      throw new Error(`input and weight must be float32, got ${x.dtype} and ${w.dtype}`);
+    if (x.shape[x.rank - 1] !== w.shape[1])
+      throw new Error(
+        `input features ${String(x.shape[x.rank - 1])} differ from the weight's in_features ${String(w.shape[1])}`,
+      );
+    if (b && (b.rank !== 1 || b.shape[0] !== w.shape[0]))
+      throw new Error(`bias must have shape [${String(w.shape[0])}], got [${formatShape(b.shape)}]`);
     return [{ shape: [...x.shape.slice(0, -1), w.shape[0]], dtype: 'float32' }];
   },
   lower(ctx, node) {
     const [x, w, b] = node.inputs;
     const out = ctx.outputs(node);
     if (x.rank === 2) {
-      ctx.emit('Gemm', node.inputs.map((v) => ctx.name(v)), { transB: 1 }, out);
+      ctx.emit(
+        'Gemm',
+        node.inputs.map((v) => ctx.name(v)),
+        { transB: 1 },
+        out,
+      );
       return;
     }
     const [wT] = ctx.emit('Transpose', [ctx.name(w)], { perm: [1, 0] });
@@ -54,13 +64,18 @@ registerOp({
   name: 'linear_weight_grad',
   infer([g, x]) {
     if (g.rank !== x.rank || g.shape.slice(0, -1).some((d, i) => d !== x.shape[i])) {
-      throw new Error(`leading dimensions of the gradient [${formatShape(g.shape)}] and the input [${formatShape(x.shape)}] differ`);
+      throw new Error(
+        `leading dimensions of the gradient [${formatShape(g.shape)}] and the input [${formatShape(x.shape)}] differ`,
+      );
     }
     return [{ shape: [g.shape[g.rank - 1], x.shape[x.rank - 1]], dtype: 'float32' }];
   },
   lower(ctx, node) {
     const [g, x] = node.inputs;
-    const flat = (v: Value): string => (v.rank === 2 ? ctx.name(v) : ctx.emit('Reshape', [ctx.name(v), ctx.constInt64([-1, v.shape[v.rank - 1] as number])])[0]);
+    const flat = (v: Value): string =>
+      v.rank === 2
+        ? ctx.name(v)
+        : ctx.emit('Reshape', [ctx.name(v), ctx.constInt64([-1, v.shape[v.rank - 1] as number])])[0];
     ctx.emit('Gemm', [flat(g), flat(x)], { transA: 1 }, ctx.outputs(node));
   },
   vjp(node, [v]) {
@@ -82,7 +97,10 @@ export function linearWeightGrad(g: Value, x: Value): Value {
  */
 export function linear(x: Value, weight: Value, bias?: Value | null): Value {
   if (x.rank === 1) {
-    const y = apply1('linear', bias ? [reshape(x, [1, x.shape[0]]), weight, bias] : [reshape(x, [1, x.shape[0]]), weight]);
+    const y = apply1(
+      'linear',
+      bias ? [reshape(x, [1, x.shape[0]]), weight, bias] : [reshape(x, [1, x.shape[0]]), weight],
+    );
     return reshape(y, [y.shape[1]]);
   }
   return apply1('linear', bias ? [x, weight, bias] : [x, weight]);

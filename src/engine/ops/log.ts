@@ -12,7 +12,9 @@ import { div } from './div.ts';
 registerOp({
   name: 'log',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Log', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Log', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: (node, [g]) => [g && div(g, node.inputs[0])],
 });
 

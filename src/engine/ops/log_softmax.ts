@@ -17,7 +17,9 @@ import { sub } from './sub.ts';
 registerOp({
   name: 'log_softmax',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('LogSoftmax', [ctx.name(node.inputs[0])], { axis: node.attrs.axis as number }, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('LogSoftmax', [ctx.name(node.inputs[0])], { axis: node.attrs.axis as number }, ctx.outputs(node));
+  },
   vjp(node, [g]) {
     if (!g) return [null];
     const axis = node.attrs.axis as number;

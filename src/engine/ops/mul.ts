@@ -7,7 +7,14 @@ import { sumTo } from './broadcast.ts';
 registerOp({
   name: 'mul',
   infer: inferBroadcast,
-  lower: (ctx, node) => { ctx.emit('Mul', node.inputs.map((v) => ctx.name(v)), {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit(
+      'Mul',
+      node.inputs.map((v) => ctx.name(v)),
+      {},
+      ctx.outputs(node),
+    );
+  },
   vjp(node, [g]) {
     if (!g) return [null, null];
     const [a, b] = node.inputs;

@@ -6,7 +6,9 @@ import { inferUnary } from './_util.ts';
 registerOp({
   name: 'neg',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Neg', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Neg', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: (_node, [g]) => [g && neg(g)],
 });
 

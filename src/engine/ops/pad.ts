@@ -15,14 +15,21 @@ registerOp({
   infer([x], attrs) {
     const pads = attrs.pads as number[];
     const value = attrs.value;
-    if (!Array.isArray(pads) || pads.length !== 2 * x.rank) throw new Error(`pads must have 2 * rank = ${2 * x.rank} entries (all begins, then all ends), got [${String(pads)}]`);
-    if (pads.some((p) => !Number.isInteger(p) || p < 0)) throw new Error(`pads must be non-negative integers, got [${pads.join(', ')}]`);
+    if (!Array.isArray(pads) || pads.length !== 2 * x.rank)
+      throw new Error(
+        `pads must have 2 * rank = ${2 * x.rank} entries (all begins, then all ends), got [${String(pads)}]`,
+      );
+    if (pads.some((p) => !Number.isInteger(p) || p < 0))
+      throw new Error(`pads must be non-negative integers, got [${pads.join(', ')}]`);
     if (typeof value !== 'number') throw new Error(`the padding value must be a number, got ${String(value)}`);
     if (x.dtype !== 'float32') throw new Error(`expected a float32 input, got ${x.dtype}`);
     const shape = x.shape.map((d, i) => {
       const extra = pads[i] + pads[i + x.rank];
       if (extra === 0) return d;
-      if (typeof d !== 'number') throw new Error(`cannot pad symbolic dimension ${i} ('${d}'); pads for it must be 0, got [${formatShape(pads)}]`);
+      if (typeof d !== 'number')
+        throw new Error(
+          `cannot pad symbolic dimension ${i} ('${d}'); pads for it must be 0, got [${formatShape(pads)}]`,
+        );
       return d + extra;
     });
     return [{ shape, dtype: x.dtype }];
@@ -36,7 +43,9 @@ registerOp({
     if (!g) return [null];
     const x = node.inputs[0];
     const pads = node.attrs.pads as number[];
-    const axes: number[] = [], starts: number[] = [], ends: number[] = [];
+    const axes: number[] = [],
+      starts: number[] = [],
+      ends: number[] = [];
     x.shape.forEach((d, i) => {
       if (pads[i] + pads[i + x.rank] === 0) return;
       axes.push(i);

@@ -16,7 +16,8 @@ registerOp({
   name: 'pow',
   infer(inputs, attrs) {
     const p = attrs.exponent;
-    if (typeof p !== 'number' || !Number.isFinite(p)) throw new Error(`exponent must be a finite number, got ${String(p)}`);
+    if (typeof p !== 'number' || !Number.isFinite(p))
+      throw new Error(`exponent must be a finite number, got ${String(p)}`);
     return inferUnary(inputs);
   },
   lower(ctx, node) {

@@ -27,7 +27,8 @@ registerOp({
     const axes = node.attrs.axes as number[];
     const keepdims = node.attrs.keepDims ? 1 : 0;
     // axes is an attribute up to opset 17 and an input from opset 18 on
-    if (OPSET >= 18) ctx.emit('ReduceMean', [ctx.name(node.inputs[0]), ctx.constInt64(axes)], { keepdims }, ctx.outputs(node));
+    if (OPSET >= 18)
+      ctx.emit('ReduceMean', [ctx.name(node.inputs[0]), ctx.constInt64(axes)], { keepdims }, ctx.outputs(node));
     else ctx.emit('ReduceMean', [ctx.name(node.inputs[0])], { axes, keepdims }, ctx.outputs(node));
   },
   vjp(node, [g]) {

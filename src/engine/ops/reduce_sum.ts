@@ -22,10 +22,17 @@ export function normAxes(axes: number[] | undefined, rank: number, what: string)
 
 registerOp({
   name: 'reduce_sum',
-  infer: (inputs, attrs) => [{ shape: reducedShape(inputs[0].shape, attrs.axes as number[], attrs.keepDims as boolean), dtype: inputs[0].dtype }],
+  infer: (inputs, attrs) => [
+    { shape: reducedShape(inputs[0].shape, attrs.axes as number[], attrs.keepDims as boolean), dtype: inputs[0].dtype },
+  ],
   lower(ctx, node) {
     const axes = node.attrs.axes as number[];
-    ctx.emit('ReduceSum', [ctx.name(node.inputs[0]), ctx.constInt64(axes)], { keepdims: node.attrs.keepDims ? 1 : 0 }, ctx.outputs(node));
+    ctx.emit(
+      'ReduceSum',
+      [ctx.name(node.inputs[0]), ctx.constInt64(axes)],
+      { keepdims: node.attrs.keepDims ? 1 : 0 },
+      ctx.outputs(node),
+    );
   },
   vjp(node, [g]) {
     if (!g) return [null];

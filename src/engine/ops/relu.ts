@@ -14,7 +14,9 @@ import { where } from './where.ts';
 registerOp({
   name: 'relu',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Relu', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Relu', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: (node, [g]) => [g && where(greater(node.outputs[0], 0), g, 0)],
 });
 

@@ -32,12 +32,16 @@ registerOp({
     const syms = target.filter((d) => typeof d === 'string');
     let dims: number[];
     if (syms.length === 0) dims = target as number[];
-    else if (syms.length === 1) dims = target.map((d) => (typeof d === 'string' ? (x.shape.indexOf(d) === target.indexOf(d) ? 0 : -1) : d));
-    else dims = target.map((d, i) => {
-      if (typeof d === 'number') return d;
-      if (x.shape[i] === d) return 0;
-      throw new Error(`reshape to [${formatShape(target)}] (called at ${node.caller}): symbolic dimension '${d}' must keep its position when several are symbolic`);
-    });
+    else if (syms.length === 1)
+      dims = target.map((d) => (typeof d === 'string' ? (x.shape.indexOf(d) === target.indexOf(d) ? 0 : -1) : d));
+    else
+      dims = target.map((d, i) => {
+        if (typeof d === 'number') return d;
+        if (x.shape[i] === d) return 0;
+        throw new Error(
+          `reshape to [${formatShape(target)}] (called at ${node.caller}): symbolic dimension '${d}' must keep its position when several are symbolic`,
+        );
+      });
     ctx.emit('Reshape', [ctx.name(x), ctx.constInt64(dims)], {}, ctx.outputs(node));
   },
   vjp: (node, [g]) => [g && reshape(g, node.inputs[0].shape)],
@@ -52,6 +56,7 @@ export function reshape(x: Value, shape: readonly Dim[]): Value {
 /** Collapse all dimensions from `axis` on into one. */
 export function flatten(x: Value, axis = 1): Value {
   const tail = staticSize(x.shape.slice(axis));
-  if (tail === undefined) throw new Error(`flatten: dimensions after axis ${axis} must be static, got [${formatShape(x.shape)}]`);
+  if (tail === undefined)
+    throw new Error(`flatten: dimensions after axis ${axis} must be static, got [${formatShape(x.shape)}]`);
   return reshape(x, [...x.shape.slice(0, axis), tail]);
 }

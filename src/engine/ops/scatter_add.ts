@@ -16,10 +16,13 @@ registerOp({
   infer([data, indices, updates]) {
     if (indices.dtype !== 'int64') throw new Error(`indices must be int64, got ${indices.dtype}`);
     if (data.rank < 1) throw new Error('data must have rank >= 1');
-    if (updates.dtype !== data.dtype) throw new Error(`updates dtype ${updates.dtype} differs from data dtype ${data.dtype}`);
+    if (updates.dtype !== data.dtype)
+      throw new Error(`updates dtype ${updates.dtype} differs from data dtype ${data.dtype}`);
     const expected = [...indices.shape, ...data.shape.slice(1)];
     if (updates.rank !== expected.length || updates.shape.some((d, i) => d !== expected[i])) {
-      throw new Error(`updates must have shape indices.shape + data.shape[1:] = [${formatShape(expected)}], got [${formatShape(updates.shape)}]`);
+      throw new Error(
+        `updates must have shape indices.shape + data.shape[1:] = [${formatShape(expected)}], got [${formatShape(updates.shape)}]`,
+      );
     }
     return [{ shape: data.shape, dtype: data.dtype }];
   },

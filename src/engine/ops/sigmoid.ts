@@ -14,7 +14,9 @@ import { sub } from './sub.ts';
 registerOp({
   name: 'sigmoid',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Sigmoid', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Sigmoid', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp(node, [g]) {
     if (!g) return [null];
     const y = node.outputs[0];

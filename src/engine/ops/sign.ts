@@ -12,7 +12,9 @@ import { inferUnary } from './_util.ts';
 registerOp({
   name: 'sign',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Sign', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Sign', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: () => [null],
 });
 

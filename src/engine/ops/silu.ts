@@ -14,6 +14,9 @@ import { sigmoid } from './sigmoid.ts';
 
 /** Elementwise x * sigmoid(x) (torch.nn.functional.silu). */
 export function silu(x: Value): Value {
-  if (x.dtype !== 'float32') throw new ShapeError(`silu: expected a float32 input, got ${x.dtype} (input shape [${formatShape(x.shape)}]; called at ${callerSite()})`);
+  if (x.dtype !== 'float32')
+    throw new ShapeError(
+      `silu: expected a float32 input, got ${x.dtype} (input shape [${formatShape(x.shape)}]; called at ${callerSite()})`,
+    );
   return mul(x, sigmoid(x));
 }

@@ -13,7 +13,9 @@ import { mul } from './mul.ts';
 registerOp({
   name: 'sin',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Sin', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Sin', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: (node, [g]) => [g && mul(g, cos(node.inputs[0]))],
 });
 

@@ -43,27 +43,41 @@ export function sliceRange(dim: number, start: number, end: number, step: number
   return { first: s, count: Math.max(0, Math.ceil((s - e) / -step)) };
 }
 
-interface SliceAttrs { starts: number[]; ends: number[]; axes: number[]; steps: number[] }
+interface SliceAttrs {
+  starts: number[];
+  ends: number[];
+  axes: number[];
+  steps: number[];
+}
 
 registerOp({
   name: 'slice',
   infer([x], attrs) {
     const { starts, ends, axes, steps } = attrs as unknown as SliceAttrs;
     if (starts.length !== axes.length || ends.length !== axes.length || steps.length !== axes.length) {
-      throw new Error(`starts, ends, axes and steps need the same length, got ${starts.length}, ${ends.length}, ${axes.length}, ${steps.length}`);
+      throw new Error(
+        `starts, ends, axes and steps need the same length, got ${starts.length}, ${ends.length}, ${axes.length}, ${steps.length}`,
+      );
     }
     if (new Set(axes).size !== axes.length) throw new Error(`axes [${axes.join(', ')}] repeat an axis`);
     const shape: Dim[] = [...x.shape];
     axes.forEach((a, j) => {
       const [s, e, k] = [starts[j], ends[j], steps[j]];
-      if (Number.isNaN(s) || Number.isNaN(e) || !(Number.isInteger(s) || Math.abs(s) === Infinity) || !(Number.isInteger(e) || Math.abs(e) === Infinity)) {
+      if (
+        Number.isNaN(s) ||
+        Number.isNaN(e) ||
+        !(Number.isInteger(s) || Math.abs(s) === Infinity) ||
+        !(Number.isInteger(e) || Math.abs(e) === Infinity)
+      ) {
         throw new Error(`starts and ends must be integers or ±Infinity, got start ${s} and end ${e} for axis ${a}`);
       }
       if (!Number.isInteger(k) || k === 0) throw new Error(`steps must be non-zero integers, got ${k} for axis ${a}`);
       const d = x.shape[a];
       if (typeof d !== 'number') {
         if (s === 0 && e >= 2 ** 31 - 1 && k === 1) return;
-        throw new Error(`symbolic dimension ${a} ('${d}') can only be kept whole (start 0, end Infinity, step 1), got start ${s}, end ${e}, step ${k}`);
+        throw new Error(
+          `symbolic dimension ${a} ('${d}') can only be kept whole (start 0, end Infinity, step 1), got start ${s}, end ${e}, step ${k}`,
+        );
       }
       shape[a] = sliceRange(d, s, e, k).count;
     });
@@ -71,7 +85,18 @@ registerOp({
   },
   lower(ctx, node) {
     const { starts, ends, axes, steps } = node.attrs as unknown as SliceAttrs;
-    ctx.emit('Slice', [ctx.name(node.inputs[0]), ctx.constInt64(starts.map(toInt)), ctx.constInt64(ends.map(toInt)), ctx.constInt64(axes), ctx.constInt64(steps)], {}, ctx.outputs(node));
+    ctx.emit(
+      'Slice',
+      [
+        ctx.name(node.inputs[0]),
+        ctx.constInt64(starts.map(toInt)),
+        ctx.constInt64(ends.map(toInt)),
+        ctx.constInt64(axes),
+        ctx.constInt64(steps),
+      ],
+      {},
+      ctx.outputs(node),
+    );
   },
   vjp(node, [g]) {
     if (!g) return [null];
@@ -79,11 +104,13 @@ registerOp({
     const { starts, ends, axes, steps } = node.attrs as unknown as SliceAttrs;
     let gx = g;
     for (let j = 0; j < axes.length; j++) {
-      const a = axes[j], D = x.shape[a];
+      const a = axes[j],
+        D = x.shape[a];
       if (typeof D !== 'number') continue; // kept whole
       const { first, count: n } = sliceRange(D, starts[j], ends[j], steps[j]);
       if (n === 0) return [broadcastTo(scalarConst(0), x.shape, x)];
-      let lo = first, k = steps[j];
+      let lo = first,
+        k = steps[j];
       if (k < 0) {
         gx = slice(gx, [-1], [-Infinity], [a], [-1]);
         lo = first + (n - 1) * k;
@@ -93,7 +120,7 @@ registerOp({
       if (k > 1) {
         const s = gx.shape;
         gx = reshape(gx, [...s.slice(0, a + 1), 1, ...s.slice(a + 1)]);
-        const pads = new Array<number>(2 * (gx.rank)).fill(0);
+        const pads = new Array<number>(2 * gx.rank).fill(0);
         pads[gx.rank + a + 1] = k - 1;
         gx = reshape(pad(gx, pads), [...s.slice(0, a), n * k, ...s.slice(a + 1)]);
         len = Math.min(n * k, D - lo);
@@ -111,8 +138,18 @@ registerOp({
 /**
  * x[starts:ends:steps] along `axes` (default 0, 1, ...), ONNX Slice semantics; steps default to 1.
  */
-export function slice(x: Value, starts: readonly number[], ends: readonly number[], axes?: readonly number[], steps?: readonly number[]): Value {
+export function slice(
+  x: Value,
+  starts: readonly number[],
+  ends: readonly number[],
+  axes?: readonly number[],
+  steps?: readonly number[],
+): Value {
   const ax = (axes ?? starts.map((_, i) => i)).map((a) => checkAxis('slice', x, a));
-  return apply1('slice', [x], { starts: [...starts], ends: [...ends], axes: ax, steps: steps ? [...steps] : starts.map(() => 1) });
+  return apply1('slice', [x], {
+    starts: [...starts],
+    ends: [...ends],
+    axes: ax,
+    steps: steps ? [...steps] : starts.map(() => 1),
+  });
 }
-

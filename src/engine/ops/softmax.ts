@@ -16,7 +16,9 @@ import { sub } from './sub.ts';
 registerOp({
   name: 'softmax',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Softmax', [ctx.name(node.inputs[0])], { axis: node.attrs.axis as number }, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Softmax', [ctx.name(node.inputs[0])], { axis: node.attrs.axis as number }, ctx.outputs(node));
+  },
   vjp(node, [g]) {
     if (!g) return [null];
     const y = node.outputs[0];

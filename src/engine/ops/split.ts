@@ -19,7 +19,8 @@ import { broadcastTo } from './broadcast.ts';
 import { concatAs, sumDims } from './concat.ts';
 
 function chunkSizes(d: Dim, n: unknown): Dim[] {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error(`the number of chunks must be a positive integer, got ${String(n)}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+    throw new Error(`the number of chunks must be a positive integer, got ${String(n)}`);
   if (typeof d === 'number') {
     if (d % n !== 0) throw new Error(`size ${d} does not divide into ${n} equal chunks`);
     return Array(n).fill(d / n);
@@ -35,20 +36,28 @@ registerOp({
     const [x, ...likes] = inputs;
     const axis = attrs.axis as number;
     if (attrs.chunks !== undefined) {
-      return chunkSizes(x.shape[axis], attrs.chunks).map((s) => ({ shape: x.shape.map((d, i) => (i === axis ? s : d)), dtype: x.dtype }));
+      return chunkSizes(x.shape[axis], attrs.chunks).map((s) => ({
+        shape: x.shape.map((d, i) => (i === axis ? s : d)),
+        dtype: x.dtype,
+      }));
     }
     const sizes = attrs.sizes as Dim[];
     if (sizes.length === 0) throw new Error('give at least one part size');
     for (const s of sizes) {
-      if (typeof s === 'number' && (!Number.isInteger(s) || s < 0)) throw new Error(`part sizes must be non-negative integers, got [${formatShape(sizes)}]`);
+      if (typeof s === 'number' && (!Number.isInteger(s) || s < 0))
+        throw new Error(`part sizes must be non-negative integers, got [${formatShape(sizes)}]`);
     }
     if (sumDims(sizes) !== x.shape[axis]) {
       throw new Error(`part sizes [${formatShape(sizes)}] do not add up to dimension ${axis} of size ${x.shape[axis]}`);
     }
     if (sizes.some((s) => typeof s === 'string')) {
-      if (likes.length !== sizes.length) throw new Error(`symbolic part sizes [${formatShape(sizes)}] need one 'like' value per part, got ${likes.length}`);
+      if (likes.length !== sizes.length)
+        throw new Error(
+          `symbolic part sizes [${formatShape(sizes)}] need one 'like' value per part, got ${likes.length}`,
+        );
       likes.forEach((l, i) => {
-        if (l.shape[axis] !== sizes[i]) throw new Error(`'like' value ${i} has size ${l.shape[axis]} on axis ${axis}, expected ${sizes[i]}`);
+        if (l.shape[axis] !== sizes[i])
+          throw new Error(`'like' value ${i} has size ${l.shape[axis]} on axis ${axis}, expected ${sizes[i]}`);
       });
     }
     return sizes.map((s) => ({ shape: x.shape.map((d, i) => (i === axis ? s : d)), dtype: x.dtype }));
@@ -68,9 +77,11 @@ registerOp({
       const [splitSizes] = ctx.emit('Expand', [part, ctx.constInt64([n])]);
       ctx.emit('Split', [ctx.name(x), splitSizes], { axis }, outs);
     } else {
-      const parts = sizes.map((s, i) => (typeof s === 'number'
-        ? ctx.constInt64([s])
-        : ctx.emit('Shape', [ctx.name(likes[i])], { start: axis, end: axis + 1 })[0]));
+      const parts = sizes.map((s, i) =>
+        typeof s === 'number'
+          ? ctx.constInt64([s])
+          : ctx.emit('Shape', [ctx.name(likes[i])], { start: axis, end: axis + 1 })[0],
+      );
       const [splitSizes] = ctx.emit('Concat', parts, { axis: 0 });
       ctx.emit('Split', [ctx.name(x), splitSizes], { axis }, outs);
     }

@@ -13,7 +13,9 @@ import { mul } from './mul.ts';
 registerOp({
   name: 'sqrt',
   infer: inferUnary,
-  lower: (ctx, node) => { ctx.emit('Sqrt', [ctx.name(node.inputs[0])], {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Sqrt', [ctx.name(node.inputs[0])], {}, ctx.outputs(node));
+  },
   vjp: (node, [g]) => [g && div(mul(g, 0.5), node.outputs[0])],
 });
 

@@ -8,7 +8,14 @@ import { neg } from './neg.ts';
 registerOp({
   name: 'sub',
   infer: inferBroadcast,
-  lower: (ctx, node) => { ctx.emit('Sub', node.inputs.map((v) => ctx.name(v)), {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit(
+      'Sub',
+      node.inputs.map((v) => ctx.name(v)),
+      {},
+      ctx.outputs(node),
+    );
+  },
   vjp: (node, [g]) => [g && sumTo(g, node.inputs[0].shape), g && sumTo(neg(g), node.inputs[1].shape)],
 });
 

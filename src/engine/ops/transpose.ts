@@ -13,12 +13,16 @@ registerOp({
     }
     return [{ shape: perm.map((p) => x.shape[p]), dtype: x.dtype }];
   },
-  lower: (ctx, node) => { ctx.emit('Transpose', [ctx.name(node.inputs[0])], { perm: node.attrs.perm as number[] }, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit('Transpose', [ctx.name(node.inputs[0])], { perm: node.attrs.perm as number[] }, ctx.outputs(node));
+  },
   vjp(node, [g]) {
     if (!g) return [null];
     const perm = node.attrs.perm as number[];
     const inv = new Array<number>(perm.length);
-    perm.forEach((p, i) => { inv[p] = i; });
+    perm.forEach((p, i) => {
+      inv[p] = i;
+    });
     return [permute(g, inv)];
   },
 });
@@ -33,7 +37,8 @@ export function permute(x: Value, perm: number[]): Value {
 /** Swap two axes (default: the last two). */
 export function transpose(x: Value, a = -2, b = -1): Value {
   const perm = [...Array(x.rank).keys()];
-  const i = checkAxis('transpose', x, a), j = checkAxis('transpose', x, b);
+  const i = checkAxis('transpose', x, a),
+    j = checkAxis('transpose', x, b);
   [perm[i], perm[j]] = [perm[j], perm[i]];
   return permute(x, perm);
 }

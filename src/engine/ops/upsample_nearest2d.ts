@@ -29,7 +29,8 @@ registerOp({
   infer([x], attrs) {
     if (x.rank !== 4) throw new Error(`input must be NCHW (rank 4), got rank ${x.rank}`);
     const [sh, sw] = attrs.scale as [number, number];
-    const H = staticDim(x.shape[2], 'input height'), W = staticDim(x.shape[3], 'input width');
+    const H = staticDim(x.shape[2], 'input height'),
+      W = staticDim(x.shape[3], 'input width');
     return [{ shape: [x.shape[0], x.shape[1], H * sh, W * sw], dtype: x.dtype }];
   },
   lower(ctx, node) {
@@ -38,7 +39,12 @@ registerOp({
     const f = node.attrs.formulation as UpsampleFormulation;
     const out = ctx.outputs(node);
     if ((f === 'auto' ? UPSAMPLE_FORMULATION : f) === 'resize') {
-      ctx.emit('Resize', [ctx.name(x), '', ctx.constFloat([1, 1, sh, sw])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, out);
+      ctx.emit(
+        'Resize',
+        [ctx.name(x), '', ctx.constFloat([1, 1, sh, sw])],
+        { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' },
+        out,
+      );
       return;
     }
     const [H, W] = x.shape.slice(2) as number[];
@@ -57,10 +63,15 @@ registerOp({
  * Nearest-neighbour upsampling of `x` [N, C, H, W] by integer `scale` (one number or [sh, sw]).
  * `formulation` overrides the lowering (for benchmarks).
  */
-export function upsampleNearest2d(x: Value, scale: number | readonly [number, number], formulation: UpsampleFormulation = 'auto'): Value {
+export function upsampleNearest2d(
+  x: Value,
+  scale: number | readonly [number, number],
+  formulation: UpsampleFormulation = 'auto',
+): Value {
   const s = (typeof scale === 'number' ? [scale, scale] : [...scale]) as [number, number];
   withShapes('upsample_nearest2d', [x], () => {
-    if (s.length !== 2 || s.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`scale must be a positive integer or a pair of them, got ${JSON.stringify(scale)}`);
+    if (s.length !== 2 || s.some((v) => !Number.isInteger(v) || v < 1))
+      throw new Error(`scale must be a positive integer or a pair of them, got ${JSON.stringify(scale)}`);
   });
   return apply1('upsample_nearest2d', [x], { scale: s, formulation });
 }

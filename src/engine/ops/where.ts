@@ -15,14 +15,27 @@ import { toOperands } from './compare.ts';
 registerOp({
   name: 'where',
   infer([cond, a, b]) {
-    if (cond.dtype !== 'bool') throw new Error(`condition must be bool, got ${cond.dtype} (make one with greater/less/equal or cast(x, 'bool'))`);
+    if (cond.dtype !== 'bool')
+      throw new Error(
+        `condition must be bool, got ${cond.dtype} (make one with greater/less/equal or cast(x, 'bool'))`,
+      );
     if (a.dtype !== b.dtype) throw new Error(`the two branches have different dtypes ${a.dtype} and ${b.dtype}`);
     const ab = broadcastShapes(a.shape, b.shape);
     const shape = ab && broadcastShapes(cond.shape, ab);
-    if (!shape) throw new Error(`shapes [${formatShape(cond.shape)}], [${formatShape(a.shape)}] and [${formatShape(b.shape)}] do not broadcast`);
+    if (!shape)
+      throw new Error(
+        `shapes [${formatShape(cond.shape)}], [${formatShape(a.shape)}] and [${formatShape(b.shape)}] do not broadcast`,
+      );
     return [{ shape, dtype: a.dtype }];
   },
-  lower: (ctx, node) => { ctx.emit('Where', node.inputs.map((v) => ctx.name(v)), {}, ctx.outputs(node)); },
+  lower: (ctx, node) => {
+    ctx.emit(
+      'Where',
+      node.inputs.map((v) => ctx.name(v)),
+      {},
+      ctx.outputs(node),
+    );
+  },
   vjp(node, [g]) {
     if (!g) return [null, null, null];
     const [cond, a, b] = node.inputs;

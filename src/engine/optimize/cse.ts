@@ -28,13 +28,18 @@ function hashData(d: ArrayLike<number> | Float32Array): string {
 }
 
 function hashUncached(d: ArrayLike<number> | Float32Array): string {
-  let h1 = 0x811c9dc5, h2 = 0x9747b28c;
+  let h1 = 0x811c9dc5,
+    h2 = 0x9747b28c;
   if (d instanceof Float32Array) {
     const u = new Uint32Array(d.buffer, d.byteOffset, d.length);
-    for (let i = 0; i < u.length; i++) { h1 = Math.imul(h1 ^ u[i], 0x01000193); h2 = Math.imul(h2 ^ u[i], 0x5bd1e995); }
+    for (let i = 0; i < u.length; i++) {
+      h1 = Math.imul(h1 ^ u[i], 0x01000193);
+      h2 = Math.imul(h2 ^ u[i], 0x5bd1e995);
+    }
   } else {
     for (let i = 0; i < d.length; i++) {
-      const lo = d[i] | 0, hi = Math.floor(d[i] / 4294967296) | 0;
+      const lo = d[i] | 0,
+        hi = Math.floor(d[i] / 4294967296) | 0;
       h1 = Math.imul(h1 ^ lo, 0x01000193);
       h2 = Math.imul(h2 ^ hi ^ lo, 0x5bd1e995);
     }
@@ -46,7 +51,10 @@ function attrKey(a: AttrValue): string {
   if (a instanceof Float32Array) return `f32#${hashData(a)}`;
   if (Array.isArray(a) && a.length > 64) return `arr#${hashData(a as number[])}`;
   if (a !== null && typeof a === 'object' && !Array.isArray(a)) {
-    return `{${Object.keys(a).sort().map((k) => `${k}:${attrKey((a as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(a)
+      .sort()
+      .map((k) => `${k}:${attrKey((a as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(a) ?? 'undefined';
 }
@@ -56,7 +64,8 @@ function sameAttr(a: AttrValue, b: AttrValue): boolean {
   if (a instanceof Float32Array || b instanceof Float32Array) {
     if (!(a instanceof Float32Array && b instanceof Float32Array) || a.length !== b.length) return false;
     // bitwise, so -0 and 0 (and different NaNs) stay distinct
-    const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+    const ua = new Uint32Array(a.buffer, a.byteOffset, a.length),
+      ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
     for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
     return true;
   }
@@ -65,13 +74,21 @@ function sameAttr(a: AttrValue, b: AttrValue): boolean {
     return a.every((x, i) => sameAttr(x, b[i]));
   }
   if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
-    return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameAttr((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    const ka = Object.keys(a).sort(),
+      kb = Object.keys(b).sort();
+    return (
+      ka.length === kb.length &&
+      ka.every((k, i) => k === kb[i] && sameAttr((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    );
   }
   return Object.is(a, b);
 }
 
-interface Entry { inputs: Value[]; attrs: Attrs; outputs: Value[] }
+interface Entry {
+  inputs: Value[];
+  attrs: Attrs;
+  outputs: Value[];
+}
 
 /** The table of nodes emitted so far, by (op, inputs, attrs). */
 export class CseMemo {
@@ -86,7 +103,9 @@ export class CseMemo {
   /** Outputs of an earlier equal node, if any. */
   lookup(op: string, inputs: Value[], attrs: Attrs): Value[] | undefined {
     const bucket = this.table.get(this.key(op, inputs, attrs));
-    const e = bucket?.find((x) => x.inputs.length === inputs.length && x.inputs.every((v, i) => v === inputs[i]) && sameAttr(x.attrs, attrs));
+    const e = bucket?.find(
+      (x) => x.inputs.length === inputs.length && x.inputs.every((v, i) => v === inputs[i]) && sameAttr(x.attrs, attrs),
+    );
     if (e) this.hits++;
     return e?.outputs;
   }

@@ -14,7 +14,11 @@
  */
 import { staticSize, type DType, type Value } from '../graph.ts';
 
-export interface ConstData { data: Float32Array | number[]; shape: number[]; dtype: DType }
+export interface ConstData {
+  data: Float32Array | number[];
+  shape: number[];
+  dtype: DType;
+}
 
 /** The data of a constant Value, or undefined. */
 export function constOf(v: Value): ConstData | undefined {
@@ -28,7 +32,10 @@ const SMALL = 4096;
 function strides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let k = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = k; k *= shape[i]; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = k;
+    k *= shape[i];
+  }
   return s;
 }
 
@@ -50,7 +57,10 @@ function broadcastMap(inputs: ConstData[], out: readonly number[], f: (xs: numbe
       xs[k] = inputs[k].data[off];
     }
     r[e] = f(xs);
-    for (let i = out.length - 1; i >= 0; i--) { if (++idx[i] < out[i]) break; idx[i] = 0; }
+    for (let i = out.length - 1; i >= 0; i--) {
+      if (++idx[i] < out[i]) break;
+      idx[i] = 0;
+    }
   }
   return r;
 }
@@ -65,20 +75,33 @@ function transposeData(c: ConstData, perm: number[]): Float32Array | number[] {
     let off = 0;
     for (let i = 0; i < perm.length; i++) off += idx[i] * inSt[perm[i]];
     r[e] = c.data[off];
-    for (let i = outShape.length - 1; i >= 0; i--) { if (++idx[i] < outShape[i]) break; idx[i] = 0; }
+    for (let i = outShape.length - 1; i >= 0; i--) {
+      if (++idx[i] < outShape[i]) break;
+      idx[i] = 0;
+    }
   }
   return r;
 }
 
 const BINARY: Record<string, (a: number, b: number) => number> = {
-  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b,
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
 };
 const UNARY: Record<string, (a: number) => number> = {
-  neg: (a) => -a, sqrt: (a) => Math.sqrt(a), square: (a) => a * a,
+  neg: (a) => -a,
+  sqrt: (a) => Math.sqrt(a),
+  square: (a) => a * a,
 };
 
 /** Evaluate `op` on constant inputs when it is foldable (see the file comment); else undefined. */
-export function foldConstant(op: string, inputs: Value[], attrs: Record<string, unknown>, outShape: readonly (number | string)[]): ConstData | undefined {
+export function foldConstant(
+  op: string,
+  inputs: Value[],
+  attrs: Record<string, unknown>,
+  outShape: readonly (number | string)[],
+): ConstData | undefined {
   const cs = inputs.map(constOf);
   if (inputs.length === 0 || cs.some((c) => c === undefined)) return undefined;
   const consts = cs as ConstData[];

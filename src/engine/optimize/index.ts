@@ -59,7 +59,9 @@ export function optimizeGraph(g: Graph, opts: OptimizeOptions = {}): OptimizeRes
     return undefined;
   };
   const before = liveNodes(g).length;
-  let cur = g, count = before, rounds = 0;
+  let cur = g,
+    count = before,
+    rounds = 0;
   while (rounds < 3) {
     rounds++;
     cur = rewriteGraph(cur, rule, opts.cse !== false ? new CseMemo() : undefined);

@@ -41,11 +41,44 @@ export interface RematOptions {
 
 /** Ops cheap enough to recompute: elementwise and layout. */
 const CHEAP = new Set([
-  'add', 'sub', 'mul', 'div', 'neg', 'sigmoid', 'tanh', 'relu', 'square', 'sqrt', 'rsqrt', 'exp', 'abs', 'clip', 'cast',
-  'reshape', 'transpose', 'broadcast', 'identity', 'stop_gradient', 'upsample_nearest2d', 'concat', 'slice', 'erf', 'where',
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'neg',
+  'sigmoid',
+  'tanh',
+  'relu',
+  'square',
+  'sqrt',
+  'rsqrt',
+  'exp',
+  'abs',
+  'clip',
+  'cast',
+  'reshape',
+  'transpose',
+  'broadcast',
+  'identity',
+  'stop_gradient',
+  'upsample_nearest2d',
+  'concat',
+  'slice',
+  'erf',
+  'where',
 ]);
 /** Ops only 'all' recomputes. */
-const COSTLY = new Set(['conv2d', 'linear', 'matmul', 'layer_norm', 'group_norm', 'softmax', 'reduce_mean', 'reduce_sum', 'avg_pool2d']);
+const COSTLY = new Set([
+  'conv2d',
+  'linear',
+  'matmul',
+  'layer_norm',
+  'group_norm',
+  'softmax',
+  'reduce_mean',
+  'reduce_sum',
+  'avg_pool2d',
+]);
 
 const SMALL = 65536;
 
@@ -102,7 +135,12 @@ export function rematerialize(g: Graph, opts: RematOptions = {}): RematResult {
   // and recomputed values.
   const remat = new Set<Value>();
   const kept = new Set<Value>();
-  const avail = (v: Value): boolean => !v.producer || v.producer.op === 'constant' || (staticSize(v.shape) ?? Infinity) <= SMALL || remat.has(v) || kept.has(v);
+  const avail = (v: Value): boolean =>
+    !v.producer ||
+    v.producer.op === 'constant' ||
+    (staticSize(v.shape) ?? Infinity) <= SMALL ||
+    remat.has(v) ||
+    kept.has(v);
   for (const n of nodes) {
     if (!fwd.has(n)) continue;
     if (recomputable(n) && n.inputs.every(avail)) for (const o of n.outputs) remat.add(o);

@@ -73,7 +73,10 @@ export function rewriteGraph(g: Graph, rule: Rule, cse?: CseMemo): Graph {
     const inputs = node.inputs.map(map);
     let result = rule(ctx, node, inputs);
     if (!result) result = emit(node.op, inputs, node.attrs, node.caller);
-    if (result.length !== node.outputs.length) throw new Error(`optimize: a rule returned ${result.length} values for '${node.op}' with ${node.outputs.length} outputs`);
+    if (result.length !== node.outputs.length)
+      throw new Error(
+        `optimize: a rule returned ${result.length} values for '${node.op}' with ${node.outputs.length} outputs`,
+      );
     node.outputs.forEach((v, i) => {
       const r = result![i];
       if (r.dtype !== v.dtype || r.shape.length !== v.shape.length || r.shape.some((d, k) => d !== v.shape[k])) {

@@ -17,7 +17,8 @@ import type { Node, Value } from '../graph.ts';
 import { constOf } from './fold.ts';
 import type { RewriteCtx } from './rewrite.ts';
 
-const sameShape = (a: Value, b: Value): boolean => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+const sameShape = (a: Value, b: Value): boolean =>
+  a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
 
 function allEqual(v: Value, x: number): boolean {
   const c = constOf(v);

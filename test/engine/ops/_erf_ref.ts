@@ -4,7 +4,8 @@
  */
 export function erfRef(x: number): number {
   if (Math.abs(x) > 4) return Math.sign(x); // |1 - erf(4)| < 2e-8
-  let term = x, s = x;
+  let term = x,
+    s = x;
   for (let n = 1; n < 200; n++) {
     term *= (-x * x) / n;
     const t = term / (2 * n + 1);

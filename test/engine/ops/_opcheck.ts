@@ -3,13 +3,26 @@
  * compared with static ones, and bad-input errors.
  */
 import assert from 'node:assert/strict';
+import { type NDArray, compile, grad, mul, sum, trace, type Shape, type Value } from '../../../src/engine/index.ts';
 import {
-  NDArray, compile, grad, mul, sum, trace, type Shape, type Value,
-} from '../../../src/engine/index.ts';
-import { assertClose, checkTorchCase, gradcheck, loadTorchCases, runFn, testData, vjpOf, type OpFn, type TorchCase } from '../_gradcheck.ts';
+  assertClose,
+  checkTorchCase,
+  gradcheck,
+  loadTorchCases,
+  runFn,
+  testData,
+  vjpOf,
+  type OpFn,
+  type TorchCase,
+} from '../_gradcheck.ts';
 
 /** Check every case of test/fixtures/ops/<file> (output and VJP) against PyTorch. */
-export async function checkTorchFile(file: string, makeFn: (c: TorchCase) => OpFn, rtol = 1e-4, atol = 1e-5): Promise<number> {
+export async function checkTorchFile(
+  file: string,
+  makeFn: (c: TorchCase) => OpFn,
+  rtol = 1e-4,
+  atol = 1e-5,
+): Promise<number> {
   const cases = loadTorchCases(file);
   assert.ok(cases.length > 0, `${file} has no cases`);
   for (const c of cases) await checkTorchCase(makeFn(c), c, rtol, atol);
@@ -21,16 +34,31 @@ export async function checkTorchFile(file: string, makeFn: (c: TorchCase) => OpF
  * `shapes`, run it on concrete `inputs`, and compare with the same computation traced with static
  * shapes. Returns the symbolic output shape (so a test can assert it stayed symbolic).
  */
-export async function checkSymbolic(fn: OpFn, inputs: NDArray[], shapes: Shape[], wrt: number[] = inputs.map((_, i) => i)): Promise<Shape> {
+export async function checkSymbolic(
+  fn: OpFn,
+  inputs: NDArray[],
+  shapes: Shape[],
+  wrt: number[] = inputs.map((_, i) => i),
+): Promise<Shape> {
   const specs = shapes.map((shape, i) => ({ name: `x${i}`, shape }));
   const outShape = trace(fn, specs).outputs[0].shape;
   const staticOut = await runFn(fn, inputs);
   const cot = testData(staticOut.shape, 11);
-  const g = trace((...xs: Value[]) => {
-    const ins = xs.slice(0, -1), c = xs[xs.length - 1];
-    const y = fn(...ins);
-    return [y, ...grad(sum(mul(y, c)), wrt.map((i) => ins[i]))];
-  }, [...specs, { name: 'cot', shape: outShape }]);
+  const g = trace(
+    (...xs: Value[]) => {
+      const ins = xs.slice(0, -1),
+        c = xs[xs.length - 1];
+      const y = fn(...ins);
+      return [
+        y,
+        ...grad(
+          sum(mul(y, c)),
+          wrt.map((i) => ins[i]),
+        ),
+      ];
+    },
+    [...specs, { name: 'cot', shape: outShape }],
+  );
   const [out, ...grads] = await (await compile(g)).run([...inputs, cot]);
   const ref = await vjpOf(fn, inputs, cot, wrt);
   assert.deepEqual([...out.shape], [...ref.out.shape], 'symbolic vs static output shape');
@@ -48,16 +76,27 @@ export function mapRef(x: NDArray, f: (v: number) => number): Float32Array {
  * Assert that tracing `fn` on `specs` throws an error whose message contains the op name, every
  * pattern, and the calling site (a file under test/engine/).
  */
-export function assertTraceError(fn: (...xs: Value[]) => Value | Value[], specs: { name: string; shape: Shape; dtype?: 'float32' | 'int64' | 'bool' }[], op: string, ...patterns: (string | RegExp)[]): void {
-  assert.throws(() => trace(fn, specs), (e: Error) => {
-    const m = e.message;
-    assert.ok(m.startsWith(`${op}:`) || m.includes(`${op}:`), `error should name '${op}': ${m}`);
-    for (const p of patterns) {
-      assert.ok(typeof p === 'string' ? m.includes(p) : p.test(m), `error should mention ${p}: ${m}`);
-    }
-    assert.ok(/called at \S*test[/\\]engine[/\\]\S+\.ts:\d+/.test(m), `error should name the calling site in the tests: ${m}`);
-    return true;
-  });
+export function assertTraceError(
+  fn: (...xs: Value[]) => Value | Value[],
+  specs: { name: string; shape: Shape; dtype?: 'float32' | 'int64' | 'bool' }[],
+  op: string,
+  ...patterns: (string | RegExp)[]
+): void {
+  assert.throws(
+    () => trace(fn, specs),
+    (e: Error) => {
+      const m = e.message;
+      assert.ok(m.startsWith(`${op}:`) || m.includes(`${op}:`), `error should name '${op}': ${m}`);
+      for (const p of patterns) {
+        assert.ok(typeof p === 'string' ? m.includes(p) : p.test(m), `error should mention ${p}: ${m}`);
+      }
+      assert.ok(
+        /called at \S*test[/\\]engine[/\\]\S+\.ts:\d+/.test(m),
+        `error should name the calling site in the tests: ${m}`,
+      );
+      return true;
+    },
+  );
 }
 
 export interface UnarySuite {

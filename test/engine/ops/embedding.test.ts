@@ -6,9 +6,20 @@ import { assertTraceError, checkSymbolic, checkTorchFile } from './_opcheck.ts';
 
 test('embedding with float indices picks table rows (indices truncated to int64)', async () => {
   const table = testData([5, 2], 1);
-  const y = await runFn(embedding, [table, NDArray.from([[4, 0], [2.9, 4]])]);
+  const y = await runFn(embedding, [
+    table,
+    NDArray.from([
+      [4, 0],
+      [2.9, 4],
+    ]),
+  ]);
   assert.deepEqual([...y.shape], [2, 2, 2]);
-  assertClose(y, [4, 0, 2, 4].flatMap((r) => [table.data[2 * r], table.data[2 * r + 1]]), 0, 0);
+  assertClose(
+    y,
+    [4, 0, 2, 4].flatMap((r) => [table.data[2 * r], table.data[2 * r + 1]]),
+    0,
+    0,
+  );
 });
 
 test('embedding table gradient matches finite differences (repeats accumulate)', async () => {
@@ -28,5 +39,14 @@ test('embedding with a symbolic batch of labels equals the static graph', async 
 });
 
 test('embedding rejects bool indices, naming the op and the shapes', () => {
-  assertTraceError((t: Value, i: Value) => embedding(t, i), [{ name: 't', shape: [5, 3] }, { name: 'i', shape: [2], dtype: 'bool' }], 'gather', 'indices must be int64, got bool', '[5, 3]');
+  assertTraceError(
+    (t: Value, i: Value) => embedding(t, i),
+    [
+      { name: 't', shape: [5, 3] },
+      { name: 'i', shape: [2], dtype: 'bool' },
+    ],
+    'gather',
+    'indices must be int64, got bool',
+    '[5, 3]',
+  );
 });

@@ -34,7 +34,14 @@ test('gelu with a symbolic batch dimension equals the static graph', async () =>
 });
 
 test('gelu rejects an unknown approximation and non-float input', () => {
-  assertTraceError((x) => gelu(x, { approximate: 'erf' as never }), [{ name: 'x', shape: [2, 3] }], 'gelu', "approximate must be one of 'none', 'tanh'", '"erf"', '[2, 3]');
+  assertTraceError(
+    (x) => gelu(x, { approximate: 'erf' as never }),
+    [{ name: 'x', shape: [2, 3] }],
+    'gelu',
+    "approximate must be one of 'none', 'tanh'",
+    '"erf"',
+    '[2, 3]',
+  );
   assertTraceError(exact, [{ name: 'x', shape: [2, 3], dtype: 'int64' }], 'gelu', 'int64', '[2, 3]');
   assert.ok(trace(exact, [{ name: 'x', shape: [2] }]));
 });

@@ -1,6 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NDArray, add, arange, cast, compile, grad, iota, mul, sum, trace, type Value } from '../../../src/engine/index.ts';
+import {
+  NDArray,
+  add,
+  arange,
+  cast,
+  compile,
+  grad,
+  iota,
+  mul,
+  sum,
+  trace,
+  type Value,
+} from '../../../src/engine/index.ts';
 import { runFn } from '../_gradcheck.ts';
 
 test('arange(n) is 0..n-1 as float32 or int64 (torch.arange)', async () => {
@@ -13,12 +25,15 @@ test('arange(n) is 0..n-1 as float32 or int64 (torch.arange)', async () => {
 });
 
 test('arange of a symbolic size reads it at run time from a like value', async () => {
-  const g = trace((x: Value) => {
-    const r = arange('batch', { like: x });
-    const ri = arange('batch', { like: x, dtype: 'int64', axis: 0 });
-    assert.deepEqual([...r.shape], ['batch']);
-    return [r, cast(ri, 'float32')];
-  }, [{ name: 'x', shape: ['batch', 2] }]);
+  const g = trace(
+    (x: Value) => {
+      const r = arange('batch', { like: x });
+      const ri = arange('batch', { like: x, dtype: 'int64', axis: 0 });
+      assert.deepEqual([...r.shape], ['batch']);
+      return [r, cast(ri, 'float32')];
+    },
+    [{ name: 'x', shape: ['batch', 2] }],
+  );
   const f = await compile(g);
   for (const n of [1, 4]) {
     const [r, ri] = await f.run([NDArray.zeros([n, 2])]);
@@ -35,7 +50,13 @@ test('arange has no gradient (it is a constant)', async () => {
 
 test('arange rejects bad sizes, dtypes, and symbolic sizes without a matching like value', () => {
   assert.throws(() => trace(() => arange(2.5), []), /arange: n must be a non-negative integer, got 2.5/);
-  assert.throws(() => trace(() => arange(3, { dtype: 'bool' as never }), []), /arange: dtype "bool" is not supported \(allowed: float32, int64\)/);
+  assert.throws(
+    () => trace(() => arange(3, { dtype: 'bool' as never }), []),
+    /arange: dtype "bool" is not supported \(allowed: float32, int64\)/,
+  );
   assert.throws(() => trace(() => arange('batch'), []), /arange: symbolic n 'batch' needs a 'like' value/);
-  assert.throws(() => trace((x) => arange('batch', { like: x }), [{ name: 'x', shape: ['n', 2] }]), /iota: dimension 0 of the 'like' value is n, not 'batch' \(input shapes \[n, 2\]/);
+  assert.throws(
+    () => trace((x) => arange('batch', { like: x }), [{ name: 'x', shape: ['n', 2] }]),
+    /iota: dimension 0 of the 'like' value is n, not 'batch' \(input shapes \[n, 2\]/,
+  );
 });

@@ -10,14 +10,32 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Value, avgPool2d, compile, conv2d, grad, groupNorm, layerNorm, linear, mul, sum, toOnnx, trace, upsampleNearest2d,
+  type Value,
+  avgPool2d,
+  compile,
+  conv2d,
+  grad,
+  groupNorm,
+  layerNorm,
+  linear,
+  mul,
+  sum,
+  toOnnx,
+  trace,
+  upsampleNearest2d,
 } from '../../../src/engine/index.ts';
 import { testData } from '../_gradcheck.ts';
 
 const specs = [
-  { name: 'x', shape: ['batch', 3, 8, 8] }, { name: 'w', shape: [4, 3, 3, 3] }, { name: 'b', shape: [4] },
-  { name: 'w2', shape: [4, 2, 3, 3] }, { name: 'gw', shape: [4] }, { name: 'gb', shape: [4] }, { name: 'lw', shape: [2] },
-  { name: 'fw', shape: [3, 2] }, { name: 'fb', shape: [3] },
+  { name: 'x', shape: ['batch', 3, 8, 8] },
+  { name: 'w', shape: [4, 3, 3, 3] },
+  { name: 'b', shape: [4] },
+  { name: 'w2', shape: [4, 2, 3, 3] },
+  { name: 'gw', shape: [4] },
+  { name: 'gb', shape: [4] },
+  { name: 'lw', shape: [2] },
+  { name: 'fw', shape: [3, 2] },
+  { name: 'fb', shape: [3] },
 ];
 
 function trainingGraph() {
@@ -37,7 +55,12 @@ function trainingGraph() {
 
 test('a training graph of all nn ops runs with a symbolic batch', async () => {
   const f = await compile(trainingGraph());
-  const feeds = specs.map((s, i) => testData(s.shape.map((d) => (typeof d === 'number' ? d : 2)), i + 1));
+  const feeds = specs.map((s, i) =>
+    testData(
+      s.shape.map((d) => (typeof d === 'number' ? d : 2)),
+      i + 1,
+    ),
+  );
   const outs = await f.run(feeds);
   assert.equal(outs.length, 10);
   outs.forEach((o, i) => {
@@ -48,13 +71,23 @@ test('a training graph of all nn ops runs with a symbolic batch', async () => {
 
 test("the exported training graph passes ONNX's checker with full shape inference", (t) => {
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' });
-  if (probe.status !== 0) { t.skip('python3-onnx is not installed; checker not run'); return; }
+  if (probe.status !== 0) {
+    t.skip('python3-onnx is not installed; checker not run');
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'diffuse-nn-'));
   try {
     const file = join(dir, 'm.onnx');
     writeFileSync(file, toOnnx(trainingGraph()));
-    const out = execFileSync('/usr/bin/python3', ['-c',
-      'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print("ok")', file], { encoding: 'utf8' });
+    const out = execFileSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print("ok")',
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(out.trim(), 'ok');
   } finally {
     rmSync(dir, { recursive: true, force: true });

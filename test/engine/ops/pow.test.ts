@@ -5,9 +5,24 @@ import { assertClose, gradcheck, runFn, testData } from '../_gradcheck.ts';
 import { assertTraceError, checkSymbolic, checkTorchFile, mapRef } from './_opcheck.ts';
 
 test('pow forward equals Math.pow for integer and fractional exponents', async () => {
-  const x = testData([3, 5], 1, -2, 2), xp = testData([3, 5], 2, 0.1, 3);
-  for (const p of [0, 1, 2, 3, -1]) assertClose(await runFn((v: Value) => pow(v, p), [x]), mapRef(x, (v) => v ** p), 1e-5, 1e-6, `p=${p}`);
-  for (const p of [0.5, -0.5, 2.5]) assertClose(await runFn((v: Value) => pow(v, p), [xp]), mapRef(xp, (v) => v ** p), 1e-5, 1e-6, `p=${p}`);
+  const x = testData([3, 5], 1, -2, 2),
+    xp = testData([3, 5], 2, 0.1, 3);
+  for (const p of [0, 1, 2, 3, -1])
+    assertClose(
+      await runFn((v: Value) => pow(v, p), [x]),
+      mapRef(x, (v) => v ** p),
+      1e-5,
+      1e-6,
+      `p=${p}`,
+    );
+  for (const p of [0.5, -0.5, 2.5])
+    assertClose(
+      await runFn((v: Value) => pow(v, p), [xp]),
+      mapRef(xp, (v) => v ** p),
+      1e-5,
+      1e-6,
+      `p=${p}`,
+    );
 });
 
 test('pow gradient matches finite differences', async () => {
@@ -26,6 +41,12 @@ test('pow with a symbolic batch dimension equals the static graph', async () => 
 });
 
 test('pow rejects a non-finite exponent and int64 input', () => {
-  assertTraceError((v) => pow(v, NaN), [{ name: 'x', shape: [2, 3] }], 'pow', 'exponent must be a finite number, got NaN', '[2, 3]');
+  assertTraceError(
+    (v) => pow(v, NaN),
+    [{ name: 'x', shape: [2, 3] }],
+    'pow',
+    'exponent must be a finite number, got NaN',
+    '[2, 3]',
+  );
   assertTraceError((v) => pow(v, 2), [{ name: 'x', shape: [2, 3], dtype: 'int64' }], 'pow', 'int64', '[2, 3]');
 });

@@ -7,9 +7,20 @@ import { reduceRef } from './_ref.ts';
 
 test('mean forward equals a plain loop (axes, keepDims, negative axes, all axes)', async () => {
   const x = testData([2, 3, 4], 1);
-  for (const [axes, keep] of [[[1], true], [[0, 2], false], [[-1], false], [[0, 1, 2], false]] as [number[], boolean][]) {
+  for (const [axes, keep] of [
+    [[1], true],
+    [[0, 2], false],
+    [[-1], false],
+    [[0, 1, 2], false],
+  ] as [number[], boolean][]) {
     const y = await runFn((v: Value) => mean(v, axes, keep), [x]);
-    const ref = reduceRef(x, axes.map((a) => (a + 3) % 3), 0, (a, v) => a + v, (a, n) => a / n);
+    const ref = reduceRef(
+      x,
+      axes.map((a) => (a + 3) % 3),
+      0,
+      (a, v) => a + v,
+      (a, n) => a / n,
+    );
     assertClose(y, ref.data, 1e-5, 1e-6, `axes ${axes}`);
     assert.equal(y.ndim, keep ? 3 : 3 - axes.length);
   }
@@ -22,7 +33,10 @@ test('mean gradient matches finite differences', async () => {
 });
 
 test('mean forward and VJP match PyTorch', async () => {
-  await checkTorchFile('reduce_mean.json', (c) => (v: Value) => mean(v, c.attrs!.axes as number[] | undefined, c.attrs!.keepDims as boolean | undefined));
+  await checkTorchFile(
+    'reduce_mean.json',
+    (c) => (v: Value) => mean(v, c.attrs!.axes as number[] | undefined, c.attrs!.keepDims as boolean | undefined),
+  );
 });
 
 test('mean over a symbolic batch axis divides by the run-time batch size (forward and VJP)', async () => {
@@ -46,6 +60,18 @@ test('numel is a constant for static dimensions and a run-time count for symboli
 });
 
 test('mean rejects bad axes and int64 input, naming the op and the shape', () => {
-  assertTraceError((v) => mean(v, [3]), [{ name: 'x', shape: [2, 3] }], 'mean', 'axis 3 out of range for rank 2', '[2, 3]');
-  assertTraceError((v) => mean(v, [0]), [{ name: 'x', shape: [2, 3], dtype: 'int64' }], 'reduce_mean', 'int64', '[2, 3]');
+  assertTraceError(
+    (v) => mean(v, [3]),
+    [{ name: 'x', shape: [2, 3] }],
+    'mean',
+    'axis 3 out of range for rank 2',
+    '[2, 3]',
+  );
+  assertTraceError(
+    (v) => mean(v, [0]),
+    [{ name: 'x', shape: [2, 3], dtype: 'int64' }],
+    'reduce_mean',
+    'int64',
+    '[2, 3]',
+  );
 });

@@ -25,14 +25,39 @@ test('reshape forward and VJP match torch.reshape', async () => {
 
 test('reshape with a symbolic batch dimension (kept, moved or with others) equals the static graph', async () => {
   for (const n of [1, 3]) {
-    assert.deepEqual([...await checkSymbolic((v: Value) => reshape(v, [v.shape[0], 2, 3]), [testData([n, 6], n)], [['batch', 6]])], ['batch', 2, 3]);
-    assert.deepEqual([...await checkSymbolic((v: Value) => flatten(v), [testData([n, 2, 3], n)], [['batch', 2, 3]])], ['batch', 6]);
-    assert.deepEqual([...await checkSymbolic((v: Value) => reshape(v, [2, v.shape[0]]), [testData([n, 2], n)], [['batch', 2]])], [2, 'batch']);
+    assert.deepEqual(
+      [...(await checkSymbolic((v: Value) => reshape(v, [v.shape[0], 2, 3]), [testData([n, 6], n)], [['batch', 6]]))],
+      ['batch', 2, 3],
+    );
+    assert.deepEqual(
+      [...(await checkSymbolic((v: Value) => flatten(v), [testData([n, 2, 3], n)], [['batch', 2, 3]]))],
+      ['batch', 6],
+    );
+    assert.deepEqual(
+      [...(await checkSymbolic((v: Value) => reshape(v, [2, v.shape[0]]), [testData([n, 2], n)], [['batch', 2]]))],
+      [2, 'batch'],
+    );
   }
 });
 
 test('reshape rejects size mismatches, two -1s and lost symbolic dimensions', () => {
-  assertTraceError((v) => reshape(v, [5, 5]), [{ name: 'x', shape: [2, 3, 4] }], 'reshape', 'sizes differ (24 vs 25 elements)', '[2, 3, 4]');
-  assertTraceError((v) => reshape(v, [-1, -1]), [{ name: 'x', shape: [2, 3] }], 'reshape', 'at most one dimension may be -1');
-  assertTraceError((v) => reshape(v, [6]), [{ name: 'x', shape: ['batch', 6] }], 'reshape', 'symbolic dimensions differ');
+  assertTraceError(
+    (v) => reshape(v, [5, 5]),
+    [{ name: 'x', shape: [2, 3, 4] }],
+    'reshape',
+    'sizes differ (24 vs 25 elements)',
+    '[2, 3, 4]',
+  );
+  assertTraceError(
+    (v) => reshape(v, [-1, -1]),
+    [{ name: 'x', shape: [2, 3] }],
+    'reshape',
+    'at most one dimension may be -1',
+  );
+  assertTraceError(
+    (v) => reshape(v, [6]),
+    [{ name: 'x', shape: ['batch', 6] }],
+    'reshape',
+    'symbolic dimensions differ',
+  );
 });

@@ -8,7 +8,13 @@ import { softmaxRef } from './_ref.ts';
 test('softmax forward equals the max-shifted formula along any axis', async () => {
   const x = testData([2, 3, 4], 1, -4, 4);
   for (const axis of [-1, 0, 1]) {
-    assertClose(await runFn((v: Value) => softmax(v, axis), [x]), softmaxRef(x, (axis + 3) % 3), 1e-5, 1e-7, `axis ${axis}`);
+    assertClose(
+      await runFn((v: Value) => softmax(v, axis), [x]),
+      softmaxRef(x, (axis + 3) % 3),
+      1e-5,
+      1e-7,
+      `axis ${axis}`,
+    );
   }
 });
 
@@ -21,9 +27,19 @@ test('softmax forward and VJP match PyTorch (including large logits)', async () 
 });
 
 test('softmax with a symbolic batch dimension equals the static graph', async () => {
-  for (const n of [1, 3]) assert.deepEqual([...await checkSymbolic((v: Value) => softmax(v), [testData([n, 5], n)], [['batch', 5]])], ['batch', 5]);
+  for (const n of [1, 3])
+    assert.deepEqual(
+      [...(await checkSymbolic((v: Value) => softmax(v), [testData([n, 5], n)], [['batch', 5]]))],
+      ['batch', 5],
+    );
 });
 
 test('softmax rejects an axis out of range, naming the op and the shape', () => {
-  assertTraceError((v) => softmax(v, 2), [{ name: 'x', shape: [2, 3] }], 'softmax', 'axis 2 out of range for rank 2', '[2, 3]');
+  assertTraceError(
+    (v) => softmax(v, 2),
+    [{ name: 'x', shape: [2, 3] }],
+    'softmax',
+    'axis 2 out of range for rank 2',
+    '[2, 3]',
+  );
 });

@@ -8,11 +8,13 @@ const f = (a: Value, b: Value) => sub(a, b);
 const ref = (a: number, b: number) => a - b;
 
 test('sub forward equals the JS operator, with numpy broadcasting', async () => {
-  const a = testData([2, 1, 3], 1), b = testData([4, 1], 2, -1, 1);
+  const a = testData([2, 1, 3], 1),
+    b = testData([4, 1], 2, -1, 1);
   const y = await runFn(f, [a, b]);
   assert.deepEqual([...y.shape], [2, 4, 3]);
   const out: number[] = [];
-  for (let i = 0; i < 2; i++) for (let j = 0; j < 4; j++) for (let k = 0; k < 3; k++) out.push(ref(a.data[i * 3 + k], b.data[j]));
+  for (let i = 0; i < 2; i++)
+    for (let j = 0; j < 4; j++) for (let k = 0; k < 3; k++) out.push(ref(a.data[i * 3 + k], b.data[j]));
   assertClose(y, out, 1e-6, 1e-7);
   const s = await runFn((x: Value) => sub(x, 2), [NDArray.from([1, -3])]);
   assertClose(s, [ref(1, 2), ref(-3, 2)], 1e-7, 0);
@@ -31,11 +33,37 @@ test('sub with a symbolic batch dimension equals the static graph', async () => 
   for (const n of [1, 3]) {
     const shape = await checkSymbolic(f, [testData([n, 3], n), testData([3], n + 1, -1, 1)], [['batch', 3], [3]]);
     assert.deepEqual([...shape], ['batch', 3]);
-    await checkSymbolic(f, [testData([n, 1], n + 2), testData([n, 3], n + 3, -1, 1)], [['batch', 1], ['batch', 3]]);
+    await checkSymbolic(
+      f,
+      [testData([n, 1], n + 2), testData([n, 3], n + 3, -1, 1)],
+      [
+        ['batch', 1],
+        ['batch', 3],
+      ],
+    );
   }
 });
 
 test('sub rejects shapes that do not broadcast and mixed dtypes, naming the op and both shapes', () => {
-  assertTraceError(f, [{ name: 'a', shape: [2, 3] }, { name: 'b', shape: [4] }], 'sub', '[2, 3]', '[4]', 'do not broadcast');
-  assertTraceError(f, [{ name: 'a', shape: [2] }, { name: 'b', shape: [2], dtype: 'int64' }], 'sub', 'float32', 'int64');
+  assertTraceError(
+    f,
+    [
+      { name: 'a', shape: [2, 3] },
+      { name: 'b', shape: [4] },
+    ],
+    'sub',
+    '[2, 3]',
+    '[4]',
+    'do not broadcast',
+  );
+  assertTraceError(
+    f,
+    [
+      { name: 'a', shape: [2] },
+      { name: 'b', shape: [2], dtype: 'int64' },
+    ],
+    'sub',
+    'float32',
+    'int64',
+  );
 });

@@ -34,13 +34,39 @@ test('permute and transpose forward and VJP match PyTorch', async () => {
 
 test('permute with a symbolic batch dimension equals the static graph', async () => {
   for (const n of [1, 3]) {
-    assert.deepEqual([...await checkSymbolic((v: Value) => permute(v, [2, 0, 1]), [testData([n, 2, 3], n)], [['batch', 2, 3]])], [3, 'batch', 2]);
+    assert.deepEqual(
+      [...(await checkSymbolic((v: Value) => permute(v, [2, 0, 1]), [testData([n, 2, 3], n)], [['batch', 2, 3]]))],
+      [3, 'batch', 2],
+    );
   }
 });
 
 test('permute rejects non-permutations and transpose bad axes', () => {
-  assertTraceError((v) => permute(v, [0, 0, 1]), [{ name: 'x', shape: [2, 3, 4] }], 'transpose', 'perm [0, 0, 1] is not a permutation of 3 axes', '[2, 3, 4]');
-  assertTraceError((v) => permute(v, [1, 0]), [{ name: 'x', shape: [2, 3, 4] }], 'transpose', 'not a permutation of 3 axes');
-  assertTraceError((v) => transpose(v, 0, 5), [{ name: 'x', shape: [2, 3] }], 'transpose', 'axis 5 out of range for rank 2', '[2, 3]');
-  assertTraceError((v) => permute(v, [0, 2]), [{ name: 'x', shape: [2, 3] }], 'permute', 'axis 2 out of range for rank 2', '[2, 3]');
+  assertTraceError(
+    (v) => permute(v, [0, 0, 1]),
+    [{ name: 'x', shape: [2, 3, 4] }],
+    'transpose',
+    'perm [0, 0, 1] is not a permutation of 3 axes',
+    '[2, 3, 4]',
+  );
+  assertTraceError(
+    (v) => permute(v, [1, 0]),
+    [{ name: 'x', shape: [2, 3, 4] }],
+    'transpose',
+    'not a permutation of 3 axes',
+  );
+  assertTraceError(
+    (v) => transpose(v, 0, 5),
+    [{ name: 'x', shape: [2, 3] }],
+    'transpose',
+    'axis 5 out of range for rank 2',
+    '[2, 3]',
+  );
+  assertTraceError(
+    (v) => permute(v, [0, 2]),
+    [{ name: 'x', shape: [2, 3] }],
+    'permute',
+    'axis 2 out of range for rank 2',
+    '[2, 3]',
+  );
 });
