@@ -41,3 +41,4 @@ export { samplePc } from './pc_sampling.ts';
 export type { PcOptions, PcPredictor, MaybeAsyncDenoiser } from './pc_sampling.ts';
 export { VeSde, VpSde, scoreFromDenoiserAt, type Sde } from '../diffusion/sde.ts';
 export { edmPreconditioning, edmDenoised, scoreFromDenoised } from '../diffusion/edm.ts';
+export { churnAt, type Churn, type ChurnParams } from './churn.ts';
