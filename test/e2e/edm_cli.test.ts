@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../reliability/_cli.ts';
+import { runCli } from './_cli.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diffuse-edm-'));
 const run = path.join(dir, 'run');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Philox } from '../../src/engine/index.ts';
 import { MLPModel } from '../../src/models/mlp.ts';
 import { saveModelFolder, writeRunInfo } from '../../src/folders/index.ts';
-import { errorLine, runCli, tmpDir, REPO } from '../reliability/_cli.ts';
+import { errorLine, runCli, tmpDir, REPO } from './_cli.ts';
 
 test('info, sample, eval and export work on the flat, pipeline and bare layouts and agree', {
   timeout: 300_000,

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { listCheckpoints, weightsMetadata } from '../../src/folders/index.ts';
-import { errorLine, listFiles, runCli, tmpDir } from '../reliability/_cli.ts';
+import { errorLine, listFiles, runCli, tmpDir } from './_cli.ts';
 
 const args = (out: string, extra: string[] = []) => [
   'train',

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { listCheckpoints, weightsMetadata } from '../../src/folders/index.ts';
-import { errorLine, listFiles, runCli, startCli, tmpDir } from '../reliability/_cli.ts';
+import { errorLine, listFiles, runCli, startCli, tmpDir } from './_cli.ts';
 
 const STEPS = 6000;
 const MODEL = { _class_name: 'MLPModel', in_channels: 2, out_channels: 2, hidden_dims: [8], time_embedding_dim: 4 };

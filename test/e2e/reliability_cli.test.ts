@@ -21,7 +21,7 @@ import { estimateModelResources, sampleChunkSize } from '../../src/models/resour
 import { saveModelFolder } from '../../src/folders/index.ts';
 import { writeRunInfo } from '../../src/pipelines/sample_model.ts';
 import { DDPMScheduler } from '../../src/samplers/index.ts';
-import { REPO, errorLine, listFiles, runCli, startCli, tmpDir, type CliResult } from '../reliability/_cli.ts';
+import { REPO, errorLine, listFiles, runCli, startCli, tmpDir, type CliResult } from './_cli.ts';
 
 const root = tmpDir('diffuse-rel15-');
 process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));

@@ -22,7 +22,7 @@ import {
   type CheckpointData,
 } from '../../src/folders/index.ts';
 import { WRITER_TAG } from '../../src/io/atomic.ts';
-import { tmpDir } from '../reliability/_cli.ts';
+import { tmpDir } from '../e2e/_cli.ts';
 
 const ck = (step: number): CheckpointData => ({
   step,

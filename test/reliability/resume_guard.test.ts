@@ -15,7 +15,7 @@ import { defaultTrainConfig, train, type TrainConfig } from '../../src/training/
 import { checkResumeConfig, diffTrainConfig, resumeKeyFor } from '../../src/training/resume_config.ts';
 import { listCheckpoints, loadCheckpoint, writeCheckpoint } from '../../src/folders/checkpoint.ts';
 import { setWarningHandler } from '../../src/io/warn.ts';
-import { tmpDir } from './_cli.ts';
+import { tmpDir } from '../e2e/_cli.ts';
 
 const config = (o: Partial<TrainConfig> = {}): TrainConfig => ({
   ...defaultTrainConfig(),
