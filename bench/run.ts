@@ -90,15 +90,15 @@ function machine(threads: number): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const valueOf = (flag: string, dflt: number): number => {
+  const optionValue = (flag: string, dflt: number): number => {
     const i = args.indexOf(flag);
     const v = i >= 0 ? Number(args[i + 1]) : dflt;
     if (!Number.isInteger(v) || v < 1) throw new Error(`bench: ${flag} needs a positive integer, got '${args[i + 1]}'`);
     return v;
   };
   const repsGiven = args.includes('--reps');
-  const reps = valueOf('--reps', 10);
-  const threads = valueOf('--threads', defaultThreads());
+  const reps = optionValue('--reps', 10);
+  const threads = optionValue('--threads', defaultThreads());
   const write = !args.includes('--no-write');
   const shown = args.filter((a) => a !== '--no-write');
   const names = args.filter((a, i) => !a.startsWith('--') && !['--reps', '--threads'].includes(args[i - 1]));

@@ -213,8 +213,7 @@ async function main(): Promise<void> {
   process.stdin.setEncoding('utf8');
   for await (const chunk of process.stdin) {
     buf += chunk as string;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
       try {

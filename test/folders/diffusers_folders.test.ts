@@ -30,7 +30,7 @@ for (const [name, expected, dtype, files] of [
   test(`${name}: read as diffusers wrote it (${files} weights file(s), ${dtype}); the forward pass equals diffusers' to 1e-5`, async () => {
     const warnings: string[] = [];
     const prev = setWarningHandler((m) => warnings.push(m));
-    let m;
+    let m: ReturnType<typeof loadPipelineFolder>;
     try {
       m = loadPipelineFolder(path.join(FIX, name));
     } finally {
