@@ -23,7 +23,7 @@ function fill(n: number, seed: number): Float32Array {
 }
 
 for (const [N, C, Co, H] of [[64, 64, 64, 28], [64, 96, 32, 28], [64, 32, 32, 28], [64, 128, 64, 14]]) {
-  const L = H * H, Hp = H + 2;
+  const L = H * H;
   const x = new ort.Tensor('float32', fill(N * C * L, 1), [N, C, H, H]);
   const g = new ort.Tensor('float32', fill(N * Co * L, 2), [N, Co, H, H]);
   const variants: { name: string; bytes: Uint8Array }[] = [];

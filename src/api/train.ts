@@ -25,7 +25,6 @@ import {
 } from '../training/trainer.ts';
 import { recipeTrainConfig, TOY2D_RECIPE } from '../training/recipes.ts';
 import type { TrainPredictionType } from '../training/objectives.ts';
-import type { DataSource } from '../data/data_source.ts';
 import type { RunInfo } from '../folders/run_info.ts';
 import { warn } from '../io/warn.ts';
 import { DDPMPipeline } from './ddpm_pipeline.ts';

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import {
   IM2COL_MAX_BYTES,
   PER_TAP_MIN_CHANNELS,
-  NDArray,
   type Value,
   add,
   chooseInputGradFormulation,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NDArray, compile, grad, mean, mul, numel, sum, trace, type Value } from '../../../src/engine/index.ts';
+import { NDArray, compile, grad, mean, numel, trace, type Value } from '../../../src/engine/index.ts';
 import { assertClose, gradcheck, runFn, testData } from '../_gradcheck.ts';
 import { assertTraceError, checkSymbolic, checkTorchFile } from './_opcheck.ts';
 import { reduceRef } from './_ref.ts';
