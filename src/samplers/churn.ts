@@ -38,7 +38,9 @@ const exact = (v: number): number => v;
  * @example churnAt(10, 18, { sChurn: 40, sTmin: 0.05, sTmax: 50 }).sigmaHat   // 10 (1 + sqrt(2) - 1)
  */
 export function churnAt(sigma: number, nSteps: number, o: ChurnParams, round: (v: number) => number = exact): Churn {
-  const sChurn = o.sChurn ?? 0, sTmin = o.sTmin ?? 0, sTmax = o.sTmax ?? Infinity;
+  const sChurn = o.sChurn ?? 0,
+    sTmin = o.sTmin ?? 0,
+    sTmax = o.sTmax ?? Infinity;
   // gamma = min(S_churn / N, sqrt(2) - 1) inside [S_tmin, S_tmax]
   const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / nSteps, Math.SQRT2 - 1) : 0;
   // sigma_hat = sigma (1 + gamma)

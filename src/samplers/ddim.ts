@@ -16,8 +16,16 @@ import type { NDArray } from '../engine/ndarray.ts';
 import { addNoise, getVelocity } from '../diffusion/forward.ts';
 import { spacedTimesteps } from '../schedules/timesteps.ts';
 import {
-  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler,
-  type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  BetaScheduler,
+  betaTableKeys,
+  COMMON_KEYS,
+  enumKey,
+  key,
+  registerScheduler,
+  type ConfigSpec,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import { drawNoise, stepTimestep } from './step_utils.ts';
 import { clipOrThreshold, scaledSum, unscaleDiff, vpPredEpsilon, vpPredOriginal } from './vp_math.ts';
@@ -29,7 +37,9 @@ export class DDIMScheduler extends BetaScheduler {
   static override readonly configSpec: ConfigSpec = {
     ...betaTableKeys(),
     clip_sample: COMMON_KEYS.clip_sample,
-    set_alpha_to_one: key('bool', true, { help: 'use alphaBar = 1 (else alphaBar_0) as the "previous" alphaBar of the last step' }),
+    set_alpha_to_one: key('bool', true, {
+      help: 'use alphaBar = 1 (else alphaBar_0) as the "previous" alphaBar of the last step',
+    }),
     steps_offset: COMMON_KEYS.steps_offset,
     prediction_type: COMMON_KEYS.prediction_type,
     thresholding: COMMON_KEYS.thresholding,
@@ -56,8 +66,12 @@ export class DDIMScheduler extends BetaScheduler {
     const T = this.config.num_train_timesteps as number;
     this.numInferenceSteps = numInferenceSteps;
     this.timesteps = spacedTimesteps({
-      numTrainTimesteps: T, numInferenceSteps, spacing: this.config.timestep_spacing,
-      stepsOffset: this.config.steps_offset, integer: true, owner: `${this.className}.setTimesteps`,
+      numTrainTimesteps: T,
+      numInferenceSteps,
+      spacing: this.config.timestep_spacing,
+      stepsOffset: this.config.steps_offset,
+      integer: true,
+      owner: `${this.className}.setTimesteps`,
     });
   }
 
@@ -65,7 +79,8 @@ export class DDIMScheduler extends BetaScheduler {
   getVariance(timestep: number, prevTimestep: number): number {
     const abarT = this.alphasCumprod[timestep];
     const abarPrev = prevTimestep >= 0 ? this.alphasCumprod[prevTimestep] : this.finalAlphaCumprod;
-    const betaProdT = f32(1 - abarT), betaProdTPrev = f32(1 - abarPrev);
+    const betaProdT = f32(1 - abarT),
+      betaProdTPrev = f32(1 - abarPrev);
     // sigma_t^2 / eta^2 = (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)
     return f32(f32(betaProdTPrev / betaProdT) * f32(1 - f32(abarT / abarPrev)));
   }
@@ -76,9 +91,15 @@ export class DDIMScheduler extends BetaScheduler {
    * @example s.step(eps, t, x, { eta: 1, generator })
    */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
-    if (this.numInferenceSteps === null) throw new Error(`${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`);
+    if (this.numInferenceSteps === null)
+      throw new Error(
+        `${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`,
+      );
     const eta = opts.eta ?? 0.0;
-    if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) throw new Error(`${this.className}.step: eta = ${eta} must be a finite number >= 0 (0 = deterministic DDIM, 1 = DDPM-like noise)`);
+    if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0)
+      throw new Error(
+        `${this.className}.step: eta = ${eta} must be a finite number >= 0 (0 = deterministic DDIM, 1 = DDPM-like noise)`,
+      );
     const T = this.config.num_train_timesteps as number;
     const t = stepTimestep(timestep, T, this.className);
     // 1. previous step (diffusers uses t - T // n whatever the spacing)
@@ -97,7 +118,8 @@ export class DDIMScheduler extends BetaScheduler {
     // sigma_t = eta sqrt(variance)
     const stdDevT = f32(f32(eta) * f32(Math.sqrt(variance)));
     if (opts.useClippedModelOutput) {
-      const sa = f32(Math.sqrt(abarT)), sb = f32(Math.sqrt(betaProdT)); // sqrt(abar_t), sqrt(1 - abar_t)
+      const sa = f32(Math.sqrt(abarT)),
+        sb = f32(Math.sqrt(betaProdT)); // sqrt(abar_t), sqrt(1 - abar_t)
       // eps = (x_t - sqrt(abar_t) x_0) / sqrt(1 - abar_t), from the clipped x_0
       eps = unscaleDiff(sample, sa, x0, sb);
     }

@@ -15,8 +15,17 @@ import type { NDArray } from '../engine/ndarray.ts';
 import { addNoise } from '../diffusion/forward.ts';
 import { npArange, roundHalfEven } from '../schedules/numerics.ts';
 import {
-  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  BetaScheduler,
+  betaTableKeys,
+  COMMON_KEYS,
+  enumKey,
+  key,
+  registerScheduler,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import { clipSample } from '../diffusion/thresholding.ts';
 import { stepTimestep } from './step_utils.ts';
@@ -48,7 +57,8 @@ export class DDIMInverseScheduler extends BetaScheduler {
       config = { ...rest, set_alpha_to_one: set_alpha_to_zero };
     }
     super(config);
-    if (deprecatedAlias) this.warnings.push('The `set_alpha_to_zero` argument is deprecated. Please use `set_alpha_to_one` instead.');
+    if (deprecatedAlias)
+      this.warnings.push('The `set_alpha_to_zero` argument is deprecated. Please use `set_alpha_to_one` instead.');
     this.initialAlphaCumprod = this.config.set_alpha_to_one ? 1.0 : this.alphasCumprod[0];
     const T = this.config.num_train_timesteps as number;
     this.timesteps = new Float64Array(T).map((_, i) => i);
@@ -68,7 +78,9 @@ export class DDIMInverseScheduler extends BetaScheduler {
       const a = npArange(T, 0, -T / n).reverse();
       this.timesteps = a.map((v) => roundHalfEven(v) - 1);
     } else {
-      throw new Error(`${this.className}.setTimesteps: timestep_spacing = ${JSON.stringify(spacing)} is not supported; allowed values: 'leading', 'trailing'`);
+      throw new Error(
+        `${this.className}.setTimesteps: timestep_spacing = ${JSON.stringify(spacing)} is not supported; allowed values: 'leading', 'trailing'`,
+      );
     }
   }
 
@@ -77,7 +89,10 @@ export class DDIMInverseScheduler extends BetaScheduler {
    * @example inv.step(eps, 0, x0).prevSample   // x at the next, noisier timestep
    */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, _opts: StepOptions = {}): StepOutput {
-    if (this.numInferenceSteps === null) throw new Error(`${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`);
+    if (this.numInferenceSteps === null)
+      throw new Error(
+        `${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`,
+      );
     const T = this.config.num_train_timesteps as number;
     const prevTimestep = stepTimestep(timestep, T, this.className);
     // 1. the timestep the model output is interpreted at (one step "before" in inverted order)

@@ -19,8 +19,16 @@ import { addNoise, getVelocity } from '../diffusion/forward.ts';
 import { badVarianceType, ddpmVariance, VARIANCE_TYPES } from '../diffusion/variance.ts';
 import { checkNumInferenceSteps, customTimesteps, spacedTimesteps } from '../schedules/timesteps.ts';
 import {
-  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, registerScheduler, timestepsArg,
-  type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  BetaScheduler,
+  betaTableKeys,
+  COMMON_KEYS,
+  enumKey,
+  registerScheduler,
+  timestepsArg,
+  type ConfigSpec,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import { drawNoise, splitChannels, stepTimestep } from './step_utils.ts';
 import { clipOrThreshold, scaledSum, vpPredOriginal } from './vp_math.ts';
@@ -30,7 +38,9 @@ import { f32 } from '../engine/f32.ts';
 export class DDPMScheduler extends BetaScheduler {
   static override readonly className = 'DDPMScheduler';
   static override readonly configSpec: ConfigSpec = {
-    ...betaTableKeys({ beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid', 'laplace']) }),
+    ...betaTableKeys({
+      beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid', 'laplace']),
+    }),
     variance_type: enumKey('fixed_small', VARIANCE_TYPES),
     clip_sample: COMMON_KEYS.clip_sample,
     prediction_type: COMMON_KEYS.prediction_type,
@@ -61,8 +71,12 @@ export class DDPMScheduler extends BetaScheduler {
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
     const T = this.config.num_train_timesteps as number;
-    if (sigmas !== undefined) throw new Error(`${this.className}.setTimesteps: custom sigmas are not supported by this scheduler; pass numInferenceSteps or timesteps`);
-    if (numInferenceSteps !== undefined && timesteps !== undefined) throw new Error(`${this.className}.setTimesteps: pass only one of numInferenceSteps or timesteps`);
+    if (sigmas !== undefined)
+      throw new Error(
+        `${this.className}.setTimesteps: custom sigmas are not supported by this scheduler; pass numInferenceSteps or timesteps`,
+      );
+    if (numInferenceSteps !== undefined && timesteps !== undefined)
+      throw new Error(`${this.className}.setTimesteps: pass only one of numInferenceSteps or timesteps`);
     if (timesteps !== undefined) {
       this.timesteps = customTimesteps(timesteps, T, `${this.className}.setTimesteps`);
       this.customTimesteps = true;
@@ -73,8 +87,12 @@ export class DDPMScheduler extends BetaScheduler {
     this.numInferenceSteps = numInferenceSteps;
     this.customTimesteps = false;
     this.timesteps = spacedTimesteps({
-      numTrainTimesteps: T, numInferenceSteps, spacing: this.config.timestep_spacing,
-      stepsOffset: this.config.steps_offset, integer: true, owner: `${this.className}.setTimesteps`,
+      numTrainTimesteps: T,
+      numInferenceSteps,
+      spacing: this.config.timestep_spacing,
+      stepsOffset: this.config.steps_offset,
+      integer: true,
+      owner: `${this.className}.setTimesteps`,
     });
   }
 
@@ -82,7 +100,10 @@ export class DDPMScheduler extends BetaScheduler {
   previousTimestep(t: number): number {
     if (this.customTimesteps || this.numInferenceSteps) {
       const idx = this.timesteps.indexOf(t);
-      if (idx < 0) throw new Error(`${this.className}: timestep ${t} is not in the current schedule [${Array.from(this.timesteps).join(', ')}]`);
+      if (idx < 0)
+        throw new Error(
+          `${this.className}: timestep ${t} is not in the current schedule [${Array.from(this.timesteps).join(', ')}]`,
+        );
       return idx === this.timesteps.length - 1 ? -1 : this.timesteps[idx + 1];
     }
     return t - 1;
@@ -108,7 +129,12 @@ export class DDPMScheduler extends BetaScheduler {
     let predictedVariance: NDArray | null = null;
     const vt = this.config.variance_type as string;
     if (!(VARIANCE_TYPES as readonly string[]).includes(vt)) throw badVarianceType(vt, this.className);
-    if (sample.ndim >= 2 && modelOutput.ndim >= 2 && modelOutput.shape[1] === sample.shape[1] * 2 && (vt === 'learned' || vt === 'learned_range')) {
+    if (
+      sample.ndim >= 2 &&
+      modelOutput.ndim >= 2 &&
+      modelOutput.shape[1] === sample.shape[1] * 2 &&
+      (vt === 'learned' || vt === 'learned_range')
+    ) {
       [modelOutput, predictedVariance] = splitChannels(modelOutput, sample.shape[1]);
     }
 
@@ -135,7 +161,9 @@ export class DDPMScheduler extends BetaScheduler {
     // 6. add noise
     if (t > 0 && vt === 'fixed_large_log') {
       // diffusers takes sqrt(log(beta_t)) here, a NaN for every step; we refuse instead of returning NaNs
-      throw new Error(`${this.className}.step: variance_type 'fixed_large_log' is a log-variance (for likelihood computations) and cannot drive sampling (diffusers returns NaN here); use 'fixed_large' or 'fixed_small'`);
+      throw new Error(
+        `${this.className}.step: variance_type 'fixed_large_log' is a log-variance (for likelihood computations) and cannot drive sampling (diffusers returns NaN here); use 'fixed_large' or 'fixed_small'`,
+      );
     }
     if (t > 0) {
       const noise = drawNoise(modelOutput.shape, opts, this.className);
@@ -168,9 +196,15 @@ export class DDPMScheduler extends BetaScheduler {
 
 /** noise * g(v): v a scalar or an array of the noise's shape. */
 function scaleNoise(noise: NDArray, v: number | NDArray, g: (v: number) => number): NDArray {
-  if (typeof v === 'number') { const k = g(v); return noise.map((z) => k * z); }
+  if (typeof v === 'number') {
+    const k = g(v);
+    return noise.map((z) => k * z);
+  }
   if (v.size !== noise.size) throw new Error(`shape mismatch: [${v.shape.join(', ')}] vs [${noise.shape.join(', ')}]`);
-  const out = new NDArray(noise.shape), o = out.data, vd = v.data, z = noise.data;
+  const out = new NDArray(noise.shape),
+    o = out.data,
+    vd = v.data,
+    z = noise.data;
   // sigma z with sigma = g(variance) per element (learned variances)
   for (let i = 0; i < o.length; i++) o[i] = g(vd[i]) * z[i];
   return out;

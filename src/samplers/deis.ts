@@ -18,15 +18,26 @@
  *   let x = generator.normal([1, 3, 32, 32]);
  *   for (const t of s.timesteps) x = s.step(model(x, t), t, x).prevSample;
  */
-import { NDArray } from '../engine/ndarray.ts';
+import type { NDArray } from '../engine/ndarray.ts';
 import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
 import { appendFinalSigma } from '../schedules/sigmas.ts';
 import {
-  COMMON_KEYS, enumKey, registerScheduler, SIGMA_GRID_KEYS,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  COMMON_KEYS,
+  enumKey,
+  registerScheduler,
+  SIGMA_GRID_KEYS,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import {
-  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler,
+  DPM_FAMILY_HEAD,
+  DPM_FAMILY_KEYS,
+  DPM_FLOW_KEYS,
+  DPM_SHIFT_KEYS,
+  ExponentialIntegratorScheduler,
 } from './exponential_integrator.ts';
 import { lincomb, trainingSigmaMin } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
@@ -35,7 +46,13 @@ import { f32 } from '../engine/f32.ts';
 function mapDeisNames(config: SchedulerConfig): SchedulerConfig {
   const out = { ...config };
   if (out.algorithm_type === 'dpmsolver' || out.algorithm_type === 'dpmsolver++') out.algorithm_type = 'deis';
-  if (out.solver_type === 'midpoint' || out.solver_type === 'heun' || out.solver_type === 'bh1' || out.solver_type === 'bh2') out.solver_type = 'logrho';
+  if (
+    out.solver_type === 'midpoint' ||
+    out.solver_type === 'heun' ||
+    out.solver_type === 'bh1' ||
+    out.solver_type === 'bh2'
+  )
+    out.solver_type = 'logrho';
   return out;
 }
 
@@ -55,7 +72,10 @@ function ind2(t: number, b: number, c: number): number {
  * (float32, diffusers' third-order ind_fn).
  */
 function ind3(t: number, b: number, c: number, d: number): number {
-  const lt = lg(t), lc = lg(c), ld = lg(d), lb = lg(b);
+  const lt = lg(t),
+    lc = lg(c),
+    ld = lg(d),
+    lb = lg(b);
   let num = f32(lc * f32(f32(ld - lt) + 1));
   num = f32(num - f32(ld * lt));
   num = f32(num + ld);
@@ -93,9 +113,13 @@ export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
    */
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const req = this.timestepsRequest(arg);
-    if (req.timesteps !== undefined) throw new Error(`${this.className}.setTimesteps: custom timesteps are not supported by DEIS (as in diffusers); pass numInferenceSteps`);
+    if (req.timesteps !== undefined)
+      throw new Error(
+        `${this.className}.setTimesteps: custom timesteps are not supported by DEIS (as in diffusers); pass numInferenceSteps`,
+      );
     const grid = this.buildGrid(req);
-    const last = this.gridKind() === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
+    const last =
+      this.gridKind() === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
     this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));
     this.numInferenceSteps = grid.timesteps.length;
     this.resetHistory();
@@ -105,7 +129,9 @@ export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
   override convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
     const c = this.config;
     const { alpha, sigma } = this.point(this.stepIdx as number);
-    const x0 = this.maybeThreshold(predictionToX0(this.meanChannels(modelOutput, sample), c.prediction_type, sample, alpha, sigma));
+    const x0 = this.maybeThreshold(
+      predictionToX0(this.meanChannels(modelOutput, sample), c.prediction_type, sample, alpha, sigma),
+    );
     return { converted: predictionToEps(x0, 'sample', sample, alpha, sigma), x0 };
   }
 
@@ -132,25 +158,46 @@ export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
   /** Order 2: eps linear in log(rho) through (rho_s0, eps_0), (rho_s1, eps_1), integrated from rho_s0 to rho_t. */
   protected secondOrderUpdate(sample: NDArray): NDArray {
     const i = this.stepIdx as number;
-    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1);
-    const m0 = this.output(0), m1 = this.output(1);
-    const rt = f32(t.sigma / t.alpha), r0 = f32(s0.sigma / s0.alpha), r1 = f32(s1.sigma / s1.alpha);
+    const t = this.point(i + 1),
+      s0 = this.point(i),
+      s1 = this.point(i - 1);
+    const m0 = this.output(0),
+      m1 = this.output(1);
+    const rt = f32(t.sigma / t.alpha),
+      r0 = f32(s0.sigma / s0.alpha),
+      r1 = f32(s1.sigma / s1.alpha);
     const coef1 = f32(ind2(rt, r0, r1) - ind2(r0, r0, r1));
     const coef2 = f32(ind2(rt, r1, r0) - ind2(r0, r1, r0));
-    return lincomb([[t.alpha / s0.alpha, sample], [t.alpha * coef1, m0], [t.alpha * coef2, m1]]);
+    return lincomb([
+      [t.alpha / s0.alpha, sample],
+      [t.alpha * coef1, m0],
+      [t.alpha * coef2, m1],
+    ]);
   }
 
   /** Order 3: eps quadratic in log(rho) through the last three outputs, integrated from rho_s0 to rho_t. */
   protected thirdOrderUpdate(sample: NDArray): NDArray {
     const i = this.stepIdx as number;
-    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1), s2 = this.point(i - 2);
-    const m0 = this.output(0), m1 = this.output(1), m2 = this.output(2);
-    const rt = f32(t.sigma / t.alpha), r0 = f32(s0.sigma / s0.alpha);
-    const r1 = f32(s1.sigma / s1.alpha), r2 = f32(s2.sigma / s2.alpha);
+    const t = this.point(i + 1),
+      s0 = this.point(i),
+      s1 = this.point(i - 1),
+      s2 = this.point(i - 2);
+    const m0 = this.output(0),
+      m1 = this.output(1),
+      m2 = this.output(2);
+    const rt = f32(t.sigma / t.alpha),
+      r0 = f32(s0.sigma / s0.alpha);
+    const r1 = f32(s1.sigma / s1.alpha),
+      r2 = f32(s2.sigma / s2.alpha);
     const coef1 = f32(ind3(rt, r0, r1, r2) - ind3(r0, r0, r1, r2));
     const coef2 = f32(ind3(rt, r1, r2, r0) - ind3(r0, r1, r2, r0));
     const coef3 = f32(ind3(rt, r2, r0, r1) - ind3(r0, r2, r0, r1));
-    return lincomb([[t.alpha / s0.alpha, sample], [t.alpha * coef1, m0], [t.alpha * coef2, m1], [t.alpha * coef3, m2]]);
+    return lincomb([
+      [t.alpha / s0.alpha, sample],
+      [t.alpha * coef1, m0],
+      [t.alpha * coef2, m1],
+      [t.alpha * coef3, m2],
+    ]);
   }
 }
 

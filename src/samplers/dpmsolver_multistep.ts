@@ -19,14 +19,28 @@
  *   let x = generator.normal([1, 4, 64, 64]);
  *   for (const t of s.timesteps) x = s.step(unet(x, t), t, x).prevSample;
  */
-import { NDArray } from '../engine/ndarray.ts';
+import type { NDArray } from '../engine/ndarray.ts';
 import { appendFinalSigma } from '../schedules/sigmas.ts';
 import {
-  COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  COMMON_KEYS,
+  enumKey,
+  key,
+  registerScheduler,
+  SIGMA_GRID_KEYS,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import {
-  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, DPM_SOLVER_TYPES, expIntCoefficients, ExponentialIntegratorScheduler,
+  DPM_FAMILY_HEAD,
+  DPM_FAMILY_KEYS,
+  DPM_FLOW_KEYS,
+  DPM_SHIFT_KEYS,
+  DPM_SOLVER_TYPES,
+  expIntCoefficients,
+  ExponentialIntegratorScheduler,
   mapDpmSolverNames,
 } from './exponential_integrator.ts';
 import { drawNoise, lincomb, trainingSigmaMin } from './step_utils.ts';
@@ -64,8 +78,14 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
   constructor(config: SchedulerConfig = {}) {
     super(mapDpmSolverNames(config));
     const c = this.config;
-    if (c.algorithm_type !== 'dpmsolver++' && c.algorithm_type !== 'sde-dpmsolver++' && c.final_sigmas_type === 'zero') {
-      throw new Error(`${this.className} config: final_sigmas_type = 'zero' is not supported for algorithm_type = '${c.algorithm_type}' (the noise-prediction update divides by sigma = 0); use final_sigmas_type = 'sigma_min' or algorithm_type 'dpmsolver++' / 'sde-dpmsolver++'`);
+    if (
+      c.algorithm_type !== 'dpmsolver++' &&
+      c.algorithm_type !== 'sde-dpmsolver++' &&
+      c.final_sigmas_type === 'zero'
+    ) {
+      throw new Error(
+        `${this.className} config: final_sigmas_type = 'zero' is not supported for algorithm_type = '${c.algorithm_type}' (the noise-prediction update divides by sigma = 0); use final_sigmas_type = 'sigma_min' or algorithm_type 'dpmsolver++' / 'sde-dpmsolver++'`,
+      );
     }
     this.resetHistory();
   }
@@ -102,7 +122,9 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
     const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
     this.pushOutput(converted);
     const sde = c.algorithm_type === 'sde-dpmsolver' || c.algorithm_type === 'sde-dpmsolver++';
-    const noise = sde ? drawNoise(sample.shape, opts, this.className, `algorithm_type = '${this.config.algorithm_type}' is stochastic`) : null;
+    const noise = sde
+      ? drawNoise(sample.shape, opts, this.className, `algorithm_type = '${this.config.algorithm_type}' is stochastic`)
+      : null;
     let prevSample: NDArray;
     if (order === 1) prevSample = this.firstOrderUpdate(converted, sample, noise);
     else if (order === 2) prevSample = this.secondOrderUpdate(sample, noise);
@@ -121,8 +143,11 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
    */
   protected secondOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
     const i = this.stepIdx as number;
-    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1);
-    const m0 = this.output(0), m1 = this.output(1);
+    const t = this.point(i + 1),
+      s0 = this.point(i),
+      s1 = this.point(i - 1);
+    const m0 = this.output(0),
+      m1 = this.output(1);
     // h = lambda_t - lambda_s0, h_0 = lambda_s0 - lambda_s1, r0 = h_0 / h
     const h = f32(t.lambda - s0.lambda);
     const h0 = f32(s0.lambda - s1.lambda);
@@ -131,7 +156,11 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
     const co = expIntCoefficients(this.config.algorithm_type, t, s0, h);
     const b1 = this.config.solver_type === 'heun' ? co.b1Heun : co.b1Midpoint;
     // x_t = a*sample + b0*D0 + b1*D1 (+ noise); D1 expands to invR0*(m0 - m1)
-    const terms: Array<[number, NDArray]> = [[co.a, sample], [co.b0 + b1 * invR0, m0], [-b1 * invR0, m1]];
+    const terms: Array<[number, NDArray]> = [
+      [co.a, sample],
+      [co.b0 + b1 * invR0, m0],
+      [-b1 * invR0, m1],
+    ];
     if (noise) terms.push([co.z, noise]);
     return lincomb(terms);
   }
@@ -144,11 +173,18 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
   protected thirdOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
     const c = this.config;
     if (c.algorithm_type === 'sde-dpmsolver') {
-      throw new Error(`${this.className}.step: solver_order = 3 is not implemented for algorithm_type = 'sde-dpmsolver' (as in diffusers); use solver_order 1 or 2, or 'sde-dpmsolver++'`);
+      throw new Error(
+        `${this.className}.step: solver_order = 3 is not implemented for algorithm_type = 'sde-dpmsolver' (as in diffusers); use solver_order 1 or 2, or 'sde-dpmsolver++'`,
+      );
     }
     const i = this.stepIdx as number;
-    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1), s2 = this.point(i - 2);
-    const m0 = this.output(0), m1 = this.output(1), m2 = this.output(2);
+    const t = this.point(i + 1),
+      s0 = this.point(i),
+      s1 = this.point(i - 1),
+      s2 = this.point(i - 2);
+    const m0 = this.output(0),
+      m1 = this.output(1),
+      m2 = this.output(2);
     // h = lambda_t - lambda_s0, h_0 = lambda_s0 - lambda_s1, h_1 = lambda_s1 - lambda_s2; r_k = h_k / h
     const h = f32(t.lambda - s0.lambda);
     const h0 = f32(s0.lambda - s1.lambda);
@@ -156,8 +192,10 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
     const r0 = f32(h0 / h);
     const r1 = f32(h1 / h);
     // k_0 = 1 / r0, k_1 = 1 / r1, w = r0 / (r0 + r1), v = 1 / (r0 + r1)
-    const k0 = f32(1 / r0), k1 = f32(1 / r1);
-    const w = f32(r0 / f32(r0 + r1)), v = f32(1 / f32(r0 + r1));
+    const k0 = f32(1 / r0),
+      k1 = f32(1 / r1);
+    const w = f32(r0 / f32(r0 + r1)),
+      v = f32(1 / f32(r0 + r1));
     const co = expIntCoefficients(c.algorithm_type, t, s0, h);
     // D1 = (1 + w) D1_0 - w D1_1, D2 = v (D1_0 - D1_1); D1_0 = k0 (m0 - m1), D1_1 = k1 (m1 - m2)
     const c10 = co.b1Heun * (1 + w) + co.b2 * v; // coefficient of D1_0

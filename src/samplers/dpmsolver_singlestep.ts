@@ -18,14 +18,26 @@
  *   let x = generator.normal([1, 3, 32, 32]);
  *   for (const t of s.timesteps) x = s.step(model(x, t), t, x).prevSample;
  */
-import { NDArray } from '../engine/ndarray.ts';
+import type { NDArray } from '../engine/ndarray.ts';
 import { appendFinalSigma } from '../schedules/sigmas.ts';
 import {
-  enumKey, registerScheduler, SIGMA_GRID_KEYS,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  enumKey,
+  registerScheduler,
+  SIGMA_GRID_KEYS,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import {
-  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, DPM_SOLVER_TYPES, expIntCoefficients, ExponentialIntegratorScheduler,
+  DPM_FAMILY_HEAD,
+  DPM_FAMILY_KEYS,
+  DPM_FLOW_KEYS,
+  DPM_SHIFT_KEYS,
+  DPM_SOLVER_TYPES,
+  expIntCoefficients,
+  ExponentialIntegratorScheduler,
   mapDpmSolverNames,
 } from './exponential_integrator.ts';
 import { drawNoise, lincomb, trainingSigmaMin } from './step_utils.ts';
@@ -40,11 +52,17 @@ export const DPM_SINGLESTEP_ALGORITHM_TYPES = ['dpmsolver', 'dpmsolver++', 'sde-
  * ([1, 2, 3]* then [1, 2] + [1], [1] or [1, 2]); a final sigma of 0 forces the last step to order 1.
  * @example getOrderList(10, 3, true, 'zero')  // [1, 2, 3, 1, 2, 3, 1, 2, 3, 1]
  */
-export function getOrderList(steps: number, order: number, lowerOrderFinal: boolean, finalSigmasType: string): number[] {
+export function getOrderList(
+  steps: number,
+  order: number,
+  lowerOrderFinal: boolean,
+  finalSigmasType: string,
+): number[] {
   if (!Number.isInteger(order) || order < 1 || order > 3) {
     throw new Error(`DPMSolverSinglestepScheduler: solver_order = ${order} is not supported; allowed values: 1, 2, 3`);
   }
-  const rep = (block: number[], times: number): number[] => Array.from({ length: Math.max(0, times) }, () => block).flat();
+  const rep = (block: number[], times: number): number[] =>
+    Array.from({ length: Math.max(0, times) }, () => block).flat();
   let orders: number[];
   if (lowerOrderFinal) {
     if (order === 3) {
@@ -98,7 +116,9 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     super(mapped);
     const c = this.config;
     if (c.algorithm_type === 'dpmsolver' && c.final_sigmas_type === 'zero') {
-      throw new Error(`${this.className} config: final_sigmas_type = 'zero' is not supported for algorithm_type = 'dpmsolver' (the noise-prediction update divides by sigma = 0); use final_sigmas_type = 'sigma_min' or algorithm_type 'dpmsolver++' / 'sde-dpmsolver++'`);
+      throw new Error(
+        `${this.className} config: final_sigmas_type = 'zero' is not supported for algorithm_type = 'dpmsolver' (the noise-prediction update divides by sigma = 0); use final_sigmas_type = 'sigma_min' or algorithm_type 'dpmsolver++' / 'sde-dpmsolver++'`,
+      );
     }
     this.resetHistory();
     this.orderList = getOrderList(c.num_train_timesteps, c.solver_order, c.lower_order_final, c.final_sigmas_type);
@@ -130,7 +150,10 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     this.blockSample = null;
     if (!this.lowerOrderFinal && (n % c.solver_order !== 0 || c.final_sigmas_type === 'zero')) {
       this.lowerOrderFinalForced = true;
-      const why = n % c.solver_order !== 0 ? `num_inference_steps = ${n} is not a multiple of solver_order = ${c.solver_order}` : "final_sigmas_type = 'zero'";
+      const why =
+        n % c.solver_order !== 0
+          ? `num_inference_steps = ${n} is not a multiple of solver_order = ${c.solver_order}`
+          : "final_sigmas_type = 'zero'";
       this.warnings.push(`${this.className}: lower_order_final set to true because ${why} (as diffusers does)`);
     }
     this.orderList = getOrderList(n, c.solver_order, this.lowerOrderFinal, c.final_sigmas_type);
@@ -146,11 +169,21 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     const c = this.config;
     const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
     this.pushOutput(converted);
-    const noise = c.algorithm_type === 'sde-dpmsolver++' ? drawNoise(sample.shape, opts, this.className, `algorithm_type = '${this.config.algorithm_type}' is stochastic`) : null;
+    const noise =
+      c.algorithm_type === 'sde-dpmsolver++'
+        ? drawNoise(
+            sample.shape,
+            opts,
+            this.className,
+            `algorithm_type = '${this.config.algorithm_type}' is stochastic`,
+          )
+        : null;
 
     let order = this.orderList[i];
     if (order === undefined) {
-      throw new Error(`${this.className}.step: no solver order for step ${i} (order list of length ${this.orderList.length}); call setTimesteps again`);
+      throw new Error(
+        `${this.className}.step: no solver order for step ${i} (order list of length ${this.orderList.length}); call setTimesteps again`,
+      );
     }
     while (this.modelOutputs[this.modelOutputs.length - order] == null) order--;
     if (order === 1) this.blockSample = sample;
@@ -169,15 +202,22 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
    */
   protected secondOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
     const i = this.stepIdx as number;
-    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1);
-    const m0 = this.output(0), m1 = this.output(1);
+    const t = this.point(i + 1),
+      s0 = this.point(i),
+      s1 = this.point(i - 1);
+    const m0 = this.output(0),
+      m1 = this.output(1);
     // h = lambda_t - lambda_s1, h_0 = lambda_s0 - lambda_s1, k_0 = 1 / r0 = h / h_0 (via r0 = h_0 / h)
     const h = f32(t.lambda - s1.lambda);
     const h0 = f32(s0.lambda - s1.lambda);
     const k0 = f32(1 / f32(h0 / h));
     const co = expIntCoefficients(this.config.algorithm_type, t, s1, h);
     const w1 = this.config.solver_type === 'heun' ? co.b1Heun : co.b1Midpoint;
-    const terms: Array<[number, NDArray]> = [[co.a, sample], [w1 * k0, m0], [co.b0 - w1 * k0, m1]];
+    const terms: Array<[number, NDArray]> = [
+      [co.a, sample],
+      [w1 * k0, m0],
+      [co.b0 - w1 * k0, m1],
+    ];
     if (noise) terms.push([co.z, noise]);
     return lincomb(terms);
   }
@@ -189,19 +229,28 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
    */
   protected thirdOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
     const i = this.stepIdx as number;
-    const t = this.point(i + 1), s0 = this.point(i), s1 = this.point(i - 1), s2 = this.point(i - 2);
-    const m0 = this.output(0), m1 = this.output(1), m2 = this.output(2);
+    const t = this.point(i + 1),
+      s0 = this.point(i),
+      s1 = this.point(i - 1),
+      s2 = this.point(i - 2);
+    const m0 = this.output(0),
+      m1 = this.output(1),
+      m2 = this.output(2);
     // h = lambda_t - lambda_s2, h_k = lambda_sk - lambda_s2, r_k = h_k / h, k_k = 1 / r_k
     const h = f32(t.lambda - s2.lambda);
     const h0 = f32(s0.lambda - s2.lambda);
     const h1 = f32(s1.lambda - s2.lambda);
-    const r0 = f32(h0 / h), r1 = f32(h1 / h);
-    const k0 = f32(1 / r0), k1 = f32(1 / r1);
+    const r0 = f32(h0 / h),
+      r1 = f32(h1 / h);
+    const k0 = f32(1 / r0),
+      k1 = f32(1 / r1);
     const co = expIntCoefficients(this.config.algorithm_type, t, s2, h);
     let cA: number, cB: number; // coefficients of D1_0 and D1_1
     if (this.config.solver_type === 'heun') {
       const d = f32(r0 - r1);
-      const p = r0 / d, q = -r1 / d, u = 2 / d;
+      const p = r0 / d,
+        q = -r1 / d,
+        u = 2 / d;
       cA = co.b1Heun * p - co.b2 * u;
       cB = co.b1Heun * q + co.b2 * u;
     } else {

@@ -15,10 +15,27 @@
 import { NDArray } from '../engine/ndarray.ts';
 import { getVelocity as vpVelocity } from '../diffusion/forward.ts';
 import {
-  betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  betaTableKeys,
+  COMMON_KEYS,
+  enumKey,
+  key,
+  registerScheduler,
+  SIGMA_GRID_KEYS,
+  timestepsArg,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
-import { eulerStep, kPredOriginal, odeDerivative, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
+import {
+  eulerStep,
+  kPredOriginal,
+  odeDerivative,
+  SigmaScheduler,
+  sigmaScheduleFromConfig,
+  withFinalSigma,
+} from './sigma_scheduler.ts';
 import { logSigmas, sigmaToT } from '../schedules/sigmas.ts';
 import { drawNoise, trainingSigmaMin } from './step_utils.ts';
 import { churnAt } from './churn.ts';
@@ -64,16 +81,23 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
     const owner = `${this.className}.setTimesteps`;
     const c = this.config;
-    if (timesteps !== undefined && sigmas !== undefined) throw new Error(`${owner}: pass only one of timesteps or sigmas`);
-    if (numInferenceSteps === undefined && timesteps === undefined && sigmas === undefined) throw new Error(`${owner}: pass exactly one of numInferenceSteps, timesteps or sigmas`);
-    if (numInferenceSteps !== undefined && (timesteps !== undefined || sigmas !== undefined)) throw new Error(`${owner}: pass only one of numInferenceSteps, timesteps or sigmas`);
+    if (timesteps !== undefined && sigmas !== undefined)
+      throw new Error(`${owner}: pass only one of timesteps or sigmas`);
+    if (numInferenceSteps === undefined && timesteps === undefined && sigmas === undefined)
+      throw new Error(`${owner}: pass exactly one of numInferenceSteps, timesteps or sigmas`);
+    if (numInferenceSteps !== undefined && (timesteps !== undefined || sigmas !== undefined))
+      throw new Error(`${owner}: pass only one of numInferenceSteps, timesteps or sigmas`);
     const kind = sigmaScheduleFromConfig(c, this.className);
-    if (timesteps !== undefined && kind !== 'default') throw new Error(`${owner}: custom timesteps cannot be combined with use_${kind}_sigmas = true`);
+    if (timesteps !== undefined && kind !== 'default')
+      throw new Error(`${owner}: custom timesteps cannot be combined with use_${kind}_sigmas = true`);
     if (timesteps !== undefined && c.timestep_type === 'continuous' && c.prediction_type === 'v_prediction') {
-      throw new Error(`${owner}: custom timesteps cannot be used with timestep_type = 'continuous' and prediction_type = 'v_prediction'`);
+      throw new Error(
+        `${owner}: custom timesteps cannot be used with timestep_type = 'continuous' and prediction_type = 'v_prediction'`,
+      );
     }
     const n = numInferenceSteps ?? (timesteps !== undefined ? timesteps.length : sigmas!.length - 1);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${owner}: num_inference_steps = ${n} must be a positive integer`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`${owner}: num_inference_steps = ${n} must be a positive integer`);
     this.numInferenceSteps = n;
 
     let ts: Float64Array;
@@ -85,7 +109,10 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
       sig = s32;
     } else {
       const r = this.sigmaGrid(n, {
-        sigmaMin: c.sigma_min, sigmaMax: c.sigma_max, interpolation: c.interpolation_type, customTimesteps: timesteps,
+        sigmaMin: c.sigma_min,
+        sigmaMax: c.sigma_max,
+        interpolation: c.interpolation_type,
+        customTimesteps: timesteps,
       });
       const last = c.final_sigmas_type === 'sigma_min' ? trainingSigmaMin(this.alphasCumprod) : 0;
       ts = r.timesteps;
@@ -112,15 +139,19 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     const { gamma, sigmaHat, noiseStd } = churnAt(sigma, this.sigmas.length - 1, opts, f32);
     let x = sample;
     if (gamma > 0) {
-      const z = drawNoise(modelOutput.shape, opts, this.className).data, sn = f32(opts.sNoise ?? 1);
-      const xHat = new NDArray(sample.shape), o = xHat.data, xs = sample.data;
+      const z = drawNoise(modelOutput.shape, opts, this.className).data,
+        sn = f32(opts.sNoise ?? 1);
+      const xHat = new NDArray(sample.shape),
+        o = xHat.data,
+        xs = sample.data;
       // x_hat = x + sqrt(sigma_hat^2 - sigma^2) S_noise z   (EDM Algorithm 2 line 6, diffusers' order)
       for (let j = 0; j < o.length; j++) o[j] = xs[j] + f32(f32(z[j] * sn) * noiseStd);
       x = xHat;
     }
     // 1. x_0 (epsilon uses sigma_hat, v_prediction uses sigma, as diffusers)
     let x0: NDArray;
-    if (this.config.prediction_type === 'epsilon') x0 = kPredOriginal(modelOutput, x, sigmaHat, 'epsilon', this.className);
+    if (this.config.prediction_type === 'epsilon')
+      x0 = kPredOriginal(modelOutput, x, sigmaHat, 'epsilon', this.className);
     else x0 = kPredOriginal(modelOutput, x, sigma, this.config.prediction_type, this.className);
     // 2. ODE derivative d = (x - x_0) / sigma_hat, 3. Euler step
     const dt = f32(this.sigmas[i + 1] - sigmaHat); // dt = sigma_next - sigma_hat

@@ -12,8 +12,13 @@
  */
 import { NDArray } from '../engine/ndarray.ts';
 import {
-  betaTableKeys, COMMON_KEYS, registerScheduler,
-  type ConfigSpec, type SchedulerConfig, type StepOptions, type StepOutput,
+  betaTableKeys,
+  COMMON_KEYS,
+  registerScheduler,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, odeDerivative, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
 import { drawNoise } from './step_utils.ts';
@@ -45,16 +50,21 @@ export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
     // 1. x_0 ('sample' is not implemented in diffusers for this scheduler)
     const x0 = kPredOriginal(modelOutput, sample, sigma, this.config.prediction_type, this.className, false);
     // ancestral split of the step sigma -> sigma_next
-    const sFrom = sigma, sTo = this.sigmas[i + 1];
+    const sFrom = sigma,
+      sTo = this.sigmas[i + 1];
     // sigma_up = sqrt(sigma_next^2 (sigma^2 - sigma_next^2) / sigma^2), sigma_down = sqrt(sigma_next^2 - sigma_up^2)
-    const sTo2 = f32(sTo * sTo), sFrom2 = f32(sFrom * sFrom);
+    const sTo2 = f32(sTo * sTo),
+      sFrom2 = f32(sFrom * sFrom);
     const sigmaUp = f32(Math.sqrt(f32(f32(sTo2 * f32(sFrom2 - sTo2)) / sFrom2)));
     const sigmaDown = f32(Math.sqrt(f32(sTo2 - f32(sigmaUp * sigmaUp))));
     // 2. derivative, 3. Euler step to sigma_down, 4. noise
     const dt = f32(sigmaDown - sigma); // dt = sigma_down - sigma
     const noise = drawNoise(modelOutput.shape, opts, this.className);
-    const d = odeDerivative(sample, x0, sigma).data, xs = sample.data, z = noise.data;
-    const prev = new NDArray(sample.shape), o = prev.data;
+    const d = odeDerivative(sample, x0, sigma).data,
+      xs = sample.data,
+      z = noise.data;
+    const prev = new NDArray(sample.shape),
+      o = prev.data;
     // x_next = (x + d (sigma_down - sigma)) + sigma_up z
     for (let j = 0; j < o.length; j++) o[j] = f32(xs[j] + f32(d[j] * dt)) + f32(z[j] * sigmaUp);
     this.stepIdx = i + 1;

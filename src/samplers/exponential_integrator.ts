@@ -21,13 +21,27 @@ import { dynamicThreshold } from '../diffusion/thresholding.ts';
 import { mixPerSample } from '../diffusion/forward.ts';
 import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
 import {
-  betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, luLambdas, sigmasFromAlphasCumprod, sigmaToT,
+  betaSigmas,
+  exponentialSigmas,
+  karrasSigmas,
+  logSigmas,
+  luLambdas,
+  sigmasFromAlphasCumprod,
+  sigmaToT,
 } from '../schedules/sigmas.ts';
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
 import { checkNumInferenceSteps, customTimesteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
 import {
-  betaTableKeys, checkSigmaGridFlags, COMMON_KEYS, enumKey, key, listAllowed, type ConfigSpec,
-  StepIndexScheduler, type SchedulerConfig, type SetTimestepsOptions,
+  betaTableKeys,
+  checkSigmaGridFlags,
+  COMMON_KEYS,
+  enumKey,
+  key,
+  listAllowed,
+  type ConfigSpec,
+  StepIndexScheduler,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
 } from './scheduler.ts';
 import { lincomb } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
@@ -43,7 +57,8 @@ export const DPM_SOLVER_TYPES = ['midpoint', 'heun'] as const;
 export function mapDpmSolverNames(config: SchedulerConfig): SchedulerConfig {
   const out = { ...config };
   if (out.algorithm_type === 'deis') out.algorithm_type = 'dpmsolver++';
-  if (out.solver_type === 'logrho' || out.solver_type === 'bh1' || out.solver_type === 'bh2') out.solver_type = 'midpoint';
+  if (out.solver_type === 'logrho' || out.solver_type === 'bh1' || out.solver_type === 'bh2')
+    out.solver_type = 'midpoint';
   return out;
 }
 
@@ -101,7 +116,14 @@ export interface SigmaGrid {
  * reversed, last dropped, + steps_offset; trailing: round(arange(last, 0, -T/n)) - 1.
  * @example dpmSpacedTimesteps('linspace', 10, 1000, 1000, 0)  // [999, 899, 799, ..., 100]
  */
-export function dpmSpacedTimesteps(spacing: string, n: number, T: number, last: number, stepsOffset: number, owner: string): Float64Array {
+export function dpmSpacedTimesteps(
+  spacing: string,
+  n: number,
+  T: number,
+  last: number,
+  stepsOffset: number,
+  owner: string,
+): Float64Array {
   if (spacing === 'linspace') {
     const lin = npLinspace(0, last - 1, n + 1);
     const out = new Float64Array(n);
@@ -118,7 +140,9 @@ export function dpmSpacedTimesteps(spacing: string, n: number, T: number, last: 
     const ts = npArange(last, 0, -T / n);
     return ts.map((v) => roundHalfEven(v) - 1);
   }
-  throw new Error(`${owner}: timestep_spacing = ${JSON.stringify(spacing)} is not supported; allowed values: ${listAllowed(TIMESTEP_SPACINGS)}`);
+  throw new Error(
+    `${owner}: timestep_spacing = ${JSON.stringify(spacing)} is not supported; allowed values: ${listAllowed(TIMESTEP_SPACINGS)}`,
+  );
 }
 
 /**
@@ -136,7 +160,9 @@ export function buildSigmaGrid(req: SigmaGridRequest): SigmaGrid {
   let timesteps: Float64Array;
   if (req.customTimesteps !== undefined) {
     if (kind !== 'interp') {
-      throw new Error(`${owner}.setTimesteps: custom timesteps cannot be combined with the '${kind}' sigma grid (use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas / use_lu_lambdas must be false)`);
+      throw new Error(
+        `${owner}.setTimesteps: custom timesteps cannot be combined with the '${kind}' sigma grid (use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas / use_lu_lambdas must be false)`,
+      );
     }
     timesteps = customTimesteps(req.customTimesteps, T, `${owner}.setTimesteps`);
   } else {
@@ -148,7 +174,10 @@ export function buildSigmaGrid(req: SigmaGridRequest): SigmaGrid {
     const sigmas = new Float64Array(timesteps.length);
     for (let i = 0; i < timesteps.length; i++) {
       const t = timesteps[i];
-      if (!(t >= 0 && t < T)) throw new Error(`${owner}.setTimesteps: timestep ${t} is outside [0, ${T - 1}] (num_inference_steps too large for this spacing?)`);
+      if (!(t >= 0 && t < T))
+        throw new Error(
+          `${owner}.setTimesteps: timestep ${t} is outside [0, ${T - 1}] (num_inference_steps too large for this spacing?)`,
+        );
       sigmas[i] = table[t]; // np.interp at integer nodes
     }
     return { timesteps, sigmas };
@@ -161,11 +190,22 @@ export function buildSigmaGrid(req: SigmaGridRequest): SigmaGrid {
   let sigmas: Float64Array;
   let round = false;
   switch (kind) {
-    case 'karras': sigmas = karrasSigmas(sigmaMin, sigmaMax, n); round = req.roundConverted; break;
-    case 'exponential': sigmas = exponentialSigmas(sigmaMin, sigmaMax, n); break;
-    case 'beta': sigmas = betaSigmas(sigmaMin, sigmaMax, n); break;
-    case 'lu': sigmas = luLambdas(logS[T - 1], logS[0], n).map(Math.exp); round = req.roundConverted; break;
-    default: throw new Error(`${owner}: unknown sigma grid ${JSON.stringify(kind)}`);
+    case 'karras':
+      sigmas = karrasSigmas(sigmaMin, sigmaMax, n);
+      round = req.roundConverted;
+      break;
+    case 'exponential':
+      sigmas = exponentialSigmas(sigmaMin, sigmaMax, n);
+      break;
+    case 'beta':
+      sigmas = betaSigmas(sigmaMin, sigmaMax, n);
+      break;
+    case 'lu':
+      sigmas = luLambdas(logS[T - 1], logS[0], n).map(Math.exp);
+      round = req.roundConverted;
+      break;
+    default:
+      throw new Error(`${owner}: unknown sigma grid ${JSON.stringify(kind)}`);
   }
   timesteps = sigmas.map((s) => {
     const t = sigmaToT(s, logS);
@@ -244,7 +284,9 @@ export function expIntCoefficients(algorithm: string, t: VpPoint, s: VpPoint, h:
       };
     }
     default:
-      throw new Error(`expIntCoefficients: algorithm_type = ${JSON.stringify(algorithm)} is not supported; allowed values: 'dpmsolver++', 'dpmsolver', 'sde-dpmsolver++', 'sde-dpmsolver'`);
+      throw new Error(
+        `expIntCoefficients: algorithm_type = ${JSON.stringify(algorithm)} is not supported; allowed values: 'dpmsolver++', 'dpmsolver', 'sde-dpmsolver++', 'sde-dpmsolver'`,
+      );
   }
 }
 
@@ -285,7 +327,9 @@ export const DPM_FLOW_KEYS = {
 
 /** Flow-matching time-shift keys, accepted at their defaults only (not implemented). */
 export const DPM_SHIFT_KEYS = {
-  use_dynamic_shifting: key('bool', false, { help: 'dynamic shifting is for flow matching and is not implemented; allowed values: false' }),
+  use_dynamic_shifting: key('bool', false, {
+    help: 'dynamic shifting is for flow matching and is not implemented; allowed values: false',
+  }),
   time_shift_type: enumKey('exponential', ['exponential']),
 } satisfies ConfigSpec;
 
@@ -294,7 +338,10 @@ export const DPM_FAMILY_KEYS = {
   lower_order_final: key('bool', true),
   final_sigmas_type: enumKey('zero', ['zero', 'sigma_min']),
   lambda_min_clipped: key('any', -Infinity, { nullable: true, help: 'a number, -Infinity to disable' }),
-  variance_type: key('string', null, { nullable: true, help: "'learned' or 'learned_range' when the model also predicts variance channels" }),
+  variance_type: key('string', null, {
+    nullable: true,
+    help: "'learned' or 'learned_range' when the model also predicts variance channels",
+  }),
 } satisfies ConfigSpec;
 
 /**
@@ -321,11 +368,16 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
     if ('lambda_min_clipped' in c) {
       const l = c.lambda_min_clipped;
       if (l !== null && (typeof l !== 'number' || Number.isNaN(l))) {
-        throw new Error(`${this.className} config: lambda_min_clipped = ${JSON.stringify(l)} must be a number (or -Infinity / null to disable)`);
+        throw new Error(
+          `${this.className} config: lambda_min_clipped = ${JSON.stringify(l)} must be a number (or -Infinity / null to disable)`,
+        );
       }
     }
     for (const k of ['use_flow_sigmas', 'use_dynamic_shifting'] as const) {
-      if (c[k] === true) throw new Error(`${this.className} config: ${k} = true is not supported (flow-matching schedules are not implemented); allowed values: false`);
+      if (c[k] === true)
+        throw new Error(
+          `${this.className} config: ${k} = true is not supported (flow-matching schedules are not implemented); allowed values: false`,
+        );
     }
     checkSigmaGridFlags(c, this.className);
     this.clampZeroTerminalSnr();
@@ -347,12 +399,16 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
       throw new Error(`${this.className}.step: modelOutput and sample must be NDArrays`);
     }
     if (typeof timestep !== 'number' || Number.isNaN(timestep)) {
-      throw new Error(`${this.className}.step: timestep = ${String(timestep)} must be a number (one of scheduler.timesteps)`);
+      throw new Error(
+        `${this.className}.step: timestep = ${String(timestep)} must be a number (one of scheduler.timesteps)`,
+      );
     }
     if (this.stepIdx === null) this.initStepIndex(timestep);
     const i = this.stepIdx as number;
     if (i >= this.timesteps.length) {
-      throw new Error(`${this.className}.step: called ${i + 1} times but the schedule has ${this.timesteps.length} timesteps; call setTimesteps again to start a new run`);
+      throw new Error(
+        `${this.className}.step: called ${i + 1} times but the schedule has ${this.timesteps.length} timesteps; call setTimesteps again to start a new run`,
+      );
     }
     return i;
   }
@@ -393,7 +449,8 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
   protected multistepOrder(i: number): number {
     const c = this.config;
     const n = this.timesteps.length;
-    const lowerOrderFinal = i === n - 1 && (c.euler_at_final === true || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
+    const lowerOrderFinal =
+      i === n - 1 && (c.euler_at_final === true || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
     const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
     if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) return 1;
     if (c.solver_order === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) return 2;
@@ -450,12 +507,20 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
    *   '++': x_t = (sigma_t/sigma_s) x_s - alpha_t (e^{-h} - 1) x0_s;  noise: x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps_s.
    * `algorithm` defaults to the config's algorithm_type (DEIS passes 'dpmsolver').
    */
-  protected firstOrderUpdate(m0: NDArray, sample: NDArray, noise: NDArray | null = null, algorithm: string = this.config.algorithm_type): NDArray {
+  protected firstOrderUpdate(
+    m0: NDArray,
+    sample: NDArray,
+    noise: NDArray | null = null,
+    algorithm: string = this.config.algorithm_type,
+  ): NDArray {
     const i = this.stepIdx as number;
     const t = this.point(i + 1);
     const s = this.point(i);
     const co = expIntCoefficients(algorithm, t, s, f32(t.lambda - s.lambda));
-    const terms: Array<[number, NDArray]> = [[co.a, sample], [co.b0, m0]];
+    const terms: Array<[number, NDArray]> = [
+      [co.a, sample],
+      [co.b0, m0],
+    ];
     if (noise) terms.push([co.z, noise]);
     return lincomb(terms);
   }
@@ -467,15 +532,20 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
       const [B, C2, ...rest] = modelOutput.shape;
       const C = sample.shape[1];
       if (sample.shape[0] !== B || C2 < C || rest.join() !== sample.shape.slice(2).join()) {
-        throw new Error(`${this.className}.step: model output of shape [${modelOutput.shape.join(', ')}] does not hold the ${C} mean channels of a sample of shape [${sample.shape.join(', ')}]`);
+        throw new Error(
+          `${this.className}.step: model output of shape [${modelOutput.shape.join(', ')}] does not hold the ${C} mean channels of a sample of shape [${sample.shape.join(', ')}]`,
+        );
       }
       const inner = rest.reduce((p, d) => p * d, 1);
       const out = new NDArray(sample.shape);
-      for (let b = 0; b < B; b++) out.data.set(modelOutput.data.subarray(b * C2 * inner, (b * C2 + C) * inner), b * C * inner);
+      for (let b = 0; b < B; b++)
+        out.data.set(modelOutput.data.subarray(b * C2 * inner, (b * C2 + C) * inner), b * C * inner);
       return out;
     }
     if (!sameShape(modelOutput.shape, sample.shape)) {
-      throw new Error(`${this.className}.step: model output shape [${modelOutput.shape.join(', ')}] differs from sample shape [${sample.shape.join(', ')}]${vt == null ? " (set variance_type: 'learned_range' if the model also predicts variances)" : ''}`);
+      throw new Error(
+        `${this.className}.step: model output shape [${modelOutput.shape.join(', ')}] differs from sample shape [${sample.shape.join(', ')}]${vt == null ? " (set variance_type: 'learned_range' if the model also predicts variances)" : ''}`,
+      );
     }
     return modelOutput;
   }
@@ -500,7 +570,10 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
    * buildSigmaGrid for this scheduler: the request's step count or custom timesteps, the config's sigma grid
    * kind, timestep_spacing and steps_offset, timesteps of Karras / Lu grids rounded; `extra` overrides.
    */
-  protected buildGrid(req: { numInferenceSteps?: number; timesteps?: ArrayLike<number> }, extra: Partial<SigmaGridRequest> = {}): SigmaGrid {
+  protected buildGrid(
+    req: { numInferenceSteps?: number; timesteps?: ArrayLike<number> },
+    extra: Partial<SigmaGridRequest> = {},
+  ): SigmaGrid {
     const c = this.config;
     return buildSigmaGrid({
       owner: this.className,
@@ -523,9 +596,15 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
   }
 
   /** Normalise setTimesteps' argument and reject what this family does not accept. */
-  protected timestepsRequest(arg: number | SetTimestepsOptions): { numInferenceSteps?: number; timesteps?: ArrayLike<number> } {
+  protected timestepsRequest(arg: number | SetTimestepsOptions): {
+    numInferenceSteps?: number;
+    timesteps?: ArrayLike<number>;
+  } {
     const a: SetTimestepsOptions = typeof arg === 'number' ? { numInferenceSteps: arg } : (arg ?? {});
-    if (a.sigmas !== undefined) throw new Error(`${this.className}.setTimesteps: custom sigmas are not supported by this scheduler; pass numInferenceSteps or timesteps`);
+    if (a.sigmas !== undefined)
+      throw new Error(
+        `${this.className}.setTimesteps: custom sigmas are not supported by this scheduler; pass numInferenceSteps or timesteps`,
+      );
     if ((a.numInferenceSteps === undefined) === (a.timesteps === undefined)) {
       throw new Error(`${this.className}.setTimesteps: pass exactly one of numInferenceSteps or timesteps`);
     }
@@ -544,13 +623,20 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
     if (this.numInferenceSteps === null) {
       const T = this.alphasCumprod.length;
       sig = ts.map((t) => {
-        if (!Number.isInteger(t) || t < 0 || t >= T) throw new Error(`${this.className}.addNoise: timestep ${t} must be an integer in [0, ${T - 1}]`);
+        if (!Number.isInteger(t) || t < 0 || t >= T)
+          throw new Error(`${this.className}.addNoise: timestep ${t} must be an integer in [0, ${T - 1}]`);
         return this.sigmas[t];
       });
     } else {
       sig = this.noiseIndices(ts).map((i) => this.sigmas[i]);
     }
     const pts = sig.map(vpFromSigma);
-    return mixPerSample(originalSamples, pts.map((p) => p.alpha), noise, pts.map((p) => p.sigma), `${this.className}.addNoise`);
+    return mixPerSample(
+      originalSamples,
+      pts.map((p) => p.alpha),
+      noise,
+      pts.map((p) => p.sigma),
+      `${this.className}.addNoise`,
+    );
   }
 }

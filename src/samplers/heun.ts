@@ -14,10 +14,28 @@
 import { NDArray } from '../engine/ndarray.ts';
 import { clipSample } from '../diffusion/thresholding.ts';
 import {
-  betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS, timestepsArg,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  betaTableKeys,
+  COMMON_KEYS,
+  enumKey,
+  key,
+  registerScheduler,
+  SIGMA_GRID_KEYS,
+  timestepsArg,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
-import { eulerStep, kPredOriginal, odeDerivative, repeatInner, SigmaScheduler, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
+import {
+  eulerStep,
+  kPredOriginal,
+  odeDerivative,
+  repeatInner,
+  SigmaScheduler,
+  sigmaScheduleFromConfig,
+  withFinalSigma,
+} from './sigma_scheduler.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** diffusers' HeunDiscreteScheduler (see the file comment). @example HeunDiscreteScheduler.fromConfig({}).setTimesteps(20) */
@@ -48,17 +66,25 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
   }
 
   /** True when the next step is the Euler (first) half of a Heun step. */
-  get stateInFirstOrder(): boolean { return this.dt === null; }
+  get stateInFirstOrder(): boolean {
+    return this.dt === null;
+  }
 
   /** `setTimesteps(n)` or `setTimesteps({ timesteps })` (custom, descending). @example s.setTimesteps(20) */
   override setTimesteps(arg: number | SetTimestepsOptions): void {
     const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
     const owner = `${this.className}.setTimesteps`;
-    if (sigmas !== undefined) throw new Error(`${owner}: custom sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps or timesteps`);
-    if (numInferenceSteps === undefined && timesteps === undefined) throw new Error(`${owner}: pass exactly one of numInferenceSteps or timesteps`);
-    if (numInferenceSteps !== undefined && timesteps !== undefined) throw new Error(`${owner}: pass only one of numInferenceSteps or timesteps`);
+    if (sigmas !== undefined)
+      throw new Error(
+        `${owner}: custom sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps or timesteps`,
+      );
+    if (numInferenceSteps === undefined && timesteps === undefined)
+      throw new Error(`${owner}: pass exactly one of numInferenceSteps or timesteps`);
+    if (numInferenceSteps !== undefined && timesteps !== undefined)
+      throw new Error(`${owner}: pass only one of numInferenceSteps or timesteps`);
     const kind = sigmaScheduleFromConfig(this.config, this.className);
-    if (timesteps !== undefined && kind !== 'default') throw new Error(`${owner}: custom timesteps cannot be combined with use_${kind}_sigmas = true`);
+    if (timesteps !== undefined && kind !== 'default')
+      throw new Error(`${owner}: custom timesteps cannot be combined with use_${kind}_sigmas = true`);
     const n = numInferenceSteps ?? timesteps!.length;
     this.numInferenceSteps = n;
     const r = this.sigmaGrid(n, { customTimesteps: timesteps });
@@ -79,7 +105,13 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
     const sigmaNext = first ? this.sigmas[i + 1] : this.sigmas[i];
     const sigmaHat = sigma; // gamma = 0: diffusers supports no churn here
     // 1. x_0 at the noise level the model saw
-    let x0 = kPredOriginal(modelOutput, sample, first ? sigmaHat : sigmaNext, this.config.prediction_type, this.className);
+    let x0 = kPredOriginal(
+      modelOutput,
+      sample,
+      first ? sigmaHat : sigmaNext,
+      this.config.prediction_type,
+      this.className,
+    );
     if (this.config.clip_sample) x0 = clipSample(x0, this.config.clip_sample_range);
     let derivative: NDArray, dt: number, base: NDArray;
     if (first) {
@@ -92,7 +124,8 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
       base = sample;
     } else {
       // 2. d' at sigma_next, averaged with d (EDM Alg. 1 line 8: trapezoidal rule)
-      const d2 = odeDerivative(sample, x0, sigmaNext).data, d1 = this.prevDerivative!.data;
+      const d2 = odeDerivative(sample, x0, sigmaNext).data,
+        d1 = this.prevDerivative!.data;
       derivative = new NDArray(sample.shape);
       // d = (d_1 + d_2) / 2
       for (let j = 0; j < d2.length; j++) derivative.data[j] = f32(d1[j] + d2[j]) / 2;

@@ -16,7 +16,15 @@ export { DDIMInverseScheduler } from './ddim_inverse.ts';
 export { RePaintScheduler, repaintTimesteps } from './repaint.ts';
 export type { RePaintStepOptions, RePaintTimestepsOptions } from './repaint.ts';
 export { PNDMScheduler } from './pndm.ts';
-export { SigmaScheduler, kSigmaSchedule, floatSpacedTimesteps, kPredOriginal, scaleBySigma, sigmaScheduleFromConfig, withFinalSigma } from './sigma_scheduler.ts';
+export {
+  SigmaScheduler,
+  kSigmaSchedule,
+  floatSpacedTimesteps,
+  kPredOriginal,
+  scaleBySigma,
+  sigmaScheduleFromConfig,
+  withFinalSigma,
+} from './sigma_scheduler.ts';
 export type { SigmaScheduleKind, KSigmaScheduleOptions } from './sigma_scheduler.ts';
 export { EulerDiscreteScheduler } from './euler.ts';
 export { EulerAncestralDiscreteScheduler } from './euler_ancestral.ts';

@@ -39,11 +39,14 @@ export interface KSamplerOptions {
  */
 export function sigmaArray(sigmas: ArrayLike<number>, fn: string): Float64Array {
   const s = Float64Array.from(sigmas);
-  if (s.length < 2) throw new Error(`${fn}: sigmas must hold at least 2 noise levels (got ${s.length}); the last one is usually 0`);
+  if (s.length < 2)
+    throw new Error(`${fn}: sigmas must hold at least 2 noise levels (got ${s.length}); the last one is usually 0`);
   for (let i = 0; i < s.length; i++) {
     const v = s[i];
     if (!(Number.isFinite(v) && (i < s.length - 1 ? v > 0 : v >= 0))) {
-      throw new Error(`${fn}: sigmas[${i}] = ${v} is invalid: every sigma must be finite and > 0, except the last which may be 0`);
+      throw new Error(
+        `${fn}: sigmas[${i}] = ${v} is invalid: every sigma must be finite and > 0, except the last which may be 0`,
+      );
     }
   }
   return s;
@@ -57,7 +60,9 @@ export function callDenoiser(model: Denoiser, x: NDArray, sigma: number, fn: str
   const d = model(x, sigma);
   if (!(d instanceof NDArray) || !sameShape(d.shape, x.shape)) {
     const got = d instanceof NDArray ? `[${d.shape.join(', ')}]` : typeof d;
-    throw new Error(`${fn}: model(x, sigma=${sigma}) returned ${got}, expected an NDArray of shape [${x.shape.join(', ')}]`);
+    throw new Error(
+      `${fn}: model(x, sigma=${sigma}) returned ${got}, expected an NDArray of shape [${x.shape.join(', ')}]`,
+    );
   }
   return d;
 }

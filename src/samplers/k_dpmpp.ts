@@ -25,7 +25,13 @@
 import { type NDArray, sameShape } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
 import {
-  ancestralStep, callDenoiser, checkNonNegative, sigmaArray, type Denoiser, type KSamplerOptions, type NoiseSampler,
+  ancestralStep,
+  callDenoiser,
+  checkNonNegative,
+  sigmaArray,
+  type Denoiser,
+  type KSamplerOptions,
+  type NoiseSampler,
 } from './k_common.ts';
 import { lincomb } from './step_utils.ts';
 
@@ -74,7 +80,12 @@ function makeNoise(opts: KStochasticOptions, x: NDArray, fn: string): NoiseSampl
 }
 
 /** The start of every stochastic sampler: eta (>= 0, default 1), sNoise (default 1), the checked sigmas, the noise source. */
-function stochasticStart(opts: KStochasticOptions, x: NDArray, sigmas: ArrayLike<number>, fn: string): { eta: number; sNoise: number; s: Float64Array; noise: NoiseSampler } {
+function stochasticStart(
+  opts: KStochasticOptions,
+  x: NDArray,
+  sigmas: ArrayLike<number>,
+  fn: string,
+): { eta: number; sNoise: number; s: Float64Array; noise: NoiseSampler } {
   const eta = opts.eta ?? 1;
   checkNonNegative(eta, 'eta', fn);
   return { eta, sNoise: opts.sNoise ?? 1, s: sigmaArray(sigmas, fn), noise: makeNoise(opts, x, fn) };
@@ -119,13 +130,20 @@ export function sampleDpmpp2m(
     const phi1 = -Math.expm1(-h); // 1 - e^{-h}
     if (oldDenoised === null || s[i + 1] === 0) {
       // DPM-Solver++(1): x_next = (sigma_next/sigma) x + (1 - e^{-h}) D
-      x = lincomb([[ratio, x], [phi1, denoised]]);
+      x = lincomb([
+        [ratio, x],
+        [phi1, denoised],
+      ]);
     } else {
       // Algorithm 2: D = (1 + 1/(2r)) D_i - 1/(2r) D_{i-1}, r = h_{i-1} / h_i
       const hLast = t - tOf(s[i - 1]);
       const r = hLast / h;
       const c = 1 / (2 * r);
-      x = lincomb([[ratio, x], [phi1 * (1 + c), denoised], [-phi1 * c, oldDenoised]]);
+      x = lincomb([
+        [ratio, x],
+        [phi1 * (1 + c), denoised],
+        [-phi1 * c, oldDenoised],
+      ]);
     }
     oldDenoised = denoised;
   }
@@ -149,7 +167,9 @@ export function sampleDpmpp2mSde(
   const fn = 'sampleDpmpp2mSde';
   const solverType = opts.solverType ?? 'midpoint';
   if (solverType !== 'midpoint' && solverType !== 'heun') {
-    throw new Error(`${fn}: opts.solverType = ${JSON.stringify(solverType)} is not supported; expected 'midpoint' or 'heun'`);
+    throw new Error(
+      `${fn}: opts.solverType = ${JSON.stringify(solverType)} is not supported; expected 'midpoint' or 'heun'`,
+    );
   }
   const { eta, sNoise, s, noise } = stochasticStart(opts, x, sigmas, fn);
   let oldDenoised: NDArray | null = null;
@@ -165,7 +185,10 @@ export function sampleDpmpp2mSde(
     const h = tOf(s[i + 1]) - tOf(s[i]);
     const etaH = eta * h;
     const phi = -Math.expm1(-h - etaH); // 1 - e^{-(1+eta)h}
-    const terms: Array<[number, NDArray]> = [[(s[i + 1] / s[i]) * Math.exp(-etaH), x], [phi, denoised]];
+    const terms: Array<[number, NDArray]> = [
+      [(s[i + 1] / s[i]) * Math.exp(-etaH), x],
+      [phi, denoised],
+    ];
     if (oldDenoised !== null) {
       const r = hLast / h;
       // first divided difference (D_i - D_{i-1}) / r, weighted per solver type
@@ -212,7 +235,10 @@ export function sampleDpmpp3mSde(
     } else {
       h = tOf(s[i + 1]) - tOf(s[i]);
       const hEta = h * (eta + 1);
-      const terms: Array<[number, NDArray]> = [[Math.exp(-hEta), x], [-Math.expm1(-hEta), denoised]];
+      const terms: Array<[number, NDArray]> = [
+        [Math.exp(-hEta), x],
+        [-Math.expm1(-hEta), denoised],
+      ];
       const phi2 = Math.expm1(-hEta) / hEta + 1;
       if (h2 !== null && h1 !== null && d1Prev && d2Prev) {
         // quadratic extrapolation of D through the last three evaluations
@@ -267,7 +293,10 @@ export function sampleDpmpp2sAncestral(
     if (sigmaDown === 0) {
       // Euler step to sigma = 0 along d = (x - D) / sigma
       const dt = sigmaDown - s[i];
-      x = lincomb([[1 + dt / s[i], x], [-dt / s[i], denoised]]);
+      x = lincomb([
+        [1 + dt / s[i], x],
+        [-dt / s[i], denoised],
+      ]);
     } else {
       const t = tOf(s[i]);
       const tNext = tOf(sigmaDown);
@@ -275,13 +304,22 @@ export function sampleDpmpp2sAncestral(
       const h = tNext - t;
       const sMid = t + r * h;
       // Algorithm 1, intermediate point u = (sigma_s/sigma_t) x - (e^{-rh} - 1) D
-      const x2 = lincomb([[sigmaOf(sMid) / sigmaOf(t), x], [-Math.expm1(-h * r), denoised]]);
+      const x2 = lincomb([
+        [sigmaOf(sMid) / sigmaOf(t), x],
+        [-Math.expm1(-h * r), denoised],
+      ]);
       const denoised2 = callDenoiser(model, x2, sigmaOf(sMid), fn);
-      x = lincomb([[sigmaOf(tNext) / sigmaOf(t), x], [-Math.expm1(-h), denoised2]]);
+      x = lincomb([
+        [sigmaOf(tNext) / sigmaOf(t), x],
+        [-Math.expm1(-h), denoised2],
+      ]);
     }
     if (s[i + 1] > 0 && sigmaUp > 0) {
       const z = noise(s[i], s[i + 1]);
-      x = lincomb([[1, x], [sNoise * sigmaUp, z]]);
+      x = lincomb([
+        [1, x],
+        [sNoise * sigmaUp, z],
+      ]);
     }
   }
   return x;

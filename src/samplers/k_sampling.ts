@@ -15,7 +15,14 @@
  */
 import { NDArray } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
-import { ancestralStep, callDenoiser, checkNonNegative, sigmaArray, type Denoiser, type KSamplerOptions } from './k_common.ts';
+import {
+  ancestralStep,
+  callDenoiser,
+  checkNonNegative,
+  sigmaArray,
+  type Denoiser,
+  type KSamplerOptions,
+} from './k_common.ts';
 import { lmsCoefficient } from './lms_coefficient.ts';
 import { churnAt, type ChurnParams } from './churn.ts';
 
@@ -43,7 +50,10 @@ export interface KLmsOptions extends KSamplerOptions {
 
 /** d = (x - D) / sigma: the ODE derivative dx/dsigma (k-diffusion `to_d`). */
 function toD(x: NDArray, sigma: number, denoised: NDArray): NDArray {
-  const out = new NDArray(x.shape), o = out.data, xs = x.data, p = denoised.data;
+  const out = new NDArray(x.shape),
+    o = out.data,
+    xs = x.data,
+    p = denoised.data;
   // d = (x - D) / sigma
   for (let j = 0; j < o.length; j++) o[j] = (xs[j] - p[j]) / sigma;
   return out;
@@ -51,7 +61,10 @@ function toD(x: NDArray, sigma: number, denoised: NDArray): NDArray {
 
 /** x + a * d */
 function axpy(x: NDArray, a: number, d: NDArray): NDArray {
-  const out = new NDArray(x.shape), o = out.data, xs = x.data, ds = d.data;
+  const out = new NDArray(x.shape),
+    o = out.data,
+    xs = x.data,
+    ds = d.data;
   // x + a d
   for (let j = 0; j < o.length; j++) o[j] = xs[j] + a * ds[j];
   return out;
@@ -62,7 +75,13 @@ function axpy(x: NDArray, a: number, d: NDArray): NDArray {
  * one normal draw is taken every step when a generator is given (used only when gamma > 0), so that seeded
  * runs consume the generator in k-diffusion's order.
  */
-function churn(x: NDArray, sigma: number, nSteps: number, o: KChurnOptions, fn: string): { x: NDArray; sigmaHat: number } {
+function churn(
+  x: NDArray,
+  sigma: number,
+  nSteps: number,
+  o: KChurnOptions,
+  fn: string,
+): { x: NDArray; sigmaHat: number } {
   checkNonNegative(o.sChurn ?? 0, 'sChurn', fn, true);
   const { gamma, sigmaHat, noiseStd } = churnAt(sigma, nSteps, o);
   const eps = o.generator ? o.generator.normal(x.shape) : null;
@@ -78,7 +97,14 @@ function churn(x: NDArray, sigma: number, nSteps: number, o: KChurnOptions, fn: 
  * EDM Algorithm 2 lines 4-7 for step i: churn x up to sigma_hat, one model call D(x_hat; sigma_hat) (reported to
  * the callback), and the derivative d = (x_hat - D) / sigma_hat.
  */
-function churnAndDerivative(model: Denoiser, x: NDArray, s: Float64Array, i: number, opts: KChurnOptions, fn: string): { x: NDArray; sigmaHat: number; d: NDArray } {
+function churnAndDerivative(
+  model: Denoiser,
+  x: NDArray,
+  s: Float64Array,
+  i: number,
+  opts: KChurnOptions,
+  fn: string,
+): { x: NDArray; sigmaHat: number; d: NDArray } {
   const c = churn(x, s[i], s.length - 1, opts, fn);
   const denoised = callDenoiser(model, c.x, c.sigmaHat, fn);
   opts.callback?.({ i, x: c.x, sigma: s[i], sigmaHat: c.sigmaHat, denoised });
@@ -93,7 +119,8 @@ export function sampleEuler(model: Denoiser, x: NDArray, sigmas: ArrayLike<numbe
   const fn = 'sampleEuler';
   const s = sigmaArray(sigmas, fn);
   for (let i = 0; i < s.length - 1; i++) {
-    const c = churnAndDerivative(model, x, s, i, opts, fn), d = c.d;
+    const c = churnAndDerivative(model, x, s, i, opts, fn),
+      d = c.d;
     x = c.x;
     x = axpy(x, s[i + 1] - c.sigmaHat, d);
   }
@@ -106,10 +133,16 @@ export function sampleEuler(model: Denoiser, x: NDArray, sigmas: ArrayLike<numbe
  * No noise is added on the step to sigma = 0.
  * @example sampleEulerAncestral(denoise, xT, sigmas, { generator })
  */
-export function sampleEulerAncestral(model: Denoiser, x: NDArray, sigmas: ArrayLike<number>, opts: KAncestralOptions = {}): NDArray {
+export function sampleEulerAncestral(
+  model: Denoiser,
+  x: NDArray,
+  sigmas: ArrayLike<number>,
+  opts: KAncestralOptions = {},
+): NDArray {
   const fn = 'sampleEulerAncestral';
   const s = sigmaArray(sigmas, fn);
-  const eta = opts.eta ?? 1, sNoise = opts.sNoise ?? 1;
+  const eta = opts.eta ?? 1,
+    sNoise = opts.sNoise ?? 1;
   checkNonNegative(eta, 'eta', fn);
   for (let i = 0; i < s.length - 1; i++) {
     const denoised = callDenoiser(model, x, s[i], fn);
@@ -135,7 +168,8 @@ export function sampleHeun(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
   const fn = 'sampleHeun';
   const s = sigmaArray(sigmas, fn);
   for (let i = 0; i < s.length - 1; i++) {
-    const c = churnAndDerivative(model, x, s, i, opts, fn), d = c.d;
+    const c = churnAndDerivative(model, x, s, i, opts, fn),
+      d = c.d;
     x = c.x;
     const dt = s[i + 1] - c.sigmaHat;
     if (s[i + 1] === 0) {
@@ -144,7 +178,11 @@ export function sampleHeun(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
       const x2 = axpy(x, dt, d);
       const d2 = toD(x2, s[i + 1], callDenoiser(model, x2, s[i + 1], fn));
       // EDM Algorithm 1 line 8: x_{i+1} = x_i + (t_{i+1} - t_i) (d_i + d'_i) / 2
-      const xNext = new NDArray(x.shape), o = xNext.data, xs = x.data, a = d.data, b = d2.data;
+      const xNext = new NDArray(x.shape),
+        o = xNext.data,
+        xs = x.data,
+        a = d.data,
+        b = d2.data;
       for (let j = 0; j < o.length; j++) o[j] = xs[j] + dt * 0.5 * (a[j] + b[j]);
       x = xNext;
     }
@@ -162,7 +200,8 @@ export function sampleDpm2(model: Denoiser, x: NDArray, sigmas: ArrayLike<number
   const fn = 'sampleDpm2';
   const s = sigmaArray(sigmas, fn);
   for (let i = 0; i < s.length - 1; i++) {
-    const c = churnAndDerivative(model, x, s, i, opts, fn), d = c.d;
+    const c = churnAndDerivative(model, x, s, i, opts, fn),
+      d = c.d;
     x = c.x;
     if (s[i + 1] === 0) {
       x = axpy(x, s[i + 1] - c.sigmaHat, d);
@@ -209,7 +248,9 @@ export function sampleLms(model: Denoiser, x: NDArray, sigmas: ArrayLike<number>
       const d = ds[ds.length - 1 - j].data;
       for (let k = 0; k < acc.length; k++) acc[k] += c * d[k];
     }
-    const xNext = new NDArray(x.shape), o = xNext.data, xs = x.data;
+    const xNext = new NDArray(x.shape),
+      o = xNext.data,
+      xs = x.data;
     // x_{i+1} = x_i + sum_j c_j d_{i-j}
     for (let k = 0; k < o.length; k++) o[k] = xs[k] + acc[k];
     x = xNext;

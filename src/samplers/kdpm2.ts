@@ -15,10 +15,25 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import {
-  betaTableKeys, COMMON_KEYS, key, registerScheduler, SIGMA_GRID_KEYS,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  betaTableKeys,
+  COMMON_KEYS,
+  key,
+  registerScheduler,
+  SIGMA_GRID_KEYS,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
-import { eulerStep, kPredOriginal, odeDerivative, repeatInner, SigmaScheduler, withFinalSigma } from './sigma_scheduler.ts';
+import {
+  eulerStep,
+  kPredOriginal,
+  odeDerivative,
+  repeatInner,
+  SigmaScheduler,
+  withFinalSigma,
+} from './sigma_scheduler.ts';
 import { sigmaToT } from '../schedules/sigmas.ts';
 import { f32 } from '../engine/f32.ts';
 
@@ -44,7 +59,9 @@ export class KDPM2DiscreteScheduler extends SigmaScheduler {
   }
 
   /** True when the next step is the first (Euler-to-midpoint) half. */
-  get stateInFirstOrder(): boolean { return this.firstSample === null; }
+  get stateInFirstOrder(): boolean {
+    return this.firstSample === null;
+  }
 
   /** `setTimesteps(n)`. @example s.setTimesteps(20) */
   override setTimesteps(arg: number | SetTimestepsOptions): void {

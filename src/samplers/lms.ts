@@ -16,8 +16,15 @@
  */
 import { NDArray } from '../engine/ndarray.ts';
 import {
-  betaTableKeys, COMMON_KEYS, registerScheduler, SIGMA_GRID_KEYS,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  betaTableKeys,
+  COMMON_KEYS,
+  registerScheduler,
+  SIGMA_GRID_KEYS,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import { kPredOriginal, odeDerivative, SigmaScheduler } from './sigma_scheduler.ts';
 import { f32 } from '../engine/f32.ts';
@@ -58,11 +65,17 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
   }
 
   /** One LMS step of order min(step + 1, order) (order defaults to 4). @example s.step(eps, t, x) */
-  step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions & { order?: number } = {}): StepOutput {
+  step(
+    modelOutput: NDArray,
+    timestep: number,
+    sample: NDArray,
+    opts: StepOptions & { order?: number } = {},
+  ): StepOutput {
     this.warnIfInputNotScaled();
     const i = this.beginStep(timestep);
     let order = opts.order ?? 4;
-    if (!Number.isInteger(order) || order < 1) throw new Error(`${this.className}.step: order = ${order} must be a positive integer`);
+    if (!Number.isInteger(order) || order < 1)
+      throw new Error(`${this.className}.step: order = ${order} must be a positive integer`);
     const sigma = this.sigmas[i];
     // 1. x_0, 2. derivative (x - x_0) / sigma
     const x0 = kPredOriginal(modelOutput, sample, sigma, this.config.prediction_type, this.className);
@@ -85,7 +98,8 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
       // acc = sum_j c_j d_{t-j}
       for (let k = 0; k < n; k++) acc[k] = acc[k] + f32(c32 * d[k]);
     }
-    const prev = new NDArray(sample.shape), xs = sample.data;
+    const prev = new NDArray(sample.shape),
+      xs = sample.data;
     // x_{t+1} = x_t + acc
     for (let k = 0; k < n; k++) prev.data[k] = xs[k] + acc[k];
     this.stepIdx = i + 1;

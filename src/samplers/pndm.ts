@@ -20,8 +20,17 @@ import { addNoise } from '../diffusion/forward.ts';
 import { badPredictionType } from '../diffusion/parameterization.ts';
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
 import {
-  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  BetaScheduler,
+  betaTableKeys,
+  COMMON_KEYS,
+  enumKey,
+  key,
+  registerScheduler,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import { scaledSum } from './vp_math.ts';
 import { f32 } from '../engine/f32.ts';
@@ -73,9 +82,14 @@ export class PNDMScheduler extends BetaScheduler {
       const ratio = Math.floor(T / n);
       base = new Float64Array(n).map((_, i) => i * ratio + this.config.steps_offset);
     } else if (spacing === 'trailing') {
-      base = npArange(T, 0, -T / n).map(roundHalfEven).reverse().map((v) => v - 1);
+      base = npArange(T, 0, -T / n)
+        .map(roundHalfEven)
+        .reverse()
+        .map((v) => v - 1);
     } else {
-      throw new Error(`${this.className}.setTimesteps: timestep_spacing = ${JSON.stringify(spacing)} is not supported; allowed values: 'linspace', 'leading', 'trailing'`);
+      throw new Error(
+        `${this.className}.setTimesteps: timestep_spacing = ${JSON.stringify(spacing)} is not supported; allowed values: 'linspace', 'leading', 'trailing'`,
+      );
     }
     if (this.config.skip_prk_steps) {
       // concat(base[:-1], base[-2:-1], base[-1:]) reversed
@@ -84,7 +98,10 @@ export class PNDMScheduler extends BetaScheduler {
       const plms = [...base.slice(0, m - 1), ...base.slice(Math.max(0, m - 2), m - 1), ...base.slice(m - 1)];
       this.plmsTimesteps = Float64Array.from(plms.reverse());
     } else {
-      if (base.length < this.pndmOrder) throw new Error(`${this.className}.setTimesteps: num_inference_steps = ${n} is too small for the Runge-Kutta warm-up (needs >= ${this.pndmOrder}); use more steps or skip_prk_steps: true`);
+      if (base.length < this.pndmOrder)
+        throw new Error(
+          `${this.className}.setTimesteps: num_inference_steps = ${n} is too small for the Runge-Kutta warm-up (needs >= ${this.pndmOrder}); use more steps or skip_prk_steps: true`,
+        );
       // PRK: last pndm_order base timesteps, each followed by its half step (+ T//n//2), PNDM eq. (13)
       const half = Math.floor(Math.floor(T / n) / 2);
       const last = Array.from(base.slice(Math.max(0, base.length - this.pndmOrder)));
@@ -106,19 +123,24 @@ export class PNDMScheduler extends BetaScheduler {
 
   /** One PRK or PLMS step, whichever the schedule position asks for. */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, _opts: StepOptions = {}): StepOutput {
-    if (this.counter < this.prkTimesteps.length && !this.config.skip_prk_steps) return this.stepPrk(modelOutput, timestep, sample);
+    if (this.counter < this.prkTimesteps.length && !this.config.skip_prk_steps)
+      return this.stepPrk(modelOutput, timestep, sample);
     return this.stepPlms(modelOutput, timestep, sample);
   }
 
   /** Pseudo Runge-Kutta step (PNDM eq. 13): weights 1/6, 1/3, 1/3, 1/6 over four model calls. */
   stepPrk(modelOutput: NDArray, timestep: number, sample: NDArray): StepOutput {
-    if (this.numInferenceSteps === null) throw new Error(`${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`);
+    if (this.numInferenceSteps === null)
+      throw new Error(
+        `${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`,
+      );
     const T = this.config.num_train_timesteps as number;
     const diffToPrev = this.counter % 2 ? 0 : Math.floor(Math.floor(T / this.numInferenceSteps) / 2);
     const prevTimestep = timestep - diffToPrev;
     const t = this.prkTimesteps[Math.floor(this.counter / 4) * 4];
     // PRK weights 1/6, 1/3, 1/3, 1/6 as float32 scalars: eps' = (e_1 + 2 e_2 + 2 e_3 + e_4) / 6
-    const sixth = f32(1 / 6), third = f32(1 / 3);
+    const sixth = f32(1 / 6),
+      third = f32(1 / 3);
     const acc = (w: number) => {
       const scaled = modelOutput.map((v) => w * v);
       this.curModelOutput = this.curModelOutput ? this.curModelOutput.add(scaled) : scaled;
@@ -144,9 +166,14 @@ export class PNDMScheduler extends BetaScheduler {
 
   /** Pseudo linear multistep step (PNDM eq. 12), Adams-Bashforth coefficients of growing order. */
   stepPlms(modelOutput: NDArray, timestep: number, sample: NDArray): StepOutput {
-    if (this.numInferenceSteps === null) throw new Error(`${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`);
+    if (this.numInferenceSteps === null)
+      throw new Error(
+        `${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`,
+      );
     if (!this.config.skip_prk_steps && this.ets.length < 3) {
-      throw new Error(`${this.className} can only run PLMS steps after the scheduler has run in 'prk' mode for at least 12 iterations (follow scheduler.timesteps from the start)`);
+      throw new Error(
+        `${this.className} can only run PLMS steps after the scheduler has run in 'prk' mode for at least 12 iterations (follow scheduler.timesteps from the start)`,
+      );
     }
     const T = this.config.num_train_timesteps as number;
     const h = Math.floor(T / this.numInferenceSteps);
@@ -164,28 +191,43 @@ export class PNDMScheduler extends BetaScheduler {
     if (n === 1 && this.counter === 0) {
       this.curSample = sample;
     } else if (n === 1 && this.counter === 1) {
-      const out = new NDArray(modelOutput.shape), o = out.data, a = modelOutput.data, b = e[0].data;
+      const out = new NDArray(modelOutput.shape),
+        o = out.data,
+        a = modelOutput.data,
+        b = e[0].data;
       // eps' = (e_t + e_0) / 2   (the second-order start of skip_prk_steps)
       for (let i = 0; i < o.length; i++) o[i] = f32(a[i] + b[i]) / 2;
       modelOutput = out;
       sample = this.curSample!;
       this.curSample = null;
     } else if (n === 2) {
-      const out = new NDArray(e[1].shape), o = out.data, a = e[1].data, b = e[0].data;
+      const out = new NDArray(e[1].shape),
+        o = out.data,
+        a = e[1].data,
+        b = e[0].data;
       // eps' = (3 e_0 - e_1) / 2   (Adams-Bashforth 2)
       for (let i = 0; i < o.length; i++) o[i] = f32(f32(3 * a[i]) - b[i]) / 2;
       modelOutput = out;
     } else if (n === 3) {
-      const out = new NDArray(e[2].shape), o = out.data, a = e[2].data, b = e[1].data, c = e[0].data;
+      const out = new NDArray(e[2].shape),
+        o = out.data,
+        a = e[2].data,
+        b = e[1].data,
+        c = e[0].data;
       // eps' = (23 e_0 - 16 e_1 + 5 e_2) / 12   (Adams-Bashforth 3)
       for (let i = 0; i < o.length; i++) o[i] = f32(f32(f32(23 * a[i]) - f32(16 * b[i])) + f32(5 * c[i])) / 12;
       modelOutput = out;
     } else {
-      const out = new NDArray(e[n - 1].shape), o = out.data;
-      const a = e[n - 1].data, b = e[n - 2].data, c = e[n - 3].data, d = e[n - 4].data;
+      const out = new NDArray(e[n - 1].shape),
+        o = out.data;
+      const a = e[n - 1].data,
+        b = e[n - 2].data,
+        c = e[n - 3].data,
+        d = e[n - 4].data;
       const k = f32(1 / 24);
       // eps' = (55 e_0 - 59 e_1 + 37 e_2 - 9 e_3) / 24   (PNDM eq. 12, Adams-Bashforth 4)
-      for (let i = 0; i < o.length; i++) o[i] = k * f32(f32(f32(f32(55 * a[i]) - f32(59 * b[i])) + f32(37 * c[i])) - f32(9 * d[i]));
+      for (let i = 0; i < o.length; i++)
+        o[i] = k * f32(f32(f32(f32(55 * a[i]) - f32(59 * b[i])) + f32(37 * c[i])) - f32(9 * d[i]));
       modelOutput = out;
     }
     const prev = this.getPrevSample(sample, t, prevTimestep, modelOutput);
@@ -200,7 +242,8 @@ export class PNDMScheduler extends BetaScheduler {
     const betaProdT = f32(1 - abarT); // 1 - abar_t
     const betaProdTPrev = f32(1 - abarPrev); // 1 - abar_t'
     if (this.config.prediction_type === 'v_prediction') {
-      const sa = f32(Math.sqrt(abarT)), sb = f32(Math.sqrt(betaProdT)); // sqrt(abar_t), sqrt(1 - abar_t)
+      const sa = f32(Math.sqrt(abarT)),
+        sb = f32(Math.sqrt(betaProdT)); // sqrt(abar_t), sqrt(1 - abar_t)
       // eps = sqrt(abar_t) v + sqrt(1 - abar_t) x_t
       modelOutput = scaledSum(sa, modelOutput, sb, sample);
     } else if (this.config.prediction_type !== 'epsilon') {
@@ -208,10 +251,18 @@ export class PNDMScheduler extends BetaScheduler {
     }
     // sqrt(abar_t' / abar_t); abar_t sqrt(1 - abar_t') + sqrt(abar_t (1 - abar_t) abar_t'); abar_t' - abar_t
     const sampleCoeff = f32(Math.sqrt(f32(abarPrev / abarT)));
-    const denom = f32(f32(abarT * f32(Math.sqrt(betaProdTPrev))) + f32(Math.sqrt(f32(f32(abarT * betaProdT) * abarPrev))));
+    const denom = f32(
+      f32(abarT * f32(Math.sqrt(betaProdTPrev))) + f32(Math.sqrt(f32(f32(abarT * betaProdT) * abarPrev))),
+    );
     const diff = f32(abarPrev - abarT);
-    if (sample.size !== modelOutput.size) throw new Error(`${this.className}.step: model output shape [${modelOutput.shape.join(', ')}] differs from sample shape [${sample.shape.join(', ')}]`);
-    const out = new NDArray(sample.shape), o = out.data, x = sample.data, eps = modelOutput.data;
+    if (sample.size !== modelOutput.size)
+      throw new Error(
+        `${this.className}.step: model output shape [${modelOutput.shape.join(', ')}] differs from sample shape [${sample.shape.join(', ')}]`,
+      );
+    const out = new NDArray(sample.shape),
+      o = out.data,
+      x = sample.data,
+      eps = modelOutput.data;
     // x_{t'} = sqrt(abar_t'/abar_t) x_t - (abar_t' - abar_t) eps / (abar_t sqrt(1-abar_t') + sqrt(abar_t (1-abar_t) abar_t'))
     for (let i = 0; i < o.length; i++) o[i] = f32(sampleCoeff * x[i]) - f32(f32(diff * eps[i]) / denom);
     return out;

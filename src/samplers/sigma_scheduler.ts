@@ -9,10 +9,22 @@
  *                                                  spacing: 'linspace', sigmaSchedule: 'karras' });
  */
 import { NDArray } from '../engine/ndarray.ts';
-import { betaSigmas, exponentialSigmas, karrasSigmas, logSigmas, sigmasFromAlphasCumprod, sigmaToT } from '../schedules/sigmas.ts';
+import {
+  betaSigmas,
+  exponentialSigmas,
+  karrasSigmas,
+  logSigmas,
+  sigmasFromAlphasCumprod,
+  sigmaToT,
+} from '../schedules/sigmas.ts';
 import { npArange, npInterp, npLinspace, roundHalfEven, torchLinspaceF32 } from '../schedules/numerics.ts';
 import { badSpacing } from '../schedules/timesteps.ts';
-import { checkSigmaGridFlags, StepIndexScheduler, type SchedulerConfig, type SetTimestepsOptions } from './scheduler.ts';
+import {
+  checkSigmaGridFlags,
+  StepIndexScheduler,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+} from './scheduler.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** How inference sigmas are laid out between sigma_max and sigma_min. */
@@ -42,13 +54,24 @@ export interface KSigmaScheduleOptions {
  * leading / trailing as integers. Descending.
  * @example floatSpacedTimesteps(1000, 4, 'linspace')  // [999, 666, 333, 0]
  */
-export function floatSpacedTimesteps(T: number, n: number, spacing: string, stepsOffset = 0, owner = 'setTimesteps'): Float64Array {
+export function floatSpacedTimesteps(
+  T: number,
+  n: number,
+  spacing: string,
+  stepsOffset = 0,
+  owner = 'setTimesteps',
+): Float64Array {
   if (!Number.isInteger(n) || n < 1) throw new Error(`${owner}: num_inference_steps = ${n} must be a positive integer`);
   if (n > T && (spacing === 'leading' || spacing === 'trailing')) {
     // (diffusers silently repeats timesteps here; 'linspace' interpolates between training sigmas and stays valid)
-    throw new Error(`${owner}: num_inference_steps = ${n} cannot be larger than num_train_timesteps = ${T} with timestep_spacing '${spacing}'; use fewer steps or timestep_spacing 'linspace'`);
+    throw new Error(
+      `${owner}: num_inference_steps = ${n} cannot be larger than num_train_timesteps = ${T} with timestep_spacing '${spacing}'; use fewer steps or timestep_spacing 'linspace'`,
+    );
   }
-  if (spacing === 'linspace') return npLinspace(0, T - 1, n).map(f32).reverse();
+  if (spacing === 'linspace')
+    return npLinspace(0, T - 1, n)
+      .map(f32)
+      .reverse();
   if (spacing === 'leading') {
     const ratio = Math.floor(T / n);
     return new Float64Array(n).map((_, i) => f32((n - 1 - i) * ratio + stepsOffset));
@@ -62,11 +85,19 @@ export function floatSpacedTimesteps(T: number, n: number, spacing: string, step
  * sigmas at those timesteps (float64), optionally re-laid out as Karras / exponential / beta sigmas with
  * timesteps recovered by `sigmaToT`. Returns float64 sigmas without the final value and float32-valued timesteps.
  */
-export function kSigmaSchedule(o: KSigmaScheduleOptions): { timesteps: Float64Array; sigmas: Float64Array; logSigmas: Float32Array; trainSigmas: Float32Array } {
-  const T = o.numTrainTimesteps, n = o.numInferenceSteps, owner = o.owner ?? 'setTimesteps';
-  let timesteps = o.customTimesteps !== undefined
-    ? Float64Array.from(o.customTimesteps, f32)
-    : floatSpacedTimesteps(T, n, o.spacing, o.stepsOffset ?? 0, owner);
+export function kSigmaSchedule(o: KSigmaScheduleOptions): {
+  timesteps: Float64Array;
+  sigmas: Float64Array;
+  logSigmas: Float32Array;
+  trainSigmas: Float32Array;
+} {
+  const T = o.numTrainTimesteps,
+    n = o.numInferenceSteps,
+    owner = o.owner ?? 'setTimesteps';
+  let timesteps =
+    o.customTimesteps !== undefined
+      ? Float64Array.from(o.customTimesteps, f32)
+      : floatSpacedTimesteps(T, n, o.spacing, o.stepsOffset ?? 0, owner);
   const trainSigmas = sigmasFromAlphasCumprod(o.alphasCumprod);
   const ls = logSigmas(trainSigmas);
   let sigmas: Float64Array;
@@ -112,9 +143,18 @@ export function scaleBySigma(x: NDArray, sigma: number): NDArray {
  * float32 in diffusers' order.
  * @example kPredOriginal(eps, x, 14.6, 'epsilon', 'EulerDiscreteScheduler')
  */
-export function kPredOriginal(modelOutput: NDArray, sample: NDArray, sigma: number, predictionType: string, owner: string, allowSample = true): NDArray {
+export function kPredOriginal(
+  modelOutput: NDArray,
+  sample: NDArray,
+  sigma: number,
+  predictionType: string,
+  owner: string,
+  allowSample = true,
+): NDArray {
   const out = new NDArray(sample.shape);
-  const m = modelOutput.data, x = sample.data, o = out.data;
+  const m = modelOutput.data,
+    x = sample.data,
+    o = out.data;
   if (predictionType === 'epsilon') {
     for (let i = 0; i < o.length; i++) o[i] = x[i] - f32(sigma * m[i]);
   } else if (predictionType === 'v_prediction') {
@@ -125,7 +165,9 @@ export function kPredOriginal(modelOutput: NDArray, sample: NDArray, sigma: numb
     return modelOutput;
   } else {
     const allowed = allowSample ? "'epsilon', 'v_prediction', 'sample'" : "'epsilon', 'v_prediction'";
-    throw new Error(`${owner}.step: prediction_type = ${JSON.stringify(predictionType)} is not supported; allowed values: ${allowed}`);
+    throw new Error(
+      `${owner}.step: prediction_type = ${JSON.stringify(predictionType)} is not supported; allowed values: ${allowed}`,
+    );
   }
   return out;
 }
@@ -145,7 +187,10 @@ export function repeatInner<T extends Float32Array | Float64Array>(a: T, keepLas
  * @example odeDerivative(x, x0, 14.6)
  */
 export function odeDerivative(x: NDArray, x0: NDArray, sigma: number): NDArray {
-  const out = new NDArray(x.shape), o = out.data, xs = x.data, p = x0.data;
+  const out = new NDArray(x.shape),
+    o = out.data,
+    xs = x.data,
+    p = x0.data;
   // d = (x - x_0) / sigma
   for (let i = 0; i < o.length; i++) o[i] = f32(xs[i] - p[i]) / sigma;
   return out;
@@ -156,7 +201,10 @@ export function odeDerivative(x: NDArray, x0: NDArray, sigma: number): NDArray {
  * @example eulerStep(x, odeDerivative(x, x0, sigma), sigmaNext - sigma)
  */
 export function eulerStep(x: NDArray, d: NDArray, dt: number): NDArray {
-  const out = new NDArray(x.shape), o = out.data, xs = x.data, ds = d.data;
+  const out = new NDArray(x.shape),
+    o = out.data,
+    xs = x.data,
+    ds = d.data;
   // x_next = x + d dt
   for (let i = 0; i < o.length; i++) o[i] = xs[i] + f32(ds[i] * dt);
   return out;
@@ -191,7 +239,9 @@ export abstract class SigmaScheduler extends StepIndexScheduler {
   }
 
   /** sqrt((1 - abar) / abar) for all training timesteps (float32, ascending in t). */
-  trainSigmas(): Float32Array { return sigmasFromAlphasCumprod(this.alphasCumprod); }
+  trainSigmas(): Float32Array {
+    return sigmasFromAlphasCumprod(this.alphasCumprod);
+  }
 
   /**
    * kSigmaSchedule for `n` steps with this config's spacing, steps_offset and sigma layout; `extra` adds or
@@ -200,9 +250,14 @@ export abstract class SigmaScheduler extends StepIndexScheduler {
   protected sigmaGrid(n: number, extra: Partial<KSigmaScheduleOptions> = {}): ReturnType<typeof kSigmaSchedule> {
     const c = this.config;
     return kSigmaSchedule({
-      alphasCumprod: this.alphasCumprod, numTrainTimesteps: c.num_train_timesteps, numInferenceSteps: n,
-      spacing: c.timestep_spacing, stepsOffset: c.steps_offset, sigmaSchedule: sigmaScheduleFromConfig(c, this.className),
-      owner: `${this.className}.setTimesteps`, ...extra,
+      alphasCumprod: this.alphasCumprod,
+      numTrainTimesteps: c.num_train_timesteps,
+      numInferenceSteps: n,
+      spacing: c.timestep_spacing,
+      stepsOffset: c.steps_offset,
+      sigmaSchedule: sigmaScheduleFromConfig(c, this.className),
+      owner: `${this.className}.setTimesteps`,
+      ...extra,
     });
   }
 
@@ -224,7 +279,10 @@ export abstract class SigmaScheduler extends StepIndexScheduler {
   protected beginStep(timestep: number): number {
     if (this.stepIdx === null) this.initStepIndex(timestep);
     const i = this.stepIdx!;
-    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished (step ${i} of ${this.timesteps.length}); call setTimesteps again`);
+    if (i + 1 >= this.sigmas.length)
+      throw new Error(
+        `${this.className}.step: the schedule is finished (step ${i} of ${this.timesteps.length}); call setTimesteps again`,
+      );
     return i;
   }
 
@@ -242,7 +300,9 @@ export abstract class SigmaScheduler extends StepIndexScheduler {
   }
 
   /** Sigma used to scale the model input at the current step (override for KDPM2's interpolated sigmas). */
-  protected inputSigma(): number { return this.sigmas[this.stepIdx!]; }
+  protected inputSigma(): number {
+    return this.sigmas[this.stepIdx!];
+  }
 
   /** x / sqrt(sigma^2 + 1) (EDM c_in). @example s.scaleModelInput(x, s.timesteps[0]) */
   override scaleModelInput(sample: NDArray, timestep: number): NDArray {
@@ -256,7 +316,8 @@ export abstract class SigmaScheduler extends StepIndexScheduler {
     const ts = typeof timesteps === 'number' ? [timesteps] : Array.from(timesteps);
     const sig = this.noiseIndices(ts).map((i) => this.sigmas[i]);
     const B = originalSamples.shape[0] ?? 1;
-    if (sig.length !== 1 && sig.length !== B) throw new Error(`${this.className}.addNoise: got ${sig.length} timesteps for a batch of ${B}`);
+    if (sig.length !== 1 && sig.length !== B)
+      throw new Error(`${this.className}.addNoise: got ${sig.length} timesteps for a batch of ${B}`);
     const per = originalSamples.size / (sig.length === 1 ? 1 : B);
     const out = new NDArray(originalSamples.shape);
     for (let i = 0; i < out.size; i++) {

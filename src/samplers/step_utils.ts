@@ -17,14 +17,28 @@ import { f32 } from '../engine/f32.ts';
  * global RNG in diffuse). `why` names what makes the step stochastic in that error.
  * @example drawNoise(x.shape, { generator: new TorchGenerator(0) }, 'DDPMScheduler')
  */
-export function drawNoise(shape: readonly number[], opts: StepOptions, owner: string, why = 'this step draws noise'): NDArray {
+export function drawNoise(
+  shape: readonly number[],
+  opts: StepOptions,
+  owner: string,
+  why = 'this step draws noise',
+): NDArray {
   if (opts.varianceNoise !== undefined) {
-    if (!sameShape(opts.varianceNoise.shape, shape)) throw new Error(`${owner}.step: varianceNoise has shape [${opts.varianceNoise.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    if (!sameShape(opts.varianceNoise.shape, shape))
+      throw new Error(
+        `${owner}.step: varianceNoise has shape [${opts.varianceNoise.shape.join(', ')}], expected [${shape.join(', ')}]`,
+      );
     return opts.varianceNoise;
   }
-  if (!opts.generator) throw new Error(`${owner}.step: ${why}; pass { generator } or { varianceNoise } (a generator: e.g. new TorchGenerator(seed))`);
+  if (!opts.generator)
+    throw new Error(
+      `${owner}.step: ${why}; pass { generator } or { varianceNoise } (a generator: e.g. new TorchGenerator(seed))`,
+    );
   const z = opts.generator.normal(shape);
-  if (!sameShape(z.shape, shape)) throw new Error(`${owner}.step: generator.normal returned shape [${z.shape.join(', ')}], expected [${shape.join(', ')}]`);
+  if (!sameShape(z.shape, shape))
+    throw new Error(
+      `${owner}.step: generator.normal returned shape [${z.shape.join(', ')}], expected [${shape.join(', ')}]`,
+    );
   return z;
 }
 
@@ -41,7 +55,8 @@ export function splitChannels(x: NDArray, c: number): [NDArray, NDArray] {
   const [B, C2, ...rest] = x.shape;
   const inner = rest.reduce((p, d) => p * d, 1);
   const shape = [B, c, ...rest];
-  const a = new NDArray(shape), b = new NDArray(shape);
+  const a = new NDArray(shape),
+    b = new NDArray(shape);
   for (let bi = 0; bi < B; bi++) {
     const src = bi * C2 * inner;
     a.data.set(x.data.subarray(src, src + c * inner), bi * c * inner);
@@ -60,7 +75,8 @@ export function lincomb(terms: ReadonlyArray<readonly [number, NDArray]>): NDArr
   const n = first.size;
   const acc = new Float64Array(n);
   for (const [c, a] of terms) {
-    if (a.size !== n) throw new Error(`lincomb: shape [${a.shape.join(', ')}] differs from [${first.shape.join(', ')}]`);
+    if (a.size !== n)
+      throw new Error(`lincomb: shape [${a.shape.join(', ')}] differs from [${first.shape.join(', ')}]`);
     if (c === 0) continue;
     const d = a.data;
     for (let j = 0; j < n; j++) acc[j] += c * d[j];

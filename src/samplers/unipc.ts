@@ -19,15 +19,27 @@
  *   let x = generator.normal([1, 3, 32, 32]);
  *   for (const t of s.timesteps) x = s.step(model(x, t), t, x).prevSample;
  */
-import { NDArray } from '../engine/ndarray.ts';
+import type { NDArray } from '../engine/ndarray.ts';
 import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
 import { appendFinalSigma } from '../schedules/sigmas.ts';
 import {
-  COMMON_KEYS, enumKey, key, registerScheduler, SIGMA_GRID_KEYS,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  COMMON_KEYS,
+  enumKey,
+  key,
+  registerScheduler,
+  SIGMA_GRID_KEYS,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import {
-  DPM_FAMILY_HEAD, DPM_FAMILY_KEYS, DPM_FLOW_KEYS, DPM_SHIFT_KEYS, ExponentialIntegratorScheduler,
+  DPM_FAMILY_HEAD,
+  DPM_FAMILY_KEYS,
+  DPM_FLOW_KEYS,
+  DPM_SHIFT_KEYS,
+  ExponentialIntegratorScheduler,
 } from './exponential_integrator.ts';
 import { lincomb, trainingSigmaMin } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
@@ -72,7 +84,8 @@ export function solveLinearF32(A: number[][], b: number[]): number[] {
 /** Map sibling solver names to UniPC's (diffusers): solver_type 'midpoint' | 'heun' | 'logrho' -> 'bh2'. */
 function mapUniPCNames(config: SchedulerConfig): SchedulerConfig {
   const out = { ...config };
-  if (out.solver_type === 'midpoint' || out.solver_type === 'heun' || out.solver_type === 'logrho') out.solver_type = 'bh2';
+  if (out.solver_type === 'midpoint' || out.solver_type === 'heun' || out.solver_type === 'logrho')
+    out.solver_type = 'bh2';
   return out;
 }
 
@@ -81,12 +94,18 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
   static override readonly className: string = 'UniPCMultistepScheduler';
   static override readonly configSpec: ConfigSpec = {
     ...DPM_FAMILY_HEAD,
-    solver_order: key('int', 2, { min: 1, help: 'any positive integer; the corrector raises the accuracy to solver_order + 1' }),
+    solver_order: key('int', 2, {
+      min: 1,
+      help: 'any positive integer; the corrector raises the accuracy to solver_order + 1',
+    }),
     predict_x0: key('bool', true),
     solver_type: enumKey('bh2', UNIPC_SOLVER_TYPES),
     lower_order_final: DPM_FAMILY_KEYS.lower_order_final,
     disable_corrector: key('numbers', [], { help: 'step indices whose corrector is skipped' }),
-    solver_p: key('any', null, { nullable: true, help: 'another scheduler as predictor is not supported; allowed values: null' }),
+    solver_p: key('any', null, {
+      nullable: true,
+      help: 'another scheduler as predictor is not supported; allowed values: null',
+    }),
     ...SIGMA_GRID_KEYS,
     ...DPM_FLOW_KEYS,
     timestep_spacing: COMMON_KEYS.timestep_spacing,
@@ -94,9 +113,20 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     final_sigmas_type: DPM_FAMILY_KEYS.final_sigmas_type,
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
     ...DPM_SHIFT_KEYS,
-    sigma_min: key('number', null, { nullable: true, min: 0, help: 'lower end of Karras / exponential / beta grids; null = the training table' }),
-    sigma_max: key('number', null, { nullable: true, min: 0, help: 'upper end of Karras / exponential / beta grids; null = the training table' }),
-    shift_terminal: key('number', null, { nullable: true, help: 'only for flow-matching sigmas (not implemented); allowed values: null' }),
+    sigma_min: key('number', null, {
+      nullable: true,
+      min: 0,
+      help: 'lower end of Karras / exponential / beta grids; null = the training table',
+    }),
+    sigma_max: key('number', null, {
+      nullable: true,
+      min: 0,
+      help: 'upper end of Karras / exponential / beta grids; null = the training table',
+    }),
+    shift_terminal: key('number', null, {
+      nullable: true,
+      help: 'only for flow-matching sigmas (not implemented); allowed values: null',
+    }),
   };
 
   /** Sample before the last predictor (x_{t-1} of UniC), null at the start of a run. */
@@ -107,14 +137,23 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
   constructor(config: SchedulerConfig = {}) {
     super(mapUniPCNames(config));
     const c = this.config;
-    if (c.solver_p != null) throw new Error(`${this.className} config: solver_p = ${JSON.stringify(c.solver_p)} is not supported (a scheduler object as predictor); allowed values: null`);
-    if (c.shift_terminal != null) throw new Error(`${this.className} config: shift_terminal = ${c.shift_terminal} is only supported with use_flow_sigmas = true, which is not implemented; allowed values: null`);
+    if (c.solver_p != null)
+      throw new Error(
+        `${this.className} config: solver_p = ${JSON.stringify(c.solver_p)} is not supported (a scheduler object as predictor); allowed values: null`,
+      );
+    if (c.shift_terminal != null)
+      throw new Error(
+        `${this.className} config: shift_terminal = ${c.shift_terminal} is only supported with use_flow_sigmas = true, which is not implemented; allowed values: null`,
+      );
     (c.disable_corrector as number[]).forEach((v, i) => {
-      if (!Number.isInteger(v)) throw new Error(`${this.className} config: disable_corrector[${i}] = ${v} must be an integer step index`);
+      if (!Number.isInteger(v))
+        throw new Error(`${this.className} config: disable_corrector[${i}] = ${v} must be an integer step index`);
     });
     if (c.predict_x0 === false && c.final_sigmas_type === 'zero') {
       // diffusers returns NaN at the last step here (sigma_t (e^h - 1) with sigma_t = 0, h = inf)
-      throw new Error(`${this.className} config: final_sigmas_type = 'zero' is not supported with predict_x0 = false (the noise-prediction update is 0 * inf at sigma = 0); use final_sigmas_type = 'sigma_min' or predict_x0 = true`);
+      throw new Error(
+        `${this.className} config: final_sigmas_type = 'zero' is not supported with predict_x0 = false (the noise-prediction update is 0 * inf at sigma = 0); use final_sigmas_type = 'sigma_min' or predict_x0 = true`,
+      );
     }
     this.resetHistory();
   }
@@ -127,12 +166,16 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
    */
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const req = this.timestepsRequest(arg);
-    if (req.timesteps !== undefined) throw new Error(`${this.className}.setTimesteps: custom timesteps are not supported by UniPC (as in diffusers); pass numInferenceSteps`);
+    if (req.timesteps !== undefined)
+      throw new Error(
+        `${this.className}.setTimesteps: custom timesteps are not supported by UniPC (as in diffusers); pass numInferenceSteps`,
+      );
     const c = this.config;
     const kind = this.gridKind();
     const grid = this.buildGrid(req, { sigmaMin: c.sigma_min, sigmaMax: c.sigma_max });
     let last = 0;
-    if (c.final_sigmas_type === 'sigma_min') last = kind === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
+    if (c.final_sigmas_type === 'sigma_min')
+      last = kind === 'interp' ? trainingSigmaMin(this.alphasCumprod) : grid.sigmas[grid.sigmas.length - 1];
     this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));
     this.numInferenceSteps = grid.timesteps.length;
     this.resetHistory();
@@ -180,7 +223,11 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
    * r_k, the order-condition matrix R (rows r^{i-1}) and right-hand side b_i = i! phi_{i+1}(hh) / B(h),
    * with h_phi_1 = e^{hh} - 1 and phi_{k+1} from phi_k / hh - 1/k! (Zhao et al. 2023, Sec. 3).
    */
-  private orderConditions(rks: number[], h: number, order: number): { hh: number; hPhi1: number; Bh: number; R: number[][]; b: number[] } {
+  private orderConditions(
+    rks: number[],
+    h: number,
+    order: number,
+  ): { hh: number; hPhi1: number; Bh: number; R: number[][]; b: number[] } {
     const hh = this.config.predict_x0 ? -h : h;
     const hPhi1 = f32(Math.expm1(hh));
     let hPhiK = f32(f32(hPhi1 / hh) - 1);
@@ -202,8 +249,12 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
    * model outputs: r_k = (lambda_{s_k} - lambda_s0) / h for the earlier outputs m_k (r = 1 last), the order
    * conditions, and the scalar weights a (of the base sample), c0 (of m0) and cRes (of the B(h) correction sum).
    */
-  private updateFrame(j: number, order: number): { rks: number[]; prev: NDArray[]; R: number[][]; b: number[]; a: number; c0: number; cRes: number } {
-    const t = this.point(j + 1), s0 = this.point(j);
+  private updateFrame(
+    j: number,
+    order: number,
+  ): { rks: number[]; prev: NDArray[]; R: number[][]; b: number[]; a: number; c0: number; cRes: number } {
+    const t = this.point(j + 1),
+      s0 = this.point(j);
     const h = f32(t.lambda - s0.lambda); // h = lambda_t - lambda_s0
     const rks: number[] = [];
     const prev: NDArray[] = [];
@@ -227,7 +278,11 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     const { rks, prev, R, b, a, c0, cRes } = this.updateFrame(this.stepIdx as number, order);
     let rhos: number[] = [];
     if (order === 2) rhos = [0.5];
-    else if (order > 2) rhos = solveLinearF32(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1));
+    else if (order > 2)
+      rhos = solveLinearF32(
+        R.slice(0, -1).map((row) => row.slice(0, -1)),
+        b.slice(0, -1),
+      );
     // x_t = a x + c0 m0 + cRes * sum_k rho_k (m_k - m0) / r_k. Terms with no difference are skipped, so a
     // final sigma of 0 with 'bh1' (B(h) = hh = -inf) gives x_t = x0 where diffusers computes -inf * 0 = NaN.
     return this.combine(a, sample, c0, cRes, rks, rhos, prev, null);
@@ -249,11 +304,20 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
    * x_t = a x + c0 m0 + cRes (sum_k rho_k (m_k - m0) / r_k [+ rho_last (m_t - m0)]), accumulated by `lincomb` with
    * m0's weight collecting the -w of every difference (the corrector passes its model output m_t).
    */
-  private combine(a: number, x: NDArray, c0: number, cRes: number, rks: number[], rhos: number[], prev: NDArray[], modelT: NDArray | null): NDArray {
+  private combine(
+    a: number,
+    x: NDArray,
+    c0: number,
+    cRes: number,
+    rks: number[],
+    rhos: number[],
+    prev: NDArray[],
+    modelT: NDArray | null,
+  ): NDArray {
     const terms: Array<[number, NDArray]> = [[a, x]];
     let m0coef = c0;
     for (let k = 0; k < prev.length; k++) {
-      const w = cRes * rhos[k] / rks[k];
+      const w = (cRes * rhos[k]) / rks[k];
       terms.push([w, prev[k]]);
       m0coef -= w;
     }

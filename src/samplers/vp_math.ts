@@ -23,7 +23,10 @@ function checkSameSize(a: NDArray, b: NDArray): void {
  */
 export function scaledSum(ca: number, a: NDArray, cb: number, b: NDArray): NDArray {
   checkSameSize(a, b);
-  const out = new NDArray(a.shape), o = out.data, ad = a.data, bd = b.data;
+  const out = new NDArray(a.shape),
+    o = out.data,
+    ad = a.data,
+    bd = b.data;
   // out = ca a + cb b
   for (let i = 0; i < o.length; i++) o[i] = f32(ca * ad[i]) + f32(cb * bd[i]);
   return out;
@@ -35,7 +38,10 @@ export function scaledSum(ca: number, a: NDArray, cb: number, b: NDArray): NDArr
  */
 export function unscaleDiff(x: NDArray, c: number, y: NDArray, d: number): NDArray {
   checkSameSize(x, y);
-  const out = new NDArray(x.shape), o = out.data, xd = x.data, yd = y.data;
+  const out = new NDArray(x.shape),
+    o = out.data,
+    xd = x.data,
+    yd = y.data;
   // out = (x - c y) / d
   for (let i = 0; i < o.length; i++) o[i] = f32(xd[i] - f32(c * yd[i])) / d;
   return out;
@@ -46,17 +52,29 @@ export function unscaleDiff(x: NDArray, c: number, y: NDArray, d: number): NDArr
  * epsilon: (x - sqrt(1 - abar) eps) / sqrt(abar); sample: itself; v: sqrt(abar) x - sqrt(1 - abar) v.
  * @example vpPredOriginal(eps, x, 0.5, 'epsilon', 'DDPMScheduler')
  */
-export function vpPredOriginal(modelOutput: NDArray, sample: NDArray, alphaProdT: number, predictionType: string, owner: string, allowed: readonly string[] = ['epsilon', 'sample', 'v_prediction']): NDArray {
+export function vpPredOriginal(
+  modelOutput: NDArray,
+  sample: NDArray,
+  alphaProdT: number,
+  predictionType: string,
+  owner: string,
+  allowed: readonly string[] = ['epsilon', 'sample', 'v_prediction'],
+): NDArray {
   const betaProdT = f32(1 - alphaProdT);
-  const sa = f32(Math.sqrt(alphaProdT)), sb = f32(Math.sqrt(betaProdT));
+  const sa = f32(Math.sqrt(alphaProdT)),
+    sb = f32(Math.sqrt(betaProdT));
   if (!allowed.includes(predictionType)) throw badPredictionType(predictionType, `${owner}.step`, allowed);
   switch (predictionType) {
     // x_0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar)   (DDPM eq. 15)
-    case 'epsilon': return unscaleDiff(sample, sb, modelOutput, sa);
-    case 'sample': return modelOutput;
+    case 'epsilon':
+      return unscaleDiff(sample, sb, modelOutput, sa);
+    case 'sample':
+      return modelOutput;
     // x_0 = sqrt(abar) x_t - sqrt(1 - abar) v   (Salimans & Ho 2022, Sec. 4)
-    case 'v_prediction': return scaledSum(sa, sample, -sb, modelOutput);
-    default: throw badPredictionType(predictionType, `${owner}.step`, allowed);
+    case 'v_prediction':
+      return scaledSum(sa, sample, -sb, modelOutput);
+    default:
+      throw badPredictionType(predictionType, `${owner}.step`, allowed);
   }
 }
 
@@ -64,15 +82,26 @@ export function vpPredOriginal(modelOutput: NDArray, sample: NDArray, alphaProdT
  * eps from a VP model output (diffusers' DDIM `pred_epsilon`), float32 in diffusers' order.
  * @example vpPredEpsilon(v, x, 0.5, 'v_prediction', x0)
  */
-export function vpPredEpsilon(modelOutput: NDArray, sample: NDArray, alphaProdT: number, predictionType: string, x0: NDArray): NDArray {
-  const sa = f32(Math.sqrt(alphaProdT)), sb = f32(Math.sqrt(f32(1 - alphaProdT)));
+export function vpPredEpsilon(
+  modelOutput: NDArray,
+  sample: NDArray,
+  alphaProdT: number,
+  predictionType: string,
+  x0: NDArray,
+): NDArray {
+  const sa = f32(Math.sqrt(alphaProdT)),
+    sb = f32(Math.sqrt(f32(1 - alphaProdT)));
   switch (predictionType) {
-    case 'epsilon': return modelOutput;
+    case 'epsilon':
+      return modelOutput;
     // eps = (x_t - sqrt(abar) x_0) / sqrt(1 - abar)
-    case 'sample': return unscaleDiff(sample, sa, x0, sb);
+    case 'sample':
+      return unscaleDiff(sample, sa, x0, sb);
     // eps = sqrt(abar) v + sqrt(1 - abar) x_t
-    case 'v_prediction': return scaledSum(sa, modelOutput, sb, sample);
-    default: throw new Error(`prediction_type = ${JSON.stringify(predictionType)} is not supported`);
+    case 'v_prediction':
+      return scaledSum(sa, modelOutput, sb, sample);
+    default:
+      throw new Error(`prediction_type = ${JSON.stringify(predictionType)} is not supported`);
   }
 }
 

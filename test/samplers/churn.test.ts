@@ -9,14 +9,14 @@ import assert from 'node:assert/strict';
 import { churnAt } from '../../src/samplers/churn.ts';
 
 test('churnAt: gamma capped at sqrt(2) - 1, sigma_hat = sqrt(2) sigma, noise std = sigma (float64)', () => {
-  const c = churnAt(10, 18, { sChurn: 40 });              // 40 / 18 > sqrt(2) - 1
+  const c = churnAt(10, 18, { sChurn: 40 }); // 40 / 18 > sqrt(2) - 1
   assert.equal(c.gamma, Math.SQRT2 - 1);
   assert.ok(Math.abs(c.sigmaHat - 10 * Math.SQRT2) < 1e-12);
-  assert.ok(Math.abs(c.noiseStd - 10) < 1e-12);          // sqrt(200 - 100)
+  assert.ok(Math.abs(c.noiseStd - 10) < 1e-12); // sqrt(200 - 100)
 });
 
 test('churnAt: gamma = S_churn / N below the cap; none outside [S_tmin, S_tmax] or with S_churn = 0', () => {
-  const c = churnAt(2, 20, { sChurn: 4 });                 // gamma = 0.2
+  const c = churnAt(2, 20, { sChurn: 4 }); // gamma = 0.2
   assert.ok(Math.abs(c.gamma - 0.2) < 1e-15);
   assert.ok(Math.abs(c.sigmaHat - 2.4) < 1e-12);
   assert.ok(Math.abs(c.noiseStd - Math.sqrt(2.4 * 2.4 - 4)) < 1e-12);
@@ -25,7 +25,7 @@ test('churnAt: gamma = S_churn / N below the cap; none outside [S_tmin, S_tmax] 
   assert.deepEqual(churnAt(2, 20, {}), { gamma: 0, sigmaHat: 2, noiseStd: 0 });
 });
 
-test('churnAt with Math.fround: every scalar is a float32 (diffusers\' torch float32 scalars)', () => {
+test("churnAt with Math.fround: every scalar is a float32 (diffusers' torch float32 scalars)", () => {
   const c = churnAt(10, 18, { sChurn: 40 }, Math.fround);
   assert.equal(c.sigmaHat, Math.fround(10 * Math.fround(Math.SQRT2)));
   assert.equal(Math.fround(c.noiseStd), c.noiseStd);

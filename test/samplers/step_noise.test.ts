@@ -9,8 +9,13 @@ import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { TorchGenerator } from '../../src/engine/torch_generator.ts';
 import {
-  DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, EulerAncestralDiscreteScheduler,
-  Scheduler, type StepOptions,
+  DDIMScheduler,
+  DDPMScheduler,
+  DPMSolverMultistepScheduler,
+  DPMSolverSinglestepScheduler,
+  EulerAncestralDiscreteScheduler,
+  type Scheduler,
+  type StepOptions,
 } from '../../src/samplers/index.ts';
 
 const SHAPE = [2, 3];
@@ -28,7 +33,10 @@ const MAKERS: Array<[string, () => Scheduler]> = [
   ['DDIMScheduler', () => DDIMScheduler.fromConfig({})],
   ['EulerAncestralDiscreteScheduler', () => EulerAncestralDiscreteScheduler.fromConfig({})],
   ['DPMSolverMultistepScheduler', () => DPMSolverMultistepScheduler.fromConfig({ algorithm_type: 'sde-dpmsolver++' })],
-  ['DPMSolverSinglestepScheduler', () => DPMSolverSinglestepScheduler.fromConfig({ algorithm_type: 'sde-dpmsolver++' })],
+  [
+    'DPMSolverSinglestepScheduler',
+    () => DPMSolverSinglestepScheduler.fromConfig({ algorithm_type: 'sde-dpmsolver++' }),
+  ],
 ];
 
 for (const [name, make] of MAKERS) {
@@ -41,7 +49,13 @@ for (const [name, make] of MAKERS) {
     const same = stepWith(make, { varianceNoise: new TorchGenerator(7).normal(SHAPE) });
     assert.deepEqual(drawn, same);
     assert.notDeepEqual(drawn, withNoise);
-    assert.throws(() => stepWith(make, {}), new RegExp(`^Error: ${name}\\.step: .*pass \\{ generator \\} or \\{ varianceNoise \\}`));
-    assert.throws(() => stepWith(make, { varianceNoise: NDArray.ones([3, 2]) }), /varianceNoise has shape \[3, 2\], expected \[2, 3\]/);
+    assert.throws(
+      () => stepWith(make, {}),
+      new RegExp(`^Error: ${name}\\.step: .*pass \\{ generator \\} or \\{ varianceNoise \\}`),
+    );
+    assert.throws(
+      () => stepWith(make, { varianceNoise: NDArray.ones([3, 2]) }),
+      /varianceNoise has shape \[3, 2\], expected \[2, 3\]/,
+    );
   });
 }
