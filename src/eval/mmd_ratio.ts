@@ -10,8 +10,8 @@
  *
  * The kernel is local: sigma = 1/16 of the median pairwise distance of the reference (`lengthScale`). The
  * median heuristic itself (lengthScale 1) sees a blurred sample as near-perfect and, at n = 2000 on the
- * toy sets, its data-vs-data value varies by a factor of 40 between draws (coefficient of variation ~0.5);
- * at 1/16 the floor's coefficient of variation is 0.07-0.17 (tmp measurement in docs/toy/recipe.md), so a
+ * toy sets, its data-vs-data value varies by up to a factor of 40 between draws (coefficient of variation
+ * 0.48-0.60); at 1/16 the floor's coefficient of variation is 0.07-0.17 (bench/toy/floor_noise.ts), so a
  * ratio to it is a stable number. The same kernel scores the samples and every floor set.
  *
  * @example
