@@ -11,11 +11,6 @@ import { NDArray } from '../engine/ndarray.ts';
 /** A scalar, or one value per leading-axis entry (batch element). */
 export type Coeff = number | ArrayLike<number>;
 
-/** Coefficient for batch element b (a scalar applies to all). Checks the length against the batch. */
-export function coeffAt(c: Coeff, b: number): number {
-  return typeof c === 'number' ? c : c[b];
-}
-
 /** Throw unless `c` is a scalar or has one entry per batch element of `x` (or exactly one entry). */
 export function checkCoeff(c: Coeff, x: NDArray, name: string): void {
   if (typeof c === 'number') return;

@@ -62,10 +62,6 @@ export function formatShape(shape: Shape): string {
   return shape.join(', ');
 }
 
-export function isStatic(shape: Shape): shape is readonly number[] {
-  return shape.every((d) => typeof d === 'number');
-}
-
 /** Number of elements, or undefined when a dimension is symbolic. */
 export function staticSize(shape: Shape): number | undefined {
   let n = 1;

@@ -24,13 +24,13 @@ export interface RgbaImage {
 
 /** Value range of float images. */
 export type ValueRange = '[-1,1]' | '[0,1]';
-export const VALUE_RANGES: readonly ValueRange[] = ['[-1,1]', '[0,1]'];
+const VALUE_RANGES: readonly unknown[] = ['[-1,1]', '[0,1]'];
 
 export function checkRange(range: unknown, where: string): ValueRange {
-  if (range !== '[-1,1]' && range !== '[0,1]') {
-    throw new Error(`${where}: range = ${JSON.stringify(range)} is not supported (allowed: "[-1,1]", "[0,1]")`);
+  if (!VALUE_RANGES.includes(range)) {
+    throw new Error(`${where}: range = ${JSON.stringify(range)} is not supported (allowed: ${VALUE_RANGES.map((r) => JSON.stringify(r)).join(', ')})`);
   }
-  return range;
+  return range as ValueRange;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NDArray, add, apply1, compile, registerOp, trace, type Value } from '../../src/engine/index.ts';
+import { NDArray, add, apply1, clearCache, compile, registerOp, trace, type Value } from '../../src/engine/index.ts';
 
 test('compile caches one session per graph signature', async () => {
   const mk = () => trace((x: Value) => add(x, 1), [{ name: 'x', shape: [3] }]);
@@ -9,6 +9,15 @@ test('compile caches one session per graph signature', async () => {
   assert.equal(a, b);
   const [y] = await a.run({ x: NDArray.from([1, 2, 3]) });
   assert.deepEqual(y.toArray(), [2, 3, 4]);
+});
+
+test('clearCache releases the cached sessions: the next compile makes a new one that still runs', async () => {
+  const mk = () => trace((x: Value) => add(x, 2), [{ name: 'x', shape: [2] }]);
+  const a = await compile(mk());
+  await clearCache();
+  const b = await compile(mk());
+  assert.notEqual(a, b);
+  assert.deepEqual((await b.run({ x: NDArray.from([1, 2]) }))[0]!.toArray(), [3, 4]);
 });
 
 test('a runtime failure names the traced op and its caller, not a bare native error', async () => {
