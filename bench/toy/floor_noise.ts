@@ -5,7 +5,7 @@
  *
  *   nice -n 10 npx tsx bench/toy/floor_noise.ts
  */
-import { openDataSource } from '../../src/training/data_source.ts';
+import { openDataSource } from '../../src/data/data_source.ts';
 import { mmdRbfBiased } from '../../src/eval/mmd_ratio.ts';
 import { medianSqDistance } from '../../src/eval/mmd.ts';
 
