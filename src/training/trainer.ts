@@ -29,7 +29,7 @@ import {
   resumeLatestCheckpoint,
 } from '../folders/index.ts';
 import { warn } from '../io/warn.ts';
-import type { DataSource } from '../data/data_source.ts';
+import type { DataDescription, DataSource } from '../data/data_source.ts';
 import type { CheckpointData } from '../folders/index.ts';
 import { checkResumeConfig } from './resume_config.ts';
 
@@ -174,18 +174,7 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const sampleShape = desc.sampleShape;
   const B = c.batchSize;
   const conditional = nullClassOf(model) !== null;
-  if (conditional && desc.numClasses === null)
-    throw new Error(`model has a class embedding but the data '${desc.spec}' has no labels`);
-  if (
-    conditional &&
-    desc.numClasses! + (c.labelDropout > 0 ? 1 : 0) > (model.config as { num_class_embeds: number }).num_class_embeds
-  ) {
-    throw new Error(
-      `model num_class_embeds = ${(model.config as { num_class_embeds: number }).num_class_embeds} is too small for ${desc.numClasses} classes${c.labelDropout > 0 ? ' plus the null class of label dropout' : ''}`,
-    );
-  }
-  if (!(c.labelDropout >= 0 && c.labelDropout < 1))
-    throw new Error(`label dropout must be in [0, 1), got ${c.labelDropout}`);
+  checkLabels(model, desc, c);
 
   // RNG streams: init, noise (t, eps), label dropout. Data order lives in the data source.
   const root = new Philox(c.seed);
@@ -208,49 +197,10 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
     if (outDir === undefined) throw new Error('train: resume needs an outDir holding checkpoints');
     const found = resumeLatestCheckpoint(outDir, warn, c.keepLast); // also repairs OUT's model and pruning (folders/commit.ts)
     if (found) {
-      const last = found.dir;
+      checkResumable(found, model, modelConfig, desc, c, ema !== null, o.override);
       restored = found.data;
-      lastCheckpoint = last;
-      checkParams(model, restored.params, `${last}/diffusion_pytorch_model.safetensors`);
+      lastCheckpoint = found.dir;
       const st = restored.trainerState as Record<string, unknown>;
-      // Compared with defaults filled in, so a checkpoint written before a config key existed still resumes.
-      const storedModel =
-        st.modelConfig && typeof st.modelConfig === 'object'
-          ? modelFromConfig(st.modelConfig, `${last}/trainer_state.json modelConfig`).toConfig()
-          : st.modelConfig;
-      if (JSON.stringify(storedModel) !== JSON.stringify(modelConfig))
-        throw new Error(
-          `--resume: ${last} was trained with another model config; use another --out or the same --model`,
-        );
-      // The run's settings, data and saved state must match what this call continues (resume_config.ts).
-      checkResumeConfig(st.trainConfig as Partial<TrainConfig> | undefined, c, {
-        step: restored.step,
-        where: last,
-        override: o.override,
-      });
-      if (st.dataDescription !== undefined && JSON.stringify(st.dataDescription) !== JSON.stringify(desc)) {
-        const d = st.dataDescription as { spec?: string; sampleShape?: number[]; size?: number | null };
-        throw new Error(
-          `--data ${desc.spec}: ${last} was trained on '${d.spec}' (samples [${d.sampleShape}], ${d.size ?? 'unbounded'} items, its columns/scaling as stored); this run's data '${desc.spec}' differs (samples [${desc.sampleShape}], ${desc.size ?? 'unbounded'} items); use the same data or another --out`,
-        );
-      }
-      if (!restored.optimizer)
-        throw new Error(
-          `--resume: ${last} has no optimizer.safetensors (AdamW state); continuing without it would train differently from the run it continues; restore the file or resume from an older checkpoint (move this one away)`,
-        );
-      for (const [what, w] of [
-        ['weights', restored.params],
-        ['EMA weights', restored.ema ?? {}],
-      ] as const) {
-        if (!allFinite(w))
-          throw new Error(
-            `--resume: ${last} holds non-finite ${what} (NaN or inf), so it is not a good checkpoint to continue; move it away to resume from the one before it`,
-          );
-      }
-      if (ema && !restored.ema)
-        throw new Error(
-          `--resume: ${last} has no ema.safetensors although the run uses EMA; continuing would restart the EMA from the raw weights; restore the file or resume from an older checkpoint (move this one away)`,
-        );
       // Keep the model's parameter order (a checkpoint's is alphabetical): the traced step sums the
       // per-parameter gradient norms in this order, so another order changes the clipping by an ulp.
       params = Object.fromEntries(Object.keys(params).map((k) => [k, restored!.params[k]]));
@@ -268,40 +218,18 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
 
   // Dropout (a model config's `dropout` > 0) is active in the training graph only: one input of uniform draws per
   // micro-batch, from its own Philox stream keyed by the micro-batch index (nn/dropout.ts); none when the model has no dropout.
-  let dropoutDraws = 0;
-  trace(
-    (x: Value, t: Value, y: Value) => {
-      dropoutDraws = countDropoutNoise(() =>
-        withParams(model, params, () => model.forward(x, t, conditional ? y : undefined)),
-      );
-      return x;
-    },
-    [
-      { name: 'x', shape: [B, ...sampleShape] },
-      { name: 't', shape: [B] },
-      { name: 'y', shape: [B] },
-    ],
-  );
+  const dropoutDraws = dropoutDrawCount(model, params, [B, ...sampleShape], conditional);
   const dropoutRoot = new Philox(c.seed).fold(3);
   let microIndex = startStep * c.gradAccumSteps;
-  const ts = await TrainStep.create(
-    (p, b) =>
-      withParams(model, p, () => {
-        const fwd = () => model.forward(b.x_t, b.t, conditional ? b.labels : undefined);
-        const out = dropoutDraws > 0 ? withDropoutNoise(b.dropout_u, fwd) : fwd();
-        return edm ? edmLoss(out, b) : diffusionLoss(out, b, objective as DiffusionObjective);
-      }),
+  const ts = await createTrainStep(
+    model,
+    objective,
+    edm !== null,
     params,
-    [
-      ...objective.batchSpecs([B, ...sampleShape]),
-      ...(conditional ? [{ name: 'labels', shape: [B] }] : []),
-      ...(dropoutDraws > 0 ? [{ name: 'dropout_u', shape: [dropoutDraws] }] : []),
-    ],
-    {
-      optimizer: { beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay },
-      maxGradNorm: c.maxGradNorm ?? undefined,
-      gradAccumSteps: c.gradAccumSteps,
-    },
+    [B, ...sampleShape],
+    conditional,
+    dropoutDraws,
+    c,
   );
   if (restored?.optimizer) {
     ts.m = restored.optimizer.m;
@@ -402,6 +330,137 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       return { steps: done, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
   }
   return { steps: end, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The model's class embedding must fit the data's classes (plus the null class of label dropout). */
+function checkLabels(model: DiffusionModel, desc: DataDescription, c: TrainConfig): void {
+  const conditional = nullClassOf(model) !== null;
+  if (conditional && desc.numClasses === null)
+    throw new Error(`model has a class embedding but the data '${desc.spec}' has no labels`);
+  if (
+    conditional &&
+    desc.numClasses! + (c.labelDropout > 0 ? 1 : 0) > (model.config as { num_class_embeds: number }).num_class_embeds
+  ) {
+    throw new Error(
+      `model num_class_embeds = ${(model.config as { num_class_embeds: number }).num_class_embeds} is too small for ${desc.numClasses} classes${c.labelDropout > 0 ? ' plus the null class of label dropout' : ''}`,
+    );
+  }
+  if (!(c.labelDropout >= 0 && c.labelDropout < 1))
+    throw new Error(`label dropout must be in [0, 1), got ${c.labelDropout}`);
+}
+
+/**
+ * The newest checkpoint may be continued by this call: same model config, same data, the run's settings
+ * (or overridden ones, resume_config.ts), optimizer and EMA state present, finite weights. Throws naming
+ * the checkpoint and what differs.
+ */
+function checkResumable(
+  found: { dir: string; data: CheckpointData },
+  model: DiffusionModel,
+  modelConfig: Record<string, unknown>,
+  desc: DataDescription,
+  c: TrainConfig,
+  usesEma: boolean,
+  override: readonly string[] | undefined,
+): void {
+  const last = found.dir;
+  const restored = found.data;
+  checkParams(model, restored.params, `${last}/diffusion_pytorch_model.safetensors`);
+  const st = restored.trainerState as Record<string, unknown>;
+  // Compared with defaults filled in, so a checkpoint written before a config key existed still resumes.
+  const storedModel =
+    st.modelConfig && typeof st.modelConfig === 'object'
+      ? modelFromConfig(st.modelConfig, `${last}/trainer_state.json modelConfig`).toConfig()
+      : st.modelConfig;
+  if (JSON.stringify(storedModel) !== JSON.stringify(modelConfig))
+    throw new Error(`--resume: ${last} was trained with another model config; use another --out or the same --model`);
+  // The run's settings, data and saved state must match what this call continues (resume_config.ts).
+  checkResumeConfig(st.trainConfig as Partial<TrainConfig> | undefined, c, {
+    step: restored.step,
+    where: last,
+    override: override,
+  });
+  if (st.dataDescription !== undefined && JSON.stringify(st.dataDescription) !== JSON.stringify(desc)) {
+    const d = st.dataDescription as { spec?: string; sampleShape?: number[]; size?: number | null };
+    throw new Error(
+      `--data ${desc.spec}: ${last} was trained on '${d.spec}' (samples [${d.sampleShape}], ${d.size ?? 'unbounded'} items, its columns/scaling as stored); this run's data '${desc.spec}' differs (samples [${desc.sampleShape}], ${desc.size ?? 'unbounded'} items); use the same data or another --out`,
+    );
+  }
+  if (!restored.optimizer)
+    throw new Error(
+      `--resume: ${last} has no optimizer.safetensors (AdamW state); continuing without it would train differently from the run it continues; restore the file or resume from an older checkpoint (move this one away)`,
+    );
+  for (const [what, w] of [
+    ['weights', restored.params],
+    ['EMA weights', restored.ema ?? {}],
+  ] as const) {
+    if (!allFinite(w))
+      throw new Error(
+        `--resume: ${last} holds non-finite ${what} (NaN or inf), so it is not a good checkpoint to continue; move it away to resume from the one before it`,
+      );
+  }
+  if (usesEma && !restored.ema)
+    throw new Error(
+      `--resume: ${last} has no ema.safetensors although the run uses EMA; continuing would restart the EMA from the raw weights; restore the file or resume from an older checkpoint (move this one away)`,
+    );
+}
+
+/** Uniform draws the model's dropout layers take per micro-batch (0 for a model without dropout). */
+function dropoutDrawCount(
+  model: DiffusionModel,
+  params: Record<string, NDArray>,
+  shape: number[],
+  conditional: boolean,
+): number {
+  let draws = 0;
+  const B = shape[0]!;
+  trace(
+    (x: Value, t: Value, y: Value) => {
+      draws = countDropoutNoise(() =>
+        withParams(model, params, () => model.forward(x, t, conditional ? y : undefined)),
+      );
+      return x;
+    },
+    [
+      { name: 'x', shape },
+      { name: 't', shape: [B] },
+      { name: 'y', shape: [B] },
+    ],
+  );
+  return draws;
+}
+
+/** The compiled step: model forward (dropout fed by a graph input), the loss, backward, clipping and AdamW. */
+function createTrainStep(
+  model: DiffusionModel,
+  objective: DiffusionObjective | EdmObjective,
+  edm: boolean,
+  params: Record<string, NDArray>,
+  shape: number[],
+  conditional: boolean,
+  dropoutDraws: number,
+  c: TrainConfig,
+): Promise<TrainStep> {
+  const B = shape[0]!;
+  return TrainStep.create(
+    (p, b) =>
+      withParams(model, p, () => {
+        const fwd = () => model.forward(b.x_t, b.t, conditional ? b.labels : undefined);
+        const out = dropoutDraws > 0 ? withDropoutNoise(b.dropout_u, fwd) : fwd();
+        return edm ? edmLoss(out, b) : diffusionLoss(out, b, objective as DiffusionObjective);
+      }),
+    params,
+    [
+      ...objective.batchSpecs(shape),
+      ...(conditional ? [{ name: 'labels', shape: [B] }] : []),
+      ...(dropoutDraws > 0 ? [{ name: 'dropout_u', shape: [dropoutDraws] }] : []),
+    ],
+    {
+      optimizer: { beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay },
+      maxGradNorm: c.maxGradNorm ?? undefined,
+      gradAccumSteps: c.gradAccumSteps,
+    },
+  );
 }
 
 function allFinite(params: Record<string, NDArray>): boolean {
