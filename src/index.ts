@@ -108,7 +108,7 @@ export {
 export { VeSde, VpSde, scoreFromDenoiserAt, type Sde } from './diffusion/sde.ts';
 
 // Training building blocks (the named recipe, the compiled step, EMA, learning-rate schedule).
-export { TOY2D_RECIPE, recipeTrainConfig, type ToyRecipe } from './training/recipes.ts';
+export { TOY2D_RECIPE, recipeTrainConfig, withRecipeOverrides, type ToyRecipe } from './training/recipes.ts';
 export { defaultTrainConfig, type TrainConfig } from './training/trainer.ts';
 export { TrainStep } from './training/train_step.ts';
 export { Ema } from './training/ema.ts';
@@ -195,7 +195,8 @@ export {
   type ExportImageFolderOptions,
   type ExportDataSetOptions,
 } from './data/export_image_folder.ts';
-export { mmdRatio, type MmdRatio } from './eval/mmd_ratio.ts';
+export { mmdRatio, mmdRbfBiased, type MmdRatio } from './eval/mmd_ratio.ts';
+export { renderScatterComparison, writeScatterComparisonPng, type ScatterComparisonOptions } from './eval/scatter_compare.ts';
 
 // Resources: memory and depth estimated from a config before anything is allocated; resume checks.
 export {
