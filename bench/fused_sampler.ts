@@ -14,14 +14,30 @@
  *   const run = await fusedDdimSampler(model, params, scheduler, 10000, 20, 5, { intraOpNumThreads: 1 });
  *   const x0 = await run(noise);
  */
-import { NDArray, add, broadcastTo, compile, mul, reshape, slice, type SessionOptions, type Value } from '../src/engine/index.ts';
+import {
+  NDArray,
+  add,
+  broadcastTo,
+  compile,
+  mul,
+  reshape,
+  slice,
+  type SessionOptions,
+  type Value,
+} from '../src/engine/index.ts';
 import type { DiffusionModel } from '../src/models/registry.ts';
 import { withParams } from '../src/nn/module.ts';
 import type { DDIMScheduler } from '../src/samplers/ddim.ts';
 import { trace } from '../src/engine/index.ts';
 
 export async function fusedDdimSampler(
-  model: DiffusionModel, params: Record<string, NDArray>, scheduler: DDIMScheduler, n: number, steps: number, k: number, session: SessionOptions,
+  model: DiffusionModel,
+  params: Record<string, NDArray>,
+  scheduler: DDIMScheduler,
+  n: number,
+  steps: number,
+  k: number,
+  session: SessionOptions,
 ): Promise<(noise: NDArray) => Promise<NDArray>> {
   if (steps % k !== 0) throw new Error(`fusedDdimSampler: ${steps} steps are not a multiple of ${k} steps per run`);
   scheduler.setTimesteps(steps);
@@ -29,22 +45,31 @@ export async function fusedDdimSampler(
   const abar = scheduler.alphasCumprod;
   const coef = new Float32Array(steps * 3);
   ts.forEach((t, i) => {
-    const at = abar[t], ap = i + 1 < ts.length ? abar[ts[i + 1]] : scheduler.finalAlphaCumprod;
+    const at = abar[t],
+      ap = i + 1 < ts.length ? abar[ts[i + 1]] : scheduler.finalAlphaCumprod;
     coef.set([t, Math.sqrt(ap / at), Math.sqrt(1 - ap) - Math.sqrt((ap * (1 - at)) / at)], 3 * i);
   });
   const D = (model.config as { in_channels: number }).in_channels;
-  const graph = trace((x: Value, c: Value) => withParams(model, params, () => {
-    for (let i = 0; i < k; i++) {
-      const row = (j: number): Value => reshape(slice(c, [i, j], [i + 1, j + 1], [0, 1]), []);
-      const eps = model.forward(x, broadcastTo(row(0), [n]));
-      x = add(mul(x, row(1)), mul(eps, row(2)));
-    }
-    return x;
-  }), [{ name: 'x', shape: [n, D] }, { name: 'coef', shape: [k, 3] }]);
+  const graph = trace(
+    (x: Value, c: Value) =>
+      withParams(model, params, () => {
+        for (let i = 0; i < k; i++) {
+          const row = (j: number): Value => reshape(slice(c, [i, j], [i + 1, j + 1], [0, 1]), []);
+          const eps = model.forward(x, broadcastTo(row(0), [n]));
+          x = add(mul(x, row(1)), mul(eps, row(2)));
+        }
+        return x;
+      }),
+    [
+      { name: 'x', shape: [n, D] },
+      { name: 'coef', shape: [k, 3] },
+    ],
+  );
   const exe = await compile(graph, session);
   return async (noise) => {
     let x = noise;
-    for (let s = 0; s < steps; s += k) [x] = await exe.run({ x, coef: new NDArray([k, 3], coef.slice(3 * s, 3 * (s + k))) });
+    for (let s = 0; s < steps; s += k)
+      [x] = await exe.run({ x, coef: new NDArray([k, 3], coef.slice(3 * s, 3 * (s + k))) });
     return x;
   };
 }

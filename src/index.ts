@@ -196,7 +196,11 @@ export {
   type ExportDataSetOptions,
 } from './data/export_image_folder.ts';
 export { mmdRatio, mmdRbfBiased, type MmdRatio } from './eval/mmd_ratio.ts';
-export { renderScatterComparison, writeScatterComparisonPng, type ScatterComparisonOptions } from './eval/scatter_compare.ts';
+export {
+  renderScatterComparison,
+  writeScatterComparisonPng,
+  type ScatterComparisonOptions,
+} from './eval/scatter_compare.ts';
 
 // Resources: memory and depth estimated from a config before anything is allocated; resume checks.
 export {

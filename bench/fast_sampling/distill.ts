@@ -17,7 +17,10 @@ import { toy2d } from '../../src/data/toy2d.ts';
 import { mmdRatio } from '../../src/eval/mmd_ratio.ts';
 import { Philox } from '../../src/engine/index.ts';
 
-const arg = (k: string, d: string) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
+const arg = (k: string, d: string) => {
+  const i = process.argv.indexOf(k);
+  return i > 0 ? process.argv[i + 1] : d;
+};
 const ITERS = Number(arg('--iters', '1000'));
 const OUT = arg('--out', 'tmp/fast-sampling');
 const SETS = arg('--data', 'moons,gmm,8gaussians').split(',');
@@ -31,10 +34,26 @@ for (const data of SETS) {
   const tdir = path.join('tmp', 'fast-sampling-runs', `distill-teacher-${data}`);
   fs.rmSync(tdir, { recursive: true, force: true });
   const t0 = performance.now();
-  await trainCommand({ data, model: 'mlp-2d', steps: 4000, batchSize: 256, lr: 2e-3, out: tdir, seed: 0, checkpointEvery: 4000, quiet: true, objective: 'edm' });
+  await trainCommand({
+    data,
+    model: 'mlp-2d',
+    steps: 4000,
+    batchSize: 256,
+    lr: 2e-3,
+    out: tdir,
+    seed: 0,
+    checkpointEvery: 4000,
+    quiet: true,
+    objective: 'edm',
+  });
   const teacherSeconds = (performance.now() - t0) / 1000;
   const teacher = loadTrainedModel(tdir);
-  const row: Record<string, unknown> = { data, teacherTrainSeconds: Math.round(teacherSeconds), iterationsPerRound: ITERS, teacher64: await score(tdir, 'edm-euler', 64) };
+  const row: Record<string, unknown> = {
+    data,
+    teacherTrainSeconds: Math.round(teacherSeconds),
+    iterationsPerRound: ITERS,
+    teacher64: await score(tdir, 'edm-euler', 64),
+  };
   for (const k of [1, 2, 4, 8]) {
     row[`teacherEdmEuler${k}`] = await score(tdir, 'edm-euler', k);
     row[`teacherDpmpp${k}`] = await score(tdir, 'dpmsolver++', k);
@@ -42,7 +61,11 @@ for (const data of SETS) {
   let cumulative = 0;
   const students: [number, string, number][] = [];
   await progressiveDistill({
-    teacher, data: openDataSource(data, { batchSize: 256, seed: 1 }), stepsTo: 1, startSteps: 32, iterations: ITERS,
+    teacher,
+    data: openDataSource(data, { batchSize: 256, seed: 1 }),
+    stepsTo: 1,
+    startSteps: 32,
+    iterations: ITERS,
     onRound: ({ steps, seconds, weights, schedulerConfig }) => {
       cumulative += seconds;
       const dir = path.join('tmp', 'fast-sampling-runs', `distill-student-${data}-${steps}`);
@@ -51,11 +74,18 @@ for (const data of SETS) {
       students.push([steps, dir, cumulative]);
     },
   });
-  for (const [k, dir, secs] of students) if (k <= 8) { row[`student${k}`] = await score(dir, 'edm-euler', k); row[`distillSecondsTo${k}`] = Math.round(secs); }
+  for (const [k, dir, secs] of students)
+    if (k <= 8) {
+      row[`student${k}`] = await score(dir, 'edm-euler', k);
+      row[`distillSecondsTo${k}`] = Math.round(secs);
+    }
   rows.push(row);
   console.log(JSON.stringify(row));
 }
 const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 fs.mkdirSync(OUT, { recursive: true });
-fs.writeFileSync(path.join(OUT, 'distill.json'), `${JSON.stringify({ command: `nice npx tsx bench/fast_sampling/distill.ts --iters ${ITERS} --data ${SETS.join(',')} --out ${OUT}`, date: new Date().toISOString(), load, rows }, null, 2)}\n`);
+fs.writeFileSync(
+  path.join(OUT, 'distill.json'),
+  `${JSON.stringify({ command: `nice npx tsx bench/fast_sampling/distill.ts --iters ${ITERS} --data ${SETS.join(',')} --out ${OUT}`, date: new Date().toISOString(), load, rows }, null, 2)}\n`,
+);
 console.log('wrote', path.join(OUT, 'distill.json'));

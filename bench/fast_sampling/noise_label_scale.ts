@@ -12,20 +12,40 @@ const data = process.env.DATA ?? '8gaussians';
 const ds = toy2d(data);
 const ref = ds.sample(2000, new Philox(101).fold(0x5eed));
 const floors = [202, 303].map((s) => ds.sample(2000, new Philox(s).fold(0x5eed)));
-for (const seed of [0, 1]) for (const scale of [1, 250]) {
-  const dir = `tmp/fast-sampling-runs/label_${data}_${scale}_s${seed}`;
-  fs.rmSync(dir, { recursive: true, force: true });
-  const steps = 4000;
-  const config = { ...defaultTrainConfig(), steps, batchSize: 256, lr: 2e-3, seed, warmupSteps: 100, checkpointEvery: steps,
-    objective: { formulation: 'edm' as const, edm: { sigmaData: 0.5, noiseLabelScale: scale } } };
-  const model = modelFromConfig(modelConfig('mlp-2d', { in_channels: 2, out_channels: 2 }), 'mlp-2d');
-  const t0 = performance.now();
-  await train({ model, data: openDataSource(data, { batchSize: 256, seed }), config, outDir: dir });
-  const m = loadTrainedModel(dir);
-  const r: string[] = [];
-  for (const [s, n] of [['edm-dpmsolver++', 20], ['edm-euler', 100]] as const) {
-    const x = await sampleLoaded(m, { scheduler: s, steps: n, n: 2000, seed: 7 });
-    r.push(`${s} ${n}: ${mmdRatio(x, ref, floors).ratio.toFixed(2)}`);
+for (const seed of [0, 1])
+  for (const scale of [1, 250]) {
+    const dir = `tmp/fast-sampling-runs/label_${data}_${scale}_s${seed}`;
+    fs.rmSync(dir, { recursive: true, force: true });
+    const steps = 4000;
+    const config = {
+      ...defaultTrainConfig(),
+      steps,
+      batchSize: 256,
+      lr: 2e-3,
+      seed,
+      warmupSteps: 100,
+      checkpointEvery: steps,
+      objective: { formulation: 'edm' as const, edm: { sigmaData: 0.5, noiseLabelScale: scale } },
+    };
+    const model = modelFromConfig(modelConfig('mlp-2d', { in_channels: 2, out_channels: 2 }), 'mlp-2d');
+    const t0 = performance.now();
+    await train({ model, data: openDataSource(data, { batchSize: 256, seed }), config, outDir: dir });
+    const m = loadTrainedModel(dir);
+    const r: string[] = [];
+    for (const [s, n] of [
+      ['edm-dpmsolver++', 20],
+      ['edm-euler', 100],
+    ] as const) {
+      const x = await sampleLoaded(m, { scheduler: s, steps: n, n: 2000, seed: 7 });
+      r.push(`${s} ${n}: ${mmdRatio(x, ref, floors).ratio.toFixed(2)}`);
+    }
+    console.log(
+      JSON.stringify({
+        data,
+        seed,
+        noiseLabelScale: scale,
+        seconds: Math.round((performance.now() - t0) / 100) / 10,
+        results: r,
+      }),
+    );
   }
-  console.log(JSON.stringify({ data, seed, noiseLabelScale: scale, seconds: Math.round((performance.now() - t0) / 100) / 10, results: r }));
-}

@@ -13,7 +13,8 @@ export async function scoreDigits(x: NDArray): Promise<Record<string, number>> {
   const clf = await loadMnistClassifier();
   const { probs, features } = await clf.run(x);
   const N = x.shape[0];
-  let confident = 0, conf = 0;
+  let confident = 0,
+    conf = 0;
   for (let i = 0; i < N; i++) {
     const p = probs.data[i * 10 + argmax(probs.data, i * 10, 10)];
     conf += p;

@@ -16,7 +16,10 @@ for (const data of ['8gaussians', 'checkerboard', 'moons', 'swissroll', 'circles
   const sets = Array.from({ length: 8 }, (_, s) => src.reference(2000, 5000 + s));
   for (const f of [1, 1 / 16, 1 / 64, 1 / 256]) {
     const vals = sets.map((x) => mmdRbfBiased(x, ref, h0 * f));
-    const m = vals.reduce((a, b) => a + b) / vals.length, sd = Math.sqrt(vals.reduce((a, b) => a + (b - m) ** 2, 0) / (vals.length - 1));
-    console.log(`${data.padEnd(13)} length scale 1/${Math.round(1 / Math.sqrt(f))}  mean ${m.toExponential(2)}  cv ${(sd / m).toFixed(2)}  min ${Math.min(...vals).toExponential(2)}  max ${Math.max(...vals).toExponential(2)}`);
+    const m = vals.reduce((a, b) => a + b) / vals.length,
+      sd = Math.sqrt(vals.reduce((a, b) => a + (b - m) ** 2, 0) / (vals.length - 1));
+    console.log(
+      `${data.padEnd(13)} length scale 1/${Math.round(1 / Math.sqrt(f))}  mean ${m.toExponential(2)}  cv ${(sd / m).toFixed(2)}  min ${Math.min(...vals).toExponential(2)}  max ${Math.max(...vals).toExponential(2)}`,
+    );
   }
 }

@@ -9,16 +9,33 @@
  */
 import fs from 'node:fs';
 
-interface Row { variant: string; data: string; seed: number; sampler: string; ratio: number; trainSeconds: number; steps: number; load: string }
+interface Row {
+  variant: string;
+  data: string;
+  seed: number;
+  sampler: string;
+  ratio: number;
+  trainSeconds: number;
+  steps: number;
+  load: string;
+}
 
-const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf('--json');
 const jsonOut = jsonAt >= 0 ? args.splice(jsonAt, 2)[1] : null;
 const all: Record<string, unknown>[] = [];
 for (const file of args) {
-  const rows: Row[] = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const rows: Row[] = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   all.push(...rows.map((r) => ({ file, ...r })));
   const datas = [...new Set(rows.map((r) => r.data))];
   const keys = [...new Set(rows.map((r) => `${r.variant}\t${r.sampler}`))];
@@ -33,7 +50,13 @@ for (const file of args) {
       return v.length === 0 ? '' : `${median(v).toFixed(2)}${v.length > 1 ? ` (n=${v.length})` : ''}`;
     });
     const loads = sel.map((r) => Number(r.load));
-    console.log(`| ${variant} | ${sel[0].steps} | ${sampler} | ${cells.join(' | ')} | ${median(sel.map((r) => r.trainSeconds)).toFixed(1)} | ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} |`);
+    console.log(
+      `| ${variant} | ${sel[0].steps} | ${sampler} | ${cells.join(' | ')} | ${median(sel.map((r) => r.trainSeconds)).toFixed(1)} | ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} |`,
+    );
   }
 }
-if (jsonOut) fs.writeFileSync(jsonOut, `${JSON.stringify({ command: `npx tsx bench/toy/summarize.ts ${args.join(' ')} --json ${jsonOut}`, rows: all }, null, 1)}\n`);
+if (jsonOut)
+  fs.writeFileSync(
+    jsonOut,
+    `${JSON.stringify({ command: `npx tsx bench/toy/summarize.ts ${args.join(' ')} --json ${jsonOut}`, rows: all }, null, 1)}\n`,
+  );

@@ -13,15 +13,28 @@ import { samplingScheduler } from '../pipelines/scheduler_choice.ts';
 export const OBJECTIVES = ['eps', 'edm'] as const;
 
 /** The formulation keys of ObjectiveConfig from --objective / --sigma-data, checked against the other flags. */
-export function objectiveFromCli(o: { objective?: string; sigmaData?: number; predictionType?: string; snrGamma?: number; learnedVariance?: boolean }): Pick<ObjectiveConfig, 'formulation' | 'edm'> {
+export function objectiveFromCli(o: {
+  objective?: string;
+  sigmaData?: number;
+  predictionType?: string;
+  snrGamma?: number;
+  learnedVariance?: boolean;
+}): Pick<ObjectiveConfig, 'formulation' | 'edm'> {
   const name = o.objective ?? 'eps';
-  if (!(OBJECTIVES as readonly string[]).includes(name)) throw new Error(`--objective ${name}: not supported; allowed values: ${OBJECTIVES.join(', ')}`);
+  if (!(OBJECTIVES as readonly string[]).includes(name))
+    throw new Error(`--objective ${name}: not supported; allowed values: ${OBJECTIVES.join(', ')}`);
   if (name === 'eps') {
     if (o.sigmaData !== undefined) throw new Error(`--sigma-data ${o.sigmaData}: only used with --objective edm`);
     return {};
   }
-  if (o.predictionType !== undefined && o.predictionType !== 'epsilon') throw new Error(`--prediction-type ${o.predictionType}: --objective edm trains EDM's preconditioned network F; leave --prediction-type out`);
-  if (o.snrGamma) throw new Error(`--snr-gamma ${o.snrGamma}: --objective edm has its own loss weighting (lambda = 1 / c_out^2); leave --snr-gamma out`);
+  if (o.predictionType !== undefined && o.predictionType !== 'epsilon')
+    throw new Error(
+      `--prediction-type ${o.predictionType}: --objective edm trains EDM's preconditioned network F; leave --prediction-type out`,
+    );
+  if (o.snrGamma)
+    throw new Error(
+      `--snr-gamma ${o.snrGamma}: --objective edm has its own loss weighting (lambda = 1 / c_out^2); leave --snr-gamma out`,
+    );
   if (o.learnedVariance) throw new Error('--learned-variance: not available with --objective edm');
   return { formulation: 'edm', edm: { sigmaData: o.sigmaData } };
 }
@@ -31,6 +44,11 @@ export function objectiveFromCli(o: { objective?: string; sigmaData?: number; pr
  * EDM's DPM-Solver++ on the model folder's EDM config.
  */
 export function previewScheduler(objective: ObjectiveConfig, noiseSchedule: Record<string, unknown>, isImage: boolean) {
-  if (objective.formulation === 'edm') return samplingScheduler('edm-dpmsolver++', new EdmObjective(objective.edm).schedulerConfig());
-  return samplingScheduler('ddim', { ...noiseSchedule, prediction_type: objective.predictionType }, { clip_sample: isImage });
+  if (objective.formulation === 'edm')
+    return samplingScheduler('edm-dpmsolver++', new EdmObjective(objective.edm).schedulerConfig());
+  return samplingScheduler(
+    'ddim',
+    { ...noiseSchedule, prediction_type: objective.predictionType },
+    { clip_sample: isImage },
+  );
 }

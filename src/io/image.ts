@@ -28,7 +28,9 @@ const VALUE_RANGES: readonly unknown[] = ['[-1,1]', '[0,1]'];
 
 export function checkRange(range: unknown, where: string): ValueRange {
   if (!VALUE_RANGES.includes(range)) {
-    throw new Error(`${where}: range = ${JSON.stringify(range)} is not supported (allowed: ${VALUE_RANGES.map((r) => JSON.stringify(r)).join(', ')})`);
+    throw new Error(
+      `${where}: range = ${JSON.stringify(range)} is not supported (allowed: ${VALUE_RANGES.map((r) => JSON.stringify(r)).join(', ')})`,
+    );
   }
   return range as ValueRange;
 }

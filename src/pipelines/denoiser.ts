@@ -21,15 +21,27 @@ export function isClassConditional(model: DiffusionModel): boolean {
 }
 
 function inputSpecs(model: DiffusionModel, sampleShape: readonly number[], batch: number | string): InputSpec[] {
-  const specs: InputSpec[] = [{ name: 'sample', shape: [batch, ...sampleShape] }, { name: 'timestep', shape: [batch] }];
+  const specs: InputSpec[] = [
+    { name: 'sample', shape: [batch, ...sampleShape] },
+    { name: 'timestep', shape: [batch] },
+  ];
   if (isClassConditional(model)) specs.push({ name: 'class_labels', shape: [batch] });
   return specs;
 }
 
 /** The model's forward as a traced graph with the given weights embedded (the ONNX export graph). */
-export function traceDenoiser(model: DiffusionModel, weights: Record<string, NDArray>, sampleShape: readonly number[], batch: number | string = 'batch') {
-  return trace((x: Value, t: Value, labels?: Value) => ({ out_sample: withParams(model, weights, () => model.forward(x, t, labels)) }),
-    inputSpecs(model, sampleShape, batch));
+export function traceDenoiser(
+  model: DiffusionModel,
+  weights: Record<string, NDArray>,
+  sampleShape: readonly number[],
+  batch: number | string = 'batch',
+) {
+  return trace(
+    (x: Value, t: Value, labels?: Value) => ({
+      out_sample: withParams(model, weights, () => model.forward(x, t, labels)),
+    }),
+    inputSpecs(model, sampleShape, batch),
+  );
 }
 
 /** Shape of one sample for the model (no batch axis). */
@@ -47,7 +59,10 @@ export function denoiserFor(model: DiffusionModel, weights: Record<string, NDArr
   return async (x, t, labels) => {
     const B = x.shape[0];
     let exe = cache.get(B);
-    if (!exe) { exe = compile(traceDenoiser(model, weights, shape, B)); cache.set(B, exe); }
+    if (!exe) {
+      exe = compile(traceDenoiser(model, weights, shape, B));
+      cache.set(B, exe);
+    }
     const feeds: Record<string, NDArray> = { sample: x, timestep: new NDArray([B], t) };
     if (cond) {
       if (!labels) throw new Error('denoiser: this model is class-conditional; pass class labels');
@@ -67,12 +82,17 @@ export function denoiserWithWeightInputs(model: DiffusionModel): (weights: Recor
     const B = x.shape[0];
     let exe = cache.get(B);
     if (!exe) {
-      const specs = [...inputSpecs(model, shape, B), ...names.map((n) => ({ name: `p.${n}`, shape: weights[n].shape }))];
-      exe = compile(trace((...xs: Value[]) => {
-        const k = cond ? 3 : 2;
-        const p = Object.fromEntries(names.map((n, i) => [n, xs[k + i]]));
-        return withParams(model, p, () => model.forward(xs[0], xs[1], cond ? xs[2] : undefined));
-      }, specs));
+      const specs = [
+        ...inputSpecs(model, shape, B),
+        ...names.map((n) => ({ name: `p.${n}`, shape: weights[n].shape })),
+      ];
+      exe = compile(
+        trace((...xs: Value[]) => {
+          const k = cond ? 3 : 2;
+          const p = Object.fromEntries(names.map((n, i) => [n, xs[k + i]]));
+          return withParams(model, p, () => model.forward(xs[0], xs[1], cond ? xs[2] : undefined));
+        }, specs),
+      );
       cache.set(B, exe);
     }
     const feeds: Record<string, NDArray> = { sample: x, timestep: new NDArray([B], t) };

@@ -19,7 +19,12 @@
  */
 import { NDArray, type RandomGenerator } from '../engine/index.ts';
 import {
-  denoisedToVpOutput, edmOutputFromDenoised, edmPreconditioning, scoreFromDenoised, vpOutputToDenoised, type EdmPredictionType,
+  denoisedToVpOutput,
+  edmOutputFromDenoised,
+  edmPreconditioning,
+  scoreFromDenoised,
+  vpOutputToDenoised,
+  type EdmPredictionType,
 } from '../diffusion/edm.ts';
 import { schedulerFromConfig, type Scheduler } from '../samplers/scheduler.ts';
 import { EdmScheduler } from '../samplers/edm_scheduler.ts';
@@ -29,7 +34,14 @@ import type { AsyncModelFn } from './generate.ts';
 
 /** The formulation of a trained model, read from its scheduler config. */
 export type ModelFormulation =
-  | { kind: 'edm'; sigmaData: number; predictionType: EdmPredictionType; sigmaMin: number; sigmaMax: number; noiseLabelScale: number }
+  | {
+      kind: 'edm';
+      sigmaData: number;
+      predictionType: EdmPredictionType;
+      sigmaMin: number;
+      sigmaMax: number;
+      noiseLabelScale: number;
+    }
   | { kind: 'vp'; alphasCumprod: Float32Array; predictionType: string };
 
 /** The EDM scheduler classes: a config of one of these marks an EDM-preconditioned model. */
@@ -43,7 +55,14 @@ export function modelFormulation(schedulerConfig: Record<string, unknown>): Mode
   const cls = schedulerConfig._class_name;
   if (typeof cls === 'string' && EDM_SCHEDULER_CLASSES.includes(cls)) {
     const s = schedulerFromConfig(cls, schedulerConfig);
-    return { kind: 'edm', sigmaData: s.config.sigma_data, predictionType: s.config.prediction_type, sigmaMin: s.config.sigma_min, sigmaMax: s.config.sigma_max, noiseLabelScale: s.config.noise_label_scale };
+    return {
+      kind: 'edm',
+      sigmaData: s.config.sigma_data,
+      predictionType: s.config.prediction_type,
+      sigmaMin: s.config.sigma_min,
+      sigmaMax: s.config.sigma_max,
+      noiseLabelScale: s.config.noise_label_scale,
+    };
   }
   const { _class_name: _, ...rest } = schedulerConfig;
   const s = schedulerFromConfig('DDPMScheduler', rest) as Scheduler & { alphasCumprod: Float32Array };
@@ -58,7 +77,8 @@ export function modelFormulation(schedulerConfig: Record<string, unknown>): Mode
 export function sigmaAtTimestep(alphasCumprod: ArrayLike<number>, t: number): number {
   const T = alphasCumprod.length;
   const tc = Math.min(Math.max(t, 0), T - 1);
-  const lo = Math.floor(tc), w = tc - lo;
+  const lo = Math.floor(tc),
+    w = tc - lo;
   const s = (i: number) => Math.sqrt((1 - alphasCumprod[i]) / alphasCumprod[i]);
   if (w === 0 || lo === T - 1) return s(lo);
   return Math.exp((1 - w) * Math.log(s(lo)) + w * Math.log(s(lo + 1)));
@@ -66,12 +86,17 @@ export function sigmaAtTimestep(alphasCumprod: ArrayLike<number>, t: number): nu
 
 /** Rows of x [B, ...] share one noise level here; all samplers use one per step. */
 function uniformLevel(t: Float32Array, what: string): number {
-  for (let i = 1; i < t.length; i++) if (t[i] !== t[0]) throw new Error(`${what}: the batch mixes noise levels (${t[0]}, ${t[i]}); one level per call is supported`);
+  for (let i = 1; i < t.length; i++)
+    if (t[i] !== t[0])
+      throw new Error(`${what}: the batch mixes noise levels (${t[0]}, ${t[i]}); one level per call is supported`);
   return t[0];
 }
 
 /** The model as an asynchronous denoiser D(x; sigma) of the VE frame. */
-export function denoiserOfModel(fn: AsyncModelFn, f: ModelFormulation): (x: NDArray, sigma: number, labels?: Float32Array) => Promise<NDArray> {
+export function denoiserOfModel(
+  fn: AsyncModelFn,
+  f: ModelFormulation,
+): (x: NDArray, sigma: number, labels?: Float32Array) => Promise<NDArray> {
   if (f.kind === 'edm') {
     return async (x, sigma, labels) => {
       const { cIn, cNoise } = edmPreconditioning(sigma, f.sigmaData, f.predictionType);
@@ -84,12 +109,19 @@ export function denoiserOfModel(fn: AsyncModelFn, f: ModelFormulation): (x: NDAr
   return async (x, sigma, labels) => {
     const t = sigmaToT(sigma, ls);
     const out = await fn(x.mulScalar(1 / Math.sqrt(1 + sigma * sigma)), new Float32Array(x.shape[0]).fill(t), labels);
-    return vpOutputToDenoised(out.shape[1] === x.shape[1] ? out : firstChannelsOf(out, x.shape[1]), x, sigma, f.predictionType);
+    return vpOutputToDenoised(
+      out.shape[1] === x.shape[1] ? out : firstChannelsOf(out, x.shape[1]),
+      x,
+      sigma,
+      f.predictionType,
+    );
   };
 }
 
 function firstChannelsOf(x: NDArray, c: number): NDArray {
-  const B = x.shape[0], C2 = x.shape[1], inner = x.size / (B * C2);
+  const B = x.shape[0],
+    C2 = x.shape[1],
+    inner = x.size / (B * C2);
   const out = new NDArray([B, c, ...x.shape.slice(2)]);
   for (let b = 0; b < B; b++) out.data.set(x.data.subarray(b * C2 * inner, b * C2 * inner + c * inner), b * c * inner);
   return out;
@@ -105,7 +137,11 @@ function sameTable(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
  * The model function a scheduler expects, from a model of formulation `trainingConfig`. See the file comment.
  * @example const fn = adaptModelToScheduler(denoiserFor(model, weights), folder.schedulerConfig, sched);
  */
-export function adaptModelToScheduler(fn: AsyncModelFn, trainingConfig: Record<string, unknown>, sched: Scheduler): AsyncModelFn {
+export function adaptModelToScheduler(
+  fn: AsyncModelFn,
+  trainingConfig: Record<string, unknown>,
+  sched: Scheduler,
+): AsyncModelFn {
   const f = modelFormulation(trainingConfig);
   const D = denoiserOfModel(fn, f);
   if (sched instanceof ScoreSdeVeScheduler) {
@@ -116,17 +152,28 @@ export function adaptModelToScheduler(fn: AsyncModelFn, trainingConfig: Record<s
     };
   }
   if (sched instanceof EdmScheduler) {
-    if (f.kind === 'edm' && f.sigmaData === sched.config.sigma_data && f.predictionType === sched.config.prediction_type && f.noiseLabelScale === sched.config.noise_label_scale) return fn;
+    if (
+      f.kind === 'edm' &&
+      f.sigmaData === sched.config.sigma_data &&
+      f.predictionType === sched.config.prediction_type &&
+      f.noiseLabelScale === sched.config.noise_label_scale
+    )
+      return fn;
     return async (xin, t, labels) => {
-      const sigma = sched.stepIndex !== null ? sched.currentSigma() : Math.exp((4 * uniformLevel(t, 'EDM scheduler model')) / sched.config.noise_label_scale);
-      const sd = sched.config.sigma_data as number, pt = sched.config.prediction_type as EdmPredictionType;
+      const sigma =
+        sched.stepIndex !== null
+          ? sched.currentSigma()
+          : Math.exp((4 * uniformLevel(t, 'EDM scheduler model')) / sched.config.noise_label_scale);
+      const sd = sched.config.sigma_data as number,
+        pt = sched.config.prediction_type as EdmPredictionType;
       const x = xin.mulScalar(1 / edmPreconditioning(sigma, sd, pt).cIn);
       return edmOutputFromDenoised(await D(x, sigma, labels), x, sigma, sd, pt);
     };
   }
   const table = (sched as Scheduler & { alphasCumprod?: Float32Array }).alphasCumprod;
   if (!table) throw new Error(`${sched.className}: cannot drive this scheduler with a model (it has no noise table)`);
-  if (f.kind === 'vp' && sameTable(f.alphasCumprod, table) && f.predictionType === sched.config.prediction_type) return fn;
+  if (f.kind === 'vp' && sameTable(f.alphasCumprod, table) && f.predictionType === sched.config.prediction_type)
+    return fn;
   // VP-family schedulers: model(x_vp, t) on their own table, answering their prediction type
   return async (xvp, t, labels) => {
     const sigma = sigmaAtTimestep(table, uniformLevel(t, `${sched.className} model`));
@@ -151,7 +198,11 @@ export interface ScoreSdeGenerateOptions {
  * (adaptModelToScheduler gives it for any trained model).
  * @example const x = await generateScoreSde(adaptModelToScheduler(fn, cfg, sched), sched, { shape: [64, 2], steps: 500, generator });
  */
-export async function generateScoreSde(model: AsyncModelFn, sched: ScoreSdeVeScheduler, o: ScoreSdeGenerateOptions): Promise<NDArray> {
+export async function generateScoreSde(
+  model: AsyncModelFn,
+  sched: ScoreSdeVeScheduler,
+  o: ScoreSdeGenerateOptions,
+): Promise<NDArray> {
   sched.setTimesteps(o.steps);
   const B = o.shape[0];
   let x = (o.initialNoise ? o.initialNoise.clone() : o.generator.normal(o.shape)).mulScalar(sched.initNoiseSigma);
@@ -160,7 +211,8 @@ export async function generateScoreSde(model: AsyncModelFn, sched: ScoreSdeVeSch
   for (let i = 0; i < sched.timesteps.length; i++) {
     const t = sched.timesteps[i];
     const sigma = new Float32Array(B).fill(sched.sigmas[i]);
-    for (let k = 0; k < sched.config.correct_steps; k++) x = sched.stepCorrect(await model(x, sigma, labels), x, { generator: o.generator }).prevSample;
+    for (let k = 0; k < sched.config.correct_steps; k++)
+      x = sched.stepCorrect(await model(x, sigma, labels), x, { generator: o.generator }).prevSample;
     const out = sched.stepPred(await model(x, sigma, labels), t, x, { generator: o.generator });
     x = out.prevSample;
     mean = out.prevSampleMean;

@@ -38,13 +38,17 @@ export async function generate(model: AsyncModelFn, scheduler: Scheduler, o: Gen
   const B = o.shape[0];
   const w = o.guidanceScale ?? 1;
   if (!(w >= 0)) throw new Error(`generate: guidance scale must be >= 0, got ${w}`);
-  if (o.classLabels && o.classLabels.length !== B) throw new Error(`generate: ${o.classLabels.length} class labels for a batch of ${B}`);
+  if (o.classLabels && o.classLabels.length !== B)
+    throw new Error(`generate: ${o.classLabels.length} class labels for a batch of ${B}`);
   if (w !== 1 && (o.nullClass === undefined || !o.classLabels)) {
-    throw new Error('generate: classifier-free guidance needs class labels and a model trained with label dropout (nullClass)');
+    throw new Error(
+      'generate: classifier-free guidance needs class labels and a model trained with label dropout (nullClass)',
+    );
   }
   scheduler.setTimesteps(o.steps);
   let x = o.initialNoise ? o.initialNoise.clone() : o.generator.normal(o.shape);
-  if (o.initialNoise && o.initialNoise.shape.join() !== o.shape.join()) throw new Error(`generate: initial noise shape [${o.initialNoise.shape}] differs from [${o.shape}]`);
+  if (o.initialNoise && o.initialNoise.shape.join() !== o.shape.join())
+    throw new Error(`generate: initial noise shape [${o.initialNoise.shape}] differs from [${o.shape}]`);
   x = x.mulScalar(scheduler.initNoiseSigma);
   const C = o.shape[1];
   const labels = o.classLabels ? Float32Array.from(o.classLabels) : undefined;
@@ -62,7 +66,8 @@ export async function generate(model: AsyncModelFn, scheduler: Scheduler, o: Gen
       lab.fill(o.nullClass!, B);
       const y = await model(both, new Float32Array(2 * B).fill(t), lab);
       const half = y.size / 2;
-      const cond = y.data.subarray(0, half), unc = y.data.subarray(half);
+      const cond = y.data.subarray(0, half),
+        unc = y.data.subarray(half);
       out = new NDArray([B, ...y.shape.slice(1)]);
       for (let i = 0; i < half; i++) out.data[i] = unc[i] + w * (cond[i] - unc[i]);
     } else {
@@ -81,7 +86,8 @@ export async function generate(model: AsyncModelFn, scheduler: Scheduler, o: Gen
 
 /** The first `c` channels of x [B, C', ...]. */
 export function firstChannels(x: NDArray, c: number): NDArray {
-  const B = x.shape[0], C2 = x.shape[1];
+  const B = x.shape[0],
+    C2 = x.shape[1];
   const inner = x.size / (B * C2);
   const out = new NDArray([B, c, ...x.shape.slice(2)]);
   for (let b = 0; b < B; b++) out.data.set(x.data.subarray(b * C2 * inner, b * C2 * inner + c * inner), b * c * inner);

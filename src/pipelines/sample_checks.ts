@@ -21,7 +21,9 @@ export const ETA_SCHEDULERS: readonly string[] = ['DDIMScheduler', 'DDIMParallel
 export function checkEtaSupported(scheduler: Scheduler, eta: number | undefined): void {
   if (eta === undefined) return;
   if (!ETA_SCHEDULERS.includes(scheduler.className)) {
-    throw new Error(`--eta ${eta}: ${scheduler.className} has no eta (its noise is fixed by the method); use --scheduler ddim for an eta, or leave --eta out`);
+    throw new Error(
+      `--eta ${eta}: ${scheduler.className} has no eta (its noise is fixed by the method); use --scheduler ddim for an eta, or leave --eta out`,
+    );
   }
 }
 
@@ -38,7 +40,10 @@ function firstNonFinite(d: ArrayLike<number>): [number, number] | null {
 export function checkFiniteWeights(weights: Record<string, NDArray>, where: string): void {
   for (const [name, a] of Object.entries(weights)) {
     const bad = firstNonFinite(a.data);
-    if (bad) throw new Error(`${where}: weight ${name}[${bad[0]}] = ${bad[1]}; a model with non-finite weights only produces NaN samples (use an earlier checkpoint of the run)`);
+    if (bad)
+      throw new Error(
+        `${where}: weight ${name}[${bad[0]}] = ${bad[1]}; a model with non-finite weights only produces NaN samples (use an earlier checkpoint of the run)`,
+      );
   }
 }
 
@@ -46,11 +51,17 @@ export function checkFiniteWeights(weights: Record<string, NDArray>, where: stri
  * An onStep hook for generate() that throws at the first step whose sample is not finite, naming the
  * step, its timestep and the scheduler. @example generate(model, s, { ..., onStep: nonFiniteGuard(s, 20) })
  */
-export function nonFiniteGuard(scheduler: Scheduler, steps: number, next?: (info: { index: number; timestep: number; sample: NDArray }) => void) {
+export function nonFiniteGuard(
+  scheduler: Scheduler,
+  steps: number,
+  next?: (info: { index: number; timestep: number; sample: NDArray }) => void,
+) {
   return (info: { index: number; timestep: number; sample: NDArray }): void => {
     const bad = firstNonFinite(info.sample.data);
     if (bad) {
-      throw new Error(`sampling produced ${bad[1]} at step ${info.index + 1} of ${steps} (timestep ${info.timestep}, ${scheduler.className}): the scheduler config or the model is numerically broken; nothing was written`);
+      throw new Error(
+        `sampling produced ${bad[1]} at step ${info.index + 1} of ${steps} (timestep ${info.timestep}, ${scheduler.className}): the scheduler config or the model is numerically broken; nothing was written`,
+      );
     }
     next?.(info);
   };

@@ -32,23 +32,41 @@ export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]
 };
 
 /** Build the sampling scheduler on the model's training schedule (diffusers' from_config swap). */
-export function samplingScheduler(name: string | undefined, trainingConfig: Record<string, unknown>, overrides: Record<string, unknown> = {}) {
+export function samplingScheduler(
+  name: string | undefined,
+  trainingConfig: Record<string, unknown>,
+  overrides: Record<string, unknown> = {},
+) {
   const key = name ?? 'ddim';
   const alias = Object.hasOwn(SCHEDULER_ALIASES, key.toLowerCase()) ? SCHEDULER_ALIASES[key.toLowerCase()] : undefined;
   const [cls, extra] = alias ?? [key, {}];
-  if (!alias && !registeredSchedulers().includes(cls) || /Inverse/.test(cls)) {
-    const what = /Inverse/.test(cls) ? 'an inverse scheduler (it maps samples to noise, for inversion) cannot sample' : 'unknown';
-    throw new Error(`--scheduler ${key}: ${what}; use one of ${Object.keys(SCHEDULER_ALIASES).join(', ')} or a diffusers class name (${registeredSchedulers().filter((n) => !/Inverse/.test(n)).join(', ')})`);
+  if ((!alias && !registeredSchedulers().includes(cls)) || /Inverse/.test(cls)) {
+    const what = /Inverse/.test(cls)
+      ? 'an inverse scheduler (it maps samples to noise, for inversion) cannot sample'
+      : 'unknown';
+    throw new Error(
+      `--scheduler ${key}: ${what}; use one of ${Object.keys(SCHEDULER_ALIASES).join(', ')} or a diffusers class name (${registeredSchedulers()
+        .filter((n) => !/Inverse/.test(n))
+        .join(', ')})`,
+    );
   }
   // EDM / score-SDE classes on a VP model: the noise range of its beta table (pipelines/formulation.ts)
-  return schedulerWithOverrides(cls, trainingConfig, { ...samplerRangeFor(cls, trainingConfig), ...extra, ...overrides });
+  return schedulerWithOverrides(cls, trainingConfig, {
+    ...samplerRangeFor(cls, trainingConfig),
+    ...extra,
+    ...overrides,
+  });
 }
 
 /**
  * diffusers' `XScheduler.from_config(config, **overrides)`: keys the source config took as
  * defaults (`_use_default_values`) get the target class's defaults, except explicit overrides.
  */
-export function schedulerWithOverrides(cls: string, config: Record<string, unknown>, overrides: Record<string, unknown>) {
+export function schedulerWithOverrides(
+  cls: string,
+  config: Record<string, unknown>,
+  overrides: Record<string, unknown>,
+) {
   const cfg: Record<string, unknown> = { ...config, ...overrides };
   delete cfg._class_name;
   if (Array.isArray(cfg._use_default_values)) {

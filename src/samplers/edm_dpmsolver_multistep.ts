@@ -16,7 +16,17 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import { dynamicThreshold } from '../diffusion/thresholding.ts';
-import { COMMON_KEYS, enumKey, key, registerScheduler, type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput } from './scheduler.ts';
+import {
+  COMMON_KEYS,
+  enumKey,
+  key,
+  registerScheduler,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
+} from './scheduler.ts';
 import { EDM_KEYS, EdmScheduler, edmSigmaGridF32 } from './edm_scheduler.ts';
 import { drawNoise } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
@@ -46,19 +56,27 @@ export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
   constructor(config: SchedulerConfig = {}) {
     // diffusers rewrites algorithm_type 'deis' -> 'dpmsolver++' and solver_type logrho/bh1/bh2 -> 'midpoint'
     // in the registered config (configs of other multistep schedulers load unchanged)
-    super(config && typeof config === 'object' && !Array.isArray(config) ? {
-      ...config,
-      ...(config.algorithm_type === 'deis' ? { algorithm_type: 'dpmsolver++' } : {}),
-      ...(['logrho', 'bh1', 'bh2'].includes(config.solver_type as string) ? { solver_type: 'midpoint' } : {}),
-    } : config);
+    super(
+      config && typeof config === 'object' && !Array.isArray(config)
+        ? {
+            ...config,
+            ...(config.algorithm_type === 'deis' ? { algorithm_type: 'dpmsolver++' } : {}),
+            ...(['logrho', 'bh1', 'bh2'].includes(config.solver_type as string) ? { solver_type: 'midpoint' } : {}),
+          }
+        : config,
+    );
     const c = this.config;
     this.algorithmType = c.algorithm_type;
     this.solverType = c.solver_type;
     if (this.algorithmType === 'sde-dpmsolver++' && c.solver_order === 3) {
-      throw new Error(`${this.className} config: solver_order = 3 is not available with algorithm_type 'sde-dpmsolver++' (diffusers has no third-order SDE update); use solver_order 1 or 2`);
+      throw new Error(
+        `${this.className} config: solver_order = 3 is not available with algorithm_type 'sde-dpmsolver++' (diffusers has no third-order SDE update); use solver_order 1 or 2`,
+      );
     }
     if (c.prediction_type === 'sample') {
-      throw new Error(`${this.className} config: prediction_type = 'sample' is not supported (diffusers' precondition_outputs raises); allowed values: 'epsilon', 'v_prediction'`);
+      throw new Error(
+        `${this.className} config: prediction_type = 'sample' is not supported (diffusers' precondition_outputs raises); allowed values: 'epsilon', 'v_prediction'`,
+      );
     }
     const T = c.num_train_timesteps as number;
     this.installGrid(this.gridSigmas(T));
@@ -67,7 +85,13 @@ export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
   }
 
   protected gridSigmas(n: number): Float32Array {
-    return edmSigmaGridF32(n, this.config.sigma_min, this.config.sigma_max, this.config.rho, this.config.sigma_schedule);
+    return edmSigmaGridF32(
+      n,
+      this.config.sigma_min,
+      this.config.sigma_max,
+      this.config.rho,
+      this.config.sigma_schedule,
+    );
   }
 
   protected override finalSigma(): number {
@@ -91,7 +115,8 @@ export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
   /** x0 = D(x; sigma) from the model output (with optional dynamic thresholding). */
   convertModelOutput(modelOutput: NDArray, sample: NDArray): NDArray {
     let x0 = this.preconditionOutputs(sample, modelOutput, this.sigmas[this.stepIdx!]);
-    if (this.config.thresholding) x0 = dynamicThreshold(x0, this.config.dynamic_thresholding_ratio, this.config.sample_max_value);
+    if (this.config.thresholding)
+      x0 = dynamicThreshold(x0, this.config.dynamic_thresholding_ratio, this.config.sample_max_value);
     return x0;
   }
 
@@ -100,13 +125,16 @@ export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
    * @example const { prevSample } = s.step(F, t, x, { generator });
    */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
-    if (this.numInferenceSteps === null) throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before step()`);
+    if (this.numInferenceSteps === null)
+      throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before step()`);
     if (this.stepIdx === null) this.initStepIndex(timestep);
     const i = this.stepIdx!;
     const n = this.timesteps.length;
-    if (i >= n) throw new Error(`${this.className}.step: the schedule is finished (step ${i} of ${n}); call setTimesteps again`);
+    if (i >= n)
+      throw new Error(`${this.className}.step: the schedule is finished (step ${i} of ${n}); call setTimesteps again`);
     const c = this.config;
-    const lowerOrderFinal = i === n - 1 && (c.euler_at_final || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
+    const lowerOrderFinal =
+      i === n - 1 && (c.euler_at_final || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
     const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
     const x0 = this.convertModelOutput(modelOutput, sample);
     const order = c.solver_order as number;
@@ -129,54 +157,85 @@ export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
 
   private firstOrder(m: NDArray, x: NDArray, noise: NDArray | null): NDArray {
     const i = this.stepIdx!;
-    const st = this.sigmas[i + 1], ss = this.sigmas[i];
+    const st = this.sigmas[i + 1],
+      ss = this.sigmas[i];
     const h = f32(this.lambda(i + 1) - this.lambda(i));
     if (this.algorithmType === 'dpmsolver++') {
-      const a = f32(st / ss), e = f32(f32(Math.exp(-h)) - 1);
+      const a = f32(st / ss),
+        e = f32(f32(Math.exp(-h)) - 1);
       return x.map((v, j) => f32(f32(a * v) - f32(e * m.data[j])));
     }
     const em2h = f32(Math.exp(f32(-2 * h)));
-    const c1 = f32(f32(st / ss) * f32(Math.exp(-h))), c2 = f32(1 - em2h), c3 = f32(st * f32(Math.sqrt(f32(1 - em2h))));
+    const c1 = f32(f32(st / ss) * f32(Math.exp(-h))),
+      c2 = f32(1 - em2h),
+      c3 = f32(st * f32(Math.sqrt(f32(1 - em2h))));
     return x.map((v, j) => f32(f32(f32(c1 * v) + f32(c2 * m.data[j])) + f32(c3 * noise!.data[j])));
   }
 
   private secondOrder(x: NDArray, noise: NDArray | null): NDArray {
     const i = this.stepIdx!;
     const L = this.modelOutputs.length;
-    const m0 = this.modelOutputs[L - 1]!, m1 = this.modelOutputs[L - 2]!;
-    const st = this.sigmas[i + 1], s0 = this.sigmas[i];
-    const lt = this.lambda(i + 1), l0 = this.lambda(i), l1 = this.lambda(i - 1);
-    const h = f32(lt - l0), h0 = f32(l0 - l1);
+    const m0 = this.modelOutputs[L - 1]!,
+      m1 = this.modelOutputs[L - 2]!;
+    const st = this.sigmas[i + 1],
+      s0 = this.sigmas[i];
+    const lt = this.lambda(i + 1),
+      l0 = this.lambda(i),
+      l1 = this.lambda(i - 1);
+    const h = f32(lt - l0),
+      h0 = f32(l0 - l1);
     const r0 = f32(h0 / h);
     const inv = f32(1 / r0);
     const D1 = m0.map((v, j) => f32(inv * f32(v - m1.data[j])));
     if (this.algorithmType === 'dpmsolver++') {
-      const a = f32(st / s0), e = f32(f32(Math.exp(-h)) - 1);
+      const a = f32(st / s0),
+        e = f32(f32(Math.exp(-h)) - 1);
       const k = this.solverType === 'midpoint' ? f32(0.5 * e) : f32(f32(e / h) + 1);
-      if (this.solverType === 'midpoint') return x.map((v, j) => f32(f32(f32(a * v) - f32(e * m0.data[j])) - f32(k * D1.data[j])));
+      if (this.solverType === 'midpoint')
+        return x.map((v, j) => f32(f32(f32(a * v) - f32(e * m0.data[j])) - f32(k * D1.data[j])));
       return x.map((v, j) => f32(f32(f32(a * v) - f32(e * m0.data[j])) + f32(k * D1.data[j])));
     }
     const em2h = f32(Math.exp(f32(-2 * h)));
-    const c1 = f32(f32(st / s0) * f32(Math.exp(-h))), c2 = f32(1 - em2h), c3 = f32(st * f32(Math.sqrt(f32(1 - em2h))));
+    const c1 = f32(f32(st / s0) * f32(Math.exp(-h))),
+      c2 = f32(1 - em2h),
+      c3 = f32(st * f32(Math.sqrt(f32(1 - em2h))));
     const k = this.solverType === 'midpoint' ? f32(0.5 * c2) : f32(f32(c2 / f32(-2 * h)) + 1);
-    return x.map((v, j) => f32(f32(f32(f32(c1 * v) + f32(c2 * m0.data[j])) + f32(k * D1.data[j])) + f32(c3 * noise!.data[j])));
+    return x.map((v, j) =>
+      f32(f32(f32(f32(c1 * v) + f32(c2 * m0.data[j])) + f32(k * D1.data[j])) + f32(c3 * noise!.data[j])),
+    );
   }
 
   private thirdOrder(x: NDArray): NDArray {
     const i = this.stepIdx!;
     const L = this.modelOutputs.length;
-    const m0 = this.modelOutputs[L - 1]!, m1 = this.modelOutputs[L - 2]!, m2 = this.modelOutputs[L - 3]!;
-    const st = this.sigmas[i + 1], s0 = this.sigmas[i];
-    const lt = this.lambda(i + 1), l0 = this.lambda(i), l1 = this.lambda(i - 1), l2 = this.lambda(i - 2);
-    const h = f32(lt - l0), h0 = f32(l0 - l1), h1 = f32(l1 - l2);
-    const r0 = f32(h0 / h), r1 = f32(h1 / h);
-    const i0 = f32(1 / r0), i1 = f32(1 / r1), q = f32(r0 / f32(r0 + r1)), iq = f32(1 / f32(r0 + r1));
-    const a = f32(st / s0), e = f32(f32(Math.exp(-h)) - 1);
-    const k1 = f32(f32(e / h) + 1), k2 = f32(f32(f32(f32(e + h)) / f32(h * h)) - 0.5);
+    const m0 = this.modelOutputs[L - 1]!,
+      m1 = this.modelOutputs[L - 2]!,
+      m2 = this.modelOutputs[L - 3]!;
+    const st = this.sigmas[i + 1],
+      s0 = this.sigmas[i];
+    const lt = this.lambda(i + 1),
+      l0 = this.lambda(i),
+      l1 = this.lambda(i - 1),
+      l2 = this.lambda(i - 2);
+    const h = f32(lt - l0),
+      h0 = f32(l0 - l1),
+      h1 = f32(l1 - l2);
+    const r0 = f32(h0 / h),
+      r1 = f32(h1 / h);
+    const i0 = f32(1 / r0),
+      i1 = f32(1 / r1),
+      q = f32(r0 / f32(r0 + r1)),
+      iq = f32(1 / f32(r0 + r1));
+    const a = f32(st / s0),
+      e = f32(f32(Math.exp(-h)) - 1);
+    const k1 = f32(f32(e / h) + 1),
+      k2 = f32(f32(f32(f32(e + h)) / f32(h * h)) - 0.5);
     return x.map((v, j) => {
-      const d10 = f32(i0 * f32(m0.data[j] - m1.data[j])), d11 = f32(i1 * f32(m1.data[j] - m2.data[j]));
+      const d10 = f32(i0 * f32(m0.data[j] - m1.data[j])),
+        d11 = f32(i1 * f32(m1.data[j] - m2.data[j]));
       const dd = f32(d10 - d11);
-      const D1 = f32(d10 + f32(q * dd)), D2 = f32(iq * dd);
+      const D1 = f32(d10 + f32(q * dd)),
+        D2 = f32(iq * dd);
       return f32(f32(f32(f32(a * v) - f32(e * m0.data[j])) + f32(k1 * D1)) - f32(k2 * D2));
     });
   }

@@ -18,7 +18,14 @@
  *   for (const t of s.timesteps) x = s.step(await F(s.scaleModelInput(x, t), t), t, x).prevSample;
  */
 import type { NDArray } from '../engine/ndarray.ts';
-import { enumKey, registerScheduler, type ConfigSpec, type SetTimestepsOptions, type StepOptions, type StepOutput } from './scheduler.ts';
+import {
+  enumKey,
+  registerScheduler,
+  type ConfigSpec,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
+} from './scheduler.ts';
 import { EDM_KEYS, EdmScheduler, edmSigmaGridF64 } from './edm_scheduler.ts';
 import { drawNoise } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
@@ -35,12 +42,24 @@ export class EDMEulerScheduler extends EdmScheduler {
     super(config);
     const T = this.config.num_train_timesteps as number;
     // diffusers' initial grid: a ramp of T + 1 points
-    const grid = edmSigmaGridF64(T + 1, this.config.sigma_min, this.config.sigma_max, this.config.rho, this.config.sigma_schedule);
+    const grid = edmSigmaGridF64(
+      T + 1,
+      this.config.sigma_min,
+      this.config.sigma_max,
+      this.config.rho,
+      this.config.sigma_schedule,
+    );
     this.installGrid(grid);
   }
 
   protected gridSigmas(n: number): Float32Array {
-    return edmSigmaGridF64(n, this.config.sigma_min, this.config.sigma_max, this.config.rho, this.config.sigma_schedule);
+    return edmSigmaGridF64(
+      n,
+      this.config.sigma_min,
+      this.config.sigma_max,
+      this.config.rho,
+      this.config.sigma_schedule,
+    );
   }
 
   /** `setTimesteps(n)`: n Karras / exponential sigmas from sigma_max to sigma_min, then the final sigma. @example s.setTimesteps(18) */
@@ -56,12 +75,19 @@ export class EDMEulerScheduler extends EdmScheduler {
    * @example s.step(F, t, x, { sChurn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003, generator })
    */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): StepOutput {
-    if (this.numInferenceSteps === null && this.stepIdx === null && this.timesteps.length === 0) throw new Error(`${this.className}: call setTimesteps first`);
+    if (this.numInferenceSteps === null && this.stepIdx === null && this.timesteps.length === 0)
+      throw new Error(`${this.className}: call setTimesteps first`);
     this.warnIfInputNotScaled();
     if (this.stepIdx === null) this.initStepIndex(timestep);
     const i = this.stepIdx!;
-    if (i + 1 >= this.sigmas.length) throw new Error(`${this.className}.step: the schedule is finished (step ${i} of ${this.timesteps.length}); call setTimesteps again`);
-    const sChurn = opts.sChurn ?? 0, sTmin = opts.sTmin ?? 0, sTmax = opts.sTmax ?? Infinity, sNoise = opts.sNoise ?? 1;
+    if (i + 1 >= this.sigmas.length)
+      throw new Error(
+        `${this.className}.step: the schedule is finished (step ${i} of ${this.timesteps.length}); call setTimesteps again`,
+      );
+    const sChurn = opts.sChurn ?? 0,
+      sTmin = opts.sTmin ?? 0,
+      sTmax = opts.sTmax ?? Infinity,
+      sNoise = opts.sNoise ?? 1;
     const sigma = this.sigmas[i];
     const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (this.sigmas.length - 1), 2 ** 0.5 - 1) : 0;
     const sigmaHat = f32(sigma * f32(gamma + 1));

@@ -27,9 +27,16 @@ export interface EdmSamplerOptions extends KChurnOptions {
  * EDM's time steps: N Karras sigmas from sigma_max to sigma_min, then 0 (float64).
  * @example edmSigmas(18)  // [80, ..., 0.002, 0]
  */
-export function edmSigmas(steps: number, sigmaMin = EDM_DEFAULTS.sigmaMin, sigmaMax = EDM_DEFAULTS.sigmaMax, rho = EDM_DEFAULTS.rho): Float64Array {
-  if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`edmSigmas: steps = ${steps} must be a positive integer`);
-  if (!(sigmaMin > 0 && sigmaMax > sigmaMin)) throw new Error(`edmSigmas: sigma_min = ${sigmaMin}, sigma_max = ${sigmaMax}; need 0 < sigma_min < sigma_max`);
+export function edmSigmas(
+  steps: number,
+  sigmaMin = EDM_DEFAULTS.sigmaMin,
+  sigmaMax = EDM_DEFAULTS.sigmaMax,
+  rho = EDM_DEFAULTS.rho,
+): Float64Array {
+  if (!(Number.isInteger(steps) && steps >= 1))
+    throw new Error(`edmSigmas: steps = ${steps} must be a positive integer`);
+  if (!(sigmaMin > 0 && sigmaMax > sigmaMin))
+    throw new Error(`edmSigmas: sigma_min = ${sigmaMin}, sigma_max = ${sigmaMax}; need 0 < sigma_min < sigma_max`);
   if (!(rho > 0)) throw new Error(`edmSigmas: rho = ${rho} must be > 0`);
   const k = karrasSigmas(sigmaMin, sigmaMax, steps, rho);
   const out = new Float64Array(steps + 1);

@@ -26,7 +26,10 @@ export const EDM_KEYS: ConfigSpec = {
   rho: key('number', 7.0, { help: 'exponent of the Karras schedule' }),
   final_sigmas_type: enumKey('zero', ['zero', 'sigma_min']),
   /** diffuse extension (not a diffusers key): timesteps = noise_label_scale * ln(sigma) / 4; 1 = diffusers. */
-  noise_label_scale: key('number', 1, { min: 0, help: "diffuse's scale of the noise label c_noise = ln(sigma) / 4 (1 = diffusers)" }),
+  noise_label_scale: key('number', 1, {
+    min: 0,
+    help: "diffuse's scale of the noise label c_noise = ln(sigma) / 4 (1 = diffusers)",
+  }),
 };
 
 const SCALE_WARNING = 'The `scale_model_input` function should be called before `step` to ensure correct denoising.';
@@ -35,7 +38,13 @@ const SCALE_WARNING = 'The `scale_model_input` function should be called before 
  * Karras sigmas at float64 ramp positions (diffusers' `_compute_karras_sigmas` on a float64 ramp, EDMEuler).
  * @example edmKarrasF64(np.linspace(0, 1, 10), 0.002, 80, 7)
  */
-export function edmSigmaGridF64(n: number, sigmaMin: number, sigmaMax: number, rho: number, kind: string): Float32Array {
+export function edmSigmaGridF64(
+  n: number,
+  sigmaMin: number,
+  sigmaMax: number,
+  rho: number,
+  kind: string,
+): Float32Array {
   if (kind === 'karras') return Float32Array.from(karrasSigmas(sigmaMin, sigmaMax, n, rho));
   // torch.linspace(log(sigma_min), log(sigma_max), n) in float32 (default dtype), exp, flip
   const lin = torchLinspaceF32(Math.log(sigmaMin), Math.log(sigmaMax), n);
@@ -46,12 +55,21 @@ export function edmSigmaGridF64(n: number, sigmaMin: number, sigmaMax: number, r
  * The Karras grid on a float32 ramp (EDMDPMSolverMultistepScheduler: `torch.linspace(0, 1, n)` is float32,
  * so the whole formula runs in float32).
  */
-export function edmSigmaGridF32(n: number, sigmaMin: number, sigmaMax: number, rho: number, kind: string): Float32Array {
+export function edmSigmaGridF32(
+  n: number,
+  sigmaMin: number,
+  sigmaMax: number,
+  rho: number,
+  kind: string,
+): Float32Array {
   if (kind !== 'karras') return edmSigmaGridF64(n, sigmaMin, sigmaMax, rho, kind);
   const ramp = torchLinspaceF32(0, 1, n);
-  const minInv = sigmaMin ** (1 / rho), maxInv = sigmaMax ** (1 / rho);
-  const d = f32(minInv - maxInv), m = f32(maxInv), r = f32(rho);
-  return Float32Array.from(ramp, (u) => Math.pow(f32(m + f32(u * d)), r));
+  const minInv = sigmaMin ** (1 / rho),
+    maxInv = sigmaMax ** (1 / rho);
+  const d = f32(minInv - maxInv),
+    m = f32(maxInv),
+    r = f32(rho);
+  return Float32Array.from(ramp, (u) => f32(m + f32(u * d)) ** r);
 }
 
 /** Base class; see the file comment. */
@@ -66,18 +84,25 @@ export abstract class EdmScheduler extends Scheduler {
     super(config);
     const c = this.config;
     if (!(c.sigma_min > 0 && c.sigma_max > c.sigma_min)) {
-      throw new Error(`${this.className} config: sigma_min = ${c.sigma_min}, sigma_max = ${c.sigma_max}; need 0 < sigma_min < sigma_max`);
+      throw new Error(
+        `${this.className} config: sigma_min = ${c.sigma_min}, sigma_max = ${c.sigma_max}; need 0 < sigma_min < sigma_max`,
+      );
     }
     if (!(c.sigma_data > 0)) throw new Error(`${this.className} config: sigma_data = ${c.sigma_data} must be > 0`);
   }
 
   /** Current step index (null before the first scaleModelInput / step). */
-  get stepIndex(): number | null { return this.stepIdx; }
-  get beginIndex(): number | null { return this.beginIdx; }
+  get stepIndex(): number | null {
+    return this.stepIdx;
+  }
+  get beginIndex(): number | null {
+    return this.beginIdx;
+  }
 
   /** Start part-way (img2img). @example s.setBeginIndex(3) */
   setBeginIndex(beginIndex = 0): void {
-    if (!Number.isInteger(beginIndex) || beginIndex < 0) throw new Error(`${this.className}.setBeginIndex: beginIndex = ${beginIndex} must be a non-negative integer`);
+    if (!Number.isInteger(beginIndex) || beginIndex < 0)
+      throw new Error(`${this.className}.setBeginIndex: beginIndex = ${beginIndex} must be a non-negative integer`);
     this.beginIdx = beginIndex;
   }
 
@@ -119,7 +144,10 @@ export abstract class EdmScheduler extends Scheduler {
     let cOut: number;
     if (pt === 'epsilon') cOut = f32(f32(sigma * sd) / f32(Math.sqrt(den)));
     else if (pt === 'v_prediction') cOut = f32(f32(-sigma * sd) / f32(Math.sqrt(den)));
-    else throw new Error(`${this.className}: prediction_type = ${JSON.stringify(pt)} is not supported; allowed values: 'epsilon', 'v_prediction'`);
+    else
+      throw new Error(
+        `${this.className}: prediction_type = ${JSON.stringify(pt)} is not supported; allowed values: 'epsilon', 'v_prediction'`,
+      );
     return sample.map((v, i) => f32(f32(cSkip * v) + f32(cOut * modelOutput.data[i])));
   }
 
@@ -171,7 +199,8 @@ export abstract class EdmScheduler extends Scheduler {
 
   /** The sigma of the current step (after scaleModelInput or step was called). */
   currentSigma(): number {
-    if (this.stepIdx === null) throw new Error(`${this.className}: no current step; call scaleModelInput or step first`);
+    if (this.stepIdx === null)
+      throw new Error(`${this.className}: no current step; call scaleModelInput or step first`);
     return this.sigmas[this.stepIdx];
   }
 
@@ -183,8 +212,11 @@ export abstract class EdmScheduler extends Scheduler {
     else idx = ts.map(() => this.stepIdx ?? this.beginIdx!);
     const sig = idx.map((i) => this.sigmas[i]);
     const B = originalSamples.shape[0] ?? 1;
-    if (sig.length !== 1 && sig.length !== B) throw new Error(`${this.className}.addNoise: got ${sig.length} timesteps for a batch of ${B}`);
+    if (sig.length !== 1 && sig.length !== B)
+      throw new Error(`${this.className}.addNoise: got ${sig.length} timesteps for a batch of ${B}`);
     const per = originalSamples.size / (sig.length === 1 ? 1 : B);
-    return originalSamples.map((v, i) => f32(v + f32(noise.data[i] * (sig.length === 1 ? sig[0] : sig[Math.floor(i / per)]))));
+    return originalSamples.map((v, i) =>
+      f32(v + f32(noise.data[i] * (sig.length === 1 ? sig[0] : sig[Math.floor(i / per)]))),
+    );
   }
 }

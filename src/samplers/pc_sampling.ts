@@ -47,7 +47,8 @@ const PREDICTORS: readonly PcPredictor[] = ['euler-maruyama', 'reverse-diffusion
 
 /** Mean over batch rows of the per-row L2 norm. */
 function meanRowNorm(x: NDArray): number {
-  const B = x.shape[0], per = x.size / B;
+  const B = x.shape[0],
+    per = x.size / B;
   let acc = 0;
   for (let b = 0; b < B; b++) {
     let s = 0;
@@ -70,7 +71,10 @@ export async function samplePc(model: MaybeAsyncDenoiser, sde: Sde, xT: NDArray,
   const snr = o.snr ?? 0.16;
   if (!(snr > 0 && Number.isFinite(snr))) throw new Error(`${fn}: snr = ${snr} must be a finite number > 0`);
   const predictor = o.predictor ?? 'euler-maruyama';
-  if (!PREDICTORS.includes(predictor)) throw new Error(`${fn}: predictor = ${JSON.stringify(predictor)} is not supported; allowed values: ${PREDICTORS.map((p) => `'${p}'`).join(', ')}`);
+  if (!PREDICTORS.includes(predictor))
+    throw new Error(
+      `${fn}: predictor = ${JSON.stringify(predictor)} is not supported; allowed values: ${PREDICTORS.map((p) => `'${p}'`).join(', ')}`,
+    );
   const eps = o.eps ?? (sde.kind === 've' ? 1e-5 : 1e-3);
   if (!(eps > 0 && eps < 1)) throw new Error(`${fn}: eps = ${eps} must be in (0, 1)`);
   if (!o.generator) throw new Error(`${fn}: opts.generator is required (the reverse SDE and the corrector draw noise)`);
@@ -83,9 +87,11 @@ export async function samplePc(model: MaybeAsyncDenoiser, sde: Sde, xT: NDArray,
     return scoreFromDenoiserAt(D, x, t, sde);
   };
 
-  let x = xT, xMean = xT;
+  let x = xT,
+    xMean = xT;
   for (let i = 0; i < N; i++) {
-    const t = 1 - ((1 - eps) * i) / N, tNext = 1 - ((1 - eps) * (i + 1)) / N;
+    const t = 1 - ((1 - eps) * i) / N,
+      tNext = 1 - ((1 - eps) * (i + 1)) / N;
     // corrector: Langevin MCMC at the current noise level
     for (let k = 0; k < nc; k++) {
       const s = await score(x, t);
@@ -103,7 +109,10 @@ export async function samplePc(model: MaybeAsyncDenoiser, sde: Sde, xT: NDArray,
       const z = g.normal(x.shape);
       if (predictor === 'euler-maruyama') {
         const dt = t - tNext;
-        const f = sde.drift(x, t), gt = sde.diffusion(t), g2 = gt * gt, sq = gt * Math.sqrt(dt);
+        const f = sde.drift(x, t),
+          gt = sde.diffusion(t),
+          g2 = gt * gt,
+          sq = gt * Math.sqrt(dt);
         xMean = x.map((v, j) => v - (f.data[j] - g2 * s.data[j]) * dt);
         x = xMean.map((v, j) => v + sq * z.data[j]);
       } else {

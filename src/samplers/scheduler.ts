@@ -86,10 +86,20 @@ export function listAllowed(values: readonly unknown[]): string {
 
 /** Common keys, shared by most schedulers (diffusers' defaults). */
 export const COMMON_KEYS = {
-  num_train_timesteps: { default: 1000, kind: 'int', min: 1, max: 1_000_000, help: 'the length of the beta table; at most 1000000 (each step costs tables of every scheduler)' } as KeySpec,
+  num_train_timesteps: {
+    default: 1000,
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    help: 'the length of the beta table; at most 1000000 (each step costs tables of every scheduler)',
+  } as KeySpec,
   beta_start: { default: 0.0001, kind: 'number', min: 0 } as KeySpec,
   beta_end: { default: 0.02, kind: 'number', min: 0 } as KeySpec,
-  beta_schedule: { default: 'linear', kind: 'enum', values: ['linear', 'scaled_linear', 'squaredcos_cap_v2'] } as KeySpec,
+  beta_schedule: {
+    default: 'linear',
+    kind: 'enum',
+    values: ['linear', 'scaled_linear', 'squaredcos_cap_v2'],
+  } as KeySpec,
   trained_betas: { default: null, kind: 'numbers', nullable: true } as KeySpec,
   prediction_type: { default: 'epsilon', kind: 'enum', values: PREDICTION_TYPES } as KeySpec,
   timestep_spacing: { default: 'linspace', kind: 'enum', values: TIMESTEP_SPACINGS } as KeySpec,
@@ -107,7 +117,9 @@ export const COMMON_KEYS = {
  * beta_schedule, trained_betas), with diffusers' common defaults; `overrides` replace keys in place.
  * @example const spec = { ...betaTableKeys({ beta_start: key('number', 0.00085, { min: 0 }) }), prediction_type: COMMON_KEYS.prediction_type };
  */
-export function betaTableKeys(overrides: Partial<Record<'beta_start' | 'beta_end' | 'beta_schedule', KeySpec>> = {}): ConfigSpec {
+export function betaTableKeys(
+  overrides: Partial<Record<'beta_start' | 'beta_end' | 'beta_schedule', KeySpec>> = {},
+): ConfigSpec {
   return {
     num_train_timesteps: COMMON_KEYS.num_train_timesteps,
     beta_start: COMMON_KEYS.beta_start,
@@ -128,7 +140,10 @@ export const SIGMA_GRID_KEYS = {
 /** Throw unless at most one of the SIGMA_GRID_KEYS switches is true. @example checkSigmaGridFlags(config, 'EulerDiscreteScheduler') */
 export function checkSigmaGridFlags(config: Record<string, unknown>, owner: string): void {
   const on = Object.keys(SIGMA_GRID_KEYS).filter((k) => config[k] === true);
-  if (on.length > 1) throw new Error(`${owner} config: only one of ${Object.keys(SIGMA_GRID_KEYS).join(', ')} can be true (got ${on.join(', ')})`);
+  if (on.length > 1)
+    throw new Error(
+      `${owner} config: only one of ${Object.keys(SIGMA_GRID_KEYS).join(', ')} can be true (got ${on.join(', ')})`,
+    );
 }
 
 /** An enum key with its default and allowed values. @example enumKey('linear', ['linear', 'scaled_linear']) */
@@ -147,15 +162,24 @@ export function key(kind: KeySpec['kind'], def: unknown, extra: Partial<KeySpec>
  * are metadata and skipped; keys unknown to this class are returned in `unknown`.
  * @example parseConfig('DDPMScheduler', { num_train_timesteps: COMMON_KEYS.num_train_timesteps }, { num_train_timesteps: 50 })
  */
-export function parseConfig(owner: string, spec: ConfigSpec, raw: SchedulerConfig): { config: Record<string, unknown>; unknown: string[]; defaulted: string[] } {
+export function parseConfig(
+  owner: string,
+  spec: ConfigSpec,
+  raw: SchedulerConfig,
+): { config: Record<string, unknown>; unknown: string[]; defaulted: string[] } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new Error(`${owner}: config must be an object of diffusers scheduler keys, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
+    throw new Error(
+      `${owner}: config must be an object of diffusers scheduler keys, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`,
+    );
   }
   const config: Record<string, unknown> = {};
   const defaulted: string[] = [];
   for (const [key, ks] of Object.entries(spec)) {
     let v = raw[key];
-    if (v === undefined || (v === null && !ks.nullable)) { v = cloneValue(ks.default); defaulted.push(key); }
+    if (v === undefined || (v === null && !ks.nullable)) {
+      v = cloneValue(ks.default);
+      defaulted.push(key);
+    }
     config[key] = checkValue(owner, key, ks, v);
   }
   const unknown = Object.keys(raw).filter((k) => !(k in spec) && !k.startsWith('_'));
@@ -187,13 +211,18 @@ function checkValue(owner: string, key: string, ks: KeySpec, v: unknown): unknow
       if (typeof v !== 'string') throw new Error(`${where} must be a string${help}`);
       return v;
     case 'enum':
-      if (!ks.values!.includes(v as string)) throw new Error(`${where} is not supported; allowed values: ${listAllowed(ks.values!)}${help}`);
+      if (!ks.values!.includes(v as string))
+        throw new Error(`${where} is not supported; allowed values: ${listAllowed(ks.values!)}${help}`);
       return v;
     case 'numbers':
-      if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new Error(`${where} must be an array of numbers or null${help}`);
+      if (!Array.isArray(v) && !ArrayBuffer.isView(v))
+        throw new Error(`${where} must be an array of numbers or null${help}`);
       {
         const arr = Array.from(v as ArrayLike<number>);
-        arr.forEach((x, i) => { if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`${owner} config: ${key}[${i}] = ${JSON.stringify(x)} must be a finite number`); });
+        arr.forEach((x, i) => {
+          if (typeof x !== 'number' || !Number.isFinite(x))
+            throw new Error(`${owner} config: ${key}[${i}] = ${JSON.stringify(x)} must be a finite number`);
+        });
         return arr;
       }
     case 'any':
@@ -218,7 +247,9 @@ export const SCHEDULER_CONFIG_FILE = 'scheduler_config.json';
 /** node:fs/promises, loaded only when a file method runs (the schedulers also run in browsers). */
 async function nodeFs(): Promise<typeof import('node:fs/promises')> {
   if (typeof process !== 'object' || typeof process.versions?.node !== 'string') {
-    throw new Error('fromPretrained / savePretrained need Node.js; in a browser use fromConfig(await (await fetch(url)).json())');
+    throw new Error(
+      'fromPretrained / savePretrained need Node.js; in a browser use fromConfig(await (await fetch(url)).json())',
+    );
   }
   const specifier = 'node:fs/promises';
   return import(/* @vite-ignore */ specifier) as Promise<typeof import('node:fs/promises')>;
@@ -244,9 +275,15 @@ export function registeredSchedulers(): string[] {
 export function schedulerFromConfig(name: string | undefined | null, config: SchedulerConfig | string = {}): Scheduler {
   const cfg = typeof config === 'string' ? (JSON.parse(config) as SchedulerConfig) : config;
   const n = name ?? (cfg._class_name as string | undefined);
-  if (!n) throw new Error(`schedulerFromConfig: no scheduler name given and the config has no _class_name; allowed values: ${listAllowed(registeredSchedulers())}`);
+  if (!n)
+    throw new Error(
+      `schedulerFromConfig: no scheduler name given and the config has no _class_name; allowed values: ${listAllowed(registeredSchedulers())}`,
+    );
   const cls = REGISTRY.get(n);
-  if (!cls) throw new Error(`schedulerFromConfig: scheduler ${JSON.stringify(n)} is not known; allowed values: ${listAllowed(registeredSchedulers())}`);
+  if (!cls)
+    throw new Error(
+      `schedulerFromConfig: scheduler ${JSON.stringify(n)} is not known; allowed values: ${listAllowed(registeredSchedulers())}`,
+    );
   return new cls(cfg);
 }
 
@@ -290,12 +327,15 @@ export abstract class Scheduler {
   constructor(config: SchedulerConfig = {}) {
     const ctor = this.constructor as unknown as SchedulerClass;
     if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-      throw new Error(`${ctor.className}: config must be an object of diffusers scheduler keys, got ${config === null ? 'null' : Array.isArray(config) ? 'an array' : typeof config}`);
+      throw new Error(
+        `${ctor.className}: config must be an object of diffusers scheduler keys, got ${config === null ? 'null' : Array.isArray(config) ? 'an array' : typeof config}`,
+      );
     }
     // Like diffusers' from_config: keys the source scheduler only had by default are not carried over,
     // so each class falls back to its own defaults for them.
     const usedDefaults = Array.isArray(config._use_default_values) ? (config._use_default_values as unknown[]) : [];
-    if (usedDefaults.length > 0) config = Object.fromEntries(Object.entries(config).filter(([k]) => !usedDefaults.includes(k)));
+    if (usedDefaults.length > 0)
+      config = Object.fromEntries(Object.entries(config).filter(([k]) => !usedDefaults.includes(k)));
     const { config: parsed, unknown, defaulted } = parseConfig(ctor.className, ctor.configSpec, config);
     this.config = Object.freeze(parsed);
     this.defaultedKeys = Object.freeze(defaulted);
@@ -303,7 +343,9 @@ export abstract class Scheduler {
     const ignored = unknown.filter((k) => !(k in this.hiddenConfig));
     if (ignored.length > 0) {
       const shown = Object.fromEntries(ignored.map((k) => [k, config[k]]));
-      this.warnings.push(`The config attributes ${JSON.stringify(shown)} were passed to ${ctor.className}, but are not expected and will be ignored. Please verify your scheduler_config.json configuration file.`);
+      this.warnings.push(
+        `The config attributes ${JSON.stringify(shown)} were passed to ${ctor.className}, but are not expected and will be ignored. Please verify your scheduler_config.json configuration file.`,
+      );
     }
     if (typeof config._diffusers_version === 'string') this.extraMeta._diffusers_version = config._diffusers_version;
   }
@@ -312,7 +354,12 @@ export abstract class Scheduler {
    * Build from a diffusers scheduler config (object or JSON text), as `XScheduler.from_config(config)`.
    * @example const s = DDPMScheduler.fromConfig(JSON.parse(fs.readFileSync('scheduler_config.json', 'utf8')));
    */
-  static fromConfig<T extends Scheduler>(this: new (config?: SchedulerConfig) => T, config: SchedulerConfig | string = {}): T {
+  static fromConfig<T extends Scheduler>(
+    this: new (
+      config?: SchedulerConfig,
+    ) => T,
+    config: SchedulerConfig | string = {},
+  ): T {
     const cfg = typeof config === 'string' ? (JSON.parse(config) as SchedulerConfig) : config;
     return new this(cfg);
   }
@@ -323,9 +370,18 @@ export abstract class Scheduler {
    * `subfolder`). Any scheduler class loads any scheduler's config (the from_config swap).
    * @example const s = await DDIMScheduler.fromPretrained('runs/mnist');
    */
-  static async fromPretrained<T extends Scheduler>(this: new (config?: SchedulerConfig) => T, dir: string, o: { subfolder?: string } = {}): Promise<T> {
+  static async fromPretrained<T extends Scheduler>(
+    this: new (
+      config?: SchedulerConfig,
+    ) => T,
+    dir: string,
+    o: { subfolder?: string } = {},
+  ): Promise<T> {
     const { readFile } = await nodeFs();
-    const candidates = o.subfolder !== undefined ? [`${dir}/${o.subfolder}/${SCHEDULER_CONFIG_FILE}`] : [`${dir}/${SCHEDULER_CONFIG_FILE}`, `${dir}/scheduler/${SCHEDULER_CONFIG_FILE}`];
+    const candidates =
+      o.subfolder !== undefined
+        ? [`${dir}/${o.subfolder}/${SCHEDULER_CONFIG_FILE}`]
+        : [`${dir}/${SCHEDULER_CONFIG_FILE}`, `${dir}/scheduler/${SCHEDULER_CONFIG_FILE}`];
     for (const file of candidates) {
       let text: string;
       try {
@@ -411,7 +467,10 @@ export abstract class Scheduler {
   protected stepCountOnly(arg: number | SetTimestepsOptions, allowMoreThanTrain = false): number {
     const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
     const owner = `${this.className}.setTimesteps`;
-    if (timesteps !== undefined || sigmas !== undefined) throw new Error(`${owner}: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`);
+    if (timesteps !== undefined || sigmas !== undefined)
+      throw new Error(
+        `${owner}: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`,
+      );
     checkNumInferenceSteps(numInferenceSteps, this.config.num_train_timesteps as number, owner, allowMoreThanTrain);
     return numInferenceSteps;
   }
@@ -443,10 +502,13 @@ export function checkBetaRange(betas: ArrayLike<number>, c: Record<string, unkno
     const b = betas[i];
     if (b > 0 && b < 1) continue;
     if (b === 1 && i === last && c.rescale_betas_zero_snr === true) continue;
-    const source = c.trained_betas != null
-      ? `trained_betas[${i}] = ${b}`
-      : `beta_start = ${JSON.stringify(c.beta_start)}, beta_end = ${JSON.stringify(c.beta_end)} (beta_schedule ${JSON.stringify(c.beta_schedule)}) give beta_${i} = ${b}`;
-    throw new Error(`${owner} config: ${source}; every beta must lie in (0, 1) (alpha_t = 1 - beta_t is a variance ratio)`);
+    const source =
+      c.trained_betas != null
+        ? `trained_betas[${i}] = ${b}`
+        : `beta_start = ${JSON.stringify(c.beta_start)}, beta_end = ${JSON.stringify(c.beta_end)} (beta_schedule ${JSON.stringify(c.beta_schedule)}) give beta_${i} = ${b}`;
+    throw new Error(
+      `${owner} config: ${source}; every beta must lie in (0, 1) (alpha_t = 1 - beta_t is a variance ratio)`,
+    );
   }
 }
 
@@ -467,16 +529,22 @@ export abstract class BetaScheduler extends Scheduler {
     const c = this.config;
     const spec = (this.constructor as unknown as SchedulerClass).configSpec;
     const allowed = (spec.beta_schedule?.values as readonly string[] | undefined) ?? BETA_SCHEDULES;
-    this.betas = betasFor({
-      num_train_timesteps: c.num_train_timesteps,
-      beta_start: c.beta_start,
-      beta_end: c.beta_end,
-      beta_schedule: c.beta_schedule,
-      trained_betas: c.trained_betas,
-      rescale_betas_zero_snr: c.rescale_betas_zero_snr ?? false,
-    }, this.className, allowed);
+    this.betas = betasFor(
+      {
+        num_train_timesteps: c.num_train_timesteps,
+        beta_start: c.beta_start,
+        beta_end: c.beta_end,
+        beta_schedule: c.beta_schedule,
+        trained_betas: c.trained_betas,
+        rescale_betas_zero_snr: c.rescale_betas_zero_snr ?? false,
+      },
+      this.className,
+      allowed,
+    );
     if (c.trained_betas != null && this.betas.length !== c.num_train_timesteps) {
-      throw new Error(`${this.className} config: trained_betas has ${this.betas.length} values but num_train_timesteps = ${c.num_train_timesteps}; they must match`);
+      throw new Error(
+        `${this.className} config: trained_betas has ${this.betas.length} values but num_train_timesteps = ${c.num_train_timesteps}; they must match`,
+      );
     }
     checkBetaRange(this.betas, c, this.className);
     const { alphas, alphasCumprod } = alphasFromBetas(this.betas);
@@ -518,7 +586,8 @@ export abstract class StepIndexScheduler extends BetaScheduler {
    * @example s.setTimesteps(50); s.setBeginIndex(20);
    */
   setBeginIndex(beginIndex = 0): void {
-    if (!Number.isInteger(beginIndex) || beginIndex < 0) throw new Error(`${this.className}.setBeginIndex: beginIndex = ${beginIndex} must be a non-negative integer`);
+    if (!Number.isInteger(beginIndex) || beginIndex < 0)
+      throw new Error(`${this.className}.setBeginIndex: beginIndex = ${beginIndex} must be a non-negative integer`);
     this.beginIdx = beginIndex;
   }
 

@@ -23,7 +23,16 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import { torchLinspaceF32 } from '../schedules/numerics.ts';
-import { key, registerScheduler, Scheduler, type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput } from './scheduler.ts';
+import {
+  key,
+  registerScheduler,
+  Scheduler,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
+} from './scheduler.ts';
 import { drawNoise } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 
@@ -34,7 +43,8 @@ export interface SdeVeStepOutput extends StepOutput {
 
 /** Mean over batch rows of the per-row L2 norm (torch.norm(x.reshape(B, -1), dim=-1).mean()), float32. */
 function meanRowNorm(x: NDArray): number {
-  const B = x.shape[0], per = x.size / B;
+  const B = x.shape[0],
+    per = x.size / B;
   let acc = 0;
   for (let b = 0; b < B; b++) {
     let s = 0;
@@ -64,8 +74,12 @@ export class ScoreSdeVeScheduler extends Scheduler {
   constructor(config: SchedulerConfig = {}) {
     super(config);
     const c = this.config;
-    if (!(c.sigma_min > 0 && c.sigma_max > c.sigma_min)) throw new Error(`${this.className} config: sigma_min = ${c.sigma_min}, sigma_max = ${c.sigma_max}; need 0 < sigma_min < sigma_max`);
-    if (!(c.sampling_eps > 0)) throw new Error(`${this.className} config: sampling_eps = ${c.sampling_eps} must be > 0`);
+    if (!(c.sigma_min > 0 && c.sigma_max > c.sigma_min))
+      throw new Error(
+        `${this.className} config: sigma_min = ${c.sigma_min}, sigma_max = ${c.sigma_max}; need 0 < sigma_min < sigma_max`,
+      );
+    if (!(c.sampling_eps > 0))
+      throw new Error(`${this.className} config: sampling_eps = ${c.sampling_eps} must be > 0`);
     this.setTimesteps(c.num_train_timesteps);
     this.numInferenceSteps = null;
   }
@@ -91,10 +105,11 @@ export class ScoreSdeVeScheduler extends Scheduler {
    * log-spaced predictor table of n values.
    */
   setSigmas(n: number, sigmaMin?: number, sigmaMax?: number): void {
-    const lo = sigmaMin ?? this.config.sigma_min, hi = sigmaMax ?? this.config.sigma_max;
+    const lo = sigmaMin ?? this.config.sigma_min,
+      hi = sigmaMax ?? this.config.sigma_max;
     this.discreteSigmas = Float32Array.from(torchLinspaceF32(Math.log(lo), Math.log(hi), n), (v) => Math.exp(v));
     const ratio = f32(hi / lo);
-    this.sigmas = Float32Array.from(this.timesteps, (t) => f32(f32(lo) * f32(Math.pow(ratio, t))));
+    this.sigmas = Float32Array.from(this.timesteps, (t) => f32(f32(lo) * f32(ratio ** t)));
   }
 
   /** No input scaling (the score model takes x itself). */
@@ -113,9 +128,11 @@ export class ScoreSdeVeScheduler extends Scheduler {
    * @example const { prevSample, prevSampleMean } = s.stepPred(score, t, x, { generator });
    */
   stepPred(modelOutput: NDArray, timestep: number, sample: NDArray, opts: StepOptions = {}): SdeVeStepOutput {
-    if (this.numInferenceSteps === null) throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before stepPred()`);
+    if (this.numInferenceSteps === null)
+      throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before stepPred()`);
     const idx = this.discreteIndex(timestep);
-    if (!(idx >= 0 && idx < this.discreteSigmas.length)) throw new Error(`${this.className}.stepPred: timestep ${timestep} is outside [0, 1]`);
+    if (!(idx >= 0 && idx < this.discreteSigmas.length))
+      throw new Error(`${this.className}.stepPred: timestep ${timestep} is outside [0, 1]`);
     const sigma = this.discreteSigmas[idx];
     const adj = idx === 0 ? 0 : this.discreteSigmas[idx - 1];
     const diffusion = f32(Math.sqrt(f32(f32(sigma * sigma) - f32(adj * adj))));
@@ -132,9 +149,11 @@ export class ScoreSdeVeScheduler extends Scheduler {
    * @example x = s.stepCorrect(score, x, { generator }).prevSample;
    */
   stepCorrect(modelOutput: NDArray, sample: NDArray, opts: StepOptions = {}): StepOutput {
-    if (this.numInferenceSteps === null) throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before stepCorrect()`);
+    if (this.numInferenceSteps === null)
+      throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before stepCorrect()`);
     const noise = drawNoise(sample.shape, opts, this.className);
-    const gradNorm = meanRowNorm(modelOutput), noiseNorm = meanRowNorm(noise);
+    const gradNorm = meanRowNorm(modelOutput),
+      noiseNorm = meanRowNorm(noise);
     const r = f32(f32(f32(this.config.snr) * noiseNorm) / gradNorm);
     const eps = f32(f32(r * r) * 2);
     const k = f32(Math.sqrt(f32(eps * 2)));
@@ -151,11 +170,15 @@ export class ScoreSdeVeScheduler extends Scheduler {
   addNoise(originalSamples: NDArray, noise: NDArray, timesteps: number | ArrayLike<number>): NDArray {
     const ts = typeof timesteps === 'number' ? [timesteps] : Array.from(timesteps);
     const B = originalSamples.shape[0];
-    if (ts.length !== 1 && ts.length !== B) throw new Error(`${this.className}.addNoise: got ${ts.length} timesteps for a batch of ${B}`);
+    if (ts.length !== 1 && ts.length !== B)
+      throw new Error(`${this.className}.addNoise: got ${ts.length} timesteps for a batch of ${B}`);
     const per = originalSamples.size / (ts.length === 1 ? 1 : B);
     return originalSamples.map((v, i) => {
       const t = ts.length === 1 ? ts[0] : ts[Math.floor(i / per)];
-      if (!Number.isInteger(t) || t < 0 || t >= this.discreteSigmas.length) throw new Error(`${this.className}.addNoise: timestep ${t} must be an integer index in [0, ${this.discreteSigmas.length - 1}]`);
+      if (!Number.isInteger(t) || t < 0 || t >= this.discreteSigmas.length)
+        throw new Error(
+          `${this.className}.addNoise: timestep ${t} must be an integer index in [0, ${this.discreteSigmas.length - 1}]`,
+        );
       return f32(f32(noise.data[i] * this.discreteSigmas[t]) + v);
     });
   }

@@ -64,7 +64,10 @@ export const TOY2D_RECIPE: Readonly<ToyRecipe> = Object.freeze({
 });
 
 /** The recipe with some keys replaced (nested `model`, `ema` and `sampler` replaced as a whole). */
-export function withRecipeOverrides(recipe: Readonly<ToyRecipe>, overrides: Partial<ToyRecipe> | Record<string, unknown>): ToyRecipe {
+export function withRecipeOverrides(
+  recipe: Readonly<ToyRecipe>,
+  overrides: Partial<ToyRecipe> | Record<string, unknown>,
+): ToyRecipe {
   const known = Object.keys(TOY2D_RECIPE).concat('snrGamma');
   for (const k of Object.keys(overrides)) {
     if (!known.includes(k)) throw new Error(`recipe: unknown key '${k}' (allowed: ${known.join(', ')})`);
@@ -75,12 +78,31 @@ export function withRecipeOverrides(recipe: Readonly<ToyRecipe>, overrides: Part
 /** A full TrainConfig (for `train()`) from a recipe; `extra` sets run-specific keys (seed, checkpoints). */
 export function recipeTrainConfig(recipe: Readonly<ToyRecipe>, extra: Partial<TrainConfig> = {}): TrainConfig {
   return {
-    steps: recipe.steps, batchSize: recipe.batchSize, lr: recipe.lr, warmupSteps: recipe.warmupSteps, minLr: recipe.minLr,
-    weightDecay: recipe.weightDecay, beta1: 0.9, beta2: 0.999, maxGradNorm: recipe.maxGradNorm, gradAccumSteps: 1,
-    emaDecay: recipe.ema ? recipe.ema.maxDecay : null, emaPower: recipe.ema ? recipe.ema.power : 0.75,
+    steps: recipe.steps,
+    batchSize: recipe.batchSize,
+    lr: recipe.lr,
+    warmupSteps: recipe.warmupSteps,
+    minLr: recipe.minLr,
+    weightDecay: recipe.weightDecay,
+    beta1: 0.9,
+    beta2: 0.999,
+    maxGradNorm: recipe.maxGradNorm,
+    gradAccumSteps: 1,
+    emaDecay: recipe.ema ? recipe.ema.maxDecay : null,
+    emaPower: recipe.ema ? recipe.ema.power : 0.75,
     objective: { predictionType: recipe.predictionType, snrGamma: recipe.snrGamma },
-    noiseSchedule: { num_train_timesteps: recipe.trainTimesteps, beta_schedule: recipe.betaSchedule, beta_start: 0.0001, beta_end: 0.02, clip_sample: false },
-    labelDropout: 0, seed: 0, checkpointEvery: Math.max(1, Math.min(1000, recipe.steps)), keepLast: 2, onNonFinite: 'stop',
+    noiseSchedule: {
+      num_train_timesteps: recipe.trainTimesteps,
+      beta_schedule: recipe.betaSchedule,
+      beta_start: 0.0001,
+      beta_end: 0.02,
+      clip_sample: false,
+    },
+    labelDropout: 0,
+    seed: 0,
+    checkpointEvery: Math.max(1, Math.min(1000, recipe.steps)),
+    keepLast: 2,
+    onNonFinite: 'stop',
     ...extra,
   };
 }

@@ -13,7 +13,13 @@ import { edmOutputFromDenoised, edmPreconditioning } from '../../src/diffusion/e
 import { DDPMScheduler } from '../../src/samplers/ddpm.ts';
 import { ScoreSdeVeScheduler } from '../../src/samplers/score_sde_ve.ts';
 import { EdmObjective } from '../../src/training/edm_objective.ts';
-import { adaptModelToScheduler, generateScoreSde, modelFormulation, samplerRangeFor, sigmaAtTimestep } from '../../src/pipelines/formulation.ts';
+import {
+  adaptModelToScheduler,
+  generateScoreSde,
+  modelFormulation,
+  samplerRangeFor,
+  sigmaAtTimestep,
+} from '../../src/pipelines/formulation.ts';
 import { samplingScheduler } from '../../src/pipelines/scheduler_choice.ts';
 import { generate, type AsyncModelFn } from '../../src/pipelines/generate.ts';
 
@@ -26,14 +32,20 @@ const ac = new DDPMScheduler({}).alphasCumprod;
 const epsNet: AsyncModelFn = async (x, t) => gmm.epsilonModel(ac)(x, t);
 /** An EDM network F(c_in x; c_noise) with sigma_data 0.8. */
 const edmNet: AsyncModelFn = async (xin, c) => {
-  const sigma = Math.exp(4 * c[0]);   // c_noise = ln(sigma) / 4 (EdmObjective's default noise_label_scale 1)
+  const sigma = Math.exp(4 * c[0]); // c_noise = ln(sigma) / 4 (EdmObjective's default noise_label_scale 1)
   const x = xin.mulScalar(1 / edmPreconditioning(sigma, 0.8).cIn);
   return edmOutputFromDenoised(gmm.denoise(x, { sigma }), x, sigma, 0.8);
 };
-const pts = NDArray.from([[0.3, -0.2], [1.6, 0.1], [-1, 1.2]]);
+const pts = NDArray.from([
+  [0.3, -0.2],
+  [1.6, 0.1],
+  [-1, 1.2],
+]);
 
 function closeAll(a: NDArray, b: NDArray, tol: number, what: string): void {
-  a.data.forEach((v, i) => assert.ok(Math.abs(v - b.data[i]) <= tol * (1 + Math.abs(b.data[i])), `${what}[${i}]: ${v} vs ${b.data[i]}`));
+  a.data.forEach((v, i) =>
+    assert.ok(Math.abs(v - b.data[i]) <= tol * (1 + Math.abs(b.data[i])), `${what}[${i}]: ${v} vs ${b.data[i]}`),
+  );
 }
 
 test('the formulation comes from the scheduler config class', () => {
@@ -67,7 +79,10 @@ test('an EDM model on DDIM answers the exact eps*; a VP eps model on an EDM sche
   }
   const sde = samplingScheduler('score-sde-ve', vpConfig) as ScoreSdeVeScheduler;
   assert.ok(sde.config.sigma_max > 150 && sde.config.sigma_max < 160, 'sigma range from the beta table');
-  for (const [net, cfg] of [[epsNet, vpConfig], [edmNet, edmConfig]] as const) {
+  for (const [net, cfg] of [
+    [epsNet, vpConfig],
+    [edmNet, edmConfig],
+  ] as const) {
     const f = adaptModelToScheduler(net, cfg, sde);
     closeAll(await f(pts, new Float32Array(3).fill(0.7)), gmm.score(pts, { sigma: 0.7 }), 2e-3, 'score');
   }
@@ -76,10 +91,15 @@ test('an EDM model on DDIM answers the exact eps*; a VP eps model on an EDM sche
 function checkMoments(name: string, x: NDArray): void {
   const n = x.shape[0];
   const m = [0, 0];
-  for (let r = 0; r < n; r++) { m[0] += x.data[2 * r] / n; m[1] += x.data[2 * r + 1] / n; }
-  const em = gmm.mean(), ec = gmm.covariance();
+  for (let r = 0; r < n; r++) {
+    m[0] += x.data[2 * r] / n;
+    m[1] += x.data[2 * r + 1] / n;
+  }
+  const em = gmm.mean(),
+    ec = gmm.covariance();
   const se = [0, 1].map((i) => Math.sqrt(ec[3 * i] / n));
-  for (let i = 0; i < 2; i++) assert.ok(Math.abs(m[i] - em[i]) < 4.5 * se[i], `${name}: mean[${i}] ${m[i]} vs ${em[i]}`);
+  for (let i = 0; i < 2; i++)
+    assert.ok(Math.abs(m[i] - em[i]) < 4.5 * se[i], `${name}: mean[${i}] ${m[i]} vs ${em[i]}`);
   for (let i = 0; i < 2; i++) {
     let v = 0;
     for (let r = 0; r < n; r++) v += (x.data[2 * r + i] - m[i]) ** 2 / (n - 1);
@@ -90,9 +110,14 @@ function checkMoments(name: string, x: NDArray): void {
 test('sampling across formulations reproduces the mixture (EDM model with DPM-Solver++ and Euler; eps model with EDM DPM-Solver++ and score-SDE PC)', async () => {
   const n = 1500;
   const run = async (name: string, net: AsyncModelFn, cfg: Record<string, unknown>, steps: number) => {
-    const sched = samplingScheduler(name, cfg, name.startsWith('edm') || name === 'score-sde-ve' ? {} : { clip_sample: false });
+    const sched = samplingScheduler(
+      name,
+      cfg,
+      name.startsWith('edm') || name === 'score-sde-ve' ? {} : { clip_sample: false },
+    );
     const fn = adaptModelToScheduler(net, cfg, sched);
-    if (sched instanceof ScoreSdeVeScheduler) return generateScoreSde(fn, sched, { shape: [n, 2], steps, generator: new Philox(5) });
+    if (sched instanceof ScoreSdeVeScheduler)
+      return generateScoreSde(fn, sched, { shape: [n, 2], steps, generator: new Philox(5) });
     return generate(fn, sched, { shape: [n, 2], steps, generator: new Philox(4) });
   };
   checkMoments('EDM model + dpmsolver++ 25', await run('dpmsolver++', edmNet, edmConfig, 25));

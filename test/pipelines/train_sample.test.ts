@@ -15,10 +15,18 @@ import { assertClose } from '../engine/_gradcheck.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'diffuse-pipe-'));
 
-const tinyUnet = () => modelFromConfig(modelConfig('unet-s', {
-  sample_size: 8, block_out_channels: [8, 16], down_block_types: ['DownBlock2D', 'AttnDownBlock2D'],
-  up_block_types: ['AttnUpBlock2D', 'UpBlock2D'], norm_num_groups: 4, attention_head_dim: 8, num_class_embeds: 3,
-}));
+const tinyUnet = () =>
+  modelFromConfig(
+    modelConfig('unet-s', {
+      sample_size: 8,
+      block_out_channels: [8, 16],
+      down_block_types: ['DownBlock2D', 'AttnDownBlock2D'],
+      up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
+      norm_num_groups: 4,
+      attention_head_dim: 8,
+      num_class_embeds: 3,
+    }),
+  );
 
 test('a trained image model folder loads back and samples identically (same seed -> same bytes)', async () => {
   const dir = tmp();
@@ -32,19 +40,32 @@ test('a trained image model folder loads back and samples identically (same seed
     const data = {
       describe: () => ({ spec: 'inline', kind: 'images' as const, sampleShape: [1, 8, 8], numClasses: 2, size: 12 }),
       next: () => {
-        const idx = [pos % 12, (pos + 1) % 12, (pos + 2) % 12, (pos + 3) % 12]; pos += 4;
+        const idx = [pos % 12, (pos + 1) % 12, (pos + 2) % 12, (pos + 3) % 12];
+        pos += 4;
         const b = new NDArray([4, 1, 8, 8]);
         idx.forEach((k, i) => b.data.set(x.data.subarray(k * 64, k * 64 + 64), i * 64));
         return { x: b, labels: Int32Array.from(idx, (k) => labels[k]) };
       },
-      state: () => pos, restore: (s: unknown) => { pos = s as number; }, reference: () => x,
+      state: () => pos,
+      restore: (s: unknown) => {
+        pos = s as number;
+      },
+      reference: () => x,
     };
-    const cfg = { ...defaultTrainConfig(), steps: 3, batchSize: 4, checkpointEvery: 3, labelDropout: 0.5, noiseSchedule: { num_train_timesteps: 100, beta_schedule: 'linear', clip_sample: true } };
+    const cfg = {
+      ...defaultTrainConfig(),
+      steps: 3,
+      batchSize: 4,
+      checkpointEvery: 3,
+      labelDropout: 0.5,
+      noiseSchedule: { num_train_timesteps: 100, beta_schedule: 'linear', clip_sample: true },
+    };
     const r = await train({ model, data, config: cfg, outDir: dir });
     writeRunInfo(dir, { data: data.describe(), nullClass: 2, step: 3 });
     assert.equal(r.losses.length, 3);
     assert.ok(r.losses.every(Number.isFinite));
-    const a = path.join(dir, 'a.png'), b = path.join(dir, 'b.png');
+    const a = path.join(dir, 'a.png'),
+      b = path.join(dir, 'b.png');
     await sampleModelFolder(dir, { scheduler: 'ddim', steps: 4, n: 4, seed: 9, out: a, classLabel: 1, guidance: 2 });
     await sampleModelFolder(dir, { scheduler: 'ddim', steps: 4, n: 4, seed: 9, out: b, classLabel: 1, guidance: 2 });
     assert.deepEqual(fs.readFileSync(a), fs.readFileSync(b));
@@ -61,10 +82,19 @@ test('mlp-2d learns moons a little in 150 steps and the ONNX export reproduces t
   try {
     const model = modelFromConfig(modelConfig('mlp-2d', { hidden_dims: [32, 32] }));
     const data = openDataSource('moons', { batchSize: 64, seed: 1 });
-    const cfg = { ...defaultTrainConfig(), steps: 150, batchSize: 64, lr: 3e-3, warmupSteps: 10, checkpointEvery: 150, noiseSchedule: { num_train_timesteps: 100, beta_schedule: 'linear', clip_sample: false } };
+    const cfg = {
+      ...defaultTrainConfig(),
+      steps: 150,
+      batchSize: 64,
+      lr: 3e-3,
+      warmupSteps: 10,
+      checkpointEvery: 150,
+      noiseSchedule: { num_train_timesteps: 100, beta_schedule: 'linear', clip_sample: false },
+    };
     const r = await train({ model, data, config: cfg, outDir: dir });
     writeRunInfo(dir, { data: data.describe(), nullClass: null, step: 150 });
-    const first = r.losses.slice(0, 20).reduce((s, v) => s + v) / 20, last = r.losses.slice(-20).reduce((s, v) => s + v) / 20;
+    const first = r.losses.slice(0, 20).reduce((s, v) => s + v) / 20,
+      last = r.losses.slice(-20).reduce((s, v) => s + v) / 20;
     assert.ok(last < first * 0.9, `loss should fall: ${first} -> ${last}`);
     // export, then run the .onnx file directly in ONNX Runtime
     const file = path.join(dir, 'model.onnx');
@@ -73,10 +103,19 @@ test('mlp-2d learns moons a little in 150 steps and the ONNX export reproduces t
     assert.deepEqual(session.inputNames, ['sample', 'timestep']);
     const x = new Philox(2).normal([5, 2]);
     const t = Float32Array.from([0, 10, 50, 90, 99]);
-    const out = await session.run({ sample: new ort.Tensor('float32', x.data, [5, 2]), timestep: new ort.Tensor('float32', t, [5]) });
+    const out = await session.run({
+      sample: new ort.Tensor('float32', x.data, [5, 2]),
+      timestep: new ort.Tensor('float32', t, [5]),
+    });
     const m = loadTrainedModel(dir);
     const ref = await denoiserFor(m.model, m.weights)(x, t);
-    assertClose((out.out_sample as ort.Tensor).data as Float32Array, ref, 1e-5, 1e-6, 'exported vs in-process denoiser');
+    assertClose(
+      (out.out_sample as ort.Tensor).data as Float32Array,
+      ref,
+      1e-5,
+      1e-6,
+      'exported vs in-process denoiser',
+    );
     // CSV output undoes nothing for toy data and has one row per sample
     const csv = path.join(dir, 's.csv');
     await sampleModelFolder(dir, { scheduler: 'dpmsolver++', steps: 5, n: 7, seed: 0, out: csv });
@@ -91,12 +130,26 @@ test('sampling rejects bad options naming them', async () => {
   try {
     const model = modelFromConfig(modelConfig('mlp-2d', { hidden_dims: [8] }));
     const data = openDataSource('moons', { batchSize: 8, seed: 1 });
-    await train({ model, data, config: { ...defaultTrainConfig(), steps: 2, batchSize: 8, checkpointEvery: 2 }, outDir: dir });
+    await train({
+      model,
+      data,
+      config: { ...defaultTrainConfig(), steps: 2, batchSize: 8, checkpointEvery: 2 },
+      outDir: dir,
+    });
     const m = loadTrainedModel(dir);
-    await assert.rejects(sampleLoaded(m, { scheduler: 'nope', steps: 5, n: 2, seed: 0 }), /--scheduler nope: unknown; use one of ddpm/);
+    await assert.rejects(
+      sampleLoaded(m, { scheduler: 'nope', steps: 5, n: 2, seed: 0 }),
+      /--scheduler nope: unknown; use one of ddpm/,
+    );
     await assert.rejects(sampleLoaded(m, { steps: 0, n: 2, seed: 0 }), /--steps: expected a positive integer/);
-    await assert.rejects(sampleLoaded(m, { steps: 2, n: 2, seed: 0, classLabel: 1 }), /--class: this model was trained without classes/);
-    await assert.rejects(sampleModelFolder(dir, { steps: 2, n: 2, seed: 0, out: path.join(dir, 'x.bmp') }), /unknown extension '.bmp'/);
+    await assert.rejects(
+      sampleLoaded(m, { steps: 2, n: 2, seed: 0, classLabel: 1 }),
+      /--class: this model was trained without classes/,
+    );
+    await assert.rejects(
+      sampleModelFolder(dir, { steps: 2, n: 2, seed: 0, out: path.join(dir, 'x.bmp') }),
+      /unknown extension '.bmp'/,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

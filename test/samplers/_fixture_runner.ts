@@ -30,7 +30,15 @@ export interface FixtureCase {
   init_noise_sigma: number;
   seed: number | null;
   step_kwargs: Record<string, unknown>;
-  steps: { i: number; t: number; model_input_abs_sum: number; sum: number; mean: number; abs_sum: number; pred_original_sample_abs_sum?: number }[];
+  steps: {
+    i: number;
+    t: number;
+    model_input_abs_sum: number;
+    sum: number;
+    mean: number;
+    abs_sum: number;
+    pred_original_sample_abs_sum?: number;
+  }[];
   prev_sample_full: Record<string, number[]>;
   randn_calls?: { step: number; shape: number[] }[];
   final: { sum: number; mean: number; abs_sum: number };
@@ -64,7 +72,9 @@ export function noise0(shape: readonly number[]): NDArray {
  * TorchGenerator(seed), as diffusers' torch.manual_seed).
  * @example runFixtureFamilies([['ddim', (c) => DDIMScheduler.fromConfig(c)]])
  */
-export function runFixtureFamilies(families: ReadonlyArray<readonly [string, (config: Record<string, unknown>) => Scheduler]>): void {
+export function runFixtureFamilies(
+  families: ReadonlyArray<readonly [string, (config: Record<string, unknown>) => Scheduler]>,
+): void {
   for (const [family, make] of families) {
     const fx = loadFixture(family);
     for (const c of fx.cases) {
@@ -76,8 +86,12 @@ export function runFixtureFamilies(families: ReadonlyArray<readonly [string, (co
 }
 
 function stats(x: NDArray): { sum: number; mean: number; abs_sum: number } {
-  let s = 0, a = 0;
-  for (const v of x.data) { s += v; a += Math.abs(v); }
+  let s = 0,
+    a = 0;
+  for (const v of x.data) {
+    s += v;
+    a += Math.abs(v);
+  }
   return { sum: s, mean: s / x.size, abs_sum: a };
 }
 
@@ -90,10 +104,14 @@ export function close(a: number, b: number, rtol: number, atol: number, what: st
 
 export function allClose(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number, what: string): void {
   assert.equal(a.length, b.length, `${what}: length ${a.length} vs ${b.length}`);
-  let worst = -1, worstErr = 0;
+  let worst = -1,
+    worstErr = 0;
   for (let i = 0; i < a.length; i++) {
     const err = Math.abs(a[i] - b[i]) - (atol + rtol * Math.abs(b[i]));
-    if (!(err <= 0) && (worst < 0 || err > worstErr || Number.isNaN(err))) { worst = i; worstErr = err; }
+    if (!(err <= 0) && (worst < 0 || err > worstErr || Number.isNaN(err))) {
+      worst = i;
+      worstErr = err;
+    }
   }
   if (worst >= 0) assert.fail(`${what}[${worst}]: got ${a[worst]}, expected ${b[worst]} (rtol ${rtol}, atol ${atol})`);
 }
@@ -124,7 +142,12 @@ export function defaultStepOptions(kw: Record<string, unknown>): StepOptions {
  * Run one fixture case with a scheduler built by `make(config)` and assert equality with diffusers.
  * Returns the final sample.
  */
-export function checkCase(fx: Fixture, c: FixtureCase, make: (config: Record<string, unknown>) => Scheduler, opts: RunOptions = {}): NDArray {
+export function checkCase(
+  fx: Fixture,
+  c: FixtureCase,
+  make: (config: Record<string, unknown>) => Scheduler,
+  opts: RunOptions = {},
+): NDArray {
   const rtol = opts.rtol ?? 1e-5;
   const atolFrac = opts.atolFrac ?? 1e-6;
   const s = make(c.config);
@@ -136,7 +159,8 @@ export function checkCase(fx: Fixture, c: FixtureCase, make: (config: Record<str
   s.setTimesteps(c.num_inference_steps);
   const ts = Array.from(s.timesteps);
   allClose(ts, c.timesteps, 1e-6, 0, `${c.id}: timesteps`);
-  if (c.sigmas && 'sigmas' in s) allClose((s as unknown as { sigmas: Float32Array }).sigmas, c.sigmas, 2e-6, 1e-9, `${c.id}: sigmas`);
+  if (c.sigmas && 'sigmas' in s)
+    allClose((s as unknown as { sigmas: Float32Array }).sigmas, c.sigmas, 2e-6, 1e-9, `${c.id}: sigmas`);
   close(s.initNoiseSigma, c.init_noise_sigma, 2e-6, 0, `${c.id}: init_noise_sigma`);
   opts.afterSetTimesteps?.(s, c);
 
@@ -162,7 +186,13 @@ export function checkCase(fx: Fixture, c: FixtureCase, make: (config: Record<str
     close(st.sum, ref.sum, rtol, atolFrac * x.size * scale * 10, `${c.id}: step ${i} (t=${t}) sum`);
     close(st.abs_sum, ref.abs_sum, rtol, atolFrac * x.size * scale * 10, `${c.id}: step ${i} (t=${t}) abs_sum`);
     if (ref.pred_original_sample_abs_sum !== undefined && out.predOriginalSample) {
-      close(stats(out.predOriginalSample).abs_sum, ref.pred_original_sample_abs_sum, rtol, 1e-6, `${c.id}: step ${i} pred_original_sample abs_sum`);
+      close(
+        stats(out.predOriginalSample).abs_sum,
+        ref.pred_original_sample_abs_sum,
+        rtol,
+        1e-6,
+        `${c.id}: step ${i} pred_original_sample abs_sum`,
+      );
     }
     const full = c.prev_sample_full[String(i)];
     if (full) {

@@ -31,7 +31,9 @@ export interface KOracleFixture {
 
 /** Read test/fixtures/k_diffusion/<name>.json. */
 export function loadKFixture(name: 'basic' | 'dpmpp'): KOracleFixture {
-  return JSON.parse(readFileSync(new URL(`../fixtures/k_diffusion/${name}.json`, import.meta.url), 'utf8')) as KOracleFixture;
+  return JSON.parse(
+    readFileSync(new URL(`../fixtures/k_diffusion/${name}.json`, import.meta.url), 'utf8'),
+  ) as KOracleFixture;
 }
 
 /**
@@ -53,10 +55,15 @@ export class Replay implements RandomGenerator {
   private k = 0;
   constructor(private readonly draws: number[][]) {}
   normal(shape: readonly number[]): NDArray {
-    if (this.k >= this.draws.length) throw new Error(`Replay: draw ${this.k} requested, only ${this.draws.length} recorded`);
+    if (this.k >= this.draws.length)
+      throw new Error(`Replay: draw ${this.k} requested, only ${this.draws.length} recorded`);
     return new NDArray(shape, Float32Array.from(this.draws[this.k++]));
   }
-  uniform(): NDArray { throw new Error('Replay: uniform draws are not recorded'); }
+  uniform(): NDArray {
+    throw new Error('Replay: uniform draws are not recorded');
+  }
   /** Number of draws taken so far. */
-  get used(): number { return this.k; }
+  get used(): number {
+    return this.k;
+  }
 }

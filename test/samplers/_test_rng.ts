@@ -10,8 +10,8 @@ export class TestNormalRng implements RandomGenerator {
   private s1: bigint;
   private spare: number | null = null;
   constructor(seed: number) {
-    this.s0 = BigInt(seed) * 0x9e3779b97f4a7c15n + 0x1234567n & 0xffffffffffffffffn;
-    this.s1 = (this.s0 ^ 0xdeadbeefcafebaben) * 0xbf58476d1ce4e5b9n & 0xffffffffffffffffn;
+    this.s0 = (BigInt(seed) * 0x9e3779b97f4a7c15n + 0x1234567n) & 0xffffffffffffffffn;
+    this.s1 = ((this.s0 ^ 0xdeadbeefcafebaben) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
     for (let i = 0; i < 20; i++) this.next();
   }
   private next(): number {
@@ -24,7 +24,11 @@ export class TestNormalRng implements RandomGenerator {
     return Number(r >> 11n) / 2 ** 53;
   }
   private gauss(): number {
-    if (this.spare !== null) { const v = this.spare; this.spare = null; return v; }
+    if (this.spare !== null) {
+      const v = this.spare;
+      this.spare = null;
+      return v;
+    }
     let u = 0;
     while (u === 0) u = this.next();
     const v = this.next();

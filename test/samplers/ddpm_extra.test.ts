@@ -30,8 +30,16 @@ function catChannels(a: NDArray, b: NDArray): NDArray {
 
 function model(kind: string, x: NDArray, t: number): NDArray {
   const m = dummyModel(x, t);
-  if (kind === 'learned_range') return catChannels(m, x.map((v) => f32(v * 0.5) - 0.25));
-  if (kind === 'learned') return catChannels(m, x.map((v) => f32(f32(f32(v * v) * f32(0.01)) + f32(0.0001))));
+  if (kind === 'learned_range')
+    return catChannels(
+      m,
+      x.map((v) => f32(v * 0.5) - 0.25),
+    );
+  if (kind === 'learned')
+    return catChannels(
+      m,
+      x.map((v) => f32(f32(f32(v * v) * f32(0.01)) + f32(0.0001))),
+    );
   return m;
 }
 
@@ -47,7 +55,10 @@ for (const c of fx.cases) {
       x = s.step(model(c.model, x, t), t, x, { generator }).prevSample;
       let sum = 0;
       for (const v of x.data) sum += v;
-      assert.ok(Math.abs(sum - c.steps[i].sum) <= 1e-5 * Math.abs(c.steps[i].abs_sum) + 1e-6, `step ${i} (t=${t}) sum ${sum} vs ${c.steps[i].sum}`);
+      assert.ok(
+        Math.abs(sum - c.steps[i].sum) <= 1e-5 * Math.abs(c.steps[i].abs_sum) + 1e-6,
+        `step ${i} (t=${t}) sum ${sum} vs ${c.steps[i].sum}`,
+      );
     });
     const maxAbs = c.final_full.reduce((m: number, v: number) => Math.max(m, Math.abs(v)), 0);
     allClose(x.data, c.final_full, 1e-5, 1e-6 * maxAbs, `${c.id} final`);
@@ -55,7 +66,24 @@ for (const c of fx.cases) {
 }
 
 test('DDPMScheduler batched addNoise / getVelocity (one timestep per batch element) equal diffusers', () => {
-  const s = DDPMScheduler.fromConfig({ num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear' });
-  allClose(s.addNoise(sample0(), noise0(shape), fx.add_noise_batch.timesteps).data, fx.add_noise_batch.result.map(f32), 0, 0, 'add_noise (bit-exact)');
-  allClose(s.getVelocity(sample0(), noise0(shape), fx.get_velocity_batch.timesteps).data, fx.get_velocity_batch.result.map(f32), 0, 0, 'get_velocity (bit-exact)');
+  const s = DDPMScheduler.fromConfig({
+    num_train_timesteps: 1000,
+    beta_start: 0.0001,
+    beta_end: 0.02,
+    beta_schedule: 'linear',
+  });
+  allClose(
+    s.addNoise(sample0(), noise0(shape), fx.add_noise_batch.timesteps).data,
+    fx.add_noise_batch.result.map(f32),
+    0,
+    0,
+    'add_noise (bit-exact)',
+  );
+  allClose(
+    s.getVelocity(sample0(), noise0(shape), fx.get_velocity_batch.timesteps).data,
+    fx.get_velocity_batch.result.map(f32),
+    0,
+    0,
+    'get_velocity (bit-exact)',
+  );
 });

@@ -9,7 +9,13 @@ import { DEISMultistepScheduler } from '../../src/samplers/deis.ts';
 import { absMeanSum, closeToPublished, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
 /** test_scheduler_deis.py: get_scheduler_config() */
-const BASE = { num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear', solver_order: 2 };
+const BASE = {
+  num_train_timesteps: 1000,
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
+  solver_order: 2,
+};
 
 function fullLoop(config: Record<string, unknown> = {}, s?: DEISMultistepScheduler, steps = 10) {
   const sch = s ?? new DEISMultistepScheduler({ ...BASE, ...config });
@@ -22,7 +28,12 @@ const close = closeToPublished;
 
 test('full loops reproduce diffusers test_full_loop_* values', () => {
   close(absMeanSum(fullLoop()).mean, 0.23916, 1e-3, 'test_full_loop_no_noise');
-  close(absMeanSum(fullLoop({ prediction_type: 'v_prediction' })).mean, 0.091, 1e-3, 'test_full_loop_with_v_prediction');
+  close(
+    absMeanSum(fullLoop({ prediction_type: 'v_prediction' })).mean,
+    0.091,
+    1e-3,
+    'test_full_loop_with_v_prediction',
+  );
   const s = new DEISMultistepScheduler(BASE);
   s.setTimesteps(10);
   const ts = Array.from(s.timesteps).slice(8); // t_start = 8
@@ -42,7 +53,9 @@ test('test_solver_order_and_type: orders 1-3 x epsilon/sample run without NaN', 
 });
 
 test('order 2 and 3 differ from order 1 (DDIM) and from each other; lower_order_final only acts below 15 steps', () => {
-  const o1 = fullLoop({ solver_order: 1 }), o2 = fullLoop({ solver_order: 2 }), o3 = fullLoop({ solver_order: 3 });
+  const o1 = fullLoop({ solver_order: 1 }),
+    o2 = fullLoop({ solver_order: 2 }),
+    o3 = fullLoop({ solver_order: 3 });
   assert.notDeepEqual(Array.from(o1.data), Array.from(o2.data));
   assert.notDeepEqual(Array.from(o2.data), Array.from(o3.data));
   const a = fullLoop({ solver_order: 3, lower_order_final: true }, undefined, 20);
@@ -51,7 +64,13 @@ test('order 2 and 3 differ from order 1 (DDIM) and from each other; lower_order_
 });
 
 test('toConfig / fromConfig round trip gives identical steps', () => {
-  const cfg = { ...BASE, solver_order: 3, use_karras_sigmas: true, prediction_type: 'v_prediction', timestep_spacing: 'trailing' };
+  const cfg = {
+    ...BASE,
+    solver_order: 3,
+    use_karras_sigmas: true,
+    prediction_type: 'v_prediction',
+    timestep_spacing: 'trailing',
+  };
   const a = new DEISMultistepScheduler(cfg);
   const b = DEISMultistepScheduler.fromConfig(JSON.parse(JSON.stringify(a.toConfig())));
   assert.equal(JSON.stringify(b.toConfig()), JSON.stringify(a.toConfig()));
@@ -59,10 +78,25 @@ test('toConfig / fromConfig round trip gives identical steps', () => {
 });
 
 test('bad configs name the key, the value and the allowed values; sibling names are mapped', () => {
-  assert.throws(() => new DEISMultistepScheduler({ solver_order: 4 }), /solver_order = 4 must be <= 3 \(allowed values: 1, 2, 3\)/);
-  assert.throws(() => new DEISMultistepScheduler({ algorithm_type: 'sde-dpmsolver++' }), /algorithm_type = "sde-dpmsolver\+\+" is not supported; allowed values: 'deis'/);
-  assert.throws(() => new DEISMultistepScheduler({ solver_type: 'rk4' }), /solver_type = "rk4" is not supported; allowed values: 'logrho'/);
-  assert.equal(new DEISMultistepScheduler({ algorithm_type: 'dpmsolver++', solver_type: 'midpoint' }).config.algorithm_type, 'deis');
+  assert.throws(
+    () => new DEISMultistepScheduler({ solver_order: 4 }),
+    /solver_order = 4 must be <= 3 \(allowed values: 1, 2, 3\)/,
+  );
+  assert.throws(
+    () => new DEISMultistepScheduler({ algorithm_type: 'sde-dpmsolver++' }),
+    /algorithm_type = "sde-dpmsolver\+\+" is not supported; allowed values: 'deis'/,
+  );
+  assert.throws(
+    () => new DEISMultistepScheduler({ solver_type: 'rk4' }),
+    /solver_type = "rk4" is not supported; allowed values: 'logrho'/,
+  );
+  assert.equal(
+    new DEISMultistepScheduler({ algorithm_type: 'dpmsolver++', solver_type: 'midpoint' }).config.algorithm_type,
+    'deis',
+  );
   assert.equal(new DEISMultistepScheduler({ solver_type: 'bh2' }).config.solver_type, 'logrho');
-  assert.throws(() => new DEISMultistepScheduler().setTimesteps({ timesteps: [999, 1] }), /custom timesteps are not supported by DEIS/);
+  assert.throws(
+    () => new DEISMultistepScheduler().setTimesteps({ timesteps: [999, 1] }),
+    /custom timesteps are not supported by DEIS/,
+  );
 });

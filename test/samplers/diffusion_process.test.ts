@@ -7,7 +7,16 @@ import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { addNoise, getVelocity, forwardCoefficients } from '../../src/diffusion/forward.ts';
 import {
-  epsToScore, epsToX0, epsX0ToV, predictionToEps, predictionToV, predictionToX0, scoreToEps, vToEps, vToX0, x0ToEps,
+  epsToScore,
+  epsToX0,
+  epsX0ToV,
+  predictionToEps,
+  predictionToV,
+  predictionToX0,
+  scoreToEps,
+  vToEps,
+  vToX0,
+  x0ToEps,
 } from '../../src/diffusion/parameterization.ts';
 import { clipSample, dynamicThreshold } from '../../src/diffusion/thresholding.ts';
 import { ddpmVariance, posteriorVariance } from '../../src/diffusion/variance.ts';
@@ -16,7 +25,8 @@ import { alphasFromBetas, linearBetas } from '../../src/schedules/betas.ts';
 const f32 = Math.fround;
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string) => {
   assert.equal(a.length, b.length);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol * Math.max(1, Math.abs(b[i])), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  for (let i = 0; i < a.length; i++)
+    assert.ok(Math.abs(a[i] - b[i]) <= tol * Math.max(1, Math.abs(b[i])), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
 };
 
 const x0 = new NDArray([2, 3], [0.5, -1, 0.25, 2, -0.75, 0.125]);
@@ -30,9 +40,15 @@ test('addNoise: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps per batch element (
     assert.ok(Math.abs(xt.data[i] - (Math.sqrt(a) * x0.data[i] + Math.sqrt(1 - a) * eps.data[i])) < 1e-6);
   }
   // one timestep for the whole batch
-  assert.deepEqual(Array.from(addNoise(x0, eps, alphasCumprod, 10).data), Array.from(addNoise(x0, eps, alphasCumprod, [10, 10]).data));
+  assert.deepEqual(
+    Array.from(addNoise(x0, eps, alphasCumprod, 10).data),
+    Array.from(addNoise(x0, eps, alphasCumprod, [10, 10]).data),
+  );
   assert.throws(() => addNoise(x0, eps, alphasCumprod, [1, 2, 3]), /got 3 values for a batch of 2/);
-  assert.throws(() => addNoise(x0, eps, alphasCumprod, 1000), /not a valid training timestep; expected an integer in \[0, 999\]/);
+  assert.throws(
+    () => addNoise(x0, eps, alphasCumprod, 1000),
+    /not a valid training timestep; expected an integer in \[0, 999\]/,
+  );
 });
 
 test('getVelocity: v = sqrt(abar) eps - sqrt(1 - abar) x0 (Salimans & Ho 2022) and v -> (x0, eps) round trip', () => {
@@ -50,7 +66,8 @@ test('getVelocity: v = sqrt(abar) eps - sqrt(1 - abar) x0 (Salimans & Ho 2022) a
 });
 
 test('conversions eps <-> x0 <-> v <-> score round-trip (alpha^2 + sigma^2 = 1)', () => {
-  const alpha = f32(Math.sqrt(0.36)), sigma = f32(Math.sqrt(0.64));
+  const alpha = f32(Math.sqrt(0.36)),
+    sigma = f32(Math.sqrt(0.64));
   const xt = x0.map((v, i) => alpha * v + sigma * eps.data[i]);
   const x0hat = epsToX0(xt, eps, alpha, sigma);
   close(x0hat.data, x0.data, 2e-6, 'eps -> x0');
@@ -62,13 +79,22 @@ test('conversions eps <-> x0 <-> v <-> score round-trip (alpha^2 + sigma^2 = 1)'
     close(predictionToV(out, type, xt, alpha, sigma).data, epsX0ToV(eps, x0, alpha, sigma).data, 1e-5, `${type} -> v`);
   }
   const score = epsToScore(eps, sigma);
-  close(score.data, Array.from(eps.data, (e) => -e / sigma), 1e-6, 'score = -eps / sigma');
+  close(
+    score.data,
+    Array.from(eps.data, (e) => -e / sigma),
+    1e-6,
+    'score = -eps / sigma',
+  );
   close(scoreToEps(score, sigma).data, eps.data, 1e-6, 'score -> eps');
-  assert.throws(() => predictionToX0(eps, 'noise', xt, alpha, sigma), /prediction_type = "noise" is not supported; allowed values: 'epsilon', 'sample', 'v_prediction'/);
+  assert.throws(
+    () => predictionToX0(eps, 'noise', xt, alpha, sigma),
+    /prediction_type = "noise" is not supported; allowed values: 'epsilon', 'sample', 'v_prediction'/,
+  );
 });
 
 test('eps -> x0 -> eps is exact when x0 is not rounded away (power-of-two coefficients)', () => {
-  const alpha = 0.5, sigma = 0.25;
+  const alpha = 0.5,
+    sigma = 0.25;
   const xt = new NDArray([1, 4], [1, -2, 0.5, 3]);
   const e = new NDArray([1, 4], [0.5, 1, -1, 2]);
   assert.deepEqual(Array.from(x0ToEps(xt, epsToX0(xt, e, alpha, sigma), alpha, sigma).data), Array.from(e.data));
@@ -77,7 +103,7 @@ test('eps -> x0 -> eps is exact when x0 is not rounded away (power-of-two coeffi
 test('clipSample clamps to [-r, r]; dynamicThreshold is Imagen sec. 2.3 (s = percentile of |x0| per sample, clamped to [1, max])', () => {
   assert.deepEqual(Array.from(clipSample(x0, 0.5).data), [0.5, -0.5, 0.25, 0.5, -0.5, 0.125]);
   // sample 0: |x| = 0..99 / 10 -> 99.5% percentile by linear interpolation = 9.8505; clamped to max 4 -> s = 4
-  const row = Array.from({ length: 100 }, (_, i) => (i % 2 ? -1 : 1) * i / 10);
+  const row = Array.from({ length: 100 }, (_, i) => ((i % 2 ? -1 : 1) * i) / 10);
   const x = new NDArray([2, 1, 100], [...row, ...row.map((v) => v / 100)]);
   const y = dynamicThreshold(x, 0.995, 4);
   for (let i = 0; i < 100; i++) {
@@ -92,7 +118,8 @@ test('clipSample clamps to [-r, r]; dynamicThreshold is Imagen sec. 2.3 (s = per
 });
 
 test('DDPM variances: posterior variance (DDPM eq. 7), beta, logs, learned_range interpolation (iDDPM eq. 15)', () => {
-  const at = 0.5, ap = 0.6;
+  const at = 0.5,
+    ap = 0.6;
   const beta = 1 - at / ap;
   const post = ((1 - ap) / (1 - at)) * beta;
   assert.ok(Math.abs(posteriorVariance(at, ap) - post) < 1e-7);
@@ -106,6 +133,9 @@ test('DDPM variances: posterior variance (DDPM eq. 7), beta, logs, learned_range
   assert.equal(ddpmVariance('learned', at, ap, pv), pv);
   // t = 0: alphaBar_prev = 1 -> posterior variance 0, clamped to 1e-20 (diffusers takes its log)
   assert.equal(posteriorVariance(alphasCumprod[0], 1), f32(1e-20));
-  assert.throws(() => ddpmVariance('fixed', at, ap), /variance_type = "fixed" is not supported; allowed values: 'fixed_small', 'fixed_small_log', 'fixed_large', 'fixed_large_log', 'learned', 'learned_range'/);
+  assert.throws(
+    () => ddpmVariance('fixed', at, ap),
+    /variance_type = "fixed" is not supported; allowed values: 'fixed_small', 'fixed_small_log', 'fixed_large', 'fixed_large_log', 'learned', 'learned_range'/,
+  );
   assert.throws(() => ddpmVariance('learned_range', at, ap), /needs the model's predicted variance/);
 });

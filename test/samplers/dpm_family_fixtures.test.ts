@@ -47,7 +47,10 @@ function checkDivergingCase(fx: Fixture, c: FixtureCase, make: (config: Record<s
     }
     let sum = 0;
     for (const v of x.data) sum += v;
-    assert.ok(Math.abs(sum - ref.sum) <= 1e-5 * Math.abs(ref.sum) + 1e-5, `${c.id}: step ${i} sum ${sum} vs ${ref.sum}`);
+    assert.ok(
+      Math.abs(sum - ref.sum) <= 1e-5 * Math.abs(ref.sum) + 1e-5,
+      `${c.id}: step ${i} sum ${sum} vs ${ref.sum}`,
+    );
     const full = c.prev_sample_full[String(i)];
     if (full && full.every((v) => v !== null)) allClose(x.data, full, 1e-5, 1e-6, `${c.id}: step ${i} prev_sample`);
   });
@@ -74,7 +77,11 @@ for (const [family, make] of families) {
       // diffusers' singlestep switches lower_order_final on inside set_timesteps and the fixture records the
       // config after it: compare against a scheduler that has seen the same set_timesteps call
       const build = family.startsWith('dpmsolver_singlestep')
-        ? (cfg: Record<string, unknown>) => { const s = make(cfg); s.setTimesteps(c.num_inference_steps); return s; }
+        ? (cfg: Record<string, unknown>) => {
+            const s = make(cfg);
+            s.setTimesteps(c.num_inference_steps);
+            return s;
+          }
         : make;
       if (!diverges) checkCase(fx, c, build, { makeGenerator });
     });

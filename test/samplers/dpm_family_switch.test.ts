@@ -10,8 +10,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NDArray } from '../../src/engine/ndarray.ts';
 import {
-  DEISMultistepScheduler, DPMSolverMultistepScheduler, DPMSolverSinglestepScheduler, schedulerFromConfig,
-  UniPCMultistepScheduler, type Scheduler,
+  DEISMultistepScheduler,
+  DPMSolverMultistepScheduler,
+  DPMSolverSinglestepScheduler,
+  schedulerFromConfig,
+  UniPCMultistepScheduler,
+  type Scheduler,
 } from '../../src/samplers/index.ts';
 import { absMeanSum, closeToPublished, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
@@ -36,10 +40,21 @@ const close = (got: number, want: number, what: string) => closeToPublished(got,
 
 test('DPM multistep -> singlestep -> UniPC -> DEIS -> DPM multistep (test_dpm_multi test_switch)', () => {
   const start = new DPMSolverMultistepScheduler({
-    num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear', solver_order: 2,
-    prediction_type: 'epsilon', thresholding: false, sample_max_value: 1.0, algorithm_type: 'dpmsolver++',
-    solver_type: 'midpoint', lower_order_final: false, euler_at_final: false, lambda_min_clipped: -Infinity,
-    variance_type: null, final_sigmas_type: 'sigma_min',
+    num_train_timesteps: 1000,
+    beta_start: 0.0001,
+    beta_end: 0.02,
+    beta_schedule: 'linear',
+    solver_order: 2,
+    prediction_type: 'epsilon',
+    thresholding: false,
+    sample_max_value: 1.0,
+    algorithm_type: 'dpmsolver++',
+    solver_type: 'midpoint',
+    lower_order_final: false,
+    euler_at_final: false,
+    lambda_min_clipped: -Infinity,
+    variance_type: null,
+    final_sigmas_type: 'sigma_min',
   });
   close(absMeanSum(fullLoop(start)).mean, 0.3301, 'before the switch');
   const end = chain(start, [S, U, D, M]);
@@ -53,9 +68,19 @@ test('DPM multistep -> singlestep -> UniPC -> DEIS -> DPM multistep (test_dpm_mu
 
 test('DPM singlestep -> DEIS -> DPM multistep -> UniPC -> singlestep (test_dpm_single test_switch)', () => {
   const start = new DPMSolverSinglestepScheduler({
-    num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear', solver_order: 2,
-    prediction_type: 'epsilon', thresholding: false, sample_max_value: 1.0, algorithm_type: 'dpmsolver++',
-    solver_type: 'midpoint', lambda_min_clipped: -Infinity, variance_type: null, final_sigmas_type: 'sigma_min',
+    num_train_timesteps: 1000,
+    beta_start: 0.0001,
+    beta_end: 0.02,
+    beta_schedule: 'linear',
+    solver_order: 2,
+    prediction_type: 'epsilon',
+    thresholding: false,
+    sample_max_value: 1.0,
+    algorithm_type: 'dpmsolver++',
+    solver_type: 'midpoint',
+    lambda_min_clipped: -Infinity,
+    variance_type: null,
+    final_sigmas_type: 'sigma_min',
   });
   close(absMeanSum(fullLoop(start)).mean, 0.2791, 'before the switch');
   const end = chain(start, [D, M, U, S]);
@@ -64,14 +89,28 @@ test('DPM singlestep -> DEIS -> DPM multistep -> UniPC -> singlestep (test_dpm_s
 });
 
 test('UniPC and DEIS survive the round of switches with identical samples', () => {
-  const u = new UniPCMultistepScheduler({ num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear', solver_order: 2, solver_type: 'bh2', final_sigmas_type: 'sigma_min' });
+  const u = new UniPCMultistepScheduler({
+    num_train_timesteps: 1000,
+    beta_start: 0.0001,
+    beta_end: 0.02,
+    beta_schedule: 'linear',
+    solver_order: 2,
+    solver_type: 'bh2',
+    final_sigmas_type: 'sigma_min',
+  });
   const ux = fullLoop(u);
   close(absMeanSum(ux).mean, 0.2464, 'UniPC test_switch (unswitched)');
   const u2 = chain(u, [S, D, M, U]);
   assert.equal(u2.config.solver_type, 'bh2');
   assert.deepEqual(Array.from(fullLoop(u2).data), Array.from(ux.data));
 
-  const d = new DEISMultistepScheduler({ num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear', solver_order: 2 });
+  const d = new DEISMultistepScheduler({
+    num_train_timesteps: 1000,
+    beta_start: 0.0001,
+    beta_end: 0.02,
+    beta_schedule: 'linear',
+    solver_order: 2,
+  });
   const dx = fullLoop(d);
   close(absMeanSum(dx).mean, 0.23916, 'DEIS test_switch (unswitched)');
   const d2 = chain(d, [S, M, U, D]);
@@ -81,7 +120,12 @@ test('UniPC and DEIS survive the round of switches with identical samples', () =
 });
 
 test('schedulerFromConfig finds the four classes by name and by _class_name', () => {
-  for (const name of ['DPMSolverMultistepScheduler', 'DPMSolverSinglestepScheduler', 'UniPCMultistepScheduler', 'DEISMultistepScheduler']) {
+  for (const name of [
+    'DPMSolverMultistepScheduler',
+    'DPMSolverSinglestepScheduler',
+    'UniPCMultistepScheduler',
+    'DEISMultistepScheduler',
+  ]) {
     assert.equal(schedulerFromConfig(name, {}).className, name);
     assert.equal(schedulerFromConfig(null, { _class_name: name, solver_order: 3 }).config.solver_order, 3);
   }

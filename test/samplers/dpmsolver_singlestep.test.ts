@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NDArray } from '../../src/engine/ndarray.ts';
+import type { NDArray } from '../../src/engine/ndarray.ts';
 import { TorchGenerator } from '../../src/engine/rng.ts';
 import { DPMSolverSinglestepScheduler, getOrderList } from '../../src/samplers/dpmsolver_singlestep.ts';
 import { absMeanSum, closeToPublished, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
@@ -27,20 +27,37 @@ const BASE = {
   final_sigmas_type: 'sigma_min',
 };
 
-function run(s: DPMSolverSinglestepScheduler, steps = 10, from = 0, x: NDArray = dummyDeter(), generator?: TorchGenerator): NDArray {
+function run(
+  s: DPMSolverSinglestepScheduler,
+  steps = 10,
+  from = 0,
+  x: NDArray = dummyDeter(),
+  generator?: TorchGenerator,
+): NDArray {
   s.setTimesteps(steps);
   for (const t of Array.from(s.timesteps).slice(from)) x = s.step(dummyModel(x, t), t, x, { generator }).prevSample;
   return x;
 }
-const fullLoop = (config: Record<string, unknown> = {}) => run(new DPMSolverSinglestepScheduler({ ...BASE, ...config }), 10, 0, dummyDeter(), new TorchGenerator(0));
+const fullLoop = (config: Record<string, unknown> = {}) =>
+  run(new DPMSolverSinglestepScheduler({ ...BASE, ...config }), 10, 0, dummyDeter(), new TorchGenerator(0));
 
 const close = closeToPublished;
 
 test('full loops reproduce diffusers test_full_loop_* result means', () => {
   close(absMeanSum(fullLoop()).mean, 0.2791, 1e-3, 'test_full_loop_no_noise');
   close(absMeanSum(fullLoop({ use_karras_sigmas: true })).mean, 0.2248, 1e-3, 'test_full_loop_with_karras');
-  close(absMeanSum(fullLoop({ prediction_type: 'v_prediction' })).mean, 0.1453, 1e-3, 'test_full_loop_with_v_prediction');
-  close(absMeanSum(fullLoop({ prediction_type: 'v_prediction', use_karras_sigmas: true })).mean, 0.0649, 1e-3, 'test_full_loop_with_karras_and_v_prediction');
+  close(
+    absMeanSum(fullLoop({ prediction_type: 'v_prediction' })).mean,
+    0.1453,
+    1e-3,
+    'test_full_loop_with_v_prediction',
+  );
+  close(
+    absMeanSum(fullLoop({ prediction_type: 'v_prediction', use_karras_sigmas: true })).mean,
+    0.0649,
+    1e-3,
+    'test_full_loop_with_karras_and_v_prediction',
+  );
 });
 
 test('test_full_uneven_loop: 50 steps, starting at the 4th timestep (order lowered for missing outputs)', () => {
@@ -64,7 +81,10 @@ test('test_solver_order_and_type: every algorithm / solver / order / prediction 
       for (const solver_order of [1, 2, 3]) {
         for (const prediction_type of ['epsilon', 'sample']) {
           const x = fullLoop({ solver_order, solver_type, prediction_type, algorithm_type });
-          assert.ok(x.data.every(Number.isFinite), `${algorithm_type}/${solver_type}/${solver_order}/${prediction_type} has NaN`);
+          assert.ok(
+            x.data.every(Number.isFinite),
+            `${algorithm_type}/${solver_type}/${solver_order}/${prediction_type} has NaN`,
+          );
         }
       }
     }
@@ -85,7 +105,10 @@ test('test_custom_timesteps: explicit timesteps give the same samples', () => {
         for (const t of s.timesteps) x = s.step(dummyModel(x, t), t, x).prevSample;
         let d = 0;
         for (let i = 0; i < x.size; i++) d += Math.abs(a.data[i] - x.data[i]);
-        assert.ok(d < 1e-5, `${JSON.stringify({ prediction_type, lower_order_final, final_sigmas_type })}: sum |diff| = ${d}`);
+        assert.ok(
+          d < 1e-5,
+          `${JSON.stringify({ prediction_type, lower_order_final, final_sigmas_type })}: sum |diff| = ${d}`,
+        );
       }
     }
   }
@@ -116,7 +139,14 @@ test('lower_order_final is switched on for uneven step counts or a zero final si
 });
 
 test('toConfig / fromConfig round trip gives identical steps', () => {
-  const cfg = { ...BASE, solver_order: 3, solver_type: 'heun', use_karras_sigmas: true, prediction_type: 'v_prediction', lower_order_final: true };
+  const cfg = {
+    ...BASE,
+    solver_order: 3,
+    solver_type: 'heun',
+    use_karras_sigmas: true,
+    prediction_type: 'v_prediction',
+    lower_order_final: true,
+  };
   const a = new DPMSolverSinglestepScheduler(cfg);
   const b = DPMSolverSinglestepScheduler.fromConfig(JSON.parse(JSON.stringify(a.toConfig())));
   assert.equal(JSON.stringify(b.toConfig()), JSON.stringify(a.toConfig()));
@@ -124,13 +154,22 @@ test('toConfig / fromConfig round trip gives identical steps', () => {
 });
 
 test('bad configs name the key, the value and the allowed values', () => {
-  assert.throws(() => new DPMSolverSinglestepScheduler({ solver_order: 4 }), /solver_order = 4 must be <= 3 \(allowed values: 1, 2, 3\)/);
+  assert.throws(
+    () => new DPMSolverSinglestepScheduler({ solver_order: 4 }),
+    /solver_order = 4 must be <= 3 \(allowed values: 1, 2, 3\)/,
+  );
   assert.throws(
     () => new DPMSolverSinglestepScheduler({ algorithm_type: 'sde-dpmsolver' }),
     /algorithm_type = "sde-dpmsolver" is not supported; allowed values: 'dpmsolver', 'dpmsolver\+\+', 'sde-dpmsolver\+\+'/,
   );
-  assert.throws(() => new DPMSolverSinglestepScheduler({ solver_type: 'euler' }), /solver_type = "euler" is not supported; allowed values: 'midpoint', 'heun'/);
-  assert.throws(() => new DPMSolverSinglestepScheduler({ algorithm_type: 'dpmsolver' }), /final_sigmas_type = 'zero' is not supported for algorithm_type = 'dpmsolver'/);
+  assert.throws(
+    () => new DPMSolverSinglestepScheduler({ solver_type: 'euler' }),
+    /solver_type = "euler" is not supported; allowed values: 'midpoint', 'heun'/,
+  );
+  assert.throws(
+    () => new DPMSolverSinglestepScheduler({ algorithm_type: 'dpmsolver' }),
+    /final_sigmas_type = 'zero' is not supported for algorithm_type = 'dpmsolver'/,
+  );
   const s = new DPMSolverSinglestepScheduler({ algorithm_type: 'sde-dpmsolver++' });
   s.setTimesteps(4);
   const x = dummyDeter();

@@ -21,8 +21,17 @@ test('EDM schedulers: config swap keeps the EDM keys; diffusers rewrites deis ->
   const dpm = schedulerFromConfig('EDMDPMSolverMultistepScheduler', euler.toConfig());
   assert.equal(dpm.config.sigma_data, 1.0);
   assert.equal(dpm.config.sigma_max, 20);
-  assert.equal(EDMDPMSolverMultistepScheduler.fromConfig({ algorithm_type: 'deis', solver_type: 'bh2' }).config.algorithm_type, 'dpmsolver++');
-  assert.throws(() => EDMDPMSolverMultistepScheduler.fromConfig({ algorithm_type: 'sde-dpmsolver++', solver_order: 3 }), /solver_order = 3 .*sde-dpmsolver\+\+/);
-  assert.throws(() => EDMEulerScheduler.fromConfig({ sigma_schedule: 'beta' }), /sigma_schedule = "beta".*'karras', 'exponential'/);
+  assert.equal(
+    EDMDPMSolverMultistepScheduler.fromConfig({ algorithm_type: 'deis', solver_type: 'bh2' }).config.algorithm_type,
+    'dpmsolver++',
+  );
+  assert.throws(
+    () => EDMDPMSolverMultistepScheduler.fromConfig({ algorithm_type: 'sde-dpmsolver++', solver_order: 3 }),
+    /solver_order = 3 .*sde-dpmsolver\+\+/,
+  );
+  assert.throws(
+    () => EDMEulerScheduler.fromConfig({ sigma_schedule: 'beta' }),
+    /sigma_schedule = "beta".*'karras', 'exponential'/,
+  );
   assert.throws(() => EDMEulerScheduler.fromConfig({ sigma_min: 5, sigma_max: 1 }), /sigma_min = 5, sigma_max = 1/);
 });

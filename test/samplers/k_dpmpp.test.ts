@@ -27,12 +27,13 @@ const denoiser: Denoiser = (x, sigma) => {
   return x.map((v) => mu + k * (v - mu));
 };
 const exactAt = (xT: NDArray, sigmaMax: number, sigma: number): NDArray =>
-  xT.map((v) => mu + (v - mu) * Math.sqrt(s * s + sigma * sigma) / Math.sqrt(s * s + sigmaMax * sigmaMax));
+  xT.map((v) => mu + ((v - mu) * Math.sqrt(s * s + sigma * sigma)) / Math.sqrt(s * s + sigmaMax * sigmaMax));
 
 /** log-uniform sigmas from sigmaMax down to sigmaMin (n + 1 values), optionally with a final 0. */
 function expSigmas(n: number, sigmaMax: number, sigmaMin: number, zero = false): number[] {
   const out: number[] = [];
-  for (let i = 0; i <= n; i++) out.push(Math.exp(Math.log(sigmaMax) + (i / n) * (Math.log(sigmaMin) - Math.log(sigmaMax))));
+  for (let i = 0; i <= n; i++)
+    out.push(Math.exp(Math.log(sigmaMax) + (i / n) * (Math.log(sigmaMin) - Math.log(sigmaMax))));
   if (zero) out.push(0);
   return out;
 }
@@ -52,7 +53,9 @@ function moments(a: NDArray): { mean: number; std: number } {
 
 const sigmaMax = 20;
 const sigmaMin = 0.05;
-const xT = NDArray.from([-2.5, -1, 0, 0.3, 1.7, 3]).mulScalar(Math.sqrt(s * s + sigmaMax * sigmaMax)).add(mu);
+const xT = NDArray.from([-2.5, -1, 0, 0.3, 1.7, 3])
+  .mulScalar(Math.sqrt(s * s + sigmaMax * sigmaMax))
+  .add(mu);
 
 // Errors at the grid end sigma_min (no final 0) against the exact ODE solution.
 function odeError(sampler: (n: number) => NDArray, n: number): number {
@@ -62,7 +65,8 @@ function odeError(sampler: (n: number) => NDArray, n: number): number {
 test('DPM-Solver++(2M) converges to the exact probability-flow solution at second order', () => {
   const run = (n: number) => sampleDpmpp2m(denoiser, xT, expSigmas(n, sigmaMax, sigmaMin));
   const e = [16, 32, 64].map((n) => odeError(run, n));
-  const r1 = e[0] / e[1], r2 = e[1] / e[2];
+  const r1 = e[0] / e[1],
+    r2 = e[1] / e[2];
   assert.ok(e[2] < 2e-3, `error with 64 steps ${e[2]}`);
   // order 2: halving the step divides the error by ~4
   assert.ok(r1 > 3.5 && r1 < 4.5 && r2 > 3.5 && r2 < 4.5, `error ratios ${r1}, ${r2} (errors ${e})`);
@@ -96,7 +100,8 @@ test('2M SDE with eta = 0 (midpoint) is the 2M ODE solver, and a final sigma = 0
   // both end with x = D(x, sigma_min): the exact answer up to O(sigma_min^2) and the solver error
   assert.ok(maxAbsDiff(a, exactAt(xT, sigmaMax, 0)) < 3e-2, `final error ${maxAbsDiff(a, exactAt(xT, sigmaMax, 0))}`);
   // heun variant is a different but also second-order correction
-  const run = (n: number) => sampleDpmpp2mSde(denoiser, xT, expSigmas(n, sigmaMax, sigmaMin), { eta: 0, solverType: 'heun' });
+  const run = (n: number) =>
+    sampleDpmpp2mSde(denoiser, xT, expSigmas(n, sigmaMax, sigmaMin), { eta: 0, solverType: 'heun' });
   const e = [16, 32, 64].map((n) => odeError(run, n));
   assert.ok(e[1] / e[2] > 3.5 && e[1] / e[2] < 4.5, `heun error ratios (errors ${e})`);
 });
@@ -112,19 +117,28 @@ test('stochastic samplers reach the data distribution N(mu, s^2)', () => {
   ];
   for (const [name, run] of cases) {
     const g = new TestNormalRng(7);
-    const x0 = g.normal([n]).mulScalar(Math.sqrt(s * s + sigmaMax * sigmaMax)).add(mu);
+    const x0 = g
+      .normal([n])
+      .mulScalar(Math.sqrt(s * s + sigmaMax * sigmaMax))
+      .add(mu);
     const { mean, std } = moments(run(x0, g));
     // statistical tolerance ~5 standard errors, plus a little discretisation error
-    assert.ok(Math.abs(mean - mu) < 5 * s / Math.sqrt(n) + 5e-3, `${name}: mean ${mean}`);
-    assert.ok(Math.abs(std - s) < 5 * s / Math.sqrt(2 * n) + 1e-2, `${name}: std ${std}`);
+    assert.ok(Math.abs(mean - mu) < (5 * s) / Math.sqrt(n) + 5e-3, `${name}: mean ${mean}`);
+    assert.ok(Math.abs(std - s) < (5 * s) / Math.sqrt(2 * n) + 1e-2, `${name}: std ${std}`);
   }
 });
 
 test('noise is drawn once per step with sigma_next > 0, after the model call, in order', () => {
   const sig = [10, 5, 2, 1, 0.5, 0];
   const log: string[] = [];
-  const model: Denoiser = (x, sigma) => { log.push(`D${sigma}`); return denoiser(x, sigma); };
-  const noiseSampler = (a: number, b: number) => { log.push(`z${a}>${b}`); return NDArray.zeros(xT.shape); };
+  const model: Denoiser = (x, sigma) => {
+    log.push(`D${sigma}`);
+    return denoiser(x, sigma);
+  };
+  const noiseSampler = (a: number, b: number) => {
+    log.push(`z${a}>${b}`);
+    return NDArray.zeros(xT.shape);
+  };
   sampleDpmpp2mSde(model, xT, sig, { noiseSampler });
   assert.deepEqual(log, ['D10', 'z10>5', 'D5', 'z5>2', 'D2', 'z2>1', 'D1', 'z1>0.5', 'D0.5']);
   log.length = 0;
@@ -133,7 +147,10 @@ test('noise is drawn once per step with sigma_next > 0, after the model call, in
   log.length = 0;
   sampleDpmpp2sAncestral(model, xT, [10, 5, 0], { noiseSampler });
   assert.equal(log.filter((e) => e.startsWith('z')).length, 1);
-  assert.deepEqual(log.filter((e) => e.startsWith('z')), ['z10>5']);
+  assert.deepEqual(
+    log.filter((e) => e.startsWith('z')),
+    ['z10>5'],
+  );
 });
 
 test('ancestralStep splits sigma_to^2 into sigma_down^2 + sigma_up^2 (k-diffusion get_ancestral_step)', () => {
@@ -153,5 +170,8 @@ test('bad inputs name the option, the value and what is allowed', () => {
     /opts.solverType = "rk4" is not supported; expected 'midpoint' or 'heun'/,
   );
   assert.throws(() => sampleDpmpp3mSde(denoiser, xT, [1, 0], { eta: -1 }), /opts.eta = -1 is invalid/);
-  assert.throws(() => sampleDpmpp2m(() => NDArray.zeros([2]), xT, [1, 0]), /returned \[2\], expected an NDArray of shape \[6\]/);
+  assert.throws(
+    () => sampleDpmpp2m(() => NDArray.zeros([2]), xT, [1, 0]),
+    /returned \[2\], expected an NDArray of shape \[6\]/,
+  );
 });

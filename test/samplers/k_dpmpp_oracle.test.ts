@@ -11,7 +11,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import {
-  sampleDpmpp2m, sampleDpmpp2mSde, sampleDpmpp2sAncestral, sampleDpmpp3mSde, type KStepInfo,
+  sampleDpmpp2m,
+  sampleDpmpp2mSde,
+  sampleDpmpp2sAncestral,
+  sampleDpmpp3mSde,
+  type KStepInfo,
 } from '../../src/samplers/k_dpmpp.ts';
 import { allClose as allCloseTol } from './_fixture_runner.ts';
 import { loadKFixture, oracleDenoiser, Replay } from './_k_oracle.ts';
@@ -40,11 +44,20 @@ for (const c of fx.cases) {
     const sigmas = Float32Array.from(c.sigmas);
     let out: NDArray;
     switch (c.function) {
-      case 'sample_dpmpp_2m': out = sampleDpmpp2m(denoiser, xT, sigmas, { callback: opts.callback }); break;
-      case 'sample_dpmpp_2m_sde': out = sampleDpmpp2mSde(denoiser, xT, sigmas, opts); break;
-      case 'sample_dpmpp_3m_sde': out = sampleDpmpp3mSde(denoiser, xT, sigmas, opts); break;
-      case 'sample_dpmpp_2s_ancestral': out = sampleDpmpp2sAncestral(denoiser, xT, sigmas, opts); break;
-      default: throw new Error(`unknown function ${c.function}`);
+      case 'sample_dpmpp_2m':
+        out = sampleDpmpp2m(denoiser, xT, sigmas, { callback: opts.callback });
+        break;
+      case 'sample_dpmpp_2m_sde':
+        out = sampleDpmpp2mSde(denoiser, xT, sigmas, opts);
+        break;
+      case 'sample_dpmpp_3m_sde':
+        out = sampleDpmpp3mSde(denoiser, xT, sigmas, opts);
+        break;
+      case 'sample_dpmpp_2s_ancestral':
+        out = sampleDpmpp2sAncestral(denoiser, xT, sigmas, opts);
+        break;
+      default:
+        throw new Error(`unknown function ${c.function}`);
     }
     assert.equal(seen.length, c.steps.length, `${c.id}: number of steps`);
     c.steps.forEach((st, i) => {
@@ -52,7 +65,8 @@ for (const c of fx.cases) {
       allClose(seen[i].denoised.data, st.denoised, `${c.id} step ${i} denoised`);
     });
     // k-diffusion draws noise even when it is multiplied by 0 (2S ancestral with eta = 0); we skip those draws
-    if (!(c.function === 'sample_dpmpp_2s_ancestral' && c.kwargs.eta === 0)) assert.equal(replay.used, c.noises.length, `${c.id}: noise draws`);
+    if (!(c.function === 'sample_dpmpp_2s_ancestral' && c.kwargs.eta === 0))
+      assert.equal(replay.used, c.noises.length, `${c.id}: noise draws`);
     allClose(out.data, c.final, `${c.id} final`);
   });
 }

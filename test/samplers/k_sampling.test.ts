@@ -10,13 +10,21 @@ import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { TorchGenerator } from '../../src/engine/torch_generator.ts';
 import { karrasSigmas } from '../../src/schedules/sigmas.ts';
-import { linearMultistepCoeff, sampleDpm2, sampleEuler, sampleEulerAncestral, sampleHeun, sampleLms } from '../../src/samplers/k_sampling.ts';
+import {
+  linearMultistepCoeff,
+  sampleDpm2,
+  sampleEuler,
+  sampleEulerAncestral,
+  sampleHeun,
+  sampleLms,
+} from '../../src/samplers/k_sampling.ts';
 import { EulerDiscreteScheduler } from '../../src/samplers/euler.ts';
 import { LMSDiscreteScheduler } from '../../src/samplers/lms.ts';
 
 const S = 1.0; // data std
 const denoiser = (x: NDArray, sigma: number) => x.mulScalar((S * S) / (S * S + sigma * sigma));
-const SMAX = 10, SMIN = 0.05;
+const SMAX = 10,
+  SMIN = 0.05;
 const exact = (xT: NDArray, sigma: number) => xT.mulScalar(Math.sqrt((S * S + sigma * sigma) / (S * S + SMAX * SMAX)));
 
 /** Max relative error of the state reached at sigma_min (before the final jump to 0). */
@@ -24,7 +32,11 @@ function errAtSigmaMin(sampler: typeof sampleEuler, n: number): number {
   const sigmas = [...karrasSigmas(SMIN, SMAX, n), 0];
   const xT = new NDArray([4], [3, -7, 11.5, 0.25]);
   let atMin: NDArray | null = null;
-  sampler(denoiser, xT, sigmas, { callback: ({ i, x }) => { if (i === n - 1) atMin = x; } });
+  sampler(denoiser, xT, sigmas, {
+    callback: ({ i, x }) => {
+      if (i === n - 1) atMin = x;
+    },
+  });
   const want = exact(xT, SMIN);
   let e = 0;
   for (let j = 0; j < 4; j++) e = Math.max(e, Math.abs(atMin!.data[j] - want.data[j]) / Math.abs(want.data[j]));
@@ -33,7 +45,10 @@ function errAtSigmaMin(sampler: typeof sampleEuler, n: number): number {
 
 test('convergence order on the exact Gaussian ODE: Euler ~1, Heun ~2, DPM-2 ~2, LMS(4) > 2', () => {
   const order = (s: typeof sampleEuler, n: number) => Math.log2(errAtSigmaMin(s, n) / errAtSigmaMin(s, 2 * n));
-  const oe = order(sampleEuler, 16), oh = order(sampleHeun, 16), od = order(sampleDpm2, 16), ol = order(sampleLms, 16);
+  const oe = order(sampleEuler, 16),
+    oh = order(sampleHeun, 16),
+    od = order(sampleDpm2, 16),
+    ol = order(sampleLms, 16);
   assert.ok(oe > 0.8 && oe < 1.3, `Euler order ${oe}`);
   assert.ok(oh > 1.7 && oh < 2.5, `Heun order ${oh}`);
   assert.ok(od > 1.7 && od < 2.5, `DPM-2 order ${od}`);
@@ -50,7 +65,8 @@ test('linearMultistepCoeff: integrates the Lagrange basis exactly (coefficients 
     assert.ok(Math.abs(sum - (s[i + 1] - s[i])) < 1e-14, `order ${order}: ${sum}`);
   }
   // order 2 closed form: c0 = h (1 + h / (2 (s_i - s_{i-1}))), c1 = -h^2 / (2 (s_i - s_{i-1})), h = s_{i+1} - s_i
-  const h = s[4] - s[3], d = s[3] - s[2];
+  const h = s[4] - s[3],
+    d = s[3] - s[2];
   assert.ok(Math.abs(linearMultistepCoeff(2, s, 3, 0) - h * (1 + h / (2 * d))) < 1e-14);
   assert.ok(Math.abs(linearMultistepCoeff(2, s, 3, 1) + (h * h) / (2 * d)) < 1e-14);
 });
@@ -62,7 +78,7 @@ test('linearMultistepCoeff: integrates the Lagrange basis exactly (coefficients 
 function ancestralVariance(sigmas: number[]): number {
   let v = S * S + sigmas[0] * sigmas[0];
   for (let i = 0; i < sigmas.length - 1; i++) {
-    const sd2 = sigmas[i + 1] > 0 ? (sigmas[i + 1] ** 4) / (sigmas[i] ** 2) : 0; // sigma_down^2 = sigma_next^4 / sigma^2
+    const sd2 = sigmas[i + 1] > 0 ? sigmas[i + 1] ** 4 / sigmas[i] ** 2 : 0; // sigma_down^2 = sigma_next^4 / sigma^2
     const up2 = sigmas[i + 1] ** 2 - sd2;
     const a = 1 + ((Math.sqrt(sd2) - sigmas[i]) / sigmas[i]) * (1 - (S * S) / (S * S + sigmas[i] ** 2));
     v = a * a * v + up2;
@@ -77,7 +93,8 @@ test('ancestral Euler: empirical variance matches the exact per-step recursion, 
   const sigmas = [...karrasSigmas(0.01, SMAX, 40), 0];
   const xT = g.normal([n]).mulScalar(Math.sqrt(S * S + SMAX * SMAX));
   const x = sampleEulerAncestral(denoiser, xT, sigmas, { generator: g });
-  let m = 0, v = 0;
+  let m = 0,
+    v = 0;
   for (const a of x.data) m += a / n;
   for (const a of x.data) v += (a - m) ** 2 / (n - 1);
   const want = ancestralVariance(sigmas); // 0.85 with 40 steps
@@ -92,15 +109,21 @@ test('churn (EDM Algorithm 2) needs a generator and keeps the marginal variance'
   const sigmas = [...karrasSigmas(0.01, SMAX, 30), 0];
   const g = new TorchGenerator(1);
   const xT = g.normal([3000]).mulScalar(Math.sqrt(S * S + SMAX * SMAX));
-  assert.throws(() => sampleEuler(denoiser, xT, sigmas, { sChurn: 10 }), /sChurn > 0 adds noise and needs opts.generator/);
+  assert.throws(
+    () => sampleEuler(denoiser, xT, sigmas, { sChurn: 10 }),
+    /sChurn > 0 adds noise and needs opts.generator/,
+  );
   const x = sampleHeun(denoiser, xT, sigmas, { sChurn: 10, generator: g });
   let v = 0;
-  for (const a of x.data) v += a * a / x.size;
+  for (const a of x.data) v += (a * a) / x.size;
   assert.ok(Math.abs(v - S * S) < 0.12, `variance ${v}`);
 });
 
 test('functional samplers agree with the scheduler classes (Euler, LMS) on the same sigmas', () => {
-  for (const [C, fnSampler] of [[EulerDiscreteScheduler, sampleEuler], [LMSDiscreteScheduler, sampleLms]] as const) {
+  for (const [C, fnSampler] of [
+    [EulerDiscreteScheduler, sampleEuler],
+    [LMSDiscreteScheduler, sampleLms],
+  ] as const) {
     const s = new C({ use_karras_sigmas: true });
     s.setTimesteps(12);
     const sig = Array.from(s.sigmas);
@@ -114,7 +137,11 @@ test('functional samplers agree with the scheduler classes (Euler, LMS) on the s
       x = s.step(eps, t, x).prevSample;
     });
     const y = fnSampler(denoiser, xT, sig);
-    for (let j = 0; j < 3; j++) assert.ok(Math.abs(x.data[j] - y.data[j]) < 1e-5 * (1 + Math.abs(y.data[j])), `${C.className} vs functional: ${x.data[j]} vs ${y.data[j]}`);
+    for (let j = 0; j < 3; j++)
+      assert.ok(
+        Math.abs(x.data[j] - y.data[j]) < 1e-5 * (1 + Math.abs(y.data[j])),
+        `${C.className} vs functional: ${x.data[j]} vs ${y.data[j]}`,
+      );
   }
 });
 
@@ -124,5 +151,8 @@ test('bad sigmas and options are rejected with clear errors', () => {
   assert.throws(() => sampleHeun(denoiser, x, [1, -1, 0]), /sigmas\[1\] = -1 is invalid/);
   assert.throws(() => sampleEulerAncestral(denoiser, x, [1, 0.5, 0]), /needs opts.generator/);
   assert.throws(() => sampleLms(denoiser, x, [1, 0], { order: 0 }), /opts.order = 0 must be a positive integer/);
-  assert.throws(() => sampleDpm2((y) => NDArray.ones([3]), x, [1, 0]), /returned \[3\], expected an NDArray of shape \[2\]/);
+  assert.throws(
+    () => sampleDpm2((y) => NDArray.ones([3]), x, [1, 0]),
+    /returned \[3\], expected an NDArray of shape \[2\]/,
+  );
 });

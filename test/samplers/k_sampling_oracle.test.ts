@@ -17,8 +17,11 @@ const shape = fx.shape;
 const denoiser = oracleDenoiser(fx.mu);
 
 const FN: Record<string, typeof sampleEuler> = {
-  sample_euler: sampleEuler, sample_euler_ancestral: sampleEulerAncestral as typeof sampleEuler,
-  sample_heun: sampleHeun, sample_dpm_2: sampleDpm2, sample_lms: sampleLms as typeof sampleEuler,
+  sample_euler: sampleEuler,
+  sample_euler_ancestral: sampleEulerAncestral as typeof sampleEuler,
+  sample_heun: sampleHeun,
+  sample_dpm_2: sampleDpm2,
+  sample_lms: sampleLms as typeof sampleEuler,
 };
 
 const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

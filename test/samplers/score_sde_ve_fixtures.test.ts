@@ -17,15 +17,28 @@ import { dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 const fx = JSON.parse(readFileSync(new URL('../fixtures/diffusers/score_sde_ve.json', import.meta.url), 'utf8'));
 
 function stats(x: NDArray) {
-  let s = 0, a = 0;
-  for (const v of x.data) { s += v; a += Math.abs(v); }
+  let s = 0,
+    a = 0;
+  for (const v of x.data) {
+    s += v;
+    a += Math.abs(v);
+  }
   return { sum: s, abs_sum: a };
 }
 
 /** Counts the normal draws of a generator. */
 function counting(g: TorchGenerator) {
   let n = 0;
-  return { gen: { normal: (shape: readonly number[]) => { n++; return g.normal(shape); }, uniform: (shape: readonly number[]) => g.uniform(shape) }, draws: () => n };
+  return {
+    gen: {
+      normal: (shape: readonly number[]) => {
+        n++;
+        return g.normal(shape);
+      },
+      uniform: (shape: readonly number[]) => g.uniform(shape),
+    },
+    draws: () => n,
+  };
 }
 
 for (const c of fx.cases) {
@@ -41,7 +54,8 @@ for (const c of fx.cases) {
     const sample0 = new NDArray(fx.sample_shape, Float32Array.from(fx.sample0_values));
     let x = sample0.mulScalar(s.initNoiseSigma);
     const { gen, draws } = counting(new TorchGenerator(c.seed));
-    let k = 0, mean = x;
+    let k = 0,
+      mean = x;
     s.timesteps.forEach((t, i) => {
       for (let j = 0; j < s.config.correct_steps; j++) {
         const before = draws();
@@ -54,7 +68,8 @@ for (const c of fx.cases) {
       }
       const before = draws();
       const out = s.stepPred(dummyModel(x, s.sigmas[i]), t, x, { generator: gen as never });
-      x = out.prevSample; mean = out.prevSampleMean;
+      x = out.prevSample;
+      mean = out.prevSampleMean;
       const ref = c.calls[k++];
       assert.equal(ref.kind, 'pred');
       assert.equal(draws() - before, ref.randn);
@@ -76,14 +91,21 @@ test("ScoreSdeVeScheduler reproduces diffusers' published test_full_loop_no_nois
   // dummy_sample_deter [4, 3, 8, 8] (not multiplied by init_noise_sigma), generator torch.manual_seed(0)
   // The test calls set_sigmas(3) before set_timesteps(3): sigma(t) is then evaluated on the constructor's
   // 2000 timesteps, so the model sees sigma(1), sigma(0.9995), sigma(0.999); the predictor table has 3 values.
-  const s = ScoreSdeVeScheduler.fromConfig({ num_train_timesteps: 2000, snr: 0.15, sigma_min: 0.01, sigma_max: 1348, sampling_eps: 1e-5 });
+  const s = ScoreSdeVeScheduler.fromConfig({
+    num_train_timesteps: 2000,
+    snr: 0.15,
+    sigma_min: 0.01,
+    sigma_max: 1348,
+    sampling_eps: 1e-5,
+  });
   s.setSigmas(3);
   const modelSigmas = s.sigmas.slice(0, 3);
   s.setTimesteps(3);
   const gen = new TorchGenerator(0);
   let x = dummyDeter(false, [4, 3, 8, 8]);
   s.timesteps.forEach((t, i) => {
-    for (let j = 0; j < s.config.correct_steps; j++) x = s.stepCorrect(dummyModel(x, modelSigmas[i]), x, { generator: gen }).prevSample;
+    for (let j = 0; j < s.config.correct_steps; j++)
+      x = s.stepCorrect(dummyModel(x, modelSigmas[i]), x, { generator: gen }).prevSample;
     x = s.stepPred(dummyModel(x, modelSigmas[i]), t, x, { generator: gen }).prevSample;
   });
   const abs = stats(x).abs_sum;

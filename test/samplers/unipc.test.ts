@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NDArray } from '../../src/engine/ndarray.ts';
+import type { NDArray } from '../../src/engine/ndarray.ts';
 import { solveLinearF32, UniPCMultistepScheduler } from '../../src/samplers/unipc.ts';
 import { absMeanSum, closeToPublished, dummyDeter, dummyModel } from './_diffusers_dummy.ts';
 
@@ -43,8 +43,18 @@ const close = closeToPublished;
 test('full loops reproduce diffusers UniPCMultistepSchedulerTest values (samples [4, 3, 8, 8])', () => {
   close(absMeanSum(fullLoop()).mean, 0.2464, 1e-3, 'test_full_loop_no_noise');
   close(absMeanSum(fullLoop({ use_karras_sigmas: true })).mean, 0.2925, 1e-3, 'test_full_loop_with_karras');
-  close(absMeanSum(fullLoop({ prediction_type: 'v_prediction' })).mean, 0.1014, 1e-3, 'test_full_loop_with_v_prediction');
-  close(absMeanSum(fullLoop({ prediction_type: 'v_prediction', use_karras_sigmas: true })).mean, 0.1966, 1e-3, 'test_full_loop_with_karras_and_v_prediction');
+  close(
+    absMeanSum(fullLoop({ prediction_type: 'v_prediction' })).mean,
+    0.1014,
+    1e-3,
+    'test_full_loop_with_v_prediction',
+  );
+  close(
+    absMeanSum(fullLoop({ prediction_type: 'v_prediction', use_karras_sigmas: true })).mean,
+    0.1966,
+    1e-3,
+    'test_full_loop_with_karras_and_v_prediction',
+  );
   const n = absMeanSum(withNoise(SHAPE_2D));
   close(n.sum, 315.5757, 1e-2, 'test_full_loop_with_noise result_sum');
   close(n.mean, 0.4109, 1e-3, 'test_full_loop_with_noise result_mean');
@@ -53,8 +63,18 @@ test('full loops reproduce diffusers UniPCMultistepSchedulerTest values (samples
 test('full loops reproduce diffusers UniPCMultistepScheduler1DTest values (samples [4, 3, 8])', () => {
   close(absMeanSum(fullLoop({}, SHAPE_1D)).mean, 0.2441, 1e-3, 'test_full_loop_no_noise');
   close(absMeanSum(fullLoop({ use_karras_sigmas: true }, SHAPE_1D)).mean, 0.2898, 1e-3, 'test_full_loop_with_karras');
-  close(absMeanSum(fullLoop({ prediction_type: 'v_prediction' }, SHAPE_1D)).mean, 0.1014, 1e-3, 'test_full_loop_with_v_prediction');
-  close(absMeanSum(fullLoop({ prediction_type: 'v_prediction', use_karras_sigmas: true }, SHAPE_1D)).mean, 0.1944, 1e-3, 'test_full_loop_with_karras_and_v_prediction');
+  close(
+    absMeanSum(fullLoop({ prediction_type: 'v_prediction' }, SHAPE_1D)).mean,
+    0.1014,
+    1e-3,
+    'test_full_loop_with_v_prediction',
+  );
+  close(
+    absMeanSum(fullLoop({ prediction_type: 'v_prediction', use_karras_sigmas: true }, SHAPE_1D)).mean,
+    0.1944,
+    1e-3,
+    'test_full_loop_with_karras_and_v_prediction',
+  );
   const n = absMeanSum(withNoise(SHAPE_1D));
   close(n.sum, 39.087, 1e-2, 'test_full_loop_with_noise result_sum');
   close(n.mean, 0.4072, 1e-3, 'test_full_loop_with_noise result_mean');
@@ -73,10 +93,24 @@ test('test_solver_order_and_type: bh1/bh2 x orders 1-3 x epsilon/sample run with
 
 test('the order-condition solve reproduces torch.linalg.solve (float32 LAPACK) on a system from a real run', () => {
   // the last UniP-4 system of a 10-step bh1 v_prediction run, and torch 1.13's float32 answer
-  const A = [[1, 1, 1], [-0.21191245317459106, -0.36441531777381897, -0.5054460763931274], [0.04490688815712929, 0.13279852271080017, 0.2554757297039032]];
+  const A = [
+    [1, 1, 1],
+    [-0.21191245317459106, -0.36441531777381897, -0.5054460763931274],
+    [0.04490688815712929, 0.13279852271080017, 0.2554757297039032],
+  ];
   const b = [2.378695011138916, 1.0635567903518677, 0.6200852990150452];
   assert.deepEqual(solveLinearF32(A, b), [44.306549072265625, -76.1507797241211, 34.22292709350586]);
-  assert.throws(() => solveLinearF32([[1, 1], [1, 1]], [1, 2]), /singular/);
+  assert.throws(
+    () =>
+      solveLinearF32(
+        [
+          [1, 1],
+          [1, 1],
+        ],
+        [1, 2],
+      ),
+    /singular/,
+  );
 });
 
 test('disable_corrector skips UniC after the listed steps; corrector off everywhere = plain UniP', () => {
@@ -89,7 +123,15 @@ test('disable_corrector skips UniC after the listed steps; corrector off everywh
 });
 
 test('toConfig / fromConfig round trip gives identical steps', () => {
-  const cfg = { ...BASE, solver_order: 3, solver_type: 'bh1', use_karras_sigmas: true, sigma_min: 0.05, prediction_type: 'v_prediction', disable_corrector: [1] };
+  const cfg = {
+    ...BASE,
+    solver_order: 3,
+    solver_type: 'bh1',
+    use_karras_sigmas: true,
+    sigma_min: 0.05,
+    prediction_type: 'v_prediction',
+    disable_corrector: [1],
+  };
   const a = new UniPCMultistepScheduler(cfg);
   const b = UniPCMultistepScheduler.fromConfig(JSON.parse(JSON.stringify(a.toConfig())));
   assert.equal(JSON.stringify(b.toConfig()), JSON.stringify(a.toConfig()));
@@ -97,10 +139,19 @@ test('toConfig / fromConfig round trip gives identical steps', () => {
 });
 
 test('bad configs name the key, the value and the allowed values', () => {
-  assert.throws(() => new UniPCMultistepScheduler({ solver_type: 'bh3' }), /solver_type = "bh3" is not supported; allowed values: 'bh1', 'bh2'/);
+  assert.throws(
+    () => new UniPCMultistepScheduler({ solver_type: 'bh3' }),
+    /solver_type = "bh3" is not supported; allowed values: 'bh1', 'bh2'/,
+  );
   assert.throws(() => new UniPCMultistepScheduler({ solver_order: 0 }), /solver_order = 0 must be >= 1/);
-  assert.throws(() => new UniPCMultistepScheduler({ solver_p: { _class_name: 'DDIMScheduler' } }), /solver_p = .* is not supported .*allowed values: null/);
-  assert.throws(() => new UniPCMultistepScheduler({ disable_corrector: [0.5] }), /disable_corrector\[0\] = 0.5 must be an integer/);
+  assert.throws(
+    () => new UniPCMultistepScheduler({ solver_p: { _class_name: 'DDIMScheduler' } }),
+    /solver_p = .* is not supported .*allowed values: null/,
+  );
+  assert.throws(
+    () => new UniPCMultistepScheduler({ disable_corrector: [0.5] }),
+    /disable_corrector\[0\] = 0.5 must be an integer/,
+  );
   assert.throws(() => new UniPCMultistepScheduler({ use_beta_sigmas: true, use_karras_sigmas: true }), /only one of/);
   const s = new UniPCMultistepScheduler();
   assert.throws(() => s.setTimesteps({ timesteps: [999, 500] }), /custom timesteps are not supported by UniPC/);

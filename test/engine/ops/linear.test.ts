@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type NDArray, type Value, compile, grad, linear, mul, sum, trace, toOnnxProto } from '../../../src/engine/index.ts';
+import {
+  type NDArray,
+  type Value,
+  compile,
+  grad,
+  linear,
+  mul,
+  sum,
+  trace,
+  toOnnxProto,
+} from '../../../src/engine/index.ts';
 import { assertClose, checkTorchCase, gradcheck, loadTorchCases, runFn, testData } from '../_gradcheck.ts';
 
 /** y[m, o] = b[o] + sum_i x[m, i] w[o, i] over flattened leading axes (plain loop). */
