@@ -79,7 +79,7 @@ for (const v of variants) {
           { clip_sample: false, ...kv },
         );
         const t1 = performance.now();
-        let x;
+        let x: Awaited<ReturnType<typeof generate>>;
         try {
           x = await generate(denoiserFor(model, res.weights), scheduler, {
             shape: [n, ...modelSampleShape(model)],
