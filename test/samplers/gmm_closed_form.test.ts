@@ -544,21 +544,12 @@ const CASES: { name: string; make: () => any; steps: number; stochastic?: boolea
 ];
 
 for (const [idx, c] of CASES.entries()) {
-  test(`${c.name}: samples with the exact eps* reproduce the mixture`, (t) => {
-    const ctor = c.name.split(' ')[0];
-    if (typeof (S as Record<string, unknown>)[ctor.endsWith('Scheduler') ? ctor : `${ctor}Scheduler`] !== 'function') {
-      t.skip(`${ctor} is not exported by src/samplers/index.ts yet`);
-      return;
-    }
+  test(`${c.name}: samples with the exact eps* reproduce the mixture`, () => {
     checkReproducesMixture(c.name, runScheduler(c.make, c.steps, 1000 + idx, !!c.stochastic, c.opts));
   });
 }
 
-test('DDIMInverseScheduler (200 steps) maps mixture samples to N(0, I) and DDIM maps them back', (t) => {
-  if (typeof (S as Record<string, unknown>).DDIMInverseScheduler !== 'function') {
-    t.skip('DDIMInverseScheduler not exported yet');
-    return;
-  }
+test('DDIMInverseScheduler (200 steps) maps mixture samples to N(0, I) and DDIM maps them back', () => {
   const inv = S.DDIMInverseScheduler.fromConfig({ clip_sample: false, timestep_spacing: 'trailing' });
   const model = gmm8.epsilonModel(inv.alphasCumprod);
   inv.setTimesteps(200);
@@ -626,11 +617,7 @@ const K_CASES: { name: string; run: (x: NDArray, g: Philox) => NDArray }[] = [
   },
 ];
 for (const [idx, c] of K_CASES.entries()) {
-  test(`${c.name} (k-diffusion, exact denoiser): samples reproduce the mixture`, (t) => {
-    if (typeof (S as Record<string, unknown>)[c.name] !== 'function') {
-      t.skip(`${c.name} not exported yet`);
-      return;
-    }
+  test(`${c.name} (k-diffusion, exact denoiser): samples reproduce the mixture`, () => {
     const x = new Philox(2000 + idx).normal([N, 2]).mulScalar(80);
     checkReproducesMixture(`${c.name} (karras)`, c.run(x, new Philox(7000 + idx)));
   });
@@ -639,13 +626,7 @@ for (const [idx, c] of K_CASES.entries()) {
 // ----------------------------------------------------------------------------------------------
 // 3. convergence order of the probability-flow ODE solvers
 
-test('convergence order: higher-order ODE solvers reach a given error with fewer model evaluations than DDIM', (t) => {
-  const needed = ['DDIMScheduler', 'DPMSolverMultistepScheduler', 'UniPCMultistepScheduler', 'sampleHeun'];
-  const missing = needed.filter((k) => typeof (S as Record<string, unknown>)[k] !== 'function');
-  if (missing.length) {
-    t.skip(`not exported yet: ${missing.join(', ')}`);
-    return;
-  }
+test('convergence order: higher-order ODE solvers reach a given error with fewer model evaluations than DDIM', () => {
   // A schedule with lambda = log(alpha / sigma) linear in t (lambda from log 100 down to -log 150), passed as
   // trained_betas: the 'trailing' grid 999, 999 - r, ..., r - 1, then sigma(0) is then (nearly) uniform in
   // lambda, so every solver is in its asymptotic regime. (With the linear beta schedule sigma(t) ~ sqrt(t)
