@@ -9,6 +9,7 @@
  */
 import type { NDArray } from '../engine/index.ts';
 import { modelFromConfig, type DiffusionModel } from '../models/registry.ts';
+import { upgradeLegacyAttentionNames } from '../models/unet2d_legacy.ts';
 import { checkParams } from '../nn/module.ts';
 import path from 'node:path';
 import { loadModelFolder, type ModelFolder } from './model_folder.ts';
@@ -33,10 +34,8 @@ export interface LoadedModel {
 export function loadPipelineFolder(dir: string, options: { variant?: string } = {}): LoadedModel {
   const folder = loadModelFolder(dir, options);
   const model = modelFromConfig(folder.modelConfig, path.join(folder.layout.modelDir, CONFIG_NAME));
-  checkParams(
-    model,
-    folder.weights,
-    folder.weightsFiles.length === 1 ? folder.weightsFiles[0] : folder.layout.weights.file,
-  );
-  return { model, weights: folder.weights, schedulerConfig: folder.schedulerConfig, info: folder.info, folder };
+  // Old diffusers checkpoints name attention weights query/key/value/proj_attn; diffusers renames them on load.
+  const { weights } = upgradeLegacyAttentionNames(model, folder.weights);
+  checkParams(model, weights, folder.weightsFiles.length === 1 ? folder.weightsFiles[0] : folder.layout.weights.file);
+  return { model, weights, schedulerConfig: folder.schedulerConfig, info: folder.info, folder };
 }
