@@ -48,7 +48,7 @@ export {
 export { EDMEulerScheduler } from './samplers/edm_euler.ts';
 export { EDMDPMSolverMultistepScheduler } from './samplers/edm_dpmsolver_multistep.ts';
 export { ScoreSdeVeScheduler } from './samplers/score_sde_ve.ts';
-export { RePaintScheduler } from './samplers/repaint.ts';
+export { RePaintScheduler, repaintTimesteps } from './samplers/repaint.ts';
 export { sampleEdm, edmSigmas, type EdmSamplerOptions } from './samplers/edm_sampler.ts';
 export { samplePc, type PcOptions } from './samplers/pc_sampling.ts';
 export { SCHEDULER_ALIASES, samplingScheduler } from './pipelines/scheduler_choice.ts';
@@ -71,12 +71,12 @@ export {
   type InpaintOptions,
   type RePaintOptions,
 } from './pipelines/inpaint.ts';
-export { rectangleMask, maskFromImage, knownCoordinatesMask, maskFromMissing, parseRegion } from './pipelines/mask.ts';
+export { rectangleMask, maskFromImage, knownCoordinatesMask, maskFromMissing, parseRegion, broadcastMask, mergeKnown, NAMED_REGIONS } from './pipelines/mask.ts';
 export { readMaskImage } from './pipelines/mask_file.ts';
-export { img2img, type Img2ImgOptions } from './pipelines/img2img.ts';
+export { img2img, img2imgTimesteps, type Img2ImgOptions } from './pipelines/img2img.ts';
 export { ddimInvert, ddimDecode, reconstructionMse, type InversionOptions } from './pipelines/invert.ts';
 export { slerp, interpolationPath } from './pipelines/interpolate.ts';
-export { classifierGuidedModel, type ClassifierGuidanceOptions } from './pipelines/classifier_guidance.ts';
+export { classifierGuidedModel, ClassifierGradient, type ClassifierGuidanceOptions, type ClassLogProbGradient } from './pipelines/classifier_guidance.ts';
 export { NoisyClassifier, type NoisyClassifierConfig } from './models/noisy_classifier.ts';
 export { trainNoisyClassifier, type NoisyClassifierTrainOptions } from './training/train_noisy_classifier.ts';
 export { saveNoisyClassifier, loadNoisyClassifier } from './pipelines/classifier_folder.ts';
@@ -91,7 +91,7 @@ export {
   type PredictionType,
 } from './diffusion/parameterization.ts';
 export { GaussianMixture, type GaussianMixtureSpec } from './data/gaussian_mixture.ts';
-export { conditionalGaussianMixture } from './data/gmm_conditional.ts';
+export { conditionalGaussianMixture, ksStatistic, mixtureCdf1d } from './data/gmm_conditional.ts';
 export { betasFor, alphasFromBetas, BETA_SCHEDULES } from './schedules/index.ts';
 export {
   EDM_DEFAULTS,
