@@ -71,12 +71,26 @@ export {
   type InpaintOptions,
   type RePaintOptions,
 } from './pipelines/inpaint.ts';
-export { rectangleMask, maskFromImage, knownCoordinatesMask, maskFromMissing, parseRegion, broadcastMask, mergeKnown, NAMED_REGIONS } from './pipelines/mask.ts';
+export {
+  rectangleMask,
+  maskFromImage,
+  knownCoordinatesMask,
+  maskFromMissing,
+  parseRegion,
+  broadcastMask,
+  mergeKnown,
+  NAMED_REGIONS,
+} from './pipelines/mask.ts';
 export { readMaskImage } from './pipelines/mask_file.ts';
 export { img2img, img2imgTimesteps, type Img2ImgOptions } from './pipelines/img2img.ts';
 export { ddimInvert, ddimDecode, reconstructionMse, type InversionOptions } from './pipelines/invert.ts';
 export { slerp, interpolationPath } from './pipelines/interpolate.ts';
-export { classifierGuidedModel, ClassifierGradient, type ClassifierGuidanceOptions, type ClassLogProbGradient } from './pipelines/classifier_guidance.ts';
+export {
+  classifierGuidedModel,
+  ClassifierGradient,
+  type ClassifierGuidanceOptions,
+  type ClassLogProbGradient,
+} from './pipelines/classifier_guidance.ts';
 export { NoisyClassifier, type NoisyClassifierConfig } from './models/noisy_classifier.ts';
 export { trainNoisyClassifier, type NoisyClassifierTrainOptions } from './training/train_noisy_classifier.ts';
 export { saveNoisyClassifier, loadNoisyClassifier } from './pipelines/classifier_folder.ts';

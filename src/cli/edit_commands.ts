@@ -21,20 +21,26 @@ import type { LoadedModel } from '../folders/index.ts';
 
 const intOpt = (name: string, min: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name}: expected an integer >= ${min}, got '${v}'`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new InvalidArgumentError(`${name}: expected an integer >= ${min}, got '${v}'`);
   return n;
 };
-const numOpt = (name: string, min: number, max = Infinity) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name}: expected a number in [${min}, ${max}], got '${v}'`);
-  return n;
-};
+const numOpt =
+  (name: string, min: number, max = Infinity) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name}: expected a number in [${min}, ${max}], got '${v}'`);
+    return n;
+  };
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-const intList = (name: string) => (v: string) => v.split(',').map((s) => {
-  const n = Number(s.trim());
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name}: '${s}' in '${v}' is not a column index (expected e.g. 0,2)`);
-  return n;
-});
+const intList = (name: string) => (v: string) =>
+  v.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`${name}: '${s}' in '${v}' is not a column index (expected e.g. 0,2)`);
+    return n;
+  });
 
 const progress = (quiet: boolean | undefined, label: string, total: number) => {
   let i = 0;
@@ -78,23 +84,46 @@ async function readImages(files: string[], shape: number[]): Promise<NDArray> {
 }
 
 /** CSV rows in data units -> model units; empty, `?` or `nan` cells become NaN (missing). */
-async function readRows(file: string, m: LoadedModel, dim: number): Promise<{ rows: NDArray; header: string[] | undefined }> {
+async function readRows(
+  file: string,
+  m: LoadedModel,
+  dim: number,
+): Promise<{ rows: NDArray; header: string[] | undefined }> {
   const { parseCsv } = await import('../io/csv.ts');
   if (!fs.existsSync(file)) throw new Error(`--input ${file}: no such file`);
-  const text = fs.readFileSync(file, 'utf8').split(/\r?\n/).map((line) => (line.trim() === '' ? line : line.split(',').map((c) => (c.trim() === '' || c.trim() === '?' ? 'nan' : c)).join(','))).join('\n');
+  const text = fs
+    .readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((line) =>
+      line.trim() === ''
+        ? line
+        : line
+            .split(',')
+            .map((c) => (c.trim() === '' || c.trim() === '?' ? 'nan' : c))
+            .join(','),
+    )
+    .join('\n');
   const t = parseCsv(text, { source: file, allowNonFinite: true });
-  if (t.data.shape[1] !== dim) throw new Error(`--input ${file}: rows have ${t.data.shape[1]} columns, the model's samples have ${dim}`);
+  if (t.data.shape[1] !== dim)
+    throw new Error(`--input ${file}: rows have ${t.data.shape[1]} columns, the model's samples have ${dim}`);
   const s = m.info?.data.scaler;
-  const rows = s ? t.data.map((v, i) => { const j = s.mean.length === 1 ? 0 : i % dim; return (v - s.mean[j]) / s.std[j]; }) : t.data;
+  const rows = s
+    ? t.data.map((v, i) => {
+        const j = s.mean.length === 1 ? 0 : i % dim;
+        return (v - s.mean[j]) / s.std[j];
+      })
+    : t.data;
   return { rows, header: t.columns ?? m.info?.data.columns };
 }
 
 /** n copies of each input row/image: [B * n, ...] (the completions of input b are rows b*n .. b*n+n-1). */
 async function repeatRows(x: NDArray, n: number): Promise<NDArray> {
   const { NDArray } = await import('../engine/index.ts');
-  const B = x.shape[0], per = x.size / B;
+  const B = x.shape[0],
+    per = x.size / B;
   const out = new NDArray([B * n, ...x.shape.slice(1)]);
-  for (let b = 0; b < B; b++) for (let r = 0; r < n; r++) out.data.set(x.data.subarray(b * per, (b + 1) * per), (b * n + r) * per);
+  for (let b = 0; b < B; b++)
+    for (let r = 0; r < n; r++) out.data.set(x.data.subarray(b * per, (b + 1) * per), (b * n + r) * per);
   return out;
 }
 
@@ -110,9 +139,16 @@ async function conditioning(m: LoadedModel, B: number, o: { class?: number; guid
     return {};
   }
   const numClasses = m.info?.data.numClasses ?? null;
-  if (o.class !== undefined && numClasses !== null && o.class >= numClasses) throw new Error(`--class ${o.class}: expected an integer in 0..${numClasses - 1}`);
-  if (o.class === undefined && nullClass === undefined) throw new Error('--class: this model is class-conditional and has no null class (trained without --label-dropout); pass --class');
-  if (w !== 1 && nullClass === undefined) throw new Error('--guidance: this model was not trained with label dropout (classifier-free guidance needs --label-dropout > 0 at training)');
+  if (o.class !== undefined && numClasses !== null && o.class >= numClasses)
+    throw new Error(`--class ${o.class}: expected an integer in 0..${numClasses - 1}`);
+  if (o.class === undefined && nullClass === undefined)
+    throw new Error(
+      '--class: this model is class-conditional and has no null class (trained without --label-dropout); pass --class',
+    );
+  if (w !== 1 && nullClass === undefined)
+    throw new Error(
+      '--guidance: this model was not trained with label dropout (classifier-free guidance needs --label-dropout > 0 at training)',
+    );
   if (w !== 1 && o.class === undefined) throw new Error('--guidance: needs --class');
   return { classLabels: new Array(B).fill(o.class ?? nullClass), guidanceScale: w, nullClass };
 }
@@ -123,7 +159,11 @@ async function writeOut(out: string, x: NDArray, m: LoadedModel, nrow: number, h
   if (x.ndim === 4) {
     if (ext !== '.png') throw new Error(`--out ${out}: image results are written as .png`);
     const { writePng } = await import('../io/png.ts');
-    writePng(out, x.map((v) => Math.max(-1, Math.min(1, v))), { range: '[-1,1]', nrow });
+    writePng(
+      out,
+      x.map((v) => Math.max(-1, Math.min(1, v))),
+      { range: '[-1,1]', nrow },
+    );
   } else if (ext === '.csv') {
     const { writeCsv } = await import('../io/csv.ts');
     const { toDataUnits } = await import('../pipelines/data_units.ts');
@@ -137,9 +177,23 @@ async function writeOut(out: string, x: NDArray, m: LoadedModel, nrow: number, h
 }
 
 interface InpaintCli {
-  input: string[]; mask?: string; maskInvert?: boolean; region?: string; known?: number[]; method: string; scheduler?: string;
-  steps: number; jumpLength: number; jumpNSample: number; eta?: number; n: number; seed: number; class?: number; guidance?: number;
-  out: string; quiet?: boolean;
+  input: string[];
+  mask?: string;
+  maskInvert?: boolean;
+  region?: string;
+  known?: number[];
+  method: string;
+  scheduler?: string;
+  steps: number;
+  jumpLength: number;
+  jumpNSample: number;
+  eta?: number;
+  n: number;
+  seed: number;
+  class?: number;
+  guidance?: number;
+  out: string;
+  quiet?: boolean;
 }
 
 async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
@@ -150,12 +204,16 @@ async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
   const { inpaint, repaint } = await import('../pipelines/inpaint.ts');
   const { denoiserFor } = await import('../pipelines/denoiser.ts');
   const { samplingScheduler, schedulerWithOverrides } = await import('../pipelines/scheduler_choice.ts');
-  if (o.method !== 'replace' && o.method !== 'repaint') throw new Error(`--method ${o.method}: expected replace or repaint`);
+  if (o.method !== 'replace' && o.method !== 'repaint')
+    throw new Error(`--method ${o.method}: expected replace or repaint`);
   let known: NDArray, mask: NDArray, header: string[] | undefined;
   if (isImage) {
     if (o.known) throw new Error('--known: selects columns of vector data; for images use --region or --mask');
     known = await readImages(o.input, sampleShape);
-    if ((o.mask === undefined) === (o.region === undefined)) throw new Error('inpaint: pass exactly one of --mask <png> (white = fill in) or --region <x,y,w,h | lower-half | upper-half | left-half | right-half | center>');
+    if ((o.mask === undefined) === (o.region === undefined))
+      throw new Error(
+        'inpaint: pass exactly one of --mask <png> (white = fill in) or --region <x,y,w,h | lower-half | upper-half | left-half | right-half | center>',
+      );
     if (o.region) mask = masks.rectangleMask(sampleShape, o.region);
     else {
       const { readMaskImage } = await import('../pipelines/mask_file.ts');
@@ -163,7 +221,10 @@ async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
     }
   } else {
     if (o.input.length !== 1) throw new Error('--input: vector data takes one CSV file');
-    if (o.mask || o.region) throw new Error('--mask/--region: for images; for vector data mark missing cells empty in the CSV or pass --known <columns>');
+    if (o.mask || o.region)
+      throw new Error(
+        '--mask/--region: for images; for vector data mark missing cells empty in the CSV or pass --known <columns>',
+      );
     const r = await readRows(o.input[0], m, sampleShape[0]);
     header = r.header;
     if (o.known) {
@@ -171,7 +232,10 @@ async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
       known = r.rows;
     } else {
       ({ mask, known } = masks.maskFromMissing(r.rows));
-      if (mask.data.every((v) => v === 1)) throw new Error(`--input ${o.input[0]}: no missing cells (leave cells empty or write nan to impute them, or pass --known)`);
+      if (mask.data.every((v) => v === 1))
+        throw new Error(
+          `--input ${o.input[0]}: no missing cells (leave cells empty or write nan to impute them, or pass --known)`,
+        );
     }
   }
   const reps = await repeatRows(known, o.n);
@@ -182,23 +246,56 @@ async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
   const clip = isImage && m.schedulerConfig.clip_sample !== false;
   let x: NDArray;
   if (o.method === 'repaint') {
-    if (o.scheduler) throw new Error('--scheduler: RePaint uses its own RePaintScheduler; drop --scheduler or use --method replace');
+    if (o.scheduler)
+      throw new Error('--scheduler: RePaint uses its own RePaintScheduler; drop --scheduler or use --method replace');
     const s = schedulerWithOverrides('RePaintScheduler', m.schedulerConfig, { clip_sample: clip });
     const { repaintTimesteps } = await import('../samplers/repaint.ts');
     const ts = repaintTimesteps(s.config.num_train_timesteps as number, o.steps, o.jumpLength, o.jumpNSample);
     const calls = ts.filter((t, i) => i === 0 || t < ts[i - 1]).length;
     const tick = progress(o.quiet, 'repaint (model calls)', calls);
-    x = await repaint(model, s as never, { known: reps, mask: maskB, steps: o.steps, jumpLength: o.jumpLength, jumpNSample: o.jumpNSample, eta: o.eta ?? 0, generator: new Philox(o.seed), ...cond, onStep: () => tick() });
+    x = await repaint(model, s as never, {
+      known: reps,
+      mask: maskB,
+      steps: o.steps,
+      jumpLength: o.jumpLength,
+      jumpNSample: o.jumpNSample,
+      eta: o.eta ?? 0,
+      generator: new Philox(o.seed),
+      ...cond,
+      onStep: () => tick(),
+    });
   } else {
     const s = samplingScheduler(o.scheduler ?? 'ddpm', m.schedulerConfig, { clip_sample: clip });
     const tick = progress(o.quiet, 'inpaint', o.steps * s.order);
-    x = await inpaint(model, s, { known: reps, mask: maskB, steps: o.steps, eta: o.eta, generator: new Philox(o.seed), ...cond, onStep: () => tick() });
+    x = await inpaint(model, s, {
+      known: reps,
+      mask: maskB,
+      steps: o.steps,
+      eta: o.eta,
+      generator: new Philox(o.seed),
+      ...cond,
+      onStep: () => tick(),
+    });
   }
   await writeOut(o.out, x, m, o.n, header);
-  process.stderr.write(`wrote ${o.out} (${B} completions, ${o.method}, ${o.steps} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  process.stderr.write(
+    `wrote ${o.out} (${B} completions, ${o.method}, ${o.steps} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
 }
 
-interface Img2ImgCli { input: string[]; strength: number; scheduler?: string; steps: number; eta?: number; n: number; seed: number; class?: number; guidance?: number; out: string; quiet?: boolean }
+interface Img2ImgCli {
+  input: string[];
+  strength: number;
+  scheduler?: string;
+  steps: number;
+  eta?: number;
+  n: number;
+  seed: number;
+  class?: number;
+  guidance?: number;
+  out: string;
+  quiet?: boolean;
+}
 
 async function img2imgCommand(dir: string, o: Img2ImgCli): Promise<void> {
   const t0 = performance.now();
@@ -212,18 +309,42 @@ async function img2imgCommand(dir: string, o: Img2ImgCli): Promise<void> {
   else {
     if (o.input.length !== 1) throw new Error('--input: vector data takes one CSV file');
     const r = await readRows(o.input[0], m, sampleShape[0]);
-    if (r.rows.data.some((v) => !Number.isFinite(v))) throw new Error(`--input ${o.input[0]}: has missing cells; img2img needs complete rows (impute with \`diffuse inpaint\`)`);
-    x0 = r.rows; header = r.header;
+    if (r.rows.data.some((v) => !Number.isFinite(v)))
+      throw new Error(
+        `--input ${o.input[0]}: has missing cells; img2img needs complete rows (impute with \`diffuse inpaint\`)`,
+      );
+    x0 = r.rows;
+    header = r.header;
   }
   const reps = await repeatRows(x0, o.n);
-  const s = samplingScheduler(o.scheduler ?? 'ddim', m.schedulerConfig, { clip_sample: isImage && m.schedulerConfig.clip_sample !== false });
+  const s = samplingScheduler(o.scheduler ?? 'ddim', m.schedulerConfig, {
+    clip_sample: isImage && m.schedulerConfig.clip_sample !== false,
+  });
   const tick = progress(o.quiet, 'img2img', Math.floor(o.steps * o.strength) * s.order);
-  const x = await img2img(denoiserFor(m.model, m.weights), s, { image: reps, strength: o.strength, steps: o.steps, eta: o.eta, generator: new Philox(o.seed), ...(await conditioning(m, reps.shape[0], o)), onStep: () => tick() });
+  const x = await img2img(denoiserFor(m.model, m.weights), s, {
+    image: reps,
+    strength: o.strength,
+    steps: o.steps,
+    eta: o.eta,
+    generator: new Philox(o.seed),
+    ...(await conditioning(m, reps.shape[0], o)),
+    onStep: () => tick(),
+  });
   await writeOut(o.out, x, m, o.n, header);
-  process.stderr.write(`wrote ${o.out} (${reps.shape[0]} samples, strength ${o.strength}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  process.stderr.write(
+    `wrote ${o.out} (${reps.shape[0]} samples, strength ${o.strength}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
 }
 
-interface InvertCli { input: string[]; steps: number; interpolate?: number; class?: number; out?: string; saveNoise?: string; quiet?: boolean }
+interface InvertCli {
+  input: string[];
+  steps: number;
+  interpolate?: number;
+  class?: number;
+  out?: string;
+  saveNoise?: string;
+  quiet?: boolean;
+}
 
 async function invertCommand(dir: string, o: InvertCli): Promise<void> {
   const t0 = performance.now();
@@ -236,19 +357,27 @@ async function invertCommand(dir: string, o: InvertCli): Promise<void> {
   else {
     if (o.input.length !== 1) throw new Error('--input: vector data takes one CSV file');
     const r = await readRows(o.input[0], m, sampleShape[0]);
-    if (r.rows.data.some((v) => !Number.isFinite(v))) throw new Error(`--input ${o.input[0]}: has missing cells; inversion needs complete rows`);
-    x0 = r.rows; header = r.header;
+    if (r.rows.data.some((v) => !Number.isFinite(v)))
+      throw new Error(`--input ${o.input[0]}: has missing cells; inversion needs complete rows`);
+    x0 = r.rows;
+    header = r.header;
   }
   const B = x0.shape[0];
-  if (o.interpolate !== undefined && B < 2) throw new Error('--interpolate: needs two inputs (--input a --input b); the path runs from the first to the second');
-  if (o.interpolate !== undefined && !o.out) throw new Error('--interpolate: needs --out (a PNG strip, a GIF or a CSV)');
+  if (o.interpolate !== undefined && B < 2)
+    throw new Error(
+      '--interpolate: needs two inputs (--input a --input b); the path runs from the first to the second',
+    );
+  if (o.interpolate !== undefined && !o.out)
+    throw new Error('--interpolate: needs --out (a PNG strip, a GIF or a CSV)');
   const model = denoiserFor(m.model, m.weights);
   const cond = await conditioning(m, B, { class: o.class });
   const tick = progress(o.quiet, 'invert', 2 * o.steps);
   const z = await ddimInvert(model, m.schedulerConfig, x0, { steps: o.steps, ...cond, onStep: () => tick() });
   const back = await ddimDecode(model, m.schedulerConfig, z, { steps: o.steps, ...cond, onStep: () => tick() });
   const mse = reconstructionMse(x0, back);
-  process.stdout.write(`DDIM inversion, ${o.steps} steps: reconstruction MSE ${mse.toExponential(3)} (${B} inputs; ${isImage ? 'pixels in [-1, 1]' : 'standardised units'})\n`);
+  process.stdout.write(
+    `DDIM inversion, ${o.steps} steps: reconstruction MSE ${mse.toExponential(3)} (${B} inputs; ${isImage ? 'pixels in [-1, 1]' : 'standardised units'})\n`,
+  );
   if (o.saveNoise) {
     const { writeFileAtomicSync } = await import('../io/atomic.ts');
     const { serializeSafetensors } = await import('../io/safetensors.ts');
@@ -258,26 +387,43 @@ async function invertCommand(dir: string, o: InvertCli): Promise<void> {
     if (o.interpolate !== undefined) {
       const per = z.size / B;
       const { NDArray } = await import('../engine/index.ts');
-      const za = new NDArray([1, ...z.shape.slice(1)], z.data.subarray(0, per)), zb = new NDArray([1, ...z.shape.slice(1)], z.data.subarray(per, 2 * per));
+      const za = new NDArray([1, ...z.shape.slice(1)], z.data.subarray(0, per)),
+        zb = new NDArray([1, ...z.shape.slice(1)], z.data.subarray(per, 2 * per));
       const pathZ = interpolationPath(za, zb, o.interpolate);
       const pcond = await conditioning(m, o.interpolate, { class: o.class });
       const strip = await ddimDecode(model, m.schedulerConfig, pathZ, { steps: o.steps, ...pcond });
       if (path.extname(o.out).toLowerCase() === '.gif' && isImage) {
         const { writeGif, trajectoryFrames } = await import('../io/gif.ts');
-        const frames = Array.from({ length: o.interpolate }, (_, i) => new NDArray([1, ...sampleShape], strip.data.subarray(i * per, (i + 1) * per)).map((v) => Math.max(-1, Math.min(1, v))));
+        const frames = Array.from({ length: o.interpolate }, (_, i) =>
+          new NDArray([1, ...sampleShape], strip.data.subarray(i * per, (i + 1) * per)).map((v) =>
+            Math.max(-1, Math.min(1, v)),
+          ),
+        );
         writeGif(o.out, trajectoryFrames(frames, { range: '[-1,1]' }));
       } else await writeOut(o.out, strip, m, o.interpolate, header);
     } else {
       const { NDArray } = await import('../engine/index.ts');
       const both = new NDArray([2 * B, ...x0.shape.slice(1)]);
-      both.data.set(x0.data, 0); both.data.set(back.data, x0.size);
+      both.data.set(x0.data, 0);
+      both.data.set(back.data, x0.size);
       await writeOut(o.out, isImage ? both : back, m, B, header); // images: inputs on the first row, reconstructions below
     }
     process.stderr.write(`wrote ${o.out} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   }
 }
 
-interface TrainClfCli { data: string; model: string; steps: number; batchSize: number; lr: number; seed: number; channels?: number[]; limit?: number; out: string; quiet?: boolean }
+interface TrainClfCli {
+  data: string;
+  model: string;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  channels?: number[];
+  limit?: number;
+  out: string;
+  quiet?: boolean;
+}
 
 async function trainClassifierCommand(o: TrainClfCli): Promise<void> {
   const t0 = performance.now();
@@ -289,17 +435,57 @@ async function trainClassifierCommand(o: TrainClfCli): Promise<void> {
   const noiseSchedule = loadModelFolder(o.model).schedulerConfig;
   const data = openDataSource(o.data, { batchSize: o.batchSize, seed: o.seed, limit: o.limit });
   const desc = data.describe();
-  if (desc.numClasses === null) throw new Error(`--data ${o.data}: has no class labels; a classifier needs labelled data (mnist, or an image folder with one sub-folder per class)`);
-  const net = new NoisyClassifier(validateNoisyClassifierConfig({ sample_shape: desc.sampleShape, num_classes: desc.numClasses, ...(o.channels ? { channels: o.channels } : {}) }));
+  if (desc.numClasses === null)
+    throw new Error(
+      `--data ${o.data}: has no class labels; a classifier needs labelled data (mnist, or an image folder with one sub-folder per class)`,
+    );
+  const net = new NoisyClassifier(
+    validateNoisyClassifierConfig({
+      sample_shape: desc.sampleShape,
+      num_classes: desc.numClasses,
+      ...(o.channels ? { channels: o.channels } : {}),
+    }),
+  );
   const { weights, losses } = await trainNoisyClassifier(net, data, {
-    steps: o.steps, lr: o.lr, seed: o.seed, noiseSchedule,
-    onProgress: o.quiet ? undefined : (p) => process.stderr.write(`step ${p.step}/${p.steps}  cross-entropy ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${((performance.now() - t0) / 1000).toFixed(0)} s\n`),
+    steps: o.steps,
+    lr: o.lr,
+    seed: o.seed,
+    noiseSchedule,
+    onProgress: o.quiet
+      ? undefined
+      : (p) =>
+          process.stderr.write(
+            `step ${p.step}/${p.steps}  cross-entropy ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+          ),
   });
-  saveNoisyClassifier(o.out, net.config, weights, { noiseSchedule, training: { data: o.data, steps: o.steps, batch_size: o.batchSize, lr: o.lr, seed: o.seed, final_loss: losses[losses.length - 1] } });
-  process.stderr.write(`wrote ${o.out} (${net.numParameters()} parameters, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  saveNoisyClassifier(o.out, net.config, weights, {
+    noiseSchedule,
+    training: {
+      data: o.data,
+      steps: o.steps,
+      batch_size: o.batchSize,
+      lr: o.lr,
+      seed: o.seed,
+      final_loss: losses[losses.length - 1],
+    },
+  });
+  process.stderr.write(
+    `wrote ${o.out} (${net.numParameters()} parameters, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
 }
 
-interface GuideCli { classifier: string; class: number; scale: number; scheduler?: string; steps: number; eta?: number; n: number; seed: number; out: string; quiet?: boolean }
+interface GuideCli {
+  classifier: string;
+  class: number;
+  scale: number;
+  scheduler?: string;
+  steps: number;
+  eta?: number;
+  n: number;
+  seed: number;
+  out: string;
+  quiet?: boolean;
+}
 
 async function guideCommand(dir: string, o: GuideCli): Promise<void> {
   const t0 = performance.now();
@@ -311,88 +497,145 @@ async function guideCommand(dir: string, o: GuideCli): Promise<void> {
   const { denoiserFor, isClassConditional } = await import('../pipelines/denoiser.ts');
   const { samplingScheduler } = await import('../pipelines/scheduler_choice.ts');
   const { clf } = loadNoisyClassifier(o.classifier);
-  if (clf.net.config.sample_shape.join() !== sampleShape.join()) throw new Error(`--classifier ${o.classifier}: classifies samples of shape [${clf.net.config.sample_shape}], the model makes [${sampleShape}]`);
+  if (clf.net.config.sample_shape.join() !== sampleShape.join())
+    throw new Error(
+      `--classifier ${o.classifier}: classifies samples of shape [${clf.net.config.sample_shape}], the model makes [${sampleShape}]`,
+    );
   if (o.class >= clf.numClasses) throw new Error(`--class ${o.class}: expected an integer in 0..${clf.numClasses - 1}`);
-  if (m.schedulerConfig.prediction_type !== undefined && m.schedulerConfig.prediction_type !== 'epsilon') throw new Error(`guide: classifier guidance needs an epsilon-prediction model (prediction_type = ${m.schedulerConfig.prediction_type})`);
+  if (m.schedulerConfig.prediction_type !== undefined && m.schedulerConfig.prediction_type !== 'epsilon')
+    throw new Error(
+      `guide: classifier guidance needs an epsilon-prediction model (prediction_type = ${m.schedulerConfig.prediction_type})`,
+    );
   let modelLabels: number[] | undefined;
   if (isClassConditional(m.model)) {
-    if (m.info?.nullClass == null) throw new Error('guide: this class-conditional model has no null class (trained without --label-dropout); classifier guidance needs unconditional predictions');
+    if (m.info?.nullClass == null)
+      throw new Error(
+        'guide: this class-conditional model has no null class (trained without --label-dropout); classifier guidance needs unconditional predictions',
+      );
     modelLabels = new Array(o.n).fill(m.info.nullClass);
   }
-  const s = samplingScheduler(o.scheduler ?? 'ddim', m.schedulerConfig, { clip_sample: isImage && m.schedulerConfig.clip_sample !== false });
+  const s = samplingScheduler(o.scheduler ?? 'ddim', m.schedulerConfig, {
+    clip_sample: isImage && m.schedulerConfig.clip_sample !== false,
+  });
   const alphasCumprod = (s as unknown as { alphasCumprod?: Float32Array }).alphasCumprod;
   if (!alphasCumprod) throw new Error(`--scheduler ${o.scheduler}: has no alphas_cumprod table`);
-  const guided = classifierGuidedModel(denoiserFor(m.model, m.weights), clf, { alphasCumprod, classLabels: new Array(o.n).fill(o.class), scale: o.scale, modelLabels });
+  const guided = classifierGuidedModel(denoiserFor(m.model, m.weights), clf, {
+    alphasCumprod,
+    classLabels: new Array(o.n).fill(o.class),
+    scale: o.scale,
+    modelLabels,
+  });
   const tick = progress(o.quiet, 'guide', o.steps * s.order);
-  const x = await generate(guided, s, { shape: [o.n, ...sampleShape], steps: o.steps, eta: o.eta, generator: new Philox(o.seed), onStep: () => tick() });
+  const x = await generate(guided, s, {
+    shape: [o.n, ...sampleShape],
+    steps: o.steps,
+    eta: o.eta,
+    generator: new Philox(o.seed),
+    onStep: () => tick(),
+  });
   await writeOut(o.out, x, m, Math.ceil(Math.sqrt(o.n)));
-  process.stderr.write(`wrote ${o.out} (${o.n} samples of class ${o.class}, classifier scale ${o.scale}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  process.stderr.write(
+    `wrote ${o.out} (${o.n} samples of class ${o.class}, classifier scale ${o.scale}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
 }
 
 /** Register inpaint, img2img, invert, train-classifier and guide on the program. @example registerEditCommands(program) */
 export function registerEditCommands(program: Command): void {
-  const common = (c: Command) => c
-    .option('--n <n>', 'samples per input', intOpt('--n', 1), 1)
-    .option('--seed <n>', 'random seed', intOpt('--seed', 0), 0)
-    .option('--class <k>', 'class label (class-conditional models; default: the null class = unconditional)', intOpt('--class', 0))
-    .option('--guidance <w>', 'classifier-free guidance weight (with --class)', numOpt('--guidance', 0), 1)
-    .option('--quiet', 'no progress output');
+  const common = (c: Command) =>
+    c
+      .option('--n <n>', 'samples per input', intOpt('--n', 1), 1)
+      .option('--seed <n>', 'random seed', intOpt('--seed', 0), 0)
+      .option(
+        '--class <k>',
+        'class label (class-conditional models; default: the null class = unconditional)',
+        intOpt('--class', 0),
+      )
+      .option('--guidance <w>', 'classifier-free guidance weight (with --class)', numOpt('--guidance', 0), 1)
+      .option('--quiet', 'no progress output');
 
-  common(program.command('inpaint')
-    .description('fill in masked pixels of images or missing cells of CSV rows (replacement method or RePaint)')
-    .argument('<dir>', 'model folder')
-    .requiredOption('--input <file>', 'PNG/JPEG image (repeatable) or one CSV file (data units; empty/nan cells are missing)', collect)
-    .option('--mask <png>', 'mask image: white = fill in, black = keep (resized to the model size)')
-    .option('--mask-invert', 'swap the mask image convention (white = keep)')
-    .option('--region <spec>', 'rectangle to fill: x,y,w,h in pixels, or lower-half | upper-half | left-half | right-half | center')
-    .option('--known <cols>', 'vector data: the observed columns (0-based, comma-separated); the others are imputed', intList('--known'))
-    .option('--method <m>', 'replace (any scheduler) | repaint (RePaint resampling)', 'replace')
-    .option('--scheduler <name>', 'scheduler for --method replace (default ddpm)')
-    .option('--steps <n>', 'inference steps', intOpt('--steps', 1), 50)
-    .option('--jump-length <n>', 'RePaint: steps per jump back', intOpt('--jump-length', 1), 10)
-    .option('--jump-n-sample <n>', 'RePaint: resamplings per jump point (1 = none)', intOpt('--jump-n-sample', 1), 10)
-    .option('--eta <x>', 'DDIM / RePaint eta', numOpt('--eta', 0, 1))
-    .requiredOption('--out <file>', 'PNG grid (one row per input) or CSV'))
-    .action(async (dir: string, o: InpaintCli) => inpaintCommand(dir, o));
+  common(
+    program
+      .command('inpaint')
+      .description('fill in masked pixels of images or missing cells of CSV rows (replacement method or RePaint)')
+      .argument('<dir>', 'model folder')
+      .requiredOption(
+        '--input <file>',
+        'PNG/JPEG image (repeatable) or one CSV file (data units; empty/nan cells are missing)',
+        collect,
+      )
+      .option('--mask <png>', 'mask image: white = fill in, black = keep (resized to the model size)')
+      .option('--mask-invert', 'swap the mask image convention (white = keep)')
+      .option(
+        '--region <spec>',
+        'rectangle to fill: x,y,w,h in pixels, or lower-half | upper-half | left-half | right-half | center',
+      )
+      .option(
+        '--known <cols>',
+        'vector data: the observed columns (0-based, comma-separated); the others are imputed',
+        intList('--known'),
+      )
+      .option('--method <m>', 'replace (any scheduler) | repaint (RePaint resampling)', 'replace')
+      .option('--scheduler <name>', 'scheduler for --method replace (default ddpm)')
+      .option('--steps <n>', 'inference steps', intOpt('--steps', 1), 50)
+      .option('--jump-length <n>', 'RePaint: steps per jump back', intOpt('--jump-length', 1), 10)
+      .option('--jump-n-sample <n>', 'RePaint: resamplings per jump point (1 = none)', intOpt('--jump-n-sample', 1), 10)
+      .option('--eta <x>', 'DDIM / RePaint eta', numOpt('--eta', 0, 1))
+      .requiredOption('--out <file>', 'PNG grid (one row per input) or CSV'),
+  ).action(async (dir: string, o: InpaintCli) => inpaintCommand(dir, o));
 
-  common(program.command('img2img')
-    .description('edit images or rows by noising them to a strength and denoising (SDEdit)')
-    .argument('<dir>', 'model folder')
-    .requiredOption('--input <file>', 'PNG/JPEG image (repeatable) or one CSV file', collect)
-    .option('--strength <s>', 'how much to change, 0..1', numOpt('--strength', 0, 1), 0.6)
-    .option('--scheduler <name>', 'scheduler (default ddim)')
-    .option('--steps <n>', 'inference steps of the full schedule', intOpt('--steps', 1), 50)
-    .option('--eta <x>', 'DDIM eta', numOpt('--eta', 0, 1))
-    .requiredOption('--out <file>', 'PNG grid or CSV'))
-    .action(async (dir: string, o: Img2ImgCli) => img2imgCommand(dir, o));
+  common(
+    program
+      .command('img2img')
+      .description('edit images or rows by noising them to a strength and denoising (SDEdit)')
+      .argument('<dir>', 'model folder')
+      .requiredOption('--input <file>', 'PNG/JPEG image (repeatable) or one CSV file', collect)
+      .option('--strength <s>', 'how much to change, 0..1', numOpt('--strength', 0, 1), 0.6)
+      .option('--scheduler <name>', 'scheduler (default ddim)')
+      .option('--steps <n>', 'inference steps of the full schedule', intOpt('--steps', 1), 50)
+      .option('--eta <x>', 'DDIM eta', numOpt('--eta', 0, 1))
+      .requiredOption('--out <file>', 'PNG grid or CSV'),
+  ).action(async (dir: string, o: Img2ImgCli) => img2imgCommand(dir, o));
 
-  program.command('invert')
-    .description('DDIM inversion: data -> noise -> data, with the reconstruction error; --interpolate decodes a slerp path between two inputs')
+  program
+    .command('invert')
+    .description(
+      'DDIM inversion: data -> noise -> data, with the reconstruction error; --interpolate decodes a slerp path between two inputs',
+    )
     .argument('<dir>', 'model folder')
     .requiredOption('--input <file>', 'PNG/JPEG image (repeatable) or one CSV file', collect)
     .option('--steps <n>', 'DDIM steps each way', intOpt('--steps', 1), 50)
     .option('--class <k>', 'class label (class-conditional models; default the null class)', intOpt('--class', 0))
-    .option('--interpolate <k>', 'decode k points of the slerp path between the first two inverted noises', intOpt('--interpolate', 2))
+    .option(
+      '--interpolate <k>',
+      'decode k points of the slerp path between the first two inverted noises',
+      intOpt('--interpolate', 2),
+    )
     .option('--save-noise <file>', 'write the inverted noise as .safetensors')
     .option('--out <file>', 'PNG (inputs over reconstructions, or the interpolation strip), GIF (interpolation) or CSV')
     .option('--quiet', 'no progress output')
     .action(async (dir: string, o: InvertCli) => invertCommand(dir, o));
 
-  program.command('train-classifier')
-    .description('train a time-conditional classifier for classifier guidance (on the noise schedule of a model folder)')
+  program
+    .command('train-classifier')
+    .description(
+      'train a time-conditional classifier for classifier guidance (on the noise schedule of a model folder)',
+    )
     .requiredOption('--data <spec>', 'labelled data: mnist | an image folder with one sub-folder per class')
     .requiredOption('--model <dir>', 'the diffusion model folder whose noise schedule the classifier learns')
     .option('--steps <n>', 'optimizer steps', intOpt('--steps', 1), 1500)
     .option('--batch-size <n>', 'batch size', intOpt('--batch-size', 1), 64)
     .option('--lr <x>', 'peak learning rate (AdamW, cosine decay)', numOpt('--lr', 0), 2e-3)
-    .option('--channels <list>', 'conv widths (images) or hidden widths (vectors), e.g. 32,64', (v: string) => v.split(',').map((s) => intOpt('--channels', 1)(s.trim())))
+    .option('--channels <list>', 'conv widths (images) or hidden widths (vectors), e.g. 32,64', (v: string) =>
+      v.split(',').map((s) => intOpt('--channels', 1)(s.trim())),
+    )
     .option('--limit <n>', 'use only the first n items of the data set', intOpt('--limit', 1))
     .option('--seed <n>', 'random seed', intOpt('--seed', 0), 0)
     .requiredOption('--out <dir>', 'output folder (config.json + weights)')
     .option('--quiet', 'no progress output')
     .action(async (o: TrainClfCli) => trainClassifierCommand(o));
 
-  program.command('guide')
+  program
+    .command('guide')
     .description('sample toward a class with classifier guidance (a classifier from `diffuse train-classifier`)')
     .argument('<dir>', 'model folder (unconditional, or class-conditional with a null class)')
     .requiredOption('--classifier <dir>', 'classifier folder')

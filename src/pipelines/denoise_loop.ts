@@ -41,7 +41,8 @@ export function stepModel(model: AsyncModelFn, scheduler: Scheduler, o: Conditio
   const labels = o.classLabels ? Float32Array.from(o.classLabels) : undefined;
   const learned = ['learned', 'learned_range'].includes(String(scheduler.config.variance_type));
   return async (xin, t) => {
-    const B = xin.shape[0], C = xin.shape[1];
+    const B = xin.shape[0],
+      C = xin.shape[1];
     if (labels && labels.length !== B) throw new Error(`${labels.length} class labels for a batch of ${B}`);
     let out: NDArray;
     if (w !== 1) {
@@ -78,7 +79,13 @@ export interface DenoiseLoopOptions {
  * Run `scheduler.step` over `timesteps` (a tail of scheduler.timesteps) starting from x.
  * @example await denoiseFrom(f, s, x, s.timesteps.subarray(10), { generator })
  */
-export async function denoiseFrom(f: StepModelFn, scheduler: Scheduler, x: NDArray, timesteps: ArrayLike<number>, o: DenoiseLoopOptions): Promise<NDArray> {
+export async function denoiseFrom(
+  f: StepModelFn,
+  scheduler: Scheduler,
+  x: NDArray,
+  timesteps: ArrayLike<number>,
+  o: DenoiseLoopOptions,
+): Promise<NDArray> {
   for (let i = 0; i < timesteps.length; i++) {
     const t = timesteps[i];
     if (o.beforeModel) x = o.beforeModel(x, t, i);

@@ -32,8 +32,13 @@ export interface Img2ImgOptions extends ConditioningOptions {
  * The timesteps img2img runs for a strength (diffusers' get_timesteps): the tail of scheduler.timesteps and
  * its start index. Call after setTimesteps. @example img2imgTimesteps(s, 50, 0.6).timesteps[0]
  */
-export function img2imgTimesteps(scheduler: Scheduler, steps: number, strength: number): { timesteps: Float64Array; startIndex: number } {
-  if (!(typeof strength === 'number' && strength >= 0 && strength <= 1)) throw new Error(`--strength ${strength}: expected a number in [0, 1]`);
+export function img2imgTimesteps(
+  scheduler: Scheduler,
+  steps: number,
+  strength: number,
+): { timesteps: Float64Array; startIndex: number } {
+  if (!(typeof strength === 'number' && strength >= 0 && strength <= 1))
+    throw new Error(`--strength ${strength}: expected a number in [0, 1]`);
   const initTimestep = Math.min(Math.floor(steps * strength), steps);
   const tStart = Math.max(steps - initTimestep, 0);
   const startIndex = tStart * scheduler.order;
@@ -45,11 +50,16 @@ export function img2imgTimesteps(scheduler: Scheduler, steps: number, strength: 
  * @example await img2img(model, scheduler, { image: x, strength: 0.5, steps: 50, generator: new Philox(1) })
  */
 export async function img2img(model: AsyncModelFn, scheduler: Scheduler, o: Img2ImgOptions): Promise<NDArray> {
-  if (!(Number.isInteger(o.steps) && o.steps >= 1)) throw new Error(`img2img: steps = ${o.steps} must be a positive integer`);
+  if (!(Number.isInteger(o.steps) && o.steps >= 1))
+    throw new Error(`img2img: steps = ${o.steps} must be a positive integer`);
   scheduler.setTimesteps(o.steps);
   const { timesteps, startIndex } = img2imgTimesteps(scheduler, o.steps, o.strength);
   if (timesteps.length === 0) return o.image.clone();
   if (scheduler instanceof StepIndexScheduler) scheduler.setBeginIndex(startIndex);
   const x = scheduler.addNoise(o.image, o.generator.normal(o.image.shape), [timesteps[0]]);
-  return denoiseFrom(stepModel(model, scheduler, o), scheduler, x, timesteps, { generator: o.generator, eta: o.eta, onStep: o.onStep });
+  return denoiseFrom(stepModel(model, scheduler, o), scheduler, x, timesteps, {
+    generator: o.generator,
+    eta: o.eta,
+    onStep: o.onStep,
+  });
 }

@@ -16,7 +16,7 @@
  *   const out = await inpaint(denoise, samplingScheduler('ddpm', schedulerConfig), {
  *     known: digits, mask, steps: 50, generator: new Philox(0), classLabels: new Array(16).fill(10) });
  */
-import { NDArray, sameShape, type RandomGenerator } from '../engine/index.ts';
+import { type NDArray, sameShape, type RandomGenerator } from '../engine/index.ts';
 import type { Scheduler } from '../samplers/scheduler.ts';
 import type { RePaintScheduler } from '../samplers/repaint.ts';
 import type { AsyncModelFn } from './generate.ts';
@@ -41,13 +41,18 @@ export interface InpaintOptions extends ConditioningOptions {
 }
 
 function prepare(o: InpaintOptions, who: string): { mask: NDArray; x: NDArray; known: NDArray } {
-  if (!(Number.isInteger(o.steps) && o.steps >= 1)) throw new Error(`${who}: steps = ${o.steps} must be a positive integer`);
+  if (!(Number.isInteger(o.steps) && o.steps >= 1))
+    throw new Error(`${who}: steps = ${o.steps} must be a positive integer`);
   const mask = broadcastMask(o.mask, o.known.shape);
-  for (const v of mask.data) if (v !== 0 && v !== 1) throw new Error(`${who}: mask values must be 0 (fill in) or 1 (known), got ${v}`);
-  if (o.initialNoise && !sameShape(o.initialNoise.shape, o.known.shape)) throw new Error(`${who}: initialNoise has shape [${o.initialNoise.shape}], expected [${o.known.shape}]`);
+  for (const v of mask.data)
+    if (v !== 0 && v !== 1) throw new Error(`${who}: mask values must be 0 (fill in) or 1 (known), got ${v}`);
+  if (o.initialNoise && !sameShape(o.initialNoise.shape, o.known.shape))
+    throw new Error(`${who}: initialNoise has shape [${o.initialNoise.shape}], expected [${o.known.shape}]`);
   // unknown entries may hold anything (NaN for missing CSV cells): zero them
   const known = o.known.map((v, i) => (mask.data[i] === 1 ? v : 0));
-  for (let i = 0; i < known.size; i++) if (!Number.isFinite(known.data[i])) throw new Error(`${who}: known value at flat index ${i} is ${known.data[i]}; known entries must be finite`);
+  for (let i = 0; i < known.size; i++)
+    if (!Number.isFinite(known.data[i]))
+      throw new Error(`${who}: known value at flat index ${i} is ${known.data[i]}; known entries must be finite`);
   return { mask, known, x: o.initialNoise ? o.initialNoise.clone() : o.generator.normal(o.known.shape) };
 }
 
@@ -64,7 +69,9 @@ export async function inpaint(model: AsyncModelFn, scheduler: Scheduler, o: Inpa
   x = x.mulScalar(scheduler.initNoiseSigma);
   const f = stepModel(model, scheduler, o);
   x = await denoiseFrom(f, scheduler, x, scheduler.timesteps, {
-    generator: o.generator, eta: o.eta, onStep: o.onStep,
+    generator: o.generator,
+    eta: o.eta,
+    onStep: o.onStep,
     beforeModel: (xt, t) => mergeKnown(mask, scheduler.addNoise(known, o.generator.normal(known.shape), [t]), xt),
   });
   return mergeKnown(mask, known, x);
@@ -87,10 +94,16 @@ export async function repaint(model: AsyncModelFn, scheduler: RePaintScheduler, 
   const p = prepare(o, 'repaint');
   const { mask, known } = p;
   let x = p.x;
-  if (scheduler.className !== 'RePaintScheduler' || typeof scheduler.undoStep !== 'function') throw new Error(`repaint: needs a RePaintScheduler, got ${scheduler.className}`);
+  if (scheduler.className !== 'RePaintScheduler' || typeof scheduler.undoStep !== 'function')
+    throw new Error(`repaint: needs a RePaintScheduler, got ${scheduler.className}`);
   const pt = scheduler.config.prediction_type;
-  if (pt !== undefined && pt !== 'epsilon') throw new Error(`repaint: the model must predict epsilon (prediction_type = ${pt})`);
-  scheduler.setTimesteps({ numInferenceSteps: o.steps, jumpLength: o.jumpLength ?? 10, jumpNSample: o.jumpNSample ?? 10 });
+  if (pt !== undefined && pt !== 'epsilon')
+    throw new Error(`repaint: the model must predict epsilon (prediction_type = ${pt})`);
+  scheduler.setTimesteps({
+    numInferenceSteps: o.steps,
+    jumpLength: o.jumpLength ?? 10,
+    jumpNSample: o.jumpNSample ?? 10,
+  });
   if (o.eta !== undefined) scheduler.eta = o.eta;
   const f = stepModel(model, scheduler, o);
   const ts = scheduler.timesteps;
@@ -121,7 +134,13 @@ export function noiseFill(known: NDArray, mask: NDArray, generator: RandomGenera
 /** Mean squared error over the entries where mask = 0 (the filled-in region). @example maskedMse(out, truth, mask) */
 export function maskedMse(a: NDArray, b: NDArray, mask: NDArray): number {
   const m = broadcastMask(mask, a.shape);
-  let s = 0, n = 0;
-  for (let i = 0; i < a.size; i++) if (m.data[i] === 0) { const d = a.data[i] - b.data[i]; s += d * d; n++; }
+  let s = 0,
+    n = 0;
+  for (let i = 0; i < a.size; i++)
+    if (m.data[i] === 0) {
+      const d = a.data[i] - b.data[i];
+      s += d * d;
+      n++;
+    }
   return n ? s / n : 0;
 }

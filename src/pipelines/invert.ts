@@ -11,8 +11,8 @@
  *   const back = await ddimDecode(denoise, schedulerConfig, z, { steps: 50, classLabels });
  */
 import type { NDArray } from '../engine/index.ts';
-import { DDIMInverseScheduler } from '../samplers/ddim_inverse.ts';
-import { DDIMScheduler } from '../samplers/ddim.ts';
+import type { DDIMInverseScheduler } from '../samplers/ddim_inverse.ts';
+import type { DDIMScheduler } from '../samplers/ddim.ts';
 import { schedulerWithOverrides } from './scheduler_choice.ts';
 import type { AsyncModelFn } from './generate.ts';
 import { stepModel, type ConditioningOptions } from './denoise_loop.ts';
@@ -28,7 +28,10 @@ export interface InversionOptions extends ConditioningOptions {
 const PAIR_OVERRIDES = { clip_sample: false, set_alpha_to_one: true, timestep_spacing: 'leading', steps_offset: 0 };
 
 /** The inverse and forward DDIM schedulers for a model's training schedule. @example inversionSchedulers(cfg) */
-export function inversionSchedulers(trainingConfig: Record<string, unknown>): { inverse: DDIMInverseScheduler; ddim: DDIMScheduler } {
+export function inversionSchedulers(trainingConfig: Record<string, unknown>): {
+  inverse: DDIMInverseScheduler;
+  ddim: DDIMScheduler;
+} {
   return {
     inverse: schedulerWithOverrides('DDIMInverseScheduler', trainingConfig, PAIR_OVERRIDES) as DDIMInverseScheduler,
     ddim: schedulerWithOverrides('DDIMScheduler', trainingConfig, PAIR_OVERRIDES) as DDIMScheduler,
@@ -43,7 +46,12 @@ function checkSteps(steps: number, who: string): void {
  * Data -> noise with DDIMInverseScheduler (model evaluated at each inverse timestep, as diffusers' inversion pipelines do).
  * @example const z = await ddimInvert(model, cfg, x0, { steps: 50 })
  */
-export async function ddimInvert(model: AsyncModelFn, trainingConfig: Record<string, unknown>, x0: NDArray, o: InversionOptions): Promise<NDArray> {
+export async function ddimInvert(
+  model: AsyncModelFn,
+  trainingConfig: Record<string, unknown>,
+  x0: NDArray,
+  o: InversionOptions,
+): Promise<NDArray> {
   checkSteps(o.steps, 'ddimInvert');
   const { inverse } = inversionSchedulers(trainingConfig);
   inverse.setTimesteps(o.steps);
@@ -61,7 +69,12 @@ export async function ddimInvert(model: AsyncModelFn, trainingConfig: Record<str
  * Noise (from ddimInvert) -> data with deterministic DDIM (eta = 0) on the same grid.
  * @example const x = await ddimDecode(model, cfg, z, { steps: 50 })
  */
-export async function ddimDecode(model: AsyncModelFn, trainingConfig: Record<string, unknown>, xT: NDArray, o: InversionOptions): Promise<NDArray> {
+export async function ddimDecode(
+  model: AsyncModelFn,
+  trainingConfig: Record<string, unknown>,
+  xT: NDArray,
+  o: InversionOptions,
+): Promise<NDArray> {
   checkSteps(o.steps, 'ddimDecode');
   const { ddim } = inversionSchedulers(trainingConfig);
   ddim.setTimesteps(o.steps);

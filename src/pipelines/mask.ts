@@ -21,7 +21,12 @@ import { NDArray, sameShape } from '../engine/ndarray.ts';
 export const NAMED_REGIONS = ['lower-half', 'upper-half', 'left-half', 'right-half', 'center'] as const;
 
 /** A rectangle in pixels: columns x..x+width-1, rows y..y+height-1. */
-export interface Rect { x: number; y: number; width: number; height: number }
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
 
 /**
  * Parse a region spec: `x,y,w,h` (pixels) or one of NAMED_REGIONS, for an image of height H and width W.
@@ -29,21 +34,36 @@ export interface Rect { x: number; y: number; width: number; height: number }
  */
 export function parseRegion(spec: string, H: number, W: number): Rect {
   const s = spec.trim().toLowerCase();
-  const h2 = Math.floor(H / 2), w2 = Math.floor(W / 2);
+  const h2 = Math.floor(H / 2),
+    w2 = Math.floor(W / 2);
   switch (s) {
-    case 'lower-half': return { x: 0, y: h2, width: W, height: H - h2 };
-    case 'upper-half': return { x: 0, y: 0, width: W, height: h2 };
-    case 'left-half': return { x: 0, y: 0, width: w2, height: H };
-    case 'right-half': return { x: w2, y: 0, width: W - w2, height: H };
-    case 'center': return { x: Math.floor(W / 4), y: Math.floor(H / 4), width: W - 2 * Math.floor(W / 4), height: H - 2 * Math.floor(H / 4) };
+    case 'lower-half':
+      return { x: 0, y: h2, width: W, height: H - h2 };
+    case 'upper-half':
+      return { x: 0, y: 0, width: W, height: h2 };
+    case 'left-half':
+      return { x: 0, y: 0, width: w2, height: H };
+    case 'right-half':
+      return { x: w2, y: 0, width: W - w2, height: H };
+    case 'center':
+      return {
+        x: Math.floor(W / 4),
+        y: Math.floor(H / 4),
+        width: W - 2 * Math.floor(W / 4),
+        height: H - 2 * Math.floor(H / 4),
+      };
   }
   const parts = s.split(',').map((p) => Number(p.trim()));
   if (parts.length !== 4 || parts.some((v) => !Number.isInteger(v))) {
-    throw new Error(`--region ${JSON.stringify(spec)}: expected x,y,w,h in pixels (integers) or one of ${NAMED_REGIONS.join(', ')}`);
+    throw new Error(
+      `--region ${JSON.stringify(spec)}: expected x,y,w,h in pixels (integers) or one of ${NAMED_REGIONS.join(', ')}`,
+    );
   }
   const [x, y, width, height] = parts;
   if (x < 0 || y < 0 || width < 1 || height < 1 || x + width > W || y + height > H) {
-    throw new Error(`--region ${JSON.stringify(spec)}: the rectangle must lie inside the ${W}x${H} image and have width, height >= 1`);
+    throw new Error(
+      `--region ${JSON.stringify(spec)}: the rectangle must lie inside the ${W}x${H} image and have width, height >= 1`,
+    );
   }
   return { x, y, width, height };
 }
@@ -53,7 +73,10 @@ export function parseRegion(spec: string, H: number, W: number): Rect {
  * @example rectangleMask([1, 28, 28], '4,4,10,10')
  */
 export function rectangleMask(sampleShape: readonly number[], region: string | Rect): NDArray {
-  if (sampleShape.length !== 3) throw new Error(`rectangleMask: expected an image shape [C, H, W], got [${sampleShape.join(', ')}] (for vector data use knownCoordinatesMask)`);
+  if (sampleShape.length !== 3)
+    throw new Error(
+      `rectangleMask: expected an image shape [C, H, W], got [${sampleShape.join(', ')}] (for vector data use knownCoordinatesMask)`,
+    );
   const [C, H, W] = sampleShape;
   const r = typeof region === 'string' ? parseRegion(region, H, W) : region;
   const m = NDArray.ones(sampleShape);
@@ -72,7 +95,8 @@ export function rectangleMask(sampleShape: readonly number[], region: string | R
  */
 export function maskFromImage(gray: NDArray, o: { channels?: number; invert?: boolean } = {}): NDArray {
   const dims = gray.ndim === 3 ? gray.shape.slice(1) : gray.shape;
-  if (dims.length !== 2 || (gray.ndim === 3 && gray.shape[0] !== 1)) throw new Error(`maskFromImage: expected a grayscale image [1, H, W] or [H, W], got [${gray.shape.join(', ')}]`);
+  if (dims.length !== 2 || (gray.ndim === 3 && gray.shape[0] !== 1))
+    throw new Error(`maskFromImage: expected a grayscale image [1, H, W] or [H, W], got [${gray.shape.join(', ')}]`);
   const [H, W] = dims;
   const C = o.channels ?? 1;
   const m = new NDArray([C, H, W]);
@@ -91,7 +115,8 @@ export function maskFromImage(gray: NDArray, o: { channels?: number; invert?: bo
 export function knownCoordinatesMask(dim: number, known: readonly number[]): NDArray {
   const m = new NDArray([dim]);
   for (const j of known) {
-    if (!Number.isInteger(j) || j < 0 || j >= dim) throw new Error(`--known ${j}: column index out of range; expected integers in 0..${dim - 1}`);
+    if (!Number.isInteger(j) || j < 0 || j >= dim)
+      throw new Error(`--known ${j}: column index out of range; expected integers in 0..${dim - 1}`);
     m.data[j] = 1;
   }
   return m;
@@ -114,7 +139,10 @@ export function maskFromMissing(rows: NDArray): { mask: NDArray; known: NDArray 
  */
 export function broadcastMask(mask: NDArray, shape: readonly number[]): NDArray {
   if (sameShape(mask.shape, shape)) return mask;
-  if (!sameShape(mask.shape, shape.slice(1))) throw new Error(`mask: shape [${mask.shape.join(', ')}] fits neither the batch [${shape.join(', ')}] nor one sample [${shape.slice(1).join(', ')}]`);
+  if (!sameShape(mask.shape, shape.slice(1)))
+    throw new Error(
+      `mask: shape [${mask.shape.join(', ')}] fits neither the batch [${shape.join(', ')}] nor one sample [${shape.slice(1).join(', ')}]`,
+    );
   const out = new NDArray(shape);
   for (let b = 0; b < shape[0]; b++) out.data.set(mask.data, b * mask.size);
   return out;

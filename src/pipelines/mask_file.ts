@@ -15,7 +15,10 @@ import { maskFromImage } from './mask.ts';
 
 /** Read a mask image for samples of shape [C, H, W]. @example readMaskImage('m.png', [3, 32, 32], { invert: true }) */
 export function readMaskImage(file: string, sampleShape: readonly number[], o: { invert?: boolean } = {}): NDArray {
-  if (sampleShape.length !== 3) throw new Error(`--mask ${file}: mask images are for image models; samples here have shape [${sampleShape.join(', ')}]`);
+  if (sampleShape.length !== 3)
+    throw new Error(
+      `--mask ${file}: mask images are for image models; samples here have shape [${sampleShape.join(', ')}]`,
+    );
   if (!fs.existsSync(file)) throw new Error(`--mask ${file}: no such file`);
   const [C, H, W] = sampleShape;
   const g = readImage(file, { mode: 'L' }).image;

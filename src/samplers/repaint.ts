@@ -28,8 +28,17 @@
 import { NDArray, sameShape } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
 import {
-  BetaScheduler, betaTableKeys, COMMON_KEYS, enumKey, key, registerScheduler,
-  type ConfigSpec, type SchedulerConfig, type SetTimestepsOptions, type StepOptions, type StepOutput,
+  BetaScheduler,
+  betaTableKeys,
+  COMMON_KEYS,
+  enumKey,
+  key,
+  registerScheduler,
+  type ConfigSpec,
+  type SchedulerConfig,
+  type SetTimestepsOptions,
+  type StepOptions,
+  type StepOutput,
 } from './scheduler.ts';
 import { drawNoise, stepTimestep } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
@@ -54,7 +63,12 @@ export interface RePaintStepOptions extends StepOptions {
  * RePaint's timestep sequence (diffusers' set_timesteps): descending with upward jumps, in units of
  * T / n. @example repaintTimesteps(1000, 4, 1, 2) // [750, 500, 750, 500, 250, 500, 250, 0, 250, 0]
  */
-export function repaintTimesteps(numTrainTimesteps: number, numInferenceSteps: number, jumpLength: number, jumpNSample: number): number[] {
+export function repaintTimesteps(
+  numTrainTimesteps: number,
+  numInferenceSteps: number,
+  jumpLength: number,
+  jumpNSample: number,
+): number[] {
   const n = Math.min(numTrainTimesteps, numInferenceSteps);
   const jumps = new Map<number, number>();
   for (let j = 0; j < n - jumpLength; j += jumpLength) jumps.set(j, jumpNSample - 1);
@@ -66,7 +80,10 @@ export function repaintTimesteps(numTrainTimesteps: number, numInferenceSteps: n
     const left = jumps.get(t) ?? 0;
     if (left > 0) {
       jumps.set(t, left - 1);
-      for (let k = 0; k < jumpLength; k++) { t += 1; out.push(t); }
+      for (let k = 0; k < jumpLength; k++) {
+        t += 1;
+        out.push(t);
+      }
     }
   }
   const ratio = Math.floor(numTrainTimesteps / n);
@@ -105,12 +122,16 @@ export class RePaintScheduler extends BetaScheduler {
   setTimesteps(arg: number | RePaintTimestepsOptions): void {
     const o: RePaintTimestepsOptions = typeof arg === 'number' ? { numInferenceSteps: arg } : arg;
     const owner = `${this.className}.setTimesteps`;
-    if (o.timesteps !== undefined || o.sigmas !== undefined) throw new Error(`${owner}: custom timesteps/sigmas are not supported (as in diffusers); pass numInferenceSteps`);
+    if (o.timesteps !== undefined || o.sigmas !== undefined)
+      throw new Error(`${owner}: custom timesteps/sigmas are not supported (as in diffusers); pass numInferenceSteps`);
     const n = o.numInferenceSteps;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error(`${owner}: numInferenceSteps = ${n} must be an integer >= 1`);
-    const jl = o.jumpLength ?? 10, jn = o.jumpNSample ?? 10;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+      throw new Error(`${owner}: numInferenceSteps = ${n} must be an integer >= 1`);
+    const jl = o.jumpLength ?? 10,
+      jn = o.jumpNSample ?? 10;
     if (!Number.isInteger(jl) || jl < 1) throw new Error(`${owner}: jumpLength = ${jl} must be an integer >= 1`);
-    if (!Number.isInteger(jn) || jn < 1) throw new Error(`${owner}: jumpNSample = ${jn} must be an integer >= 1 (1 = no resampling)`);
+    if (!Number.isInteger(jn) || jn < 1)
+      throw new Error(`${owner}: jumpNSample = ${jn} must be an integer >= 1 (1 = no resampling)`);
     const T = this.config.num_train_timesteps as number;
     this.numInferenceSteps = Math.min(T, n);
     this.jumpLength = jl;
@@ -125,7 +146,8 @@ export class RePaintScheduler extends BetaScheduler {
   /** (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev): DDIM eq. 16 without eta (diffusers' _get_variance). */
   getVariance(t: number): number {
     const prevT = t - Math.floor((this.config.num_train_timesteps as number) / this.numInferenceSteps!);
-    const abarT = this.alphasCumprod[t], abarPrev = this.abarPrev(prevT);
+    const abarT = this.alphasCumprod[t],
+      abarPrev = this.abarPrev(prevT);
     return f32(f32(f32(1 - abarPrev) / f32(1 - abarT)) * f32(1 - f32(abarT / abarPrev)));
   }
 
@@ -138,28 +160,50 @@ export class RePaintScheduler extends BetaScheduler {
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts?: StepOptions): StepOutput {
     const o = (opts ?? {}) as Partial<RePaintStepOptions>;
     const owner = this.className;
-    if (this.numInferenceSteps === null) throw new Error(`${owner}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`);
-    if (!o.originalSample || !o.mask) throw new Error(`${owner}.step: pass { originalSample, mask } (the known sample and a mask with 1 = known, 0 = inpaint)`);
-    for (const [name, a] of [['originalSample', o.originalSample], ['mask', o.mask], ['modelOutput', modelOutput]] as const) {
-      if (!sameShape(a.shape, sample.shape)) throw new Error(`${owner}.step: ${name} has shape [${a.shape.join(', ')}], expected the sample's [${sample.shape.join(', ')}]`);
+    if (this.numInferenceSteps === null)
+      throw new Error(
+        `${owner}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`,
+      );
+    if (!o.originalSample || !o.mask)
+      throw new Error(
+        `${owner}.step: pass { originalSample, mask } (the known sample and a mask with 1 = known, 0 = inpaint)`,
+      );
+    for (const [name, a] of [
+      ['originalSample', o.originalSample],
+      ['mask', o.mask],
+      ['modelOutput', modelOutput],
+    ] as const) {
+      if (!sameShape(a.shape, sample.shape))
+        throw new Error(
+          `${owner}.step: ${name} has shape [${a.shape.join(', ')}], expected the sample's [${sample.shape.join(', ')}]`,
+        );
     }
     const eta = o.eta ?? this.eta;
-    if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) throw new Error(`${owner}.step: eta = ${eta} must be a finite number >= 0 (0 = DDIM, 1 = DDPM)`);
+    if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0)
+      throw new Error(`${owner}.step: eta = ${eta} must be a finite number >= 0 (0 = DDIM, 1 = DDPM)`);
     const T = this.config.num_train_timesteps as number;
     const t = stepTimestep(timestep, T, owner);
     const prevT = t - Math.floor(T / this.numInferenceSteps);
-    const abarT = this.alphasCumprod[t], abarPrev = this.abarPrev(prevT);
+    const abarT = this.alphasCumprod[t],
+      abarPrev = this.abarPrev(prevT);
     const betaProdT = f32(1 - abarT);
-    const sb = f32(Math.sqrt(betaProdT)), sa = f32(Math.sqrt(abarT));
+    const sb = f32(Math.sqrt(betaProdT)),
+      sa = f32(Math.sqrt(abarT));
     const clip = this.config.clip_sample as boolean;
     // one draw per step, used by both parts (diffusers draws it even when eta = 0)
     const noise = drawNoise(modelOutput.shape, o, owner);
     const stdDevT = f32(f32(eta) * f32(Math.sqrt(this.getVariance(t))));
     const withVariance = t > 0 && eta > 0;
     const dirCoeff = f32(Math.sqrt(f32(f32(1 - abarPrev) - f32(stdDevT * stdDevT))));
-    const saPrev = f32(Math.sqrt(abarPrev)), sbPrev = f32(Math.sqrt(f32(1 - abarPrev)));
-    const x0 = new NDArray(sample.shape), prev = new NDArray(sample.shape);
-    const e = modelOutput.data, x = sample.data, z = noise.data, known = o.originalSample.data, m = o.mask.data;
+    const saPrev = f32(Math.sqrt(abarPrev)),
+      sbPrev = f32(Math.sqrt(f32(1 - abarPrev)));
+    const x0 = new NDArray(sample.shape),
+      prev = new NDArray(sample.shape);
+    const e = modelOutput.data,
+      x = sample.data,
+      z = noise.data,
+      known = o.originalSample.data,
+      m = o.mask.data;
     for (let i = 0; i < x.length; i++) {
       let p = f32(f32(x[i] - f32(sb * e[i])) / sa);
       if (clip) p = Math.min(1, Math.max(-1, p));
@@ -178,7 +222,8 @@ export class RePaintScheduler extends BetaScheduler {
    * @example x = s.undoStep(x, tLast, generator)
    */
   undoStep(sample: NDArray, timestep: number, generator: RandomGenerator): NDArray {
-    if (this.numInferenceSteps === null) throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before undoStep()`);
+    if (this.numInferenceSteps === null)
+      throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before undoStep()`);
     if (!generator) throw new Error(`${this.className}.undoStep: pass a generator (e.g. new TorchGenerator(seed))`);
     const T = this.config.num_train_timesteps as number;
     const n = Math.floor(T / this.numInferenceSteps);
@@ -188,7 +233,8 @@ export class RePaintScheduler extends BetaScheduler {
     let x = sample;
     for (let i = 0; i < n; i++) {
       const beta = this.betas[timestep + i];
-      const a = f32(Math.sqrt(f32(1 - beta))), b = f32(Math.sqrt(beta));
+      const a = f32(Math.sqrt(f32(1 - beta))),
+        b = f32(Math.sqrt(beta));
       const z = generator.normal(sample.shape);
       const next = new NDArray(sample.shape);
       for (let k = 0; k < next.size; k++) next.data[k] = f32(f32(a * x.data[k]) + f32(b * z.data[k]));
@@ -199,7 +245,9 @@ export class RePaintScheduler extends BetaScheduler {
 
   /** Not supported, as in diffusers (train with DDPMScheduler.addNoise). */
   addNoise(_originalSamples: NDArray, _noise: NDArray, _timesteps: number | ArrayLike<number>): NDArray {
-    throw new Error(`${this.className}.addNoise: not supported (as in diffusers); use DDPMScheduler.addNoise to train a model for RePaint`);
+    throw new Error(
+      `${this.className}.addNoise: not supported (as in diffusers); use DDPMScheduler.addNoise to train a model for RePaint`,
+    );
   }
 }
 

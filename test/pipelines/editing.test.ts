@@ -12,7 +12,14 @@ import { schedulerFromConfig, type BetaScheduler } from '../../src/samplers/inde
 import { img2img, img2imgTimesteps } from '../../src/pipelines/img2img.ts';
 import { ddimDecode, ddimInvert, inversionSchedulers, reconstructionMse } from '../../src/pipelines/invert.ts';
 import { interpolationPath, slerp } from '../../src/pipelines/interpolate.ts';
-import { broadcastMask, knownCoordinatesMask, maskFromImage, maskFromMissing, parseRegion, rectangleMask } from '../../src/pipelines/mask.ts';
+import {
+  broadcastMask,
+  knownCoordinatesMask,
+  maskFromImage,
+  maskFromMissing,
+  parseRegion,
+  rectangleMask,
+} from '../../src/pipelines/mask.ts';
 import { readMaskImage } from '../../src/pipelines/mask_file.ts';
 import { writePng } from '../../src/io/png.ts';
 import fs from 'node:fs';
@@ -50,8 +57,15 @@ test('img2img on the exact GMM model: strength 0 is the identity; data in -> dat
     assert.ok(moved / out.size > 1e-3, 'the input changed');
     for (const j of [0, 1]) {
       // the marginal of coordinate j is the 1-D mixture of the components' j-th means
-      const marg = new GaussianMixture({ weights: gmm.weights, means: Array.from({ length: gmm.numComponents }, (_, k) => [gmm.means[2 * k + j]]), stds: gmm.stds });
-      const ks = ksStatistic(Array.from({ length: 2000 }, (_, i) => out.data[2 * i + j]), (v) => mixtureCdf1d(marg, v));
+      const marg = new GaussianMixture({
+        weights: gmm.weights,
+        means: Array.from({ length: gmm.numComponents }, (_, k) => [gmm.means[2 * k + j]]),
+        stds: gmm.stds,
+      });
+      const ks = ksStatistic(
+        Array.from({ length: 2000 }, (_, i) => out.data[2 * i + j]),
+        (v) => mixtureCdf1d(marg, v),
+      );
       assert.ok(ks < 1.95 / Math.sqrt(2000), `strength ${strength}, coordinate ${j}: KS ${ks}`);
     }
   }
@@ -62,25 +76,35 @@ test('img2img with a step-index scheduler (Euler, begin index set) keeps the dat
   const s = schedulerFromConfig('EulerDiscreteScheduler', { ...CFG }) as BetaScheduler;
   const x0 = gmm.sample(2000, new Philox(4));
   const out = await img2img(modelOf(gmm, s), s, { image: x0, strength: 0.6, steps: 50, generator: new Philox(5) });
-  const marg = new GaussianMixture({ weights: gmm.weights, means: Array.from({ length: gmm.numComponents }, (_, k) => [gmm.means[2 * k]]), stds: gmm.stds });
-  const ks = ksStatistic(Array.from({ length: 2000 }, (_, i) => out.data[2 * i]), (v) => mixtureCdf1d(marg, v));
+  const marg = new GaussianMixture({
+    weights: gmm.weights,
+    means: Array.from({ length: gmm.numComponents }, (_, k) => [gmm.means[2 * k]]),
+    stds: gmm.stds,
+  });
+  const ks = ksStatistic(
+    Array.from({ length: 2000 }, (_, i) => out.data[2 * i]),
+    (v) => mixtureCdf1d(marg, v),
+  );
   assert.ok(ks < 1.95 / Math.sqrt(2000), `KS ${ks}`);
 });
 
 test('DDIM inversion of a Gaussian converges at first order to the exact probability-flow map; decode reconstructs', async () => {
   // data N(mu, s^2 I): the probability-flow ODE maps x0 to sqrt(abar) mu + sqrt(abar s^2 + 1 - abar) (x0 - mu) / s
-  const mu = [0.5, -1], sd = 0.3;
+  const mu = [0.5, -1],
+    sd = 0.3;
   const g = new GaussianMixture({ weights: [1], means: [mu], stds: sd });
   const { ddim } = inversionSchedulers(CFG);
   const model = modelOf(g, ddim);
   const x0 = g.sample(200, new Philox(0));
-  const errs: number[] = [], mses: number[] = [];
+  const errs: number[] = [],
+    mses: number[] = [];
   for (const steps of [50, 100, 200]) {
     const z = await ddimInvert(model, CFG, x0, { steps });
     const a = ddim.alphasCumprod[(steps - 1) * Math.floor(1000 / steps)];
     const v = Math.sqrt(a * sd * sd + 1 - a);
     let err = 0;
-    for (let i = 0; i < z.size; i++) err = Math.max(err, Math.abs(z.data[i] - (Math.sqrt(a) * mu[i % 2] + (v * (x0.data[i] - mu[i % 2])) / sd)));
+    for (let i = 0; i < z.size; i++)
+      err = Math.max(err, Math.abs(z.data[i] - (Math.sqrt(a) * mu[i % 2] + (v * (x0.data[i] - mu[i % 2])) / sd)));
     errs.push(err);
     mses.push(reconstructionMse(x0, await ddimDecode(model, CFG, z, { steps })));
   }
@@ -94,19 +118,23 @@ test('DDIM inversion of a Gaussian converges at first order to the exact probabi
 });
 
 test('slerp: ends, orthogonal midpoint (a + b) / sqrt 2, equal norms kept along the path', () => {
-  const a = new NDArray([1, 3], [1, 0, 0]), b = new NDArray([1, 3], [0, 1, 0]);
+  const a = new NDArray([1, 3], [1, 0, 0]),
+    b = new NDArray([1, 3], [0, 1, 0]);
   assert.deepEqual(Array.from(slerp(a, b, 0).data), [1, 0, 0]);
   const mid = slerp(a, b, 0.5).data;
   assert.ok(Math.abs(mid[0] - Math.SQRT1_2) < 1e-6 && Math.abs(mid[1] - Math.SQRT1_2) < 1e-6 && mid[2] === 0);
-  const z0 = new Philox(1).normal([1, 64]), z1 = new Philox(2).normal([1, 64]).mulScalar(1);
-  const n0 = Math.hypot(...z0.data), n1 = Math.hypot(...z1.data);
+  const z0 = new Philox(1).normal([1, 64]),
+    z1 = new Philox(2).normal([1, 64]).mulScalar(1);
+  const n0 = Math.hypot(...z0.data),
+    n1 = Math.hypot(...z1.data);
   const path = interpolationPath(z0, z1, 5);
   assert.deepEqual(path.shape, [5, 64]);
   assert.deepEqual(Array.from(path.data.subarray(256)), Array.from(z1.data));
   // for |a| = |b| every point has that norm; here the norms differ, so the norm moves monotonically between them
   const norms = [0, 1, 2, 3, 4].map((i) => Math.hypot(...path.data.subarray(64 * i, 64 * (i + 1))));
   for (let i = 1; i < 5; i++) assert.ok((norms[i] - norms[i - 1]) * (n1 - n0) >= -1e-4, `norms ${norms}`);
-  const u = new NDArray([4], [3, 4, 0, 0]), w = new NDArray([4], [0, 0, 5, 0]);
+  const u = new NDArray([4], [3, 4, 0, 0]),
+    w = new NDArray([4], [0, 0, 5, 0]);
   assert.ok(Math.abs(Math.hypot(...slerp(u, w, 0.3).data) - 5) < 1e-5);
   assert.throws(() => interpolationPath(z0, z1, 1), /--interpolate 1/);
 });
@@ -115,7 +143,10 @@ test('masks: regions, known coordinates, missing values, PNG convention, broadca
   assert.deepEqual(parseRegion('lower-half', 28, 28), { x: 0, y: 14, width: 28, height: 14 });
   const m = rectangleMask([1, 4, 4], '1,2,2,1');
   assert.deepEqual(Array.from(m.data), [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1]);
-  assert.throws(() => rectangleMask([1, 4, 4], '3,3,2,2'), /--region "3,3,2,2": the rectangle must lie inside the 4x4 image/);
+  assert.throws(
+    () => rectangleMask([1, 4, 4], '3,3,2,2'),
+    /--region "3,3,2,2": the rectangle must lie inside the 4x4 image/,
+  );
   assert.throws(() => parseRegion('bottom', 4, 4), /x,y,w,h .* or one of lower-half/);
   assert.deepEqual(Array.from(knownCoordinatesMask(4, [0, 2]).data), [1, 0, 1, 0]);
   assert.throws(() => knownCoordinatesMask(2, [2]), /--known 2: column index out of range; expected integers in 0..1/);
@@ -124,7 +155,10 @@ test('masks: regions, known coordinates, missing values, PNG convention, broadca
   assert.deepEqual(Array.from(known.data), [1, 0, 3]);
   // white = fill in (0), black = keep (1); invert swaps
   assert.deepEqual(Array.from(maskFromImage(new NDArray([1, 1, 2], [1, 0])).data), [0, 1]);
-  assert.deepEqual(Array.from(maskFromImage(new NDArray([1, 2], [1, 0]), { invert: true, channels: 2 }).data), [1, 0, 1, 0]);
+  assert.deepEqual(
+    Array.from(maskFromImage(new NDArray([1, 2], [1, 0]), { invert: true, channels: 2 }).data),
+    [1, 0, 1, 0],
+  );
   assert.deepEqual(broadcastMask(new NDArray([2], [1, 0]), [3, 2]).shape, [3, 2]);
   assert.throws(() => broadcastMask(new NDArray([3], [1, 0, 1]), [3, 2]), /fits neither the batch/);
 });
@@ -133,7 +167,11 @@ test('readMaskImage: a 56x56 PNG, white lower half, becomes the 28x28 mask with 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diffuse-mask-'));
   try {
     const f = path.join(dir, 'm.png');
-    writePng(f, new NDArray([1, 56, 56]).map((_, i) => (Math.floor(i / 56) >= 28 ? 1 : 0)), { range: '[0,1]' });
+    writePng(
+      f,
+      new NDArray([1, 56, 56]).map((_, i) => (Math.floor(i / 56) >= 28 ? 1 : 0)),
+      { range: '[0,1]' },
+    );
     const m = readMaskImage(f, [3, 28, 28]);
     assert.deepEqual(m.shape, [3, 28, 28]);
     assert.deepEqual(Array.from(m.data), Array.from(rectangleMask([3, 28, 28], 'lower-half').data));
