@@ -53,8 +53,14 @@ export function populateTrain2d(hello: Hello): void {
   for (const k of hello.schedulerNames) schedSel.add(new Option(k, k));
   schedSel.value = hello.recipe.sampler.scheduler;
   $<HTMLInputElement>('sample-steps').value = String(hello.recipe.sampler.steps);
-  $<HTMLSelectElement>('train-batch').value = String(hello.recipe.batchSize);
-  $<HTMLSelectElement>('train-lr').value = String(hello.recipe.lr);
+  selectValue($<HTMLSelectElement>('train-batch'), String(hello.recipe.batchSize));
+  selectValue($<HTMLSelectElement>('train-lr'), String(hello.recipe.lr));
+}
+
+/** Select `value`, adding it as an option when the list lacks it (the recipe decides the default, not the page). */
+function selectValue(sel: HTMLSelectElement, value: string): void {
+  if (![...sel.options].some((o) => o.value === value)) sel.add(new Option(value, value));
+  sel.value = value;
 }
 
 export function setupTrain2d(
