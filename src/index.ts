@@ -140,14 +140,14 @@ export { loadSeries, type SeriesData } from './data/series.ts';
 export { StandardScaler } from './data/standardize.ts';
 
 // Measuring.
-export { mmdRbf, medianSqDistance } from './eval/mmd.ts';
-export { slicedWasserstein } from './eval/sliced_wasserstein.ts';
-export { meanLogDensity } from './eval/log_density.ts';
-export { frechetDistance, gaussianStats } from './eval/frechet.ts';
-export { loadMnistClassifier } from './eval/mnist_classifier.ts';
-export { evaluateModelFolder, type EvaluateOptions, type EvalReport } from './eval/evaluate.ts';
-export { variationalBound } from './eval/vlb.ts';
-export { pfOdeLikelihood } from './eval/pf_ode_likelihood.ts';
+export { mmdRbf, medianSqDistance } from './eval/metrics/mmd.ts';
+export { slicedWasserstein } from './eval/metrics/sliced_wasserstein.ts';
+export { meanLogDensity } from './eval/metrics/log_density.ts';
+export { frechetDistance, gaussianStats } from './eval/metrics/frechet.ts';
+export { loadMnistClassifier } from './eval/metrics/mnist_classifier.ts';
+export { evaluateModelFolder, type EvaluateOptions, type EvalReport } from './eval/runs/evaluate.ts';
+export { variationalBound } from './eval/metrics/vlb.ts';
+export { pfOdeLikelihood } from './eval/metrics/pf_ode_likelihood.ts';
 
 // Model folders: diffusers layouts (pipeline, bare model, diffuse's flat layout, checkpoints), weights
 // dtypes (F16/BF16/F32/F64 read; f32 or f16 written), the commit protocol of training saves, the lock.
@@ -209,12 +209,12 @@ export {
   type ExportImageFolderOptions,
   type ExportDataSetOptions,
 } from './data/export_image_folder.ts';
-export { mmdRatio, mmdRbfBiased, type MmdRatio } from './eval/mmd_ratio.ts';
+export { mmdRatio, mmdRbfBiased, type MmdRatio } from './eval/metrics/mmd_ratio.ts';
 export {
   renderScatterComparison,
   writeScatterComparisonPng,
   type ScatterComparisonOptions,
-} from './eval/scatter_compare.ts';
+} from './eval/plots/scatter_compare.ts';
 
 // Resources: memory and depth estimated from a config before anything is allocated; resume checks.
 export {

@@ -53,8 +53,8 @@ export { TOY2D_RECIPE, recipeTrainConfig } from './training/recipes.ts';
 // Data, weights from bytes, metrics.
 export { TOY2D_NAMES, toy2d, type Toy2dDataset } from './data/toy2d.ts';
 export { parseSafetensors } from './io/safetensors_bytes.ts';
-export { mmdRbf, medianSqDistance } from './eval/mmd.ts';
-export { mmdRatio, type MmdRatio } from './eval/mmd_ratio.ts';
+export { mmdRbf, medianSqDistance } from './eval/metrics/mmd.ts';
+export { mmdRatio, type MmdRatio } from './eval/metrics/mmd_ratio.ts';
 export { inpaint, repaint, type InpaintOptions } from './pipelines/inpaint.ts';
 export { RePaintScheduler } from './samplers/repaint.ts';
 export { rectangleMask, maskFromImage, knownCoordinatesMask, broadcastMask, mergeKnown } from './pipelines/mask.ts';

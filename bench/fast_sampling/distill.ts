@@ -14,7 +14,7 @@ import { saveModelFolder, writeRunInfo } from '../../src/folders/index.ts';
 import { openDataSource } from '../../src/data/data_source.ts';
 import { progressiveDistill } from '../../src/training/distill.ts';
 import { toy2d } from '../../src/data/toy2d.ts';
-import { mmdRatio } from '../../src/eval/mmd_ratio.ts';
+import { mmdRatio } from '../../src/eval/metrics/mmd_ratio.ts';
 import { Philox } from '../../src/engine/index.ts';
 
 const arg = (k: string, d: string) => {

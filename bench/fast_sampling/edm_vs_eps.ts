@@ -9,7 +9,7 @@
  * time up to the host-side batch preparation; seconds are reported). Each model is sampled with 2000 points by
  * the same samplers (the formulation adapter converts between eps and EDM models): DPM-Solver++(2M) with 10 and 20
  * steps on the VP grid (dpmsolver++), 20 steps on the Karras grid (edm-dpmsolver++), and EDM Euler with 100 steps
- * (near-converged ODE: the model's own quality). Metrics: MMD ratio to the data-vs-data floor (src/eval/mmd_ratio.ts, the project's toy
+ * (near-converged ODE: the model's own quality). Metrics: MMD ratio to the data-vs-data floor (src/eval/metrics/mmd_ratio.ts, the project's toy
  * metric) and, for the sets with an exact density (gmm, 8gaussians), the mean exact log-density of the samples
  * next to that of fresh data.
  * Part 2 (--part pc): the gmm eps model of seed 0, sampled by DDIM / DPM-Solver++ / UniPC (NFE = steps), the
@@ -23,7 +23,7 @@ import { loadTrainedModel, sampleLoaded } from '../../src/pipelines/sample_model
 import { denoiserFor } from '../../src/pipelines/denoiser.ts';
 import { denoiserOfModel, modelFormulation } from '../../src/pipelines/formulation.ts';
 import { toy2d } from '../../src/data/toy2d.ts';
-import { mmdRatio } from '../../src/eval/mmd_ratio.ts';
+import { mmdRatio } from '../../src/eval/metrics/mmd_ratio.ts';
 import { Philox, type NDArray } from '../../src/engine/index.ts';
 import { samplePc } from '../../src/samplers/pc_sampling.ts';
 import { VpSde } from '../../src/diffusion/sde.ts';

@@ -6,7 +6,7 @@ import { modelFromConfig, modelConfig } from '../../src/models/registry.ts';
 import { openDataSource } from '../../src/data/data_source.ts';
 import { loadTrainedModel, sampleLoaded } from '../../src/pipelines/sample_model.ts';
 import { toy2d } from '../../src/data/toy2d.ts';
-import { mmdRatio } from '../../src/eval/mmd_ratio.ts';
+import { mmdRatio } from '../../src/eval/metrics/mmd_ratio.ts';
 import { Philox } from '../../src/engine/index.ts';
 const data = process.env.DATA ?? '8gaussians';
 const ds = toy2d(data);

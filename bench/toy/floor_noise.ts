@@ -6,8 +6,8 @@
  *   nice -n 10 npx tsx bench/toy/floor_noise.ts
  */
 import { openDataSource } from '../../src/data/data_source.ts';
-import { mmdRbfBiased } from '../../src/eval/mmd_ratio.ts';
-import { medianSqDistance } from '../../src/eval/mmd.ts';
+import { mmdRbfBiased } from '../../src/eval/metrics/mmd_ratio.ts';
+import { medianSqDistance } from '../../src/eval/metrics/mmd.ts';
 
 for (const data of ['8gaussians', 'checkerboard', 'moons', 'swissroll', 'circles']) {
   const src = openDataSource(data, { batchSize: 1, seed: 0 });

@@ -1,7 +1,7 @@
 /**
  * `diffuse train --data NAME` with its defaults (the toy recipe, TOY2D_RECIPE) on each toy set and seed:
  * training steps and seconds, then 2000 samples with the recipe's sampler scored by the MMD ratio of
- * src/eval/mmd_ratio.ts (biased MMD^2 to fresh data over the mean of 3 fresh-vs-fresh values; 1.0 = as
+ * src/eval/metrics/mmd_ratio.ts (biased MMD^2 to fresh data over the mean of 3 fresh-vs-fresh values; 1.0 = as
  * close as fresh data; issue 16's bar: <= 1.3). Writes quality.json (every run, medians per set, the load
  * average at each run's start) and a data | samples figure per set (first seed) to --out.
  *
@@ -12,8 +12,8 @@ import path from 'node:path';
 import { trainCommand, type TrainCliOptions } from '../../src/cli/train_command.ts';
 import { sampleModelFolder } from '../../src/pipelines/sample_model.ts';
 import { openDataSource } from '../../src/data/data_source.ts';
-import { mmdRatio } from '../../src/eval/mmd_ratio.ts';
-import { writeScatterComparisonPng } from '../../src/eval/scatter_compare.ts';
+import { mmdRatio } from '../../src/eval/metrics/mmd_ratio.ts';
+import { writeScatterComparisonPng } from '../../src/eval/plots/scatter_compare.ts';
 import { TOY2D_RECIPE } from '../../src/training/recipes.ts';
 
 const argOf = (name: string, dflt: string) => {

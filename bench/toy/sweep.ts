@@ -21,7 +21,7 @@ import { generate } from '../../src/pipelines/generate.ts';
 import { denoiserFor, modelSampleShape } from '../../src/pipelines/denoiser.ts';
 import { samplingScheduler } from '../../src/pipelines/scheduler_choice.ts';
 import { writeScatterPng } from '../../src/io/scatter.ts';
-import { mmdRatio } from '../../src/eval/mmd_ratio.ts';
+import { mmdRatio } from '../../src/eval/metrics/mmd_ratio.ts';
 import { TOY2D_RECIPE, recipeTrainConfig, withRecipeOverrides, type ToyRecipe } from '../../src/training/recipes.ts';
 
 function arg(name: string, dflt?: string): string {

@@ -3,7 +3,7 @@
  * (TOY2D_RECIPE, src/training/recipes.ts: exactly what `diffuse train --data <set>` does by default),
  * samples 2000 points with the recipe's sampler, and writes three pictures: data and samples side by
  * side with the score in the title, the denoising trajectory as a GIF and the loss curve. The score is the
- * MMD ratio of src/eval/mmd_ratio.ts (biased MMD^2 to fresh data over the same for fresh data: 1.0 = as
+ * MMD ratio of src/eval/metrics/mmd_ratio.ts (biased MMD^2 to fresh data over the same for fresh data: 1.0 = as
  * close to the data as fresh data). Nothing is downloaded.
  */
 import fs from 'node:fs';
@@ -13,9 +13,9 @@ import { TrainStep } from '../training/train_step.ts';
 import { trainCommand, type TrainCliOptions } from './train_command.ts';
 import { sampleModelFolder } from '../pipelines/sample_model.ts';
 import { openDataSource } from '../data/data_source.ts';
-import { mmdRatio } from '../eval/mmd_ratio.ts';
-import { writeScatterComparisonPng } from '../eval/scatter_compare.ts';
-import { writeLinePlotPng } from '../eval/line_plot.ts';
+import { mmdRatio } from '../eval/metrics/mmd_ratio.ts';
+import { writeScatterComparisonPng } from '../eval/plots/scatter_compare.ts';
+import { writeLinePlotPng } from '../eval/plots/line_plot.ts';
 import { TOY2D_RECIPE } from '../training/recipes.ts';
 import { folderHoldsModel } from '../folders/index.ts';
 import { checkOutputFolder } from './output_paths.ts';

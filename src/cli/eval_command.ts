@@ -11,9 +11,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { EVAL_METRICS } from '../eval/metric_names.ts';
-import type { EvalReport } from '../eval/evaluate.ts';
-import type { SweepResult } from '../eval/sweep.ts';
+import { EVAL_METRICS } from '../eval/runs/metric_names.ts';
+import type { EvalReport } from '../eval/runs/evaluate.ts';
+import type { SweepResult } from '../eval/runs/sweep.ts';
 // The engine (ONNX Runtime) loads only when the command runs: see the dynamic imports below.
 
 const intOpt = (name: string, min: number) => (v: string) => {
@@ -78,8 +78,8 @@ interface EvalCliOptions {
 }
 
 async function writeSweepPlot(report: EvalReport, plot: string): Promise<void> {
-  const { sweepPlotSpec } = await import('../eval/sweep.ts');
-  const { writeLinePlotPng } = await import('../eval/line_plot.ts');
+  const { sweepPlotSpec } = await import('../eval/runs/sweep.ts');
+  const { writeLinePlotPng } = await import('../eval/plots/line_plot.ts');
   if (!report.sweep || !report.baseline)
     throw new Error(`--plot ${plot}: the report has no sweep to plot (metric '${report.metric}')`);
   const sr: SweepResult = {
@@ -114,7 +114,7 @@ function fmt(v: number | null): string {
 
 /** Human-readable summary of a report. */
 export async function formatReport(r: EvalReport): Promise<string> {
-  const { formatSweepTable } = await import('../eval/sweep.ts');
+  const { formatSweepTable } = await import('../eval/runs/sweep.ts');
   if (r.sweep && r.baseline) {
     const sr: SweepResult = {
       metric: { name: r.metric, label: r.label, description: r.description, lowerIsBetter: r.lower_is_better },
@@ -129,7 +129,7 @@ export async function formatReport(r: EvalReport): Promise<string> {
 }
 
 async function trainClassifierCommand(file: string, log: (s: string) => void): Promise<void> {
-  const { MnistClassifier } = await import('../eval/mnist_classifier.ts');
+  const { MnistClassifier } = await import('../eval/metrics/mnist_classifier.ts');
   const { mnistSplit } = await import('../data/mnist.ts');
   const { saveClassifierWeights, trainMnistClassifier } = await import('../training/train_mnist_classifier.ts');
   const t0 = performance.now();
@@ -232,7 +232,7 @@ export function registerEvalCommand(program: Command): void {
         throw new Error(`--plot ${o.plot}: the plot is a PNG; use a .png file name`);
       // One writer per report: --out is locked from the start of the evaluation to its write (released at exit too).
       const lock = o.out ? (await import('../folders/lock.ts')).acquireFileLock(o.out, 'eval') : null;
-      const { evaluateModelFolder } = await import('../eval/evaluate.ts');
+      const { evaluateModelFolder } = await import('../eval/runs/evaluate.ts');
       const report = await evaluateModelFolder(dir, {
         metric: o.metric,
         scheduler: o.scheduler,

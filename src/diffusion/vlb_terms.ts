@@ -2,7 +2,7 @@
  * The terms of the variational bound (Ho et al. 2020 eq. 5; Nichol & Dhariwal 2021 sec. 2) as traced
  * ops: the KL between the true posterior q(x_{t-1} | x_t, x0) and the model's p(x_{t-1} | x_t), and
  * the decoder -log p(x0 | x1) at t = 0, in bits per dimension. Used by the hybrid loss of learned
- * variances (training/objectives.ts) and by the bits/dim evaluation (eval/vlb.ts).
+ * variances (training/objectives.ts) and by the bits/dim evaluation (eval/metrics/vlb.ts).
  *
  * @example
  *   const c = vlbCoefficients(alphasCumprod, t);                          // host constants of timestep t
@@ -72,7 +72,7 @@ const LN2 = Math.log(2);
  * -log p(x0 | x1) at t = 0): KL(q(x_{t-1} | x_t, x0) || p(x_{t-1} | x_t)) where `is_t0` is 0. `eps` is the
  * predicted noise, `v` the learned-range variance output in [-1, 1] (eq. 15; -1 gives beta~_t, +1 gives
  * beta_t, so fixed variances are a constant v), `b` holds x_t, x0 and the `VLB_COEFFS` inputs [B].
- * Used by the hybrid loss and by src/eval/vlb.ts.
+ * Used by the hybrid loss and by src/eval/metrics/vlb.ts.
  * @example const bits = vlbTermPerSample(eps, minusOnes, { x_t, x0, ...coeffs }, 'discretized'); // [B]
  */
 export function vlbTermPerSample(eps: Value, v: Value, b: Record<string, Value>, decoder: DecoderType): Value {

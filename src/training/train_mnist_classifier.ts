@@ -1,5 +1,5 @@
 /**
- * Training the MNIST digit classifier (src/eval/mnist_classifier.ts describes the network and how
+ * Training the MNIST digit classifier (src/eval/metrics/mnist_classifier.ts describes the network and how
  * the metrics use it) with diffuse's own engine: deterministic — PyTorch-default init from
  * Philox(seed), batch 50 with a Philox shuffle per epoch, AdamW with a cosine decay. The shipped
  * weights (src/eval/assets/mnist_classifier.safetensors) were made by `trainMnistClassifier()`.

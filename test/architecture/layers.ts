@@ -92,9 +92,40 @@ export function edges(src: string): Edge[] {
   return out;
 }
 
+/**
+ * Inside eval/: metrics (pure measures on arrays and model functions) below plots (pictures of results)
+ * below runs (orchestration: sampling a model folder, sweeps, the CLI's reports).
+ */
+export const EVAL_SUBLAYERS: Record<string, readonly string[]> = {
+  metrics: [],
+  plots: ['metrics'],
+  runs: ['metrics', 'plots'],
+};
+
+function evalSublayerViolations(src: string): string[] {
+  const out: string[] = [];
+  const evalDir = path.join(src, 'eval');
+  if (!fs.existsSync(evalDir)) return out;
+  for (const file of tsFiles(evalDir)) {
+    const from = path.relative(evalDir, file).split(path.sep);
+    if (from.length < 2) continue;
+    for (const spec of importsOf(file)) {
+      if (!spec.startsWith('.')) continue;
+      const to = path.relative(evalDir, path.resolve(path.dirname(file), spec)).split(path.sep);
+      if (to.length < 2 || to[0]!.startsWith('..') || to[0] === from[0]) continue;
+      if (!(EVAL_SUBLAYERS[from[0]!] ?? []).includes(to[0]!)) {
+        out.push(`src/eval/${from.join('/')} (eval/${from[0]}) imports '${spec}' (eval/${to[0]})`);
+      }
+    }
+  }
+  return out;
+}
+
 /** Imports that bend the rule, as readable lines. */
 export function violations(src: string): string[] {
-  return edges(src)
-    .filter((e) => !(ALLOWED[e.layer] ?? []).includes(e.target))
-    .map((e) => `src/${e.file} (${e.layer}) imports '${e.spec}' (${e.target})`);
+  return evalSublayerViolations(src).concat(
+    edges(src)
+      .filter((e) => !(ALLOWED[e.layer] ?? []).includes(e.target))
+      .map((e) => `src/${e.file} (${e.layer}) imports '${e.spec}' (${e.target})`),
+  );
 }

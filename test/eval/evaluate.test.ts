@@ -9,7 +9,7 @@ import { Philox } from '../../src/engine/index.ts';
 import { MLPModel } from '../../src/models/mlp.ts';
 import { saveModelFolder } from '../../src/folders/index.ts';
 import { writeRunInfo } from '../../src/pipelines/sample_model.ts';
-import { evaluateModelFolder } from '../../src/eval/evaluate.ts';
+import { evaluateModelFolder } from '../../src/eval/runs/evaluate.ts';
 
 // A tiny untrained mlp "trained" on 8gaussians: enough to exercise the plumbing (not the quality).
 let dir = '';

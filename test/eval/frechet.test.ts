@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Philox } from '../../src/engine/index.ts';
-import { symmetricEigen, sqrtPsd } from '../../src/eval/symmetric_eigen.ts';
-import { frechetDistance, gaussianStats } from '../../src/eval/frechet.ts';
+import { symmetricEigen, sqrtPsd } from '../../src/eval/metrics/symmetric_eigen.ts';
+import { frechetDistance, gaussianStats } from '../../src/eval/metrics/frechet.ts';
 
 const close = (a: number, b: number, tol: number, what: string) =>
   assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);

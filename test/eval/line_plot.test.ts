@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatTick, renderLinePlot, TAB10 } from '../../src/eval/line_plot.ts';
-import { drawText, textWidth } from '../../src/eval/font5x7.ts';
+import { formatTick, renderLinePlot, TAB10 } from '../../src/eval/plots/line_plot.ts';
+import { drawText, textWidth } from '../../src/eval/plots/font5x7.ts';
 
 function count(img: { data: Uint8Array }, c: readonly number[]): number {
   let k = 0;

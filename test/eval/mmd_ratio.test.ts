@@ -5,8 +5,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray, Philox } from '../../src/engine/index.ts';
-import { mmdRatio, mmdRbfBiased } from '../../src/eval/mmd_ratio.ts';
-import { medianSqDistance } from '../../src/eval/mmd.ts';
+import { mmdRatio, mmdRbfBiased } from '../../src/eval/metrics/mmd_ratio.ts';
+import { medianSqDistance } from '../../src/eval/metrics/mmd.ts';
 import { toy2d } from '../../src/data/toy2d.ts';
 
 test('biased MMD^2 equals the closed form on two tiny sets', () => {

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray, Philox } from '../../src/engine/index.ts';
-import { loadMnistClassifier } from '../../src/eval/mnist_classifier.ts';
+import { loadMnistClassifier } from '../../src/eval/metrics/mnist_classifier.ts';
 import { mnistSplit } from '../../src/data/mnist.ts';
 import { trainMnistClassifier } from '../../src/training/train_mnist_classifier.ts';
-import { createSampleMetric } from '../../src/eval/sample_quality.ts';
+import { createSampleMetric } from '../../src/eval/runs/sample_quality.ts';
 import type { LoadedModel } from '../../src/pipelines/sample_model.ts';
 
 test('the shipped MNIST classifier: > 96% on the 2,000 held-out digits; FID-MNIST separates real digits from noise', async () => {

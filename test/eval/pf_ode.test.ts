@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray, Philox } from '../../src/engine/index.ts';
 import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
-import { EpsDivergence } from '../../src/eval/divergence.ts';
-import { gaussianEpsModel, gaussianMixtureEpsModel } from '../../src/eval/analytic_models.ts';
-import { pfOdeLikelihood } from '../../src/eval/pf_ode_likelihood.ts';
-import { meanAndStandardError } from '../../src/eval/stats.ts';
+import { EpsDivergence } from '../../src/eval/metrics/divergence.ts';
+import { gaussianEpsModel, gaussianMixtureEpsModel } from '../../src/eval/metrics/analytic_models.ts';
+import { pfOdeLikelihood } from '../../src/eval/metrics/pf_ode_likelihood.ts';
+import { meanAndStandardError } from '../../src/eval/metrics/stats.ts';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { solveRk45 } from '../../src/eval/rk45.ts';
+import { solveRk45 } from '../../src/eval/metrics/rk45.ts';
 
 // Closed-form ODE solutions (references independent of the solver).
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray, Philox } from '../../src/engine/index.ts';
-import { slicedWasserstein, wassersteinPow1d } from '../../src/eval/sliced_wasserstein.ts';
-import { meanLogDensity } from '../../src/eval/log_density.ts';
+import { slicedWasserstein, wassersteinPow1d } from '../../src/eval/metrics/sliced_wasserstein.ts';
+import { meanLogDensity } from '../../src/eval/metrics/log_density.ts';
 import { toy2d } from '../../src/data/toy2d.ts';
 
 test('1-D Wasserstein of empirical measures equals the quantile integral worked by hand', () => {

@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/index.ts';
-import { renderScatterComparison } from '../../src/eval/scatter_compare.ts';
+import { renderScatterComparison } from '../../src/eval/plots/scatter_compare.ts';
 
 test('data left in orange, samples right in blue, title on top', () => {
   const pts = new NDArray([3, 2], Float32Array.from([0, 0, 1, 1, -1, 0.5]));

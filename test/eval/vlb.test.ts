@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { NDArray, Philox, type RandomGenerator } from '../../src/engine/index.ts';
-import { variationalBound, type VlbVarianceType } from '../../src/eval/vlb.ts';
+import { variationalBound, type VlbVarianceType } from '../../src/eval/metrics/vlb.ts';
 import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
 import { linearBetas, alphasFromBetas } from '../../src/schedules/betas.ts';
 

@@ -16,7 +16,7 @@ import { samplingScheduler } from '../../src/pipelines/scheduler_choice.ts';
 import { generate } from '../../src/pipelines/generate.ts';
 import { classifierGuidedModel } from '../../src/pipelines/classifier_guidance.ts';
 import { loadNoisyClassifier } from '../../src/pipelines/classifier_folder.ts';
-import { loadMnistClassifier } from '../../src/eval/mnist_classifier.ts';
+import { loadMnistClassifier } from '../../src/eval/metrics/mnist_classifier.ts';
 import { writePng } from '../../src/io/png.ts';
 import type { BetaScheduler } from '../../src/samplers/scheduler.ts';
 

@@ -17,7 +17,7 @@ import { denoiserFor } from '../../src/pipelines/denoiser.ts';
 import { schedulerWithOverrides } from '../../src/pipelines/scheduler_choice.ts';
 import { inpaint, maskedMse, noiseFill, repaint } from '../../src/pipelines/inpaint.ts';
 import { broadcastMask, rectangleMask } from '../../src/pipelines/mask.ts';
-import { loadMnistClassifier } from '../../src/eval/mnist_classifier.ts';
+import { loadMnistClassifier } from '../../src/eval/metrics/mnist_classifier.ts';
 import { mnistSplit } from '../../src/data/mnist.ts';
 import { writePng } from '../../src/io/png.ts';
 import type { RePaintScheduler } from '../../src/samplers/repaint.ts';
