@@ -259,32 +259,8 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   // OUT's model is never older than the newest checkpoint (folders/commit.ts).
   const save = (step: number) => {
     if (outDir === undefined) return;
-    const weights = ema ? ema.params : ts.params;
-    const runInfo = { data: desc, nullClass: c.labelDropout > 0 ? nullClassOf(model) : null, step };
-    lastCheckpoint = commitTrainingSave(outDir, {
-      step,
-      keepLast: c.keepLast,
-      model: { modelConfig, schedulerConfig, weights, info: runInfo },
-      checkpoint: {
-        step,
-        modelConfig,
-        schedulerConfig,
-        params: ts.params,
-        ema: ema?.params,
-        optimizer: { m: ts.m, v: ts.v, t: ts.t },
-        trainerState: {
-          modelConfig,
-          trainConfig: c,
-          data: data.state(),
-          dataDescription: desc,
-          noiseRng: noiseRng.state(),
-          dropRng: dropRng.state(),
-          emaStep: ema?.step ?? 0,
-          losses,
-          runInfo,
-        },
-      },
-    });
+    const state = { modelConfig, schedulerConfig, desc, data, noiseRng, dropRng, ema, losses, ts };
+    lastCheckpoint = saveRun(outDir, step, c, nullClassOf(model), state);
   };
 
   if (outDir !== undefined) fs.mkdirSync(outDir, { recursive: true });
@@ -461,6 +437,57 @@ function createTrainStep(
       gradAccumSteps: c.gradAccumSteps,
     },
   );
+}
+
+/** What a save of a training run holds (see saveRun). */
+interface RunState {
+  modelConfig: Record<string, unknown>;
+  schedulerConfig: Record<string, unknown>;
+  desc: DataDescription;
+  data: DataSource;
+  noiseRng: Philox;
+  dropRng: Philox;
+  ema: Ema | null;
+  losses: number[];
+  ts: TrainStep;
+}
+
+/**
+ * One save of a run (folders/commit.ts orders the writes): the model users sample (EMA weights when
+ * EMA is on) with its diffuse.json, and the checkpoint with everything resume needs. Returns the
+ * checkpoint's folder.
+ */
+function saveRun(outDir: string, step: number, c: TrainConfig, nullClass: number | null, r: RunState): string {
+  const runInfo = { data: r.desc, nullClass: c.labelDropout > 0 ? nullClass : null, step };
+  return commitTrainingSave(outDir, {
+    step,
+    keepLast: c.keepLast,
+    model: {
+      modelConfig: r.modelConfig,
+      schedulerConfig: r.schedulerConfig,
+      weights: r.ema ? r.ema.params : r.ts.params,
+      info: runInfo,
+    },
+    checkpoint: {
+      step,
+      modelConfig: r.modelConfig,
+      schedulerConfig: r.schedulerConfig,
+      params: r.ts.params,
+      ema: r.ema?.params,
+      optimizer: { m: r.ts.m, v: r.ts.v, t: r.ts.t },
+      trainerState: {
+        modelConfig: r.modelConfig,
+        trainConfig: c,
+        data: r.data.state(),
+        dataDescription: r.desc,
+        noiseRng: r.noiseRng.state(),
+        dropRng: r.dropRng.state(),
+        emaStep: r.ema?.step ?? 0,
+        losses: r.losses,
+        runInfo,
+      },
+    },
+  });
 }
 
 function allFinite(params: Record<string, NDArray>): boolean {
