@@ -142,7 +142,7 @@ program
   .argument('<dir>', 'model folder written by `diffuse train` (or a diffusers-layout folder)')
   .option(
     '--scheduler <name>',
-    'ddpm | ddim | pndm | dpmsolver++ | unipc | deis | euler | euler-a | heun | kdpm2 | lms | edm-euler | edm-dpmsolver++ | edm-sde-dpmsolver++ | score-sde-ve | a diffusers class name',
+    'ddpm | ddim | pndm | dpmsolver++ | unipc | deis | euler | euler-a | heun | kdpm2 | lms | edm-euler | edm-dpmsolver++ | edm-sde-dpmsolver++ | score-sde-ve | lcm | cm-stochastic | a diffusers class name',
     'dpmsolver++',
   )
   .option('--steps <n>', 'inference steps', int('--steps'), 20)

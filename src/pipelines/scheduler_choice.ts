@@ -29,6 +29,8 @@ export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]
   'edm-dpmsolver++': ['EDMDPMSolverMultistepScheduler', {}],
   'edm-sde-dpmsolver++': ['EDMDPMSolverMultistepScheduler', { algorithm_type: 'sde-dpmsolver++' }],
   'score-sde-ve': ['ScoreSdeVeScheduler', {}],
+  lcm: ['LCMScheduler', {}],
+  'cm-stochastic': ['CMStochasticIterativeScheduler', {}],
 };
 
 /** Build the sampling scheduler on the model's training schedule (diffusers' from_config swap). */
