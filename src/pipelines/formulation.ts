@@ -29,6 +29,7 @@ import {
 import { schedulerFromConfig, type Scheduler } from '../samplers/scheduler.ts';
 import { EdmScheduler } from '../samplers/edm_scheduler.ts';
 import { ScoreSdeVeScheduler } from '../samplers/score_sde_ve.ts';
+import type { DDPMScheduler } from '../samplers/ddpm.ts';
 import { logSigmas, sigmasFromAlphasCumprod, sigmaToT } from '../schedules/sigmas.ts';
 import type { AsyncModelFn } from './generate.ts';
 
@@ -54,18 +55,18 @@ export const EDM_SCHEDULER_CLASSES: readonly string[] = ['EDMEulerScheduler', 'E
 export function modelFormulation(schedulerConfig: Record<string, unknown>): ModelFormulation {
   const cls = schedulerConfig._class_name;
   if (typeof cls === 'string' && EDM_SCHEDULER_CLASSES.includes(cls)) {
-    const s = schedulerFromConfig(cls, schedulerConfig);
+    const s = schedulerFromConfig(cls, schedulerConfig) as EdmScheduler;
     return {
       kind: 'edm',
       sigmaData: s.config.sigma_data,
-      predictionType: s.config.prediction_type,
+      predictionType: s.config.prediction_type as EdmPredictionType,
       sigmaMin: s.config.sigma_min,
       sigmaMax: s.config.sigma_max,
       noiseLabelScale: s.config.noise_label_scale,
     };
   }
   const { _class_name: _, ...rest } = schedulerConfig;
-  const s = schedulerFromConfig('DDPMScheduler', rest) as Scheduler & { alphasCumprod: Float32Array };
+  const s = schedulerFromConfig('DDPMScheduler', rest) as DDPMScheduler;
   return { kind: 'vp', alphasCumprod: s.alphasCumprod, predictionType: s.config.prediction_type };
 }
 
@@ -178,7 +179,7 @@ export function adaptModelToScheduler(
   return async (xvp, t, labels) => {
     const sigma = sigmaAtTimestep(table, uniformLevel(t, `${sched.className} model`));
     const x = xvp.mulScalar(Math.sqrt(1 + sigma * sigma));
-    return denoisedToVpOutput(await D(x, sigma, labels), x, sigma, sched.config.prediction_type);
+    return denoisedToVpOutput(await D(x, sigma, labels), x, sigma, sched.config.prediction_type as string);
   };
 }
 

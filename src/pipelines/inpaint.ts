@@ -17,7 +17,7 @@
  *     known: digits, mask, steps: 50, generator: new Philox(0), classLabels: new Array(16).fill(10) });
  */
 import { type NDArray, sameShape, type RandomGenerator } from '../engine/index.ts';
-import type { Scheduler } from '../samplers/scheduler.ts';
+import type { BaseSchedulerConfig, Scheduler } from '../samplers/scheduler.ts';
 import type { RePaintScheduler } from '../samplers/repaint.ts';
 import type { AsyncModelFn } from './generate.ts';
 import { denoiseFrom, stepModel, type ConditioningOptions } from './denoise_loop.ts';
@@ -96,7 +96,8 @@ export async function repaint(model: AsyncModelFn, scheduler: RePaintScheduler, 
   let x = p.x;
   if (scheduler.className !== 'RePaintScheduler' || typeof scheduler.undoStep !== 'function')
     throw new Error(`repaint: needs a RePaintScheduler, got ${scheduler.className}`);
-  const pt = scheduler.config.prediction_type;
+  const config: BaseSchedulerConfig = scheduler.config; // RePaint's own keys have no prediction_type
+  const pt = config.prediction_type;
   if (pt !== undefined && pt !== 'epsilon')
     throw new Error(`repaint: the model must predict epsilon (prediction_type = ${pt})`);
   scheduler.setTimesteps({

@@ -22,6 +22,7 @@ import {
   enumKey,
   key,
   registerScheduler,
+  type ConfigOf,
   type ConfigSpec,
   type SetTimestepsOptions,
   type StepOptions,
@@ -34,7 +35,7 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' DDIMScheduler (see the file comment). @example DDIMScheduler.fromConfig({ clip_sample: false }).step(eps, t, x, { eta: 0 }) */
 export class DDIMScheduler extends BetaScheduler {
   static override readonly className = 'DDIMScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys(),
     clip_sample: COMMON_KEYS.clip_sample,
     set_alpha_to_one: key('bool', true, {
@@ -48,7 +49,8 @@ export class DDIMScheduler extends BetaScheduler {
     sample_max_value: COMMON_KEYS.sample_max_value,
     timestep_spacing: enumKey('leading', ['leading', 'trailing', 'linspace']),
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof DDIMScheduler.configSpec>;
 
   /** alphaBar used after the last step: 1 (set_alpha_to_one) or alphaBar_0. */
   readonly finalAlphaCumprod: number;
@@ -56,14 +58,14 @@ export class DDIMScheduler extends BetaScheduler {
   constructor(config: Record<string, unknown> = {}) {
     super(config);
     this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1.0 : this.alphasCumprod[0];
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     this.timesteps = new Float64Array(T).map((_, i) => T - 1 - i);
   }
 
   /** `setTimesteps(n)` with the configured spacing (integer timesteps, descending). @example s.setTimesteps(50) */
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const numInferenceSteps = this.stepCountOnly(arg);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     this.numInferenceSteps = numInferenceSteps;
     this.timesteps = spacedTimesteps({
       numTrainTimesteps: T,
@@ -100,7 +102,7 @@ export class DDIMScheduler extends BetaScheduler {
       throw new Error(
         `${this.className}.step: eta = ${eta} must be a finite number >= 0 (0 = deterministic DDIM, 1 = DDPM-like noise)`,
       );
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     const t = stepTimestep(timestep, T, this.className);
     // 1. previous step (diffusers uses t - T // n whatever the spacing)
     const prevT = t - Math.floor(T / this.numInferenceSteps);

@@ -21,6 +21,7 @@ import {
   enumKey,
   key,
   registerScheduler,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -35,7 +36,7 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' DDIMInverseScheduler (see the file comment). @example DDIMInverseScheduler.fromConfig({}).setTimesteps(50) */
 export class DDIMInverseScheduler extends BetaScheduler {
   static override readonly className = 'DDIMInverseScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys(),
     clip_sample: COMMON_KEYS.clip_sample,
     set_alpha_to_one: key('bool', true, { help: 'use alphaBar = 1 (else alphaBar_0) before the first step' }),
@@ -44,7 +45,8 @@ export class DDIMInverseScheduler extends BetaScheduler {
     clip_sample_range: COMMON_KEYS.clip_sample_range,
     timestep_spacing: enumKey('leading', ['leading', 'trailing']),
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof DDIMInverseScheduler.configSpec>;
 
   /** alphaBar before the first step: 1 (set_alpha_to_one) or alphaBar_0. */
   readonly initialAlphaCumprod: number;
@@ -60,14 +62,14 @@ export class DDIMInverseScheduler extends BetaScheduler {
     if (deprecatedAlias)
       this.warnings.push('The `set_alpha_to_zero` argument is deprecated. Please use `set_alpha_to_one` instead.');
     this.initialAlphaCumprod = this.config.set_alpha_to_one ? 1.0 : this.alphasCumprod[0];
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     this.timesteps = new Float64Array(T).map((_, i) => i);
   }
 
   /** Ascending timesteps: 'leading' (i * T//n + steps_offset) or 'trailing' (round(arange(T, 0, -T/n))[::-1] - 1). */
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const numInferenceSteps = this.stepCountOnly(arg);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     this.numInferenceSteps = numInferenceSteps;
     const n = numInferenceSteps;
     const spacing = this.config.timestep_spacing;
@@ -93,7 +95,7 @@ export class DDIMInverseScheduler extends BetaScheduler {
       throw new Error(
         `${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`,
       );
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     const prevTimestep = stepTimestep(timestep, T, this.className);
     // 1. the timestep the model output is interpreted at (one step "before" in inverted order)
     const t = Math.min(prevTimestep - Math.floor(T / this.numInferenceSteps), T - 1);

@@ -25,6 +25,7 @@ import {
   enumKey,
   registerScheduler,
   timestepsArg,
+  type ConfigOf,
   type ConfigSpec,
   type SetTimestepsOptions,
   type StepOptions,
@@ -37,7 +38,7 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' DDPMScheduler (see the file comment). @example DDPMScheduler.fromConfig({ variance_type: 'fixed_small' }).setTimesteps(50) */
 export class DDPMScheduler extends BetaScheduler {
   static override readonly className = 'DDPMScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys({
       beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid', 'laplace']),
     }),
@@ -51,7 +52,8 @@ export class DDPMScheduler extends BetaScheduler {
     timestep_spacing: enumKey('leading', ['linspace', 'leading', 'trailing']),
     steps_offset: COMMON_KEYS.steps_offset,
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof DDPMScheduler.configSpec>;
 
   /** True when setTimesteps got explicit timesteps. */
   customTimesteps = false;
@@ -59,7 +61,7 @@ export class DDPMScheduler extends BetaScheduler {
   constructor(config: Record<string, unknown> = {}) {
     super(config);
     // before setTimesteps: every training timestep, descending (training / full-chain use)
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     this.timesteps = new Float64Array(T).map((_, i) => T - 1 - i);
   }
 
@@ -70,7 +72,7 @@ export class DDPMScheduler extends BetaScheduler {
    */
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const { numInferenceSteps, timesteps, sigmas } = timestepsArg(arg);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     if (sigmas !== undefined)
       throw new Error(
         `${this.className}.setTimesteps: custom sigmas are not supported by this scheduler; pass numInferenceSteps or timesteps`,
@@ -127,7 +129,7 @@ export class DDPMScheduler extends BetaScheduler {
     const t = stepTimestep(timestep, this.alphasCumprod.length, this.className);
     const prevT = this.previousTimestep(t);
     let predictedVariance: NDArray | null = null;
-    const vt = this.config.variance_type as string;
+    const vt = this.config.variance_type;
     if (!(VARIANCE_TYPES as readonly string[]).includes(vt)) throw badVarianceType(vt, this.className);
     if (
       sample.ndim >= 2 &&

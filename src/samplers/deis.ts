@@ -26,6 +26,7 @@ import {
   enumKey,
   registerScheduler,
   SIGMA_GRID_KEYS,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -89,7 +90,7 @@ function ind3(t: number, b: number, c: number, d: number): number {
 /** DEIS multistep with log-rho polynomial extrapolation (diffusers' DEISMultistepScheduler); deterministic. */
 export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
   static override readonly className: string = 'DEISMultistepScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...DPM_FAMILY_HEAD,
     algorithm_type: enumKey('deis', ['deis'], "'dpmsolver' and 'dpmsolver++' configs are mapped to 'deis'"),
     solver_type: enumKey('logrho', ['logrho'], "'midpoint', 'heun', 'bh1', 'bh2' configs are mapped to 'logrho'"),
@@ -99,7 +100,8 @@ export class DEISMultistepScheduler extends ExponentialIntegratorScheduler {
     timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
     ...DPM_SHIFT_KEYS,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof DEISMultistepScheduler.configSpec>;
 
   constructor(config: SchedulerConfig = {}) {
     super(mapDeisNames(config));

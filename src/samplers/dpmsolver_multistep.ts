@@ -27,6 +27,7 @@ import {
   key,
   registerScheduler,
   SIGMA_GRID_KEYS,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -57,7 +58,7 @@ export type DPMSolverStepOptions = StepOptions;
  */
 export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler {
   static override readonly className: string = 'DPMSolverMultistepScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...DPM_FAMILY_HEAD,
     algorithm_type: enumKey('dpmsolver++', DPM_ALGORITHM_TYPES),
     solver_type: enumKey('midpoint', DPM_SOLVER_TYPES),
@@ -73,7 +74,8 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
     steps_offset: COMMON_KEYS.steps_offset,
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
     ...DPM_SHIFT_KEYS,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof DPMSolverMultistepScheduler.configSpec>;
 
   constructor(config: SchedulerConfig = {}) {
     super(mapDpmSolverNames(config));
@@ -100,7 +102,7 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
     const req = this.timestepsRequest(arg);
     const c = this.config;
     const grid = this.buildGrid(req, {
-      lastTimestep: (c.num_train_timesteps as number) - this.lambdaClippedCount(),
+      lastTimestep: c.num_train_timesteps - this.lambdaClippedCount(),
       roundConverted: c.beta_schedule !== 'squaredcos_cap_v2',
     });
     const last = c.final_sigmas_type === 'sigma_min' ? trainingSigmaMin(this.alphasCumprod) : 0;

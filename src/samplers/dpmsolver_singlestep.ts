@@ -24,6 +24,7 @@ import {
   enumKey,
   registerScheduler,
   SIGMA_GRID_KEYS,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -88,7 +89,7 @@ export function getOrderList(
  */
 export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler {
   static override readonly className: string = 'DPMSolverSinglestepScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...DPM_FAMILY_HEAD,
     algorithm_type: enumKey('dpmsolver++', DPM_SINGLESTEP_ALGORITHM_TYPES),
     solver_type: enumKey('midpoint', DPM_SOLVER_TYPES),
@@ -99,7 +100,8 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     lambda_min_clipped: DPM_FAMILY_KEYS.lambda_min_clipped,
     variance_type: DPM_FAMILY_KEYS.variance_type,
     ...DPM_SHIFT_KEYS,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof DPMSolverSinglestepScheduler.configSpec>;
 
   /** The base sample x_s of the current singlestep block (set on each order-1 step). */
   blockSample: NDArray | null = null;
@@ -126,7 +128,7 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
 
   /** lower_order_final as diffusers' config holds it after set_timesteps. */
   get lowerOrderFinal(): boolean {
-    return (this.config.lower_order_final as boolean) || this.lowerOrderFinalForced;
+    return this.config.lower_order_final || this.lowerOrderFinalForced;
   }
 
   /**
@@ -141,7 +143,7 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     const grid = this.buildGrid(req, {
       spacing: 'linspace', // diffusers' singlestep class has no timestep_spacing
       stepsOffset: 0,
-      lastTimestep: (c.num_train_timesteps as number) - this.lambdaClippedCount(),
+      lastTimestep: c.num_train_timesteps - this.lambdaClippedCount(),
     });
     const last = c.final_sigmas_type === 'sigma_min' ? trainingSigmaMin(this.alphasCumprod) : 0;
     this.setGrid(grid.timesteps, appendFinalSigma(grid.sigmas, last));

@@ -21,6 +21,7 @@ import {
   enumKey,
   key,
   registerScheduler,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -34,7 +35,7 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' EDMDPMSolverMultistepScheduler (see the file comment). @example EDMDPMSolverMultistepScheduler.fromConfig({ algorithm_type: 'sde-dpmsolver++' }) */
 export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
   static override readonly className = 'EDMDPMSolverMultistepScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...EDM_KEYS,
     prediction_type: enumKey('epsilon', ['epsilon', 'sample', 'v_prediction']),
     solver_order: key('int', 2, { min: 1, max: 3 }),
@@ -45,7 +46,8 @@ export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
     solver_type: enumKey('midpoint', ['midpoint', 'heun', 'logrho', 'bh1', 'bh2']),
     lower_order_final: key('bool', true),
     euler_at_final: key('bool', false),
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof EDMDPMSolverMultistepScheduler.configSpec>;
 
   private modelOutputs: (NDArray | null)[] = [];
   private lowerOrderNums = 0;
@@ -66,8 +68,9 @@ export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
         : config,
     );
     const c = this.config;
-    this.algorithmType = c.algorithm_type;
-    this.solverType = c.solver_type;
+    // ('deis', 'logrho', 'bh1', 'bh2' were mapped above; what is left is one of the two)
+    this.algorithmType = c.algorithm_type === 'sde-dpmsolver++' ? 'sde-dpmsolver++' : 'dpmsolver++';
+    this.solverType = c.solver_type === 'heun' ? 'heun' : 'midpoint';
     if (this.algorithmType === 'sde-dpmsolver++' && c.solver_order === 3) {
       throw new Error(
         `${this.className} config: solver_order = 3 is not available with algorithm_type 'sde-dpmsolver++' (diffusers has no third-order SDE update); use solver_order 1 or 2`,
@@ -78,7 +81,7 @@ export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
         `${this.className} config: prediction_type = 'sample' is not supported (diffusers' precondition_outputs raises); allowed values: 'epsilon', 'v_prediction'`,
       );
     }
-    const T = c.num_train_timesteps as number;
+    const T = c.num_train_timesteps;
     this.installGrid(this.gridSigmas(T));
     this.sigmas[this.sigmas.length - 1] = 0;
     this.modelOutputs = new Array(c.solver_order).fill(null);
@@ -137,7 +140,7 @@ export class EDMDPMSolverMultistepScheduler extends EdmScheduler {
       i === n - 1 && (c.euler_at_final || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
     const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
     const x0 = this.convertModelOutput(modelOutput, sample);
-    const order = c.solver_order as number;
+    const order = c.solver_order;
     for (let k = 0; k < order - 1; k++) this.modelOutputs[k] = this.modelOutputs[k + 1];
     this.modelOutputs[order - 1] = x0;
     const noise = this.algorithmType === 'sde-dpmsolver++' ? drawNoise(x0.shape, opts, this.className) : null;

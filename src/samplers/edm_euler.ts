@@ -21,6 +21,7 @@ import type { NDArray } from '../engine/ndarray.ts';
 import {
   enumKey,
   registerScheduler,
+  type ConfigOf,
   type ConfigSpec,
   type SetTimestepsOptions,
   type StepOptions,
@@ -33,14 +34,15 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' EDMEulerScheduler (see the file comment). @example EDMEulerScheduler.fromConfig({}).setTimesteps(18) */
 export class EDMEulerScheduler extends EdmScheduler {
   static override readonly className = 'EDMEulerScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...EDM_KEYS,
     prediction_type: enumKey('epsilon', ['epsilon', 'v_prediction']),
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof EDMEulerScheduler.configSpec>;
 
   constructor(config = {}) {
     super(config);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     // diffusers' initial grid: a ramp of T + 1 points
     const grid = edmSigmaGridF64(
       T + 1,

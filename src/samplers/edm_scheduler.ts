@@ -13,11 +13,11 @@
 import type { NDArray } from '../engine/ndarray.ts';
 import { karrasSigmas } from '../schedules/sigmas.ts';
 import { torchLinspaceF32 } from '../schedules/numerics.ts';
-import { enumKey, key, Scheduler, type ConfigSpec, type SchedulerConfig } from './scheduler.ts';
+import { enumKey, key, Scheduler, type ConfigOf, type ConfigSpec, type SchedulerConfig } from './scheduler.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** Config keys common to both EDM classes (diffusers' names and defaults). */
-export const EDM_KEYS: ConfigSpec = {
+export const EDM_KEYS = {
   sigma_min: key('number', 0.002, { min: 0, help: 'smallest noise level of the sampling grid' }),
   sigma_max: key('number', 80.0, { min: 0, help: 'largest noise level of the sampling grid' }),
   sigma_data: key('number', 0.5, { min: 0, help: 'standard deviation of the data (EDM preconditioning)' }),
@@ -30,6 +30,12 @@ export const EDM_KEYS: ConfigSpec = {
     min: 0,
     help: "diffuse's scale of the noise label c_noise = ln(sigma) / 4 (1 = diffusers)",
   }),
+} satisfies ConfigSpec;
+/** The config keys both EDM classes read (each class declares its full type). */
+export type EdmConfig = ConfigOf<typeof EDM_KEYS> & {
+  readonly prediction_type: string;
+  readonly timestep_spacing?: string;
+  readonly steps_offset?: number;
 };
 
 const SCALE_WARNING = 'The `scale_model_input` function should be called before `step` to ensure correct denoising.';
@@ -74,6 +80,7 @@ export function edmSigmaGridF32(
 
 /** Base class; see the file comment. */
 export abstract class EdmScheduler extends Scheduler {
+  declare readonly config: EdmConfig;
   /** Noise levels visited, float32, ending with the final sigma (0 or sigma_min). */
   sigmas: Float32Array = new Float32Array(0);
   isScaleInputCalled = false;
@@ -108,20 +115,20 @@ export abstract class EdmScheduler extends Scheduler {
 
   /** sqrt(sigma_max^2 + 1), as diffusers (float64). */
   override get initNoiseSigma(): number {
-    const m = this.config.sigma_max as number;
+    const m = this.config.sigma_max;
     return Math.sqrt(m * m + 1);
   }
 
   /** c_noise = ln(sigma) / 4 in float32 (diffusers' precondition_noise), times noise_label_scale when that is not 1. */
   preconditionNoise(sigma: number): number {
     const c = f32(0.25 * f32(Math.log(sigma)));
-    const k = this.config.noise_label_scale as number;
+    const k = this.config.noise_label_scale;
     return k === 1 ? c : f32(k * c);
   }
 
   /** c_in = 1 / sqrt(sigma^2 + sigma_data^2), float32. */
   protected cIn(sigma: number): number {
-    const sd = this.config.sigma_data as number;
+    const sd = this.config.sigma_data;
     return f32(1 / f32(Math.sqrt(f32(f32(sigma * sigma) + f32(sd * sd)))));
   }
 
@@ -136,7 +143,7 @@ export abstract class EdmScheduler extends Scheduler {
    * @example const x0 = s.preconditionOutputs(x, F, s.sigmas[0]);
    */
   preconditionOutputs(sample: NDArray, modelOutput: NDArray, sigma: number): NDArray {
-    const sd = this.config.sigma_data as number;
+    const sd = this.config.sigma_data;
     const sd2 = f32(sd * sd);
     const den = f32(f32(sigma * sigma) + sd2);
     const cSkip = f32(sd2 / den);

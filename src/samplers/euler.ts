@@ -22,6 +22,7 @@ import {
   registerScheduler,
   SIGMA_GRID_KEYS,
   timestepsArg,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -44,7 +45,7 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' EulerDiscreteScheduler (see the file comment). @example EulerDiscreteScheduler.fromConfig({ use_karras_sigmas: true }).setTimesteps(25) */
 export class EulerDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'EulerDiscreteScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys(),
     prediction_type: COMMON_KEYS.prediction_type,
     interpolation_type: enumKey('linear', ['linear', 'log_linear']),
@@ -56,12 +57,13 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
     steps_offset: COMMON_KEYS.steps_offset,
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
     final_sigmas_type: enumKey('zero', ['zero', 'sigma_min']),
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof EulerDiscreteScheduler.configSpec>;
 
   constructor(config: SchedulerConfig = {}) {
     super(config);
     const train = this.trainSigmas();
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     const desc = Float32Array.from(train).reverse();
     this.sigmas = withFinalSigma(desc, 0);
     if (this.config.timestep_type === 'continuous' && this.config.prediction_type === 'v_prediction') {

@@ -15,6 +15,7 @@ import {
   betaTableKeys,
   COMMON_KEYS,
   registerScheduler,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type StepOptions,
@@ -27,19 +28,20 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' EulerAncestralDiscreteScheduler (see the file comment). @example s.step(eps, t, x, { generator: new TorchGenerator(0) }) */
 export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'EulerAncestralDiscreteScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys(),
     prediction_type: COMMON_KEYS.prediction_type,
     timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof EulerAncestralDiscreteScheduler.configSpec>;
 
   constructor(config: SchedulerConfig = {}) {
     super(config);
     const desc = this.trainSigmas().reverse();
     this.sigmas = withFinalSigma(desc, 0);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     this.timesteps = new Float64Array(T).map((_, i) => T - 1 - i);
   }
 

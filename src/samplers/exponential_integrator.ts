@@ -30,7 +30,12 @@ import {
   sigmaToT,
 } from '../schedules/sigmas.ts';
 import { npArange, npLinspace, roundHalfEven } from '../schedules/numerics.ts';
-import { checkNumInferenceSteps, customTimesteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
+import {
+  checkNumInferenceSteps,
+  customTimesteps,
+  TIMESTEP_SPACINGS,
+  type TimestepSpacing,
+} from '../schedules/timesteps.ts';
 import {
   betaTableKeys,
   checkSigmaGridFlags,
@@ -38,8 +43,11 @@ import {
   enumKey,
   key,
   listAllowed,
+  type ConfigOf,
   type ConfigSpec,
   StepIndexScheduler,
+  type SIGMA_GRID_KEYS,
+  typedKey,
   type SchedulerConfig,
   type SetTimestepsOptions,
 } from './scheduler.ts';
@@ -337,7 +345,7 @@ export const DPM_SHIFT_KEYS = {
 export const DPM_FAMILY_KEYS = {
   lower_order_final: key('bool', true),
   final_sigmas_type: enumKey('zero', ['zero', 'sigma_min']),
-  lambda_min_clipped: key('any', -Infinity, { nullable: true, help: 'a number, -Infinity to disable' }),
+  lambda_min_clipped: typedKey<number | null>(-Infinity, { nullable: true, help: 'a number, -Infinity to disable' }),
   variance_type: key('string', null, {
     nullable: true,
     help: "'learned' or 'learned_range' when the model also predicts variance channels",
@@ -345,10 +353,30 @@ export const DPM_FAMILY_KEYS = {
 } satisfies ConfigSpec;
 
 /**
+ * The config keys the DPM-family base class reads: the head keys, the sigma-grid and flow switches, and keys
+ * only some classes have (absent: off, or the class passes its own value).
+ */
+export type DpmFamilyConfig = ConfigOf<typeof DPM_FAMILY_HEAD> &
+  ConfigOf<typeof SIGMA_GRID_KEYS> &
+  ConfigOf<typeof DPM_FLOW_KEYS> &
+  ConfigOf<typeof DPM_SHIFT_KEYS> &
+  Partial<ConfigOf<typeof DPM_FAMILY_KEYS>> & {
+    readonly lower_order_final: boolean;
+    readonly algorithm_type?: string;
+    readonly solver_type: string;
+    readonly euler_at_final?: boolean;
+    readonly use_lu_lambdas?: boolean;
+    readonly timestep_spacing?: TimestepSpacing;
+    readonly steps_offset?: number;
+    readonly rescale_betas_zero_snr?: boolean;
+  };
+
+/**
  * Base of DPM-Solver-family schedulers: the sigma grid, diffusers' step-index bookkeeping and addNoise on
  * the grid. (Keys of sibling classes are kept as hidden config by Scheduler.toConfig.)
  */
 export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler {
+  declare readonly config: DpmFamilyConfig;
   /**
    * Noise levels s = sigma_t / alpha_t: the training table (ascending in t) before setTimesteps, then the
    * inference grid (n + 1 values, descending, float32; the last one is 0 or sigma_min).
@@ -382,7 +410,7 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
     checkSigmaGridFlags(c, this.className);
     this.clampZeroTerminalSnr();
     this.sigmas = sigmasFromAlphasCumprod(this.alphasCumprod);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     this.timesteps = new Float64Array(T);
     for (let i = 0; i < T; i++) this.timesteps[i] = T - 1 - i;
   }
@@ -463,7 +491,7 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
    */
   protected lambdaClippedCount(): number {
     const c = this.config;
-    const lmin = c.lambda_min_clipped == null ? -Infinity : (c.lambda_min_clipped as number);
+    const lmin = c.lambda_min_clipped == null ? -Infinity : c.lambda_min_clipped;
     if (!(lmin > -Infinity)) return 0;
     const thr = f32(lmin);
     let clipped = 0;
@@ -511,7 +539,7 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
     m0: NDArray,
     sample: NDArray,
     noise: NDArray | null = null,
-    algorithm: string = this.config.algorithm_type,
+    algorithm: string = this.config.algorithm_type ?? 'dpmsolver++',
   ): NDArray {
     const i = this.stepIdx as number;
     const t = this.point(i + 1);
@@ -580,8 +608,8 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
       alphasCumprod: this.alphasCumprod,
       numInferenceSteps: req.numInferenceSteps,
       customTimesteps: req.timesteps,
-      spacing: c.timestep_spacing,
-      stepsOffset: c.steps_offset,
+      spacing: c.timestep_spacing ?? 'linspace',
+      stepsOffset: c.steps_offset ?? 0,
       kind: this.gridKind(),
       roundConverted: true,
       ...extra,

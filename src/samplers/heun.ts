@@ -21,6 +21,7 @@ import {
   registerScheduler,
   SIGMA_GRID_KEYS,
   timestepsArg,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -41,7 +42,7 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' HeunDiscreteScheduler (see the file comment). @example HeunDiscreteScheduler.fromConfig({}).setTimesteps(20) */
 export class HeunDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'HeunDiscreteScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys({
       beta_start: key('number', 0.00085, { min: 0 }),
       beta_end: key('number', 0.012, { min: 0 }),
@@ -53,7 +54,8 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
     clip_sample_range: COMMON_KEYS.clip_sample_range,
     timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof HeunDiscreteScheduler.configSpec>;
 
   override readonly order = 2;
   private prevDerivative: NDArray | null = null;

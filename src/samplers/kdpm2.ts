@@ -20,6 +20,7 @@ import {
   key,
   registerScheduler,
   SIGMA_GRID_KEYS,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -40,13 +41,14 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' KDPM2DiscreteScheduler (see the file comment). @example KDPM2DiscreteScheduler.fromConfig({}).setTimesteps(20) */
 export class KDPM2DiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'KDPM2DiscreteScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys({ beta_start: key('number', 0.00085, { min: 0 }), beta_end: key('number', 0.012, { min: 0 }) }),
     ...SIGMA_GRID_KEYS,
     prediction_type: COMMON_KEYS.prediction_type,
     timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof KDPM2DiscreteScheduler.configSpec>;
 
   override readonly order = 2;
   /** Log-sigma midpoints, laid out like `sigmas`. */

@@ -20,6 +20,7 @@ import {
   COMMON_KEYS,
   registerScheduler,
   SIGMA_GRID_KEYS,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -33,13 +34,14 @@ import { lmsCoefficient } from './lms_coefficient.ts';
 /** diffusers' LMSDiscreteScheduler (see the file comment). @example LMSDiscreteScheduler.fromConfig({}).step(eps, t, x, { order: 4 }) */
 export class LMSDiscreteScheduler extends SigmaScheduler {
   static override readonly className = 'LMSDiscreteScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys(),
     ...SIGMA_GRID_KEYS,
     prediction_type: COMMON_KEYS.prediction_type,
     timestep_spacing: COMMON_KEYS.timestep_spacing,
     steps_offset: COMMON_KEYS.steps_offset,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof LMSDiscreteScheduler.configSpec>;
 
   /** Derivatives of the last `order` steps, oldest first. */
   derivatives: NDArray[] = [];

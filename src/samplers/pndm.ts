@@ -26,6 +26,7 @@ import {
   enumKey,
   key,
   registerScheduler,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -38,14 +39,15 @@ import { f32 } from '../engine/f32.ts';
 /** diffusers' PNDMScheduler (see the file comment). @example PNDMScheduler.fromConfig({ skip_prk_steps: true }).setTimesteps(50) */
 export class PNDMScheduler extends BetaScheduler {
   static override readonly className = 'PNDMScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys(),
     skip_prk_steps: key('bool', false, { help: 'skip the Runge-Kutta warm-up (Stable Diffusion uses true)' }),
     set_alpha_to_one: key('bool', false),
     prediction_type: enumKey('epsilon', ['epsilon', 'v_prediction']),
     timestep_spacing: enumKey('leading', ['linspace', 'leading', 'trailing']),
     steps_offset: COMMON_KEYS.steps_offset,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof PNDMScheduler.configSpec>;
 
   readonly finalAlphaCumprod: number;
   /** Order of the pseudo linear multistep part. */
@@ -71,7 +73,7 @@ export class PNDMScheduler extends BetaScheduler {
    */
   setTimesteps(arg: number | SetTimestepsOptions): void {
     const numInferenceSteps = this.stepCountOnly(arg);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     const n = numInferenceSteps;
     this.numInferenceSteps = n;
     const spacing = this.config.timestep_spacing;
@@ -134,7 +136,7 @@ export class PNDMScheduler extends BetaScheduler {
       throw new Error(
         `${this.className}: number of inference steps is not set; call setTimesteps(numInferenceSteps) before step()`,
       );
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     const diffToPrev = this.counter % 2 ? 0 : Math.floor(Math.floor(T / this.numInferenceSteps) / 2);
     const prevTimestep = timestep - diffToPrev;
     const t = this.prkTimesteps[Math.floor(this.counter / 4) * 4];
@@ -175,7 +177,7 @@ export class PNDMScheduler extends BetaScheduler {
         `${this.className} can only run PLMS steps after the scheduler has run in 'prk' mode for at least 12 iterations (follow scheduler.timesteps from the start)`,
       );
     }
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     const h = Math.floor(T / this.numInferenceSteps);
     let prevTimestep = timestep - h;
     let t = timestep;

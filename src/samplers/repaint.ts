@@ -34,6 +34,7 @@ import {
   enumKey,
   key,
   registerScheduler,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -93,11 +94,12 @@ export function repaintTimesteps(
 /** diffusers' RePaintScheduler (see the file comment). @example RePaintScheduler.fromConfig({ eta: 0 }) */
 export class RePaintScheduler extends BetaScheduler {
   static override readonly className = 'RePaintScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...betaTableKeys({ beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid']) }),
     eta: key('number', 0.0, { min: 0, help: 'weight of the noise of the unknown part: 0 = DDIM, 1 = DDPM' }),
     clip_sample: COMMON_KEYS.clip_sample,
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof RePaintScheduler.configSpec>;
 
   /** Noise weight of the unknown part (diffusers' `scheduler.eta`, which its pipeline overwrites per call). */
   eta: number;
@@ -109,8 +111,8 @@ export class RePaintScheduler extends BetaScheduler {
 
   constructor(config: SchedulerConfig = {}) {
     super(config);
-    this.eta = this.config.eta as number;
-    const T = this.config.num_train_timesteps as number;
+    this.eta = this.config.eta;
+    const T = this.config.num_train_timesteps;
     this.timesteps = new Float64Array(T).map((_, i) => T - 1 - i);
   }
 
@@ -132,7 +134,7 @@ export class RePaintScheduler extends BetaScheduler {
     if (!Number.isInteger(jl) || jl < 1) throw new Error(`${owner}: jumpLength = ${jl} must be an integer >= 1`);
     if (!Number.isInteger(jn) || jn < 1)
       throw new Error(`${owner}: jumpNSample = ${jn} must be an integer >= 1 (1 = no resampling)`);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     this.numInferenceSteps = Math.min(T, n);
     this.jumpLength = jl;
     this.jumpNSample = jn;
@@ -145,7 +147,7 @@ export class RePaintScheduler extends BetaScheduler {
 
   /** (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev): DDIM eq. 16 without eta (diffusers' _get_variance). */
   getVariance(t: number): number {
-    const prevT = t - Math.floor((this.config.num_train_timesteps as number) / this.numInferenceSteps!);
+    const prevT = t - Math.floor(this.config.num_train_timesteps / this.numInferenceSteps!);
     const abarT = this.alphasCumprod[t],
       abarPrev = this.abarPrev(prevT);
     return f32(f32(f32(1 - abarPrev) / f32(1 - abarT)) * f32(1 - f32(abarT / abarPrev)));
@@ -181,7 +183,7 @@ export class RePaintScheduler extends BetaScheduler {
     const eta = o.eta ?? this.eta;
     if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0)
       throw new Error(`${owner}.step: eta = ${eta} must be a finite number >= 0 (0 = DDIM, 1 = DDPM)`);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     const t = stepTimestep(timestep, T, owner);
     const prevT = t - Math.floor(T / this.numInferenceSteps);
     const abarT = this.alphasCumprod[t],
@@ -189,7 +191,7 @@ export class RePaintScheduler extends BetaScheduler {
     const betaProdT = f32(1 - abarT);
     const sb = f32(Math.sqrt(betaProdT)),
       sa = f32(Math.sqrt(abarT));
-    const clip = this.config.clip_sample as boolean;
+    const clip = this.config.clip_sample;
     // one draw per step, used by both parts (diffusers draws it even when eta = 0)
     const noise = drawNoise(modelOutput.shape, o, owner);
     const stdDevT = f32(f32(eta) * f32(Math.sqrt(this.getVariance(t))));
@@ -225,7 +227,7 @@ export class RePaintScheduler extends BetaScheduler {
     if (this.numInferenceSteps === null)
       throw new Error(`${this.className}: call setTimesteps(numInferenceSteps) before undoStep()`);
     if (!generator) throw new Error(`${this.className}.undoStep: pass a generator (e.g. new TorchGenerator(seed))`);
-    const T = this.config.num_train_timesteps as number;
+    const T = this.config.num_train_timesteps;
     const n = Math.floor(T / this.numInferenceSteps);
     if (!Number.isInteger(timestep) || timestep < 0 || timestep + n - 1 >= T) {
       throw new Error(`${this.className}.undoStep: timestep = ${timestep} must be an integer in [0, ${T - n}]`);

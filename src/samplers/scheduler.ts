@@ -22,7 +22,7 @@
  */
 import type { NDArray } from '../engine/ndarray.ts';
 import type { RandomGenerator } from '../engine/rng.ts';
-import { alphasFromBetas, betasFor, BETA_SCHEDULES } from '../schedules/betas.ts';
+import { alphasFromBetas, betasFor, BETA_SCHEDULES, type BetaScheduleName } from '../schedules/betas.ts';
 import { checkNumInferenceSteps, TIMESTEP_SPACINGS } from '../schedules/timesteps.ts';
 import { PREDICTION_TYPES } from '../diffusion/parameterization.ts';
 import type { ChurnParams } from './churn.ts';
@@ -32,11 +32,28 @@ export type ConfigValue = number | string | boolean | null | number[] | ConfigVa
 /** A scheduler config: diffusers' snake_case keys. */
 export type SchedulerConfig = Record<string, unknown>;
 
-/** How one config key is validated. */
-export interface KeySpec {
+/** The kinds of config value a key can hold. */
+export type KeyKind = 'int' | 'number' | 'bool' | 'string' | 'enum' | 'numbers' | 'any';
+
+/** The TypeScript type each kind validates to ('any': checked by its class, typed by `typedKey<T>`). */
+interface KindValue {
+  int: number;
+  number: number;
+  bool: boolean;
+  string: string;
+  enum: string;
+  numbers: number[];
+  any: unknown;
+}
+
+/**
+ * How one config key is validated. `T` is the type of the validated value (inferred by `key`, `enumKey`,
+ * `typedKey`); `ConfigOf` turns a spec of such keys into the type of the config.
+ */
+export interface KeySpec<T = unknown> {
   /** Value used when the key is absent (or null for a non-nullable key). */
-  default: unknown;
-  kind: 'int' | 'number' | 'bool' | 'string' | 'enum' | 'numbers' | 'any';
+  default: T;
+  kind: KeyKind;
   /** Allowed values for 'enum'. */
   values?: readonly (string | null)[];
   /** null is a meaningful value (e.g. trained_betas, sigma_min). */
@@ -46,8 +63,21 @@ export interface KeySpec {
   max?: number;
   /** Free text appended to errors (what the key means). */
   help?: string;
+  /** Type-level only (never set): the type of the validated value. */
+  readonly valueType?: T;
 }
 export type ConfigSpec = Record<string, KeySpec>;
+
+/**
+ * The validated config a spec describes: one readonly property per key, of the key's value type.
+ * @example type DDIMConfig = ConfigOf<typeof DDIM_KEYS>;  // { readonly eta_default: number; ... }
+ */
+export type ConfigOf<S extends ConfigSpec> = { readonly [K in keyof S]: S[K] extends KeySpec<infer T> ? T : never };
+
+/** Options of `key` besides kind and default. */
+export type KeyOptions<N extends boolean> = Omit<KeySpec, 'default' | 'kind' | 'values' | 'valueType' | 'nullable'> & {
+  nullable?: N;
+};
 
 /** Options of `step`. Which ones a scheduler reads is documented on its class. sChurn, sTmin, sTmax, sNoise: the churn of
  * Karras et al. (2022) Algorithm 2 (EulerDiscreteScheduler, EDMEulerScheduler; see churn.ts). */
@@ -86,56 +116,64 @@ export function listAllowed(values: readonly unknown[]): string {
 
 /** Common keys, shared by most schedulers (diffusers' defaults). */
 export const COMMON_KEYS = {
-  num_train_timesteps: {
-    default: 1000,
-    kind: 'int',
+  num_train_timesteps: key('int', 1000, {
     min: 1,
     max: 1_000_000,
     help: 'the length of the beta table; at most 1000000 (each step costs tables of every scheduler)',
-  } as KeySpec,
-  beta_start: { default: 0.0001, kind: 'number', min: 0 } as KeySpec,
-  beta_end: { default: 0.02, kind: 'number', min: 0 } as KeySpec,
-  beta_schedule: {
-    default: 'linear',
-    kind: 'enum',
-    values: ['linear', 'scaled_linear', 'squaredcos_cap_v2'],
-  } as KeySpec,
-  trained_betas: { default: null, kind: 'numbers', nullable: true } as KeySpec,
-  prediction_type: { default: 'epsilon', kind: 'enum', values: PREDICTION_TYPES } as KeySpec,
-  timestep_spacing: { default: 'linspace', kind: 'enum', values: TIMESTEP_SPACINGS } as KeySpec,
-  steps_offset: { default: 0, kind: 'int', min: 0 } as KeySpec,
-  rescale_betas_zero_snr: { default: false, kind: 'bool' } as KeySpec,
-  clip_sample: { default: true, kind: 'bool' } as KeySpec,
-  clip_sample_range: { default: 1.0, kind: 'number', min: 0 } as KeySpec,
-  thresholding: { default: false, kind: 'bool' } as KeySpec,
-  dynamic_thresholding_ratio: { default: 0.995, kind: 'number', min: 0, max: 1 } as KeySpec,
-  sample_max_value: { default: 1.0, kind: 'number', min: 0 } as KeySpec,
-} as const;
+  }),
+  beta_start: key('number', 0.0001, { min: 0 }),
+  beta_end: key('number', 0.02, { min: 0 }),
+  beta_schedule: enumKey('linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2']),
+  trained_betas: key('numbers', null, { nullable: true }),
+  prediction_type: enumKey('epsilon', PREDICTION_TYPES),
+  timestep_spacing: enumKey('linspace', TIMESTEP_SPACINGS),
+  steps_offset: key('int', 0, { min: 0 }),
+  rescale_betas_zero_snr: key('bool', false),
+  clip_sample: key('bool', true),
+  clip_sample_range: key('number', 1.0, { min: 0 }),
+  thresholding: key('bool', false),
+  dynamic_thresholding_ratio: key('number', 0.995, { min: 0, max: 1 }),
+  sample_max_value: key('number', 1.0, { min: 0 }),
+} as const satisfies ConfigSpec;
+
+/** The beta-table keys every beta-table scheduler takes, with diffusers' common defaults. */
+const BETA_TABLE_KEYS = {
+  num_train_timesteps: COMMON_KEYS.num_train_timesteps,
+  beta_start: COMMON_KEYS.beta_start,
+  beta_end: COMMON_KEYS.beta_end,
+  beta_schedule: COMMON_KEYS.beta_schedule,
+  trained_betas: COMMON_KEYS.trained_betas,
+} as const satisfies ConfigSpec;
+
+/** Which beta-table keys a scheduler may give other defaults or values. */
+type BetaTableOverrides = Partial<Record<'beta_start' | 'beta_end' | 'beta_schedule', KeySpec>>;
 
 /**
  * The keys of the beta table every scheduler here takes (num_train_timesteps, beta_start, beta_end,
  * beta_schedule, trained_betas), with diffusers' common defaults; `overrides` replace keys in place.
  * @example const spec = { ...betaTableKeys({ beta_start: key('number', 0.00085, { min: 0 }) }), prediction_type: COMMON_KEYS.prediction_type };
  */
-export function betaTableKeys(
-  overrides: Partial<Record<'beta_start' | 'beta_end' | 'beta_schedule', KeySpec>> = {},
-): ConfigSpec {
-  return {
-    num_train_timesteps: COMMON_KEYS.num_train_timesteps,
-    beta_start: COMMON_KEYS.beta_start,
-    beta_end: COMMON_KEYS.beta_end,
-    beta_schedule: COMMON_KEYS.beta_schedule,
-    trained_betas: COMMON_KEYS.trained_betas,
-    ...overrides,
-  };
+export function betaTableKeys<O extends BetaTableOverrides = Record<never, never>>(
+  overrides?: O,
+): Omit<typeof BETA_TABLE_KEYS, keyof NoInfer<O>> & NoInfer<O> {
+  return { ...BETA_TABLE_KEYS, ...(overrides as O) };
 }
+
+/**
+ * The config type of the beta-table keys (what BetaScheduler reads): beta_schedule is any of BETA_SCHEDULES
+ * (each class accepts its subset), rescale_betas_zero_snr is off where a class does not have it.
+ */
+export type BetaTableConfig = Omit<ConfigOf<typeof BETA_TABLE_KEYS>, 'beta_schedule'> & {
+  readonly beta_schedule: BetaScheduleName;
+  readonly rescale_betas_zero_snr?: boolean;
+};
 
 /** use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas: the sigma-grid switches (at most one true). */
 export const SIGMA_GRID_KEYS = {
-  use_karras_sigmas: { default: false, kind: 'bool' } as KeySpec,
-  use_exponential_sigmas: { default: false, kind: 'bool' } as KeySpec,
-  use_beta_sigmas: { default: false, kind: 'bool' } as KeySpec,
-} as const;
+  use_karras_sigmas: key('bool', false),
+  use_exponential_sigmas: key('bool', false),
+  use_beta_sigmas: key('bool', false),
+} as const satisfies ConfigSpec;
 
 /** Throw unless at most one of the SIGMA_GRID_KEYS switches is true. @example checkSigmaGridFlags(config, 'EulerDiscreteScheduler') */
 export function checkSigmaGridFlags(config: Record<string, unknown>, owner: string): void {
@@ -146,14 +184,36 @@ export function checkSigmaGridFlags(config: Record<string, unknown>, owner: stri
     );
 }
 
-/** An enum key with its default and allowed values. @example enumKey('linear', ['linear', 'scaled_linear']) */
-export function enumKey(def: string | null, values: readonly (string | null)[], help?: string): KeySpec {
+/**
+ * An enum key with its default and allowed values; its type is the union of the values.
+ * @example enumKey('linear', ['linear', 'scaled_linear'])  // KeySpec<'linear' | 'scaled_linear'>
+ */
+export function enumKey<const V extends readonly (string | null)[]>(
+  def: V[number],
+  values: V,
+  help?: string,
+): KeySpec<V[number]> {
   return { default: def, kind: 'enum', values, nullable: values.includes(null), help };
 }
 
-/** A key of another kind with its default. @example key('number', 1.0, { min: 0 }) */
-export function key(kind: KeySpec['kind'], def: unknown, extra: Partial<KeySpec> = {}): KeySpec {
+/**
+ * A key of another kind with its default; its type follows the kind (| null with `nullable: true`).
+ * @example key('number', 1.0, { min: 0 })  // KeySpec<number>
+ */
+export function key<K extends Exclude<KeyKind, 'enum' | 'any'>, N extends boolean = false>(
+  kind: K,
+  def: KindValue[K] | (N extends true ? null : never),
+  extra: KeyOptions<N> = {},
+): KeySpec<KindValue[K] | (N extends true ? null : never)> {
   return { default: def, kind, ...extra };
+}
+
+/**
+ * A key its class checks itself (kind 'any'), typed `T`.
+ * @example typedKey<number | null>(-Infinity, { nullable: true })
+ */
+export function typedKey<T>(def: T, extra: KeyOptions<boolean> = {}): KeySpec<T> {
+  return { default: def, kind: 'any', ...extra };
 }
 
 /**
@@ -234,6 +294,9 @@ function checkValue(owner: string, key: string, ks: KeySpec, v: unknown): unknow
   return n;
 }
 
+/** What every scheduler config holds (each class declares its full type as `ConfigOf<typeof ITS_KEYS>`). */
+export type BaseSchedulerConfig = { readonly num_train_timesteps: number } & Readonly<Record<string, unknown>>;
+
 /** Minimal constructor type of a scheduler class (for the registry and fromConfig). */
 export interface SchedulerClass<T extends Scheduler = Scheduler> {
   new (config?: SchedulerConfig): T;
@@ -303,8 +366,11 @@ export abstract class Scheduler {
   /** Accepted config keys with defaults and validation. */
   static readonly configSpec: ConfigSpec = {};
 
-  /** The validated config (diffusers' snake_case keys, all defaults filled in). */
-  readonly config: Readonly<Record<string, any>>;
+  /**
+   * The validated config (diffusers' snake_case keys, all defaults filled in). Each class narrows its type
+   * with `declare readonly config: ConfigOf<typeof ITS_KEYS>`.
+   */
+  readonly config: BaseSchedulerConfig;
   /** Warnings collected while configuring (e.g. ignored keys), like diffusers' logger warnings. */
   readonly warnings: string[] = [];
   /** Order of the solver: model evaluations per timestep in `timesteps` (diffusers' `order`). */
@@ -337,7 +403,8 @@ export abstract class Scheduler {
     if (usedDefaults.length > 0)
       config = Object.fromEntries(Object.entries(config).filter(([k]) => !usedDefaults.includes(k)));
     const { config: parsed, unknown, defaulted } = parseConfig(ctor.className, ctor.configSpec, config);
-    this.config = Object.freeze(parsed);
+    // parseConfig checked every key of the class's spec: the config has the type its spec describes
+    this.config = Object.freeze(parsed) as BaseSchedulerConfig;
     this.defaultedKeys = Object.freeze(defaulted);
     for (const k of unknown) if (knownToOtherScheduler(k, ctor.className)) this.hiddenConfig[k] = cloneValue(config[k]);
     const ignored = unknown.filter((k) => !(k in this.hiddenConfig));
@@ -438,7 +505,7 @@ export abstract class Scheduler {
 
   /** Number of training timesteps (diffusers' `len(scheduler)`). */
   get length(): number {
-    return this.config.num_train_timesteps as number;
+    return this.config.num_train_timesteps;
   }
 
   /** Standard deviation of the initial noise: x_T = initNoiseSigma * N(0, I). */
@@ -471,7 +538,7 @@ export abstract class Scheduler {
       throw new Error(
         `${owner}: custom timesteps/sigmas are not supported by this scheduler (as in diffusers); pass numInferenceSteps`,
       );
-    checkNumInferenceSteps(numInferenceSteps, this.config.num_train_timesteps as number, owner, allowMoreThanTrain);
+    checkNumInferenceSteps(numInferenceSteps, this.config.num_train_timesteps, owner, allowMoreThanTrain);
     return numInferenceSteps;
   }
 
@@ -517,6 +584,7 @@ export function checkBetaRange(betas: ArrayLike<number>, c: Record<string, unkno
  * and alphasCumprod (float32, like diffusers) from the config's beta keys.
  */
 export abstract class BetaScheduler extends Scheduler {
+  declare readonly config: BetaTableConfig & Readonly<Record<string, unknown>>;
   /** beta_t, t = 0..T-1 (float32). */
   readonly betas: Float32Array;
   /** alpha_t = 1 - beta_t (float32). */

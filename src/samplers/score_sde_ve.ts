@@ -27,6 +27,7 @@ import {
   key,
   registerScheduler,
   Scheduler,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -57,14 +58,15 @@ function meanRowNorm(x: NDArray): number {
 /** diffusers' ScoreSdeVeScheduler (see the file comment). @example ScoreSdeVeScheduler.fromConfig({ snr: 0.16 }) */
 export class ScoreSdeVeScheduler extends Scheduler {
   static override readonly className = 'ScoreSdeVeScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     num_train_timesteps: key('int', 2000, { min: 1 }),
     snr: key('number', 0.15, { min: 0, help: 'signal-to-noise ratio of the Langevin corrector step' }),
     sigma_min: key('number', 0.01, { min: 0 }),
     sigma_max: key('number', 1348.0, { min: 0 }),
     sampling_eps: key('number', 1e-5, { min: 0, max: 1, help: 'last time of the continuous schedule' }),
     correct_steps: key('int', 1, { min: 0, help: 'Langevin corrector steps per predictor step' }),
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof ScoreSdeVeScheduler.configSpec>;
 
   /** sigma(t) at each timestep (float32). */
   sigmas: Float32Array = new Float32Array(0);

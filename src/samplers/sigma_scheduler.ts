@@ -18,10 +18,14 @@ import {
   sigmaToT,
 } from '../schedules/sigmas.ts';
 import { npArange, npInterp, npLinspace, roundHalfEven, torchLinspaceF32 } from '../schedules/numerics.ts';
-import { badSpacing } from '../schedules/timesteps.ts';
+import { badSpacing, type TimestepSpacing } from '../schedules/timesteps.ts';
+import type { PredictionType } from '../diffusion/parameterization.ts';
 import {
   checkSigmaGridFlags,
+  type SIGMA_GRID_KEYS,
   StepIndexScheduler,
+  type BetaTableConfig,
+  type ConfigOf,
   type SchedulerConfig,
   type SetTimestepsOptions,
 } from './scheduler.ts';
@@ -215,7 +219,10 @@ export function eulerStep(x: NDArray, d: NDArray, dt: number): NDArray {
  * 'default' for classes without these keys).
  * @example sigmaScheduleFromConfig({ use_karras_sigmas: true }, 'EulerDiscreteScheduler')  // 'karras'
  */
-export function sigmaScheduleFromConfig(config: Record<string, any>, owner: string): SigmaScheduleKind {
+export function sigmaScheduleFromConfig(
+  config: Partial<ConfigOf<typeof SIGMA_GRID_KEYS>>,
+  owner: string,
+): SigmaScheduleKind {
   checkSigmaGridFlags(config, owner);
   if (config.use_karras_sigmas) return 'karras';
   if (config.use_exponential_sigmas) return 'exponential';
@@ -225,8 +232,17 @@ export function sigmaScheduleFromConfig(config: Record<string, any>, owner: stri
 
 const SCALE_WARNING = 'The `scale_model_input` function should be called before `step` to ensure correct denoising.';
 
+/** The config keys SigmaScheduler reads (each class declares its full type; absent sigma switches are off). */
+export type SigmaFamilyConfig = BetaTableConfig &
+  Partial<ConfigOf<typeof SIGMA_GRID_KEYS>> & {
+    readonly prediction_type: PredictionType;
+    readonly timestep_spacing: TimestepSpacing;
+    readonly steps_offset: number;
+  };
+
 /** Base class: sigma table, step index bookkeeping, input scaling and VE add_noise. */
 export abstract class SigmaScheduler extends StepIndexScheduler {
+  declare readonly config: SigmaFamilyConfig;
   /** Noise levels visited, float32, ending with the final sigma (usually 0). */
   sigmas: Float32Array = new Float32Array(0);
   /** True once scaleModelInput has been called (diffusers warns when step comes first). */

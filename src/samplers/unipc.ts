@@ -28,6 +28,8 @@ import {
   key,
   registerScheduler,
   SIGMA_GRID_KEYS,
+  typedKey,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -92,7 +94,7 @@ function mapUniPCNames(config: SchedulerConfig): SchedulerConfig {
 /** UniPC multistep predictor-corrector (diffusers' UniPCMultistepScheduler); deterministic (no generator). */
 export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
   static override readonly className: string = 'UniPCMultistepScheduler';
-  static override readonly configSpec: ConfigSpec = {
+  static override readonly configSpec = {
     ...DPM_FAMILY_HEAD,
     solver_order: key('int', 2, {
       min: 1,
@@ -102,7 +104,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
     solver_type: enumKey('bh2', UNIPC_SOLVER_TYPES),
     lower_order_final: DPM_FAMILY_KEYS.lower_order_final,
     disable_corrector: key('numbers', [], { help: 'step indices whose corrector is skipped' }),
-    solver_p: key('any', null, {
+    solver_p: typedKey<null>(null, {
       nullable: true,
       help: 'another scheduler as predictor is not supported; allowed values: null',
     }),
@@ -127,7 +129,8 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
       nullable: true,
       help: 'only for flow-matching sigmas (not implemented); allowed values: null',
     }),
-  };
+  } satisfies ConfigSpec;
+  declare readonly config: ConfigOf<typeof UniPCMultistepScheduler.configSpec>;
 
   /** Sample before the last predictor (x_{t-1} of UniC), null at the start of a run. */
   lastSample: NDArray | null = null;
@@ -145,7 +148,7 @@ export class UniPCMultistepScheduler extends ExponentialIntegratorScheduler {
       throw new Error(
         `${this.className} config: shift_terminal = ${c.shift_terminal} is only supported with use_flow_sigmas = true, which is not implemented; allowed values: null`,
       );
-    (c.disable_corrector as number[]).forEach((v, i) => {
+    c.disable_corrector.forEach((v, i) => {
       if (!Number.isInteger(v))
         throw new Error(`${this.className} config: disable_corrector[${i}] = ${v} must be an integer step index`);
     });

@@ -12,6 +12,7 @@ import { NDArray } from '../engine/ndarray.ts';
 import { f32 } from '../engine/f32.ts';
 import { clipSample, dynamicThreshold } from '../diffusion/thresholding.ts';
 import { badPredictionType } from '../diffusion/parameterization.ts';
+import { COMMON_KEYS, type ConfigOf } from './scheduler.ts';
 
 function checkSameSize(a: NDArray, b: NDArray): void {
   if (a.size !== b.size) throw new Error(`shape mismatch: [${a.shape.join(', ')}] vs [${b.shape.join(', ')}]`);
@@ -105,9 +106,18 @@ export function vpPredEpsilon(
   }
 }
 
+/** The x_0 clipping keys of a VP scheduler config (DDIMInverseScheduler has no thresholding keys: off). */
+export type ClipConfig = ConfigOf<Pick<typeof COMMON_KEYS, 'clip_sample' | 'clip_sample_range'>> &
+  Partial<ConfigOf<Pick<typeof COMMON_KEYS, 'thresholding' | 'dynamic_thresholding_ratio' | 'sample_max_value'>>>;
+
 /** Clip or dynamically threshold x_0 as the config asks (diffusers: thresholding wins over clip_sample). */
-export function clipOrThreshold(x0: NDArray, config: Record<string, any>): NDArray {
-  if (config.thresholding) return dynamicThreshold(x0, config.dynamic_thresholding_ratio, config.sample_max_value);
+export function clipOrThreshold(x0: NDArray, config: ClipConfig): NDArray {
+  if (config.thresholding)
+    return dynamicThreshold(
+      x0,
+      config.dynamic_thresholding_ratio ?? COMMON_KEYS.dynamic_thresholding_ratio.default,
+      config.sample_max_value ?? COMMON_KEYS.sample_max_value.default,
+    );
   if (config.clip_sample) return clipSample(x0, config.clip_sample_range);
   return x0;
 }

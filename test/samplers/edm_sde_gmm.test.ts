@@ -10,14 +10,20 @@ import assert from 'node:assert/strict';
 import { NDArray } from '../../src/engine/ndarray.ts';
 import { Philox } from '../../src/engine/rng.ts';
 import { GaussianMixture } from '../../src/data/gaussian_mixture.ts';
-import { edmOutputFromDenoised, edmPreconditioning, scoreFromDenoised } from '../../src/diffusion/edm.ts';
+import {
+  edmOutputFromDenoised,
+  edmPreconditioning,
+  scoreFromDenoised,
+  type EdmPredictionType,
+} from '../../src/diffusion/edm.ts';
 import { VeSde, VpSde } from '../../src/diffusion/sde.ts';
 import { EDMEulerScheduler } from '../../src/samplers/edm_euler.ts';
 import { EDMDPMSolverMultistepScheduler } from '../../src/samplers/edm_dpmsolver_multistep.ts';
 import { ScoreSdeVeScheduler } from '../../src/samplers/score_sde_ve.ts';
 import { sampleEdm, edmSigmas } from '../../src/samplers/edm_sampler.ts';
 import { samplePc } from '../../src/samplers/pc_sampling.ts';
-import type { Scheduler, StepOptions } from '../../src/samplers/scheduler.ts';
+import type { StepOptions } from '../../src/samplers/scheduler.ts';
+import type { EdmScheduler } from '../../src/samplers/edm_scheduler.ts';
 
 const N = 2000,
   N_MMD = 1000,
@@ -115,8 +121,8 @@ function edmNetwork(sigmaData: number, predictionType: 'epsilon' | 'v_prediction
   };
 }
 
-function runEdmScheduler(s: Scheduler, steps: number, seed: number, opts: StepOptions = {}): NDArray {
-  const F = edmNetwork(s.config.sigma_data, s.config.prediction_type);
+function runEdmScheduler(s: EdmScheduler, steps: number, seed: number, opts: StepOptions = {}): NDArray {
+  const F = edmNetwork(s.config.sigma_data, s.config.prediction_type as EdmPredictionType);
   s.setTimesteps(steps);
   let x = new Philox(seed).normal([N, 2]).mulScalar(s.config.sigma_max);
   for (const t of s.timesteps) x = s.step(F(s.scaleModelInput(x, t), t), t, x, opts).prevSample;
