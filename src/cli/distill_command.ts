@@ -1,11 +1,18 @@
 /**
- * `diffuse distill TEACHER --steps-to K --out DIR`: progressive distillation (src/training/distill.ts) of a trained
- * model folder into a student that `diffuse sample DIR --scheduler edm-euler --steps K` runs in K steps.
+ * `diffuse distill TEACHER --steps-to K --out DIR [--method progressive|consistency]`: distillation of a trained
+ * model folder into a student that samples in K steps:
+ *  - progressive (default; src/training/distill.ts): `diffuse sample DIR --scheduler edm-euler --steps K`;
+ *  - consistency (src/training/consistency_distill.ts): a consistency model whose folder's own sampler
+ *    (CMStochasticIterativeScheduler) runs it with `diffuse sample DIR --steps K` for any K <= --grid-steps.
  * The data is the teacher's training data (its diffuse.json) unless --data names another.
  */
 import { loadPipelineFolder, saveModelFolder, writeRunInfo } from '../folders/index.ts';
 import { openDataSource } from '../data/data_source.ts';
 import { progressiveDistill } from '../training/distill.ts';
+import { consistencyDistill, type ConsistencyMetric } from '../training/consistency_distill.ts';
+
+/** The distillation methods of `diffuse distill --method`. */
+export const DISTILL_METHODS = ['progressive', 'consistency'] as const;
 
 export interface DistillCliOptions {
   stepsTo: number;
@@ -17,6 +24,16 @@ export interface DistillCliOptions {
   lr?: number;
   seed?: number;
   quiet?: boolean;
+  /** progressive (default) or consistency. */
+  method?: string;
+  /** Consistency distillation: N, the points of the Karras grid (default 18). */
+  gridSteps?: number;
+  /** Consistency distillation: mu, the decay of the target network (default 0.95). */
+  targetDecay?: number;
+  /** Consistency distillation: the distance, l2 or pseudo-huber. */
+  metric?: string;
+  /** Consistency distillation: the teacher's ODE step, heun or euler. */
+  solver?: string;
 }
 
 export async function distillCommand(teacherDir: string, o: DistillCliOptions): Promise<void> {
@@ -29,14 +46,48 @@ export async function distillCommand(teacherDir: string, o: DistillCliOptions): 
   const data = openDataSource(spec, { batchSize: o.batchSize ?? 256, seed: o.seed ?? 0 });
   const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
   const t0 = performance.now();
+  const method = o.method ?? 'progressive';
+  if (!(DISTILL_METHODS as readonly string[]).includes(method))
+    throw new Error(`--method ${method}: allowed values: ${DISTILL_METHODS.join(', ')}`);
+  if (method === 'consistency') {
+    const N = o.gridSteps ?? 18;
+    if (!(Number.isInteger(o.stepsTo) && o.stepsTo >= 1 && o.stepsTo <= N))
+      throw new Error(`--steps-to ${o.stepsTo}: must be an integer in 1..--grid-steps (${N})`);
+    const r = await consistencyDistill({
+      teacher,
+      data,
+      gridSteps: N,
+      iterations: o.iters ?? CONSISTENCY_DEFAULTS.iterations,
+      batchSize: o.batchSize,
+      lr: o.lr ?? CONSISTENCY_DEFAULTS.lr,
+      seed: o.seed,
+      targetDecay: o.targetDecay,
+      metric: o.metric as ConsistencyMetric | undefined,
+      solver: o.solver as 'heun' | 'euler' | undefined,
+      onLog: ({ iteration, loss, seconds }) =>
+        log(`iteration ${iteration}: loss ${loss.toExponential(3)} (${seconds.toFixed(1)} s)`),
+      logEvery: 500,
+    });
+    saveModelFolder(
+      o.out,
+      teacher.model.toConfig() as unknown as Record<string, unknown>,
+      r.weights,
+      r.schedulerConfig,
+    );
+    if (teacher.info) writeRunInfo(o.out, { ...teacher.info, step: teacher.info.step });
+    log(
+      `done: consistency student in ${o.out} (${((performance.now() - t0) / 1000).toFixed(1)} s); sample it with: diffuse sample ${o.out} --steps ${o.stepsTo}`,
+    );
+    return;
+  }
   const r = await progressiveDistill({
     teacher,
     data,
     stepsTo: o.stepsTo,
     startSteps: o.startSteps,
-    iterations: o.iters,
+    iterations: o.iters ?? 600,
     batchSize: o.batchSize,
-    lr: o.lr,
+    lr: o.lr ?? 1e-3,
     seed: o.seed,
     onRound: ({ steps, seconds, loss }) =>
       log(`round: ${2 * steps} -> ${steps} steps, ${seconds.toFixed(1)} s, final loss ${loss.toExponential(3)}`),
@@ -47,3 +98,6 @@ export async function distillCommand(teacherDir: string, o: DistillCliOptions): 
     `done: student for ${o.stepsTo} steps in ${o.out} (${((performance.now() - t0) / 1000).toFixed(1)} s); sample it with: diffuse sample ${o.out} --scheduler edm-euler --steps ${o.stepsTo}`,
   );
 }
+
+/** CLI defaults of consistency distillation (per run, not per round as progressive's). */
+export const CONSISTENCY_DEFAULTS = { iterations: 2000, lr: 1e-4 } as const;

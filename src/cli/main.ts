@@ -160,16 +160,34 @@ program
 program
   .command('distill')
   .description(
-    'progressive distillation: a student that samples in --steps-to steps (run it with --scheduler edm-euler)',
+    'distillation to few steps: progressive (default; sample the student with --scheduler edm-euler) or consistency (sample it with its own sampler: diffuse sample DIR --steps K)',
   )
   .argument('<teacher>', 'trained model folder')
   .requiredOption('--steps-to <k>', 'student steps (1, 2, 4, ...)', int('--steps-to'))
   .requiredOption('--out <folder>', 'where to write the student model folder')
   .option('--data <spec>', "training data (default: the teacher's, from its diffuse.json)")
   .option('--start-steps <n>', 'student steps of the first round (the teacher then runs 2x)', int('--start-steps'), 32)
-  .option('--iters <n>', 'optimizer steps per halving round', int('--iters'), 600)
+  .option('--method <m>', 'progressive | consistency', 'progressive')
+  .option(
+    '--iters <n>',
+    'optimizer steps: per halving round (progressive, default 600) or in all (consistency, default 2000)',
+    int('--iters'),
+  )
   .option('--batch-size <n>', 'batch size', int('--batch-size'), 256)
-  .option('--lr <x>', 'peak learning rate of each round (cosine decay)', num('--lr', 0), 1e-3)
+  .option(
+    '--lr <x>',
+    'peak learning rate, cosine decay (default: progressive 1e-3 per round, consistency 1e-4)',
+    num('--lr', 0),
+  )
+  .option(
+    '--grid-steps <n>',
+    'consistency: points of the Karras grid N (the student samples in 1..N steps)',
+    int('--grid-steps'),
+    18,
+  )
+  .option('--target-decay <mu>', 'consistency: decay of the target network', num('--target-decay', 0, 1), 0.95)
+  .option('--metric <d>', 'consistency: l2 | pseudo-huber', 'l2')
+  .option('--solver <s>', "consistency: the teacher's ODE step, heun | euler", 'heun')
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
   .option('--quiet', 'no progress output')
   .action(async (teacher: string, o) => {

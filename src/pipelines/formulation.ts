@@ -5,6 +5,11 @@
  *  - an EDM scheduler class (EDMEulerScheduler, EDMDPMSolverMultistepScheduler): the network is EDM's F
  *    (Karras et al. 2022), called on c_in x with the noise label noise_label_scale * ln(sigma) / 4 (diffusers: scale 1),
  *    and D = c_skip x + c_out F;
+ *  - a consistency scheduler class (CMStochasticIterativeScheduler): the network is a consistency model's F
+ *    (Song et al. 2023, src/diffusion/consistency.ts) with EDM's c_in and the noise label
+ *    noise_label_scale * ln(sigma) / 4 (diffusers' 250 ln(sigma): scale 1000, the default of this class), and the
+ *    consistency function f = c_skip x + c_out F with the boundary coefficients (f(x, sigma_min) = x) serves as
+ *    its denoiser D;
  *  - any other class (DDPMScheduler, ...): a variance-preserving model eps / v / x0(x_vp, t) on the beta table
  *    of that config.
  * Every model is a denoiser D(x; sigma) in the VE frame x = x0 + sigma n (src/diffusion/edm.ts), so
@@ -30,6 +35,7 @@ import { schedulerFromConfig, type Scheduler } from '../samplers/scheduler.ts';
 import { EdmScheduler } from '../samplers/edm_scheduler.ts';
 import { ScoreSdeVeScheduler } from '../samplers/score_sde_ve.ts';
 import type { DDPMScheduler } from '../samplers/ddpm.ts';
+import { consistencyPreconditioning } from '../diffusion/consistency.ts';
 import { logSigmas, sigmasFromAlphasCumprod, sigmaToT } from '../schedules/sigmas.ts';
 import type { AsyncModelFn } from './generate.ts';
 
@@ -43,10 +49,30 @@ export type ModelFormulation =
       sigmaMax: number;
       noiseLabelScale: number;
     }
+  | {
+      kind: 'consistency';
+      sigmaData: number;
+      sigmaMin: number;
+      sigmaMax: number;
+      noiseLabelScale: number;
+    }
   | { kind: 'vp'; alphasCumprod: Float32Array; predictionType: string };
 
 /** The EDM scheduler classes: a config of one of these marks an EDM-preconditioned model. */
 export const EDM_SCHEDULER_CLASSES: readonly string[] = ['EDMEulerScheduler', 'EDMDPMSolverMultistepScheduler'];
+
+/** The consistency-model scheduler classes: a config of one of these marks a consistency model. */
+export const CONSISTENCY_SCHEDULER_CLASSES: readonly string[] = ['CMStochasticIterativeScheduler'];
+
+/** diffusers' CMStochasticIterativeScheduler model timestep: 250 ln(sigma) = 1000 x EDM's c_noise. */
+export const CM_TIMESTEP_LABEL_SCALE = 1000;
+
+function positiveKey(cfg: Record<string, unknown>, key: string, dflt: number): number {
+  const v = cfg[key] ?? dflt;
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
+    throw new Error(`scheduler config: ${key} = ${JSON.stringify(v)} must be a finite number > 0`);
+  return v;
+}
 
 /**
  * The formulation recorded by a model folder's scheduler_config.json.
@@ -64,6 +90,19 @@ export function modelFormulation(schedulerConfig: Record<string, unknown>): Mode
       sigmaMax: s.config.sigma_max,
       noiseLabelScale: s.config.noise_label_scale,
     };
+  }
+  if (typeof cls === 'string' && CONSISTENCY_SCHEDULER_CLASSES.includes(cls)) {
+    // diffusers' defaults (CMStochasticIterativeScheduler); noise_label_scale is diffuse's key (see above)
+    const f = {
+      kind: 'consistency' as const,
+      sigmaData: positiveKey(schedulerConfig, 'sigma_data', 0.5),
+      sigmaMin: positiveKey(schedulerConfig, 'sigma_min', 0.002),
+      sigmaMax: positiveKey(schedulerConfig, 'sigma_max', 80),
+      noiseLabelScale: positiveKey(schedulerConfig, 'noise_label_scale', CM_TIMESTEP_LABEL_SCALE),
+    };
+    if (!(f.sigmaMax > f.sigmaMin))
+      throw new Error(`scheduler config: sigma_max = ${f.sigmaMax} must be larger than sigma_min = ${f.sigmaMin}`);
+    return f;
   }
   const { _class_name: _, ...rest } = schedulerConfig;
   const s = schedulerFromConfig('DDPMScheduler', rest) as DDPMScheduler;
@@ -103,6 +142,13 @@ export function denoiserOfModel(
       const { cIn, cNoise } = edmPreconditioning(sigma, f.sigmaData, f.predictionType);
       const F = await fn(x.mulScalar(cIn), new Float32Array(x.shape[0]).fill(f.noiseLabelScale * cNoise), labels);
       const { cSkip, cOut } = edmPreconditioning(sigma, f.sigmaData, f.predictionType);
+      return x.map((v, i) => cSkip * v + cOut * F.data[i]);
+    };
+  }
+  if (f.kind === 'consistency') {
+    return async (x, sigma, labels) => {
+      const { cSkip, cOut, cIn, cNoise } = consistencyPreconditioning(sigma, f.sigmaData, f.sigmaMin);
+      const F = await fn(x.mulScalar(cIn), new Float32Array(x.shape[0]).fill(f.noiseLabelScale * cNoise), labels);
       return x.map((v, i) => cSkip * v + cOut * F.data[i]);
     };
   }
@@ -152,6 +198,7 @@ export function adaptModelToScheduler(
       return scoreFromDenoised(await D(x, sigma, labels), x, sigma);
     };
   }
+  if (CONSISTENCY_SCHEDULER_CLASSES.includes(sched.className)) return adaptToConsistencyScheduler(fn, f, D, sched);
   if (sched instanceof EdmScheduler) {
     if (
       f.kind === 'edm' &&
@@ -180,6 +227,38 @@ export function adaptModelToScheduler(
     const sigma = sigmaAtTimestep(table, uniformLevel(t, `${sched.className} model`));
     const x = xvp.mulScalar(Math.sqrt(1 + sigma * sigma));
     return denoisedToVpOutput(await D(x, sigma, labels), x, sigma, sched.config.prediction_type as string);
+  };
+}
+
+/**
+ * A consistency scheduler (diffusers' CMStochasticIterativeScheduler) calls model(c_in x, 250 ln(sigma)) and
+ * applies c_skip / c_out itself: a consistency model of the same sigma_data / sigma_min is called as it is
+ * (relabelled when its noise label scale differs), any other model answers (D - c_skip x) / c_out.
+ */
+function adaptToConsistencyScheduler(
+  fn: AsyncModelFn,
+  f: ModelFormulation,
+  D: (x: NDArray, sigma: number, labels?: Float32Array) => Promise<NDArray>,
+  sched: Scheduler,
+): AsyncModelFn {
+  const sd = sched.config.sigma_data as number,
+    sMin = sched.config.sigma_min as number;
+  const s = sched as Scheduler & { sigmas?: ArrayLike<number>; stepIndex?: number | null };
+  const sigmaOf = (t: Float32Array) =>
+    typeof s.stepIndex === 'number' && s.sigmas
+      ? s.sigmas[s.stepIndex]
+      : Math.exp(uniformLevel(t, `${sched.className} model`) / (CM_TIMESTEP_LABEL_SCALE / 4));
+  if (f.kind === 'consistency' && f.sigmaData === sd && f.sigmaMin === sMin) {
+    if (f.noiseLabelScale === CM_TIMESTEP_LABEL_SCALE) return fn;
+    return async (xin, t, labels) =>
+      fn(xin, new Float32Array(t.length).fill((f.noiseLabelScale * Math.log(sigmaOf(t))) / 4), labels);
+  }
+  return async (xin, t, labels) => {
+    const sigma = sigmaOf(t);
+    const { cSkip, cOut, cIn } = consistencyPreconditioning(Math.max(sigma, sMin), sd, sMin);
+    const x = xin.mulScalar(1 / cIn);
+    const d = await D(x, sigma, labels);
+    return cOut === 0 ? d.map(() => 0) : d.map((v, i) => (v - cSkip * x.data[i]) / cOut);
   };
 }
 
@@ -230,9 +309,10 @@ export async function generateScoreSde(
  */
 export function samplerRangeFor(cls: string, trainingConfig: Record<string, unknown>): Record<string, unknown> {
   const f = modelFormulation(trainingConfig);
-  const needsRange = EDM_SCHEDULER_CLASSES.includes(cls) || cls === 'ScoreSdeVeScheduler';
+  const needsRange =
+    EDM_SCHEDULER_CLASSES.includes(cls) || CONSISTENCY_SCHEDULER_CLASSES.includes(cls) || cls === 'ScoreSdeVeScheduler';
   if (!needsRange) return {};
-  if (f.kind === 'edm') return cls === 'ScoreSdeVeScheduler' ? { sigma_min: f.sigmaMin, sigma_max: f.sigmaMax } : {};
+  if (f.kind !== 'vp') return cls === 'ScoreSdeVeScheduler' ? { sigma_min: f.sigmaMin, sigma_max: f.sigmaMax } : {};
   const s = sigmasFromAlphasCumprod(f.alphasCumprod);
   return { sigma_min: s[0], sigma_max: s[s.length - 1] };
 }

@@ -8,7 +8,7 @@
  *   const sched = samplingScheduler('dpmsolver++', trainingSchedulerConfig);
  */
 import { schedulerFromConfig, registeredSchedulers } from '../samplers/index.ts';
-import { samplerRangeFor } from './formulation.ts';
+import { CONSISTENCY_SCHEDULER_CLASSES, samplerRangeFor } from './formulation.ts';
 
 /** Short names accepted for --scheduler, besides diffusers' class names. */
 export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]> = {
@@ -39,7 +39,9 @@ export function samplingScheduler(
   trainingConfig: Record<string, unknown>,
   overrides: Record<string, unknown> = {},
 ) {
-  const key = name ?? 'ddim';
+  // default: DDIM, or the folder's own sampler for a consistency model (its multistep consistency sampler)
+  const own = trainingConfig._class_name;
+  const key = name ?? (typeof own === 'string' && CONSISTENCY_SCHEDULER_CLASSES.includes(own) ? own : 'ddim');
   const alias = Object.hasOwn(SCHEDULER_ALIASES, key.toLowerCase()) ? SCHEDULER_ALIASES[key.toLowerCase()] : undefined;
   const [cls, extra] = alias ?? [key, {}];
   if ((!alias && !registeredSchedulers().includes(cls)) || /Inverse/.test(cls)) {

@@ -100,10 +100,10 @@ export async function progressiveDistill(o: DistillOptions): Promise<DistillResu
   if (!isPow2(K)) throw new Error(`--steps-to ${K}: must be a power of 2 (1, 2, 4, 8, ...)`);
   if (!isPow2(N0) || N0 <= K) throw new Error(`--start-steps ${N0}: must be a power of 2 larger than --steps-to ${K}`);
   const f = modelFormulation(o.teacher.schedulerConfig);
-  const sigmaData = o.sigmaData ?? (f.kind === 'edm' ? f.sigmaData : EDM_DEFAULTS.sigmaData);
+  const sigmaData = o.sigmaData ?? (f.kind !== 'vp' ? f.sigmaData : EDM_DEFAULTS.sigmaData);
   const sigmaMax =
     o.sigmaMax ??
-    (f.kind === 'edm'
+    (f.kind !== 'vp'
       ? f.sigmaMax
       : Math.sqrt((1 - f.alphasCumprod[f.alphasCumprod.length - 1]) / f.alphasCumprod[f.alphasCumprod.length - 1]));
   const rho = o.rho ?? EDM_DEFAULTS.rho;
