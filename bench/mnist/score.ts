@@ -21,5 +21,5 @@ export async function scoreDigits(x: NDArray): Promise<Record<string, number>> {
     if (p > 0.9) confident++;
   }
   const fid = frechetDistance(gaussianStats(features.data, FEATURE_DIM), await mnistReferenceStats(clf));
-  return { recognised90: confident / N, meanConfidence: conf / N, fidMnist64: fid };
+  return { recognised90: confident / N, meanConfidence: conf / N, fidMnist: fid };
 }

@@ -2,12 +2,13 @@
 """PyTorch twin of the MNIST quality run (bench/mnist/quality.ts): unet-s trained for a fixed wall time.
 
 Usage: /usr/bin/python3 bench/mnist/twin.py DATA.bin OUT.bin --minutes M [--threads 2] [--seed 0] [--classes]
+       [--samples 64] [--sample-steps 50]
 DATA.bin: uint32 N, then N*784 uint8 pixels, then N uint8 labels (written by quality.ts from the `mnist` package).
-Recipe (the same as ours): DDPM linear betas 1e-4..0.02, T = 1000, epsilon MSE, AdamW lr 1e-3 (betas 0.9/0.999,
+Recipe (the standard one; quality.ts runs diffuse with it unless its flags say otherwise): DDPM linear betas 1e-4..0.02, T = 1000, epsilon MSE, AdamW lr 1e-3 (betas 0.9/0.999,
 weight decay 0) with 100 warm-up steps then constant, clip_grad_norm 1.0, batch 64, EMA with warm-up
-(decay = min(0.999, 1 - (1 + step/1)^-0.75), diffusers' EMAModel rule), then 64 samples with deterministic DDIM,
-50 steps, leading spacing (diffusers' DDIMScheduler defaults, set_alpha_to_one, clip_sample).
-Writes OUT.bin: uint32 n, uint32 steps, float32 seconds, then n*784 float32 samples in [-1, 1], then n uint8 labels
+(decay = min(0.999, 1 - (1 + step/1)^-0.75), diffusers' EMAModel rule), then --samples samples with deterministic DDIM,
+--sample-steps steps, leading spacing (diffusers' DDIMScheduler defaults, set_alpha_to_one, clip_sample).
+Writes OUT.bin: uint32 n, uint32 steps, float32 training seconds, float32 sampling seconds, then n*784 float32 samples in [-1, 1], then n uint8 labels
 (the class asked for, cycling 0..9, when --classes).
 """
 import argparse, copy, math, os, struct, sys, time
@@ -22,6 +23,8 @@ ap.add_argument('--minutes', type=float, required=True)
 ap.add_argument('--threads', type=int, default=2)
 ap.add_argument('--seed', type=int, default=0)
 ap.add_argument('--classes', action='store_true')
+ap.add_argument('--samples', type=int, default=64)
+ap.add_argument('--sample-steps', type=int, default=50)
 a = ap.parse_args()
 torch.set_num_threads(a.threads); torch.set_num_interop_threads(1)
 torch.manual_seed(a.seed)
@@ -59,19 +62,21 @@ while time.time() - t0 < a.minutes * 60:
 secs = time.time() - t0
 print(f'twin: {step} steps in {secs:.0f} s ({step / secs:.2f} it/s), last loss {loss.item():.4f}', file=sys.stderr)
 
-# DDIM, 50 steps, leading spacing (timesteps 980, 960, ..., 0), eta 0, clip_sample to [-1, 1]
-ns = 64
+# DDIM, K steps, leading spacing (K = 50: timesteps 980, 960, ..., 0), eta 0, clip_sample to [-1, 1]
+ns = a.samples
+K = a.sample_steps
+t1 = time.time()
 labels = torch.arange(ns) % 10
 x = torch.randn(ns, 1, 28, 28)
-ts = list(range(0, T, T // 50))[::-1]
+ts = list(range(0, T, T // K))[::-1]
 with torch.no_grad():
     for i, t in enumerate(ts):
-        prev = t - T // 50
+        prev = t - T // K
         a_t = abar[t]; a_p = abar[prev] if prev >= 0 else torch.tensor(1.0)
         e = ema(x, torch.full((ns,), float(t)), labels if a.classes else None)
         x0 = ((x - (1 - a_t).sqrt() * e) / a_t.sqrt()).clamp(-1, 1)
         x = a_p.sqrt() * x0 + (1 - a_p).sqrt() * e
 with open(a.out, 'wb') as f:
-    f.write(struct.pack('<IIf', ns, step, secs))
+    f.write(struct.pack('<IIff', ns, step, secs, time.time() - t1))
     f.write(x.clamp(-1, 1).contiguous().numpy().astype('float32').tobytes())
     f.write(bytes(labels.tolist()))
