@@ -234,11 +234,32 @@ export class CMStochasticIterativeScheduler extends Scheduler {
   }
 
   /**
+   * diffusers' sigma_to_t: the noise labels 1000 * 0.25 * ln(sigma + 1e-44) (float64).
+   * @example s.sigmaToT([80, 0.002])  // [1095.5..., -1553.6...]
+   */
+  sigmaToT(sigmas: number | ArrayLike<number>): Float64Array {
+    return Float64Array.from(typeof sigmas === 'number' ? [sigmas] : sigmas, cmSigmaToT);
+  }
+
+  /**
+   * The EDM scalings without the boundary condition (diffusers' get_scalings, used by consistency training):
+   * c_skip = sigma_data^2 / (sigma^2 + sigma_data^2), c_out = sigma sigma_data / sqrt(sigma^2 + sigma_data^2), float32.
+   * @example s.getScalings(1)
+   */
+  getScalings(sigma: number): { cSkip: number; cOut: number } {
+    const s = f32(sigma);
+    const sd = this.config.sigma_data;
+    const sd2 = f32(sd ** 2);
+    const den = f32(f32(s * s) + sd2);
+    return { cSkip: f32(sd2 / den), cOut: f32(f32(s * f32(sd)) / f32(Math.sqrt(den))) };
+  }
+
+  /**
    * The boundary-condition scalings (c_skip, c_out) at sigma, float32 (diffusers' get_scalings_for_boundary_condition):
    * c_skip(sigma_min) = 1, c_out(sigma_min) = 0, so f(x, sigma_min) = x.
-   * @example s.scalingsForBoundaryCondition(80)
+   * @example s.getScalingsForBoundaryCondition(80)
    */
-  scalingsForBoundaryCondition(sigma: number): { cSkip: number; cOut: number } {
+  getScalingsForBoundaryCondition(sigma: number): { cSkip: number; cOut: number } {
     const s = f32(sigma);
     const sd = this.config.sigma_data;
     const sd2 = f32(sd ** 2);
@@ -273,7 +294,7 @@ export class CMStochasticIterativeScheduler extends Scheduler {
     const T = c.num_train_timesteps;
     const sigma = this.sigmas[i];
     const sigmaNext = i + 1 < T ? this.sigmas[i + 1] : this.sigmas[this.sigmas.length - 1];
-    const { cSkip, cOut } = this.scalingsForBoundaryCondition(sigma);
+    const { cSkip, cOut } = this.getScalingsForBoundaryCondition(sigma);
     // 1. D = c_out F + c_skip x, clamped to [-1, 1] when clip_denoised
     let denoised = modelOutput.map((f, j) => f32(f32(cOut * f) + f32(cSkip * sample.data[j])));
     if (c.clip_denoised) denoised = denoised.map((v) => Math.min(Math.max(v, -1), 1));

@@ -51,6 +51,6 @@ export { VeSde, VpSde, scoreFromDenoiserAt, type Sde } from '../diffusion/sde.ts
 export { edmPreconditioning, edmDenoised, scoreFromDenoised } from '../diffusion/edm.ts';
 export { churnAt, type Churn, type ChurnParams } from './churn.ts';
 export { LCMScheduler } from './lcm.ts';
-export type { LcmStepOutput, LcmSetTimestepsOptions } from './lcm.ts';
+export type { LcmStepOutput, LcmSetTimestepsOptions, LcmConfig } from './lcm.ts';
 export { CMStochasticIterativeScheduler, karrasFromRamp, cmSigmaToT } from './cm_stochastic_iterative.ts';
-export type { CmStepOutput } from './cm_stochastic_iterative.ts';
+export type { CmStepOutput, CmStochasticIterativeConfig } from './cm_stochastic_iterative.ts';

@@ -211,9 +211,9 @@ export class LCMScheduler extends StepIndexScheduler {
   /**
    * The boundary-condition scalings at timestep t (diffusers' get_scalings_for_boundary_condition_discrete, in
    * float32 as when t is a tensor): c_skip = 0.25 / ((s t)^2 + 0.25), c_out = s t / sqrt((s t)^2 + 0.25), s = timestep_scaling.
-   * @example s.scalingsForBoundaryCondition(999) // { cSkip: ~2.5e-8, cOut: ~1 }
+   * @example s.getScalingsForBoundaryConditionDiscrete(999) // { cSkip: ~2.5e-9, cOut: 1 }
    */
-  scalingsForBoundaryCondition(timestep: number): { cSkip: number; cOut: number } {
+  getScalingsForBoundaryConditionDiscrete(timestep: number): { cSkip: number; cOut: number } {
     const sd2 = 0.25; // sigma_data = 0.5
     const st = f32(timestep * f32(this.config.timestep_scaling));
     const den = f32(f32(st * st) + sd2);
@@ -241,7 +241,7 @@ export class LCMScheduler extends StepIndexScheduler {
     const abarT = this.alphasCumprod[t];
     const abarPrev = prevT >= 0 ? this.alphasCumprod[prevT] : this.finalAlphaCumprod;
     // 3. boundary-condition scalings
-    const { cSkip, cOut } = this.scalingsForBoundaryCondition(t);
+    const { cSkip, cOut } = this.getScalingsForBoundaryConditionDiscrete(t);
     // 4. the model's x_0, clipped or thresholded
     const x0 = clipOrThreshold(
       vpPredOriginal(modelOutput, sample, abarT, this.config.prediction_type, this.className),
@@ -257,6 +257,20 @@ export class LCMScheduler extends StepIndexScheduler {
     }
     this.stepIdx = i + 1;
     return { prevSample: prev, denoised, predOriginalSample: denoised };
+  }
+
+  /**
+   * The timestep after t in the current schedule, -1 after the last (diffusers' previous_timestep); t - 1 before setTimesteps.
+   * @example s.setTimesteps(4); s.previousTimestep(999)  // 759
+   */
+  previousTimestep(timestep: number): number {
+    if (!this.customTimesteps && this.numInferenceSteps === null) return timestep - 1;
+    const i = Array.prototype.indexOf.call(this.timesteps, timestep) as number;
+    if (i < 0)
+      throw new Error(
+        `${this.className}: timestep ${timestep} is not in the current schedule; pass one of scheduler.timesteps`,
+      );
+    return i === this.timesteps.length - 1 ? -1 : this.timesteps[i + 1];
   }
 
   /** Forward process q(x_t | x_0) (DDPM eq. 4). @example s.addNoise(x0, noise, [999, 499]) */

@@ -83,6 +83,15 @@ for (const c of lcm.cases) {
       sameTensor(out.prevSample, ref.prev_sample, `${c.id} step ${i} prev_sample`);
       x = out.prevSample;
     });
+    assert.deepEqual(
+      Array.from(s.timesteps, (t) => s.previousTimestep(t)),
+      c.previous_timesteps,
+      'previous_timestep',
+    );
+    s.timesteps.forEach((t, i) => {
+      const { cSkip, cOut } = s.getScalingsForBoundaryConditionDiscrete(t);
+      allClose([cSkip, cOut], c.boundary_scalings[i], 1e-7, 0, `boundary scalings at t = ${t}`);
+    });
     if (c.add_noise) {
       const x0 = new NDArray(lcm.sample_shape, Float32Array.from(lcm.sample0_values));
       const n = noise0(lcm.sample_shape);
@@ -119,6 +128,13 @@ for (const c of cm.cases) {
       x = out.prevSample;
     });
     assert.deepEqual(s.warnings, [], 'no scale_model_input warning');
+    s.sigmas.forEach((sigma, i) => {
+      const a = s.getScalings(sigma),
+        b = s.getScalingsForBoundaryCondition(sigma);
+      allClose([a.cSkip, a.cOut], c.scalings[i], 1e-7, 0, `scalings at sigma = ${sigma}`);
+      allClose([b.cSkip, b.cOut], c.boundary_scalings[i], 1e-7, 0, `boundary scalings at sigma = ${sigma}`);
+    });
+    allClose(s.sigmaToT(s.sigmas.subarray(0, -1)), c.timesteps, 1e-6, 1e-4, 'sigma_to_t of the float32 sigmas');
     if (c.add_noise) {
       const fresh = CMStochasticIterativeScheduler.fromConfig(c.config);
       fresh.setTimesteps(setTimestepsArg(c));
