@@ -11,3 +11,4 @@ export * from './variance.ts';
 export * from './edm.ts';
 export * from './sde.ts';
 export * from './vlb_terms.ts';
+export * from './consistency.ts';
