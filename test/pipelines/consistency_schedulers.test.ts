@@ -74,4 +74,10 @@ test('the cm-stochastic alias builds CMStochasticIterativeScheduler', () => {
   const sched = samplingScheduler('cm-stochastic', trainingConfig);
   assert.ok(sched instanceof CMStochasticIterativeScheduler);
   assert.equal(sched.className, 'CMStochasticIterativeScheduler');
+  // on a VP model: the noise range of its beta table, sqrt((1 - abar) / abar) at t = 0 and T - 1
+  const ddpm = new DDPMScheduler(trainingConfig);
+  const ab0 = ddpm.alphasCumprod[0],
+    abT = ddpm.alphasCumprod[999];
+  assert.ok(Math.abs(sched.config.sigma_min / Math.sqrt((1 - ab0) / ab0) - 1) < 1e-6, `${sched.config.sigma_min}`);
+  assert.ok(Math.abs(sched.config.sigma_max / Math.sqrt((1 - abT) / abT) - 1) < 1e-6, `${sched.config.sigma_max}`);
 });
