@@ -27,6 +27,7 @@ import {
   registerScheduler,
   Scheduler,
   timestepsArg,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -59,17 +60,6 @@ export function cmSigmaToT(sigma: number): number {
   return 1000 * 0.25 * Math.log(sigma + 1e-44);
 }
 
-/** The validated config of CMStochasticIterativeScheduler (diffusers' keys). */
-export interface CmStochasticIterativeConfig {
-  readonly num_train_timesteps: number;
-  readonly sigma_min: number;
-  readonly sigma_max: number;
-  readonly sigma_data: number;
-  readonly s_noise: number;
-  readonly rho: number;
-  readonly clip_denoised: boolean;
-}
-
 /** diffusers' CMStochasticIterativeScheduler (see the file comment). @example CMStochasticIterativeScheduler.fromConfig({}).setTimesteps(2) */
 export class CMStochasticIterativeScheduler extends Scheduler {
   static override readonly className = 'CMStochasticIterativeScheduler';
@@ -89,7 +79,7 @@ export class CMStochasticIterativeScheduler extends Scheduler {
     rho: key('number', 7.0, { help: 'exponent of the Karras schedule' }),
     clip_denoised: key('bool', true, { help: 'clamp the denoised estimate to [-1, 1]' }),
   } satisfies ConfigSpec;
-  declare readonly config: CmStochasticIterativeConfig & Readonly<Record<string, unknown>>;
+  declare readonly config: CmStochasticIterativeConfig;
 
   /** Noise levels: after setTimesteps the n grid sigmas then sigma_min (float32 values, as diffusers). */
   sigmas: Float64Array;
@@ -336,3 +326,6 @@ export class CMStochasticIterativeScheduler extends Scheduler {
 }
 
 registerScheduler(CMStochasticIterativeScheduler);
+
+/** The validated config of CMStochasticIterativeScheduler (diffusers' keys, typed from its spec). */
+export type CmStochasticIterativeConfig = ConfigOf<typeof CMStochasticIterativeScheduler.configSpec>;

@@ -32,6 +32,7 @@ import {
   registerScheduler,
   StepIndexScheduler,
   timestepsArg,
+  type ConfigOf,
   type ConfigSpec,
   type SchedulerConfig,
   type SetTimestepsOptions,
@@ -53,27 +54,6 @@ export interface LcmSetTimestepsOptions extends SetTimestepsOptions {
   originalInferenceSteps?: number;
   /** Share of the grid used, in (0, 1] (img2img: 1 = from pure noise). Default 1. */
   strength?: number;
-}
-
-/** The validated config of LCMScheduler (diffusers' keys). */
-export interface LcmConfig {
-  readonly num_train_timesteps: number;
-  readonly beta_start: number;
-  readonly beta_end: number;
-  readonly beta_schedule: 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
-  readonly trained_betas: number[] | null;
-  readonly original_inference_steps: number;
-  readonly clip_sample: boolean;
-  readonly clip_sample_range: number;
-  readonly set_alpha_to_one: boolean;
-  readonly steps_offset: number;
-  readonly prediction_type: 'epsilon' | 'sample' | 'v_prediction';
-  readonly thresholding: boolean;
-  readonly dynamic_thresholding_ratio: number;
-  readonly sample_max_value: number;
-  readonly timestep_spacing: 'linspace' | 'leading' | 'trailing';
-  readonly timestep_scaling: number;
-  readonly rescale_betas_zero_snr: boolean;
 }
 
 /** diffusers' LCMScheduler (see the file comment). @example LCMScheduler.fromConfig({}).setTimesteps(4) */
@@ -106,7 +86,7 @@ export class LCMScheduler extends StepIndexScheduler {
     }),
     rescale_betas_zero_snr: COMMON_KEYS.rescale_betas_zero_snr,
   } satisfies ConfigSpec;
-  declare readonly config: LcmConfig & Readonly<Record<string, unknown>>;
+  declare readonly config: LcmConfig;
 
   /** alphaBar used after the last step: 1 (set_alpha_to_one) or alphaBar_0 (diffusers' final_alpha_cumprod). */
   readonly finalAlphaCumprod: number;
@@ -285,3 +265,6 @@ export class LCMScheduler extends StepIndexScheduler {
 }
 
 registerScheduler(LCMScheduler);
+
+/** The validated config of LCMScheduler (diffusers' keys, typed from its spec). */
+export type LcmConfig = ConfigOf<typeof LCMScheduler.configSpec>;
