@@ -456,9 +456,13 @@ function stepsForNfe(make: () => Scheduler, budget: number): { steps: number; nf
 
 /**
  * The scheduler aliases for these models: DDPM-trained (variance-preserving, integer t). The EDM and
- * VE aliases expect models trained in their own parameterization (c_noise inputs, sigma up to ~157).
+ * VE aliases expect models trained in their own parameterization (c_noise inputs, sigma up to ~157), and the
+ * consistency-model samplers (lcm, cm-stochastic) distilled consistency models (the worker calls the network as is).
  */
-const VP_SCHEDULERS = Object.keys(SCHEDULER_ALIASES).filter((k) => !k.startsWith('edm-') && k !== 'score-sde-ve');
+const NOT_FOR_DDPM_MODELS = new Set(['score-sde-ve', 'lcm', 'cm-stochastic']);
+const VP_SCHEDULERS = Object.keys(SCHEDULER_ALIASES).filter(
+  (k) => !k.startsWith('edm-') && !NOT_FOR_DDPM_MODELS.has(k),
+);
 
 // ---------------------------------------------------------------- requests
 

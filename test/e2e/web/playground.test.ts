@@ -110,8 +110,8 @@ describe('browser playground (web/)', { skip: noChromium, timeout: 420_000 }, ()
     );
     assert.ok(schedulers.includes('ddim') && schedulers.includes('dpmsolver++'), schedulers.join(', '));
     assert.ok(
-      !schedulers.some((s) => s.startsWith('edm-') || s === 'score-sde-ve'),
-      `EDM / VE schedulers offered for a DDPM-trained model: ${schedulers.join(', ')}`,
+      !schedulers.some((s) => s.startsWith('edm-') || ['score-sde-ve', 'lcm', 'cm-stochastic'].includes(s)),
+      `EDM / VE / consistency schedulers offered for a DDPM-trained model: ${schedulers.join(', ')}`,
     );
     const fwd = await canvasInk(page, '#fwd-canvas');
     assert.ok(fwd.blue > 0.005, `forward-process scatter looks empty (${JSON.stringify(fwd)})`);
