@@ -40,11 +40,19 @@ import {
   DPM_FLOW_KEYS,
   DPM_SHIFT_KEYS,
   DPM_SOLVER_TYPES,
-  expIntCoefficients,
   ExponentialIntegratorScheduler,
   mapDpmSolverNames,
 } from './exponential_integrator.ts';
-import { drawNoise, lincomb, trainingSigmaMin } from './step_utils.ts';
+import {
+  dpmConvertModelOutput,
+  dpmFirstOrder,
+  dpmMultistepSecondOrder,
+  dpmMultistepThirdOrder,
+  expIntCoefficients,
+  meanChannels,
+  multistepOrder,
+} from './dpm_solver_math.ts';
+import { drawNoise, trainingSigmaMin } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** algorithm_type values of DPMSolverMultistepScheduler. */
@@ -112,104 +120,70 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
   }
 
   /**
-   * One step of the multistep solver from timestep t (the current grid point) to the next grid point, of
-   * order `multistepOrder` (min(solver_order, steps so far + 1), lowered at the last steps). The model output
-   * is converted to x0 ('++' types) or eps (see ExponentialIntegratorScheduler.convertModelOutput).
+   * One step of the multistep solver from grid point s = timesteps[i] to t = the next grid point, of order
+   * min(solver_order, steps so far + 1), lowered at the last steps (multistepOrder). The model output is
+   * converted to x0 ('++' types) or eps, the weights are diffusers' float32 scalars (expIntCoefficients) and
+   * the update is the shared DPM-Solver one (dpm_solver_math.ts).
    * @example const { prevSample } = s.step(eps, s.timesteps[0], xT);
    */
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: DPMSolverStepOptions = {}): StepOutput {
     const i = this.beginStep(modelOutput, timestep, sample);
     const c = this.config;
-    const order = this.multistepOrder(i);
-    const { converted, x0 } = this.convertModelOutput(modelOutput, sample);
-    this.pushOutput(converted);
-    const sde = c.algorithm_type === 'sde-dpmsolver' || c.algorithm_type === 'sde-dpmsolver++';
-    const noise = sde
-      ? drawNoise(sample.shape, opts, this.className, `algorithm_type = '${this.config.algorithm_type}' is stochastic`)
-      : null;
-    let prevSample: NDArray;
-    if (order === 1) prevSample = this.firstOrderUpdate(converted, sample, noise);
-    else if (order === 2) prevSample = this.secondOrderUpdate(sample, noise);
-    else prevSample = this.thirdOrderUpdate(sample, noise);
-    this.countStep();
-    this.stepIdx = i + 1;
-    return { prevSample, predOriginalSample: x0 };
-  }
-
-  /**
-   * Multistep second order (DPM-Solver++(2M), Lu et al. 2022b Algorithm 2, and its noise-prediction and SDE
-   * counterparts): D0 = m0, D1 = (m0 - m1) / r0 with r0 = h_0 / h; 'midpoint' weights D1 by half the
-   * first-order coefficient, 'heun' by the exact phi_2 coefficient ((e^{-h} - 1)/h + 1 for '++').
-   * (sampleDpmpp2m in k_dpmpp.ts is the same update with k-diffusion's float64 weights; see the note there
-   * on why the scalar weights are computed twice while the array update is the one `lincomb`.)
-   */
-  protected secondOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
-    const i = this.stepIdx as number;
-    const t = this.point(i + 1),
-      s0 = this.point(i),
-      s1 = this.point(i - 1);
-    const m0 = this.output(0),
-      m1 = this.output(1);
-    // h = lambda_t - lambda_s0, h_0 = lambda_s0 - lambda_s1, r0 = h_0 / h
-    const h = f32(t.lambda - s0.lambda);
-    const h0 = f32(s0.lambda - s1.lambda);
-    const r0 = f32(h0 / h);
-    const invR0 = f32(1 / r0); // D1 = (1/r0) (m0 - m1)
-    const co = expIntCoefficients(this.config.algorithm_type, t, s0, h);
-    const b1 = this.config.solver_type === 'heun' ? co.b1Heun : co.b1Midpoint;
-    // x_t = a*sample + b0*D0 + b1*D1 (+ noise); D1 expands to invR0*(m0 - m1)
-    const terms: Array<[number, NDArray]> = [
-      [co.a, sample],
-      [co.b0 + b1 * invR0, m0],
-      [-b1 * invR0, m1],
-    ];
-    if (noise) terms.push([co.z, noise]);
-    return lincomb(terms);
-  }
-
-  /**
-   * Multistep third order (Lu et al. 2022a/b): backward differences D1_0 = (m0 - m1)/r0, D1_1 = (m1 - m2)/r1,
-   * D1 = D1_0 + r0/(r0 + r1) (D1_0 - D1_1), D2 = (D1_0 - D1_1)/(r0 + r1), weighted by phi_1, phi_2, phi_3.
-   * (As in diffusers, D2 enters with phi_3 rather than 2 phi_3; we keep the published weights.)
-   */
-  protected thirdOrderUpdate(sample: NDArray, noise: NDArray | null): NDArray {
-    const c = this.config;
-    if (c.algorithm_type === 'sde-dpmsolver') {
+    const order = multistepOrder({
+      i,
+      steps: this.timesteps.length,
+      solverOrder: c.solver_order,
+      warm: this.lowerOrderNums,
+      lowerOrderFinal: c.lower_order_final,
+      eulerAtFinal: c.euler_at_final,
+      finalSigmaZero: c.final_sigmas_type === 'zero',
+    });
+    if (order === 3 && c.algorithm_type === 'sde-dpmsolver') {
       throw new Error(
         `${this.className}.step: solver_order = 3 is not implemented for algorithm_type = 'sde-dpmsolver' (as in diffusers); use solver_order 1 or 2, or 'sde-dpmsolver++'`,
       );
     }
-    const i = this.stepIdx as number;
-    const t = this.point(i + 1),
-      s0 = this.point(i),
-      s1 = this.point(i - 1),
-      s2 = this.point(i - 2);
-    const m0 = this.output(0),
-      m1 = this.output(1),
-      m2 = this.output(2);
-    // h = lambda_t - lambda_s0, h_0 = lambda_s0 - lambda_s1, h_1 = lambda_s1 - lambda_s2; r_k = h_k / h
+    const s0 = this.point(i);
+    const t = this.point(i + 1);
+    const { converted, x0 } = dpmConvertModelOutput(
+      meanChannels(modelOutput, sample, c.variance_type, this.className),
+      sample,
+      s0,
+      {
+        algorithm: c.algorithm_type,
+        predictionType: c.prediction_type,
+        threshold: c.thresholding ? [c.dynamic_thresholding_ratio, c.sample_max_value] : null,
+      },
+    );
+    this.pushOutput(converted);
+    const sde = c.algorithm_type === 'sde-dpmsolver' || c.algorithm_type === 'sde-dpmsolver++';
+    const noise = sde
+      ? drawNoise(sample.shape, opts, this.className, `algorithm_type = '${c.algorithm_type}' is stochastic`)
+      : null;
+    // h = lambda_t - lambda_s0
     const h = f32(t.lambda - s0.lambda);
-    const h0 = f32(s0.lambda - s1.lambda);
-    const h1 = f32(s1.lambda - s2.lambda);
-    const r0 = f32(h0 / h);
-    const r1 = f32(h1 / h);
-    // k_0 = 1 / r0, k_1 = 1 / r1, w = r0 / (r0 + r1), v = 1 / (r0 + r1)
-    const k0 = f32(1 / r0),
-      k1 = f32(1 / r1);
-    const w = f32(r0 / f32(r0 + r1)),
-      v = f32(1 / f32(r0 + r1));
     const co = expIntCoefficients(c.algorithm_type, t, s0, h);
-    // D1 = (1 + w) D1_0 - w D1_1, D2 = v (D1_0 - D1_1); D1_0 = k0 (m0 - m1), D1_1 = k1 (m1 - m2)
-    const c10 = co.b1Heun * (1 + w) + co.b2 * v; // coefficient of D1_0
-    const c11 = -co.b1Heun * w - co.b2 * v; // coefficient of D1_1
-    const terms: Array<[number, NDArray]> = [
-      [co.a, sample],
-      [co.b0 + c10 * k0, m0],
-      [-c10 * k0 + c11 * k1, m1],
-      [-c11 * k1, m2],
-    ];
-    if (noise) terms.push([co.z, noise]);
-    return lincomb(terms);
+    let prevSample: NDArray;
+    if (order === 1) prevSample = dpmFirstOrder(sample, converted, co, noise);
+    else if (order === 2) {
+      // D1 = (m0 - m1) / r0, r0 = h_0 / h, h_0 = lambda_s0 - lambda_s1
+      const r0 = f32(f32(s0.lambda - this.point(i - 1).lambda) / h);
+      const b1 = c.solver_type === 'heun' ? co.b1Heun : co.b1Midpoint;
+      prevSample = dpmMultistepSecondOrder(sample, this.output(0), this.output(1), { ...co, b1 }, f32(1 / r0), noise);
+    } else {
+      // r_k = h_k / h with h_0 = lambda_s0 - lambda_s1, h_1 = lambda_s1 - lambda_s2
+      const s1 = this.point(i - 1),
+        s2 = this.point(i - 2);
+      const r0 = f32(f32(s0.lambda - s1.lambda) / h);
+      const r1 = f32(f32(s1.lambda - s2.lambda) / h);
+      // k0 = 1 / r0, k1 = 1 / r1, q = r0 / (r0 + r1), v = 1 / (r0 + r1)
+      const ratios = { k0: f32(1 / r0), k1: f32(1 / r1), q: f32(r0 / f32(r0 + r1)), v: f32(1 / f32(r0 + r1)) };
+      const outputs = [this.output(0), this.output(1), this.output(2)] as const;
+      prevSample = dpmMultistepThirdOrder(sample, outputs, { ...co, b1: co.b1Heun }, ratios, noise);
+    }
+    this.countStep();
+    this.stepIdx = i + 1;
+    return { prevSample, predOriginalSample: x0 };
   }
 }
 

@@ -37,10 +37,10 @@ import {
   DPM_FLOW_KEYS,
   DPM_SHIFT_KEYS,
   DPM_SOLVER_TYPES,
-  expIntCoefficients,
   ExponentialIntegratorScheduler,
   mapDpmSolverNames,
 } from './exponential_integrator.ts';
+import { expIntCoefficients } from './dpm_solver_math.ts';
 import { drawNoise, lincomb, trainingSigmaMin } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 

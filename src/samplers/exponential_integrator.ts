@@ -10,16 +10,16 @@
  * "DPM-Solver", Sec. 3.1), where the linear part of the diffusion ODE integrates exactly.
  *
  * Scalars are computed like diffusers' float32 torch scalars (`Math.fround` after each operation);
- * array updates x_t = sum_k c_k a_k are accumulated in float64 and rounded once.
+ * array updates x_t = sum_k c_k a_k are accumulated in float64 and rounded once. The update formulas
+ * themselves (and vpFromSigma, expIntCoefficients) are in dpm_solver_math.ts.
  *
  * @example
  *   // a subclass sets the grid, then reads sigma / alpha / lambda at the current step:
- *   const { alpha, sigma, lambda } = vpFromSigma(this.sigmas[this.stepIndex!]);
+ *   const { alpha, sigma, lambda } = this.point(this.stepIndex!);
  */
-import { NDArray, sameShape } from '../engine/ndarray.ts';
+import { NDArray } from '../engine/ndarray.ts';
 import { dynamicThreshold } from '../diffusion/thresholding.ts';
 import { mixPerSample } from '../diffusion/forward.ts';
-import { predictionToEps, predictionToX0 } from '../diffusion/parameterization.ts';
 import {
   betaSigmas,
   exponentialSigmas,
@@ -51,7 +51,15 @@ import {
   type SchedulerConfig,
   type SetTimestepsOptions,
 } from './scheduler.ts';
-import { lincomb } from './step_utils.ts';
+import {
+  dpmConvertModelOutput,
+  dpmFirstOrder,
+  expIntCoefficients,
+  meanChannels,
+  multistepOrder,
+  vpFromSigma,
+  type VpPoint,
+} from './dpm_solver_math.ts';
 import { f32 } from '../engine/f32.ts';
 
 /** solver_type values of the DPM-Solver schedulers (second-order variant). */
@@ -68,26 +76,6 @@ export function mapDpmSolverNames(config: SchedulerConfig): SchedulerConfig {
   if (out.solver_type === 'logrho' || out.solver_type === 'bh1' || out.solver_type === 'bh2')
     out.solver_type = 'midpoint';
   return out;
-}
-
-/** alpha_t, sigma_t and lambda_t of the VP process at noise level s = sigma_t / alpha_t. */
-export interface VpPoint {
-  alpha: number;
-  sigma: number;
-  lambda: number;
-}
-
-/**
- * alpha_t = 1 / sqrt(s^2 + 1), sigma_t = s alpha_t, lambda_t = log alpha_t - log sigma_t, as float32
- * torch scalars (diffusers' `_sigma_to_alpha_sigma_t`). s = 0 gives sigma = 0, lambda = +inf.
- * @example vpFromSigma(1)  // { alpha: 0.7071..., sigma: 0.7071..., lambda: 0 }
- */
-export function vpFromSigma(s: number): VpPoint {
-  // alpha = 1 / sqrt(s^2 + 1), sigma = s alpha, lambda = log alpha - log sigma
-  const alpha = f32(1 / f32(Math.sqrt(f32(f32(s * s) + 1))));
-  const sigma = f32(s * alpha);
-  const lambda = f32(f32(Math.log(alpha)) - f32(Math.log(sigma)));
-  return { alpha, sigma, lambda };
 }
 
 /** Which sigma grid setTimesteps builds (diffusers' use_karras_sigmas / use_exponential_sigmas / ...). */
@@ -220,98 +208,6 @@ export function buildSigmaGrid(req: SigmaGridRequest): SigmaGrid {
     return Math.trunc(round ? roundHalfEven(t) : t); // .astype(int64)
   });
   return { timesteps, sigmas };
-}
-
-/**
- * Coefficients of one exponential-integrator step from the base point s to t, h = lambda_t - lambda_s, as
- * diffusers' float32 torch scalars. The update is x_t = a x_s + b0 D0 + b1 D1 (+ b2 D2) (+ z noise) with
- * D0 the model output at s and D1, D2 the divided-difference estimates of its derivatives in lambda:
- * - 'dpmsolver++' (data prediction, DPM-Solver++ Sec. 4.1): a = sigma_t/sigma_s, b0 = -alpha_t (e^{-h} - 1),
- *   b1 = alpha_t ((e^{-h} - 1)/h + 1) (Taylor, 'heun') or b0/2 ('midpoint'), b2 = -alpha_t ((e^{-h} - 1 + h)/h^2 - 1/2);
- * - 'dpmsolver' (noise prediction, DPM-Solver Sec. 3.3; also DEIS order 1): a = alpha_t/alpha_s,
- *   b0 = -sigma_t (e^h - 1), b1 = -sigma_t ((e^h - 1)/h - 1) or b0/2, b2 = -sigma_t ((e^h - 1 - h)/h^2 - 1/2);
- * - 'sde-dpmsolver++' (SDE-DPM-Solver++): a = (sigma_t/sigma_s) e^{-h}, b0 = alpha_t (1 - e^{-2h}),
- *   b1 = alpha_t ((1 - e^{-2h})/(-2h) + 1) or b0/2, b2 = alpha_t ((1 - e^{-2h} - 2h)/(2h)^2 - 1/2),
- *   z = sigma_t sqrt(1 - e^{-2h});
- * - 'sde-dpmsolver': a = alpha_t/alpha_s, b0 = -2 sigma_t (e^h - 1), b1 = 2 x the 'dpmsolver' value or b0/2,
- *   z = sigma_t sqrt(e^{2h} - 1); no b2 (diffusers has no third order here: NaN).
- * @example const co = expIntCoefficients('dpmsolver++', vpFromSigma(0.5), vpFromSigma(1), h);
- */
-export function expIntCoefficients(algorithm: string, t: VpPoint, s: VpPoint, h: number): ExpIntCoefficients {
-  switch (algorithm) {
-    case 'dpmsolver++': {
-      const em = f32(f32(Math.exp(-h)) - 1); // e^{-h} - 1
-      // a = sigma_t / sigma_s, b0 = -alpha_t (e^{-h} - 1), b1 = b0 / 2 (midpoint) or alpha_t ((e^{-h} - 1)/h + 1) (heun),
-      // b2 = -alpha_t ((e^{-h} - 1 + h) / h^2 - 1/2)
-      return {
-        a: f32(t.sigma / s.sigma),
-        b0: -f32(t.alpha * em),
-        b1Midpoint: -f32(0.5 * f32(t.alpha * em)),
-        b1Heun: f32(t.alpha * f32(f32(em / h) + 1)),
-        b2: -f32(t.alpha * f32(f32(f32(em + h) / f32(h * h)) - 0.5)),
-        z: 0,
-      };
-    }
-    case 'dpmsolver': {
-      const ep = f32(f32(Math.exp(h)) - 1); // e^{h} - 1
-      // a = alpha_t / alpha_s, b0 = -sigma_t (e^h - 1), b1 = b0 / 2 (midpoint) or -sigma_t ((e^h - 1)/h - 1) (heun),
-      // b2 = -sigma_t ((e^h - 1 - h) / h^2 - 1/2)
-      return {
-        a: f32(t.alpha / s.alpha),
-        b0: -f32(t.sigma * ep),
-        b1Midpoint: -f32(0.5 * f32(t.sigma * ep)),
-        b1Heun: -f32(t.sigma * f32(f32(ep / h) - 1)),
-        b2: -f32(t.sigma * f32(f32(f32(ep - h) / f32(h * h)) - 0.5)),
-        z: 0,
-      };
-    }
-    case 'sde-dpmsolver++': {
-      const one = f32(1 - f32(Math.exp(f32(-2 * h)))); // 1 - e^{-2h}
-      const m2h = f32(-2 * h);
-      // a = sigma_t / sigma_s e^{-h}, b0 = alpha_t (1 - e^{-2h}), b1 = b0 / 2 or alpha_t ((1 - e^{-2h}) / (-2h) + 1),
-      // z = sigma_t sqrt(1 - e^{-2h})
-      return {
-        a: f32(f32(t.sigma / s.sigma) * f32(Math.exp(-h))),
-        b0: f32(t.alpha * one),
-        b1Midpoint: f32(0.5 * f32(t.alpha * one)),
-        b1Heun: f32(t.alpha * f32(f32(one / m2h) + 1)),
-        b2: f32(t.alpha * f32(f32(f32(one + m2h) / f32(m2h * m2h)) - 0.5)),
-        z: f32(t.sigma * f32(Math.sqrt(one))),
-      };
-    }
-    case 'sde-dpmsolver': {
-      const ep = f32(f32(Math.exp(h)) - 1); // e^{h} - 1
-      // a = alpha_t / alpha_s, b0 = -2 sigma_t (e^h - 1), z = sigma_t sqrt(e^{2h} - 1)
-      return {
-        a: f32(t.alpha / s.alpha),
-        b0: -f32(2 * f32(t.sigma * ep)),
-        b1Midpoint: -f32(t.sigma * ep),
-        b1Heun: -f32(2 * f32(t.sigma * f32(f32(ep / h) - 1))),
-        b2: NaN,
-        z: f32(t.sigma * f32(Math.sqrt(f32(f32(Math.exp(f32(2 * h))) - 1)))),
-      };
-    }
-    default:
-      throw new Error(
-        `expIntCoefficients: algorithm_type = ${JSON.stringify(algorithm)} is not supported; allowed values: 'dpmsolver++', 'dpmsolver', 'sde-dpmsolver++', 'sde-dpmsolver'`,
-      );
-  }
-}
-
-/** See {@link expIntCoefficients}. */
-export interface ExpIntCoefficients {
-  /** weight of the base sample x_s */
-  a: number;
-  /** weight of D0 (the model output at s) */
-  b0: number;
-  /** weight of D1 for solver_type 'midpoint' (half the first-order weight) */
-  b1Midpoint: number;
-  /** weight of D1 for solver_type 'heun' (the phi_2 Taylor term); also the third-order D1 weight */
-  b1Heun: number;
-  /** weight of D2 (phi_3 Taylor term) of third-order updates */
-  b2: number;
-  /** weight of the standard-normal noise (SDE variants; 0 for the ODE ones) */
-  z: number;
 }
 
 /**
@@ -468,21 +364,18 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
     if (this.lowerOrderNums < this.config.solver_order) this.lowerOrderNums++;
   }
 
-  /**
-   * Order of multistep step i (diffusers' DPM-Solver multistep and DEIS): min(solver_order, steps so far + 1),
-   * lowered to 1 at the last step (euler_at_final, a final sigma of 0, or lower_order_final with fewer than
-   * 15 steps) and to 2 at the second-to-last (lower_order_final with fewer than 15 steps). Keys a class does
-   * not have (DEIS: euler_at_final, final_sigmas_type) count as off.
-   */
+  /** Order of multistep step i (see multistepOrder in dpm_solver_math.ts); keys a class lacks count as off. */
   protected multistepOrder(i: number): number {
     const c = this.config;
-    const n = this.timesteps.length;
-    const lowerOrderFinal =
-      i === n - 1 && (c.euler_at_final === true || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
-    const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
-    if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) return 1;
-    if (c.solver_order === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) return 2;
-    return 3;
+    return multistepOrder({
+      i,
+      steps: this.timesteps.length,
+      solverOrder: c.solver_order,
+      warm: this.lowerOrderNums,
+      lowerOrderFinal: c.lower_order_final,
+      eulerAtFinal: c.euler_at_final,
+      finalSigmaZero: c.final_sigmas_type === 'zero',
+    });
   }
 
   /**
@@ -505,35 +398,23 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
   }
 
   /**
-   * DPM-Solver's model-output conversion (diffusers' convert_model_output): x0 for 'dpmsolver++' /
-   * 'sde-dpmsolver++' (data prediction), eps for 'dpmsolver' / 'sde-dpmsolver' (noise prediction), from the
-   * raw model output at the current grid point. Learned-variance outputs keep only their mean channels;
-   * thresholding acts on x0 (for noise prediction eps is recomputed from the thresholded x0; diffusers'
-   * singlestep class reads alpha_t at a `timestep` it no longer passes here and fails, we threshold at the
-   * current grid point like the multistep class). UniPC and DEIS override this.
+   * DPM-Solver's model-output conversion at the current grid point (dpmConvertModelOutput): x0 for the
+   * data-prediction types, eps for the noise-prediction types, of the mean channels. (diffusers' singlestep
+   * class reads alpha_t at a `timestep` it no longer passes here and fails; we threshold at the current grid
+   * point like the multistep class.) UniPC and DEIS override this.
    */
   convertModelOutput(modelOutput: NDArray, sample: NDArray): { converted: NDArray; x0: NDArray } {
     const c = this.config;
-    const out = this.meanChannels(modelOutput, sample);
-    const { alpha, sigma } = this.point(this.stepIdx as number);
-    if (c.algorithm_type === 'dpmsolver++' || c.algorithm_type === 'sde-dpmsolver++') {
-      const x0 = this.maybeThreshold(predictionToX0(out, c.prediction_type, sample, alpha, sigma));
-      return { converted: x0, x0 };
-    }
-    let eps = predictionToEps(out, c.prediction_type, sample, alpha, sigma);
-    let x0 = predictionToX0(eps, 'epsilon', sample, alpha, sigma);
-    if (c.thresholding) {
-      x0 = this.maybeThreshold(x0);
-      eps = predictionToEps(x0, 'sample', sample, alpha, sigma);
-    }
-    return { converted: eps, x0 };
+    return dpmConvertModelOutput(this.meanChannels(modelOutput, sample), sample, this.point(this.stepIdx as number), {
+      algorithm: c.algorithm_type ?? 'dpmsolver++',
+      predictionType: c.prediction_type,
+      threshold: c.thresholding ? [c.dynamic_thresholding_ratio, c.sample_max_value] : null,
+    });
   }
 
   /**
-   * First-order step from the current grid point s to the next one t (DPM-Solver-1 / DPM-Solver++(1) = DDIM,
-   * DPM-Solver Sec. 3.3, DPM-Solver++ Sec. 4.1; SDE variants add sqrt-variance noise):
-   *   '++': x_t = (sigma_t/sigma_s) x_s - alpha_t (e^{-h} - 1) x0_s;  noise: x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps_s.
-   * `algorithm` defaults to the config's algorithm_type (DEIS passes 'dpmsolver').
+   * First-order step from the current grid point s to the next one t (dpmFirstOrder with diffusers' float32
+   * weights). `algorithm` defaults to the config's algorithm_type (DEIS passes 'dpmsolver').
    */
   protected firstOrderUpdate(
     m0: NDArray,
@@ -544,38 +425,12 @@ export abstract class ExponentialIntegratorScheduler extends StepIndexScheduler 
     const i = this.stepIdx as number;
     const t = this.point(i + 1);
     const s = this.point(i);
-    const co = expIntCoefficients(algorithm, t, s, f32(t.lambda - s.lambda));
-    const terms: Array<[number, NDArray]> = [
-      [co.a, sample],
-      [co.b0, m0],
-    ];
-    if (noise) terms.push([co.z, noise]);
-    return lincomb(terms);
+    return dpmFirstOrder(sample, m0, expIntCoefficients(algorithm, t, s, f32(t.lambda - s.lambda)), noise);
   }
 
   /** Keep the first C channels of a [B, 2C, ...] output when the model also predicts variances. */
   protected meanChannels(modelOutput: NDArray, sample: NDArray): NDArray {
-    const vt = this.config.variance_type;
-    if ((vt === 'learned' || vt === 'learned_range') && !sameShape(modelOutput.shape, sample.shape)) {
-      const [B, C2, ...rest] = modelOutput.shape;
-      const C = sample.shape[1];
-      if (sample.shape[0] !== B || C2 < C || rest.join() !== sample.shape.slice(2).join()) {
-        throw new Error(
-          `${this.className}.step: model output of shape [${modelOutput.shape.join(', ')}] does not hold the ${C} mean channels of a sample of shape [${sample.shape.join(', ')}]`,
-        );
-      }
-      const inner = rest.reduce((p, d) => p * d, 1);
-      const out = new NDArray(sample.shape);
-      for (let b = 0; b < B; b++)
-        out.data.set(modelOutput.data.subarray(b * C2 * inner, (b * C2 + C) * inner), b * C * inner);
-      return out;
-    }
-    if (!sameShape(modelOutput.shape, sample.shape)) {
-      throw new Error(
-        `${this.className}.step: model output shape [${modelOutput.shape.join(', ')}] differs from sample shape [${sample.shape.join(', ')}]${vt == null ? " (set variance_type: 'learned_range' if the model also predicts variances)" : ''}`,
-      );
-    }
-    return modelOutput;
+    return meanChannels(modelOutput, sample, this.config.variance_type, this.className);
   }
 
   /** Dynamic thresholding of x_0 when `thresholding` is on (Imagen, Saharia et al. 2022, Sec. 2.3). */

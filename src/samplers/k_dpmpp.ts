@@ -34,6 +34,7 @@ import {
   type NoiseSampler,
 } from './k_common.ts';
 import { lincomb } from './step_utils.ts';
+import { dpmFirstOrder, dpmMultistepSecondOrder, dpmMultistepThirdOrder } from './dpm_solver_math.ts';
 
 export type { Denoiser, KSamplerOptions, KStepInfo, NoiseSampler } from './k_common.ts';
 export { ancestralStep } from './k_common.ts';
@@ -101,12 +102,10 @@ const sigmaOf = (t: number): number => Math.exp(-t);
  * DPM-Solver++(2M), Lu et al. 2022b Algorithm 2: multistep second order in t = -log sigma.
  * The first step and any step to sigma = 0 are first order (DPM-Solver++(1) = DDIM).
  *
- * The same update as DPMSolverMultistepScheduler's second order ('dpmsolver++', 'midpoint'); both build the
- * array with the one `lincomb`, but the scalar weights are computed twice on purpose: here in float64 in the
- * VE frame with k-diffusion's formula (sigma_next / sigma, -expm1(-h); test/samplers/k_dpmpp_oracle), there as
- * diffusers' float32 torch scalars in the VP frame (alpha_t (e^{-h} - 1), each operation rounded; the diffusers
- * fixtures). Either formula in both places changes the other's results by float32 rounding every step (not
- * bit-identical), so the two coefficient formulas stay.
+ * The update is the one of DPMSolverMultistepScheduler ('dpmsolver++', 'midpoint'): dpmFirstOrder and
+ * dpmMultistepSecondOrder of dpm_solver_math.ts, with k-diffusion's float64 weights in the VE frame
+ * (a = sigma_next / sigma, b0 = -expm1(-h), b1 = b0 / 2; test/samplers/k_dpmpp_oracle) where the class passes
+ * diffusers' float32 VP-frame weights (see the note at the top of dpm_solver_math.ts).
  *
  * @example
  *   const x = sampleDpmpp2m(denoiser, xT, [14.6, 7.0, 3.1, 1.2, 0.4, 0]);
@@ -128,22 +127,13 @@ export function sampleDpmpp2m(
     const h = tNext - t;
     const ratio = s[i + 1] / s[i]; // = exp(-h)
     const phi1 = -Math.expm1(-h); // 1 - e^{-h}
-    if (oldDenoised === null || s[i + 1] === 0) {
-      // DPM-Solver++(1): x_next = (sigma_next/sigma) x + (1 - e^{-h}) D
-      x = lincomb([
-        [ratio, x],
-        [phi1, denoised],
-      ]);
-    } else {
+    // DPM-Solver++(1): x_next = (sigma_next/sigma) x + (1 - e^{-h}) D
+    const w = { a: ratio, b0: phi1, b1: 0.5 * phi1 };
+    if (oldDenoised === null || s[i + 1] === 0) x = dpmFirstOrder(x, denoised, w);
+    else {
       // Algorithm 2: D = (1 + 1/(2r)) D_i - 1/(2r) D_{i-1}, r = h_{i-1} / h_i
-      const hLast = t - tOf(s[i - 1]);
-      const r = hLast / h;
-      const c = 1 / (2 * r);
-      x = lincomb([
-        [ratio, x],
-        [phi1 * (1 + c), denoised],
-        [-phi1 * c, oldDenoised],
-      ]);
+      const r = (t - tOf(s[i - 1])) / h;
+      x = dpmMultistepSecondOrder(x, denoised, oldDenoised, w, 1 / r);
     }
     oldDenoised = denoised;
   }
@@ -185,21 +175,16 @@ export function sampleDpmpp2mSde(
     const h = tOf(s[i + 1]) - tOf(s[i]);
     const etaH = eta * h;
     const phi = -Math.expm1(-h - etaH); // 1 - e^{-(1+eta)h}
-    const terms: Array<[number, NDArray]> = [
-      [(s[i + 1] / s[i]) * Math.exp(-etaH), x],
-      [phi, denoised],
-    ];
-    if (oldDenoised !== null) {
-      const r = hLast / h;
-      // first divided difference (D_i - D_{i-1}) / r, weighted per solver type
-      const w = solverType === 'heun' ? (phi / (-h - etaH) + 1) / r : (0.5 * phi) / r;
-      terms.push([w, denoised], [-w, oldDenoised]);
-    }
-    if (eta) {
-      const z = noise(s[i], s[i + 1]);
-      terms.push([s[i + 1] * Math.sqrt(-Math.expm1(-2 * etaH)) * sNoise, z]);
-    }
-    x = lincomb(terms);
+    // x_next = (sigma_next/sigma) e^{-eta h} x + phi D + b1 (D - D_prev) / r + sigma_next sqrt(1 - e^{-2 eta h}) z
+    const w = {
+      a: (s[i + 1] / s[i]) * Math.exp(-etaH),
+      b0: phi,
+      b1: solverType === 'heun' ? phi / (-h - etaH) + 1 : 0.5 * phi,
+      z: s[i + 1] * Math.sqrt(-Math.expm1(-2 * etaH)) * sNoise,
+    };
+    const z = eta ? noise(s[i], s[i + 1]) : null;
+    if (oldDenoised === null) x = dpmFirstOrder(x, denoised, w, z);
+    else x = dpmMultistepSecondOrder(x, denoised, oldDenoised, w, 1 / (hLast / h), z);
     oldDenoised = denoised;
     hLast = h;
   }
@@ -235,33 +220,25 @@ export function sampleDpmpp3mSde(
     } else {
       h = tOf(s[i + 1]) - tOf(s[i]);
       const hEta = h * (eta + 1);
-      const terms: Array<[number, NDArray]> = [
-        [Math.exp(-hEta), x],
-        [-Math.expm1(-hEta), denoised],
-      ];
       const phi2 = Math.expm1(-hEta) / hEta + 1;
+      const phi3 = phi2 / hEta - 0.5;
+      // x_next = e^{-(1+eta)h} x + (1 - e^{-(1+eta)h}) D + phi2 D1 - phi3 D2 + sigma_next sqrt(1 - e^{-2 eta h}) z
+      const w = {
+        a: Math.exp(-hEta),
+        b0: -Math.expm1(-hEta),
+        b1: phi2,
+        b2: -phi3,
+        z: s[i + 1] * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise,
+      };
+      const z = eta ? noise(s[i], s[i + 1]) : null;
       if (h2 !== null && h1 !== null && d1Prev && d2Prev) {
-        // quadratic extrapolation of D through the last three evaluations
+        // quadratic extrapolation of D through the last three evaluations, r0 = h_{i-1} / h, r1 = h_{i-2} / h
         const r0 = h1 / h;
         const r1 = h2 / h;
-        const phi3 = phi2 / hEta - 0.5;
-        // d1_0 = (D - D1)/r0, d1_1 = (D1 - D2)/r1
-        // d1 = d1_0 + (d1_0 - d1_1) r0/(r0+r1), d2 = (d1_0 - d1_1)/(r0+r1); x += phi2 d1 - phi3 d2
-        const a = r0 / (r0 + r1);
-        const b = 1 / (r0 + r1);
-        // coefficients of d1_0 and d1_1 in (phi2 d1 - phi3 d2)
-        const c10 = phi2 * (1 + a) - phi3 * b;
-        const c11 = -phi2 * a + phi3 * b;
-        terms.push([c10 / r0, denoised], [-c10 / r0 + c11 / r1, d1Prev], [-c11 / r1, d2Prev]);
-      } else if (h1 !== null && d1Prev) {
-        const r = h1 / h;
-        terms.push([phi2 / r, denoised], [-phi2 / r, d1Prev]);
-      }
-      if (eta) {
-        const z = noise(s[i], s[i + 1]);
-        terms.push([s[i + 1] * Math.sqrt(-Math.expm1(-2 * h * eta)) * sNoise, z]);
-      }
-      x = lincomb(terms);
+        const ratios = { k0: 1 / r0, k1: 1 / r1, q: r0 / (r0 + r1), v: 1 / (r0 + r1) };
+        x = dpmMultistepThirdOrder(x, [denoised, d1Prev, d2Prev], w, ratios, z);
+      } else if (h1 !== null && d1Prev) x = dpmMultistepSecondOrder(x, denoised, d1Prev, w, 1 / (h1 / h), z);
+      else x = dpmFirstOrder(x, denoised, w, z);
     }
     d2Prev = d1Prev;
     d1Prev = denoised;
