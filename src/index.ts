@@ -48,6 +48,17 @@ export {
 export { EDMEulerScheduler } from './samplers/edm_euler.ts';
 export { EDMDPMSolverMultistepScheduler } from './samplers/edm_dpmsolver_multistep.ts';
 export { ScoreSdeVeScheduler } from './samplers/score_sde_ve.ts';
+export {
+  LCMScheduler,
+  type LcmConfig,
+  type LcmSetTimestepsOptions,
+  type LcmStepOutput,
+} from './samplers/lcm.ts';
+export {
+  CMStochasticIterativeScheduler,
+  type CmStepOutput,
+  type CmStochasticIterativeConfig,
+} from './samplers/cm_stochastic_iterative.ts';
 export { RePaintScheduler, repaintTimesteps } from './samplers/repaint.ts';
 export { sampleEdm, edmSigmas, type EdmSamplerOptions } from './samplers/edm_sampler.ts';
 export { samplePc, type PcOptions } from './samplers/pc_sampling.ts';
