@@ -162,98 +162,38 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const { model, data, config: c, outDir } = o;
   const desc = data.describe();
   const modelConfig = model.toConfig() as unknown as Record<string, unknown>;
-  const noise = new DDPMScheduler({
-    ...c.noiseSchedule,
-    prediction_type: c.objective.predictionType ?? 'epsilon',
-    variance_type: c.objective.varianceType === 'learned_range' ? 'learned_range' : 'fixed_small',
-  });
-  // EDM (Karras et al. 2022): preconditioned F network; its model folder says so with an EDMEulerScheduler config
-  const edm = c.objective.formulation === 'edm' ? new EdmObjective(c.objective.edm) : null;
-  const objective = edm ?? new DiffusionObjective(noise.alphasCumprod, c.objective);
-  const schedulerConfig = edm ? edm.schedulerConfig() : noise.toConfig();
-  const sampleShape = desc.sampleShape;
-  const B = c.batchSize;
+  const { objective, edm, schedulerConfig } = trainingObjective(c);
+  const batchShape = [c.batchSize, ...desc.sampleShape];
   const conditional = nullClassOf(model) !== null;
   checkLabels(model, desc, c);
-
-  // RNG streams: init, noise (t, eps), label dropout. Data order lives in the data source.
-  const root = new Philox(c.seed);
-  let noiseRng = root.fold(1),
-    dropRng = root.fold(2);
-  let params = model.initParams(root.fold(0));
-  if (o.initialWeights) {
-    checkParams(model, o.initialWeights, 'initialWeights');
-    params = Object.fromEntries(Object.keys(params).map((k) => [k, o.initialWeights![k]]));
-  }
-  let ema: Ema | null = c.emaDecay !== null ? new Ema(params, { maxDecay: c.emaDecay, power: c.emaPower }) : null;
-  let startStep = 0;
-  let losses: number[] = [];
-  let restored: CheckpointData | null = null;
-  // Leftovers of a killed run (temporary folders/files) are removed; they are never read as checkpoints.
-  if (outDir !== undefined)
-    for (const what of cleanStaleTemporaries(outDir)) warn(`${outDir}: ${what} (left by an interrupted run)`);
-  let lastCheckpoint: string | null = null;
-  if (o.resume) {
-    if (outDir === undefined) throw new Error('train: resume needs an outDir holding checkpoints');
-    const found = resumeLatestCheckpoint(outDir, warn, c.keepLast); // also repairs OUT's model and pruning (folders/commit.ts)
-    if (found) {
-      checkResumable(found, model, modelConfig, desc, c, ema !== null, o.override);
-      restored = found.data;
-      lastCheckpoint = found.dir;
-      const st = restored.trainerState as Record<string, unknown>;
-      // Keep the model's parameter order (a checkpoint's is alphabetical): the traced step sums the
-      // per-parameter gradient norms in this order, so another order changes the clipping by an ulp.
-      params = Object.fromEntries(Object.keys(params).map((k) => [k, restored!.params[k]]));
-      if (ema && restored.ema) {
-        ema = new Ema(restored.ema, { maxDecay: c.emaDecay!, power: c.emaPower });
-        ema.step = Number(st.emaStep ?? 0);
-      }
-      noiseRng = Philox.fromState(st.noiseRng as PhiloxState);
-      dropRng = Philox.fromState(st.dropRng as PhiloxState);
-      data.restore(st.data);
-      startStep = restored.step;
-      losses = (st.losses as number[]) ?? [];
-    }
-  }
+  const start = startState(o, modelConfig, desc);
+  const { noiseRng, dropRng, ema, losses, startStep } = start;
+  let lastCheckpoint = start.lastCheckpoint;
 
   // Dropout (a model config's `dropout` > 0) is active in the training graph only: one input of uniform draws per
   // micro-batch, from its own Philox stream keyed by the micro-batch index (nn/dropout.ts); none when the model has no dropout.
-  const dropoutDraws = dropoutDrawCount(model, params, [B, ...sampleShape], conditional);
-  const dropoutRoot = new Philox(c.seed).fold(3);
-  let microIndex = startStep * c.gradAccumSteps;
+  const dropoutDraws = dropoutDrawCount(model, start.params, batchShape, conditional);
   const ts = await createTrainStep(
     model,
     objective,
     edm !== null,
-    params,
-    [B, ...sampleShape],
+    start.params,
+    batchShape,
     conditional,
     dropoutDraws,
     c,
   );
-  if (restored?.optimizer) {
-    ts.m = restored.optimizer.m;
-    ts.v = restored.optimizer.v;
-    ts.t = restored.optimizer.t;
-  }
+  resumeOptimizer(ts, start.restored);
   const lrAt = warmupCosine({ lr: c.lr, warmupSteps: c.warmupSteps, totalSteps: c.steps, minLr: c.minLr });
-  const nullClass = nullClassOf(model);
-
-  const microBatch = async (): Promise<Record<string, NDArray>> => {
-    const { x, labels } = await data.next();
-    const b = objective.makeBatch(x.reshape([B, ...sampleShape]), noiseRng);
-    if (conditional) {
-      const lab = new NDArray([B], labels!);
-      if (c.labelDropout > 0) {
-        const u = dropRng.uniform([B]);
-        for (let i = 0; i < B; i++) if (u.data[i] < c.labelDropout) lab.data[i] = nullClass!;
-      }
-      b.labels = lab;
-    }
-    if (dropoutDraws > 0) b.dropout_u = dropoutRoot.fold(microIndex).uniform([dropoutDraws]);
-    microIndex++;
-    return b;
-  };
+  const microBatch = microBatchSource(o, objective, {
+    noiseRng,
+    dropRng,
+    batchShape,
+    conditional,
+    dropoutDraws,
+    startStep,
+  });
+  const weights = (): Record<string, NDArray> => (ema ? ema.params : ts.params);
 
   // The sampling model in OUT first (pipeline layout, diffuse.json last), then the checkpoint:
   // OUT's model is never older than the newest checkpoint (folders/commit.ts).
@@ -268,29 +208,21 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const end = o.stopAfter !== undefined ? Math.min(c.steps, startStep + o.stopAfter) : c.steps;
   let skipped = 0;
   // A run resumed after its final save: what follows that save (the last preview) may be missing.
-  if (o.resume && startStep === c.steps && o.onSample) await o.onSample.fn(c.steps, ema ? ema.params : ts.params);
+  if (o.resume && startStep === c.steps && o.onSample) await o.onSample.fn(c.steps, weights());
   for (let step = startStep; step < end; step++) {
     const batches: Record<string, NDArray>[] = [];
     for (let i = 0; i < c.gradAccumSteps; i++) batches.push(await microBatch());
     const lr = lrAt(step);
-    // Copies of the records: TrainStep.step replaces their entries in place.
-    const prev = { params: { ...ts.params }, m: { ...ts.m }, v: { ...ts.v }, t: ts.t };
-    const { loss } = await ts.step(c.gradAccumSteps === 1 ? batches[0] : batches, lr);
-    if (!Number.isFinite(loss) || !allFinite(ts.params)) {
-      Object.assign(ts, prev);
-      if (c.onNonFinite === 'skip') {
-        losses.push(NaN);
-        skipped += 1;
-        if (skipped <= 10)
-          warn(
-            `step ${step + 1}: ${Number.isFinite(loss) ? `the weights became non-finite (loss ${loss})` : `the loss is ${loss}`}; step skipped (weights and optimizer state unchanged)${skipped === 10 ? '; further skipped steps are not reported' : ''}`,
-          );
-        // A skipped step still counts: its checkpoint (and the final model) are written as scheduled.
-        if ((step + 1) % c.checkpointEvery === 0 || step + 1 === c.steps) save(step + 1);
-        if (o.onSample && step + 1 === c.steps) await o.onSample.fn(step + 1, ema ? ema.params : ts.params);
-        continue;
-      }
-      throw new NonFiniteLossError(step + 1, lastCheckpoint, loss);
+    const { loss, finite } = await guardedStep(ts, batches, lr);
+    if (!finite) {
+      if (c.onNonFinite !== 'skip') throw new NonFiniteLossError(step + 1, lastCheckpoint, loss);
+      losses.push(NaN);
+      skipped += 1;
+      warnSkippedStep(step + 1, loss, skipped);
+      // A skipped step still counts: its checkpoint (and the final model) are written as scheduled.
+      if ((step + 1) % c.checkpointEvery === 0 || step + 1 === c.steps) save(step + 1);
+      if (o.onSample && step + 1 === c.steps) await o.onSample.fn(step + 1, weights());
+      continue;
     }
     losses.push(loss);
     ema?.update(ts.params);
@@ -298,14 +230,170 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
     const secs = (performance.now() - t0) / 1000;
     const rate = (done - startStep) / secs;
     o.onProgress?.({ step: done, steps: c.steps, loss, lr, itPerSec: rate, etaSec: (c.steps - done) / rate });
-    const stop = (await o.afterStep?.(done, secs, () => (ema ? ema.params : ts.params))) === true;
+    const stop = (await o.afterStep?.(done, secs, weights)) === true;
     if (done % c.checkpointEvery === 0 || done === c.steps || (stop && done % c.checkpointEvery !== 0)) save(done);
-    if (o.onSample && (done % o.onSample.everySteps === 0 || done === c.steps))
-      await o.onSample.fn(done, ema ? ema.params : ts.params);
-    if (stop)
-      return { steps: done, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
+    if (o.onSample && (done % o.onSample.everySteps === 0 || done === c.steps)) await o.onSample.fn(done, weights());
+    if (stop) return { steps: done, losses, weights: weights(), seconds: (performance.now() - t0) / 1000 };
   }
-  return { steps: end, losses, weights: ema ? ema.params : ts.params, seconds: (performance.now() - t0) / 1000 };
+  return { steps: end, losses, weights: weights(), seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * The forward process and loss of a config: DDPM's noise table with the objective's prediction and variance
+ * type, or EDM's preconditioned objective (Karras et al. 2022), whose model folder says so with an
+ * EDMEulerScheduler config.
+ */
+function trainingObjective(c: TrainConfig): {
+  objective: DiffusionObjective | EdmObjective;
+  edm: EdmObjective | null;
+  schedulerConfig: Record<string, unknown>;
+} {
+  const noise = new DDPMScheduler({
+    ...c.noiseSchedule,
+    prediction_type: c.objective.predictionType ?? 'epsilon',
+    variance_type: c.objective.varianceType === 'learned_range' ? 'learned_range' : 'fixed_small',
+  });
+  const edm = c.objective.formulation === 'edm' ? new EdmObjective(c.objective.edm) : null;
+  const objective = edm ?? new DiffusionObjective(noise.alphasCumprod, c.objective);
+  return { objective, edm, schedulerConfig: edm ? edm.schedulerConfig() : noise.toConfig() };
+}
+
+/** Where a run starts: fresh weights (or o.initialWeights), or the newest checkpoint when resuming. */
+interface StartState {
+  params: Record<string, NDArray>;
+  ema: Ema | null;
+  /** RNG streams: noise (t, eps) and label dropout (data order lives in the data source). */
+  noiseRng: Philox;
+  dropRng: Philox;
+  startStep: number;
+  losses: number[];
+  restored: CheckpointData | null;
+  lastCheckpoint: string | null;
+}
+
+/**
+ * The fresh start of a run (Philox streams 0: init, 1: noise, 2: label dropout) or, with o.resume, the state of
+ * the newest checkpoint in outDir (checked against this run's model, data and config). Leftovers of a killed
+ * run (temporary folders/files) are removed first; they are never read as checkpoints.
+ */
+function startState(o: TrainOptions, modelConfig: Record<string, unknown>, desc: DataDescription): StartState {
+  const { model, data, config: c, outDir } = o;
+  const root = new Philox(c.seed);
+  const fresh: StartState = {
+    noiseRng: root.fold(1),
+    dropRng: root.fold(2),
+    params: model.initParams(root.fold(0)),
+    ema: null,
+    startStep: 0,
+    losses: [],
+    restored: null,
+    lastCheckpoint: null,
+  };
+  if (o.initialWeights) {
+    checkParams(model, o.initialWeights, 'initialWeights');
+    fresh.params = Object.fromEntries(Object.keys(fresh.params).map((k) => [k, o.initialWeights![k]]));
+  }
+  if (c.emaDecay !== null) fresh.ema = new Ema(fresh.params, { maxDecay: c.emaDecay, power: c.emaPower });
+  if (outDir !== undefined)
+    for (const what of cleanStaleTemporaries(outDir)) warn(`${outDir}: ${what} (left by an interrupted run)`);
+  if (!o.resume) return fresh;
+  if (outDir === undefined) throw new Error('train: resume needs an outDir holding checkpoints');
+  const found = resumeLatestCheckpoint(outDir, warn, c.keepLast); // also repairs OUT's model and pruning (folders/commit.ts)
+  if (!found) return fresh;
+  checkResumable(found, model, modelConfig, desc, c, fresh.ema !== null, o.override);
+  const restored = found.data;
+  const st = restored.trainerState as Record<string, unknown>;
+  let ema = fresh.ema;
+  if (ema && restored.ema) {
+    ema = new Ema(restored.ema, { maxDecay: c.emaDecay!, power: c.emaPower });
+    ema.step = Number(st.emaStep ?? 0);
+  }
+  data.restore(st.data);
+  return {
+    // Keep the model's parameter order (a checkpoint's is alphabetical): the traced step sums the
+    // per-parameter gradient norms in this order, so another order changes the clipping by an ulp.
+    params: Object.fromEntries(Object.keys(fresh.params).map((k) => [k, restored.params[k]])),
+    ema,
+    noiseRng: Philox.fromState(st.noiseRng as PhiloxState),
+    dropRng: Philox.fromState(st.dropRng as PhiloxState),
+    startStep: restored.step,
+    losses: (st.losses as number[]) ?? [],
+    restored,
+    lastCheckpoint: found.dir,
+  };
+}
+
+/**
+ * The next micro-batch of training inputs: data, the objective's noised batch (t, eps from noiseRng),
+ * labels with label dropout to the null class (dropRng), and the dropout draws of micro-batch `microIndex`
+ * (counted from the start step, so a resumed run continues the stream).
+ */
+function microBatchSource(
+  o: TrainOptions,
+  objective: DiffusionObjective | EdmObjective,
+  s: {
+    noiseRng: Philox;
+    dropRng: Philox;
+    batchShape: number[];
+    conditional: boolean;
+    dropoutDraws: number;
+    startStep: number;
+  },
+): () => Promise<Record<string, NDArray>> {
+  const { data, config: c } = o;
+  const B = c.batchSize;
+  const nullClass = nullClassOf(o.model);
+  const dropoutRoot = new Philox(c.seed).fold(3);
+  let microIndex = s.startStep * c.gradAccumSteps;
+  return async () => {
+    const { x, labels } = await data.next();
+    const b = objective.makeBatch(x.reshape(s.batchShape), s.noiseRng);
+    if (s.conditional) {
+      const lab = new NDArray([B], labels!);
+      if (c.labelDropout > 0) {
+        const u = s.dropRng.uniform([B]);
+        for (let i = 0; i < B; i++) if (u.data[i] < c.labelDropout) lab.data[i] = nullClass!;
+      }
+      b.labels = lab;
+    }
+    if (s.dropoutDraws > 0) b.dropout_u = dropoutRoot.fold(microIndex).uniform([s.dropoutDraws]);
+    microIndex++;
+    return b;
+  };
+}
+
+/** Adam's moments and step count from a resumed checkpoint (none: the fresh optimizer state stays). */
+function resumeOptimizer(ts: TrainStep, restored: CheckpointData | null): void {
+  if (!restored?.optimizer) return;
+  ts.m = restored.optimizer.m;
+  ts.v = restored.optimizer.v;
+  ts.t = restored.optimizer.t;
+}
+
+/**
+ * One optimizer step on the micro-batches (gradient accumulation when there are several). A non-finite loss or
+ * non-finite weights put the weights and optimizer state back as they were; `finite` says which happened.
+ */
+async function guardedStep(
+  ts: TrainStep,
+  batches: Record<string, NDArray>[],
+  lr: number,
+): Promise<{ loss: number; finite: boolean }> {
+  // Copies of the records: TrainStep.step replaces their entries in place.
+  const prev = { params: { ...ts.params }, m: { ...ts.m }, v: { ...ts.v }, t: ts.t };
+  const { loss } = await ts.step(batches.length === 1 ? batches[0] : batches, lr);
+  if (Number.isFinite(loss) && allFinite(ts.params)) return { loss, finite: true };
+  Object.assign(ts, prev);
+  return { loss, finite: false };
+}
+
+/** The warning of a skipped non-finite step (the first 10 of a run). */
+function warnSkippedStep(step: number, loss: number, skipped: number): void {
+  if (skipped > 10) return;
+  const what = Number.isFinite(loss) ? `the weights became non-finite (loss ${loss})` : `the loss is ${loss}`;
+  warn(
+    `step ${step}: ${what}; step skipped (weights and optimizer state unchanged)${skipped === 10 ? '; further skipped steps are not reported' : ''}`,
+  );
 }
 
 /** The model's class embedding must fit the data's classes (plus the null class of label dropout). */
