@@ -28,8 +28,8 @@ const arg = (k: string, d: string) => {
   return i > 0 ? process.argv[i + 1] : d;
 };
 const flag = (k: string) => process.argv.includes(k);
-const ITERS = Number(arg('--iters', '2000'));
-const LR = Number(arg('--lr', '1e-4'));
+const ITERS = Number(arg('--iters', '8000'));
+const LR = Number(arg('--lr', '8e-3'));
 const N = Number(arg('--grid-steps', '18'));
 const MU = Number(arg('--target-decay', '0.95'));
 const EMA = Number(arg('--ema-decay', '0.999'));

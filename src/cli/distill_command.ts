@@ -100,4 +100,4 @@ export async function distillCommand(teacherDir: string, o: DistillCliOptions): 
 }
 
 /** CLI defaults of consistency distillation (per run, not per round as progressive's). */
-export const CONSISTENCY_DEFAULTS = { iterations: 2000, lr: 1e-4 } as const;
+export const CONSISTENCY_DEFAULTS = { iterations: 8000, lr: 8e-3 } as const;

@@ -170,13 +170,13 @@ program
   .option('--method <m>', 'progressive | consistency', 'progressive')
   .option(
     '--iters <n>',
-    'optimizer steps: per halving round (progressive, default 600) or in all (consistency, default 2000)',
+    'optimizer steps: per halving round (progressive, default 600) or in all (consistency, default 8000)',
     int('--iters'),
   )
   .option('--batch-size <n>', 'batch size', int('--batch-size'), 256)
   .option(
     '--lr <x>',
-    'peak learning rate, cosine decay (default: progressive 1e-3 per round, consistency 1e-4)',
+    'peak learning rate, cosine decay (default: progressive 1e-3 per round, consistency 8e-3)',
     num('--lr', 0),
   )
   .option(
