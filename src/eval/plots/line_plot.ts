@@ -106,20 +106,64 @@ function symlogTicks(t0: number, t1: number, c: number, toY: (y: number) => numb
   return kept.sort((a, b) => a - b);
 }
 
-/**
- * Render the chart to an RGBA raster.
- * @example const img = renderLinePlot({ series }); encodePng(img)
- */
-export function renderLinePlot(spec: LinePlotSpec): { width: number; height: number; data: Uint8Array } {
-  const W = spec.width ?? 800,
-    H = spec.height ?? 500;
-  if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 200 && H >= 150 && W <= 8192 && H <= 8192)) {
-    throw new Error(`renderLinePlot: width ${W} x height ${H} must be integers in 200..8192 x 150..8192`);
-  }
-  const logX = spec.logX ?? true;
+/** An RGBA raster with a pixel setter and a 2-pixel-wide line. */
+interface Canvas {
+  W: number;
+  H: number;
+  img: Uint8Array;
+  px: (x: number, y: number, c: Rgb) => void;
+  line: (xa: number, ya: number, xb: number, yb: number, c: Rgb) => void;
+}
+
+function createCanvas(W: number, H: number): Canvas {
   const img = new Uint8Array(W * H * 4).fill(255);
-  const dark: Rgb = [50, 50, 50],
-    grid: Rgb = [232, 232, 232];
+  const px = (x: number, y: number, c: Rgb) => {
+    if (x < 0 || y < 0 || x >= W || y >= H) return;
+    const o = 4 * (y * W + x);
+    img[o] = c[0];
+    img[o + 1] = c[1];
+    img[o + 2] = c[2];
+    img[o + 3] = 255;
+  };
+  const line = (xa: number, ya: number, xb: number, yb: number, c: Rgb) => {
+    const n = Math.max(Math.abs(xb - xa), Math.abs(yb - ya), 1);
+    for (let i = 0; i <= n; i++) {
+      const x = Math.round(xa + ((xb - xa) * i) / n),
+        y = Math.round(ya + ((yb - ya) * i) / n);
+      px(x, y, c);
+      px(x + 1, y, c);
+      px(x, y + 1, c);
+    }
+  };
+  return { W, H, img, px, line };
+}
+
+/** The plot box in pixels and the data -> pixel maps of both axes, with their ticks. */
+interface PlotFrame {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+  toX: (x: number) => number;
+  toY: (y: number) => number;
+  xTicks: number[];
+  yTicks: number[];
+}
+
+const DARK: Rgb = [50, 50, 50];
+const GRID: Rgb = [232, 232, 232];
+const REFERENCE_GREY: Rgb = [110, 110, 110];
+
+/** Finite points of a series that the x axis can show (x > 0 on a log axis). */
+function shownPoints(points: PlotPoint[], logX: boolean): PlotPoint[] {
+  return points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0));
+}
+
+/**
+ * The frame of a chart: the box left of the legend, the data ranges (finite points, error bars and
+ * references included, padded 5-8% or x1.3 on a log axis), the symlog transform and the ticks.
+ */
+function plotFrame(spec: LinePlotSpec, W: number, H: number, logX: boolean): PlotFrame {
   const legendW =
     Math.max(
       0,
@@ -131,18 +175,10 @@ export function renderLinePlot(spec: LinePlotSpec): { width: number; height: num
     bottom = H - 46;
   if (right - left < 60)
     throw new Error('renderLinePlot: too little room for the plot; widen it or shorten the series names');
-  const px = (x: number, y: number, c: Rgb) => {
-    if (x < 0 || y < 0 || x >= W || y >= H) return;
-    const o = 4 * (y * W + x);
-    img[o] = c[0];
-    img[o + 1] = c[1];
-    img[o + 2] = c[2];
-    img[o + 3] = 255;
-  };
-  // data ranges (finite points only; the error bars are included)
-  const pts = spec.series
-    .flatMap((s) => s.points)
-    .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0));
+  const pts = shownPoints(
+    spec.series.flatMap((s) => s.points),
+    logX,
+  );
   const ys = pts
     .flatMap((p) => (p.se ? [p.y - p.se, p.y + p.se] : [p.y]))
     .concat((spec.references ?? []).map((r) => r.y).filter(Number.isFinite));
@@ -151,134 +187,140 @@ export function renderLinePlot(spec: LinePlotSpec): { width: number; height: num
   const c = spec.linThreshold ?? maxAbs * 1e-3;
   if (symlog && !(c > 0 && Number.isFinite(c)))
     throw new Error(`renderLinePlot: linThreshold = ${c} must be a finite number > 0`);
+  // symlog: sign(y) log10(1 + |y| / c)
   const ty = (y: number) => (symlog ? Math.sign(y) * Math.log10(1 + Math.abs(y) / c) : y);
   let x0 = Math.min(...pts.map((p) => p.x)),
     x1 = Math.max(...pts.map((p) => p.x));
   let y0 = Math.min(...ys.map(ty)),
     y1 = Math.max(...ys.map(ty));
-  if (!pts.length) {
-    x0 = 1;
-    x1 = 10;
-    y0 = 0;
-    y1 = 1;
-  }
-  if (logX) {
-    x0 /= 1.3;
-    x1 *= 1.3;
-  } else {
+  if (!pts.length) [x0, x1, y0, y1] = [1, 10, 0, 1];
+  if (logX) [x0, x1] = [x0 / 1.3, x1 * 1.3];
+  else {
     const m = (x1 - x0 || 1) * 0.05;
-    x0 -= m;
-    x1 += m;
+    [x0, x1] = [x0 - m, x1 + m];
   }
   const ym = (y1 - y0 || Math.abs(y1) || 1) * 0.08;
-  y0 -= ym;
-  y1 += ym;
+  [y0, y1] = [y0 - ym, y1 + ym];
   const fx = (x: number) =>
     logX ? (Math.log(x) - Math.log(x0)) / (Math.log(x1) - Math.log(x0)) : (x - x0) / (x1 - x0);
   const toX = (x: number) => Math.round(left + fx(x) * (right - left));
   const toY = (y: number) => Math.round(bottom - ((ty(y) - y0) / (y1 - y0)) * (bottom - top));
+  const xTicks = logX ? logTicks(x0, x1) : niceTicks(x0, x1);
+  const yTicks = symlog ? symlogTicks(y0, y1, c, toY) : niceTicks(y0, y1, 6);
+  return { left, right, top, bottom, toX, toY, xTicks, yTicks };
+}
 
-  const xt = logX ? logTicks(x0, x1) : niceTicks(x0, x1);
-  const yt = symlog ? symlogTicks(y0, y1, c, toY) : niceTicks(y0, y1, 6);
-  for (const t of xt) {
-    const x = toX(t);
-    for (let y = top; y <= bottom; y++) px(x, y, grid);
-  }
-  for (const t of yt) {
-    const y = toY(t);
-    for (let x = left; x <= right; x++) px(x, y, grid);
-  }
-  // references (dashed)
-  for (const r of spec.references ?? []) {
+/** Grid lines at the ticks, the dashed reference lines, the axes box, tick marks and tick labels. */
+function drawAxes(cv: Canvas, f: PlotFrame, references: LinePlotSpec['references']): void {
+  const { px } = cv;
+  for (const t of f.xTicks) for (let y = f.top; y <= f.bottom; y++) px(f.toX(t), y, GRID);
+  for (const t of f.yTicks) for (let x = f.left; x <= f.right; x++) px(x, f.toY(t), GRID);
+  for (const r of references ?? []) {
     if (!Number.isFinite(r.y)) continue;
-    const y = toY(r.y),
-      c = r.color ?? [110, 110, 110];
-    for (let x = left; x <= right; x++)
-      if (Math.floor((x - left) / 6) % 2 === 0) {
+    const y = f.toY(r.y),
+      c = r.color ?? REFERENCE_GREY;
+    for (let x = f.left; x <= f.right; x++)
+      if (Math.floor((x - f.left) / 6) % 2 === 0) {
         px(x, y, c);
         px(x, y + 1, c);
       }
   }
-  // axes box
-  for (let x = left; x <= right; x++) {
-    px(x, top, dark);
-    px(x, bottom, dark);
+  for (let x = f.left; x <= f.right; x++) {
+    px(x, f.top, DARK);
+    px(x, f.bottom, DARK);
   }
-  for (let y = top; y <= bottom; y++) {
-    px(left, y, dark);
-    px(right, y, dark);
+  for (let y = f.top; y <= f.bottom; y++) {
+    px(f.left, y, DARK);
+    px(f.right, y, DARK);
   }
-  for (const t of xt) {
-    const x = toX(t);
-    for (let k = 1; k <= 4; k++) px(x, bottom + k, dark);
+  for (const t of f.xTicks) {
+    const x = f.toX(t);
+    for (let k = 1; k <= 4; k++) px(x, f.bottom + k, DARK);
     const s = formatTick(t);
-    drawText(img, W, x - textWidth(s) / 2, bottom + 8, s, dark);
+    drawText(cv.img, cv.W, x - textWidth(s) / 2, f.bottom + 8, s, DARK);
   }
-  for (const t of yt) {
-    const y = toY(t);
-    for (let k = 1; k <= 4; k++) px(left - k, y, dark);
+  for (const t of f.yTicks) {
+    const y = f.toY(t);
+    for (let k = 1; k <= 4; k++) px(f.left - k, y, DARK);
     const s = formatTick(t);
-    drawText(img, W, left - 7 - textWidth(s), y - 3, s, dark);
+    drawText(cv.img, cv.W, f.left - 7 - textWidth(s), y - 3, s, DARK);
   }
-  // series: error bars, lines, markers
-  const line = (xa: number, ya: number, xb: number, yb: number, c: Rgb) => {
-    const n = Math.max(Math.abs(xb - xa), Math.abs(yb - ya), 1);
-    for (let i = 0; i <= n; i++) {
-      const x = Math.round(xa + ((xb - xa) * i) / n),
-        y = Math.round(ya + ((yb - ya) * i) / n);
-      px(x, y, c);
-      px(x + 1, y, c);
-      px(x, y + 1, c);
+}
+
+/** One series: +-se error bars, the polyline through its points (sorted by x), square markers. */
+function drawSeries(cv: Canvas, f: PlotFrame, s: PlotSeries, c: Rgb, logX: boolean): void {
+  const { px } = cv;
+  const ok = shownPoints(s.points, logX).sort((a, b) => a.x - b.x);
+  for (const p of ok) {
+    if (!p.se) continue;
+    const x = f.toX(p.x),
+      ya = f.toY(p.y - p.se),
+      yb = f.toY(p.y + p.se);
+    for (let y = Math.min(ya, yb); y <= Math.max(ya, yb); y++) px(x, y, c);
+    for (let d = -3; d <= 3; d++) {
+      px(x + d, ya, c);
+      px(x + d, yb, c);
     }
-  };
-  spec.series.forEach((s, k) => {
-    const c = s.color ?? TAB10[k % TAB10.length];
-    const ok = s.points
-      .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0))
-      .sort((a, b) => a.x - b.x);
-    for (const p of ok) {
-      if (!p.se) continue;
-      const x = toX(p.x),
-        ya = toY(p.y - p.se),
-        yb = toY(p.y + p.se);
-      for (let y = Math.min(ya, yb); y <= Math.max(ya, yb); y++) px(x, y, c);
-      for (let d = -3; d <= 3; d++) {
-        px(x + d, ya, c);
-        px(x + d, yb, c);
-      }
-    }
-    for (let i = 1; i < ok.length; i++) line(toX(ok[i - 1].x), toY(ok[i - 1].y), toX(ok[i].x), toY(ok[i].y), c);
-    for (const p of ok) {
-      const x = toX(p.x),
-        y = toY(p.y);
-      for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) px(x + dx, y + dy, c);
-    }
-  });
-  // legend
-  let ly = top + 4;
-  const lx = right + 14;
+  }
+  for (let i = 1; i < ok.length; i++)
+    cv.line(f.toX(ok[i - 1].x), f.toY(ok[i - 1].y), f.toX(ok[i].x), f.toY(ok[i].y), c);
+  for (const p of ok) {
+    const x = f.toX(p.x),
+      y = f.toY(p.y);
+    for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) px(x + dx, y + dy, c);
+  }
+}
+
+/** The legend right of the box: a marker line per series, a dashed line per reference, and the names. */
+function drawLegend(cv: Canvas, f: PlotFrame, spec: LinePlotSpec): void {
+  const { px } = cv;
+  let ly = f.top + 4;
+  const lx = f.right + 14;
   spec.series.forEach((s, k) => {
     const c = s.color ?? TAB10[k % TAB10.length];
     for (let dy = -3; dy <= 3; dy++)
       for (let dx = 0; dx < 18; dx++) if (Math.abs(dy) <= 1 || (dx >= 6 && dx <= 12)) px(lx + dx, ly + 3 + dy, c);
-    drawText(img, W, lx + 24, ly, s.name, dark);
+    drawText(cv.img, cv.W, lx + 24, ly, s.name, DARK);
     ly += GLYPH_HEIGHT + 10;
   });
-  (spec.references ?? []).forEach((r) => {
-    const c = r.color ?? [110, 110, 110];
+  for (const r of spec.references ?? []) {
+    const c = r.color ?? REFERENCE_GREY;
     for (let dx = 0; dx < 18; dx++)
       if (Math.floor(dx / 6) % 2 === 0) {
         px(lx + dx, ly + 3, c);
         px(lx + dx, ly + 4, c);
       }
-    drawText(img, W, lx + 24, ly, r.name, dark);
+    drawText(cv.img, cv.W, lx + 24, ly, r.name, DARK);
     ly += GLYPH_HEIGHT + 10;
-  });
-  if (spec.title) drawText(img, W, left + (right - left) / 2 - textWidth(spec.title, 2) / 2, 6, spec.title, dark, 2);
-  if (spec.xLabel)
-    drawText(img, W, left + (right - left) / 2 - textWidth(spec.xLabel) / 2, bottom + 26, spec.xLabel, dark);
-  if (spec.yLabel) drawText(img, W, 6, top - 12, spec.yLabel, dark);
-  return { width: W, height: H, data: img };
+  }
+}
+
+/** Title (double size, centred above the box), x label (centred below) and y label (top left). */
+function drawLabels(cv: Canvas, f: PlotFrame, spec: LinePlotSpec): void {
+  const mid = f.left + (f.right - f.left) / 2;
+  if (spec.title) drawText(cv.img, cv.W, mid - textWidth(spec.title, 2) / 2, 6, spec.title, DARK, 2);
+  if (spec.xLabel) drawText(cv.img, cv.W, mid - textWidth(spec.xLabel) / 2, f.bottom + 26, spec.xLabel, DARK);
+  if (spec.yLabel) drawText(cv.img, cv.W, 6, f.top - 12, spec.yLabel, DARK);
+}
+
+/**
+ * Render the chart to an RGBA raster.
+ * @example const img = renderLinePlot({ series }); encodePng(img)
+ */
+export function renderLinePlot(spec: LinePlotSpec): { width: number; height: number; data: Uint8Array } {
+  const W = spec.width ?? 800,
+    H = spec.height ?? 500;
+  if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 200 && H >= 150 && W <= 8192 && H <= 8192)) {
+    throw new Error(`renderLinePlot: width ${W} x height ${H} must be integers in 200..8192 x 150..8192`);
+  }
+  const logX = spec.logX ?? true;
+  const frame = plotFrame(spec, W, H, logX);
+  const canvas = createCanvas(W, H);
+  drawAxes(canvas, frame, spec.references);
+  spec.series.forEach((s, k) => drawSeries(canvas, frame, s, s.color ?? TAB10[k % TAB10.length], logX));
+  drawLegend(canvas, frame, spec);
+  drawLabels(canvas, frame, spec);
+  return { width: W, height: H, data: canvas.img };
 }
 
 /**
