@@ -118,73 +118,118 @@ export async function createSampleMetric(name: string, m: LoadedModel, o: Sample
   const n = o.n;
   if (!(Number.isInteger(n) && n >= 2)) throw new Error(`--n: expected an integer >= 2, got ${n}`);
   const metric = name as SampleMetricName;
-  if (metric === 'mmd' || metric === 'swd' || metric === 'logp') {
-    if (isMnistShaped(m) || modelSampleShape(m.model).length !== 1) {
-      throw new Error(
-        `--metric ${metric}: meant for low-dimensional vector data; this model makes samples of shape [${modelSampleShape(m.model)}] (use fid-mnist, confidence or accuracy)`,
-      );
-    }
-    const data = dataSourceOf(m);
-    const reference = (s: number) => data.reference(n, referenceSeed(s));
-    const fresh = (s: number) => data.reference(n, baselineSeed(s));
-    if (metric === 'mmd') {
-      const h = (ref: NDArray) => {
-        const half = Math.floor(ref.shape[0] / 2),
-          d = ref.size / ref.shape[0];
-        const a = new NDArray([half, d], ref.data.subarray(0, half * d)),
-          b = new NDArray([ref.shape[0] - half, d], ref.data.subarray(half * d));
-        return medianSqDistance(a, b);
-      };
-      const score = async (x: NDArray, s: number) => {
-        const ref = reference(s);
-        const bw = h(ref);
-        return { value: mmdRbf(x, ref, bw), extra: { bandwidth_sq: bw } };
-      };
-      return {
-        name: metric,
-        label: 'MMD^2 (unbiased, RBF)',
-        lowerIsBetter: true,
-        score,
-        baseline: (s) => score(fresh(s), s),
-        description: `unbiased MMD^2 (RBF kernel, bandwidth^2 = median squared distance of the reference) between ${n} samples and ${n} fresh data points`,
-      };
-    }
-    if (metric === 'swd') {
-      const L = o.projections ?? 256;
-      const score = async (x: NDArray, s: number) => {
-        const r = slicedWasserstein(x, reference(s), { projections: L, p: 2, seed: s });
-        return { value: r.distance, extra: { projection_se: r.se ?? NaN } };
-      };
-      return {
-        name: metric,
-        label: 'sliced Wasserstein-2',
-        lowerIsBetter: true,
-        score,
-        baseline: (s) => score(fresh(s), s),
-        description: `sliced Wasserstein-2 distance (${L} random directions) between ${n} samples and ${n} fresh data points`,
-      };
-    }
-    const spec = m.info!.data.spec;
-    if (!(TOY2D_NAMES as readonly string[]).includes(spec) || !toy2d(spec).logDensity) {
-      throw new Error(
-        `--metric logp: needs data with a known density (8gaussians, gmm); this model was trained on '${spec}'`,
-      );
-    }
-    const ds = toy2d(spec);
-    const score = async (x: NDArray) => {
-      const r = meanLogDensity(x, (p) => ds.logDensity!(p));
-      return { value: r.mean, extra: { per_sample_se: r.se ?? NaN } };
-    };
-    return {
-      name: metric,
-      label: 'mean log p_data(sample), nats',
-      lowerIsBetter: false,
-      score: (x) => score(x),
-      baseline: (s) => score(fresh(s)),
-      description: `mean exact log-density of ${n} samples under the true '${spec}' distribution (nats); baseline = the same for data (-entropy)`,
-    };
+  if (metric === 'mmd' || metric === 'swd' || metric === 'logp') return vectorDataMetric(metric, m, o);
+  return classifierMetric(metric, m, o);
+}
+
+/** A seeded set of n points: the reference set of seed s, or fresh data standing in for samples. */
+type SeededSet = (s: number) => NDArray;
+
+/** mmd, swd and logp: metrics of low-dimensional vector samples against the model's training data. */
+function vectorDataMetric(metric: 'mmd' | 'swd' | 'logp', m: LoadedModel, o: SampleMetricOptions): SampleMetric {
+  if (isMnistShaped(m) || modelSampleShape(m.model).length !== 1) {
+    throw new Error(
+      `--metric ${metric}: meant for low-dimensional vector data; this model makes samples of shape [${modelSampleShape(m.model)}] (use fid-mnist, confidence or accuracy)`,
+    );
   }
-  // classifier-based metrics
+  const n = o.n;
+  const data = dataSourceOf(m);
+  const reference: SeededSet = (s) => data.reference(n, referenceSeed(s));
+  const fresh: SeededSet = (s) => data.reference(n, baselineSeed(s));
+  if (metric === 'mmd') return mmdMetric(n, reference, fresh);
+  if (metric === 'swd') return swdMetric(n, o.projections ?? 256, reference, fresh);
+  return logpMetric(n, m.info!.data.spec, fresh);
+}
+
+/** RBF bandwidth^2 by the median heuristic: the median squared distance between the two halves of `ref`. */
+function medianBandwidthSq(ref: NDArray): number {
+  const half = Math.floor(ref.shape[0] / 2),
+    d = ref.size / ref.shape[0];
+  const a = new NDArray([half, d], ref.data.subarray(0, half * d)),
+    b = new NDArray([ref.shape[0] - half, d], ref.data.subarray(half * d));
+  return medianSqDistance(a, b);
+}
+
+function mmdMetric(n: number, reference: SeededSet, fresh: SeededSet): SampleMetric {
+  const score = async (x: NDArray, s: number) => {
+    const ref = reference(s);
+    const bw = medianBandwidthSq(ref);
+    return { value: mmdRbf(x, ref, bw), extra: { bandwidth_sq: bw } };
+  };
+  return {
+    name: 'mmd',
+    label: 'MMD^2 (unbiased, RBF)',
+    lowerIsBetter: true,
+    score,
+    baseline: (s) => score(fresh(s), s),
+    description: `unbiased MMD^2 (RBF kernel, bandwidth^2 = median squared distance of the reference) between ${n} samples and ${n} fresh data points`,
+  };
+}
+
+function swdMetric(n: number, projections: number, reference: SeededSet, fresh: SeededSet): SampleMetric {
+  const score = async (x: NDArray, s: number) => {
+    const r = slicedWasserstein(x, reference(s), { projections, p: 2, seed: s });
+    return { value: r.distance, extra: { projection_se: r.se ?? NaN } };
+  };
+  return {
+    name: 'swd',
+    label: 'sliced Wasserstein-2',
+    lowerIsBetter: true,
+    score,
+    baseline: (s) => score(fresh(s), s),
+    description: `sliced Wasserstein-2 distance (${projections} random directions) between ${n} samples and ${n} fresh data points`,
+  };
+}
+
+function logpMetric(n: number, spec: string, fresh: SeededSet): SampleMetric {
+  if (!(TOY2D_NAMES as readonly string[]).includes(spec) || !toy2d(spec).logDensity) {
+    throw new Error(
+      `--metric logp: needs data with a known density (8gaussians, gmm); this model was trained on '${spec}'`,
+    );
+  }
+  const ds = toy2d(spec);
+  const score = async (x: NDArray) => {
+    const r = meanLogDensity(x, (p) => ds.logDensity!(p));
+    return { value: r.mean, extra: { per_sample_se: r.se ?? NaN } };
+  };
+  return {
+    name: 'logp',
+    label: 'mean log p_data(sample), nats',
+    lowerIsBetter: false,
+    score: (x) => score(x),
+    baseline: (s) => score(fresh(s)),
+    description: `mean exact log-density of ${n} samples under the true '${spec}' distribution (nats); baseline = the same for data (-entropy)`,
+  };
+}
+
+/** Held-out real digits standing in for samples at seed s: at most n of them, with their labels. */
+type HeldOutDigits = (s: number) => { x: NDArray; y: Float32Array };
+
+function heldOutDigits(n: number): { subset: HeldOutDigits; count: number } {
+  const held = mnistSplit().heldOut;
+  const count = Math.min(n, held.images.shape[0]);
+  const subset: HeldOutDigits = (s) => {
+    const idx = new Philox(baselineSeed(s)).permutation(held.images.shape[0]).subarray(0, count);
+    const x = new NDArray([count, 1, 28, 28]),
+      y = new Float32Array(count);
+    idx.forEach((i, r) => {
+      x.data.set(held.images.data.subarray(i * 784, (i + 1) * 784), r * 784);
+      y[r] = held.labels[i];
+    });
+    return { x, y };
+  };
+  return { subset, count };
+}
+
+/** Samples as the classifier reads them: clamped to [-1, 1], non-finite values as 0. */
+const clampImages = (x: NDArray) => x.map((v) => (Number.isFinite(v) ? Math.max(-1, Math.min(1, v)) : 0));
+
+/** fid-mnist, accuracy and confidence: metrics of 28x28 digit samples through the MNIST classifier. */
+async function classifierMetric(
+  metric: 'fid-mnist' | 'accuracy' | 'confidence',
+  m: LoadedModel,
+  o: SampleMetricOptions,
+): Promise<SampleMetric> {
   if (!isMnistShaped(m))
     throw new Error(
       `--metric ${metric}: needs 28x28 grayscale digit samples (a model trained on mnist); this model makes [${modelSampleShape(m.model)}]`,
@@ -194,62 +239,54 @@ export async function createSampleMetric(name: string, m: LoadedModel, o: Sample
       `eval: warning: the model was trained on '${m.info.data.spec}', not mnist; the MNIST classifier may not fit it\n`,
     );
   const clf = o.classifier ?? (await loadMnistClassifier());
-  const held = mnistSplit().heldOut;
-  const heldSubset = (s: number) => {
-    const k = Math.min(n, held.images.shape[0]);
-    const idx = new Philox(baselineSeed(s)).permutation(held.images.shape[0]).subarray(0, k);
-    const x = new NDArray([k, 1, 28, 28]),
-      y = new Float32Array(k);
-    idx.forEach((i, r) => {
-      x.data.set(held.images.data.subarray(i * 784, (i + 1) * 784), r * 784);
-      y[r] = held.labels[i];
-    });
-    return { x, y };
-  };
-  const clampImages = (x: NDArray) => x.map((v) => (Number.isFinite(v) ? Math.max(-1, Math.min(1, v)) : 0));
-  if (metric === 'fid-mnist') {
-    const score = async (x: NDArray) => {
-      const { probs, features } = await clf.run(clampImages(x));
-      const fid = frechetDistance(gaussianStats(features.data, FEATURE_DIM), await mnistReferenceStats(clf));
-      return { value: fid, extra: { confidence: confidence(probs) } };
-    };
-    return {
-      name: metric,
-      label: 'FID-MNIST',
-      lowerIsBetter: true,
-      score: (x) => score(x),
-      baseline: (s) => score(heldSubset(s).x),
-      description: `Fréchet distance of the MNIST classifier's ${FEATURE_DIM} penultimate features: ${n} samples vs its 8000 training digits; baseline = ${Math.min(n, held.images.shape[0])} held-out real digits`,
-    };
-  }
-  if (metric === 'accuracy') {
-    const score = async (x: NDArray, labels?: Float32Array) => {
-      if (!labels)
-        throw new Error(
-          '--metric accuracy: needs a class-conditional model (samples with requested labels); use confidence or fid-mnist',
-        );
-      const { probs } = await clf.run(clampImages(x));
-      return { value: clf.accuracy(probs, labels), extra: { confidence: confidence(probs) } };
-    };
-    return {
-      name: metric,
-      label: 'class accuracy',
-      lowerIsBetter: false,
-      score: (x, _s, labels) => score(x, labels),
-      baseline: (s) => {
-        const h = heldSubset(s);
-        return score(h.x, h.y);
-      },
-      description: `fraction of ${n} class-conditional samples the MNIST classifier assigns to their requested digit; baseline = its accuracy on held-out real digits`,
-    };
-  }
+  const held = heldOutDigits(o.n);
+  if (metric === 'fid-mnist') return fidMetric(o.n, clf, held);
+  if (metric === 'accuracy') return accuracyMetric(o.n, clf, held.subset);
   const score = async (x: NDArray) => ({ value: confidence((await clf.run(clampImages(x))).probs) });
   return {
     name: metric,
     label: 'classifier confidence',
     lowerIsBetter: false,
     score: (x) => score(x),
-    baseline: (s) => score(heldSubset(s).x),
-    description: `mean top-class probability of the MNIST classifier on ${n} samples; baseline = the same on held-out real digits`,
+    baseline: (s) => score(held.subset(s).x),
+    description: `mean top-class probability of the MNIST classifier on ${o.n} samples; baseline = the same on held-out real digits`,
+  };
+}
+
+function fidMetric(n: number, clf: MnistClassifier, held: { subset: HeldOutDigits; count: number }): SampleMetric {
+  const score = async (x: NDArray) => {
+    const { probs, features } = await clf.run(clampImages(x));
+    const fid = frechetDistance(gaussianStats(features.data, FEATURE_DIM), await mnistReferenceStats(clf));
+    return { value: fid, extra: { confidence: confidence(probs) } };
+  };
+  return {
+    name: 'fid-mnist',
+    label: 'FID-MNIST',
+    lowerIsBetter: true,
+    score: (x) => score(x),
+    baseline: (s) => score(held.subset(s).x),
+    description: `Fréchet distance of the MNIST classifier's ${FEATURE_DIM} penultimate features: ${n} samples vs its 8000 training digits; baseline = ${held.count} held-out real digits`,
+  };
+}
+
+function accuracyMetric(n: number, clf: MnistClassifier, heldSubset: HeldOutDigits): SampleMetric {
+  const score = async (x: NDArray, labels?: Float32Array) => {
+    if (!labels)
+      throw new Error(
+        '--metric accuracy: needs a class-conditional model (samples with requested labels); use confidence or fid-mnist',
+      );
+    const { probs } = await clf.run(clampImages(x));
+    return { value: clf.accuracy(probs, labels), extra: { confidence: confidence(probs) } };
+  };
+  return {
+    name: 'accuracy',
+    label: 'class accuracy',
+    lowerIsBetter: false,
+    score: (x, _s, labels) => score(x, labels),
+    baseline: (s) => {
+      const h = heldSubset(s);
+      return score(h.x, h.y);
+    },
+    description: `fraction of ${n} class-conditional samples the MNIST classifier assigns to their requested digit; baseline = its accuracy on held-out real digits`,
   };
 }
