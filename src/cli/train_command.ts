@@ -19,7 +19,7 @@ import { generate } from '../pipelines/generate.ts';
 import { denoiserWithWeightInputs, isClassConditional, modelSampleShape } from '../pipelines/denoiser.ts';
 import { writeSamples, type RunInfo } from '../pipelines/sample_model.ts';
 import { objectiveFromCli, previewScheduler } from './objective_options.ts';
-import { Philox } from '../engine/index.ts';
+import { Philox, type NDArray } from '../engine/index.ts';
 import { folderHoldsModel, hasTopLevelModel, loadModelFolder } from '../folders/index.ts';
 import { TOY2D_NAMES } from '../data/index.ts';
 import { checkModelConfig, readJsonObject } from '../folders/index.ts';
@@ -226,6 +226,77 @@ export function progressPrinter(quiet = false): (p: Progress) => void {
 
 /** Run `diffuse train` with these options; returns the training result (losses, final weights, seconds). */
 export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
+  checkTrainArguments(o);
+  // Estimates before anything is loaded or allocated: the data from its headers, then the model at this batch size.
+  const limit = memoryLimit();
+  const pre = inspectDataSource(o.data, { imageSize: o.imageSize, channels: o.channels, limit: o.limit });
+  let planned: DiffusionModel | null = null;
+  if (pre) {
+    checkMemory(`--data ${o.data} (${pre.what})`, pre.bytes, limit);
+    if (!o.resume) {
+      planned = resolveModel(
+        o.model,
+        { spec: o.data, kind: 'toy2d', sampleShape: pre.sampleShape, numClasses: null, size: null },
+        null,
+        o.modelOverrides,
+      );
+      checkTrainingMemory(o, planned.toConfig(), limit);
+    }
+  }
+  const data = openTrainingData(o);
+  const desc = data.describe();
+  const config = trainConfigFrom(o);
+  config.noiseSchedule.clip_sample = desc.kind === 'images'; // samples of other data are unbounded
+  const classes = classEmbeddingCount(o, desc, config);
+  // The model planned from the data's headers is the one to train when the shapes agree (config warnings once).
+  let model =
+    planned && classes === null && String(pre!.sampleShape) === String(desc.sampleShape)
+      ? planned
+      : resolveModel(o.model, desc, classes, o.modelOverrides);
+  if (config.objective.varianceType === 'learned_range') {
+    const c = model.toConfig() as unknown as Record<string, unknown>;
+    if (c.out_channels === c.in_channels)
+      model = modelFromConfig({ ...c, out_channels: 2 * (c.in_channels as number) }, 'model');
+  }
+  if (o.resume && hasTopLevelModel(o.out)) model = storedModelOfRun(o, model);
+  checkTrainingMemory(o, model.toConfig(), limit);
+  const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
+  log(
+    `training ${className(model)} (${model.numParameters().toLocaleString('en')} parameters) on ${desc.spec} [${desc.sampleShape}] for ${config.steps} steps, batch ${config.batchSize}`,
+  );
+  // diffuse.json is written by each save of train() (src/folders/commit.ts), with the model it describes.
+  const result = await train({
+    model,
+    data,
+    config,
+    outDir: o.out,
+    resume: o.resume,
+    override: o.override?.split(',').filter((x) => x.trim() !== ''),
+    onProgress: progressPrinter(o.quiet),
+    onSample: {
+      everySteps: o.sampleEvery ?? Math.max(1, config.steps),
+      fn: previewWriter(o, model, data, config),
+    },
+  });
+  const last = result.losses.slice(-50).filter(Number.isFinite);
+  const skipped = result.losses.filter((l) => !Number.isFinite(l)).length;
+  log(
+    `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss (mean of last ${last.length}) ${(last.reduce((a, b) => a + b, 0) / Math.max(1, last.length)).toFixed(4)}${skipped ? `, ${skipped} steps skipped (non-finite)` : ''}; model in ${o.out}`,
+  );
+  return result;
+}
+
+/** diffusers' class name of a model (its config's _class_name). */
+function className(m: DiffusionModel): unknown {
+  return (m.toConfig() as unknown as Record<string, unknown>)._class_name;
+}
+
+/**
+ * The checks of `diffuse train`'s arguments before anything is read: --out is free (or --resume names a run
+ * to continue, whose stored settings fill what the command line leaves out), --override only with --resume,
+ * the toy recipe's defaults, and --channels 1 or 3.
+ */
+function checkTrainArguments(o: TrainCliOptions): void {
   checkOutputFolder(o.out, '--out');
   // Refuse to touch a folder holding another run unless resuming.
   if (!o.resume && folderHoldsModel(o.out)) {
@@ -244,25 +315,12 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
       `--channels ${o.channels}: not supported (allowed: 1 for greyscale or 3 for RGB; an alpha channel is dropped when reading)`,
     );
   }
-  // Estimates before anything is loaded or allocated: the data from its headers, then the model at this batch size.
-  const limit = memoryLimit();
-  const pre = inspectDataSource(o.data, { imageSize: o.imageSize, channels: o.channels, limit: o.limit });
-  let planned: DiffusionModel | null = null;
-  if (pre) {
-    checkMemory(`--data ${o.data} (${pre.what})`, pre.bytes, limit);
-    if (!o.resume) {
-      planned = resolveModel(
-        o.model,
-        { spec: o.data, kind: 'toy2d', sampleShape: pre.sampleShape, numClasses: null, size: null },
-        null,
-        o.modelOverrides,
-      );
-      checkTrainingMemory(o, planned.toConfig(), limit);
-    }
-  }
-  let data: ReturnType<typeof openDataSource>;
+}
+
+/** Open --data for training; every data error names the data (a bare unknown name lists the known sets). */
+function openTrainingData(o: TrainCliOptions): ReturnType<typeof openDataSource> {
   try {
-    data = openDataSource(o.data, {
+    return openDataSource(o.data, {
       batchSize: o.batchSize,
       seed: o.seed,
       imageSize: o.imageSize,
@@ -280,87 +338,71 @@ export async function trainCommand(o: TrainCliOptions): Promise<TrainResult> {
     }
     throw m.includes(o.data) ? e : new Error(`--data ${o.data}: ${m}`, { cause: e });
   }
-  const desc = data.describe();
-  const config = trainConfigFrom(o);
-  config.noiseSchedule.clip_sample = desc.kind === 'images'; // samples of other data are unbounded
-  let classes: number | null = null;
+}
+
+/** The model's class-embedding count: the data's classes (+1 null class with label dropout), or null. */
+function classEmbeddingCount(o: TrainCliOptions, desc: DataDescription, config: TrainConfig): number | null {
   if (o.classCond) {
     if (desc.numClasses === null) throw new Error(`--class-cond: the data '${o.data}' has no class labels`);
-    classes = desc.numClasses + (config.labelDropout > 0 ? 1 : 0);
-  } else if (o.labelDropout) throw new Error('--label-dropout needs --class-cond');
-  // The model planned from the data's headers is the one to train when the shapes agree (config warnings once).
-  let model =
-    planned && classes === null && String(pre!.sampleShape) === String(desc.sampleShape)
-      ? planned
-      : resolveModel(o.model, desc, classes, o.modelOverrides);
-  if (config.objective.varianceType === 'learned_range') {
-    const c = model.toConfig() as unknown as Record<string, unknown>;
-    if (c.out_channels === c.in_channels)
-      model = modelFromConfig({ ...c, out_channels: 2 * (c.in_channels as number) }, 'model');
+    return desc.numClasses + (config.labelDropout > 0 ? 1 : 0);
   }
-  if (o.resume && hasTopLevelModel(o.out)) {
-    const stored = modelFromConfig(loadModelFolder(o.out).modelConfig, path.join(o.out, 'config.json'));
-    // A config file must match the run's config; a registry name (adapted to the data, and to the toy
-    // recipe on a fresh run) must name the same model class.
-    const cls = (m: DiffusionModel) => (m.toConfig() as unknown as Record<string, unknown>)._class_name;
-    const differs = o.model.endsWith('.json')
-      ? JSON.stringify(stored.toConfig()) !== JSON.stringify(model.toConfig())
-      : cls(stored) !== cls(model);
-    if ((o.explicit ?? ['model']).includes('model') && differs) {
-      throw new Error(
-        `--model ${o.model}: the run in ${o.out} was trained with another model (${(stored.toConfig() as unknown as Record<string, unknown>)._class_name}, ${stored.numParameters().toLocaleString('en')} parameters); resume with the same --model, or leave --model out`,
-      );
-    }
-    model = stored;
+  if (o.labelDropout) throw new Error('--label-dropout needs --class-cond');
+  return null;
+}
+
+/**
+ * The model of the run being resumed in --out. A config file given as --model must match it exactly; a registry
+ * name (adapted to the data, and to the toy recipe on a fresh run) must name the same model class.
+ */
+function storedModelOfRun(o: TrainCliOptions, model: DiffusionModel): DiffusionModel {
+  const stored = modelFromConfig(loadModelFolder(o.out).modelConfig, path.join(o.out, 'config.json'));
+  const differs = o.model.endsWith('.json')
+    ? JSON.stringify(stored.toConfig()) !== JSON.stringify(model.toConfig())
+    : className(stored) !== className(model);
+  if ((o.explicit ?? ['model']).includes('model') && differs) {
+    throw new Error(
+      `--model ${o.model}: the run in ${o.out} was trained with another model (${className(stored)}, ${stored.numParameters().toLocaleString('en')} parameters); resume with the same --model, or leave --model out`,
+    );
   }
-  checkTrainingMemory(o, model.toConfig(), limit);
+  return stored;
+}
+
+/**
+ * The preview of a training run at a step: 16 images or 1000 points sampled with 50 steps of the preview
+ * scheduler (fixed seed, so previews of steps compare), written to --out/samples/step-NNNNNN.png for images
+ * and 2-d points (with 1000 reference points beside them).
+ */
+function previewWriter(
+  o: TrainCliOptions,
+  model: DiffusionModel,
+  data: ReturnType<typeof openDataSource>,
+  config: TrainConfig,
+): (step: number, weights: Record<string, NDArray>) => Promise<void> {
+  const desc = data.describe();
   const nullClass = config.labelDropout > 0 ? nullClassOf(model) : null;
   const info = (step: number): RunInfo => ({ data: desc, nullClass, step });
   const withWeights = denoiserWithWeightInputs(model);
   const previewDir = path.join(o.out, 'samples');
   const reference = desc.kind === 'toy2d' ? data.reference(1000, o.seed + 1) : undefined;
-  const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
-  log(
-    `training ${(model.toConfig() as unknown as Record<string, unknown>)._class_name} (${model.numParameters().toLocaleString('en')} parameters) on ${desc.spec} [${desc.sampleShape}] for ${config.steps} steps, batch ${config.batchSize}`,
-  );
-  // diffuse.json is written by each save of train() (src/folders/commit.ts), with the model it describes.
-  const result = await train({
-    model,
-    data,
-    config,
-    outDir: o.out,
-    resume: o.resume,
-    override: o.override?.split(',').filter((x) => x.trim() !== ''),
-    onProgress: progressPrinter(o.quiet),
-    onSample: {
-      everySteps: o.sampleEvery ?? Math.max(1, config.steps),
-      fn: async (step, weights) => {
-        const n = desc.kind === 'images' ? 16 : 1000;
-        const sched = previewScheduler(config.objective, config.noiseSchedule, desc.kind === 'images');
-        const cond = isClassConditional(model);
-        const x = await generate(withWeights(weights), sched, {
-          shape: [n, ...modelSampleShape(model)],
-          steps: 50,
-          generator: new Philox(o.seed + 7),
-          classLabels: cond ? Float32Array.from({ length: n }, (_, i) => i % (desc.numClasses ?? 1)) : undefined,
-        });
-        if (desc.kind === 'images' || desc.sampleShape[0] === 2) {
-          fs.mkdirSync(previewDir, { recursive: true });
-          writeSamples(
-            path.join(previewDir, `step-${String(step).padStart(6, '0')}.png`),
-            x,
-            info(step),
-            undefined,
-            reference,
-          );
-        }
-      },
-    },
-  });
-  const last = result.losses.slice(-50).filter(Number.isFinite);
-  const skipped = result.losses.filter((l) => !Number.isFinite(l)).length;
-  log(
-    `done: ${result.steps} steps in ${result.seconds.toFixed(1)} s, final loss (mean of last ${last.length}) ${(last.reduce((a, b) => a + b, 0) / Math.max(1, last.length)).toFixed(4)}${skipped ? `, ${skipped} steps skipped (non-finite)` : ''}; model in ${o.out}`,
-  );
-  return result;
+  return async (step, weights) => {
+    const n = desc.kind === 'images' ? 16 : 1000;
+    const sched = previewScheduler(config.objective, config.noiseSchedule, desc.kind === 'images');
+    const cond = isClassConditional(model);
+    const x = await generate(withWeights(weights), sched, {
+      shape: [n, ...modelSampleShape(model)],
+      steps: 50,
+      generator: new Philox(o.seed + 7),
+      classLabels: cond ? Float32Array.from({ length: n }, (_, i) => i % (desc.numClasses ?? 1)) : undefined,
+    });
+    if (desc.kind === 'images' || desc.sampleShape[0] === 2) {
+      fs.mkdirSync(previewDir, { recursive: true });
+      writeSamples(
+        path.join(previewDir, `step-${String(step).padStart(6, '0')}.png`),
+        x,
+        info(step),
+        undefined,
+        reference,
+      );
+    }
+  };
 }
