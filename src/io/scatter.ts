@@ -90,13 +90,22 @@ export function niceTicks(lo: number, hi: number, target = 5): number[] {
   return out;
 }
 
-/**
- * Renders points [N, 2] (and optional reference points) to an RGBA raster.
- * @example const img = renderScatter(x, { width: 256, height: 256 }); img.skipped // non-finite points
- */
-export function renderScatter(points: NDArray, options: ScatterOptions = {}): ScatterImage {
-  checkPoints(points, 'points');
-  if (options.reference) checkPoints(options.reference, 'reference');
+/** The axes box of a scatter plot in pixels and the data -> pixel maps (checked size and bounds). */
+interface ScatterFrame {
+  W: number;
+  H: number;
+  margin: number;
+  left: number;
+  top: number;
+  /** width and height of the axes box */
+  pw: number;
+  ph: number;
+  bounds: [number, number, number, number];
+  toPx: (x: number) => number;
+  toPy: (y: number) => number;
+}
+
+function scatterFrame(points: NDArray, options: ScatterOptions): ScatterFrame {
   const W = options.width ?? 512,
     H = options.height ?? 512;
   const margin = options.margin ?? 12;
@@ -118,6 +127,16 @@ export function renderScatter(points: NDArray, options: ScatterOptions = {}): Sc
   if (!(xmax > xmin) || !(ymax > ymin) || !bounds.every(Number.isFinite)) {
     throw new Error(`scatter: bounds [${bounds.join(', ')}] must be finite with xmin < xmax and ymin < ymax`);
   }
+  const toPx = (x: number) => left + ((x - xmin) / (xmax - xmin)) * (pw - 1);
+  const toPy = (y: number) => top + ((ymax - y) / (ymax - ymin)) * (ph - 1);
+  return { W, H, margin, left, top, pw, ph, bounds, toPx, toPy };
+}
+
+/** An RGBA raster (white) with an alpha-blending pixel setter. */
+function blendCanvas(
+  W: number,
+  H: number,
+): { img: Uint8Array; setPx: (x: number, y: number, c: Rgb, a: number) => void } {
   const img = new Uint8Array(W * H * 4).fill(255);
   const setPx = (x: number, y: number, c: Rgb, a: number) => {
     if (x < 0 || y < 0 || x >= W || y >= H) return;
@@ -126,53 +145,57 @@ export function renderScatter(points: NDArray, options: ScatterOptions = {}): Sc
     img[o + 1] = Math.round(img[o + 1] * (1 - a) + c[1] * a);
     img[o + 2] = Math.round(img[o + 2] * (1 - a) + c[2] * a);
   };
-  const toPx = (x: number) => left + ((x - xmin) / (xmax - xmin)) * (pw - 1);
-  const toPy = (y: number) => top + ((ymax - y) / (ymax - ymin)) * (ph - 1);
+  return { img, setPx };
+}
 
-  // zero lines, light gray
+type SetPx = (x: number, y: number, c: Rgb, a: number) => void;
+
+/** The x = 0 and y = 0 lines (light grey) where they cross the box. */
+function drawZeroLines(setPx: SetPx, f: ScatterFrame): void {
+  const [xmin, xmax, ymin, ymax] = f.bounds;
   const light: Rgb = [220, 220, 220];
   if (xmin < 0 && xmax > 0) {
-    const x = Math.round(toPx(0));
-    for (let y = top; y < top + ph; y++) setPx(x, y, light, 1);
+    const x = Math.round(f.toPx(0));
+    for (let y = f.top; y < f.top + f.ph; y++) setPx(x, y, light, 1);
   }
   if (ymin < 0 && ymax > 0) {
-    const y = Math.round(toPy(0));
-    for (let x = left; x < left + pw; x++) setPx(x, y, light, 1);
+    const y = Math.round(f.toPy(0));
+    for (let x = f.left; x < f.left + f.pw; x++) setPx(x, y, light, 1);
   }
+}
 
-  const r = options.pointRadius ?? 1.5;
-  const alpha = options.alpha ?? 0.5;
-  if (!(r > 0 && r <= 50)) throw new Error(`scatter: pointRadius = ${r} must be in (0, 50]`);
-  if (!(alpha > 0 && alpha <= 1)) throw new Error(`scatter: alpha = ${alpha} must be in (0, 1]`);
+/** Discs of radius r (blended with `alpha`, clipped to the box) at the finite points; returns the skipped count. */
+function drawDiscs(setPx: SetPx, f: ScatterFrame, p: NDArray, c: Rgb, r: number, alpha: number): number {
   const ri = Math.ceil(r);
   let skipped = 0;
-  const draw = (p: NDArray, c: Rgb, countSkipped: boolean) => {
-    const d = p.data;
-    for (let i = 0; i < d.length; i += 2) {
-      const x = d[i],
-        y = d[i + 1];
-      if (!Number.isFinite(x) || !Number.isFinite(y)) {
-        if (countSkipped) skipped++;
-        continue;
-      }
-      const cx = toPx(x),
-        cy = toPy(y);
-      const ix = Math.round(cx),
-        iy = Math.round(cy);
-      for (let dy = -ri; dy <= ri; dy++) {
-        for (let dx = -ri; dx <= ri; dx++) {
-          const px = ix + dx,
-            py = iy + dy;
-          if (px < left || py < top || px >= left + pw || py >= top + ph) continue; // clip to the axes box
-          if ((px - cx) ** 2 + (py - cy) ** 2 <= r * r) setPx(px, py, c, alpha);
-        }
+  const d = p.data;
+  for (let i = 0; i < d.length; i += 2) {
+    const x = d[i],
+      y = d[i + 1];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) {
+      skipped++;
+      continue;
+    }
+    const cx = f.toPx(x),
+      cy = f.toPy(y);
+    const ix = Math.round(cx),
+      iy = Math.round(cy);
+    for (let dy = -ri; dy <= ri; dy++) {
+      for (let dx = -ri; dx <= ri; dx++) {
+        const px = ix + dx,
+          py = iy + dy;
+        if (px < f.left || py < f.top || px >= f.left + f.pw || py >= f.top + f.ph) continue; // clip to the axes box
+        if ((px - cx) ** 2 + (py - cy) ** 2 <= r * r) setPx(px, py, c, alpha);
       }
     }
-  };
-  if (options.reference) draw(options.reference, options.referenceColor ?? [255, 127, 14], false);
-  draw(points, options.color ?? [31, 119, 180], true);
+  }
+  return skipped;
+}
 
-  // axes box and ticks (drawn last so points never hide them)
+/** The axes box and ticks at "nice" values on all four sides. */
+function drawScatterAxes(setPx: SetPx, f: ScatterFrame): void {
+  const { left, top, pw, ph } = f;
+  const [xmin, xmax, ymin, ymax] = f.bounds;
   const dark: Rgb = [60, 60, 60];
   for (let x = left - 1; x <= left + pw; x++) {
     setPx(x, top - 1, dark, 1);
@@ -182,22 +205,42 @@ export function renderScatter(points: NDArray, options: ScatterOptions = {}): Sc
     setPx(left - 1, y, dark, 1);
     setPx(left + pw, y, dark, 1);
   }
-  const tick = Math.max(3, Math.round(margin / 2));
+  const tick = Math.max(3, Math.round(f.margin / 2));
   for (const t of niceTicks(xmin, xmax)) {
-    const x = Math.round(toPx(t));
+    const x = Math.round(f.toPx(t));
     for (let k = 1; k <= tick; k++) {
       setPx(x, top + ph + k, dark, 1);
       setPx(x, top - 1 - k, dark, 1);
     }
   }
   for (const t of niceTicks(ymin, ymax)) {
-    const y = Math.round(toPy(t));
+    const y = Math.round(f.toPy(t));
     for (let k = 1; k <= tick; k++) {
       setPx(left - 1 - k, y, dark, 1);
       setPx(left + pw + k, y, dark, 1);
     }
   }
-  return { width: W, height: H, data: img, bounds, skipped };
+}
+
+/**
+ * Renders points [N, 2] (and optional reference points) to an RGBA raster.
+ * @example const img = renderScatter(x, { width: 256, height: 256 }); img.skipped // non-finite points
+ */
+export function renderScatter(points: NDArray, options: ScatterOptions = {}): ScatterImage {
+  checkPoints(points, 'points');
+  if (options.reference) checkPoints(options.reference, 'reference');
+  const f = scatterFrame(points, options);
+  const r = options.pointRadius ?? 1.5;
+  const alpha = options.alpha ?? 0.5;
+  if (!(r > 0 && r <= 50)) throw new Error(`scatter: pointRadius = ${r} must be in (0, 50]`);
+  if (!(alpha > 0 && alpha <= 1)) throw new Error(`scatter: alpha = ${alpha} must be in (0, 1]`);
+  const { img, setPx } = blendCanvas(f.W, f.H);
+  drawZeroLines(setPx, f);
+  if (options.reference) drawDiscs(setPx, f, options.reference, options.referenceColor ?? [255, 127, 14], r, alpha);
+  const skipped = drawDiscs(setPx, f, points, options.color ?? [31, 119, 180], r, alpha);
+  // axes box and ticks (drawn last so points never hide them)
+  drawScatterAxes(setPx, f);
+  return { width: f.W, height: f.H, data: img, bounds: f.bounds, skipped };
 }
 
 /**
