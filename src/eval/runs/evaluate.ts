@@ -87,57 +87,100 @@ export async function evaluateModelFolder(dir: string, o: EvaluateOptions = {}):
 
 /** As `evaluateModelFolder`, for an already loaded model. */
 export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOptions = {}): Promise<EvalReport> {
-  const t0 = performance.now();
   const metric = o.metric ?? defaultSampleMetric(m);
   if (!(EVAL_METRICS as readonly string[]).includes(metric))
     throw new Error(`--metric ${metric}: unknown; allowed: ${EVAL_METRICS.join(', ')}`);
   const seed = o.seed ?? 0;
   if (!(Number.isInteger(seed) && seed >= 0)) throw new Error(`--seed: expected a non-negative integer, got ${seed}`);
-  const vector = modelSampleShape(m.model).length === 1;
-  const log = o.log ?? (() => {});
-  const base = { model: path.resolve(dir), data: m.info?.data.spec ?? null, tool: 'diffuse eval' as const };
+  const run: EvalRun = {
+    m,
+    o,
+    metric,
+    seed,
+    vector: modelSampleShape(m.model).length === 1,
+    log: o.log ?? (() => {}),
+    t0: performance.now(),
+    base: { model: path.resolve(dir), data: m.info?.data.spec ?? null, tool: 'diffuse eval' as const },
+  };
+  if ((LIKELIHOOD_METRICS as readonly string[]).includes(metric)) return evaluateLikelihood(run);
+  return evaluateSampleQuality(run);
+}
 
-  if ((LIKELIHOOD_METRICS as readonly string[]).includes(metric)) {
-    if (o.sweepSchedulers)
-      throw new Error(
-        `--sweep: only sample metrics (${SAMPLE_METRICS.join(', ')}) depend on the sampler; '${metric}' does not`,
-      );
-    const n = o.n ?? (vector ? 1000 : 64);
-    const settings = {
-      metric,
-      n,
-      seed,
-      rtol: o.rtol ?? 1e-5,
-      atol: o.atol ?? 1e-5,
-      probes: o.probes ?? null,
-      batch_size: o.batchSize ?? null,
-      vlb_timesteps: o.vlbTimesteps ?? null,
-    };
-    log(`eval: ${metric} on ${n} points ...`);
-    const r = await modelLikelihood(m, metric, {
-      n,
-      seed,
-      rtol: o.rtol,
-      atol: o.atol,
-      probes: o.probes,
-      batchSize: o.batchSize,
-      vlbTimesteps: o.vlbTimesteps,
-    });
-    return {
-      ...base,
-      metric,
-      label: `${metric === 'nll' ? 'ODE NLL' : 'VLB'}, ${r.unit}`,
-      description: r.description,
-      unit: r.unit,
-      lower_is_better: true,
-      value: r.value,
-      standard_error: r.standardError,
-      settings,
-      details: r.details,
-      seconds: (performance.now() - t0) / 1000,
-    };
-  }
-  const n = o.n ?? (vector ? 2000 : 500);
+/** What both kinds of evaluation share: the model, options, checked metric and seed, and the report's head. */
+interface EvalRun {
+  m: LoadedModel;
+  o: EvaluateOptions;
+  metric: string;
+  seed: number;
+  /** the model makes vectors (not images): larger default n */
+  vector: boolean;
+  log: (line: string) => void;
+  t0: number;
+  base: Pick<EvalReport, 'model' | 'data' | 'tool'>;
+}
+
+/** nll / vlb: the model's likelihood of n held-out data points (no sampler involved). */
+async function evaluateLikelihood(run: EvalRun): Promise<EvalReport> {
+  const { m, o, metric, seed } = run;
+  if (o.sweepSchedulers)
+    throw new Error(
+      `--sweep: only sample metrics (${SAMPLE_METRICS.join(', ')}) depend on the sampler; '${metric}' does not`,
+    );
+  const n = o.n ?? (run.vector ? 1000 : 64);
+  const settings = {
+    metric,
+    n,
+    seed,
+    rtol: o.rtol ?? 1e-5,
+    atol: o.atol ?? 1e-5,
+    probes: o.probes ?? null,
+    batch_size: o.batchSize ?? null,
+    vlb_timesteps: o.vlbTimesteps ?? null,
+  };
+  run.log(`eval: ${metric} on ${n} points ...`);
+  const r = await modelLikelihood(m, metric, {
+    n,
+    seed,
+    rtol: o.rtol,
+    atol: o.atol,
+    probes: o.probes,
+    batchSize: o.batchSize,
+    vlbTimesteps: o.vlbTimesteps,
+  });
+  return {
+    ...run.base,
+    metric,
+    label: `${metric === 'nll' ? 'ODE NLL' : 'VLB'}, ${r.unit}`,
+    description: r.description,
+    unit: r.unit,
+    lower_is_better: true,
+    value: r.value,
+    standard_error: r.standardError,
+    settings,
+    details: r.details,
+    seconds: (performance.now() - run.t0) / 1000,
+  };
+}
+
+/**
+ * The (scheduler, steps) cells of a sweep: each --sweep entry 'scheduler' with every --steps count, or
+ * 'scheduler:steps' with its own count.
+ */
+function sweepCells(schedulers: string[], steps: number[]): [string, number][] {
+  return schedulers.flatMap((e): [string, number][] => {
+    const i = e.lastIndexOf(':');
+    if (i < 0) return steps.map((k): [string, number] => [e, k]);
+    const k = Number(e.slice(i + 1));
+    if (!(Number.isInteger(k) && k >= 1))
+      throw new Error(`--sweep: '${e}' must be scheduler or scheduler:steps with a positive integer step count`);
+    return [[e.slice(0, i), k]];
+  });
+}
+
+/** A sample metric of the model's samples over seeds, for one scheduler or a sweep, with its real-data baseline. */
+async function evaluateSampleQuality(run: EvalRun): Promise<EvalReport> {
+  const { m, o, metric, seed } = run;
+  const n = o.n ?? (run.vector ? 2000 : 500);
   // One batch of n samples per run: refused up front (naming --n) when it cannot fit in memory.
   checkMemory(
     `eval --n ${n} (one batch of samples per run)`,
@@ -150,14 +193,7 @@ export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOpt
   const schedulers = o.sweepSchedulers ?? [o.scheduler ?? 'dpmsolver++'];
   if (!o.sweepSchedulers && steps.length > 1)
     throw new Error('--steps: several step counts need --sweep scheduler=...');
-  const pairs = schedulers.flatMap((e): [string, number][] => {
-    const i = e.lastIndexOf(':');
-    if (i < 0) return steps.map((k): [string, number] => [e, k]);
-    const k = Number(e.slice(i + 1));
-    if (!(Number.isInteger(k) && k >= 1))
-      throw new Error(`--sweep: '${e}' must be scheduler or scheduler:steps with a positive integer step count`);
-    return [[e.slice(0, i), k]];
-  });
+  const pairs = sweepCells(schedulers, steps);
   // --eta with a scheduler that has none is a usage error, not a failed cell of the table.
   if (o.eta !== undefined) for (const [s] of pairs) checkEtaSupported(samplingScheduler(s, m.schedulerConfig), o.eta);
   const sm = await createSampleMetric(metric, m, { n, projections: o.projections });
@@ -170,13 +206,13 @@ export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOpt
     n,
     eta: o.eta,
     onRun: (i) =>
-      log(
+      run.log(
         `eval: seed ${i.seed} ${i.scheduler} ${i.steps} steps (${i.nfe} NFE): ${metric} ${i.value.toPrecision(5)} (${i.seconds.toFixed(1)} s)`,
       ),
   });
   const headline = r.cells[r.cells.length - 1];
   return {
-    ...base,
+    ...run.base,
     metric,
     label: sm.label,
     description: sm.description,
@@ -197,6 +233,6 @@ export async function evaluateLoaded(m: LoadedModel, dir: string, o: EvaluateOpt
     },
     baseline: r.baseline,
     sweep: r.cells,
-    seconds: (performance.now() - t0) / 1000,
+    seconds: (performance.now() - run.t0) / 1000,
   };
 }

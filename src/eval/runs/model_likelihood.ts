@@ -12,7 +12,7 @@
  *   const r = await modelLikelihood(loaded, 'nll', { n: 1000, seed: 0 });
  *   r.value; r.standardError; r.unit;   // e.g. 2.51, 0.04, 'nats per point'
  */
-import { Philox } from '../../engine/index.ts';
+import { Philox, type NDArray } from '../../engine/index.ts';
 import type { LoadedModel } from '../../pipelines/sample_model.ts';
 import { denoiserFor, isClassConditional, modelSampleShape } from '../../pipelines/denoiser.ts';
 import { openDataSource } from '../../data/data_source.ts';
@@ -87,62 +87,83 @@ export async function modelLikelihood(
     );
   const data = openDataSource(spec, { batchSize: 1, seed: 0 });
   const x0 = data.reference(o.n, referenceSeed(o.seed));
-  const image = isImageModel(m);
-  const shape = modelSampleShape(m.model);
-  const D = shape.reduce((a, b) => a * b, 1);
-  const inC = shape[0];
-  const outC = (m.model.config as unknown as { out_channels: number }).out_channels;
-  const predictionType = String(m.schedulerConfig.prediction_type ?? 'epsilon');
   const where = `${x0.shape[0]} ${data.describe().size === null ? 'fresh samples' : 'data-set points'} of '${spec}'`;
+  const points: HeldOutPoints = { x0, where, image: isImageModel(m), shape: modelSampleShape(m.model) };
+  return metric === 'nll' ? odeLikelihood(m, points, o) : vlbLikelihood(m, metric, points, o);
+}
 
-  if (metric === 'nll') {
-    const probes = o.probes ?? (D <= EXACT_MAX_DIM ? 0 : 1);
-    const f = EpsDivergence.create(trainedEpsModel(m.model, m.weights, m.schedulerConfig), { probes });
-    const x = image ? dequantize(x0, new Philox(o.seed).fold(0xde9)) : x0;
-    const r = await pfOdeLikelihood(f, x, {
-      rtol: o.rtol ?? 1e-5,
-      atol: o.atol ?? 1e-5,
-      seed: o.seed,
-      batchSize: o.batchSize ?? (image ? 16 : undefined),
-    });
-    const details = {
-      nats_per_point: r.nllMean.mean,
-      nats_per_point_se: r.nllMean.se,
-      nfe: r.nfe,
-      rk45_steps: r.steps,
-      rk45_rejected: r.rejected,
-      sigma_min: r.sigmaMin,
-      sigma_max: r.sigmaMax,
-      divergence: probes === 0 ? 'exact trace' : `Hutchinson, ${probes} Rademacher probe(s)`,
-      dims: D,
-      mean_prior_logp: r.priorLogp.reduce((a, b) => a + b, 0) / r.priorLogp.length,
-    };
-    if (image) {
-      const bpd = Array.from(r.nll, (v) => bitsPerDimFromNll(v, D));
-      const mean = bpd.reduce((a, b) => a + b, 0) / bpd.length;
-      return {
-        metric,
-        unit: 'bits/dim',
-        value: mean,
-        standardError: r.nllMean.se === null ? null : r.nllMean.se / (D * Math.LN2),
-        details,
-        description: `probability-flow ODE NLL (RK45 rtol ${o.rtol ?? 1e-5}, atol ${o.atol ?? 1e-5}) of ${where}, uniformly dequantised, in bits/dim`,
-      };
-    }
+/** The data points a likelihood is evaluated on, and what the report says of them. */
+interface HeldOutPoints {
+  x0: NDArray;
+  /** e.g. "1000 fresh samples of '8gaussians'" */
+  where: string;
+  /** image model: dequantised ODE NLL and discretised VLB decoder, in bits/dim */
+  image: boolean;
+  shape: readonly number[];
+}
+
+/** nll: the probability-flow ODE NLL (exact trace up to EXACT_MAX_DIM dims, Hutchinson probes beyond). */
+async function odeLikelihood(m: LoadedModel, p: HeldOutPoints, o: LikelihoodOptions): Promise<LikelihoodReport> {
+  const { x0, image, where } = p;
+  const D = p.shape.reduce((a, b) => a * b, 1);
+  const probes = o.probes ?? (D <= EXACT_MAX_DIM ? 0 : 1);
+  const f = EpsDivergence.create(trainedEpsModel(m.model, m.weights, m.schedulerConfig), { probes });
+  const x = image ? dequantize(x0, new Philox(o.seed).fold(0xde9)) : x0;
+  const r = await pfOdeLikelihood(f, x, {
+    rtol: o.rtol ?? 1e-5,
+    atol: o.atol ?? 1e-5,
+    seed: o.seed,
+    batchSize: o.batchSize ?? (image ? 16 : undefined),
+  });
+  const details = {
+    nats_per_point: r.nllMean.mean,
+    nats_per_point_se: r.nllMean.se,
+    nfe: r.nfe,
+    rk45_steps: r.steps,
+    rk45_rejected: r.rejected,
+    sigma_min: r.sigmaMin,
+    sigma_max: r.sigmaMax,
+    divergence: probes === 0 ? 'exact trace' : `Hutchinson, ${probes} Rademacher probe(s)`,
+    dims: D,
+    mean_prior_logp: r.priorLogp.reduce((a, b) => a + b, 0) / r.priorLogp.length,
+  };
+  if (image) {
+    const bpd = Array.from(r.nll, (v) => bitsPerDimFromNll(v, D));
+    const mean = bpd.reduce((a, b) => a + b, 0) / bpd.length;
     return {
-      metric,
-      unit: 'nats per point',
-      value: r.nllMean.mean,
-      standardError: r.nllMean.se,
+      metric: 'nll',
+      unit: 'bits/dim',
+      value: mean,
+      standardError: r.nllMean.se === null ? null : r.nllMean.se / (D * Math.LN2),
       details,
-      description: `probability-flow ODE NLL -log p(x) (RK45 rtol ${o.rtol ?? 1e-5}, atol ${o.atol ?? 1e-5}, ${details.divergence}) of ${where}`,
+      description: `probability-flow ODE NLL (RK45 rtol ${o.rtol ?? 1e-5}, atol ${o.atol ?? 1e-5}) of ${where}, uniformly dequantised, in bits/dim`,
     };
   }
+  return {
+    metric: 'nll',
+    unit: 'nats per point',
+    value: r.nllMean.mean,
+    standardError: r.nllMean.se,
+    details,
+    description: `probability-flow ODE NLL -log p(x) (RK45 rtol ${o.rtol ?? 1e-5}, atol ${o.atol ?? 1e-5}, ${details.divergence}) of ${where}`,
+  };
+}
+
+/** vlb / bpd: the variational bound of DDPM (all T terms, or L_0 + stratified terms for images). */
+async function vlbLikelihood(
+  m: LoadedModel,
+  metric: LikelihoodMetricName,
+  p: HeldOutPoints,
+  o: LikelihoodOptions,
+): Promise<LikelihoodReport> {
+  const { x0, image, where } = p;
+  const D = p.shape.reduce((a, b) => a * b, 1);
+  const outC = (m.model.config as unknown as { out_channels: number }).out_channels;
   const timesteps = o.vlbTimesteps ?? (image ? 50 : 'all');
   const r = await variationalBound(denoiserFor(m.model, m.weights), x0, {
     alphasCumprod: trainingAlphasCumprod(m.schedulerConfig),
-    varianceType: varianceTypeOf(m.schedulerConfig, outC, inC),
-    predictionType,
+    varianceType: varianceTypeOf(m.schedulerConfig, outC, p.shape[0]),
+    predictionType: String(m.schedulerConfig.prediction_type ?? 'epsilon'),
     decoder: image ? 'discretized' : 'continuous',
     timesteps,
     generator: new Philox(o.seed).fold(0x71b),
