@@ -158,62 +158,13 @@ export function parseCsv(text: string, options: CsvReadOptions = {}): CsvTable {
   }
   const records = splitRecords(text, delimiter, source);
   if (records.length === 0) throw new CsvError(source, 0, 0, 'the file has no rows');
-
-  let header: string[] | null = null;
-  let headerLine = 0;
-  let hasHeader = headerOpt === true;
-  if (headerOpt === 'auto') hasHeader = records[0].cells.some((c) => parseCell(c) === undefined);
-  if (hasHeader) {
-    header = records[0].cells.map((c) => c.trim());
-    headerLine = records[0].line;
-    const seen = new Map<string, number>();
-    header.forEach((h, j) => {
-      if (seen.has(h))
-        throw new CsvError(
-          source,
-          headerLine,
-          j + 1,
-          `duplicate column name ${JSON.stringify(h)} (also column ${seen.get(h)! + 1})`,
-        );
-      seen.set(h, j);
-    });
-  }
+  // 'auto': the first row is a header when one of its cells is not a number
+  const hasHeader = headerOpt === 'auto' ? records[0].cells.some((c) => parseCell(c) === undefined) : headerOpt;
+  const header = hasHeader ? headerRow(records[0], source) : null;
+  const headerLine = hasHeader ? records[0].line : 0;
   const body = hasHeader ? records.slice(1) : records;
   const width = header ? header.length : (body[0]?.cells.length ?? 0);
-
-  // column selection
-  let keep: number[] = Array.from({ length: width }, (_, j) => j);
-  if (options.columns) {
-    keep = options.columns.map((c) => {
-      if (typeof c === 'number') {
-        if (!Number.isInteger(c) || c < 0 || c >= width)
-          throw new CsvError(
-            source,
-            0,
-            0,
-            `column index ${c} is out of range (the table has ${width} columns, 0..${width - 1})`,
-          );
-        return c;
-      }
-      if (!header)
-        throw new CsvError(
-          source,
-          0,
-          0,
-          `column ${JSON.stringify(c)} selected by name, but the file has no header row (select by 0-based index instead)`,
-        );
-      const j = header.indexOf(c);
-      if (j < 0)
-        throw new CsvError(
-          source,
-          0,
-          0,
-          `no column named ${JSON.stringify(c)} (columns: ${header.map((h) => JSON.stringify(h)).join(', ')})`,
-        );
-      return j;
-    });
-  }
-  const name = (j: number) => (header ? header[j] : undefined);
+  const keep = selectedColumns(options.columns, header, width, source);
   const data = new NDArray([body.length, keep.length]);
   const allowNonFinite = options.allowNonFinite ?? false;
   body.forEach((rec, r) => {
@@ -224,39 +175,84 @@ export function parseCsv(text: string, options: CsvReadOptions = {}): CsvTable {
       throw new CsvError(source, rec.line, 0, `row has ${rec.cells.length} cells, ${what}`);
     }
     keep.forEach((j, k) => {
-      const raw = rec.cells[j];
-      const v = parseCell(raw);
-      if (v === undefined) {
-        throw new CsvError(
-          source,
-          rec.line,
-          j + 1,
-          raw.trim() === '' ? 'empty cell' : `${JSON.stringify(raw)} is not a number`,
-          name(j),
-        );
-      }
-      if (v.nonFinite && !allowNonFinite) {
-        throw new CsvError(
-          source,
-          rec.line,
-          j + 1,
-          `non-finite value ${JSON.stringify(raw.trim())} is not allowed (cells must be finite numbers; fix or remove this row)`,
-          name(j),
-        );
-      }
-      if (!v.nonFinite && !Number.isFinite(Math.fround(v.value))) {
-        throw new CsvError(
-          source,
-          rec.line,
-          j + 1,
-          `${JSON.stringify(raw.trim())} is beyond the float32 range (magnitudes up to 3.4028235e38 are allowed)`,
-          name(j),
-        );
-      }
-      data.data[r * keep.length + k] = v.value;
+      data.data[r * keep.length + k] = cellValue(rec, j, { source, allowNonFinite, column: header?.[j] });
     });
   });
-  return { columns: header ? keep.map((j) => header![j]) : null, data };
+  return { columns: header ? keep.map((j) => header[j]) : null, data };
+}
+
+/** The column names of a header row (trimmed); a name used twice is an error naming both columns. */
+function headerRow(rec: RawRecord, source: string): string[] {
+  const header = rec.cells.map((c) => c.trim());
+  const seen = new Map<string, number>();
+  header.forEach((h, j) => {
+    if (seen.has(h))
+      throw new CsvError(
+        source,
+        rec.line,
+        j + 1,
+        `duplicate column name ${JSON.stringify(h)} (also column ${seen.get(h)! + 1})`,
+      );
+    seen.set(h, j);
+  });
+  return header;
+}
+
+/** 0-based indices of the selected columns (by index, or by name with a header row); all columns by default. */
+function selectedColumns(
+  columns: CsvReadOptions['columns'],
+  header: string[] | null,
+  width: number,
+  source: string,
+): number[] {
+  if (!columns) return Array.from({ length: width }, (_, j) => j);
+  return columns.map((c) => {
+    if (typeof c === 'number') {
+      if (!Number.isInteger(c) || c < 0 || c >= width)
+        throw new CsvError(
+          source,
+          0,
+          0,
+          `column index ${c} is out of range (the table has ${width} columns, 0..${width - 1})`,
+        );
+      return c;
+    }
+    if (!header)
+      throw new CsvError(
+        source,
+        0,
+        0,
+        `column ${JSON.stringify(c)} selected by name, but the file has no header row (select by 0-based index instead)`,
+      );
+    const j = header.indexOf(c);
+    if (j < 0)
+      throw new CsvError(
+        source,
+        0,
+        0,
+        `no column named ${JSON.stringify(c)} (columns: ${header.map((h) => JSON.stringify(h)).join(', ')})`,
+      );
+    return j;
+  });
+}
+
+/**
+ * The number in cell j of a record: an error (naming line, column and column name) for a cell that is empty or
+ * not a number, non-finite (unless allowed) or beyond the float32 range.
+ */
+function cellValue(rec: RawRecord, j: number, o: { source: string; allowNonFinite: boolean; column?: string }): number {
+  const raw = rec.cells[j];
+  const v = parseCell(raw);
+  const fail = (why: string) => new CsvError(o.source, rec.line, j + 1, why, o.column);
+  if (v === undefined) throw fail(raw.trim() === '' ? 'empty cell' : `${JSON.stringify(raw)} is not a number`);
+  if (v.nonFinite && !o.allowNonFinite) {
+    throw fail(
+      `non-finite value ${JSON.stringify(raw.trim())} is not allowed (cells must be finite numbers; fix or remove this row)`,
+    );
+  }
+  if (!v.nonFinite && !Number.isFinite(Math.fround(v.value)))
+    throw fail(`${JSON.stringify(raw.trim())} is beyond the float32 range (magnitudes up to 3.4028235e38 are allowed)`);
+  return v.value;
 }
 
 /**
