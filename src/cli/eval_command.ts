@@ -202,66 +202,73 @@ export function registerEvalCommand(program: Command): void {
       'train the MNIST classifier of fid-mnist / accuracy / confidence and write its weights (no DIR needed)',
     )
     .option('--quiet', 'no progress lines')
-    .action(async (dir: string | undefined, o: EvalCliOptions) => {
-      const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
-      if (o.trainClassifier) {
-        if (dir) throw new Error('--train-classifier: takes no model folder');
-        await trainClassifierCommand(o.trainClassifier, log);
-        return;
-      }
-      if (o.replot) {
-        if (dir) throw new Error('--replot: takes no model folder');
-        let report: EvalReport;
-        try {
-          report = JSON.parse(fs.readFileSync(o.replot, 'utf8')) as EvalReport;
-        } catch (e) {
-          throw new Error(`--replot ${o.replot}: cannot read the report (${(e as Error).message})`);
-        }
-        const plot = o.plot ?? o.replot.replace(/\.json$/i, '') + '.png';
-        await writeSweepPlot(report, plot);
-        log(`wrote ${plot}`);
-        return;
-      }
-      if (!dir)
-        throw new Error('eval: missing the model folder (diffuse eval DIR ...), or use --train-classifier <file>');
-      if (o.eta !== undefined && !(Number.isFinite(Number(o.eta)) && Number(o.eta) >= 0 && Number(o.eta) <= 1))
-        throw new Error(`--eta: expected a number in [0, 1], got '${o.eta}'`);
-      if (o.out && path.extname(o.out).toLowerCase() !== '.json')
-        throw new Error(`--out ${o.out}: the report is JSON; use a .json file name`);
-      if (o.plot && path.extname(o.plot).toLowerCase() !== '.png')
-        throw new Error(`--plot ${o.plot}: the plot is a PNG; use a .png file name`);
-      // One writer per report: --out is locked from the start of the evaluation to its write (released at exit too).
-      const lock = o.out ? (await import('../folders/lock.ts')).acquireFileLock(o.out, 'eval') : null;
-      const { evaluateModelFolder } = await import('../eval/runs/evaluate.ts');
-      const report = await evaluateModelFolder(dir, {
-        metric: o.metric,
-        scheduler: o.scheduler,
-        sweepSchedulers: o.sweep,
-        steps: o.steps,
-        n: o.n,
-        seed: o.seed,
-        seeds: o.seeds,
-        eta: o.eta === undefined ? undefined : Number(o.eta),
-        rtol: o.rtol,
-        atol: o.atol,
-        probes: o.probes,
-        batchSize: o.batchSize,
-        vlbTimesteps: o.vlbTimesteps,
-        projections: o.projections,
-        log,
-      });
-      process.stdout.write(`${await formatReport(report)}\n`);
-      if (o.out) {
-        const { writeFileAtomicSync } = await import('../io/atomic.ts');
-        fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
-        writeFileAtomicSync(o.out, `${JSON.stringify(report, null, 2)}\n`);
-        log(`wrote ${o.out}`);
-      }
-      const plot = o.plot ?? (o.sweep && o.out ? o.out.replace(/\.json$/i, '.png') : undefined);
-      if (plot && report.sweep && report.baseline) {
-        await writeSweepPlot(report, plot);
-        log(`wrote ${plot}`);
-      }
-      lock?.release();
-    });
+    .action(evalAction);
+}
+
+/** `diffuse eval [dir]`: train the classifier, re-draw a saved sweep, or evaluate a model folder. */
+async function evalAction(dir: string | undefined, o: EvalCliOptions): Promise<void> {
+  const log = o.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
+  if (o.trainClassifier) {
+    if (dir) throw new Error('--train-classifier: takes no model folder');
+    await trainClassifierCommand(o.trainClassifier, log);
+    return;
+  }
+  if (o.replot) {
+    if (dir) throw new Error('--replot: takes no model folder');
+    await replotCommand(o.replot, o.plot, log);
+    return;
+  }
+  if (!dir) throw new Error('eval: missing the model folder (diffuse eval DIR ...), or use --train-classifier <file>');
+  if (o.eta !== undefined && !(Number.isFinite(Number(o.eta)) && Number(o.eta) >= 0 && Number(o.eta) <= 1))
+    throw new Error(`--eta: expected a number in [0, 1], got '${o.eta}'`);
+  if (o.out && path.extname(o.out).toLowerCase() !== '.json')
+    throw new Error(`--out ${o.out}: the report is JSON; use a .json file name`);
+  if (o.plot && path.extname(o.plot).toLowerCase() !== '.png')
+    throw new Error(`--plot ${o.plot}: the plot is a PNG; use a .png file name`);
+  // One writer per report: --out is locked from the start of the evaluation to its write (released at exit too).
+  const lock = o.out ? (await import('../folders/lock.ts')).acquireFileLock(o.out, 'eval') : null;
+  const { evaluateModelFolder } = await import('../eval/runs/evaluate.ts');
+  const report = await evaluateModelFolder(dir, {
+    metric: o.metric,
+    scheduler: o.scheduler,
+    sweepSchedulers: o.sweep,
+    steps: o.steps,
+    n: o.n,
+    seed: o.seed,
+    seeds: o.seeds,
+    eta: o.eta === undefined ? undefined : Number(o.eta),
+    rtol: o.rtol,
+    atol: o.atol,
+    probes: o.probes,
+    batchSize: o.batchSize,
+    vlbTimesteps: o.vlbTimesteps,
+    projections: o.projections,
+    log,
+  });
+  process.stdout.write(`${await formatReport(report)}\n`);
+  if (o.out) {
+    const { writeFileAtomicSync } = await import('../io/atomic.ts');
+    fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
+    writeFileAtomicSync(o.out, `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote ${o.out}`);
+  }
+  const plot = o.plot ?? (o.sweep && o.out ? o.out.replace(/\.json$/i, '.png') : undefined);
+  if (plot && report.sweep && report.baseline) {
+    await writeSweepPlot(report, plot);
+    log(`wrote ${plot}`);
+  }
+  lock?.release();
+}
+
+/** `--replot report.json`: re-draw the sweep plot of a saved report (to `plot`, default report.png). */
+async function replotCommand(file: string, plotFile: string | undefined, log: (s: string) => void): Promise<void> {
+  let report: EvalReport;
+  try {
+    report = JSON.parse(fs.readFileSync(file, 'utf8')) as EvalReport;
+  } catch (e) {
+    throw new Error(`--replot ${file}: cannot read the report (${(e as Error).message})`);
+  }
+  const plot = plotFile ?? file.replace(/\.json$/i, '') + '.png';
+  await writeSweepPlot(report, plot);
+  log(`wrote ${plot}`);
 }
