@@ -18,6 +18,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { NDArray } from '../engine/index.ts';
 import type { LoadedModel } from '../folders/index.ts';
+import type { EditingSamplerOptions } from '../pipelines/editing_model.ts';
 
 const intOpt = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -65,6 +66,16 @@ async function load(dir: string): Promise<Loaded> {
   const m = loadPipelineFolder(dir);
   const sampleShape = modelSampleShape(m.model);
   return { m, isImage: sampleShape.length === 3, sampleShape };
+}
+
+/**
+ * The scheduler `name` and the model as it calls it, for a model of any formulation (an EDM model runs on VP
+ * schedulers through pipelines/editing_model.ts).
+ */
+async function editingSamplerOf(m: LoadedModel, name: string, o: EditingSamplerOptions = {}) {
+  const { denoiserFor } = await import('../pipelines/denoiser.ts');
+  const { editingSampler } = await import('../pipelines/editing_model.ts');
+  return editingSampler(denoiserFor(m.model, m.weights), m.schedulerConfig, name, o);
 }
 
 /** Images from PNG/JPEG files, resized (centre crop) to the model's size, in [-1, 1]. */
@@ -202,8 +213,6 @@ async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
   const { Philox } = await import('../engine/index.ts');
   const masks = await import('../pipelines/mask.ts');
   const { inpaint, repaint } = await import('../pipelines/inpaint.ts');
-  const { denoiserFor } = await import('../pipelines/denoiser.ts');
-  const { samplingScheduler, schedulerWithOverrides } = await import('../pipelines/scheduler_choice.ts');
   if (o.method !== 'replace' && o.method !== 'repaint')
     throw new Error(`--method ${o.method}: expected replace or repaint`);
   let known: NDArray, mask: NDArray, header: string[] | undefined;
@@ -242,13 +251,12 @@ async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
   const maskB = await repeatRows(masks.broadcastMask(mask, known.shape), o.n);
   const B = reps.shape[0];
   const cond = await conditioning(m, B, o);
-  const model = denoiserFor(m.model, m.weights);
   const clip = isImage && m.schedulerConfig.clip_sample !== false;
   let x: NDArray;
   if (o.method === 'repaint') {
     if (o.scheduler)
       throw new Error('--scheduler: RePaint uses its own RePaintScheduler; drop --scheduler or use --method replace');
-    const s = schedulerWithOverrides('RePaintScheduler', m.schedulerConfig, { clip_sample: clip });
+    const { scheduler: s, model } = await editingSamplerOf(m, 'RePaintScheduler', { overrides: { clip_sample: clip } });
     const { repaintTimesteps } = await import('../samplers/repaint.ts');
     const ts = repaintTimesteps(s.config.num_train_timesteps as number, o.steps, o.jumpLength, o.jumpNSample);
     const calls = ts.filter((t, i) => i === 0 || t < ts[i - 1]).length;
@@ -265,7 +273,9 @@ async function inpaintCommand(dir: string, o: InpaintCli): Promise<void> {
       onStep: () => tick(),
     });
   } else {
-    const s = samplingScheduler(o.scheduler ?? 'ddpm', m.schedulerConfig, { clip_sample: clip });
+    const { scheduler: s, model } = await editingSamplerOf(m, o.scheduler ?? 'ddpm', {
+      overrides: { clip_sample: clip },
+    });
     const tick = progress(o.quiet, 'inpaint', o.steps * s.order);
     x = await inpaint(model, s, {
       known: reps,
@@ -302,8 +312,6 @@ async function img2imgCommand(dir: string, o: Img2ImgCli): Promise<void> {
   const { m, isImage, sampleShape } = await load(dir);
   const { Philox } = await import('../engine/index.ts');
   const { img2img } = await import('../pipelines/img2img.ts');
-  const { denoiserFor } = await import('../pipelines/denoiser.ts');
-  const { samplingScheduler } = await import('../pipelines/scheduler_choice.ts');
   let x0: NDArray, header: string[] | undefined;
   if (isImage) x0 = await readImages(o.input, sampleShape);
   else {
@@ -317,11 +325,11 @@ async function img2imgCommand(dir: string, o: Img2ImgCli): Promise<void> {
     header = r.header;
   }
   const reps = await repeatRows(x0, o.n);
-  const s = samplingScheduler(o.scheduler ?? 'ddim', m.schedulerConfig, {
-    clip_sample: isImage && m.schedulerConfig.clip_sample !== false,
+  const { scheduler: s, model } = await editingSamplerOf(m, o.scheduler ?? 'ddim', {
+    overrides: { clip_sample: isImage && m.schedulerConfig.clip_sample !== false },
   });
   const tick = progress(o.quiet, 'img2img', Math.floor(o.steps * o.strength) * s.order);
-  const x = await img2img(denoiserFor(m.model, m.weights), s, {
+  const x = await img2img(model, s, {
     image: reps,
     strength: o.strength,
     steps: o.steps,
@@ -432,7 +440,9 @@ async function trainClassifierCommand(o: TrainClfCli): Promise<void> {
   const { trainNoisyClassifier } = await import('../training/train_noisy_classifier.ts');
   const { saveNoisyClassifier } = await import('../pipelines/classifier_folder.ts');
   const { loadModelFolder } = await import('../folders/index.ts');
-  const noiseSchedule = loadModelFolder(o.model).schedulerConfig;
+  const { vpSchedulerConfig } = await import('../pipelines/formulation.ts');
+  // the beta table the model is guided on (an EDM model's: diffusers' default, VP_TABLE_FOR_NON_VP_MODELS)
+  const noiseSchedule = vpSchedulerConfig(loadModelFolder(o.model).schedulerConfig);
   const data = openDataSource(o.data, { batchSize: o.batchSize, seed: o.seed, limit: o.limit });
   const desc = data.describe();
   if (desc.numClasses === null)
@@ -494,18 +504,13 @@ async function guideCommand(dir: string, o: GuideCli): Promise<void> {
   const { loadNoisyClassifier } = await import('../pipelines/classifier_folder.ts');
   const { classifierGuidedModel } = await import('../pipelines/classifier_guidance.ts');
   const { generate } = await import('../pipelines/generate.ts');
-  const { denoiserFor, isClassConditional } = await import('../pipelines/denoiser.ts');
-  const { samplingScheduler } = await import('../pipelines/scheduler_choice.ts');
+  const { isClassConditional } = await import('../pipelines/denoiser.ts');
   const { clf } = loadNoisyClassifier(o.classifier);
   if (clf.net.config.sample_shape.join() !== sampleShape.join())
     throw new Error(
       `--classifier ${o.classifier}: classifies samples of shape [${clf.net.config.sample_shape}], the model makes [${sampleShape}]`,
     );
   if (o.class >= clf.numClasses) throw new Error(`--class ${o.class}: expected an integer in 0..${clf.numClasses - 1}`);
-  if (m.schedulerConfig.prediction_type !== undefined && m.schedulerConfig.prediction_type !== 'epsilon')
-    throw new Error(
-      `guide: classifier guidance needs an epsilon-prediction model (prediction_type = ${m.schedulerConfig.prediction_type})`,
-    );
   let modelLabels: number[] | undefined;
   if (isClassConditional(m.model)) {
     if (m.info?.nullClass == null)
@@ -514,12 +519,14 @@ async function guideCommand(dir: string, o: GuideCli): Promise<void> {
       );
     modelLabels = new Array(o.n).fill(m.info.nullClass);
   }
-  const s = samplingScheduler(o.scheduler ?? 'ddim', m.schedulerConfig, {
-    clip_sample: isImage && m.schedulerConfig.clip_sample !== false,
+  // classifier guidance shifts eps: an eps view of any model (v / x0 / EDM converted) on a VP scheduler
+  const { scheduler: s, model } = await editingSamplerOf(m, o.scheduler ?? 'ddim', {
+    epsilon: true,
+    overrides: { clip_sample: isImage && m.schedulerConfig.clip_sample !== false },
   });
   const alphasCumprod = (s as unknown as { alphasCumprod?: Float32Array }).alphasCumprod;
   if (!alphasCumprod) throw new Error(`--scheduler ${o.scheduler}: has no alphas_cumprod table`);
-  const guided = classifierGuidedModel(denoiserFor(m.model, m.weights), clf, {
+  const guided = classifierGuidedModel(model, clf, {
     alphasCumprod,
     classLabels: new Array(o.n).fill(o.class),
     scale: o.scale,

@@ -220,13 +220,14 @@ export function adaptModelToScheduler(
   }
   const table = (sched as Scheduler & { alphasCumprod?: Float32Array }).alphasCumprod;
   if (!table) throw new Error(`${sched.className}: cannot drive this scheduler with a model (it has no noise table)`);
-  if (f.kind === 'vp' && sameTable(f.alphasCumprod, table) && f.predictionType === sched.config.prediction_type)
-    return fn;
+  // RePaintScheduler has no prediction_type key: it steps eps (as diffusers' RePaintScheduler does)
+  const predictionType = (sched.config.prediction_type as string | undefined) ?? 'epsilon';
+  if (f.kind === 'vp' && sameTable(f.alphasCumprod, table) && f.predictionType === predictionType) return fn;
   // VP-family schedulers: model(x_vp, t) on their own table, answering their prediction type
   return async (xvp, t, labels) => {
     const sigma = sigmaAtTimestep(table, uniformLevel(t, `${sched.className} model`));
     const x = xvp.mulScalar(Math.sqrt(1 + sigma * sigma));
-    return denoisedToVpOutput(await D(x, sigma, labels), x, sigma, sched.config.prediction_type as string);
+    return denoisedToVpOutput(await D(x, sigma, labels), x, sigma, predictionType);
   };
 }
 
@@ -315,4 +316,39 @@ export function samplerRangeFor(cls: string, trainingConfig: Record<string, unkn
   if (f.kind !== 'vp') return cls === 'ScoreSdeVeScheduler' ? { sigma_min: f.sigmaMin, sigma_max: f.sigmaMax } : {};
   const s = sigmasFromAlphasCumprod(f.alphasCumprod);
   return { sigma_min: s[0], sigma_max: s[s.length - 1] };
+}
+
+/**
+ * The beta table a VP-family scheduler (DDPM, DDIM, RePaint, DDIM inversion, DPM-Solver, Euler, ...) uses to drive
+ * a model trained with another formulation (EDM, consistency), which has no beta table of its own: diffusers'
+ * default table (1000 linear betas 1e-4 .. 0.02, epsilon output), whose noise levels sigma = 0.01 .. 157 cover EDM's
+ * training range 0.002 .. 80. It is what `DDIMScheduler.from_config(edm_config)` builds in diffusers, written out so
+ * that the choice is deliberate; `adaptModelToScheduler` converts the model's D(x; sigma) to eps on this table.
+ */
+export const VP_TABLE_FOR_NON_VP_MODELS: Readonly<Record<string, unknown>> = Object.freeze({
+  num_train_timesteps: 1000,
+  beta_schedule: 'linear',
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  prediction_type: 'epsilon',
+});
+
+/** True for scheduler classes of the VP family (every class with a beta table: not EDM, consistency or score-SDE). */
+export function isVpSchedulerClass(cls: string): boolean {
+  return (
+    !EDM_SCHEDULER_CLASSES.includes(cls) &&
+    !CONSISTENCY_SCHEDULER_CLASSES.includes(cls) &&
+    cls !== 'ScoreSdeVeScheduler'
+  );
+}
+
+/**
+ * The config a VP-family scheduler is built from for a model of this training config: the config itself for a VP
+ * model, else `VP_TABLE_FOR_NON_VP_MODELS` (with the folder's clip_sample, if it records one).
+ * @example vpSchedulerConfig(edmFolder.schedulerConfig).beta_schedule  // 'linear'
+ */
+export function vpSchedulerConfig(trainingConfig: Record<string, unknown>): Record<string, unknown> {
+  if (modelFormulation(trainingConfig).kind === 'vp') return trainingConfig;
+  const clip = trainingConfig.clip_sample;
+  return { ...VP_TABLE_FOR_NON_VP_MODELS, ...(typeof clip === 'boolean' ? { clip_sample: clip } : {}) };
 }

@@ -4,7 +4,8 @@
  * reconstructs the input up to the discretisation error of the ODE (reported by `reconstructionMse`);
  * inverted noises are latents to edit or interpolate (see interpolate.ts). Both directions use the model's
  * training schedule with 'leading' spacing and no clipping (clipping x0 breaks invertibility), so the
- * inversion ends at the level where decoding starts. No file system here.
+ * inversion ends at the level where decoding starts. A model of another formulation (EDM, consistency) runs on
+ * diffusers' default beta table through `adaptModelToScheduler` (pipelines/formulation.ts). No file system here.
  *
  * @example
  *   const z = await ddimInvert(denoise, schedulerConfig, digits, { steps: 50, classLabels });
@@ -14,6 +15,7 @@ import type { NDArray } from '../engine/index.ts';
 import type { DDIMInverseScheduler } from '../samplers/ddim_inverse.ts';
 import type { DDIMScheduler } from '../samplers/ddim.ts';
 import { schedulerWithOverrides } from './scheduler_choice.ts';
+import { adaptModelToScheduler, vpSchedulerConfig } from './formulation.ts';
 import type { AsyncModelFn } from './generate.ts';
 import { stepModel, type ConditioningOptions } from './denoise_loop.ts';
 
@@ -27,14 +29,21 @@ export interface InversionOptions extends ConditioningOptions {
 
 const PAIR_OVERRIDES = { clip_sample: false, set_alpha_to_one: true, timestep_spacing: 'leading', steps_offset: 0 };
 
-/** The inverse and forward DDIM schedulers for a model's training schedule. @example inversionSchedulers(cfg) */
+/**
+ * The inverse and forward DDIM schedulers for a model's training schedule (an EDM or consistency model: diffusers'
+ * default table, VP_TABLE_FOR_NON_VP_MODELS). @example inversionSchedulers(cfg)
+ */
 export function inversionSchedulers(trainingConfig: Record<string, unknown>): {
   inverse: DDIMInverseScheduler;
   ddim: DDIMScheduler;
 } {
   return {
-    inverse: schedulerWithOverrides('DDIMInverseScheduler', trainingConfig, PAIR_OVERRIDES) as DDIMInverseScheduler,
-    ddim: schedulerWithOverrides('DDIMScheduler', trainingConfig, PAIR_OVERRIDES) as DDIMScheduler,
+    inverse: schedulerWithOverrides(
+      'DDIMInverseScheduler',
+      vpSchedulerConfig(trainingConfig),
+      PAIR_OVERRIDES,
+    ) as DDIMInverseScheduler,
+    ddim: schedulerWithOverrides('DDIMScheduler', vpSchedulerConfig(trainingConfig), PAIR_OVERRIDES) as DDIMScheduler,
   };
 }
 
@@ -44,6 +53,7 @@ function checkSteps(steps: number, who: string): void {
 
 /**
  * Data -> noise with DDIMInverseScheduler (model evaluated at each inverse timestep, as diffusers' inversion pipelines do).
+ * `model` is the network of a model trained with `trainingConfig` (any formulation; see the file comment).
  * @example const z = await ddimInvert(model, cfg, x0, { steps: 50 })
  */
 export async function ddimInvert(
@@ -55,7 +65,7 @@ export async function ddimInvert(
   checkSteps(o.steps, 'ddimInvert');
   const { inverse } = inversionSchedulers(trainingConfig);
   inverse.setTimesteps(o.steps);
-  const f = stepModel(model, inverse, o);
+  const f = stepModel(adaptModelToScheduler(model, trainingConfig, inverse), inverse, o);
   let x = x0;
   let i = 0;
   for (const t of inverse.timesteps) {
@@ -78,7 +88,7 @@ export async function ddimDecode(
   checkSteps(o.steps, 'ddimDecode');
   const { ddim } = inversionSchedulers(trainingConfig);
   ddim.setTimesteps(o.steps);
-  const f = stepModel(model, ddim, o);
+  const f = stepModel(adaptModelToScheduler(model, trainingConfig, ddim), ddim, o);
   let x = xT;
   let i = 0;
   for (const t of ddim.timesteps) {

@@ -8,7 +8,12 @@
  *   const sched = samplingScheduler('dpmsolver++', trainingSchedulerConfig);
  */
 import { schedulerFromConfig, registeredSchedulers } from '../samplers/index.ts';
-import { CONSISTENCY_SCHEDULER_CLASSES, samplerRangeFor } from './formulation.ts';
+import {
+  CONSISTENCY_SCHEDULER_CLASSES,
+  isVpSchedulerClass,
+  samplerRangeFor,
+  vpSchedulerConfig,
+} from './formulation.ts';
 
 /** Short names accepted for --scheduler, besides diffusers' class names. */
 export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]> = {
@@ -54,8 +59,10 @@ export function samplingScheduler(
         .join(', ')})`,
     );
   }
-  // EDM / score-SDE classes on a VP model: the noise range of its beta table (pipelines/formulation.ts)
-  return schedulerWithOverrides(cls, trainingConfig, {
+  // EDM / score-SDE classes on a VP model: the noise range of its beta table; VP classes on an EDM or consistency
+  // model: diffusers' default beta table (VP_TABLE_FOR_NON_VP_MODELS; both in pipelines/formulation.ts)
+  const base = isVpSchedulerClass(cls) ? vpSchedulerConfig(trainingConfig) : trainingConfig;
+  return schedulerWithOverrides(cls, base, {
     ...samplerRangeFor(cls, trainingConfig),
     ...extra,
     ...overrides,
