@@ -17,6 +17,7 @@ import {
   formatBytes,
   sampleChunkSize,
   samplingBytes,
+  type MemoryLimit,
 } from '../models/resources.ts';
 import { memoryLimit } from '../models/memory_limit.ts';
 import {
@@ -62,27 +63,7 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
   const m = loadTrainedModel(dir);
   const shape = modelSampleShape(m.model);
   const elems = shape.reduce((a, b) => a * b, 1);
-  if (ext === '.gif') {
-    if (o.n > chunk)
-      throw new Error(
-        `--n ${o.n}: a .gif holds the trajectory of every step, drawn in one batch: at most ${chunk} samples for this model (write a .csv or .png for more)`,
-      );
-    checkMemory(
-      `--n ${o.n} --steps ${o.steps} --out ${o.out} (the trajectory of every step)`,
-      4 * elems * o.n * (o.steps + 2),
-      limit,
-      'write a .csv to stream any --n',
-    );
-  } else if (ext === '.png') {
-    // the samples kept for the picture, plus the RGBA raster of an image grid
-    const raster = shape.length === 3 ? 4 * o.n * shape[1] * shape[2] : 0;
-    checkMemory(
-      `--n ${o.n} --out ${o.out} (${o.n} samples of [${shape}] kept for one picture)`,
-      8 * elems * o.n + 2 * raster,
-      limit,
-      'write a .csv to stream any --n',
-    );
-  }
+  checkOutputFits(o, ext, shape, chunk, limit);
   const base: SampleOptions = {
     scheduler: o.scheduler,
     steps: o.steps,
@@ -139,5 +120,35 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
       }
       writeSamples(o.out, all, m.info, trajectory);
     }
+  }
+}
+
+/**
+ * What the output file needs in memory, refused up front (naming --n / --steps / --out): a .gif keeps the
+ * trajectory of every step of one batch (at most one chunk of samples), a .png keeps all samples for one
+ * picture (plus its raster); a .csv streams and needs nothing more.
+ */
+function checkOutputFits(o: SampleCliOptions, ext: string, shape: number[], chunk: number, limit: MemoryLimit): void {
+  const elems = shape.reduce((a, b) => a * b, 1);
+  if (ext === '.gif') {
+    if (o.n > chunk)
+      throw new Error(
+        `--n ${o.n}: a .gif holds the trajectory of every step, drawn in one batch: at most ${chunk} samples for this model (write a .csv or .png for more)`,
+      );
+    checkMemory(
+      `--n ${o.n} --steps ${o.steps} --out ${o.out} (the trajectory of every step)`,
+      4 * elems * o.n * (o.steps + 2),
+      limit,
+      'write a .csv to stream any --n',
+    );
+  } else if (ext === '.png') {
+    // the samples kept for the picture, plus the RGBA raster of an image grid
+    const raster = shape.length === 3 ? 4 * o.n * shape[1] * shape[2] : 0;
+    checkMemory(
+      `--n ${o.n} --out ${o.out} (${o.n} samples of [${shape}] kept for one picture)`,
+      8 * elems * o.n + 2 * raster,
+      limit,
+      'write a .csv to stream any --n',
+    );
   }
 }
