@@ -128,14 +128,7 @@ export async function solveRk45(
   y0: ArrayLike<number>,
   options: Rk45Options = {},
 ): Promise<Rk45Result> {
-  const rtol = positive(options.rtol ?? 1e-5, 'rtol');
-  const atol = positive(options.atol ?? 1e-5, 'atol');
-  const maxSteps = options.maxSteps ?? 10000;
-  if (!(Number.isInteger(maxSteps) && maxSteps >= 1))
-    throw new Error(`solveRk45: maxSteps = ${maxSteps} must be a positive integer`);
-  const facMin = positive(options.facMin ?? 0.2, 'facMin');
-  const facMax = positive(options.facMax ?? 10, 'facMax');
-  const safety = positive(options.safety ?? 0.9, 'safety');
+  const { rtol, atol, maxSteps, facMin, facMax, safety } = stepControl(options);
   if (!(Number.isFinite(t0) && Number.isFinite(t1)))
     throw new Error(`solveRk45: t0 = ${t0} and t1 = ${t1} must be finite`);
   const n = y0.length;
@@ -151,26 +144,11 @@ export async function solveRk45(
     return call(f, t, yy, n);
   };
   let k1 = await ev(t0, y);
-  const scale = new Float64Array(n);
 
-  // Starting step size (Hairer et al., sec. II.4): h0 from |y0| and |f0|, refined by one explicit Euler step.
-  let h: number;
-  if (options.firstStep !== undefined) h = Math.min(positive(options.firstStep, 'firstStep'), span);
-  else {
-    for (let i = 0; i < n; i++) scale[i] = atol + rtol * Math.abs(y[i]);
-    const d0 = rmsNorm(y, scale),
-      d1 = rmsNorm(k1, scale);
-    let h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : (0.01 * d0) / d1;
-    h0 = Math.min(h0, span);
-    const y1 = new Float64Array(n);
-    for (let i = 0; i < n; i++) y1[i] = y[i] + dir * h0 * k1[i];
-    const f1 = await ev(t0 + dir * h0, y1);
-    const diff = new Float64Array(n);
-    for (let i = 0; i < n; i++) diff[i] = f1[i] - k1[i];
-    const d2 = rmsNorm(diff, scale) / h0;
-    const h1 = Math.max(d1, d2) <= 1e-15 ? Math.max(1e-6, h0 * 1e-3) : (0.01 / Math.max(d1, d2)) ** (1 / 5);
-    h = Math.min(100 * h0, h1, span);
-  }
+  let h =
+    options.firstStep !== undefined
+      ? Math.min(positive(options.firstStep, 'firstStep'), span)
+      : await initialStepSize(ev, t0, y, k1, { atol, rtol, span, dir });
   h = Math.min(h, maxStep);
 
   let t = t0;
@@ -180,6 +158,7 @@ export async function solveRk45(
   const yt = new Float64Array(n);
   const yNew = new Float64Array(n);
   const err = new Float64Array(n);
+  const scale = new Float64Array(n);
   while (dir * (t1 - t) > 0) {
     if (steps + rejected >= maxSteps) {
       throw new Error(
@@ -197,25 +176,8 @@ export async function solveRk45(
         `solveRk45: step size underflow (h = ${h}) at t = ${t}; the solution is not smooth enough for rtol ${rtol}, atol ${atol}`,
       );
     const s = dir * h;
-    for (let i = 0; i < n; i++) yt[i] = y[i] + s * A21 * k1[i];
-    const k2 = await ev(t + C2 * s, yt);
-    for (let i = 0; i < n; i++) yt[i] = y[i] + s * (A31 * k1[i] + A32 * k2[i]);
-    const k3 = await ev(t + C3 * s, yt);
-    for (let i = 0; i < n; i++) yt[i] = y[i] + s * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
-    const k4 = await ev(t + C4 * s, yt);
-    for (let i = 0; i < n; i++) yt[i] = y[i] + s * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
-    const k5 = await ev(t + C5 * s, yt);
-    for (let i = 0; i < n; i++)
-      yt[i] = y[i] + s * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
-    const k6 = await ev(t + s, yt);
-    for (let i = 0; i < n; i++) yNew[i] = y[i] + s * (B1 * k1[i] + B3 * k3[i] + B4 * k4[i] + B5 * k5[i] + B6 * k6[i]);
     const tNew = last ? t1 : t + s;
-    const k7 = await ev(tNew, yNew); // FSAL: f at the new point, the next step's k1
-    for (let i = 0; i < n; i++) {
-      err[i] = s * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
-      scale[i] = atol + rtol * Math.max(Math.abs(y[i]), Math.abs(yNew[i]));
-    }
-    const e = rmsNorm(err, scale);
+    const { k7, e } = await dormandPrinceStep(ev, t, y, k1, s, tNew, { yNew, yt, err, scale, atol, rtol });
     if (e <= 1) {
       t = tNew;
       y = Float64Array.from(yNew);
@@ -232,4 +194,93 @@ export async function solveRk45(
     }
   }
   return { y, nfe, steps, rejected };
+}
+
+type Evaluate = (t: number, y: Float64Array) => Promise<Float64Array>;
+
+/**
+ * Starting step size (Hairer, Norsett & Wanner, Sec. II.4): h0 from |y0| and |f0|, refined by one explicit
+ * Euler step (one evaluation of f).
+ */
+async function initialStepSize(
+  ev: Evaluate,
+  t0: number,
+  y: Float64Array,
+  k1: Float64Array,
+  o: { atol: number; rtol: number; span: number; dir: number },
+): Promise<number> {
+  const n = y.length;
+  const scale = new Float64Array(n);
+  for (let i = 0; i < n; i++) scale[i] = o.atol + o.rtol * Math.abs(y[i]);
+  const d0 = rmsNorm(y, scale),
+    d1 = rmsNorm(k1, scale);
+  let h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : (0.01 * d0) / d1;
+  h0 = Math.min(h0, o.span);
+  const y1 = new Float64Array(n);
+  for (let i = 0; i < n; i++) y1[i] = y[i] + o.dir * h0 * k1[i];
+  const f1 = await ev(t0 + o.dir * h0, y1);
+  const diff = new Float64Array(n);
+  for (let i = 0; i < n; i++) diff[i] = f1[i] - k1[i];
+  const d2 = rmsNorm(diff, scale) / h0;
+  const h1 = Math.max(d1, d2) <= 1e-15 ? Math.max(1e-6, h0 * 1e-3) : (0.01 / Math.max(d1, d2)) ** (1 / 5);
+  return Math.min(100 * h0, h1, o.span);
+}
+
+/**
+ * One Dormand–Prince 5(4) step of signed size s from (t, y) with k1 = f(t, y): the fifth-order solution in
+ * `w.yNew`, f there (k7, the next step's k1: FSAL) and the RMS norm e of the embedded error estimate scaled
+ * by atol + rtol max(|y|, |yNew|) (the step is accepted when e <= 1). `w` holds the work arrays.
+ */
+async function dormandPrinceStep(
+  ev: Evaluate,
+  t: number,
+  y: Float64Array,
+  k1: Float64Array,
+  s: number,
+  tNew: number,
+  w: { yNew: Float64Array; yt: Float64Array; err: Float64Array; scale: Float64Array; atol: number; rtol: number },
+): Promise<{ k7: Float64Array; e: number }> {
+  const { yNew, yt, err, scale } = w;
+  const n = y.length;
+  for (let i = 0; i < n; i++) yt[i] = y[i] + s * A21 * k1[i];
+  const k2 = await ev(t + C2 * s, yt);
+  for (let i = 0; i < n; i++) yt[i] = y[i] + s * (A31 * k1[i] + A32 * k2[i]);
+  const k3 = await ev(t + C3 * s, yt);
+  for (let i = 0; i < n; i++) yt[i] = y[i] + s * (A41 * k1[i] + A42 * k2[i] + A43 * k3[i]);
+  const k4 = await ev(t + C4 * s, yt);
+  for (let i = 0; i < n; i++) yt[i] = y[i] + s * (A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]);
+  const k5 = await ev(t + C5 * s, yt);
+  for (let i = 0; i < n; i++) yt[i] = y[i] + s * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
+  const k6 = await ev(t + s, yt);
+  for (let i = 0; i < n; i++) yNew[i] = y[i] + s * (B1 * k1[i] + B3 * k3[i] + B4 * k4[i] + B5 * k5[i] + B6 * k6[i]);
+  const k7 = await ev(tNew, yNew); // FSAL: f at the new point, the next step's k1
+  for (let i = 0; i < n; i++) {
+    err[i] = s * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i] + E7 * k7[i]);
+    scale[i] = w.atol + w.rtol * Math.max(Math.abs(y[i]), Math.abs(yNew[i]));
+  }
+  return { k7, e: rmsNorm(err, scale) };
+}
+
+/** The step-size control of the options with their defaults, checked (positive; maxSteps a positive integer). */
+function stepControl(options: Rk45Options): {
+  rtol: number;
+  atol: number;
+  maxSteps: number;
+  facMin: number;
+  facMax: number;
+  safety: number;
+} {
+  const maxSteps = options.maxSteps ?? 10000;
+  const rtol = positive(options.rtol ?? 1e-5, 'rtol');
+  const atol = positive(options.atol ?? 1e-5, 'atol');
+  if (!(Number.isInteger(maxSteps) && maxSteps >= 1))
+    throw new Error(`solveRk45: maxSteps = ${maxSteps} must be a positive integer`);
+  return {
+    rtol,
+    atol,
+    maxSteps,
+    facMin: positive(options.facMin ?? 0.2, 'facMin'),
+    facMax: positive(options.facMax ?? 10, 'facMax'),
+    safety: positive(options.safety ?? 0.9, 'safety'),
+  };
 }
