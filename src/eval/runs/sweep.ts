@@ -72,6 +72,71 @@ function meanExtras(list: (Record<string, number> | undefined)[]): Record<string
   return out;
 }
 
+/** The runs of one (scheduler, steps) cell so far, one entry per seed. */
+interface CellRuns {
+  nfe: number;
+  values: number[];
+  extras: (Record<string, number> | undefined)[];
+  seconds: number[];
+  errors: string[];
+}
+
+/**
+ * One run of a cell at a seed, recorded in `cell`: sample with the counted sampler and score. A sampler that
+ * fails (throws, returns non-finite samples, or makes another number of model calls than at earlier seeds)
+ * fails its cell with NaN and an error line, not the sweep.
+ */
+async function runCell(
+  m: LoadedModel,
+  metric: SampleMetric,
+  c: SweepConfig,
+  cell: CellRuns,
+  scheduler: string,
+  steps: number,
+  seed: number,
+): Promise<{ value: number; nfe: number; seconds: number }> {
+  let value = NaN,
+    nfe = NaN,
+    seconds = NaN;
+  try {
+    const r = await sampleCounted(m, { scheduler, steps, n: c.n, seed, eta: c.eta });
+    nfe = r.nfe;
+    seconds = r.seconds;
+    if (!Number.isNaN(cell.nfe) && cell.nfe !== r.nfe)
+      throw new Error(`made ${r.nfe} model calls at seed ${seed} but ${cell.nfe} before`);
+    cell.nfe = r.nfe;
+    let bad = 0;
+    for (const v of r.samples.data) if (!Number.isFinite(v)) bad++;
+    if (bad) throw new Error(`${bad} of ${r.samples.size} sample values are not finite`);
+    const v = await metric.score(r.samples, seed, r.labels);
+    value = v.value;
+    cell.extras.push(v.extra);
+  } catch (e) {
+    cell.errors.push(`seed ${seed}: ${(e as Error).message}`);
+  }
+  cell.values.push(value);
+  cell.seconds.push(seconds);
+  return { value, nfe, seconds };
+}
+
+/** A cell's mean and standard error over seeds (NaN when any seed failed), mean extras and mean seconds. */
+function summarizeCell(scheduler: string, steps: number, r: CellRuns): SweepCell {
+  const s = meanAndStandardError(r.values);
+  const secs = r.seconds.filter(Number.isFinite);
+  return {
+    scheduler,
+    steps,
+    nfe: r.nfe,
+    values: r.values,
+    mean: s.mean,
+    se: Number.isFinite(s.mean) ? s.se : null,
+    std: Number.isFinite(s.mean) ? s.std : null,
+    extra: meanExtras(r.extras),
+    seconds: secs.length ? secs.reduce((a, b) => a + b, 0) / secs.length : NaN,
+    ...(r.errors.length ? { errors: r.errors } : {}),
+  };
+}
+
 /**
  * Run the sweep (see the module doc). Runs are ordered seed by seed, so a long sweep shows results early.
  * @example await runSweep(loaded, metric, { schedulers: ['heun'], steps: [5, 10], seeds: [0], n: 500 })
@@ -85,70 +150,19 @@ export async function runSweep(m: LoadedModel, metric: SampleMetric, c: SweepCon
     );
   if (!c.seeds.length) throw new Error('--seeds: need at least one seed');
   for (const [name] of pairs) samplingScheduler(name, m.schedulerConfig); // unknown names are usage errors, before any work
-  const runs = new Map<
-    string,
-    {
-      nfe: number;
-      values: number[];
-      extras: (Record<string, number> | undefined)[];
-      seconds: number[];
-      errors: string[];
-    }
-  >();
+  const runs = new Map<string, CellRuns>();
   const key = (s: string, k: number) => `${s}\u0000${k}`;
   const baseline: number[] = [];
   for (const seed of c.seeds) {
     baseline.push((await metric.baseline(seed)).value);
     for (const [scheduler, steps] of pairs) {
-      {
-        const cell = runs.get(key(scheduler, steps)) ?? { nfe: NaN, values: [], extras: [], seconds: [], errors: [] };
-        runs.set(key(scheduler, steps), cell);
-        // A sampler that fails (throws, or returns non-finite samples) fails its cell, not the sweep.
-        let value = NaN,
-          nfe = NaN,
-          seconds = NaN;
-        try {
-          const r = await sampleCounted(m, { scheduler, steps, n: c.n, seed, eta: c.eta });
-          nfe = r.nfe;
-          seconds = r.seconds;
-          if (!Number.isNaN(cell.nfe) && cell.nfe !== r.nfe)
-            throw new Error(`made ${r.nfe} model calls at seed ${seed} but ${cell.nfe} before`);
-          cell.nfe = r.nfe;
-          let bad = 0;
-          for (const v of r.samples.data) if (!Number.isFinite(v)) bad++;
-          if (bad) throw new Error(`${bad} of ${r.samples.size} sample values are not finite`);
-          const v = await metric.score(r.samples, seed, r.labels);
-          value = v.value;
-          cell.extras.push(v.extra);
-        } catch (e) {
-          cell.errors.push(`seed ${seed}: ${(e as Error).message}`);
-        }
-        cell.values.push(value);
-        cell.seconds.push(seconds);
-        c.onRun?.({ scheduler, steps, seed, nfe, value, seconds });
-      }
+      const cell = runs.get(key(scheduler, steps)) ?? { nfe: NaN, values: [], extras: [], seconds: [], errors: [] };
+      runs.set(key(scheduler, steps), cell);
+      const { value, nfe, seconds } = await runCell(m, metric, c, cell, scheduler, steps, seed);
+      c.onRun?.({ scheduler, steps, seed, nfe, value, seconds });
     }
   }
-  const cells: SweepCell[] = [];
-  for (const [scheduler, steps] of pairs) {
-    {
-      const r = runs.get(key(scheduler, steps))!;
-      const s = meanAndStandardError(r.values); // NaN when any seed failed
-      const secs = r.seconds.filter(Number.isFinite);
-      cells.push({
-        scheduler,
-        steps,
-        nfe: r.nfe,
-        values: r.values,
-        mean: s.mean,
-        se: Number.isFinite(s.mean) ? s.se : null,
-        std: Number.isFinite(s.mean) ? s.std : null,
-        extra: meanExtras(r.extras),
-        seconds: secs.length ? secs.reduce((a, b) => a + b, 0) / secs.length : NaN,
-        ...(r.errors.length ? { errors: r.errors } : {}),
-      });
-    }
-  }
+  const cells = pairs.map(([scheduler, steps]) => summarizeCell(scheduler, steps, runs.get(key(scheduler, steps))!));
   const b = meanAndStandardError(baseline);
   return {
     metric: {
