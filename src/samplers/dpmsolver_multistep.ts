@@ -50,7 +50,6 @@ import {
   dpmMultistepThirdOrder,
   expIntCoefficients,
   meanChannels,
-  multistepOrder,
 } from './dpm_solver_math.ts';
 import { drawNoise, trainingSigmaMin } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
@@ -129,15 +128,7 @@ export class DPMSolverMultistepScheduler extends ExponentialIntegratorScheduler 
   step(modelOutput: NDArray, timestep: number, sample: NDArray, opts: DPMSolverStepOptions = {}): StepOutput {
     const i = this.beginStep(modelOutput, timestep, sample);
     const c = this.config;
-    const order = multistepOrder({
-      i,
-      steps: this.timesteps.length,
-      solverOrder: c.solver_order,
-      warm: this.lowerOrderNums,
-      lowerOrderFinal: c.lower_order_final,
-      eulerAtFinal: c.euler_at_final,
-      finalSigmaZero: c.final_sigmas_type === 'zero',
-    });
+    const order = this.multistepOrder(i); // dpm_solver_math.multistepOrder with this config's keys
     if (order === 3 && c.algorithm_type === 'sde-dpmsolver') {
       throw new Error(
         `${this.className}.step: solver_order = 3 is not implemented for algorithm_type = 'sde-dpmsolver' (as in diffusers); use solver_order 1 or 2, or 'sde-dpmsolver++'`,
