@@ -123,6 +123,6 @@ fs.mkdirSync(OUT, { recursive: true });
 const file = path.join(OUT, `consistency_distill${TAG}.json`);
 fs.writeFileSync(
   file,
-  `${JSON.stringify({ command: `nice npx tsx ${process.argv.slice(1).join(' ')}`, date: new Date().toISOString(), load, rows }, null, 2)}\n`,
+  `${JSON.stringify({ command: `nice npx tsx ${[path.relative(process.cwd(), process.argv[1]), ...process.argv.slice(2)].join(' ')}`, date: new Date().toISOString(), load, rows }, null, 2)}\n`,
 );
 console.log('wrote', file);
