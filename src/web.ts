@@ -38,6 +38,7 @@ export {
   HeunDiscreteScheduler,
 } from './samplers/index.ts';
 export { SCHEDULER_ALIASES, samplingScheduler } from './pipelines/scheduler_choice.ts';
+export { adaptModelToScheduler } from './pipelines/formulation.ts';
 export { generate, type AsyncModelFn, type GenerateOptions } from './pipelines/generate.ts';
 export { denoiserFor, denoiserWithWeightInputs } from './pipelines/denoiser.ts';
 

@@ -8,6 +8,10 @@
  * off unless the model makes images), and come back in data units when the model was trained on
  * standardised data (a CSV through the CLI).
  *
+ * A model trained with another formulation than its scheduler's (an EDM model, the default for images, on
+ * 'ddim' or 'dpmsolver++') is converted on the fly (pipelines/formulation.ts, `adaptModelToScheduler`): the
+ * pipeline keeps the scheduler config the model was trained with (`trainingConfig`) next to the one it samples with.
+ *
  * @example
  *   import { DDPMPipeline, Philox } from 'diffuse';
  *   const pipe = await DDPMPipeline.fromPretrained('runs/moons');
@@ -17,6 +21,7 @@ import { type NDArray, Philox, type RandomGenerator } from '../engine/index.ts';
 import { DDPMScheduler, type Scheduler } from '../samplers/index.ts';
 import { generate } from '../pipelines/generate.ts';
 import { samplingScheduler } from '../pipelines/scheduler_choice.ts';
+import { adaptModelToScheduler, modelFormulation } from '../pipelines/formulation.ts';
 import { toDataUnits } from '../pipelines/data_units.ts';
 import type { RunInfo } from '../folders/run_info.ts';
 import { PretrainedModel } from './pretrained_model.ts';
@@ -49,6 +54,11 @@ export class DDPMPipeline {
     readonly scheduler: Scheduler = new DDPMScheduler(),
     /** What diffuse recorded about the training data (null for folders from elsewhere). */
     readonly info: RunInfo | null = null,
+    /**
+     * The scheduler config the model was trained with (it says the formulation: VP eps / v / x0, EDM, consistency).
+     * Default: none, the model is called as `scheduler` expects (the formulations agree).
+     */
+    readonly trainingConfig: Record<string, unknown> | null = null,
   ) {}
 
   /** Load a diffuse output folder, a diffusers pipeline folder or a bare model folder. */
@@ -64,6 +74,7 @@ export class DDPMPipeline {
         clipFor(model, m.info, m.schedulerConfig),
       ),
       m.info,
+      m.schedulerConfig,
     );
   }
 
@@ -77,12 +88,16 @@ export class DDPMPipeline {
    * a diffusers class name, or a Scheduler instance; built on this pipeline's noise schedule.
    */
   withScheduler(scheduler: string | Scheduler, overrides: Record<string, unknown> = {}): DDPMPipeline {
-    const cfg = this.scheduler.toConfig();
+    // a VP model: this scheduler's config (earlier overrides carry over); another formulation: the training config
+    const cfg =
+      this.trainingConfig && modelFormulation(this.trainingConfig).kind !== 'vp'
+        ? this.trainingConfig
+        : this.scheduler.toConfig();
     const s =
       typeof scheduler === 'string'
         ? samplingScheduler(scheduler, cfg, { ...clipFor(this.unet, this.info, cfg), ...overrides })
         : scheduler;
-    return new DDPMPipeline(this.unet, s, this.info);
+    return new DDPMPipeline(this.unet, s, this.info, this.trainingConfig);
   }
 
   /** Draw samples: [batchSize, ...sampleShape], in data units. */
@@ -109,7 +124,10 @@ export class DDPMPipeline {
     } else if (o.classLabels !== undefined) {
       throw new Error('generate: classLabels given, but this model has no class embedding');
     }
-    const x = await generate(this.unet.asDenoiser(), this.scheduler, {
+    const model = this.trainingConfig
+      ? adaptModelToScheduler(this.unet.asDenoiser(), this.trainingConfig, this.scheduler)
+      : this.unet.asDenoiser();
+    const x = await generate(model, this.scheduler, {
       shape: [n, ...this.unet.sampleShape],
       steps,
       generator,
@@ -134,11 +152,19 @@ export class DDPMPipeline {
       {
         modelConfig: this.unet.config,
         weights: this.unet.weights,
-        schedulerConfig: this.scheduler.toConfig(),
+        schedulerConfig: this.savedSchedulerConfig(),
         info: this.info,
       },
       o,
     );
+  }
+
+  /** The scheduler config to save: this scheduler's, unless it hides the formulation the model was trained with. */
+  private savedSchedulerConfig(): Record<string, unknown> {
+    const cfg = this.scheduler.toConfig();
+    if (!this.trainingConfig) return cfg;
+    const trained = modelFormulation(this.trainingConfig).kind;
+    return trained !== 'vp' && modelFormulation(cfg).kind !== trained ? this.trainingConfig : cfg;
   }
 }
 

@@ -2,7 +2,10 @@
  * Train a diffusion model on your own data in one call: plain arrays in, a ready pipeline out.
  *
  * Defaults come from the data: vectors of D numbers train `mlp-2d` (widened to D inputs) with the
- * measured toy recipe (TOY2D_RECIPE); images [C, H, H] train `unet-s` (C channels, size H). An
+ * measured toy recipe (TOY2D_RECIPE); images [C, H, H] train `unet-s` (C channels, size H) with the measured
+ * image recipe (IMAGE_RECIPE: the EDM objective, sigma_data 0.5, lr 2e-3; an explicit `objective: 'eps'`,
+ * `predictionType`, `snrGamma`, `betaSchedule` or `trainTimesteps` trains the DDPM-style objective with the
+ * previous defaults, and so does fine-tuning a PretrainedModel). An
  * output folder is optional: with `outDir`, checkpoints and the final model are written there in
  * diffusers' layout (and `resume: true` continues a run); without it nothing touches the disk.
  *
@@ -23,7 +26,9 @@ import {
   type Progress,
   type TrainConfig,
 } from '../training/trainer.ts';
-import { recipeTrainConfig, TOY2D_RECIPE } from '../training/recipes.ts';
+import { IMAGE_RECIPE, recipeTrainConfig, TOY2D_RECIPE } from '../training/recipes.ts';
+import { EdmObjective } from '../training/edm_objective.ts';
+import { samplingScheduler } from '../pipelines/scheduler_choice.ts';
 import type { TrainPredictionType } from '../training/objectives.ts';
 import type { RunInfo } from '../folders/run_info.ts';
 import { warn } from '../io/warn.ts';
@@ -60,6 +65,13 @@ export interface TrainOnDataOptions {
   gradAccumSteps?: number;
   /** EMA max decay, or null for none. */
   emaDecay?: number | null;
+  /**
+   * 'edm' (Karras et al. 2022 preconditioned denoiser; default for images, IMAGE_RECIPE) or 'eps' (DDPM-style,
+   * with predictionType / snrGamma / betaSchedule; default for vectors and when fine-tuning a PretrainedModel).
+   */
+  objective?: 'eps' | 'edm';
+  /** objective 'edm': the data's standard deviation (default IMAGE_RECIPE.sigmaData, 0.5). */
+  sigmaData?: number;
   predictionType?: TrainPredictionType;
   /** min-SNR-gamma loss weighting. */
   snrGamma?: number;
@@ -97,8 +109,8 @@ export interface TrainOnDataResult {
 export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
   const seed = o.seed ?? 0;
   const vectorDefaults = recipeTrainConfig(TOY2D_RECIPE, { seed });
-  const batchSize =
-    o.batchSize ?? (isImageShape(peekShape(o)) ? defaultTrainConfig().batchSize : vectorDefaults.batchSize);
+  // images: IMAGE_RECIPE's batch (64, the trainer's default too, so it holds for either objective)
+  const batchSize = o.batchSize ?? (isImageShape(peekShape(o)) ? IMAGE_RECIPE.batchSize : vectorDefaults.batchSize);
   const { data, scaler } = standardized(o);
   const source = await dataSourceFrom(data, {
     batchSize,
@@ -114,7 +126,13 @@ export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
 
   const labelDropout = o.labelDropout ?? 0;
   const module = buildModel(o.model, desc.sampleShape, desc.numClasses, labelDropout);
-  const base: TrainConfig = images ? { ...defaultTrainConfig(), seed } : vectorDefaults;
+  const objective = objectiveOf(o, images);
+  // images: IMAGE_RECIPE for EDM training; the DDPM-style objective keeps the previous defaults
+  const base: TrainConfig = images
+    ? objective.formulation === 'edm'
+      ? imageDefaults(seed)
+      : { ...defaultTrainConfig(), seed }
+    : vectorDefaults;
   const config: TrainConfig = {
     ...base,
     steps: o.steps ?? base.steps,
@@ -129,6 +147,7 @@ export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
       ...base.objective,
       predictionType: o.predictionType ?? base.objective.predictionType,
       snrGamma: o.snrGamma ?? base.objective.snrGamma,
+      ...objective,
     },
     noiseSchedule: {
       ...base.noiseSchedule,
@@ -156,17 +175,57 @@ export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
   });
   info.step = result.steps;
   const model = new PretrainedModel(module, result.weights);
-  const scheduler = new DDPMScheduler({
-    ...config.noiseSchedule,
-    prediction_type: config.objective.predictionType ?? 'epsilon',
-  });
+  const trainingConfig =
+    config.objective.formulation === 'edm'
+      ? new EdmObjective(config.objective.edm).schedulerConfig()
+      : { ...config.noiseSchedule, prediction_type: config.objective.predictionType ?? 'epsilon' };
+  // an EDM model samples with IMAGE_RECIPE's (measured) sampler, converted; its training config is kept
+  const scheduler =
+    config.objective.formulation === 'edm'
+      ? samplingScheduler(IMAGE_RECIPE.sampler.scheduler, trainingConfig, { clip_sample: images })
+      : new DDPMScheduler(trainingConfig);
   return {
-    pipeline: new DDPMPipeline(model, scheduler, info),
+    pipeline: new DDPMPipeline(model, scheduler, info, trainingConfig),
     model,
     losses: result.losses,
     steps: result.steps,
     seconds: result.seconds,
   };
+}
+
+/** The library's defaults for images: defaultTrainConfig with IMAGE_RECIPE's optimiser values. */
+function imageDefaults(seed: number): TrainConfig {
+  const r = IMAGE_RECIPE;
+  return {
+    ...defaultTrainConfig(),
+    seed,
+    batchSize: r.batchSize,
+    lr: r.lr,
+    warmupSteps: r.warmupSteps,
+    minLr: r.minLr,
+    weightDecay: r.weightDecay,
+    maxGradNorm: r.maxGradNorm,
+    emaDecay: r.ema ? r.ema.maxDecay : null,
+    emaPower: r.ema ? r.ema.power : 0.75,
+  };
+}
+
+/** The formulation keys of the objective: EDM for images unless the caller chose the DDPM-style objective. */
+function objectiveOf(o: TrainOnDataOptions, images: boolean): Pick<TrainConfig['objective'], 'formulation' | 'edm'> {
+  const epsKey = (['predictionType', 'snrGamma', 'betaSchedule', 'trainTimesteps'] as const).find(
+    (k) => o[k] !== undefined,
+  );
+  if (o.objective !== undefined && o.objective !== 'eps' && o.objective !== 'edm')
+    throw new Error(`objective: '${o.objective}' is not supported (allowed: 'eps', 'edm')`);
+  const fineTune = o.model instanceof PretrainedModel;
+  const name = o.objective ?? (images && !epsKey && !fineTune ? IMAGE_RECIPE.objective : 'eps');
+  if (name === 'eps') {
+    if (o.sigmaData !== undefined) throw new Error(`sigmaData: ${o.sigmaData} is only used with objective 'edm'`);
+    return {};
+  }
+  if (epsKey && !(epsKey === 'predictionType' && o.predictionType === 'epsilon'))
+    throw new Error(`${epsKey}: belongs to objective 'eps'; objective 'edm' trains EDM's preconditioned network`);
+  return { formulation: 'edm', edm: { sigmaData: o.sigmaData ?? (images ? IMAGE_RECIPE.sigmaData : undefined) } };
 }
 
 function peekShape(o: TrainOnDataOptions): readonly number[] | null {

@@ -28,7 +28,7 @@ import { checkMemory, estimateModelResources, formatBytes, trainingBytes } from 
 import { memoryLimit } from '../models/memory_limit.ts';
 import { checkOutputFolder } from './output_paths.ts';
 import { applyStoredRunSettings, checkResumeFolder } from './resume_check.ts';
-import { TOY2D_RECIPE } from '../training/recipes.ts';
+import { IMAGE_RECIPE, TOY2D_RECIPE } from '../training/recipes.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -148,6 +148,53 @@ export function applyToyRecipeDefaults(o: TrainCliOptions): TrainCliOptions {
     o.noEma = r.ema === null;
   }
   o.modelOverrides = { ...r.model, ...o.modelOverrides };
+  return o;
+}
+
+/** The flags that choose the DDPM-style objective: typing one of them keeps `--objective eps` on image data. */
+const EPS_OBJECTIVE_FLAGS = [
+  'objective',
+  'predictionType',
+  'snrGamma',
+  'learnedVariance',
+  'betaSchedule',
+  'trainTimesteps',
+];
+
+/** Is --data image data (MNIST or a folder of images)? */
+function isImageData(spec: string): boolean {
+  return spec === 'mnist' || (fs.existsSync(spec) && fs.statSync(spec).isDirectory());
+}
+
+/**
+ * `diffuse train --data <mnist | image folder>` (a fresh run from the command line): every recipe flag the user
+ * did not type (`o.explicit`) takes IMAGE_RECIPE's value (src/training/recipes.ts): the EDM objective with
+ * sigma_data 0.5, lr 2e-3 with cosine decay, batch 64, EMA, clipping. Typing a flag of the DDPM-style objective
+ * (--objective, --prediction-type, --snr-gamma, --learned-variance, --beta-schedule, --train-timesteps) trains
+ * that objective with the previous defaults, untouched (`--objective eps` trains as before). Library callers
+ * (no `explicit`) and resumed runs are left as they are.
+ * @example applyImageRecipeDefaults({ data: 'mnist', model: 'unet-s', out: 'runs/m', seed: 0, steps: 2000, explicit: [] } as TrainCliOptions).objective // 'edm'
+ */
+export function applyImageRecipeDefaults(o: TrainCliOptions): TrainCliOptions {
+  if (o.resume || o.explicit === undefined || !isImageData(o.data)) return o;
+  const r = IMAGE_RECIPE,
+    typed = new Set(o.explicit);
+  if (r.objective !== 'edm' || EPS_OBJECTIVE_FLAGS.some((k) => typed.has(k))) return o;
+  const set = <K extends keyof TrainCliOptions>(k: K, v: TrainCliOptions[K]) => {
+    if (!typed.has(k)) o[k] = v;
+  };
+  o.objective = 'edm';
+  o.predictionType = undefined; // commander's default 'epsilon' belongs to the eps objective; EDM trains F
+  set('sigmaData', r.sigmaData);
+  set('batchSize', r.batchSize);
+  set('lr', r.lr);
+  set('warmup', Math.min(r.warmupSteps, Math.floor(o.steps / 10)));
+  set('weightDecay', r.weightDecay);
+  set('maxGradNorm', r.maxGradNorm ?? undefined);
+  if (!typed.has('ema') && !typed.has('noEma')) {
+    o.ema = r.ema?.maxDecay;
+    o.noEma = r.ema === null;
+  }
   return o;
 }
 
@@ -310,6 +357,7 @@ function checkTrainArguments(o: TrainCliOptions): void {
     applyStoredRunSettings(o, new Set(o.explicit ?? Object.keys(o)), o.out);
   } else if (o.override !== undefined) throw new Error(`--override ${o.override}: only meaningful with --resume`);
   applyToyRecipeDefaults(o);
+  applyImageRecipeDefaults(o);
   if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) {
     throw new Error(
       `--channels ${o.channels}: not supported (allowed: 1 for greyscale or 3 for RGB; an alpha channel is dropped when reading)`,

@@ -115,7 +115,7 @@ test('item 4: refused with one line before allocating, each in seconds', { timeo
     [
       'unet-s at --image-size 4096',
       ['train', '--data', at('imgs'), '--model', 'unet-s', '--image-size', '4096', '--out', at('never')],
-      /^diffuse: train --model unet-s \(1,112,801 parameters, 23 layers\) at --batch-size 128 needs about [\d.e+]+ PiB of memory/,
+      /^diffuse: train --model unet-s \(1,112,801 parameters, 23 layers\) at --batch-size 64 needs about [\d.e+]+ PiB of memory/,
     ],
     [
       '--train-timesteps 1e9',

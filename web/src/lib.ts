@@ -49,3 +49,5 @@ export {
 } from '../../src/web.ts';
 // The inpainting API (docs/editing.md) and the MMD ratio to the fresh-data floor (the demo's number).
 export { inpaint, mmdRatio, type InpaintOptions } from '../../src/web.ts';
+// Any model formulation (an EDM-trained digit model included) as the chosen scheduler calls it (src/pipelines/formulation.ts).
+export { adaptModelToScheduler } from '../../src/web.ts';

@@ -21,6 +21,7 @@ import {
   TOY2D_RECIPE,
   TrainStep,
   addNoise,
+  adaptModelToScheduler,
   checkParams,
   createModel,
   modelConfig,
@@ -394,7 +395,8 @@ async function sampleDigits(
     run.nfe++;
     return m.denoise(x, t, c);
   };
-  const x = await generate(counted, scheduler, {
+  // an EDM-trained checkpoint is converted to what the scheduler calls; a VP one is called as it is
+  const x = await generate(adaptModelToScheduler(counted, m.schedulerConfig, scheduler), scheduler, {
     shape,
     steps,
     generator: new Philox(seed + 1_000_003),
@@ -629,7 +631,7 @@ const handlers: { [K in Op]: Handler<K> } = {
       run.nfe++;
       return m.denoise(x, t, c);
     };
-    const x = await inpaint(counted, scheduler, {
+    const x = await inpaint(adaptModelToScheduler(counted, m.schedulerConfig, scheduler), scheduler, {
       known: unwire(image),
       mask: unwire(known),
       steps,
