@@ -40,7 +40,7 @@ import {
   ExponentialIntegratorScheduler,
   mapDpmSolverNames,
 } from './exponential_integrator.ts';
-import { expIntCoefficients } from './dpm_solver_math.ts';
+import { dpmMultistepSecondOrder, expIntCoefficients } from './dpm_solver_math.ts';
 import { drawNoise, lincomb, trainingSigmaMin } from './step_utils.ts';
 import { f32 } from '../engine/f32.ts';
 
@@ -214,14 +214,9 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     const h0 = f32(s0.lambda - s1.lambda);
     const k0 = f32(1 / f32(h0 / h));
     const co = expIntCoefficients(this.config.algorithm_type, t, s1, h);
-    const w1 = this.config.solver_type === 'heun' ? co.b1Heun : co.b1Midpoint;
-    const terms: Array<[number, NDArray]> = [
-      [co.a, sample],
-      [w1 * k0, m0],
-      [co.b0 - w1 * k0, m1],
-    ];
-    if (noise) terms.push([co.z, noise]);
-    return lincomb(terms);
+    const b1 = this.config.solver_type === 'heun' ? co.b1Heun : co.b1Midpoint;
+    // the 2M update with D0 = m(s1) at the block base and D1 = (m0 - m1) / r0 = -(m1 - m0) k0
+    return dpmMultistepSecondOrder(sample, m1, m0, { ...co, b1 }, -k0, noise);
   }
 
   /**
