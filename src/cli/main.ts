@@ -142,8 +142,7 @@ program
   .argument('<dir>', 'model folder written by `diffuse train` (or a diffusers-layout folder)')
   .option(
     '--scheduler <name>',
-    'ddpm | ddim | pndm | dpmsolver++ | unipc | deis | euler | euler-a | heun | kdpm2 | lms | edm-euler | edm-dpmsolver++ | edm-sde-dpmsolver++ | score-sde-ve | lcm | cm-stochastic | a diffusers class name',
-    'dpmsolver++',
+    "ddpm | ddim | pndm | dpmsolver++ | unipc | deis | euler | euler-a | heun | kdpm2 | lms | edm-euler | edm-dpmsolver++ | edm-sde-dpmsolver++ | score-sde-ve | lcm | cm-stochastic | a diffusers class name (default: dpmsolver++, or a consistency model's own sampler)",
   )
   .option('--steps <n>', 'inference steps', int('--steps'), 20)
   .option('--n <n>', 'number of samples (drawn in chunks; a .csv is written as it goes)', int('--n'), 64)

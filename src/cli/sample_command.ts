@@ -28,6 +28,7 @@ import {
   type SampleOptions,
 } from '../pipelines/sample_model.ts';
 import { denoiserFor, modelSampleShape } from '../pipelines/denoiser.ts';
+import { defaultSchedulerFor } from '../pipelines/scheduler_choice.ts';
 import { CsvStreamWriter } from '../io/csv_stream.ts';
 import { detectLayout, readModelConfigFile, withFileLock } from '../folders/index.ts';
 import { checkOutputFile } from './output_paths.ts';
@@ -64,8 +65,10 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
   const shape = modelSampleShape(m.model);
   const elems = shape.reduce((a, b) => a * b, 1);
   checkOutputFits(o, ext, shape, chunk, limit);
+  // without --scheduler: DPM-Solver++, or a consistency model's own sampler
+  const scheduler = o.scheduler ?? defaultSchedulerFor(m.schedulerConfig, 'dpmsolver++');
   const base: SampleOptions = {
-    scheduler: o.scheduler,
+    scheduler,
     steps: o.steps,
     n: o.n,
     seed: o.seed,
@@ -89,7 +92,7 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
   // One writer per output file (folders/lock.ts): a second `sample` to the same file fails instead of racing.
   await withFileLock(o.out, 'sample', () => writeOutput());
   process.stderr.write(
-    `wrote ${o.out} (${o.n} samples, ${o.steps} ${o.scheduler ?? 'ddim'} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+    `wrote ${o.out} (${o.n} samples, ${o.steps} ${scheduler} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
   return o.n;
 

@@ -38,15 +38,23 @@ export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]
   'cm-stochastic': ['CMStochasticIterativeScheduler', {}],
 };
 
+/**
+ * The sampler a model folder runs with when none is named: a consistency model's own (its multistep consistency
+ * sampler, CMStochasticIterativeScheduler), else `fallback`.
+ * @example defaultSchedulerFor(folder.schedulerConfig, 'dpmsolver++')
+ */
+export function defaultSchedulerFor(trainingConfig: Record<string, unknown>, fallback = 'ddim'): string {
+  const own = trainingConfig._class_name;
+  return typeof own === 'string' && CONSISTENCY_SCHEDULER_CLASSES.includes(own) ? own : fallback;
+}
+
 /** Build the sampling scheduler on the model's training schedule (diffusers' from_config swap). */
 export function samplingScheduler(
   name: string | undefined,
   trainingConfig: Record<string, unknown>,
   overrides: Record<string, unknown> = {},
 ) {
-  // default: DDIM, or the folder's own sampler for a consistency model (its multistep consistency sampler)
-  const own = trainingConfig._class_name;
-  const key = name ?? (typeof own === 'string' && CONSISTENCY_SCHEDULER_CLASSES.includes(own) ? own : 'ddim');
+  const key = name ?? defaultSchedulerFor(trainingConfig);
   const alias = Object.hasOwn(SCHEDULER_ALIASES, key.toLowerCase()) ? SCHEDULER_ALIASES[key.toLowerCase()] : undefined;
   const [cls, extra] = alias ?? [key, {}];
   if ((!alias && !registeredSchedulers().includes(cls)) || /Inverse/.test(cls)) {

@@ -66,6 +66,8 @@ test('distill --method consistency: a student that `sample --steps 1|2` runs on 
     const out = path.join(dir, `student-${k}.csv`);
     const s = await runCli(['sample', student, '--steps', String(k), '--n', '800', '--out', out]);
     assert.equal(s.code, 0, s.stderr);
+    // no --scheduler: the folder's own multistep consistency sampler
+    assert.match(s.stderr, new RegExp(`${k} CMStochasticIterativeScheduler steps`));
     const rows = readCsv(out);
     assert.equal(rows.length, 800);
     const radius = rows.reduce((a, q) => a + Math.hypot(q[0], q[1]), 0) / rows.length;

@@ -31,7 +31,8 @@ import {
   type RowDenoiser,
 } from '../../src/training/consistency_distill.ts';
 import { denoiserFor } from '../../src/pipelines/denoiser.ts';
-import { denoiserOfModel, modelFormulation } from '../../src/pipelines/formulation.ts';
+import { adaptModelToScheduler, denoiserOfModel, modelFormulation } from '../../src/pipelines/formulation.ts';
+import { samplingScheduler } from '../../src/pipelines/scheduler_choice.ts';
 import type { AsyncModelFn } from '../../src/pipelines/generate.ts';
 import { saveModelFolder, writeRunInfo } from '../../src/folders/index.ts';
 import { openDataSource } from '../../src/data/data_source.ts';
@@ -155,6 +156,33 @@ test('boundary condition: f(x, sigma_min) = x for any network, c_skip = 1 and c_
   const fr = await rowDenoiserOfModel(junk, modelFormulation(cfg))(x, [SMIN, SMIN]);
   assert.deepEqual(Array.from(fr.data), Array.from(x.data));
   assert.throws(() => consistencyPreconditioning(0.001, SD, SMIN), /must be a finite number >= sigma_min/);
+});
+
+test('CMStochasticIterativeScheduler drives an EDM model through the adapter: F = (D - c_skip x) / c_out', async () => {
+  // an EDM network on N(0, 1) data: D = x / (1 + sigma^2), F = (D - c_skip^EDM x) / c_out^EDM, label ln(sigma) / 4
+  const edmNet: AsyncModelFn = async (xin, t) => {
+    const s = Math.exp(4 * t[0]);
+    const x = xin.mulScalar(Math.sqrt(s * s + SD * SD));
+    const cs = (SD * SD) / (s * s + SD * SD),
+      co = (s * SD) / Math.sqrt(s * s + SD * SD);
+    return x.map((v) => (v / (1 + s * s) - cs * v) / co);
+  };
+  const sched = samplingScheduler('cm-stochastic', new EdmObjective({ sigmaData: SD }).schedulerConfig(), {
+    clip_denoised: false,
+  });
+  const fn = adaptModelToScheduler(edmNet, new EdmObjective({ sigmaData: SD }).schedulerConfig(), sched);
+  sched.setTimesteps(3);
+  const x = NDArray.from([
+    [0.7, -1.1],
+    [2.5, 0.2],
+  ]);
+  const t = sched.timesteps[2]; // sigma ~0.47, where c_skip, c_out differ from EDM's by ~0.4%
+  const xin = sched.scaleModelInput(x, t);
+  const s = (sched as unknown as { sigmas: Float64Array }).sigmas[2];
+  const F = await fn(xin, new Float32Array(2).fill(t));
+  const cs = (SD * SD) / ((s - SMIN) ** 2 + SD * SD),
+    co = ((s - SMIN) * SD) / Math.sqrt(s * s + SD * SD);
+  for (let i = 0; i < 4; i++) close(F.data[i], (x.data[i] / (1 + s * s) - cs * x.data[i]) / co, 1e-4, `F[${i}]`);
 });
 
 test('the EMA target update theta- <- mu theta- + (1 - mu) theta', () => {
