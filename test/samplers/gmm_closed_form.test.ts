@@ -445,7 +445,13 @@ function runScheduler(
   return x;
 }
 
-const CASES: { name: string; make: () => any; steps: number; stochastic?: boolean; opts?: S.StepOptions }[] = [
+const CASES: {
+  name: string;
+  make: () => S.Scheduler & { alphasCumprod: Float32Array };
+  steps: number;
+  stochastic?: boolean;
+  opts?: S.StepOptions;
+}[] = [
   {
     name: 'DDPMScheduler (200 steps)',
     make: () => S.DDPMScheduler.fromConfig({ clip_sample: false }),
@@ -684,7 +690,7 @@ test('convergence order: higher-order ODE solvers reach a given error with fewer
     return Math.sqrt(e / M);
   };
 
-  const runVp = (make: () => any, n: number): NDArray => {
+  const runVp = (make: () => S.Scheduler & { alphasCumprod: Float32Array }, n: number): NDArray => {
     const s = make();
     const model = gmm8.epsilonModel(s.alphasCumprod);
     s.setTimesteps(n);
