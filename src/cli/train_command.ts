@@ -151,15 +151,8 @@ export function applyToyRecipeDefaults(o: TrainCliOptions): TrainCliOptions {
   return o;
 }
 
-/** The flags that choose the DDPM-style objective: typing one of them keeps `--objective eps` on image data. */
-const EPS_OBJECTIVE_FLAGS = [
-  'objective',
-  'predictionType',
-  'snrGamma',
-  'learnedVariance',
-  'betaSchedule',
-  'trainTimesteps',
-];
+/** The flags of the DDPM-style objective only: typing one of them (or `--objective eps`) keeps it on image data. */
+const EPS_OBJECTIVE_FLAGS = ['predictionType', 'snrGamma', 'learnedVariance', 'betaSchedule', 'trainTimesteps'];
 
 /** Is --data image data (MNIST or a folder of images)? */
 function isImageData(spec: string): boolean {
@@ -169,9 +162,9 @@ function isImageData(spec: string): boolean {
 /**
  * `diffuse train --data <mnist | image folder>` (a fresh run from the command line): every recipe flag the user
  * did not type (`o.explicit`) takes IMAGE_RECIPE's value (src/training/recipes.ts): the EDM objective with
- * sigma_data 0.5, lr 2e-3 with cosine decay, batch 64, EMA, clipping. Typing a flag of the DDPM-style objective
- * (--objective, --prediction-type, --snr-gamma, --learned-variance, --beta-schedule, --train-timesteps) trains
- * that objective with the previous defaults, untouched (`--objective eps` trains as before). Library callers
+ * sigma_data 0.5, lr 2e-3 with cosine decay, batch 64, EMA, clipping (also with `--objective edm` typed). Typing
+ * `--objective eps` or a flag of the DDPM-style objective (--prediction-type, --snr-gamma, --learned-variance,
+ * --beta-schedule, --train-timesteps) trains that objective with the previous defaults, untouched. Library callers
  * (no `explicit`) and resumed runs are left as they are.
  * @example applyImageRecipeDefaults({ data: 'mnist', model: 'unet-s', out: 'runs/m', seed: 0, steps: 2000, explicit: [] } as TrainCliOptions).objective // 'edm'
  */
@@ -179,7 +172,8 @@ export function applyImageRecipeDefaults(o: TrainCliOptions): TrainCliOptions {
   if (o.resume || o.explicit === undefined || !isImageData(o.data)) return o;
   const r = IMAGE_RECIPE,
     typed = new Set(o.explicit);
-  if (r.objective !== 'edm' || EPS_OBJECTIVE_FLAGS.some((k) => typed.has(k))) return o;
+  const epsChosen = (typed.has('objective') && o.objective !== 'edm') || EPS_OBJECTIVE_FLAGS.some((k) => typed.has(k));
+  if (r.objective !== 'edm' || epsChosen) return o;
   const set = <K extends keyof TrainCliOptions>(k: K, v: TrainCliOptions[K]) => {
     if (!typed.has(k)) o[k] = v;
   };

@@ -108,6 +108,12 @@ test('typed flags win; a DDPM-style objective flag trains exactly as before the 
     assert.equal(c.objective.formulation, undefined);
     assert.equal(c.lr, 1e-3);
   }
+  const edm = trainConfigFrom(cli({ objective: 'edm' }));
+  assert.deepEqual(
+    [edm.objective.formulation, edm.lr, edm.batchSize],
+    ['edm', 2e-3, 64],
+    '--objective edm typed: the recipe',
+  );
   const o = trainConfigFrom(cli({ lr: 5e-4, batchSize: 32, sigmaData: 0.7, steps: 50 }));
   assert.deepEqual([o.lr, o.batchSize, o.objective.edm?.sigmaData, o.warmupSteps], [5e-4, 32, 0.7, 5]);
   assert.equal(trainConfigFrom(cli({ noEma: true, ema: undefined })).emaDecay, null);
