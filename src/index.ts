@@ -96,6 +96,7 @@ export { readMaskImage } from './pipelines/mask_file.ts';
 export { img2img, img2imgTimesteps, type Img2ImgOptions } from './pipelines/img2img.ts';
 export { ddimInvert, ddimDecode, reconstructionMse, type InversionOptions } from './pipelines/invert.ts';
 export { slerp, interpolationPath } from './pipelines/interpolate.ts';
+export { editingSampler, type EditingSamplerOptions } from './pipelines/editing_model.ts';
 export {
   classifierGuidedModel,
   ClassifierGradient,
@@ -133,13 +134,30 @@ export {
 export { VeSde, VpSde, scoreFromDenoiserAt, type Sde } from './diffusion/sde.ts';
 
 // Training building blocks (the named recipe, the compiled step, EMA, learning-rate schedule).
-export { TOY2D_RECIPE, recipeTrainConfig, withRecipeOverrides, type ToyRecipe } from './training/recipes.ts';
+export {
+  TOY2D_RECIPE,
+  IMAGE_RECIPE,
+  recipeTrainConfig,
+  withRecipeOverrides,
+  type ToyRecipe,
+  type ImageRecipe,
+} from './training/recipes.ts';
 export { defaultTrainConfig, type TrainConfig } from './training/trainer.ts';
 export { TrainStep } from './training/train_step.ts';
 export { Ema } from './training/ema.ts';
 export { warmupCosine } from './training/lr_schedule.ts';
 export { EdmObjective, edmLoss, type EdmObjectiveConfig } from './training/edm_objective.ts';
 export { progressiveDistill, distillationTarget, type DistillOptions, type DistillResult } from './training/distill.ts';
+export {
+  consistencyDistill,
+  consistencyGrid,
+  consistencyLoss,
+  teacherOdeStep,
+  type ConsistencyDistillOptions,
+  type ConsistencyDistillResult,
+  type ConsistencyMetric,
+} from './training/consistency_distill.ts';
+export { consistencyPreconditioning, consistencyOutput } from './diffusion/consistency.ts';
 
 // Data sets.
 export { toy2d, sampleToy2d, TOY2D_NAMES, type Toy2dName, type Toy2dDataset } from './data/toy2d.ts';
