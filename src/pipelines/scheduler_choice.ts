@@ -10,6 +10,7 @@
 import { schedulerFromConfig, registeredSchedulers } from '../samplers/index.ts';
 import {
   CONSISTENCY_SCHEDULER_CLASSES,
+  EDM_SCHEDULER_CLASSES,
   isVpSchedulerClass,
   samplerRangeFor,
   vpSchedulerConfig,
@@ -39,13 +40,16 @@ export const SCHEDULER_ALIASES: Record<string, [string, Record<string, unknown>]
 };
 
 /**
- * The sampler a model folder runs with when none is named: a consistency model's own (its multistep consistency
- * sampler, CMStochasticIterativeScheduler), else `fallback`.
+ * The sampler a model folder runs with when none is named: the folder's own class when the model's formulation
+ * comes with its own sampler (an EDM model: EDMDPMSolverMultistepScheduler / EDMEulerScheduler on its Karras grid,
+ * as diffusers' pipelines use the folder's scheduler; a consistency model: its multistep consistency sampler,
+ * CMStochasticIterativeScheduler), else `fallback`.
  * @example defaultSchedulerFor(folder.schedulerConfig, 'dpmsolver++')
  */
 export function defaultSchedulerFor(trainingConfig: Record<string, unknown>, fallback = 'ddim'): string {
   const own = trainingConfig._class_name;
-  return typeof own === 'string' && CONSISTENCY_SCHEDULER_CLASSES.includes(own) ? own : fallback;
+  const ownSampler = [...EDM_SCHEDULER_CLASSES, ...CONSISTENCY_SCHEDULER_CLASSES];
+  return typeof own === 'string' && ownSampler.includes(own) ? own : fallback;
 }
 
 /** Build the sampling scheduler on the model's training schedule (diffusers' from_config swap). */
