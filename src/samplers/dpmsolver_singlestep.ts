@@ -22,6 +22,7 @@ import type { NDArray } from '../engine/ndarray.ts';
 import { appendFinalSigma } from '../schedules/sigmas.ts';
 import {
   enumKey,
+  key,
   registerScheduler,
   SIGMA_GRID_KEYS,
   type ConfigOf,
@@ -93,7 +94,7 @@ export class DPMSolverSinglestepScheduler extends ExponentialIntegratorScheduler
     ...DPM_FAMILY_HEAD,
     algorithm_type: enumKey('dpmsolver++', DPM_SINGLESTEP_ALGORITHM_TYPES),
     solver_type: enumKey('midpoint', DPM_SOLVER_TYPES),
-    lower_order_final: { ...DPM_FAMILY_KEYS.lower_order_final, default: false },
+    lower_order_final: key('bool', false),
     ...SIGMA_GRID_KEYS,
     ...DPM_FLOW_KEYS,
     final_sigmas_type: DPM_FAMILY_KEYS.final_sigmas_type,
