@@ -33,6 +33,11 @@ export interface GenerateCallOptions {
   batchSize?: number;
   /** Denoising steps (default 50). */
   numInferenceSteps?: number;
+  /**
+   * Custom descending timesteps instead of numInferenceSteps (diffusers' `timesteps=`; e.g. a consistency
+   * model's grid indices [12, 8, 3, 0]); schedulers without custom timesteps refuse them.
+   */
+  timesteps?: readonly number[];
   /** A seeded generator (`new Philox(seed)` or `new TorchGenerator(seed)`), or a seed (default 0). */
   generator?: RandomGenerator | number;
   /** Class labels, one per sample or one for all (class-conditional models). */
@@ -130,6 +135,7 @@ export class DDPMPipeline {
     const x = await generate(model, this.scheduler, {
       shape: [n, ...this.unet.sampleShape],
       steps,
+      timesteps: o.timesteps,
       generator,
       classLabels: labels,
       guidanceScale: w,

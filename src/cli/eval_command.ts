@@ -14,6 +14,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { EVAL_METRICS } from '../eval/runs/metric_names.ts';
 import type { EvalReport } from '../eval/runs/evaluate.ts';
 import type { SweepResult } from '../eval/runs/sweep.ts';
+import { parseTimesteps, TIMESTEPS_HELP } from './timesteps_option.ts';
 // The engine (ONNX Runtime) loads only when the command runs: see the dynamic imports below.
 
 const intOpt = (name: string, min: number) => (v: string) => {
@@ -60,6 +61,7 @@ interface EvalCliOptions {
   scheduler?: string;
   sweep?: string[];
   steps?: number[];
+  timesteps?: number[];
   n?: number;
   seed?: number;
   seeds?: number;
@@ -168,6 +170,7 @@ export function registerEvalCommand(program: Command): void {
       sweepSpec,
     )
     .option('--steps <list>', 'inference steps (a list with --sweep), e.g. 5,10,20,50,1000', intList('--steps'))
+    .option('--timesteps <list>', TIMESTEPS_HELP, parseTimesteps('--timesteps'))
     .option('--n <n>', 'samples per run / data points for likelihoods', intOpt('--n', 2))
     .option('--seed <n>', 'first seed', intOpt('--seed', 0), 0)
     .option(
@@ -233,6 +236,7 @@ async function evalAction(dir: string | undefined, o: EvalCliOptions): Promise<v
     scheduler: o.scheduler,
     sweepSchedulers: o.sweep,
     steps: o.steps,
+    timesteps: o.timesteps,
     n: o.n,
     seed: o.seed,
     seeds: o.seeds,

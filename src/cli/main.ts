@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { registerEvalCommand } from './eval_command.ts';
 import { registerEditCommands } from './edit_commands.ts';
 import { registerExportDataCommand } from './export_data_command.ts';
+import { parseTimesteps, TIMESTEPS_HELP } from './timesteps_option.ts';
 
 const int =
   (name: string, min = 1, max = Number.MAX_SAFE_INTEGER) =>
@@ -145,6 +146,7 @@ program
     "ddpm | ddim | pndm | dpmsolver++ | unipc | deis | euler | euler-a | heun | kdpm2 | lms | edm-euler | edm-dpmsolver++ | edm-sde-dpmsolver++ | score-sde-ve | lcm | cm-stochastic | a diffusers class name (default: dpmsolver++, or a consistency model's own sampler)",
   )
   .option('--steps <n>', 'inference steps', int('--steps'), 20)
+  .option('--timesteps <list>', TIMESTEPS_HELP, parseTimesteps('--timesteps'))
   .option('--n <n>', 'number of samples (drawn in chunks; a .csv is written as it goes)', int('--n'), 64)
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
   .option('--class <k>', 'class label (class-conditional models)', int('--class', 0))

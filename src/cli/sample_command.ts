@@ -36,6 +36,8 @@ import { checkOutputFile } from './output_paths.ts';
 export interface SampleCliOptions {
   scheduler?: string;
   steps: number;
+  /** Custom descending timesteps (replaces --steps). */
+  timesteps?: number[];
   n: number;
   seed: number;
   class?: number;
@@ -46,8 +48,9 @@ export interface SampleCliOptions {
 }
 
 /** Sample a model folder to --out; returns the number of samples written. */
-export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<number> {
+export async function sampleCommand(dir: string, options: SampleCliOptions): Promise<number> {
   const t0 = performance.now();
+  const o = options.timesteps ? { ...options, steps: options.timesteps.length } : options;
   checkOutputFile(o.out, '--out', ['.png', '.csv', '.gif']);
   // The estimate from config.json alone, before the weights are read.
   const configFile = path.join(detectLayout(dir).modelDir, 'config.json');
@@ -70,6 +73,7 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
   const base: SampleOptions = {
     scheduler,
     steps: o.steps,
+    timesteps: o.timesteps,
     n: o.n,
     seed: o.seed,
     classLabel: o.class,
@@ -92,7 +96,7 @@ export async function sampleCommand(dir: string, o: SampleCliOptions): Promise<n
   // One writer per output file (folders/lock.ts): a second `sample` to the same file fails instead of racing.
   await withFileLock(o.out, 'sample', () => writeOutput());
   process.stderr.write(
-    `wrote ${o.out} (${o.n} samples, ${o.steps} ${scheduler} steps, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+    `wrote ${o.out} (${o.n} samples, ${o.timesteps ? `timesteps ${o.timesteps.join(',')} of` : o.steps} ${scheduler}${o.timesteps ? '' : ' steps'}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
   return o.n;
 

@@ -32,6 +32,11 @@ export interface GenerateOptions {
   onStep?: (info: { index: number; timestep: number; sample: NDArray; predOriginal?: NDArray }) => void;
   /** Start from this noise instead of drawing it. */
   initialNoise?: NDArray;
+  /**
+   * Custom descending timesteps instead of `steps` (diffusers' `timesteps=` argument), e.g. a consistency model's
+   * training-grid indices [12, 8, 3, 0]; schedulers without custom timesteps refuse them with a one-line error.
+   */
+  timesteps?: readonly number[];
 }
 
 export async function generate(model: AsyncModelFn, scheduler: Scheduler, o: GenerateOptions): Promise<NDArray> {
@@ -45,7 +50,7 @@ export async function generate(model: AsyncModelFn, scheduler: Scheduler, o: Gen
       'generate: classifier-free guidance needs class labels and a model trained with label dropout (nullClass)',
     );
   }
-  scheduler.setTimesteps(o.steps);
+  scheduler.setTimesteps(o.timesteps ? { timesteps: o.timesteps } : o.steps);
   let x = o.initialNoise ? o.initialNoise.clone() : o.generator.normal(o.shape);
   if (o.initialNoise && o.initialNoise.shape.join() !== o.shape.join())
     throw new Error(`generate: initial noise shape [${o.initialNoise.shape}] differs from [${o.shape}]`);

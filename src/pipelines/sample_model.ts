@@ -39,6 +39,8 @@ export interface SampleOptions {
   /** diffusers scheduler class name, or a short alias (ddpm, ddim, dpmsolver++, unipc, euler, heun, ...). */
   scheduler?: string;
   steps: number;
+  /** Custom descending timesteps (the scheduler's own units; replaces `steps`, e.g. [12, 8, 3, 0] on a consistency model). */
+  timesteps?: readonly number[];
   n: number;
   seed: number;
   classLabel?: number;
@@ -91,6 +93,7 @@ export async function sampleLoaded(m: LoadedModel, o: SampleOptions, trajectory?
   // the model as the scheduler expects it (EDM / VP / score conversions when the formulations differ)
   const modelFn = adaptModelToScheduler(o.denoiser ?? denoiserFor(model, weights), schedulerConfig, sched);
   if (sched instanceof ScoreSdeVeScheduler) {
+    if (o.timesteps) throw new Error('--timesteps: not available with ScoreSdeVeScheduler; pass --steps');
     if (w !== 1) throw new Error('--guidance: not available with ScoreSdeVeScheduler (predictor-corrector loop)');
     return generateScoreSde(modelFn, sched, {
       shape: [o.n, ...modelSampleShape(model)],
@@ -108,7 +111,12 @@ export async function sampleLoaded(m: LoadedModel, o: SampleOptions, trajectory?
     guidanceScale: w,
     nullClass: info?.nullClass ?? undefined,
     eta: o.eta,
-    onStep: nonFiniteGuard(sched, o.steps, trajectory ? ({ sample }) => trajectory.push(sample) : undefined),
+    timesteps: o.timesteps,
+    onStep: nonFiniteGuard(
+      sched,
+      o.timesteps?.length ?? o.steps,
+      trajectory ? ({ sample }) => trajectory.push(sample) : undefined,
+    ),
   });
 }
 

@@ -76,6 +76,23 @@ test('distill --method consistency: a student that `sample --steps 1|2` runs on 
       `${k}-step consistency student: mean radius ${radius} should be near 2.83`,
     );
   }
+  // custom grid indices (diffusers' timesteps=; index 0 is sigma_max): a step at sigma_max, then one at grid index 13
+  const out = path.join(dir, 'student-custom.csv');
+  const c = await runCli(['sample', student, '--timesteps', '13,0', '--n', '800', '--out', out]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /timesteps 13,0 of CMStochasticIterativeScheduler/);
+  const rows = readCsv(out);
+  const radius = rows.reduce((a, q) => a + Math.hypot(q[0], q[1]), 0) / rows.length;
+  assert.ok(Math.abs(radius - 2.83) < 0.5, `timesteps 13,0: mean radius ${radius} should be near 2.83`);
+  for (const [arg, why] of [
+    ['4,12', /--timesteps: expected descending non-negative numbers such as 12,8,3,0, got '4,12'/],
+    ['30,0', /timesteps\[0\] = 30 must be below num_train_timesteps = 18/],
+  ] as const) {
+    const bad = await runCli(['sample', student, '--timesteps', arg, '--n', '8', '--out', path.join(dir, 'x.csv')]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, why);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  }
 });
 
 test('distill misuse: one-line errors naming the flag', async () => {

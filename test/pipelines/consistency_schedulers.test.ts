@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Philox } from '../../src/engine/index.ts';
+import { Philox, type NDArray } from '../../src/engine/index.ts';
 import { DDPMScheduler } from '../../src/samplers/ddpm.ts';
 import { LCMScheduler } from '../../src/samplers/lcm.ts';
 import { CMStochasticIterativeScheduler } from '../../src/samplers/cm_stochastic_iterative.ts';
@@ -48,19 +48,38 @@ test('the lcm alias builds LCMScheduler on the model table, and generate follows
   const ddpm = new DDPMScheduler(trainingConfig);
   assert.deepEqual(Array.from(sched.alphasCumprod), Array.from(ddpm.alphasCumprod), 'the model beta table');
   assert.equal(adaptModelToScheduler(epsNet, trainingConfig, sched), epsNet, 'same table and prediction type');
-  const steps = 4;
-  const x = await generate(epsNet, sched, { shape: [8000, 2], steps, generator: new Philox(3) });
-  // the closed-form variance recursion on the scheduler's timesteps
+  const x = await generate(epsNet, sched, { shape: [8000, 2], steps: 4, generator: new Philox(3) });
+  assertLcmVariance(x, Array.from(sched.timesteps));
+});
+
+test('generate({ timesteps }) runs a custom LCM schedule (diffusers timesteps=) and follows the closed-form variance', async () => {
+  const sched = samplingScheduler('lcm', trainingConfig);
+  const timesteps = [999, 759, 499, 259]; // the custom schedule of diffusers' LCM docs
+  const x = await generate(epsNet, sched, { shape: [8000, 2], steps: 1, timesteps, generator: new Philox(4) });
+  assert.deepEqual(Array.from(sched.timesteps), timesteps, 'the loop ran the given timesteps, not steps = 1');
+  assertLcmVariance(x, timesteps);
+});
+
+test("generate({ timesteps }) on a scheduler without custom timesteps fails with the scheduler's one-line error", async () => {
+  const sched = samplingScheduler('unipc', trainingConfig);
+  await assert.rejects(
+    generate(epsNet, sched, { shape: [4, 2], steps: 2, timesteps: [900, 100], generator: new Philox(0) }),
+    /UniPCMultistepScheduler.*custom timesteps/,
+  );
+});
+
+/** The sample std after an LCM loop over `timesteps` equals the closed-form recursion's (2% at n = 8000). */
+function assertLcmVariance(x: NDArray, timesteps: number[]): void {
   let V = 1;
-  sched.timesteps.forEach((t, i) => {
+  timesteps.forEach((t, i) => {
     const ab = abar[t];
     const st = 10 * t;
     const cSkip = 0.25 / (st * st + 0.25),
       cOut = st / Math.sqrt(st * st + 0.25);
     const k = (cOut * Math.sqrt(ab) * S * S) / (ab * S * S + 1 - ab) + cSkip;
     V = k * k * V;
-    if (i < steps - 1) {
-      const abn = abar[sched.timesteps[i + 1]];
+    if (i < timesteps.length - 1) {
+      const abn = abar[timesteps[i + 1]];
       V = abn * V + 1 - abn;
     }
   });
@@ -68,7 +87,7 @@ test('the lcm alias builds LCMScheduler on the model table, and generate follows
   for (const v of x.data) q += v * v;
   const std = Math.sqrt(q / x.size);
   assert.ok(Math.abs(std / Math.sqrt(V) - 1) < 0.02, `std ${std}, closed form ${Math.sqrt(V)}`);
-});
+}
 
 test('the cm-stochastic alias builds CMStochasticIterativeScheduler', () => {
   const sched = samplingScheduler('cm-stochastic', trainingConfig);

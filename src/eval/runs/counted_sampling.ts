@@ -23,6 +23,8 @@ export interface CountedSampleOptions {
   /** Sampler alias or diffusers class name (see SCHEDULER_ALIASES). */
   scheduler: string;
   steps: number;
+  /** Custom descending timesteps (replace `steps`; see GenerateOptions.timesteps). */
+  timesteps?: readonly number[];
   n: number;
   seed: number;
   eta?: number;
@@ -85,6 +87,7 @@ export async function sampleCounted(m: LoadedModel, o: CountedSampleOptions): Pr
   const samples = await generate(fn, sched, {
     shape: [o.n, ...modelSampleShape(m.model)],
     steps: o.steps,
+    timesteps: o.timesteps,
     generator: new Philox(o.seed),
     classLabels: labels,
     eta: o.eta,

@@ -31,6 +31,8 @@ export interface EvaluateOptions {
   sweepSchedulers?: string[];
   /** Inference steps (one value, or several for a sweep; default [20]). */
   steps?: number[];
+  /** Custom descending timesteps for every sampler instead of `steps` (e.g. a consistency model's [12, 8, 3, 0]). */
+  timesteps?: number[];
   /** Samples / data points (default: 2000 for vector data, 500 for images; likelihoods 1000 / 64). */
   n?: number;
   /** First seed (default 0). */
@@ -189,7 +191,8 @@ async function evaluateSampleQuality(run: EvalRun): Promise<EvalReport> {
   );
   const seeds = o.seeds ?? 3;
   if (!(Number.isInteger(seeds) && seeds >= 1)) throw new Error(`--seeds: expected a positive integer, got ${seeds}`);
-  const steps = checkSteps(o.steps ?? [20]);
+  if (o.timesteps && o.steps) throw new Error('--timesteps: replaces --steps; pass only one of them');
+  const steps = o.timesteps ? [o.timesteps.length] : checkSteps(o.steps ?? [20]);
   const schedulers = o.sweepSchedulers ?? [o.scheduler ?? 'dpmsolver++'];
   if (!o.sweepSchedulers && steps.length > 1)
     throw new Error('--steps: several step counts need --sweep scheduler=...');
@@ -205,6 +208,7 @@ async function evaluateSampleQuality(run: EvalRun): Promise<EvalReport> {
     seeds: seedList,
     n,
     eta: o.eta,
+    timesteps: o.timesteps,
     onRun: (i) =>
       run.log(
         `eval: seed ${i.seed} ${i.scheduler} ${i.steps} steps (${i.nfe} NFE): ${metric} ${i.value.toPrecision(5)} (${i.seconds.toFixed(1)} s)`,
@@ -224,6 +228,7 @@ async function evaluateSampleQuality(run: EvalRun): Promise<EvalReport> {
       metric,
       schedulers,
       steps,
+      timesteps: o.timesteps ?? null,
       cells: pairs,
       n,
       seeds: seedList,

@@ -25,6 +25,8 @@ export interface SweepConfig {
   seeds: number[];
   n: number;
   eta?: number;
+  /** Custom descending timesteps for every cell (each cell's steps is then their count). */
+  timesteps?: readonly number[];
   /** Called after every run (progress lines). */
   onRun?: (info: {
     scheduler: string;
@@ -99,7 +101,7 @@ async function runCell(
     nfe = NaN,
     seconds = NaN;
   try {
-    const r = await sampleCounted(m, { scheduler, steps, n: c.n, seed, eta: c.eta });
+    const r = await sampleCounted(m, { scheduler, steps, timesteps: c.timesteps, n: c.n, seed, eta: c.eta });
     nfe = r.nfe;
     seconds = r.seconds;
     if (!Number.isNaN(cell.nfe) && cell.nfe !== r.nfe)
