@@ -96,6 +96,26 @@ test('sweep: one cell per (scheduler, steps), NFE = counted model calls (Heun: 2
   assert.equal(cells.sweep![1].values[0], r.sweep![0].values[0]);
 });
 
+test('--timesteps: every cell runs the given descending timesteps (steps = their count), recorded in the settings', async () => {
+  const base = { metric: 'mmd', scheduler: 'euler', n: 100, seeds: 1, seed: 5 };
+  const custom = await evaluateModelFolder(dir, { ...base, timesteps: [999, 500, 100] });
+  const spaced = await evaluateModelFolder(dir, { ...base, steps: [3] });
+  assert.deepEqual(
+    custom.sweep!.map((c) => [c.scheduler, c.steps, c.nfe]),
+    [['euler', 3, 3]],
+  );
+  assert.deepEqual(custom.settings.timesteps, [999, 500, 100]);
+  assert.notEqual(custom.value, spaced.value, 'the custom schedule, not the default 3-step spacing, was sampled');
+  await assert.rejects(
+    evaluateModelFolder(dir, { ...base, steps: [3], timesteps: [999, 0] }),
+    /--timesteps: replaces --steps/,
+  );
+  await assert.rejects(
+    evaluateModelFolder(dir, { ...base, scheduler: 'unipc', timesteps: [999, 0] }),
+    /UniPCMultistepScheduler.setTimesteps: custom timesteps are not supported/,
+  );
+});
+
 test('single-sampler swd and logp; likelihoods nll (ODE) and vlb report value, standard error and settings', async () => {
   const swd = await evaluateModelFolder(dir, { metric: 'swd', steps: [3], n: 100, seeds: 2, projections: 32 });
   assert.ok(swd.value > 0 && swd.standard_error !== null);

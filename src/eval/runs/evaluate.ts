@@ -199,6 +199,9 @@ async function evaluateSampleQuality(run: EvalRun): Promise<EvalReport> {
   const pairs = sweepCells(schedulers, steps);
   // --eta with a scheduler that has none is a usage error, not a failed cell of the table.
   if (o.eta !== undefined) for (const [s] of pairs) checkEtaSupported(samplingScheduler(s, m.schedulerConfig), o.eta);
+  // so is --timesteps with a scheduler that takes none (or indices outside its grid)
+  if (o.timesteps)
+    for (const [s] of pairs) samplingScheduler(s, m.schedulerConfig).setTimesteps({ timesteps: o.timesteps });
   const sm = await createSampleMetric(metric, m, { n, projections: o.projections });
   const seedList = Array.from({ length: seeds }, (_, i) => seed + i);
   const r = await runSweep(m, sm, {
