@@ -4,7 +4,8 @@
  *
  * The twin keeps the standard recipe: DDPM linear betas, epsilon MSE, AdamW lr 1e-3 with 100 warm-up steps then
  * constant, clipping 1.0, batch 64, EMA with warm-up (diffusers' EMAModel rule). diffuse runs the recipe given by
- * the flags (defaults: the same standard recipe), e.g. `--lr 2e-3 --steps 330 --decay cosine --snr-gamma 5`.
+ * the flags (defaults: the same standard recipe), e.g. `--lr 2e-3 --steps 330 --decay cosine --snr-gamma 5`;
+ * `--channels 16,32,32` trains a narrower unet-s (the width lever; the twin stays unet-s).
  * Both sample `--samples` digits by DDIM (`--sample-steps`, leading spacing, clip) from their EMA weights, scored
  * by the project's MNIST classifier (share recognised with > 90% confidence) and FID-MNIST; real digits too.
  * Each invocation appends its rows to OUT/quality.json, so repeated runs build the table of medians.
@@ -17,7 +18,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { NDArray, Philox } from '../../src/engine/index.ts';
-import { createModel } from '../../src/models/registry.ts';
+import { createModel, modelConfig } from '../../src/models/registry.ts';
 import { loadMnist } from '../../src/data/mnist.ts';
 import { openDataSource } from '../../src/data/data_source.ts';
 import { defaultTrainConfig, train } from '../../src/training/trainer.ts';
@@ -46,6 +47,8 @@ const { values: o } = parseArgs({
     'sample-steps': { type: 'string', default: '50' },
     seed: { type: 'string', default: '0' },
     tag: { type: 'string', default: 'standard' },
+    // the width lever: unet-s with other block_out_channels (the twin stays unet-s)
+    channels: { type: 'string', default: '32,64,64' },
     out: { type: 'string', default: 'tmp/mnist-quality' },
   },
 });
@@ -76,6 +79,7 @@ const recipe = {
   emaDecay: o['ema-decay'] === 'none' ? null : Number(o['ema-decay']),
   objective: o.objective,
   sampler: o.sampler,
+  channels: (o.channels as string).split(',').map(Number),
 };
 
 const load = () =>
@@ -85,7 +89,7 @@ const results: Record<string, unknown>[] = [];
 async function runDiffuse(): Promise<void> {
   const runDir = path.join(OUT, 'run');
   fs.rmSync(runDir, { recursive: true, force: true });
-  const model = createModel('unet-s');
+  const model = createModel({ ...modelConfig('unet-s'), block_out_channels: recipe.channels });
   const data = openDataSource('mnist', { batchSize: recipe.batchSize, seed: Number(o.seed) });
   const loadBefore = load();
   const r = await train({
