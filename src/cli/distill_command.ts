@@ -53,20 +53,27 @@ export async function distillCommand(teacherDir: string, o: DistillCliOptions): 
     const N = o.gridSteps ?? 18;
     if (!(Number.isInteger(o.stepsTo) && o.stepsTo >= 1 && o.stepsTo <= N))
       throw new Error(`--steps-to ${o.stepsTo}: must be an integer in 1..--grid-steps (${N})`);
+    const iters = o.iters ?? CONSISTENCY_DEFAULTS.iterations;
+    let lastLog = 0;
     const r = await consistencyDistill({
       teacher,
       data,
       gridSteps: N,
-      iterations: o.iters ?? CONSISTENCY_DEFAULTS.iterations,
+      iterations: iters,
       batchSize: o.batchSize,
       lr: o.lr ?? CONSISTENCY_DEFAULTS.lr,
       seed: o.seed,
       targetDecay: o.targetDecay,
       metric: o.metric as ConsistencyMetric | undefined,
       solver: o.solver as 'heun' | 'euler' | undefined,
-      onLog: ({ iteration, loss, seconds }) =>
-        log(`iteration ${iteration}: loss ${loss.toExponential(3)} (${seconds.toFixed(1)} s)`),
-      logEvery: 500,
+      // a progress line at most every 20 s (and at the end): toy runs do thousands of iterations a minute,
+      // an image network a few per second
+      onLog: ({ iteration, loss, seconds }) => {
+        if (seconds - lastLog < 20 && iteration < iters) return;
+        lastLog = seconds;
+        log(`iteration ${iteration}/${iters}: loss ${loss.toExponential(3)} (${seconds.toFixed(1)} s)`);
+      },
+      logEvery: 10,
     });
     saveModelFolder(
       o.out,
