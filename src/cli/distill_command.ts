@@ -6,7 +6,8 @@
  *    (CMStochasticIterativeScheduler) runs it with `diffuse sample DIR --steps K` for any K <= --grid-steps.
  * The data is the teacher's training data (its diffuse.json) unless --data names another.
  */
-import { loadPipelineFolder, saveModelFolder, writeRunInfo } from '../folders/index.ts';
+import { loadPipelineFolder, saveModelFolder, writeRunInfo, type LoadedModel } from '../folders/index.ts';
+import type { NDArray } from '../engine/index.ts';
 import { openDataSource } from '../data/data_source.ts';
 import { progressiveDistill } from '../training/distill.ts';
 import { consistencyDistill, type ConsistencyMetric } from '../training/consistency_distill.ts';
@@ -34,6 +35,8 @@ export interface DistillCliOptions {
   metric?: string;
   /** Consistency distillation: the teacher's ODE step, heun or euler. */
   solver?: string;
+  /** Consistency distillation: an earlier student folder to continue from. */
+  init?: string;
 }
 
 export async function distillCommand(teacherDir: string, o: DistillCliOptions): Promise<void> {
@@ -55,7 +58,9 @@ export async function distillCommand(teacherDir: string, o: DistillCliOptions): 
       throw new Error(`--steps-to ${o.stepsTo}: must be an integer in 1..--grid-steps (${N})`);
     const iters = o.iters ?? CONSISTENCY_DEFAULTS.iterations;
     let lastLog = 0;
+    const init = o.init === undefined ? undefined : studentToContinue(o.init, teacher, N);
     const r = await consistencyDistill({
+      init,
       teacher,
       data,
       gridSteps: N,
@@ -104,6 +109,31 @@ export async function distillCommand(teacherDir: string, o: DistillCliOptions): 
   log(
     `done: student for ${o.stepsTo} steps in ${o.out} (${((performance.now() - t0) / 1000).toFixed(1)} s); sample it with: diffuse sample ${o.out} --scheduler edm-euler --steps ${o.stepsTo}`,
   );
+}
+
+/**
+ * The weights of an earlier consistency student to continue (`--init DIR`), refused in one line when the folder is
+ * not a consistency student of this grid or its network differs from the teacher's.
+ */
+function studentToContinue(dir: string, teacher: LoadedModel, N: number): Record<string, NDArray> {
+  const s = loadPipelineFolder(dir);
+  const cls = s.schedulerConfig._class_name;
+  if (cls !== 'CMStochasticIterativeScheduler')
+    throw new Error(
+      `--init ${dir}: not a consistency student (its scheduler is ${String(cls)}); pass a folder written by distill --method consistency`,
+    );
+  if (s.schedulerConfig.num_train_timesteps !== N)
+    throw new Error(
+      `--init ${dir}: its grid has ${String(s.schedulerConfig.num_train_timesteps)} points, not --grid-steps ${N}; pass --grid-steps ${String(s.schedulerConfig.num_train_timesteps)}`,
+    );
+  for (const [k, v] of Object.entries(teacher.weights)) {
+    const w = s.weights[k];
+    if (!w || w.shape.join() !== v.shape.join())
+      throw new Error(
+        `--init ${dir}: its network differs from the teacher's (parameter ${k}); continue a student of this teacher`,
+      );
+  }
+  return s.weights;
 }
 
 /** CLI defaults of consistency distillation (per run, not per round as progressive's). */

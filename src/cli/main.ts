@@ -189,6 +189,7 @@ program
   .option('--target-decay <mu>', 'consistency: decay of the target network', num('--target-decay', 0, 1), 0.95)
   .option('--metric <d>', 'consistency: l2 | pseudo-huber', 'l2')
   .option('--solver <s>', "consistency: the teacher's ODE step, heun | euler", 'heun')
+  .option('--init <student>', 'consistency: continue from this earlier student folder (same teacher and --grid-steps)')
   .option('--seed <n>', 'random seed', int('--seed', 0), 0)
   .option('--quiet', 'no progress output')
   .action(async (teacher: string, o) => {

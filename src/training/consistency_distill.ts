@@ -71,6 +71,12 @@ export interface ConsistencyDistillOptions {
   sigmaMin?: number;
   sigmaMax?: number;
   rho?: number;
+  /**
+   * The student's starting weights (default: the teacher's when it is an EDM eps model with the same sigma_data,
+   * else a fresh initialisation); e.g. an earlier student's to continue its distillation. The target network and
+   * the EMA start from them too.
+   */
+  init?: Record<string, NDArray>;
   /** Called every `logEvery` (default 100) optimizer steps. */
   onLog?: (info: { iteration: number; loss: number; seconds: number }) => void;
   logEvery?: number;
@@ -298,7 +304,7 @@ export async function consistencyDistill(o: ConsistencyDistillOptions): Promise<
     sigmaMax,
     noiseLabelScale: labelScale,
   };
-  const init = fromTeacher ? { ...o.teacher.weights } : model.initParams(rng.fold(1));
+  const init = o.init ? { ...o.init } : fromTeacher ? { ...o.teacher.weights } : model.initParams(rng.fold(1));
   const teacherD = rowDenoiserOfModel(denoiserFor(model, o.teacher.weights), f);
   const withWeights = denoiserWithWeightInputs(model);
   const target = Object.fromEntries(Object.entries(init).map(([k, v]) => [k, v.clone()]));
