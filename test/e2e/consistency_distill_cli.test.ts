@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from './_cli.ts';
+import { loadPipelineFolder } from '../../src/folders/index.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diffuse-cd-'));
 const teacher = path.join(dir, 'teacher');
@@ -92,6 +93,60 @@ test('distill --method consistency: a student that `sample --steps 1|2` runs on 
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, why);
     assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  }
+});
+
+test("distill --method consistency --init: continues an earlier student (its weights, not the teacher's, are the start)", async () => {
+  const cont = path.join(dir, 'continued');
+  // one iteration at a vanishing learning rate: the result is the starting point
+  const r = await runCli([
+    'distill',
+    teacher,
+    '--method',
+    'consistency',
+    '--init',
+    student,
+    '--steps-to',
+    '2',
+    '--iters',
+    '1',
+    '--lr',
+    '1e-12',
+    '--out',
+    cont,
+    '--quiet',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const start = loadPipelineFolder(student).weights,
+    end = loadPipelineFolder(cont).weights,
+    teacherW = loadPipelineFolder(teacher).weights;
+  let fromStudent = 0,
+    fromTeacher = 0;
+  for (const [k, v] of Object.entries(start)) {
+    for (let i = 0; i < v.size; i++) {
+      fromStudent = Math.max(fromStudent, Math.abs(end[k].data[i] - v.data[i]));
+      fromTeacher = Math.max(fromTeacher, Math.abs(end[k].data[i] - teacherW[k].data[i]));
+    }
+  }
+  assert.ok(fromStudent < 1e-5, `continued student moved ${fromStudent} from its --init weights`);
+  assert.ok(fromTeacher > 1e-3, `the student differs from the teacher (${fromTeacher}), so the check above can fail`);
+  for (const [args, why] of [
+    [['--init', teacher], /--init .*teacher: not a consistency student \(its scheduler is EDM/],
+    [['--init', student, '--grid-steps', '10'], /--init .*student: its grid has 18 points, not --grid-steps 10/],
+  ] as const) {
+    const bad = await runCli([
+      'distill',
+      teacher,
+      '--method',
+      'consistency',
+      '--steps-to',
+      '2',
+      '--out',
+      path.join(dir, 'b0'),
+      ...args,
+    ]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, why);
   }
 });
 
