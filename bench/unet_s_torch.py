@@ -134,10 +134,11 @@ class Block(nn.Module):
 
 
 class UNetS(nn.Module):
-    def __init__(self, num_class_embeds=None):
+    def __init__(self, num_class_embeds=None, block_out_channels=(32, 64, 64)):
         super().__init__()
-        boc, g, eps, hd = (32, 64, 64), 8, 1e-5, 8
+        boc, g, eps, hd = tuple(block_out_channels), 8, 1e-5, 8
         temb = 4 * boc[0]
+        self.time_proj_dim = boc[0]  # diffusers' Timesteps(block_out_channels[0])
         self.conv_in = nn.Conv2d(1, boc[0], 3, padding=1)
         self.time_embedding = TimeMLP(boc[0], temb)
         self.class_embedding = nn.Embedding(num_class_embeds, temb) if num_class_embeds else None
@@ -167,7 +168,7 @@ class UNetS(nn.Module):
         self.conv_out = nn.Conv2d(boc[0], 1, 3, padding=1)
 
     def forward(self, x, t, class_labels=None):
-        emb = self.time_embedding(sinusoid(t * torch.ones(x.shape[0], dtype=t.dtype), 32))
+        emb = self.time_embedding(sinusoid(t * torch.ones(x.shape[0], dtype=t.dtype), self.time_proj_dim))
         if self.class_embedding is not None:
             emb = emb + self.class_embedding(class_labels)
         h = self.conv_in(x)

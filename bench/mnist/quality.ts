@@ -49,6 +49,7 @@ const { values: o } = parseArgs({
     tag: { type: 'string', default: 'standard' },
     // the width lever: unet-s with other block_out_channels (the twin stays unet-s)
     channels: { type: 'string', default: '32,64,64' },
+    'twin-channels': { type: 'string', default: '32,64,64' },
     out: { type: 'string', default: 'tmp/mnist-quality' },
   },
 });
@@ -158,6 +159,7 @@ async function runTwin(): Promise<void> {
   const samplesBin = path.join(OUT, 'twin-samples.bin');
   const loadTwin = load();
   const args = ['bench/mnist/twin.py', bin, samplesBin, '--minutes', String(twinMinutes)];
+  args.push('--channels', o['twin-channels'] as string);
   args.push('--samples', String(nSamples), '--sample-steps', String(sampleSteps), '--seed', String(o.seed));
   const p = spawnSync('/usr/bin/python3', args, { stdio: ['ignore', 'inherit', 'inherit'] });
   fs.rmSync(bin, { force: true });
@@ -178,6 +180,7 @@ async function runTwin(): Promise<void> {
   writeSamples(png, x, null);
   results.push({
     who: 'pytorch-twin',
+    channels: o['twin-channels'],
     minutes: twinMinutes,
     steps,
     seconds: Math.round(secs),

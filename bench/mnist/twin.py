@@ -25,6 +25,7 @@ ap.add_argument('--seed', type=int, default=0)
 ap.add_argument('--classes', action='store_true')
 ap.add_argument('--samples', type=int, default=64)
 ap.add_argument('--sample-steps', type=int, default=50)
+ap.add_argument('--channels', default='32,64,64', help='block_out_channels (the width lever; default unet-s)')
 a = ap.parse_args()
 torch.set_num_threads(a.threads); torch.set_num_interop_threads(1)
 torch.manual_seed(a.seed)
@@ -37,7 +38,8 @@ y_all = torch.frombuffer(bytearray(raw[4 + n * 784:4 + n * 785]), dtype=torch.ui
 T = 1000
 betas = torch.linspace(1e-4, 0.02, T)
 abar = torch.cumprod(1 - betas, 0)
-model = UNetS(num_class_embeds=10 if a.classes else None)
+model = UNetS(num_class_embeds=10 if a.classes else None,
+              block_out_channels=[int(c) for c in a.channels.split(',')])
 ema = copy.deepcopy(model).requires_grad_(False)
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
 B = 64
