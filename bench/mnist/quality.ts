@@ -43,6 +43,11 @@ const { values: o } = parseArgs({
     keep: { type: 'boolean', default: false },
     'beta-schedule': { type: 'string', default: 'linear' },
     'ema-decay': { type: 'string', default: '0.999' },
+    warmup: { type: 'string', default: '100' },
+    beta2: { type: 'string', default: '0.999' },
+    // EDM's log-normal training noise levels, ln sigma ~ N(P_mean, P_std^2) (defaults: EDM's -1.2, 1.2)
+    'p-mean': { type: 'string' },
+    'p-std': { type: 'string' },
     samples: { type: 'string', default: '128' },
     'sample-steps': { type: 'string', default: '50' },
     seed: { type: 'string', default: '0' },
@@ -78,6 +83,10 @@ const recipe = {
   predictionType: o.prediction as TrainPredictionType,
   betaSchedule: o['beta-schedule'],
   emaDecay: o['ema-decay'] === 'none' ? null : Number(o['ema-decay']),
+  warmupSteps: Number(o.warmup),
+  beta2: Number(o.beta2),
+  pMean: o['p-mean'] === undefined ? undefined : Number(o['p-mean']),
+  pStd: o['p-std'] === undefined ? undefined : Number(o['p-std']),
   objective: o.objective,
   sampler: o.sampler,
   channels: (o.channels as string).split(',').map(Number),
@@ -103,13 +112,14 @@ async function runDiffuse(): Promise<void> {
       batchSize: recipe.batchSize,
       lr,
       minLr: recipe.decay === 'cosine' ? 0 : lr,
-      warmupSteps: 100,
+      warmupSteps: recipe.warmupSteps,
+      beta2: recipe.beta2,
       maxGradNorm: 1,
       emaDecay: recipe.emaDecay,
       emaPower: 0.75,
       objective:
         recipe.objective === 'edm'
-          ? { formulation: 'edm', edm: { sigmaData: 0.5 } }
+          ? { formulation: 'edm', edm: { sigmaData: 0.5, pMean: recipe.pMean, pStd: recipe.pStd } }
           : { predictionType: recipe.predictionType, snrGamma: recipe.snrGamma },
       noiseSchedule,
       seed: Number(o.seed),
