@@ -137,6 +137,7 @@ export { VeSde, VpSde, scoreFromDenoiserAt, type Sde } from './diffusion/sde.ts'
 export {
   TOY2D_RECIPE,
   IMAGE_RECIPE,
+  imageRecipeEdm,
   recipeTrainConfig,
   withRecipeOverrides,
   type ToyRecipe,

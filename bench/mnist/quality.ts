@@ -5,7 +5,9 @@
  * The twin keeps the standard recipe: DDPM linear betas, epsilon MSE, AdamW lr 1e-3 with 100 warm-up steps then
  * constant, clipping 1.0, batch 64, EMA with warm-up (diffusers' EMAModel rule). diffuse runs the recipe given by
  * the flags (defaults: the same standard recipe), e.g. `--lr 2e-3 --steps 330 --decay cosine --snr-gamma 5`;
- * `--channels 16,32,32` trains a narrower unet-s (the width lever; the twin stays unet-s).
+ * `--channels 16,32,32` trains a narrower unet-s (the width lever; `--twin-channels` gives the twin the same);
+ * `--warmup`, `--beta2` and (EDM objective) `--p-mean=-0.6`, `--p-std` are the remaining recipe levers.
+ * With `--minutes 30 --steps N` a run stops at N steps, not at a time: the fixed-step screen of docs/mnist.
  * Both sample `--samples` digits by DDIM (`--sample-steps`, leading spacing, clip) from their EMA weights, scored
  * by the project's MNIST classifier (share recognised with > 90% confidence) and FID-MNIST; real digits too.
  * Each invocation appends its rows to OUT/quality.json, so repeated runs build the table of medians.

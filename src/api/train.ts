@@ -26,7 +26,7 @@ import {
   type Progress,
   type TrainConfig,
 } from '../training/trainer.ts';
-import { IMAGE_RECIPE, recipeTrainConfig, TOY2D_RECIPE } from '../training/recipes.ts';
+import { IMAGE_RECIPE, imageRecipeEdm, recipeTrainConfig, TOY2D_RECIPE } from '../training/recipes.ts';
 import { EdmObjective } from '../training/edm_objective.ts';
 import { samplingScheduler } from '../pipelines/scheduler_choice.ts';
 import type { TrainPredictionType } from '../training/objectives.ts';
@@ -72,6 +72,12 @@ export interface TrainOnDataOptions {
   objective?: 'eps' | 'edm';
   /** objective 'edm': the data's standard deviation (default IMAGE_RECIPE.sigmaData, 0.5). */
   sigmaData?: number;
+  /**
+   * objective 'edm': the training noise levels, ln sigma ~ N(pMean, pStd^2) (images: IMAGE_RECIPE's 0.5 and 1.2
+   * at sigma_data 0.5, scaled with sigmaData; vectors: EDM's -1.2 and 1.2, scaled the same way).
+   */
+  pMean?: number;
+  pStd?: number;
   predictionType?: TrainPredictionType;
   /** min-SNR-gamma loss weighting. */
   snrGamma?: number;
@@ -220,12 +226,19 @@ function objectiveOf(o: TrainOnDataOptions, images: boolean): Pick<TrainConfig['
   const fineTune = o.model instanceof PretrainedModel;
   const name = o.objective ?? (images && !epsKey && !fineTune ? IMAGE_RECIPE.objective : 'eps');
   if (name === 'eps') {
-    if (o.sigmaData !== undefined) throw new Error(`sigmaData: ${o.sigmaData} is only used with objective 'edm'`);
+    for (const k of ['sigmaData', 'pMean', 'pStd'] as const)
+      if (o[k] !== undefined) throw new Error(`${k}: ${o[k]} is only used with objective 'edm'`);
     return {};
   }
   if (epsKey && !(epsKey === 'predictionType' && o.predictionType === 'epsilon'))
     throw new Error(`${epsKey}: belongs to objective 'eps'; objective 'edm' trains EDM's preconditioned network`);
-  return { formulation: 'edm', edm: { sigmaData: o.sigmaData ?? (images ? IMAGE_RECIPE.sigmaData : undefined) } };
+  const edm = images ? imageRecipeEdm(o.sigmaData) : { sigmaData: o.sigmaData };
+  return { formulation: 'edm', edm: { ...edm, ...definedOnly({ pMean: o.pMean, pStd: o.pStd }) } };
+}
+
+/** The keys whose value is not undefined. */
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function peekShape(o: TrainOnDataOptions): readonly number[] | null {

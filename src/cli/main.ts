@@ -102,6 +102,16 @@ program
     'with --objective edm: standard deviation of the data (default 0.5)',
     num('--sigma-data', 0),
   )
+  .option(
+    '--p-mean <m>',
+    'with --objective edm: mean of ln sigma of the training noise levels (images: 0.5, else EDM\'s -1.2; at sigma-data 0.5)',
+    num('--p-mean'),
+  )
+  .option(
+    '--p-std <s>',
+    'with --objective edm: standard deviation of ln sigma of the training noise levels (default 1.2)',
+    num('--p-std', 0),
+  )
   .option('--beta-schedule <s>', 'linear | scaled_linear | squaredcos_cap_v2 | sigmoid', 'linear')
   .option('--train-timesteps <n>', 'number of diffusion steps T', int('--train-timesteps', 2, 1_000_000), 1000)
   .option('--class-cond', 'condition on class labels')

@@ -1,13 +1,14 @@
 /**
- * `diffuse train --objective eps|edm [--sigma-data x]`: the training formulation chosen on the command line.
+ * `diffuse train --objective eps|edm [--sigma-data x] [--p-mean m --p-std s]`: the training formulation chosen on the command line.
  * 'eps' is the DDPM-style objective (with --prediction-type, --snr-gamma, --learned-variance); 'edm' trains the
  * EDM-preconditioned network of Karras et al. 2022 (src/training/edm_objective.ts), whose model folder records
  * the formulation so that `diffuse sample` picks the matching preconditioning with any --scheduler.
  *
  * @example objectiveFromCli({ objective: 'edm', sigmaData: 1 })  // { formulation: 'edm', edm: { sigmaData: 1 } }
+ * @example objectiveFromCli({ objective: 'edm', pMean: -0.6 }).edm?.pMean  // -0.6
  */
 import type { ObjectiveConfig } from '../training/objectives.ts';
-import { EdmObjective } from '../training/edm_objective.ts';
+import { EdmObjective, type EdmObjectiveConfig } from '../training/edm_objective.ts';
 import { samplingScheduler } from '../pipelines/scheduler_choice.ts';
 
 export const OBJECTIVES = ['eps', 'edm'] as const;
@@ -16,6 +17,8 @@ export const OBJECTIVES = ['eps', 'edm'] as const;
 export function objectiveFromCli(o: {
   objective?: string;
   sigmaData?: number;
+  pMean?: number;
+  pStd?: number;
   predictionType?: string;
   snrGamma?: number;
   learnedVariance?: boolean;
@@ -25,6 +28,8 @@ export function objectiveFromCli(o: {
     throw new Error(`--objective ${name}: not supported; allowed values: ${OBJECTIVES.join(', ')}`);
   if (name === 'eps') {
     if (o.sigmaData !== undefined) throw new Error(`--sigma-data ${o.sigmaData}: only used with --objective edm`);
+    if (o.pMean !== undefined) throw new Error(`--p-mean ${o.pMean}: only used with --objective edm`);
+    if (o.pStd !== undefined) throw new Error(`--p-std ${o.pStd}: only used with --objective edm`);
     return {};
   }
   if (o.predictionType !== undefined && o.predictionType !== 'epsilon')
@@ -36,7 +41,10 @@ export function objectiveFromCli(o: {
       `--snr-gamma ${o.snrGamma}: --objective edm has its own loss weighting (lambda = 1 / c_out^2); leave --snr-gamma out`,
     );
   if (o.learnedVariance) throw new Error('--learned-variance: not available with --objective edm');
-  return { formulation: 'edm', edm: { sigmaData: o.sigmaData } };
+  const edm: EdmObjectiveConfig = { sigmaData: o.sigmaData };
+  if (o.pMean !== undefined) edm.pMean = o.pMean;
+  if (o.pStd !== undefined) edm.pStd = o.pStd;
+  return { formulation: 'edm', edm };
 }
 
 /**

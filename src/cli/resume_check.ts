@@ -69,6 +69,8 @@ interface TrainFlags {
   learnedVariance?: boolean;
   objective?: string;
   sigmaData?: number;
+  pMean?: number;
+  pStd?: number;
   betaSchedule?: string;
   trainTimesteps?: number;
   labelDropout?: number;
@@ -118,7 +120,10 @@ export function applyStoredRunSettings(o: TrainFlags, explicit: ReadonlySet<stri
   set('snrGamma', obj.snrGamma ?? undefined);
   if (!explicit.has('learnedVariance')) o.learnedVariance = obj.varianceType === 'learned_range';
   if (!explicit.has('objective')) o.objective = obj.formulation === 'edm' ? 'edm' : undefined;
-  set('sigmaData', (obj.edm as Record<string, unknown> | undefined)?.sigmaData ?? undefined);
+  const edm = obj.edm as Record<string, unknown> | undefined;
+  set('sigmaData', edm?.sigmaData ?? undefined);
+  set('pMean', edm?.pMean ?? undefined);
+  set('pStd', edm?.pStd ?? undefined);
   set('betaSchedule', ns.beta_schedule);
   set('trainTimesteps', ns.num_train_timesteps);
   set('labelDropout', c.labelDropout);

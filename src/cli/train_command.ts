@@ -28,7 +28,7 @@ import { checkMemory, estimateModelResources, formatBytes, trainingBytes } from 
 import { memoryLimit } from '../models/memory_limit.ts';
 import { checkOutputFolder } from './output_paths.ts';
 import { applyStoredRunSettings, checkResumeFolder } from './resume_check.ts';
-import { IMAGE_RECIPE, TOY2D_RECIPE } from '../training/recipes.ts';
+import { IMAGE_RECIPE, imageRecipeEdm, TOY2D_RECIPE } from '../training/recipes.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -47,6 +47,9 @@ export interface TrainCliOptions {
   objective?: string;
   /** --objective edm: standard deviation of the data (default 0.5). */
   sigmaData?: number;
+  /** --objective edm: training noise levels ln sigma ~ N(pMean, pStd^2) (images: IMAGE_RECIPE's). */
+  pMean?: number;
+  pStd?: number;
   snrGamma?: number;
   learnedVariance?: boolean;
   gradAccum?: number;
@@ -162,7 +165,7 @@ function isImageData(spec: string): boolean {
 /**
  * `diffuse train --data <mnist | image folder>` (a fresh run from the command line): every recipe flag the user
  * did not type (`o.explicit`) takes IMAGE_RECIPE's value (src/training/recipes.ts): the EDM objective with
- * sigma_data 0.5, lr 2e-3 with cosine decay, batch 64, EMA, clipping (also with `--objective edm` typed). Typing
+ * sigma_data 0.5, training noise levels ln sigma ~ N(0.5, 1.2^2), lr 2e-3 with cosine decay, batch 64, EMA, clipping (also with `--objective edm` typed). Typing
  * `--objective eps` or a flag of the DDPM-style objective (--prediction-type, --snr-gamma, --learned-variance,
  * --beta-schedule, --train-timesteps) trains that objective with the previous defaults, untouched. Library callers
  * (no `explicit`) and resumed runs are left as they are.
@@ -180,6 +183,9 @@ export function applyImageRecipeDefaults(o: TrainCliOptions): TrainCliOptions {
   o.objective = 'edm';
   o.predictionType = undefined; // commander's default 'epsilon' belongs to the eps objective; EDM trains F
   set('sigmaData', r.sigmaData);
+  const edm = imageRecipeEdm(o.sigmaData);
+  set('pMean', edm.pMean);
+  set('pStd', edm.pStd);
   set('batchSize', r.batchSize);
   set('lr', r.lr);
   set('warmup', Math.min(r.warmupSteps, Math.floor(o.steps / 10)));

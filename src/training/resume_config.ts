@@ -43,7 +43,7 @@ export const RESUME_KEYS: readonly ResumeKey[] = [
   { key: 'objective.snrGamma', flag: '--snr-gamma', overridable: false },
   { key: 'objective.varianceType', flag: '--learned-variance', overridable: false },
   { key: 'objective.formulation', flag: '--objective', overridable: false },
-  { key: 'objective.edm', flag: '--sigma-data', overridable: false },
+  { key: 'objective.edm', flag: '--sigma-data / --p-mean / --p-std', overridable: false },
   { key: 'objective.vlbWeight', flag: '', overridable: false },
   { key: 'objective.decoder', flag: '', overridable: false },
   { key: 'noiseSchedule', flag: '--beta-schedule / --train-timesteps', overridable: false },

@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { IMAGE_RECIPE } from '../../src/training/recipes.ts';
+import { IMAGE_RECIPE, imageRecipeEdm } from '../../src/training/recipes.ts';
+import { EdmObjective } from '../../src/training/edm_objective.ts';
+import { NDArray } from '../../src/engine/index.ts';
 import {
   applyImageRecipeDefaults,
   applyToyRecipeDefaults,
@@ -55,6 +57,7 @@ test('diffuse train --data mnist with no recipe flags trains IMAGE_RECIPE: EDM, 
   const c = trainConfigFrom(cli());
   assert.equal(c.objective.formulation, 'edm');
   assert.equal(c.objective.edm?.sigmaData, 0.5);
+  assert.deepEqual([c.objective.edm?.pMean, c.objective.edm?.pStd], [IMAGE_RECIPE.pMean, IMAGE_RECIPE.pStd]);
   assert.deepEqual(
     {
       lr: c.lr,
@@ -117,6 +120,11 @@ test('typed flags win; a DDPM-style objective flag trains exactly as before the 
   const o = trainConfigFrom(cli({ lr: 5e-4, batchSize: 32, sigmaData: 0.7, steps: 50 }));
   assert.deepEqual([o.lr, o.batchSize, o.objective.edm?.sigmaData, o.warmupSteps], [5e-4, 32, 0.7, 5]);
   assert.equal(trainConfigFrom(cli({ noEma: true, ema: undefined })).emaDecay, null);
+  // the training noise levels scale with a typed sigma_data (x -> k x, sigma -> k sigma: ln sigma + ln k)
+  assert.ok(Math.abs((o.objective.edm?.pMean ?? NaN) - (IMAGE_RECIPE.pMean + Math.log(0.7 / 0.5))) < 1e-12);
+  const p = trainConfigFrom(cli({ pMean: -1.2, pStd: 1 })).objective.edm;
+  assert.deepEqual([p?.pMean, p?.pStd], [-1.2, 1], 'typed --p-mean / --p-std win');
+  assert.throws(() => trainConfigFrom(cli({ objective: 'eps', pMean: -1 })), /^Error: --p-mean -1: only used with --objective edm$/);
   // toy data, library callers (no `explicit`) and resumed runs are not touched
   assert.equal(trainConfigFrom(cli({}, 'moons')).objective.formulation, undefined);
   const lib = { ...COMMANDER_DEFAULTS, data: 'mnist', model: 'unet-s', out: 'x' } as unknown as TrainCliOptions;
@@ -151,6 +159,11 @@ test('train() on images: the EDM objective by default; its pipeline and its save
     });
     assert.equal(r.pipeline.trainingConfig?._class_name, 'EDMEulerScheduler');
     assert.equal(r.pipeline.trainingConfig?.sigma_data, IMAGE_RECIPE.sigmaData);
+    // the run trained with the recipe's noise levels (its checkpoint records the objective)
+    const ck = fs.readdirSync(dir).find((f) => f.startsWith('checkpoint-'));
+    assert.ok(ck, `a checkpoint in ${fs.readdirSync(dir).join(', ')}`);
+    const state = JSON.parse(fs.readFileSync(path.join(dir, ck, 'trainer_state.json'), 'utf8'));
+    assert.deepEqual(state.trainConfig.objective.edm, imageRecipeEdm());
     assert.equal(r.pipeline.scheduler.className, 'DDIMScheduler');
     const a = await r.pipeline.generate({ batchSize: 2, numInferenceSteps: 4, generator: 5 });
     assert.deepEqual(a.shape, [2, 1, 8, 8]);
@@ -181,7 +194,27 @@ test('train() on images: the EDM objective by default; its pipeline and its save
       train({ data: images, model: TINY_UNET, steps: 1, batchSize: 4, objective: 'edm', snrGamma: 5 }),
       /snrGamma: belongs to objective 'eps'/,
     );
+    await assert.rejects(
+      train({ data: images, model: TINY_UNET, steps: 1, batchSize: 4, objective: 'eps', pMean: -1 }),
+      /pMean: -1 is only used with objective 'edm'/,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the recipe\'s training noise levels: ln sigma ~ N(pMean, pStd^2), read back from the drawn noise labels', () => {
+  // c_noise = ln(sigma) / 4 (EDM), so 4 t of a batch are the drawn ln sigma: their mean and standard deviation
+  // must match the log-normal's parameters within sampling error (n = 4000: SE of the mean 1.2 / 63)
+  for (const sd of [0.5, 1]) {
+    const cfg = imageRecipeEdm(sd);
+    const n = 4000;
+    const b = new EdmObjective(cfg).makeBatch(new NDArray([n, 1]), new Philox(11));
+    const ls = Array.from(b.t.data, (t) => 4 * t);
+    const mean = ls.reduce((a, v) => a + v, 0) / n;
+    const std = Math.sqrt(ls.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+    const want = IMAGE_RECIPE.pMean + Math.log(sd / 0.5);
+    assert.ok(Math.abs(mean - want) < 4 * (IMAGE_RECIPE.pStd / Math.sqrt(n)), `sigma_data ${sd}: mean ln sigma ${mean} vs ${want}`);
+    assert.ok(Math.abs(std / IMAGE_RECIPE.pStd - 1) < 0.05, `sigma_data ${sd}: std ln sigma ${std}`);
   }
 });
