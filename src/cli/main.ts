@@ -104,7 +104,7 @@ program
   )
   .option(
     '--p-mean <m>',
-    'with --objective edm: mean of ln sigma of the training noise levels (images: 0.5, else EDM\'s -1.2; at sigma-data 0.5)',
+    "with --objective edm: mean of ln sigma of the training noise levels (images: 0.5, else EDM's -1.2; at sigma-data 0.5)",
     num('--p-mean'),
   )
   .option(

@@ -79,11 +79,14 @@ test('checkResumeConfig: names the flag, the stored and the new value; --overrid
     /^Error: --override colour: unknown setting/,
   );
   // an EDM run's training noise levels (--p-mean / --p-std) change what is trained, as --sigma-data does
-  const edm = (pMean: number) => config({ objective: { formulation: 'edm', edm: { sigmaData: 0.5, pMean, pStd: 1.2 } } });
+  const edm = (pMean: number) =>
+    config({ objective: { formulation: 'edm', edm: { sigmaData: 0.5, pMean, pStd: 1.2 } } });
   assert.deepEqual(diffTrainConfig(edm(-0.6), edm(-0.6)), []);
   assert.throws(
     () => checkResumeConfig(edm(-0.6), edm(-1.2), { step: 2, where }),
-    (e: Error) => e.message.startsWith('--sigma-data / --p-mean / --p-std: ') && e.message.includes('objective.edm.pMean = -0.6, this run asks for -1.2'),
+    (e: Error) =>
+      e.message.startsWith('--sigma-data / --p-mean / --p-std: ') &&
+      e.message.includes('objective.edm.pMean = -0.6, this run asks for -1.2'),
   );
   assert.equal(resumeKeyFor('p-mean')?.key, 'objective.edm');
   assert.equal(resumeKeyFor('weight-decay')?.key, 'weightDecay');

@@ -124,7 +124,10 @@ test('typed flags win; a DDPM-style objective flag trains exactly as before the 
   assert.ok(Math.abs((o.objective.edm?.pMean ?? NaN) - (IMAGE_RECIPE.pMean + Math.log(0.7 / 0.5))) < 1e-12);
   const p = trainConfigFrom(cli({ pMean: -1.2, pStd: 1 })).objective.edm;
   assert.deepEqual([p?.pMean, p?.pStd], [-1.2, 1], 'typed --p-mean / --p-std win');
-  assert.throws(() => trainConfigFrom(cli({ objective: 'eps', pMean: -1 })), /^Error: --p-mean -1: only used with --objective edm$/);
+  assert.throws(
+    () => trainConfigFrom(cli({ objective: 'eps', pMean: -1 })),
+    /^Error: --p-mean -1: only used with --objective edm$/,
+  );
   // toy data, library callers (no `explicit`) and resumed runs are not touched
   assert.equal(trainConfigFrom(cli({}, 'moons')).objective.formulation, undefined);
   const lib = { ...COMMANDER_DEFAULTS, data: 'mnist', model: 'unet-s', out: 'x' } as unknown as TrainCliOptions;
@@ -203,7 +206,7 @@ test('train() on images: the EDM objective by default; its pipeline and its save
   }
 });
 
-test('the recipe\'s training noise levels: ln sigma ~ N(pMean, pStd^2), read back from the drawn noise labels', () => {
+test("the recipe's training noise levels: ln sigma ~ N(pMean, pStd^2), read back from the drawn noise labels", () => {
   // c_noise = ln(sigma) / 4 (EDM), so 4 t of a batch are the drawn ln sigma: their mean and standard deviation
   // must match the log-normal's parameters within sampling error (n = 4000: SE of the mean 1.2 / 63)
   for (const sd of [0.5, 1]) {
@@ -214,7 +217,10 @@ test('the recipe\'s training noise levels: ln sigma ~ N(pMean, pStd^2), read bac
     const mean = ls.reduce((a, v) => a + v, 0) / n;
     const std = Math.sqrt(ls.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
     const want = IMAGE_RECIPE.pMean + Math.log(sd / 0.5);
-    assert.ok(Math.abs(mean - want) < 4 * (IMAGE_RECIPE.pStd / Math.sqrt(n)), `sigma_data ${sd}: mean ln sigma ${mean} vs ${want}`);
+    assert.ok(
+      Math.abs(mean - want) < 4 * (IMAGE_RECIPE.pStd / Math.sqrt(n)),
+      `sigma_data ${sd}: mean ln sigma ${mean} vs ${want}`,
+    );
     assert.ok(Math.abs(std / IMAGE_RECIPE.pStd - 1) < 0.05, `sigma_data ${sd}: std ln sigma ${std}`);
   }
 });
