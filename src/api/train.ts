@@ -232,13 +232,12 @@ function objectiveOf(o: TrainOnDataOptions, images: boolean): Pick<TrainConfig['
   }
   if (epsKey && !(epsKey === 'predictionType' && o.predictionType === 'epsilon'))
     throw new Error(`${epsKey}: belongs to objective 'eps'; objective 'edm' trains EDM's preconditioned network`);
-  const edm = images ? imageRecipeEdm(o.sigmaData) : { sigmaData: o.sigmaData };
-  return { formulation: 'edm', edm: { ...edm, ...definedOnly({ pMean: o.pMean, pStd: o.pStd }) } };
-}
-
-/** The keys whose value is not undefined. */
-function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  // undefined keys take EdmObjective's defaults (EDM's values, scaled with sigma_data)
+  const recipe = images ? imageRecipeEdm(o.sigmaData) : undefined;
+  return {
+    formulation: 'edm',
+    edm: { sigmaData: o.sigmaData ?? recipe?.sigmaData, pMean: o.pMean ?? recipe?.pMean, pStd: o.pStd ?? recipe?.pStd },
+  };
 }
 
 function peekShape(o: TrainOnDataOptions): readonly number[] | null {

@@ -8,10 +8,17 @@
  * @example objectiveFromCli({ objective: 'edm', pMean: -0.6 }).edm?.pMean  // -0.6
  */
 import type { ObjectiveConfig } from '../training/objectives.ts';
-import { EdmObjective, type EdmObjectiveConfig } from '../training/edm_objective.ts';
+import { EdmObjective } from '../training/edm_objective.ts';
 import { samplingScheduler } from '../pipelines/scheduler_choice.ts';
 
 export const OBJECTIVES = ['eps', 'edm'] as const;
+
+/** The flags that only the EDM objective reads. */
+const EDM_FLAGS = [
+  ['sigmaData', '--sigma-data'],
+  ['pMean', '--p-mean'],
+  ['pStd', '--p-std'],
+] as const;
 
 /** The formulation keys of ObjectiveConfig from --objective / --sigma-data, checked against the other flags. */
 export function objectiveFromCli(o: {
@@ -27,9 +34,8 @@ export function objectiveFromCli(o: {
   if (!(OBJECTIVES as readonly string[]).includes(name))
     throw new Error(`--objective ${name}: not supported; allowed values: ${OBJECTIVES.join(', ')}`);
   if (name === 'eps') {
-    if (o.sigmaData !== undefined) throw new Error(`--sigma-data ${o.sigmaData}: only used with --objective edm`);
-    if (o.pMean !== undefined) throw new Error(`--p-mean ${o.pMean}: only used with --objective edm`);
-    if (o.pStd !== undefined) throw new Error(`--p-std ${o.pStd}: only used with --objective edm`);
+    for (const [k, flag] of EDM_FLAGS)
+      if (o[k] !== undefined) throw new Error(`${flag} ${o[k]}: only used with --objective edm`);
     return {};
   }
   if (o.predictionType !== undefined && o.predictionType !== 'epsilon')
@@ -41,10 +47,7 @@ export function objectiveFromCli(o: {
       `--snr-gamma ${o.snrGamma}: --objective edm has its own loss weighting (lambda = 1 / c_out^2); leave --snr-gamma out`,
     );
   if (o.learnedVariance) throw new Error('--learned-variance: not available with --objective edm');
-  const edm: EdmObjectiveConfig = { sigmaData: o.sigmaData };
-  if (o.pMean !== undefined) edm.pMean = o.pMean;
-  if (o.pStd !== undefined) edm.pStd = o.pStd;
-  return { formulation: 'edm', edm };
+  return { formulation: 'edm', edm: { sigmaData: o.sigmaData, pMean: o.pMean, pStd: o.pStd } };
 }
 
 /**

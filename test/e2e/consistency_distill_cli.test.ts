@@ -22,6 +22,16 @@ function readCsv(file: string): number[][] {
   return lines.filter((l) => !/[a-z]/i.test(l.replace(/e[-+]?\d/gi, ''))).map((l) => l.split(',').map(Number));
 }
 
+/** Mean distance from the origin of sampled 2-D points (the ring data set's radius is about 2.83). */
+function meanRadius(rows: number[][]): number {
+  return rows.reduce((a, q) => a + Math.hypot(q[0], q[1]), 0) / rows.length;
+}
+
+/** `diffuse distill TEACHER --method consistency --steps-to 2` with further arguments. */
+function distillConsistency(...args: string[]) {
+  return runCli(['distill', teacher, '--method', 'consistency', '--steps-to', '2', ...args]);
+}
+
 test('distill --method consistency: a student that `sample --steps 1|2` runs on the ring', async () => {
   const t = await runCli([
     'train',
@@ -42,19 +52,7 @@ test('distill --method consistency: a student that `sample --steps 1|2` runs on 
     '--quiet',
   ]);
   assert.equal(t.code, 0, t.stderr);
-  const r = await runCli([
-    'distill',
-    teacher,
-    '--method',
-    'consistency',
-    '--steps-to',
-    '2',
-    '--iters',
-    '1500',
-    '--out',
-    student,
-    '--quiet',
-  ]);
+  const r = await distillConsistency('--iters', '1500', '--out', student, '--quiet');
   assert.equal(r.code, 0, r.stderr);
   const cfgFile = [
     path.join(student, 'scheduler', 'scheduler_config.json'),
@@ -71,7 +69,7 @@ test('distill --method consistency: a student that `sample --steps 1|2` runs on 
     assert.match(s.stderr, new RegExp(`${k} CMStochasticIterativeScheduler steps`));
     const rows = readCsv(out);
     assert.equal(rows.length, 800);
-    const radius = rows.reduce((a, q) => a + Math.hypot(q[0], q[1]), 0) / rows.length;
+    const radius = meanRadius(rows);
     assert.ok(
       Math.abs(radius - 2.83) < 0.5,
       `${k}-step consistency student: mean radius ${radius} should be near 2.83`,
@@ -82,8 +80,7 @@ test('distill --method consistency: a student that `sample --steps 1|2` runs on 
   const c = await runCli(['sample', student, '--timesteps', '13,0', '--n', '800', '--out', out]);
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stderr, /timesteps 13,0 of CMStochasticIterativeScheduler/);
-  const rows = readCsv(out);
-  const radius = rows.reduce((a, q) => a + Math.hypot(q[0], q[1]), 0) / rows.length;
+  const radius = meanRadius(readCsv(out));
   assert.ok(Math.abs(radius - 2.83) < 0.5, `timesteps 13,0: mean radius ${radius} should be near 2.83`);
   for (const [arg, why] of [
     ['4,12', /--timesteps: expected descending non-negative numbers such as 12,8,3,0, got '4,12'/],
@@ -99,23 +96,7 @@ test('distill --method consistency: a student that `sample --steps 1|2` runs on 
 test("distill --method consistency --init: continues an earlier student (its weights, not the teacher's, are the start)", async () => {
   const cont = path.join(dir, 'continued');
   // one iteration at a vanishing learning rate: the result is the starting point
-  const r = await runCli([
-    'distill',
-    teacher,
-    '--method',
-    'consistency',
-    '--init',
-    student,
-    '--steps-to',
-    '2',
-    '--iters',
-    '1',
-    '--lr',
-    '1e-12',
-    '--out',
-    cont,
-    '--quiet',
-  ]);
+  const r = await distillConsistency('--init', student, '--iters', '1', '--lr', '1e-12', '--out', cont, '--quiet');
   assert.equal(r.code, 0, r.stderr);
   const start = loadPipelineFolder(student).weights,
     end = loadPipelineFolder(cont).weights,
@@ -134,17 +115,7 @@ test("distill --method consistency --init: continues an earlier student (its wei
     [['--init', teacher], /--init .*teacher: not a consistency student \(its scheduler is EDM/],
     [['--init', student, '--grid-steps', '10'], /--init .*student: its grid has 18 points, not --grid-steps 10/],
   ] as const) {
-    const bad = await runCli([
-      'distill',
-      teacher,
-      '--method',
-      'consistency',
-      '--steps-to',
-      '2',
-      '--out',
-      path.join(dir, 'b0'),
-      ...args,
-    ]);
+    const bad = await distillConsistency('--out', path.join(dir, 'b0'), ...args);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, why);
   }
