@@ -8,8 +8,12 @@
  * `--channels 16,32,32` trains a narrower unet-s (the width lever; `--twin-channels` gives the twin the same);
  * `--warmup`, `--beta2` and (EDM objective) `--p-mean=-0.6`, `--p-std` are the remaining recipe levers.
  * With `--minutes 30 --steps N` a run stops at N steps, not at a time: the fixed-step screen of docs/mnist.
- * Both sample `--samples` digits by DDIM (`--sample-steps`, leading spacing, clip) from their EMA weights, scored
- * by the project's MNIST classifier (share recognised with > 90% confidence) and FID-MNIST; real digits too.
+ * Both sample `--samples` digits from their EMA weights, `--sample-steps` steps, from the same seed: by default DDIM
+ * (leading spacing, clip); `--sampler default,default:10,ddim` also by the model folder's own sampler (an EDM
+ * model: EDMDPMSolverMultistepScheduler, what `diffuse sample` uses; `:10` = 10 steps) and
+ * `--twin-sampler ddim,dpmpp-2m-karras,dpmpp-2m-karras:10` the twin also by DPM-Solver++(2M) on the Karras grid
+ * (one row per entry). Each set is scored by the project's MNIST classifier
+ * (share recognised with > 90% confidence) and FID-MNIST; real digits too.
  * Each invocation appends its rows to OUT/quality.json, so repeated runs build the table of medians.
  *
  *   npx tsx bench/mnist/quality.ts --minutes 5 --twin-minutes 10 --out docs/mnist/run3
@@ -41,7 +45,9 @@ const { values: o } = parseArgs({
     'snr-gamma': { type: 'string' },
     prediction: { type: 'string', default: 'epsilon' },
     objective: { type: 'string', default: 'eps' },
+    // comma lists: each trained model is sampled (and scored, one row each) by every entry
     sampler: { type: 'string', default: 'ddim' },
+    'twin-sampler': { type: 'string', default: 'ddim' },
     keep: { type: 'boolean', default: false },
     'beta-schedule': { type: 'string', default: 'linear' },
     'ema-decay': { type: 'string', default: '0.999' },
@@ -67,6 +73,10 @@ const minutes = Number(o.minutes),
   sampleSteps = Number(o['sample-steps']),
   lr = Number(o.lr);
 fs.mkdirSync(OUT, { recursive: true });
+const samplers = (o.sampler as string).split(','),
+  twinSamplers = (o['twin-sampler'] as string).split(',');
+/** The file-name suffix of a sampler's sample grid ('' for DDIM, the runs' sampler before it was a choice). */
+const samplerSuffix = (entry: string) => (entry === 'ddim' ? '' : `-${entry.replace(/[^a-z0-9+-]/gi, '')}`);
 
 const noiseSchedule = {
   num_train_timesteps: 1000,
@@ -90,7 +100,6 @@ const recipe = {
   pMean: o['p-mean'] === undefined ? undefined : Number(o['p-mean']),
   pStd: o['p-std'] === undefined ? undefined : Number(o['p-std']),
   objective: o.objective,
-  sampler: o.sampler,
   channels: (o.channels as string).split(',').map(Number),
 };
 
@@ -132,29 +141,35 @@ async function runDiffuse(): Promise<void> {
       return secs >= minutes * 60;
     },
   });
-  // sampled from the saved folder (its EMA weights), as `diffuse sample` does: an EDM model on DDIM is converted
-  const t0 = performance.now();
-  const x = await sampleLoaded(loadTrainedModel(runDir), {
-    scheduler: recipe.sampler,
-    steps: sampleSteps,
-    n: nSamples,
-    seed: 1234,
-  });
-  const sampleSeconds = (performance.now() - t0) / 1000;
-  const png = path.join(OUT, `diffuse-${o.tag}-${minutes}min-seed${o.seed}.png`);
-  writeSamples(png, x, null);
-  results.push({
-    who: 'diffuse',
-    tag: o.tag,
-    recipe,
-    minutes,
-    steps: r.steps,
-    seconds: Math.round(r.seconds),
-    sampleSeconds: Math.round(sampleSeconds),
-    png,
-    load: loadBefore,
-    ...(await scoreDigits(x)),
-  });
+  // sampled from the saved folder (its EMA weights), as `diffuse sample` does: an EDM model on DDIM is converted;
+  // 'default' is the folder's own sampler (EDMDPMSolverMultistepScheduler for an EDM model, as `diffuse sample`)
+  const loaded = loadTrainedModel(runDir);
+  for (const sampler of samplers) {
+    const [name, steps] = sampler.split(':');
+    const t0 = performance.now();
+    const x = await sampleLoaded(loaded, {
+      scheduler: name === 'default' ? undefined : name,
+      steps: steps ? Number(steps) : sampleSteps,
+      n: nSamples,
+      seed: 1234,
+    });
+    const sampleSeconds = (performance.now() - t0) / 1000;
+    const png = path.join(OUT, `diffuse-${o.tag}-${minutes}min-seed${o.seed}${samplerSuffix(sampler)}.png`);
+    writeSamples(png, x, null);
+    results.push({
+      who: 'diffuse',
+      tag: o.tag,
+      sampler,
+      recipe,
+      minutes,
+      steps: r.steps,
+      seconds: Math.round(r.seconds),
+      sampleSeconds: Math.round(sampleSeconds),
+      png,
+      load: loadBefore,
+      ...(await scoreDigits(x)),
+    });
+  }
   if (o.keep) fs.renameSync(runDir, path.join(OUT, `run-${o.tag}-seed${o.seed}`));
   else fs.rmSync(runDir, { recursive: true, force: true });
 }
@@ -173,34 +188,41 @@ async function runTwin(): Promise<void> {
   const args = ['bench/mnist/twin.py', bin, samplesBin, '--minutes', String(twinMinutes)];
   args.push('--channels', o['twin-channels'] as string);
   args.push('--samples', String(nSamples), '--sample-steps', String(sampleSteps), '--seed', String(o.seed));
+  args.push('--samplers', twinSamplers.join(','));
   const p = spawnSync('/usr/bin/python3', args, { stdio: ['ignore', 'inherit', 'inherit'] });
   fs.rmSync(bin, { force: true });
   if (p.status !== 0) {
     results.push({ who: 'pytorch-twin', skipped: `bench/mnist/twin.py failed or torch is absent (exit ${p.status})` });
     return;
   }
+  // one record per sampler: uint32 n, uint32 steps, float32 train s, float32 sample s, samples, labels
   const raw = fs.readFileSync(samplesBin);
-  const ns = raw.readUInt32LE(0),
-    steps = raw.readUInt32LE(4),
-    secs = raw.readFloatLE(8),
-    sampleSecs = raw.readFloatLE(12);
-  const x = new NDArray(
-    [ns, 1, 28, 28],
-    new Float32Array(raw.buffer.slice(raw.byteOffset + 16, raw.byteOffset + 16 + ns * 3136)),
-  );
-  const png = path.join(OUT, `twin-${twinMinutes}min-seed${o.seed}.png`);
-  writeSamples(png, x, null);
-  results.push({
-    who: 'pytorch-twin',
-    channels: o['twin-channels'],
-    minutes: twinMinutes,
-    steps,
-    seconds: Math.round(secs),
-    sampleSeconds: Math.round(sampleSecs),
-    png,
-    load: loadTwin,
-    ...(await scoreDigits(x)),
-  });
+  let at = 0;
+  for (const sampler of twinSamplers) {
+    const ns = raw.readUInt32LE(at),
+      steps = raw.readUInt32LE(at + 4),
+      secs = raw.readFloatLE(at + 8),
+      sampleSecs = raw.readFloatLE(at + 12);
+    const x = new NDArray(
+      [ns, 1, 28, 28],
+      new Float32Array(raw.buffer.slice(raw.byteOffset + at + 16, raw.byteOffset + at + 16 + ns * 3136)),
+    );
+    at += 16 + ns * 3136 + ns;
+    const png = path.join(OUT, `twin-${twinMinutes}min-seed${o.seed}${samplerSuffix(sampler)}.png`);
+    writeSamples(png, x, null);
+    results.push({
+      who: 'pytorch-twin',
+      sampler,
+      channels: o['twin-channels'],
+      minutes: twinMinutes,
+      steps,
+      seconds: Math.round(secs),
+      sampleSeconds: Math.round(sampleSecs),
+      png,
+      load: loadTwin,
+      ...(await scoreDigits(x)),
+    });
+  }
 }
 
 async function scoreReal(): Promise<void> {

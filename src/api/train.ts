@@ -185,7 +185,7 @@ export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
     config.objective.formulation === 'edm'
       ? new EdmObjective(config.objective.edm).schedulerConfig()
       : { ...config.noiseSchedule, prediction_type: config.objective.predictionType ?? 'epsilon' };
-  // an EDM model samples with IMAGE_RECIPE's (measured) sampler, converted; its training config is kept
+  // an EDM model samples with IMAGE_RECIPE's (measured) sampler, the class its folder records
   const scheduler =
     config.objective.formulation === 'edm'
       ? samplingScheduler(IMAGE_RECIPE.sampler.scheduler, trainingConfig, { clip_sample: images })

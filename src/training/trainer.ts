@@ -241,7 +241,7 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
 /**
  * The forward process and loss of a config: DDPM's noise table with the objective's prediction and variance
  * type, or EDM's preconditioned objective (Karras et al. 2022), whose model folder says so with an
- * EDMEulerScheduler config.
+ * EDMDPMSolverMultistepScheduler config.
  */
 function trainingObjective(c: TrainConfig): {
   objective: DiffusionObjective | EdmObjective;

@@ -1,7 +1,7 @@
 /**
  * `diffuse train --objective edm` end to end (child processes, as a user runs it): the model folder records the
- * EDM formulation (an EDMEulerScheduler scheduler config with the given sigma_data), `diffuse sample` runs it with
- * the EDM schedulers, with VP schedulers (the formulation adapter converts) and with score-sde-ve, and the samples
+ * EDM formulation (an EDMDPMSolverMultistepScheduler scheduler config with the given sigma_data), `diffuse sample`
+ * runs it with its own scheduler (no --scheduler), the EDM schedulers, with VP schedulers (the formulation adapter converts) and with score-sde-ve, and the samples
  * look like the data (mean and spread of the 8gaussians ring); flag misuse gives one-line errors.
  */
 import { test } from 'node:test';
@@ -46,17 +46,19 @@ test('train --objective edm writes an EDM model folder that every sampler family
     (f) => fs.existsSync(f),
   )!;
   const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
-  assert.equal(cfg._class_name, 'EDMEulerScheduler');
+  assert.equal(cfg._class_name, 'EDMDPMSolverMultistepScheduler');
   assert.equal(cfg.sigma_data, 0.5);
   assert.equal(cfg.noise_label_scale, undefined, 'diffusers keys only (EDM c_noise = ln(sigma) / 4)');
   for (const [sched, steps] of [
+    [undefined, 15],
     ['edm-euler', 40],
     ['edm-dpmsolver++', 15],
     ['dpmsolver++', 15],
     ['score-sde-ve', 200],
   ] as const) {
-    const out = path.join(dir, `${sched}.csv`);
-    const s = await runCli(['sample', run, '--scheduler', sched, '--steps', String(steps), '--n', '800', '--out', out]);
+    const out = path.join(dir, `${sched ?? 'own'}.csv`);
+    const choice = sched ? ['--scheduler', sched] : [];
+    const s = await runCli(['sample', run, ...choice, '--steps', String(steps), '--n', '800', '--out', out]);
     assert.equal(s.code, 0, s.stderr);
     const rows = readCsv(out);
     assert.equal(rows.length, 800);
