@@ -53,5 +53,6 @@ for (const entry of (o.samplers as string).split(',')) {
   console.log(
     `${entry.padEnd(28)} NFE ${String(nfe).padStart(4)}  ${seconds.toFixed(0).padStart(4)} s  recognised ${(100 * score.recognised90).toFixed(1)}%  FID ${score.fidMnist.toFixed(1)}`,
   );
+  // the rows so far, after every entry (a later entry that fails keeps the earlier ones)
+  if (o.out) fs.writeFileSync(o.out, `${JSON.stringify({ run: o.run, samples: Number(o.samples), rows }, null, 1)}\n`);
 }
-if (o.out) fs.writeFileSync(o.out, `${JSON.stringify({ run: o.run, samples: Number(o.samples), rows }, null, 1)}\n`);

@@ -146,7 +146,8 @@ export interface ImageRecipe {
  * The training noise levels (docs/mnist/README.md, run 5: 440 steps, 256 samples by DDIM 50, seeds 0 / 1): EDM's
  * ln sigma ~ N(-1.2, 1.2^2) 155 / 52%, 171 / 52%; P_mean -0.6 130 / 58%, 147 / 59%; -0.3 120 / 59%; 0 107 / 62%,
  * 136 / 61%; 0.5 106 / 66% (this recipe: a short run learns the coarse, high-noise structure first). Neutral:
- * Adam beta2 0.99, warm-up 20 (worse), no EMA; batch 32 worse. Measured at ~440 steps only.
+ * Adam beta2 0.99, warm-up 20 (worse), no EMA; batch 32 worse. Run 6: P_mean 1.0 111 / 64%, P_std 1.0 102 / 65%
+ * (level), P_std 1.6 113 / 59%. Measured at ~440 steps only.
  * `diffuse train` on image data and the library's `train()` on images take every value the caller did not set
  * from here; choosing the DDPM-style objective (objective 'eps', a prediction type, min-SNR, a beta schedule)
  * trains it with the previous defaults (lr 1e-3), as before this recipe.
