@@ -185,10 +185,10 @@ export async function train(o: TrainOnDataOptions): Promise<TrainOnDataResult> {
     config.objective.formulation === 'edm'
       ? new EdmObjective(config.objective.edm).schedulerConfig()
       : { ...config.noiseSchedule, prediction_type: config.objective.predictionType ?? 'epsilon' };
-  // an EDM model samples with IMAGE_RECIPE's (measured) sampler, the class its folder records
+  // an EDM model samples with the class its folder records (no name = the folder's own), as `diffuse sample` does
   const scheduler =
     config.objective.formulation === 'edm'
-      ? samplingScheduler(IMAGE_RECIPE.sampler.scheduler, trainingConfig, { clip_sample: images })
+      ? samplingScheduler(undefined, trainingConfig, { clip_sample: images })
       : new DDPMScheduler(trainingConfig);
   return {
     pipeline: new DDPMPipeline(model, scheduler, info, trainingConfig),
