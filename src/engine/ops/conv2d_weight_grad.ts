@@ -200,8 +200,42 @@ function lowerShifted(
   const [sh, sw] = geo.strides,
     [dh, dw] = geo.dilations;
   const taps: string[] = [];
-  if (G === 1 && sh === 1 && sw === 1) {
-    lowerShiftedRows(ctx, g, x, geo, [kh, kw], taps);
+  if (G === 1 && sh === 1 && sw === 1 && Co <= C) {
+    // Shift g instead of x (fewer channels to copy): with stride 1,
+    //   dW[o, c, p, q] = sum_{h, w} g~_pq[n, o, h, w] x[n, c, h, w],  g~_pq[h, w] = g[h + pt - p dh, w + pl - q dw]
+    // (g zero outside), a Slice of g padded by (kh - 1) dh - pt rows above and (kh - 1) dh - pb below.
+    const PT = Math.max(0, (kh - 1) * dh - pt),
+      PL = Math.max(0, (kw - 1) * dw - pl);
+    const PB = Math.max(0, (kh - 1) * dh - pb),
+      PR = Math.max(0, (kw - 1) * dw - pr);
+    const gp =
+      PT + PL + PB + PR === 0
+        ? ctx.name(g)
+        : ctx.emit('Pad', [ctx.name(g), ctx.constInt64([0, 0, PT, PL, 0, 0, PB, PR]), ctx.constFloat([0], [])], {
+            mode: 'constant',
+          })[0];
+    const [xr] = ctx.emit('Reshape', [ctx.name(x), ctx.constInt64([0, C, H * W])]);
+    for (let p = 0; p < kh; p++) {
+      for (let q = 0; q < kw; q++) {
+        const r0 = pt - p * dh + PT,
+          c0 = pl - q * dw + PL;
+        // the tap that lines g up with x needs no copy
+        const gs =
+          r0 === PT && c0 === PL && Ho === H && Wo === W
+            ? ctx.name(g)
+            : ctx.emit('Slice', [
+                gp,
+                ctx.constInt64([r0, c0]),
+                ctx.constInt64([r0 + H, c0 + W]),
+                ctx.constInt64([2, 3]),
+              ])[0];
+        const [gr] = ctx.emit('Reshape', [gs, ctx.constInt64([0, Co, H * W])]);
+        const [gsT] = ctx.emit('Transpose', [gr], { perm: [0, 2, 1] });
+        const [m] = ctx.emit('MatMul', [xr, gsT]); // [N, C, Co]
+        const [s] = ctx.emit('ReduceSum', [m, ctx.constInt64([0])], { keepdims: 0 });
+        taps.push(ctx.emit('Unsqueeze', [s, ctx.constInt64([-1])])[0]);
+      }
+    }
   } else {
     const xp =
       pt + pl + pb + pr === 0
@@ -233,86 +267,6 @@ function lowerShifted(
   const [st] = ctx.emit('Concat', taps, { axis: -1 }); // [(G,) Cig, Co/G, KK]
   const [t] = ctx.emit('Transpose', [st], { perm: G === 1 ? [1, 0, 2] : [0, 2, 1, 3] });
   ctx.emit('Reshape', [t, ctx.constInt64([Co, Cig, kh, kw])], {}, out);
-}
-
-/**
- * The stride-1, groups-1 per-tap form, with every shift a copy of whole rows. With stride 1,
- *   dW[o, c, p, q] = sum_{n, h, w} F[n, f, h, w] S[n, s, h + r_p, w + c_q]   (h < Hf, w < Wf),
- * where a window of the padded "shifted" tensor S [.., Hs, Ws] moves over the "fixed" tensor F. The
- * row offset r_p goes to S: S_p = rows r_p .. r_p + Hf of S (flattened, a copy of one block per
- * channel). The column offset c_q goes to F: F padded to width Ws (zero columns) and by a zero row
- * above and below, flattened; F_q = its range that starts c_q - c_min before row 1, so that
- * F_q[h, w] = F[h, w - (c_q - c_min)] (the zero columns absorb the wrap), and
- *   dW[., ., p, q] = sum_{n, h, w < Ws} F_q[n, ., h, w] S_p[n, ., h, w + c_min].
- * kh + kw block copies (plus a pad of each tensor) instead of kh kw - 1 copies of 2-D windows,
- * which ONNX Runtime makes row by row of Wf elements, on one thread; the products are Ws / Wf
- * longer (28x28: 30/28). The tensor with fewer channels is shifted by rows: g (output gradient)
- * when Co <= C, else x. Pushes one [C, Co, 1] tensor per tap onto `taps`, in (p, q) order.
- */
-function lowerShiftedRows(
-  ctx: LowerCtx,
-  g: Value,
-  x: Value,
-  geo: ConvGeometry,
-  [kh, kw]: [number, number],
-  taps: string[],
-): void {
-  const C = x.shape[1] as number;
-  const [H, W] = x.shape.slice(2) as number[];
-  const [Co, Ho, Wo] = g.shape.slice(1) as number[];
-  const [pt, pl, pb, pr] = geo.pads;
-  const [dh, dw] = geo.dilations;
-  const shiftG = Co <= C;
-  // S's padding (top, left, bottom, right), the window size and the per-tap row and column offsets
-  let sPads: number[], Hf: number, Wf: number, row: (p: number) => number, col: (q: number) => number;
-  if (shiftG) {
-    //   g~_pq[h, w] = g[h + pt - p dh, w + pl - q dw]  (g zero outside), h < H, w < W
-    const PT = Math.max(0, (kh - 1) * dh - pt),
-      PL = Math.max(0, (kw - 1) * dw - pl);
-    sPads = [PT, PL, Math.max(0, (kh - 1) * dh - pb), Math.max(0, (kw - 1) * dw - pr)];
-    [Hf, Wf] = [H, W];
-    row = (p) => pt - p * dh + PT;
-    col = (q) => pl - q * dw + PL;
-  } else {
-    //   x~_pq[h, w] = xpad[h + p dh, w + q dw], h < Ho, w < Wo
-    sPads = [pt, pl, pb, pr];
-    [Hf, Wf] = [Ho, Wo];
-    row = (p) => p * dh;
-    col = (q) => q * dw;
-  }
-  const [S, Cs, F, Cf] = shiftG ? [g, Co, x, C] : [x, C, g, Co];
-  const Hs = (S.shape[2] as number) + sPads[0] + sPads[2],
-    Ws = (S.shape[3] as number) + sPads[1] + sPads[3];
-  const cols = Array.from({ length: kw }, (_, q) => col(q));
-  const cMin = Math.min(...cols);
-  const L = Hf * Ws;
-  // S_p is the range [r_p Ws + c_min, + L) of S flattened: rows below S's last as needed
-  const rMax = Math.max(...Array.from({ length: kh }, (_, p) => row(p)));
-  const extra = Math.max(0, Math.ceil(((rMax + Hf) * Ws + cMin) / Ws) - Hs);
-  const zero = ctx.constFloat([0], []);
-  const pad = (t: Value, [top, left, bottom, right]: number[]): string =>
-    top + left + bottom + right === 0
-      ? ctx.name(t)
-      : ctx.emit('Pad', [ctx.name(t), ctx.constInt64([0, 0, top, left, 0, 0, bottom, right]), zero], {
-          mode: 'constant',
-        })[0];
-  const flat = (t: string, channels: number, len: number): string =>
-    ctx.emit('Reshape', [t, ctx.constInt64([0, channels, len])])[0];
-  const range = (t: string, start: number): string =>
-    ctx.emit('Slice', [t, ctx.constInt64([start]), ctx.constInt64([start + L]), ctx.constInt64([2])])[0];
-  const sFlat = flat(pad(S, [sPads[0], sPads[1], sPads[2] + extra, sPads[3]]), Cs, (Hs + extra) * Ws);
-  const fFlat = flat(pad(F, [1, 0, 1, Ws - Wf]), Cf, (Hf + 2) * Ws);
-  const sRows = Array.from({ length: kh }, (_, p) => range(sFlat, row(p) * Ws + cMin));
-  const fCols = cols.map((c) => range(fFlat, Ws - (c - cMin)));
-  for (let p = 0; p < kh; p++) {
-    for (let q = 0; q < kw; q++) {
-      const [xLike, gLike] = shiftG ? [fCols[q], sRows[p]] : [sRows[p], fCols[q]];
-      const [gT] = ctx.emit('Transpose', [gLike], { perm: [0, 2, 1] });
-      const [m] = ctx.emit('MatMul', [xLike, gT]); // [N, C, Co]
-      const [s] = ctx.emit('ReduceSum', [m, ctx.constInt64([0])], { keepdims: 0 });
-      taps.push(ctx.emit('Unsqueeze', [s, ctx.constInt64([-1])])[0]);
-    }
-  }
 }
 
 function lowerValidConv(
