@@ -268,6 +268,67 @@ export const LEVERS: Record<string, LeverSpec[]> = {
       ],
     },
   ],
+  /** ORT's parallel execution mode: independent branches (e.g. the weight and input gradients of one conv) at once. */
+  interop: [
+    {
+      title: 'unet-s train step b64: sequential vs parallel execution',
+      ...UNET_TRAIN,
+      variants: [
+        { name: 'sequential, 2 intra-op threads (before)', variant: { session: { intraOpNumThreads: 2 } } },
+        {
+          name: 'parallel, 2 inter-op x 2 intra-op threads, no inter-op spinning',
+          variant: {
+            session: {
+              intraOpNumThreads: 2,
+              interOpNumThreads: 2,
+              executionMode: 'parallel',
+              config: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
+            },
+          },
+        },
+        {
+          name: 'parallel, 2 inter-op x 1 intra-op thread, no inter-op spinning',
+          variant: {
+            session: {
+              intraOpNumThreads: 1,
+              interOpNumThreads: 2,
+              executionMode: 'parallel',
+              config: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
+            },
+          },
+        },
+      ],
+    },
+    {
+      title: 'unet-s sampling forward b256: sequential vs parallel execution',
+      ...UNET_SAMPLE,
+      variants: [
+        { name: 'sequential, 2 intra-op threads (before)', variant: { session: { intraOpNumThreads: 2 } } },
+        {
+          name: 'parallel, 2 inter-op x 2 intra-op threads, no inter-op spinning',
+          variant: {
+            session: {
+              intraOpNumThreads: 2,
+              interOpNumThreads: 2,
+              executionMode: 'parallel',
+              config: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
+            },
+          },
+        },
+        {
+          name: 'parallel, 2 inter-op x 1 intra-op thread, no inter-op spinning',
+          variant: {
+            session: {
+              intraOpNumThreads: 1,
+              interOpNumThreads: 2,
+              executionMode: 'parallel',
+              config: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
+            },
+          },
+        },
+      ],
+    },
+  ],
   /** The engine's graph clean-up passes (src/engine/optimize), on and off. */
   passes: [
     {

@@ -19,6 +19,10 @@
 export interface SessionOptions {
   /** Threads inside one op (default: available cores; onnxruntime-web sets threads globally instead). */
   intraOpNumThreads?: number;
+  /** Threads that run independent ops at the same time (default 1; only with `executionMode: 'parallel'`). */
+  interOpNumThreads?: number;
+  /** 'sequential' (default) runs one op at a time; 'parallel' runs independent branches of the graph at once. */
+  executionMode?: 'sequential' | 'parallel';
   /** ONNX Runtime graph optimisation level (default 'all'). */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Use ONNX Runtime's memory arena (default true). */

@@ -105,7 +105,8 @@ export const nodeBackend: RuntimeBackend = {
   async createSession(bytes: Uint8Array, options: SessionOptions): Promise<BackendSession> {
     const opts: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: options.intraOpNumThreads ?? defaultThreads(),
-      interOpNumThreads: 1,
+      interOpNumThreads: options.interOpNumThreads ?? 1,
+      executionMode: options.executionMode ?? 'sequential',
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       enableCpuMemArena: options.enableCpuMemArena ?? true,
       // off by default: with it ORT reserves the whole planned pattern (unet-s train step b64: 2.1 GiB
