@@ -329,6 +329,47 @@ export const LEVERS: Record<string, LeverSpec[]> = {
       ],
     },
   ],
+  /** ORT's dynamic block sizes for intra-op parallel loops (session.dynamic_block_base). */
+  blocks: [
+    {
+      title: 'unet-s train step b64: intra-op block scheduling',
+      ...UNET_TRAIN,
+      variants: [
+        { name: 'static blocks (ORT default; before)', variant: {} },
+        {
+          name: 'session.dynamic_block_base = 2',
+          variant: {
+            session: { config: { 'session.dynamic_block_base': '2' } },
+          },
+        },
+        {
+          name: 'session.dynamic_block_base = 4',
+          variant: {
+            session: { config: { 'session.dynamic_block_base': '4' } },
+          },
+        },
+      ],
+    },
+    {
+      title: 'unet-s sampling forward b256: intra-op block scheduling',
+      ...UNET_SAMPLE,
+      variants: [
+        { name: 'static blocks (ORT default; before)', variant: {} },
+        {
+          name: 'session.dynamic_block_base = 2',
+          variant: {
+            session: { config: { 'session.dynamic_block_base': '2' } },
+          },
+        },
+        {
+          name: 'session.dynamic_block_base = 4',
+          variant: {
+            session: { config: { 'session.dynamic_block_base': '4' } },
+          },
+        },
+      ],
+    },
+  ],
   /** The engine's graph clean-up passes (src/engine/optimize), on and off. */
   passes: [
     {

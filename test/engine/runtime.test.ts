@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NDArray, add, apply1, clearCache, compile, registerOp, trace, type Value } from '../../src/engine/index.ts';
+import {
+  NDArray,
+  add,
+  apply1,
+  clearCache,
+  compile,
+  mul,
+  registerOp,
+  trace,
+  type Value,
+} from '../../src/engine/index.ts';
 
 test('compile caches one session per graph signature', async () => {
   const mk = () => trace((x: Value) => add(x, 1), [{ name: 'x', shape: [3] }]);
@@ -9,6 +19,18 @@ test('compile caches one session per graph signature', async () => {
   assert.equal(a, b);
   const [y] = await a.run({ x: NDArray.from([1, 2, 3]) });
   assert.deepEqual(y.toArray(), [2, 3, 4]);
+});
+
+test('executionMode and interOpNumThreads reach ONNX Runtime: a parallel session is its own and computes the same', async () => {
+  // two independent branches, so the parallel executor has something to run side by side
+  const mk = () => trace((x: Value) => add(mul(x, 3), mul(add(x, 1), x)), [{ name: 'x', shape: [4] }]);
+  const seq = await compile(mk());
+  const par = await compile(mk(), { executionMode: 'parallel', interOpNumThreads: 2 });
+  assert.notEqual(seq, par);
+  const x = NDArray.from([1, -2, 0.5, 4]);
+  const expected = [1, -2, 0.5, 4].map((v) => 3 * v + (v + 1) * v);
+  assert.deepEqual((await seq.run({ x }))[0]!.toArray(), expected);
+  assert.deepEqual((await par.run({ x }))[0]!.toArray(), expected);
 });
 
 test('clearCache releases the cached sessions: the next compile makes a new one that still runs', async () => {
