@@ -31,6 +31,29 @@ const OLD_DW = { im2colMaxMiB: 512 } as const;
 /** The engine as it was before issue 6's levers. */
 const BEFORE: Variant = { session: { enableMemPattern: true, ...SPIN, optimize: false, remat: false }, engine: OLD_DW };
 
+/** Sequential execution against ORT's parallel executor (inter-op spinning off like intra-op). */
+const parallel = (intra: number): Variant => ({
+  session: {
+    intraOpNumThreads: intra,
+    interOpNumThreads: 2,
+    executionMode: 'parallel',
+    config: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
+  },
+});
+const PARALLEL: LeverSpec['variants'] = [
+  { name: 'sequential, 2 intra-op threads (before)', variant: { session: { intraOpNumThreads: 2 } } },
+  { name: 'parallel, 2 inter-op x 2 intra-op threads, no inter-op spinning', variant: parallel(2) },
+  { name: 'parallel, 2 inter-op x 1 intra-op thread, no inter-op spinning', variant: parallel(1) },
+];
+/** ORT's static partition of intra-op loops against its dynamic block sizes. */
+const BLOCKS: LeverSpec['variants'] = [
+  { name: 'static blocks (ORT default; before)', variant: {} },
+  ...[2, 4].map((k) => ({
+    name: `session.dynamic_block_base = ${k}`,
+    variant: { session: { config: { 'session.dynamic_block_base': String(k) } } },
+  })),
+];
+
 export const LEVERS: Record<string, LeverSpec[]> = {
   /** Everything at once: the engine before issue 6's levers vs its defaults now. */
   overall: [
@@ -270,105 +293,13 @@ export const LEVERS: Record<string, LeverSpec[]> = {
   ],
   /** ORT's parallel execution mode: independent branches (e.g. the weight and input gradients of one conv) at once. */
   interop: [
-    {
-      title: 'unet-s train step b64: sequential vs parallel execution',
-      ...UNET_TRAIN,
-      variants: [
-        { name: 'sequential, 2 intra-op threads (before)', variant: { session: { intraOpNumThreads: 2 } } },
-        {
-          name: 'parallel, 2 inter-op x 2 intra-op threads, no inter-op spinning',
-          variant: {
-            session: {
-              intraOpNumThreads: 2,
-              interOpNumThreads: 2,
-              executionMode: 'parallel',
-              config: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
-            },
-          },
-        },
-        {
-          name: 'parallel, 2 inter-op x 1 intra-op thread, no inter-op spinning',
-          variant: {
-            session: {
-              intraOpNumThreads: 1,
-              interOpNumThreads: 2,
-              executionMode: 'parallel',
-              config: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
-            },
-          },
-        },
-      ],
-    },
-    {
-      title: 'unet-s sampling forward b256: sequential vs parallel execution',
-      ...UNET_SAMPLE,
-      variants: [
-        { name: 'sequential, 2 intra-op threads (before)', variant: { session: { intraOpNumThreads: 2 } } },
-        {
-          name: 'parallel, 2 inter-op x 2 intra-op threads, no inter-op spinning',
-          variant: {
-            session: {
-              intraOpNumThreads: 2,
-              interOpNumThreads: 2,
-              executionMode: 'parallel',
-              config: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
-            },
-          },
-        },
-        {
-          name: 'parallel, 2 inter-op x 1 intra-op thread, no inter-op spinning',
-          variant: {
-            session: {
-              intraOpNumThreads: 1,
-              interOpNumThreads: 2,
-              executionMode: 'parallel',
-              config: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
-            },
-          },
-        },
-      ],
-    },
+    { title: 'unet-s train step b64: sequential vs parallel execution', ...UNET_TRAIN, variants: PARALLEL },
+    { title: 'unet-s sampling forward b256: sequential vs parallel execution', ...UNET_SAMPLE, variants: PARALLEL },
   ],
   /** ORT's dynamic block sizes for intra-op parallel loops (session.dynamic_block_base). */
   blocks: [
-    {
-      title: 'unet-s train step b64: intra-op block scheduling',
-      ...UNET_TRAIN,
-      variants: [
-        { name: 'static blocks (ORT default; before)', variant: {} },
-        {
-          name: 'session.dynamic_block_base = 2',
-          variant: {
-            session: { config: { 'session.dynamic_block_base': '2' } },
-          },
-        },
-        {
-          name: 'session.dynamic_block_base = 4',
-          variant: {
-            session: { config: { 'session.dynamic_block_base': '4' } },
-          },
-        },
-      ],
-    },
-    {
-      title: 'unet-s sampling forward b256: intra-op block scheduling',
-      ...UNET_SAMPLE,
-      variants: [
-        { name: 'static blocks (ORT default; before)', variant: {} },
-        {
-          name: 'session.dynamic_block_base = 2',
-          variant: {
-            session: { config: { 'session.dynamic_block_base': '2' } },
-          },
-        },
-        {
-          name: 'session.dynamic_block_base = 4',
-          variant: {
-            session: { config: { 'session.dynamic_block_base': '4' } },
-          },
-        },
-      ],
-    },
+    { title: 'unet-s train step b64: intra-op block scheduling', ...UNET_TRAIN, variants: BLOCKS },
+    { title: 'unet-s sampling forward b256: intra-op block scheduling', ...UNET_SAMPLE, variants: BLOCKS },
   ],
   /** The engine's graph clean-up passes (src/engine/optimize), on and off. */
   passes: [
