@@ -301,6 +301,19 @@ export const LEVERS: Record<string, LeverSpec[]> = {
     { title: 'unet-s train step b64: intra-op block scheduling', ...UNET_TRAIN, variants: BLOCKS },
     { title: 'unet-s sampling forward b256: intra-op block scheduling', ...UNET_SAMPLE, variants: BLOCKS },
   ],
+  /** denoiserFor's micro-batches: one forward of a large batch as several cache-sized ONNX Runtime runs. */
+  'micro-batch': [
+    {
+      title: 'unet-s sampling forward b256: micro-batches (denoiserFor)',
+      ...UNET_SAMPLE,
+      variants: [
+        { name: 'whole batch in one run (before)', variant: { microBatch: 'none' } },
+        { name: '4 runs of 64', variant: { microBatch: 64 } },
+        { name: '8 runs of 32 (default: sampleChunkSize 33)', variant: {} },
+        { name: '16 runs of 16', variant: { microBatch: 16 } },
+      ],
+    },
+  ],
   /** The engine's graph clean-up passes (src/engine/optimize), on and off. */
   passes: [
     {
