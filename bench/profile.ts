@@ -4,6 +4,7 @@
  *
  *   npx tsx bench/profile.ts unet-sample|unet-train [--runs N] [--threads N] [--level all|extended|basic|disabled]
  *                            [--no-passes] [--no-remat] [--no-nchwc] [--top K] [--callers] [--dump model.onnx]
+ *                            [--batch B]   (unet-sample's batch, default 256)
  *
  * Uses onnxruntime-node directly (the engine's backend does not expose profiling), on the graph
  * and with the session settings the engine uses by default (passes, remat, no memory patterns, no spinning).
@@ -34,7 +35,7 @@ function buildGraph(): { graph: Graph; feeds: Record<string, NDArray> } {
   const params = model.initParams(new Philox(0));
   const rng = new Philox(1);
   if (workload === 'unet-sample') {
-    const B = 256;
+    const B = Number(opt('--batch', '256'));
     return {
       graph: traceDenoiser(model, params, modelSampleShape(model), B),
       feeds: { sample: rng.normal([B, 1, 28, 28]), timestep: new NDArray([B], new Float32Array(B).fill(500)) },

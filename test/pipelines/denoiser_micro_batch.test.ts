@@ -9,6 +9,7 @@ import { NDArray, Philox } from '../../src/engine/index.ts';
 import { modelConfig, modelFromConfig } from '../../src/models/registry.ts';
 import { estimateModelResources, sampleChunkSize } from '../../src/models/resources.ts';
 import { denoiserFor, denoiserWithWeightInputs, microBatches } from '../../src/pipelines/denoiser.ts';
+import { tinyUnet } from './_tiny_unet.ts';
 
 test('microBatches: near-equal runs of at most the micro-batch, covering the batch', () => {
   assert.deepEqual(microBatches(256, 33), [32, 32, 32, 32, 32, 32, 32, 32]);
@@ -43,17 +44,7 @@ const maxDiff = (a: NDArray, b: NDArray): number => {
 };
 
 test('a class-conditional U-Net in micro-batches of 3 gives the whole batch of 7 (fixed weights and weights as inputs)', async () => {
-  const model = modelFromConfig(
-    modelConfig('unet-s', {
-      sample_size: 8,
-      block_out_channels: [8, 16],
-      down_block_types: ['DownBlock2D', 'AttnDownBlock2D'],
-      up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
-      norm_num_groups: 4,
-      attention_head_dim: 8,
-      num_class_embeds: 3,
-    }),
-  );
+  const model = tinyUnet();
   const weights = model.initParams(new Philox(3));
   const rng = new Philox(4);
   const x = rng.normal([7, 1, 8, 8]);

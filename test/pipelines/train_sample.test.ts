@@ -12,21 +12,9 @@ import { loadTrainedModel, sampleLoaded, sampleModelFolder, writeRunInfo } from 
 import { denoiserFor } from '../../src/pipelines/denoiser.ts';
 import { exportCommand } from '../../src/cli/info_export.ts';
 import { assertClose } from '../engine/_gradcheck.ts';
+import { tinyUnet } from './_tiny_unet.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'diffuse-pipe-'));
-
-const tinyUnet = () =>
-  modelFromConfig(
-    modelConfig('unet-s', {
-      sample_size: 8,
-      block_out_channels: [8, 16],
-      down_block_types: ['DownBlock2D', 'AttnDownBlock2D'],
-      up_block_types: ['AttnUpBlock2D', 'UpBlock2D'],
-      norm_num_groups: 4,
-      attention_head_dim: 8,
-      num_class_embeds: 3,
-    }),
-  );
 
 test('a trained image model folder loads back and samples identically (same seed -> same bytes)', async () => {
   const dir = tmp();
