@@ -7,8 +7,8 @@
  * A batch larger than the model's micro-batch (`sampleChunkSize` of its config: 256 MiB of estimated
  * activations, 33 images for unet-s) runs as near-equal micro-batches, one ONNX Runtime run each:
  * the models treat every item on its own, so the result is the same, and the smaller runs keep
- * their activations in the CPU's caches (unet-s, 256 images as 8 runs of 32: 1.03x wall / 1.09x CPU
- * time at 2 threads, 1.09x at 1 thread, peak RSS 706 -> 247 MiB; BENCHMARKS.md, lever micro-batch).
+ * their activations in the CPU's caches (unet-s, 256 images as 8 runs of 32: 1.03-1.09x wall / 1.09-1.10x
+ * CPU time at 2 threads, 1.09x at 1 thread, peak RSS 706 -> 247 MiB; BENCHMARKS.md, lever micro-batch).
  *
  * @example
  *   const model = modelFromConfig(config);
