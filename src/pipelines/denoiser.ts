@@ -117,12 +117,12 @@ function runInMicroBatches(
     const B = x.shape[0];
     if (cond && !labels && !defaultLabels)
       throw new Error('denoiser: this model is class-conditional; pass class labels');
+    if (t.length !== B) throw new Error(`denoiser: ${t.length} timesteps for a batch of ${B}; pass one per item`);
     const item = x.size / Math.max(B, 1);
     const sizes = microBatches(B, most);
     const feedsOf = (start: number, b: number): Record<string, NDArray> => {
-      const whole = sizes.length === 1;
       const feeds: Record<string, NDArray> = {
-        sample: whole ? x : new NDArray([b, ...x.shape.slice(1)], x.data.subarray(start * item, (start + b) * item)),
+        sample: new NDArray([b, ...x.shape.slice(1)], x.data.subarray(start * item, (start + b) * item)),
         timestep: new NDArray([b], t.subarray(start, start + b)),
         ...extra,
       };
